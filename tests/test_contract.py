@@ -1,0 +1,92 @@
+"""The model contract, checked on every registered model at random init with tiny inputs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import visionzoo
+from timm_oracle import materialize_random
+
+NAMES = visionzoo.list_models()
+SIZE = 64
+
+
+def _x(chans: int = 3) -> torch.Tensor:
+    return torch.randn(2, chans, SIZE, SIZE)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_contract(name: str) -> None:
+    model = visionzoo.create_model(name, num_classes=7)
+    assert isinstance(model, visionzoo.VisionModel)
+    assert model.pretrained_cfg is model.default_cfg and model.pretrained_cfg.architecture == name
+    x = _x()
+
+    # train step: logits, a loss, gradients for every parameter
+    model.train()
+    logits = model(x)
+    assert logits.shape == (2, 7)
+    logits.logsumexp(1).mean().backward()
+    no_grad = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert not no_grad, f"parameters without gradient: {no_grad[:5]}"
+
+    model.eval()
+    with torch.no_grad():
+        feats = model.forward_features(x)
+        assert feats.shape[1] == model.num_features
+        assert model.forward_head(feats, pre_logits=True).shape == (2, model.head_hidden_size)
+        assert torch.allclose(model.forward_head(feats), model(x), rtol=1e-4, atol=1e-5)
+
+        # feature pyramid: forward_intermediates agrees with feature_info and forward_features
+        final, inters = model.forward_intermediates(x)
+        assert torch.allclose(final, feats, rtol=1e-4, atol=1e-5)
+        assert len(inters) == len(model.feature_info)
+        for t, info in zip(inters, model.feature_info):
+            assert t.shape[1] == info["num_chs"], info
+            assert t.shape[-1] == -(-SIZE // info["reduction"]), info
+        last_two = model.forward_intermediates(x, indices=2, intermediates_only=True)
+        assert [t.shape for t in last_two] == [t.shape for t in inters[-2:]]
+
+    # config keys point at real modules
+    state = model.state_dict()
+    cfg = model.pretrained_cfg
+    for conv in visionzoo.adapt.as_names(cfg.first_conv):
+        assert f"{conv}.weight" in state, conv
+    for fc in visionzoo.adapt.as_names(cfg.classifier):
+        assert f"{fc}.weight" in state, fc
+        assert model.get_classifier() is model.get_submodule(fc)
+
+    # classifier resets
+    model.reset_classifier(0)
+    with torch.no_grad():
+        assert model(x).shape == (2, model.head_hidden_size)
+    model.reset_classifier(3, "catavgmax")
+    with torch.no_grad():
+        assert model(x).shape == (2, 3)
+
+    # matchers cover every parameter
+    matcher = model.group_matcher()
+    assert {"stem", "blocks"} <= set(matcher)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_features_only_follow_feature_info(name: str) -> None:
+    backbone = visionzoo.create_model(name, features_only=True, device="meta")
+    materialize_random(backbone)
+    with torch.no_grad():
+        outs = backbone(_x())
+    info = backbone.feature_info
+    assert [o.shape[1] for o in outs] == info.channels()
+    assert [o.shape[-1] for o in outs] == [-(-SIZE // r) for r in info.reduction()]
+    cfg = visionzoo.get_pretrained_cfg(name)
+    for fc in visionzoo.adapt.as_names(cfg.classifier if cfg else None):
+        assert f"{fc}.weight" not in backbone.state_dict()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_single_channel_input(name: str) -> None:
+    model = visionzoo.create_model(name, in_chans=1, num_classes=5, device="meta")
+    materialize_random(model)
+    with torch.no_grad():
+        assert model(_x(1)).shape == (2, 5)

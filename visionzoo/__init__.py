@@ -1,0 +1,61 @@
+"""visionzoo: PyTorch image models with timm-compatible weights, configs and API.
+
+>>> import visionzoo
+>>> visionzoo.list_models("resnet5*")[:3]
+['resnet50', 'resnet50_gn', 'resnet50c']
+>>> model = visionzoo.create_model("resnet50", num_classes=10)
+"""
+
+from .builder import build_model_with_cfg, load_checkpoint, load_pretrained, resolve_pretrained_cfg
+from .factory import create_model, parse_model_name, save_pretrained
+from .features import FeatureDictNet, FeatureHookNet, FeatureInfo, FeatureListNet
+from .hub import WeightsError
+from .model import VisionModel
+from .pretrained import PretrainedCfg
+from .prune import adapt_model_from_file
+from .registry import (
+    UnknownModelError,
+    get_arch_pretrained_cfgs,
+    get_deprecated_models,
+    get_pretrained_cfg,
+    is_model,
+    is_model_pretrained,
+    list_models,
+    list_modules,
+    list_pretrained,
+    model_entrypoint,
+    register_model,
+    split_model_name_tag,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FeatureDictNet",
+    "FeatureHookNet",
+    "FeatureInfo",
+    "FeatureListNet",
+    "PretrainedCfg",
+    "UnknownModelError",
+    "VisionModel",
+    "WeightsError",
+    "adapt_model_from_file",
+    "build_model_with_cfg",
+    "create_model",
+    "get_arch_pretrained_cfgs",
+    "get_deprecated_models",
+    "get_pretrained_cfg",
+    "is_model",
+    "is_model_pretrained",
+    "list_models",
+    "list_modules",
+    "list_pretrained",
+    "load_checkpoint",
+    "load_pretrained",
+    "model_entrypoint",
+    "parse_model_name",
+    "register_model",
+    "resolve_pretrained_cfg",
+    "save_pretrained",
+    "split_model_name_tag",
+]

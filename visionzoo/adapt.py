@@ -1,0 +1,118 @@
+"""Fit a checkpoint to the model being built: input channels, classifier size, key remaps.
+
+* **First conv** (every conv named in ``first_conv``): for ``in_chans=1`` the source channels are
+  summed; otherwise they are repeated ``ceil(in_chans / src)`` times, cut to ``in_chans`` and
+  scaled by ``src / in_chans`` so activations keep their scale (``src`` is 3 for RGB weights).
+* **Classifier**: a different ``num_classes`` drops the classifier weights (the model keeps a
+  freshly initialised one); 1001-class weights with ``label_offset=1`` lose their background row
+  when 1000 classes are asked for.
+* **Remaps**: a family's ``filter_fn(state_dict, model)`` renames old checkpoint keys first.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+from torch import nn
+
+from .pretrained import PretrainedCfg
+
+__all__ = ["adapt_input_conv", "adapt_state_dict", "as_names"]
+
+FilterFn = Callable[[dict[str, torch.Tensor], nn.Module], dict[str, torch.Tensor]]
+
+
+def as_names(value: str | Iterable[str] | None) -> tuple[str, ...]:
+    """A config's ``first_conv`` / ``classifier`` entry as a tuple of module names."""
+    if not value:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def adapt_input_conv(weight: torch.Tensor, in_chans: int, *, groups: int = 1) -> torch.Tensor:
+    """Adapt a first-conv weight ``(O, groups * src, kH, kW)`` to ``(O, groups * in_chans, kH, kW)``.
+
+    Args:
+        weight: pretrained conv weight.
+        in_chans: input channels wanted.
+        groups: interleaved channel groups of the input, e.g. 4 for a space-to-depth stem whose
+            input is four stacked copies of the image; each group is adapted alike.
+
+    Returns:
+        The adapted weight, in the original dtype.
+    """
+    if in_chans < 1:
+        raise ValueError(f"in_chans must be >= 1, got {in_chans}")
+    out_chs, total, *kernel = weight.shape
+    if total % groups:
+        raise ValueError(f"conv weight with {total} input channels does not split into {groups} groups")
+    src = total // groups
+    if src == in_chans:
+        return weight
+    dtype = weight.dtype
+    w = weight.float().reshape(out_chs, groups, src, *kernel)
+    if in_chans == 1:
+        w = w.sum(dim=2, keepdim=True)
+    else:
+        repeat = math.ceil(in_chans / src)
+        w = w.repeat(1, 1, repeat, *([1] * len(kernel)))[:, :, :in_chans] * (src / in_chans)
+    return w.reshape(out_chs, groups * in_chans, *kernel).to(dtype)
+
+
+def _adapt_first_convs(
+    state_dict: dict[str, torch.Tensor], model: nn.Module, cfg: PretrainedCfg, in_chans: int
+) -> None:
+    for name in as_names(cfg.first_conv):
+        key = f"{name}.weight"
+        if key not in state_dict:
+            raise KeyError(
+                f"first_conv {name!r} of {cfg.name} has no {key!r} in the checkpoint; "
+                "the config and weights do not match"
+            )
+        conv = model.get_submodule(name)
+        target = conv.in_channels
+        if target % in_chans:
+            raise ValueError(f"{name} takes {target} channels, not a multiple of in_chans={in_chans}")
+        state_dict[key] = adapt_input_conv(state_dict[key], in_chans, groups=target // in_chans)
+
+
+def _adapt_classifiers(state_dict: dict[str, torch.Tensor], cfg: PretrainedCfg, num_classes: int) -> set[str]:
+    """Resize or drop classifier entries; returns the keys the model must initialise itself."""
+    dropped: set[str] = set()
+    offset = cfg.label_offset or 0
+    for name in as_names(cfg.classifier):
+        keys = [k for k in (f"{name}.weight", f"{name}.bias") if k in state_dict]
+        if num_classes == cfg.num_classes:
+            continue
+        if offset and num_classes == cfg.num_classes - offset:
+            for k in keys:
+                state_dict[k] = state_dict[k][offset:]
+            continue
+        for k in keys:
+            del state_dict[k]
+        dropped.update(keys)
+    return dropped
+
+
+def adapt_state_dict(
+    state_dict: dict[str, torch.Tensor],
+    model: nn.Module,
+    cfg: PretrainedCfg,
+    *,
+    num_classes: int,
+    in_chans: int,
+    filter_fn: FilterFn | None = None,
+) -> tuple[dict[str, Any], set[str]]:
+    """Apply remap, first-conv and classifier adaptation.
+
+    Returns:
+        ``(state_dict, keys the model initialises itself)``.
+    """
+    state_dict = dict(state_dict)
+    if filter_fn is not None:
+        state_dict = filter_fn(state_dict, model)
+    _adapt_first_convs(state_dict, model, cfg, in_chans)
+    return state_dict, _adapt_classifiers(state_dict, cfg, num_classes)

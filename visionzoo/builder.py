@@ -1,0 +1,387 @@
+"""build_model_with_cfg: instantiate -> prune -> load pretrained weights -> wrap as features.
+
+With ``pretrained=True`` the model is built on the ``meta`` device and the checkpoint's tensors
+are assigned to it, so no time goes into initialising weights that are about to be overwritten.
+Only what the checkpoint does not cover (a new classifier, non-persistent buffers) is
+materialised and initialised afterwards.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from . import hub
+from .adapt import FilterFn, adapt_state_dict
+from .features import FeatureDictNet, FeatureHookNet, FeatureListNet, normalize_out_indices
+from .pretrained import SOURCE_KEYS, PretrainedCfg, as_pretrained_cfg
+from .prune import adapt_model_from_file
+from .registry import UnknownModelError, get_pretrained_cfg, split_model_name_tag
+
+__all__ = [
+    "Pruned",
+    "build_model_with_cfg",
+    "load_checkpoint",
+    "load_pretrained",
+    "load_state_dict_into",
+    "model_args_type",
+    "resolve_pretrained_cfg",
+]
+
+_FEATURE_CLASSES: dict[str, type[nn.Module]] = {
+    "list": FeatureListNet,
+    "dict": FeatureDictNet,
+    "hook": FeatureHookNet,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Pruned:
+    """Marks a variant built with its layers resized to the pruning spec shipped for it."""
+
+    args: Any
+
+
+# --- model args -----------------------------------------------------------------------------------
+def model_args_type(model_cls: type[nn.Module]) -> type:
+    """A frozen dataclass whose fields are ``model_cls.__init__``'s parameters.
+
+    Families declare variants as instances of it; ``dataclasses.replace(variant, **kwargs)``
+    then merges user overrides and rejects unknown names, with the constructor signature as the
+    single source of truth.
+    """
+    import inspect
+
+    params = list(inspect.signature(model_cls.__init__).parameters.values())[1:]
+    specs = []
+    for p in params:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if p.default is p.empty:
+            specs.append((p.name, Any))
+        else:
+            if isinstance(p.default, (list, dict, set)):
+                raise TypeError(f"{model_cls.__name__}.{p.name} has a mutable default; use a tuple")
+            specs.append((p.name, Any, dataclasses.field(default=p.default)))
+    cls = dataclasses.make_dataclass(f"{model_cls.__name__}Args", specs, frozen=True, kw_only=True)
+    cls.model_cls = model_cls  # type: ignore[attr-defined]
+    return cls
+
+
+def _merge_args(variant: str, base: Any, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The variant's constructor kwargs with ``overrides`` applied; unknown names raise TypeError."""
+    if base is None:
+        return overrides
+    names = [f.name for f in dataclasses.fields(base)]
+    unknown = [k for k in overrides if k not in names]
+    if unknown:
+        hints = []
+        for k in unknown:
+            close = difflib.get_close_matches(k, names, n=1)
+            hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise TypeError(
+            f"{variant}: unexpected keyword argument{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(hints)}; {variant} accepts: {', '.join(sorted(names))}"
+        )
+    merged = dataclasses.replace(base, **overrides)
+    return {n: getattr(merged, n) for n in names}
+
+
+# --- pretrained cfg -------------------------------------------------------------------------------
+def resolve_pretrained_cfg(
+    variant: str,
+    pretrained_cfg: str | PretrainedCfg | Mapping[str, Any] | None = None,
+    pretrained_cfg_overlay: Mapping[str, Any] | None = None,
+) -> PretrainedCfg:
+    """The config a model is built with: a tag (looked up), a full config, or the default tag;
+    then ``pretrained_cfg_overlay`` fields replace the config's."""
+    if isinstance(pretrained_cfg, str):
+        cfg = get_pretrained_cfg(f"{variant}.{pretrained_cfg}" if pretrained_cfg else variant)
+    elif pretrained_cfg is not None:
+        cfg = as_pretrained_cfg(pretrained_cfg)
+    else:
+        cfg = get_pretrained_cfg(variant)
+    if cfg is None:
+        cfg = PretrainedCfg(architecture=split_model_name_tag(variant)[0])
+    overlay = dict(pretrained_cfg_overlay or {})
+    if overlay:
+        if any(overlay.get(k) for k in SOURCE_KEYS - {"source"}):
+            # a new source replaces the registry's ones, so it is the one used
+            for k in ("url", "file", "hf_hub_id", "state_dict"):
+                overlay.setdefault(k, None)
+        cfg = cfg.replace(**overlay)
+    if not cfg.architecture:
+        cfg = dataclasses.replace(cfg, architecture=variant)
+    return cfg
+
+
+def _features_cfg(cfg: PretrainedCfg) -> PretrainedCfg:
+    return dataclasses.replace(cfg, num_classes=0, classifier=None)
+
+
+# --- loading --------------------------------------------------------------------------------------
+def _materialize(model: nn.Module, device: torch.device) -> None:
+    """Give real storage to whatever is still on ``meta`` and initialise it."""
+    for module in model.modules():
+        own = list(module.named_parameters(recurse=False)) + list(module.named_buffers(recurse=False))
+        if any(t.is_meta for _, t in own):
+            module.to_empty(device=device, recurse=False)
+            if hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+            elif hasattr(module, "init_non_persistent_buffers"):
+                module.init_non_persistent_buffers()
+
+
+def load_state_dict_into(
+    model: nn.Module,
+    state_dict: Mapping[str, torch.Tensor],
+    *,
+    strict: bool = True,
+    allow_missing: set[str] | frozenset[str] = frozenset(),
+    source: str = "checkpoint",
+) -> None:
+    """Load with checks that name what does not fit (missing, unexpected, wrong shape).
+
+    Parameters still on the ``meta`` device take the checkpoint tensors directly (no copy).
+    """
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state_dict) - set(allow_missing))
+    unexpected = sorted(set(state_dict) - set(expected))
+    wrong = [
+        f"{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(expected[k].shape)}"
+        for k in expected
+        if k in state_dict and tuple(state_dict[k].shape) != tuple(expected[k].shape)
+    ]
+    problems = []
+    if wrong:
+        problems.append(f"{len(wrong)} shape mismatch(es): " + "; ".join(wrong[:10]))
+    if strict and missing:
+        problems.append(f"missing keys ({len(missing)}): {', '.join(missing[:20])}")
+    if strict and unexpected:
+        problems.append(f"unexpected keys ({len(unexpected)}): {', '.join(unexpected[:20])}")
+    if problems:
+        more = " (a checkpoint for another architecture or variant?)" if missing or unexpected else ""
+        raise RuntimeError(f"{source} does not fit {type(model).__name__}{more}: " + " | ".join(problems))
+    fitted = {}
+    for k, v in state_dict.items():
+        if k not in expected:
+            continue
+        target = expected[k]
+        if v.dtype != target.dtype and target.is_floating_point():
+            v = v.to(target.dtype)
+        fitted[k] = v
+    on_meta = any(t.is_meta for t in expected.values())
+    model.load_state_dict(fitted, strict=False, assign=on_meta)
+    if on_meta:
+        _materialize(model, torch.device("cpu"))
+
+
+def load_pretrained(
+    model: nn.Module,
+    pretrained_cfg: PretrainedCfg | Mapping[str, Any] | None = None,
+    *,
+    num_classes: int | None = None,
+    in_chans: int | None = None,
+    filter_fn: FilterFn | None = None,
+    strict: bool = True,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> None:
+    """Load the weights ``pretrained_cfg`` (default: ``model.pretrained_cfg``) points at.
+
+    The first conv is adapted to ``in_chans`` and the classifier to ``num_classes`` (both default
+    to the model's own), then everything else loads strictly.
+    """
+    cfg = as_pretrained_cfg(pretrained_cfg) if pretrained_cfg is not None else model.pretrained_cfg
+    if cfg is None:
+        raise ValueError("no pretrained_cfg given and the model has none; pass pretrained_cfg=...")
+    if num_classes is None:
+        num_classes = getattr(model, "num_classes", cfg.num_classes)
+    if in_chans is None:
+        in_chans = _model_in_chans(model, cfg)
+    state_dict = hub.load_state_dict_for_cfg(cfg, cache_dir)
+    state_dict, reinit = adapt_state_dict(
+        state_dict, model, cfg, num_classes=num_classes, in_chans=in_chans, filter_fn=filter_fn
+    )
+    load_state_dict_into(
+        model, state_dict, strict=strict, allow_missing=reinit, source=f"weights for {cfg.name}"
+    )
+
+
+def _model_in_chans(model: nn.Module, cfg: PretrainedCfg) -> int:
+    from .adapt import as_names
+
+    names = as_names(cfg.first_conv)
+    if names:
+        return model.get_submodule(names[0]).in_channels
+    return cfg.input_size[0]
+
+
+def load_checkpoint(
+    model: nn.Module,
+    checkpoint_path: str | os.PathLike[str],
+    *,
+    use_ema: bool = False,
+    strict: bool = True,
+    filter_fn: FilterFn | None = None,
+) -> None:
+    """Load a local checkpoint (plain state dict or training checkpoint) into ``model``."""
+    state_dict = hub.load_state_dict(checkpoint_path, use_ema=use_ema)
+    if filter_fn is not None:
+        state_dict = filter_fn(state_dict, model)
+    load_state_dict_into(model, state_dict, strict=strict, source=str(checkpoint_path))
+
+
+# --- the builder ----------------------------------------------------------------------------------
+def _feature_wrapper(feature_cls: Any) -> type[nn.Module]:
+    if isinstance(feature_cls, str):
+        key = "hook" if "hook" in feature_cls.lower() else feature_cls.lower()
+        if key not in _FEATURE_CLASSES:
+            raise ValueError(
+                f"unknown feature_cls {feature_cls!r}; valid: {', '.join(_FEATURE_CLASSES)} or a class"
+            )
+        return _FEATURE_CLASSES[key]
+    if isinstance(feature_cls, type) and issubclass(feature_cls, nn.Module):
+        return feature_cls
+    raise TypeError(f"feature_cls must be 'list', 'dict', 'hook' or an nn.Module class, got {feature_cls!r}")
+
+
+def _check_common_kwargs(variant: str, kwargs: Mapping[str, Any]) -> None:
+    nc = kwargs.get("num_classes")
+    if nc is not None and (isinstance(nc, bool) or not isinstance(nc, int) or nc < 0):
+        raise ValueError(f"{variant}: num_classes must be an int >= 0, got {nc!r}")
+    ic = kwargs.get("in_chans")
+    if ic is not None and (isinstance(ic, bool) or not isinstance(ic, int) or ic < 1):
+        raise ValueError(f"{variant}: in_chans must be an int >= 1, got {ic!r}")
+    for name in ("drop_rate", "drop_path_rate"):
+        rate = kwargs.get(name)
+        if rate is not None and (not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0):
+            raise ValueError(f"{variant}: {name} must be a float in [0, 1), got {rate!r}")
+
+
+def build_model_with_cfg(
+    model_cls: Callable[..., nn.Module],
+    variant: str,
+    pretrained: bool = False,
+    *,
+    model_args: Any = None,
+    pretrained_cfg: str | PretrainedCfg | Mapping[str, Any] | None = None,
+    pretrained_cfg_overlay: Mapping[str, Any] | None = None,
+    feature_cfg: Mapping[str, Any] | None = None,
+    pretrained_strict: bool = True,
+    pretrained_filter_fn: FilterFn | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    checkpoint_path: str | os.PathLike[str] | None = None,
+    pruned: bool = False,
+    features_only: bool = False,
+    out_indices: Any = None,
+    feature_cls: Any = None,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype | None = None,
+    **kwargs: Any,
+) -> nn.Module:
+    """Build ``variant`` of ``model_cls``: instantiate, prune, load weights, wrap as features.
+
+    Args:
+        model_cls: the model class.
+        variant: registered name (selects config, pruning spec and weights).
+        pretrained: load the config's weights.
+        model_args: the variant's constructor args (an instance of ``model_args_type``); user
+            ``kwargs`` override its fields and unknown ones raise ``TypeError``.
+        pretrained_cfg: a tag, a config record/dict, or None for the default tag.
+        pretrained_cfg_overlay: config fields to replace, e.g. ``dict(file="w.safetensors")``.
+        feature_cfg: the family's feature-extraction defaults (``feature_cls``,
+            ``flatten_sequential``...).
+        pretrained_strict: load the (adapted) checkpoint strictly.
+        pretrained_filter_fn: the family's checkpoint remap.
+        cache_dir: download cache for Hub and URL weights.
+        checkpoint_path: a local checkpoint loaded after (and instead of) pretrained weights.
+        pruned: resize layers to the variant's pruning spec.
+        features_only: return a backbone giving feature maps instead of logits.
+        out_indices: feature levels of the backbone (tuple, or int for the last n).
+        feature_cls: backbone wrapper: ``'list'`` (default), ``'dict'``, ``'hook'`` or a class.
+        device, dtype: where and in what precision the model ends up.
+        **kwargs: constructor arguments (``num_classes``, ``in_chans``, ``drop_rate``...).
+    """
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    _check_common_kwargs(variant, kwargs)
+    if isinstance(model_args, Pruned):
+        pruned, model_args = True, model_args.args
+    cfg = resolve_pretrained_cfg(variant, pretrained_cfg, pretrained_cfg_overlay)
+    if pretrained and not cfg.has_weights:
+        tags = _tags_with_weights(variant)
+        hint = f"; tags with weights: {', '.join(tags)}" if tags else "; this architecture has none"
+        raise UnknownModelError(
+            f"{cfg.name or variant} has no pretrained weights{hint}. Use pretrained=False, or "
+            "pretrained_cfg_overlay=dict(file='path/to/weights') for your own file"
+        )
+    if model_args is not None:
+        # like timm, the config's class count and input channels are the defaults
+        accepted = {f.name for f in dataclasses.fields(model_args)}
+        if "num_classes" in accepted:
+            kwargs.setdefault("num_classes", 0 if features_only else cfg.num_classes)
+        if "in_chans" in accepted:
+            kwargs.setdefault("in_chans", cfg.input_size[0])
+    ctor_kwargs = _merge_args(variant, model_args, kwargs)
+    use_meta = pretrained or checkpoint_path is not None
+    with torch.device("meta") if use_meta else torch.device(device or "cpu"):
+        model = model_cls(**ctor_kwargs)
+    model.pretrained_cfg = cfg
+    if pruned:
+        model = adapt_model_from_file(model, variant)
+    if pretrained:
+        load_pretrained(
+            model,
+            cfg,
+            num_classes=getattr(model, "num_classes", cfg.num_classes),
+            in_chans=ctor_kwargs.get("in_chans", cfg.input_size[0]),
+            filter_fn=pretrained_filter_fn,
+            strict=pretrained_strict,
+            cache_dir=cache_dir,
+        )
+    if checkpoint_path is not None:
+        load_checkpoint(model, checkpoint_path, filter_fn=pretrained_filter_fn)
+    if device is not None or dtype is not None:
+        model.to(device=device, dtype=dtype)
+    if features_only:
+        model = _wrap_features(model, variant, cfg, dict(feature_cfg or {}), out_indices, feature_cls)
+    return model
+
+
+def _tags_with_weights(variant: str) -> list[str]:
+    from .registry import list_pretrained
+
+    arch = split_model_name_tag(variant)[0]
+    return list_pretrained(arch)
+
+
+def _wrap_features(
+    model: nn.Module,
+    variant: str,
+    cfg: PretrainedCfg,
+    feature_cfg: dict[str, Any],
+    out_indices: Any,
+    feature_cls: Any,
+) -> nn.Module:
+    info = getattr(model, "feature_info", None)
+    if not info:
+        raise ValueError(f"{variant} does not support features_only (it has no feature_info)")
+    wrapper = _feature_wrapper(feature_cls or feature_cfg.pop("feature_cls", "list"))
+    feature_cfg.pop("feature_cls", None)
+    if not issubclass(wrapper, (FeatureDictNet, FeatureHookNet)):
+        feature_cfg.pop("flatten_sequential", None)
+    if not issubclass(wrapper, FeatureHookNet):
+        feature_cfg.pop("no_rewrite", None)
+    indices = normalize_out_indices(
+        feature_cfg.pop("out_indices", tuple(range(len(info)))) if out_indices is None else out_indices,
+        len(info),
+    )
+    features = wrapper(model, indices, **feature_cfg)
+    features.pretrained_cfg = _features_cfg(cfg)
+    features.default_cfg = features.pretrained_cfg
+    return features

@@ -1,0 +1,194 @@
+"""create_model: parse the name, resolve configs and call the registered entrypoint.
+
+Names:
+
+* ``"resnet50"`` - the architecture with its default weight tag;
+* ``"resnet50.a1_in1k"`` - a specific weight tag;
+* ``"hf-hub:org/repo[@revision]"`` - a Hub repo in timm's layout (``config.json`` + weights);
+* ``"local-dir:PATH"`` - a folder in the same layout, e.g. written by :func:`save_pretrained`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from . import hub
+from .pretrained import PretrainedCfg, as_pretrained_cfg
+from .registry import model_entrypoint, resolve_model_name
+
+__all__ = ["create_model", "parse_model_name", "save_pretrained"]
+
+_PREFIXES = ("hf-hub:", "hf_hub:", "local-dir:")
+
+
+def parse_model_name(model_name: str) -> tuple[str | None, str]:
+    """``"hf-hub:org/repo"`` -> ``("hf-hub", "org/repo")``; a plain name has source ``None``."""
+    if not isinstance(model_name, str) or not model_name:
+        raise TypeError(f"model_name must be a non-empty string, got {model_name!r}")
+    for prefix in _PREFIXES:
+        if model_name.startswith(prefix):
+            return prefix[:-1].replace("_", "-"), model_name[len(prefix) :]
+    return None, model_name
+
+
+def _config_source(source: str, location: str, cache_dir: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """``(architecture, pretrained cfg fields, model_args)`` from a saved ``config.json``."""
+    config = hub.load_config_json(location, cache_dir)
+    if "pretrained_cfg" in config:
+        cfg_fields = dict(config["pretrained_cfg"])
+    else:  # older single-dict layout
+        cfg_fields = {k: v for k, v in config.items() if k not in ("architecture", "num_features")}
+        if "labels" in cfg_fields:
+            cfg_fields["label_names"] = cfg_fields.pop("labels")
+    try:
+        arch = config["architecture"]
+    except KeyError:
+        raise hub.WeightsError(f"config.json of {location} names no 'architecture'") from None
+    for key in ("num_classes", "label_names", "label_descriptions"):
+        if key in config:
+            cfg_fields[key] = config[key]
+    known = set(PretrainedCfg.__dataclass_fields__)
+    cfg_fields = {k: v for k, v in cfg_fields.items() if k in known}
+    if source == "hf-hub":
+        cfg_fields.update(hf_hub_id=location, source="hf-hub", url=None, file=None)
+    else:
+        cfg_fields.update(file=str(location), source="local-dir", url=None, hf_hub_id=None)
+    model_args = dict(config.get("model_args") or {})
+    if model_args.get("in_chans") is not None:
+        size = tuple(cfg_fields.get("input_size") or (3, 224, 224))
+        cfg_fields["input_size"] = (model_args["in_chans"], *size[1:])
+    return arch, cfg_fields, model_args
+
+
+def create_model(
+    model_name: str,
+    pretrained: bool = False,
+    *,
+    pretrained_cfg: str | PretrainedCfg | Mapping[str, Any] | None = None,
+    pretrained_cfg_overlay: Mapping[str, Any] | None = None,
+    checkpoint_path: str | os.PathLike[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    **kwargs: Any,
+) -> nn.Module:
+    """Build a model by name.
+
+    Args:
+        model_name: ``arch``, ``arch.tag``, ``hf-hub:org/repo[@rev]`` or ``local-dir:PATH``.
+        pretrained: load weights (the tag's, or the repo's / folder's).
+        pretrained_cfg: a tag, or a full config (record or dict) to use instead of the registry's.
+        pretrained_cfg_overlay: fields replacing the config's, e.g. ``dict(file="w.safetensors")``.
+        checkpoint_path: a local checkpoint to load after building (training checkpoints OK).
+        cache_dir: download cache for Hub / URL weights.
+        **kwargs: model arguments: ``num_classes``, ``in_chans``, ``global_pool``, ``drop_rate``,
+            ``drop_path_rate``, ``output_stride``, ``features_only``, ``out_indices``,
+            ``feature_cls``, ``device``, ``dtype`` and each family's own. ``None`` values are
+            ignored (the model's default applies).
+
+    Returns:
+        The model, in eval mode if ``pretrained`` else train mode (as ``nn.Module`` builds it).
+
+    Example:
+        >>> m = create_model("resnet34", in_chans=1)
+        >>> m(torch.randn(1, 1, 224, 224)).shape  # doctest: +SKIP
+        torch.Size([1, 1000])
+    """
+    source, name = parse_model_name(model_name)
+    if source is not None:
+        arch, cfg_fields, model_args = _config_source(source, name, cache_dir)
+        base = as_pretrained_cfg(cfg_fields) if pretrained_cfg is None else pretrained_cfg
+        pretrained_cfg = base
+        for key, value in model_args.items():
+            kwargs.setdefault(key, value)
+        name = arch
+    arch, tag = resolve_model_name(name)
+    if tag and not pretrained_cfg:
+        pretrained_cfg = tag
+    entrypoint = model_entrypoint(arch)
+    return entrypoint(
+        pretrained=pretrained,
+        pretrained_cfg=pretrained_cfg,
+        pretrained_cfg_overlay=pretrained_cfg_overlay,
+        checkpoint_path=checkpoint_path,
+        cache_dir=cache_dir,
+        **kwargs,
+    )
+
+
+def save_pretrained(
+    model: nn.Module, save_directory: str | os.PathLike[str], *, model_args: Mapping[str, Any] | None = None
+) -> Path:
+    """Write ``config.json`` and ``model.safetensors`` in the layout of timm's Hub repos.
+
+    The folder loads back with ``create_model("local-dir:PATH", pretrained=True)`` (in timm too),
+    and can be uploaded to the Hub as is. Files are written to temporary names and renamed, so
+    an interrupted save leaves no half-written file under the final name.
+    """
+    from safetensors.torch import save_file
+
+    cfg = getattr(model, "pretrained_cfg", None)
+    if cfg is None or not cfg.architecture:
+        raise ValueError("save_pretrained needs a model built by create_model (it has no pretrained_cfg)")
+    folder = Path(save_directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg_dict = cfg.to_dict(remove_source=True)
+    for key in ("top1", "top5", "param_count", "label_offset"):
+        cfg_dict.pop(key, None)
+    num_classes = int(getattr(model, "num_classes", cfg.num_classes))
+    if num_classes != cfg.num_classes:
+        for key in ("label_names", "label_descriptions"):
+            cfg_dict.pop(key, None)
+    cfg_dict["num_classes"] = num_classes
+    in_chans = _first_conv_in_chans(model, cfg)
+    cfg_dict["input_size"] = (in_chans, *cfg.input_size[1:])
+    config: dict[str, Any] = {
+        "architecture": cfg_dict.pop("architecture"),
+        "num_classes": num_classes,
+        "num_features": int(getattr(model, "num_features", 0)),
+    }
+    pool = getattr(model, "global_pool", None) or getattr(getattr(model, "head", None), "global_pool", None)
+    if pool is not None and getattr(pool, "pool_type", ""):
+        config["global_pool"] = pool.pool_type
+    args = dict(model_args or {})
+    if in_chans != 3:
+        args.setdefault("in_chans", in_chans)
+    if args:
+        config["model_args"] = args
+    config["pretrained_cfg"] = cfg_dict
+    tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    _atomic_write(
+        folder / hub.SAFE_WEIGHTS_NAME, lambda p: save_file(tensors, str(p), metadata={"format": "pt"})
+    )
+    _atomic_write(
+        folder / hub.CONFIG_NAME, lambda p: p.write_text(json.dumps(config, indent=2, default=list))
+    )
+    return folder
+
+
+def _first_conv_in_chans(model: nn.Module, cfg: PretrainedCfg) -> int:
+    from .adapt import as_names
+
+    names = as_names(cfg.first_conv)
+    if names:
+        try:
+            return int(model.get_submodule(names[0]).in_channels)
+        except AttributeError:
+            pass
+    return int(cfg.input_size[0])
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

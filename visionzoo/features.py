@@ -1,0 +1,400 @@
+"""Feature extraction: describe a model's feature pyramid and turn any model into a backbone.
+
+Every model lists its taps in ``feature_info`` (channels, reduction, module name). From that:
+
+* :class:`FeatureListNet` / :class:`FeatureDictNet` re-run the model's top-level modules in order,
+  stop after the last tap and return the tapped outputs (the default for ``features_only=True``);
+* :class:`FeatureHookNet` taps with forward hooks, for taps nested inside blocks;
+* :func:`run_trunk` does the same walk for ``forward_intermediates``.
+
+Module names inside the wrappers follow timm's (``stages.0`` flattened to ``stages_0``), so a
+timm ``features_only`` checkpoint loads into ours unchanged.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+__all__ = [
+    "FeatureDictNet",
+    "FeatureHookNet",
+    "FeatureInfo",
+    "FeatureListNet",
+    "feature_take_indices",
+    "normalize_out_indices",
+    "run_trunk",
+    "trunk_modules",
+]
+
+
+def normalize_out_indices(out_indices: Any, num_features: int) -> tuple[int, ...]:
+    """Absolute, validated feature indices.
+
+    ``out_indices`` is a tuple of ints (negative counts from the end) or an int ``n`` meaning
+    the last ``n`` features. Raises ``TypeError`` for other types, ``IndexError`` naming the valid
+    range for an index out of it, ``ValueError`` for duplicates.
+    """
+    valid = f"valid indices are 0..{num_features - 1} (or -{num_features}..-1)"
+    if isinstance(out_indices, bool) or not isinstance(out_indices, (int, Sequence)):
+        raise TypeError(
+            f"out_indices must be an int (last n features) or a tuple of ints, got {out_indices!r}"
+        )
+    if isinstance(out_indices, int):
+        if not 0 < out_indices <= num_features:
+            raise IndexError(
+                f"out_indices={out_indices} asks for the last {out_indices} features, "
+                f"but the model has {num_features}; use 1..{num_features}"
+            )
+        return tuple(range(num_features - out_indices, num_features))
+    if isinstance(out_indices, str) or not out_indices:
+        raise TypeError(f"out_indices must be a non-empty tuple of ints, got {out_indices!r}")
+    result = []
+    for i in out_indices:
+        if isinstance(i, bool) or not isinstance(i, int):
+            raise TypeError(f"out_indices entries must be ints, got {i!r} in {out_indices!r}")
+        idx = num_features + i if i < 0 else i
+        if not 0 <= idx < num_features:
+            raise IndexError(f"feature index {i} in out_indices={out_indices!r} is out of range; {valid}")
+        result.append(idx)
+    if len(set(result)) != len(result):
+        raise ValueError(f"out_indices={out_indices!r} names the same feature twice")
+    return tuple(result)
+
+
+def feature_take_indices(
+    num_features: int, indices: int | Sequence[int] | None = None
+) -> tuple[list[int], int]:
+    """``(absolute indices, max index)`` for ``forward_intermediates``; ``None`` takes all."""
+    take = normalize_out_indices(num_features if indices is None else indices, num_features)
+    return list(take), max(take)
+
+
+class FeatureInfo:
+    """A model's feature pyramid and the subset (``out_indices``) a backbone returns."""
+
+    def __init__(self, feature_info: Iterable[dict[str, Any]], out_indices: Any = None) -> None:
+        info = [dict(fi) for fi in feature_info]
+        prev = 1
+        for i, fi in enumerate(info):
+            if fi.get("num_chs", 0) <= 0 or fi.get("reduction", 0) < prev or "module" not in fi:
+                raise ValueError(f"feature_info[{i}] is malformed: {fi!r}")
+            prev = fi["reduction"]
+            fi.setdefault("index", i)
+        self.info = info
+        self.out_indices = normalize_out_indices(len(info) if out_indices is None else out_indices, len(info))
+
+    def from_other(self, out_indices: Any) -> FeatureInfo:
+        return FeatureInfo(copy.deepcopy(self.info), out_indices)
+
+    def get(self, key: str, idx: int | Sequence[int] | None = None) -> Any:
+        """Value of ``key`` per output index (``idx=None``), or at module index/indices ``idx``."""
+        if idx is None:
+            return [self.info[i][key] for i in self.out_indices]
+        if isinstance(idx, (tuple, list)):
+            return [self.info[i][key] for i in idx]
+        return self.info[idx][key]
+
+    def get_dicts(self, keys: Sequence[str] | None = None, idx: int | Sequence[int] | None = None) -> Any:
+        def pick(i: int) -> dict[str, Any]:
+            return dict(self.info[i]) if keys is None else {k: self.info[i][k] for k in keys}
+
+        if idx is None:
+            return [pick(i) for i in self.out_indices]
+        if isinstance(idx, (tuple, list)):
+            return [pick(i) for i in idx]
+        return pick(idx)
+
+    def channels(self, idx: int | Sequence[int] | None = None) -> Any:
+        return self.get("num_chs", idx)
+
+    def reduction(self, idx: int | Sequence[int] | None = None) -> Any:
+        return self.get("reduction", idx)
+
+    def module_name(self, idx: int | Sequence[int] | None = None) -> Any:
+        return self.get("module", idx)
+
+    def __getitem__(self, item: int) -> dict[str, Any]:
+        return self.info[item]
+
+    def __len__(self) -> int:
+        return len(self.info)
+
+    def __repr__(self) -> str:
+        return f"FeatureInfo(out_indices={self.out_indices}, info={self.get_dicts()})"
+
+
+def _info_list(model: nn.Module) -> list[dict[str, Any]]:
+    info = getattr(model, "feature_info", None)
+    if isinstance(info, FeatureInfo):
+        return info.info
+    if isinstance(info, (list, tuple)) and info:
+        return list(info)
+    raise TypeError(f"{type(model).__name__} has no feature_info; it cannot be a feature backbone")
+
+
+def trunk_modules(
+    model: nn.Module, *, flatten_sequential: bool = False, exclude: Iterable[str] = ()
+) -> list[tuple[str, str, nn.Module]]:
+    """``(flat_name, dotted_name, module)`` for the model's children in registration order.
+
+    With ``flatten_sequential`` a top-level ``nn.Sequential`` contributes its children, named
+    ``parent_child`` (timm's naming, kept for checkpoint compatibility).
+    """
+    skip = set(exclude)
+    out = []
+    for name, child in model.named_children():
+        if name in skip:
+            continue
+        if flatten_sequential and isinstance(child, nn.Sequential):
+            out.extend((f"{name}_{n}", f"{name}.{n}", m) for n, m in child.named_children())
+        else:
+            out.append((name, name, child))
+    return out
+
+
+def _owner(dotted: str, tap: str) -> bool:
+    return tap == dotted or tap.startswith(dotted + ".")
+
+
+def _first_output(x: Any) -> torch.Tensor:
+    return x[0] if isinstance(x, (tuple, list)) else x
+
+
+class _Taps:
+    """Forward (or forward-pre) hooks that record tapped outputs during one pass."""
+
+    def __init__(self, root: nn.Module, taps: Sequence[dict[str, Any]], keys: Sequence[Any]) -> None:
+        self.keys = list(keys)
+        self.outputs: dict[Any, torch.Tensor] = {}
+        self._handles = []
+        modules = dict(root.named_modules())
+        for tap, key in zip(taps, keys):
+            name = tap["module"]
+            if name not in modules:
+                raise KeyError(f"feature tap {name!r} is not a module of {type(root).__name__}")
+            if tap.get("hook_type", "forward") == "forward_pre":
+                hook = modules[name].register_forward_pre_hook(self._record_pre(key))
+            else:
+                hook = modules[name].register_forward_hook(self._record(key))
+            self._handles.append(hook)
+
+    def _record(self, key: Any):
+        def hook(_module: nn.Module, _inputs: Any, output: Any) -> None:
+            self.outputs[key] = _first_output(output)
+
+        return hook
+
+    def _record_pre(self, key: Any):
+        def hook(_module: nn.Module, inputs: Any) -> None:
+            self.outputs[key] = _first_output(inputs)
+
+        return hook
+
+    def collect(self) -> OrderedDict[Any, torch.Tensor]:
+        out = OrderedDict((k, self.outputs[k]) for k in self.keys if k in self.outputs)
+        self.outputs = {}
+        return out
+
+    def remove(self) -> None:
+        for h in self._handles:
+            h.remove()
+
+
+def _run(module: nn.Module, x: Any, use_checkpoint: bool) -> Any:
+    if use_checkpoint and torch.is_grad_enabled():
+        return checkpoint(module, x, use_reentrant=False)
+    return module(x)
+
+
+def run_trunk(
+    model: nn.Module,
+    x: torch.Tensor,
+    indices: Sequence[int],
+    *,
+    exclude: Iterable[str],
+    stop_early: bool = False,
+    grad_checkpointing: bool = False,
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Run ``model``'s trunk (children minus ``exclude``) and collect the features at ``indices``.
+
+    A tap that is a trunk child is read off directly; a tap nested deeper is read with a hook.
+    Returns ``(final output, intermediates in forward order)``.
+    """
+    info = _info_list(model)
+    taps = [info[i] for i in sorted(indices)]
+    trunk = trunk_modules(model, exclude=exclude)
+    direct = {t["module"] for t in taps if t.get("hook_type") is None} & {n for _, n, _ in trunk}
+    nested = [t for t in taps if t["module"] not in direct]
+    hooks = _Taps(model, nested, [t["module"] for t in nested]) if nested else None
+    found: dict[str, torch.Tensor] = {}
+    last_tap = taps[-1]["module"]
+    try:
+        for i, (_, dotted, module) in enumerate(trunk):
+            x = _run(module, x, grad_checkpointing and i > 0)
+            if dotted in direct:
+                found[dotted] = x
+            if hooks is not None:
+                found.update(hooks.collect())
+            if stop_early and _owner(dotted, last_tap):
+                break
+    finally:
+        if hooks is not None:
+            hooks.remove()
+    missing = [t["module"] for t in taps if t["module"] not in found]
+    if missing:
+        raise RuntimeError(f"feature taps {missing} were not reached in {type(model).__name__}")
+    return x, [found[t["module"]] for t in taps]
+
+
+class FeatureDictNet(nn.ModuleDict):
+    """Backbone returning ``{index or out_map name: tensor}``, built from the model's children.
+
+    The model's top-level modules (flattened one level with ``flatten_sequential``) are re-run in
+    order up to the last tapped one; everything after it, the head included, is dropped.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        out_indices: Any = (0, 1, 2, 3, 4),
+        out_map: Sequence[Any] | None = None,
+        *,
+        output_fmt: str = "NCHW",
+        feature_concat: bool = False,
+        flatten_sequential: bool = False,
+    ) -> None:
+        super().__init__()
+        self.feature_info = FeatureInfo(_info_list(model), out_indices)
+        self.output_fmt = output_fmt
+        self.concat = feature_concat
+        self.grad_checkpointing = False
+        names = self.feature_info.module_name()
+        keys = list(out_map) if out_map is not None else list(self.feature_info.out_indices)
+        wanted = {n: str(k) for n, k in zip(names, keys)}
+        self.return_layers: dict[str, str] = {}
+        layers = OrderedDict()
+        for flat, dotted, module in trunk_modules(model, flatten_sequential=flatten_sequential):
+            layers[flat] = module
+            if dotted in wanted:
+                self.return_layers[flat] = wanted.pop(dotted)
+            if not wanted:
+                break
+        if wanted:
+            raise ValueError(
+                f"feature modules {sorted(wanted)} are not top-level modules of "
+                f"{type(model).__name__}; use feature_cls='hook' for nested taps"
+            )
+        self.update(layers)
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        self.grad_checkpointing = enable
+
+    def _collect(self, x: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
+        out = OrderedDict()
+        last = len(self) - 1
+        for i, (name, module) in enumerate(self.items()):
+            skip = i in (0, last) or getattr(module, "inplace", False) is True
+            x = _run(module, x, self.grad_checkpointing and not skip)
+            if name in self.return_layers:
+                key = self.return_layers[name]
+                out[key] = (
+                    torch.cat(x, 1) if self.concat and isinstance(x, (tuple, list)) else (_first_output(x))
+                )
+        return out
+
+    def forward(self, x: torch.Tensor) -> Any:
+        return self._collect(x)
+
+
+class FeatureListNet(FeatureDictNet):
+    """Backbone returning a list of feature maps, one per ``out_indices`` entry (the default)."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        out_indices: Any = (0, 1, 2, 3, 4),
+        *,
+        output_fmt: str = "NCHW",
+        feature_concat: bool = False,
+        flatten_sequential: bool = False,
+    ) -> None:
+        super().__init__(
+            model,
+            out_indices,
+            output_fmt=output_fmt,
+            feature_concat=feature_concat,
+            flatten_sequential=flatten_sequential,
+        )
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:  # type: ignore[override]
+        return list(self._collect(x).values())
+
+
+class FeatureHookNet(nn.ModuleDict):
+    """Backbone that reads features with forward hooks, for taps nested inside blocks.
+
+    With ``no_rewrite`` (the default unless ``flatten_sequential``) the whole model is kept as
+    ``body`` with its classifier removed; otherwise the trunk is rebuilt as in
+    :class:`FeatureListNet` up to the module holding the last tap.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        out_indices: Any = (0, 1, 2, 3, 4),
+        out_map: Sequence[Any] | None = None,
+        *,
+        return_dict: bool = False,
+        output_fmt: str = "NCHW",
+        no_rewrite: bool | None = None,
+        flatten_sequential: bool = False,
+        default_hook_type: str = "forward",
+    ) -> None:
+        super().__init__()
+        self.feature_info = FeatureInfo(_info_list(model), out_indices)
+        self.return_dict = return_dict
+        self.output_fmt = output_fmt
+        self.grad_checkpointing = False
+        if no_rewrite is None:
+            no_rewrite = not flatten_sequential
+        taps = [
+            {"module": d["module"], "hook_type": d.get("hook_type", default_hook_type)}
+            for d in self.feature_info.get_dicts()
+        ]
+        layers = OrderedDict()
+        if no_rewrite:
+            if flatten_sequential:
+                raise ValueError("no_rewrite=True cannot be combined with flatten_sequential=True")
+            if hasattr(model, "reset_classifier"):
+                model.reset_classifier(0)
+            layers["body"] = model
+        else:
+            remaining = {t["module"] for t in taps}
+            for flat, dotted, module in trunk_modules(model, flatten_sequential=flatten_sequential):
+                layers[flat] = module
+                remaining = {t for t in remaining if not _owner(dotted, t)}
+                if not remaining:
+                    break
+            if remaining:
+                raise ValueError(f"feature modules {sorted(remaining)} are not in the model")
+        self.update(layers)
+        keys = list(out_map) if out_map is not None else [t["module"] for t in taps]
+        self._taps = _Taps(model, taps, keys)
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        self.grad_checkpointing = enable
+
+    def forward(self, x: torch.Tensor) -> Any:
+        last = len(self) - 1
+        for i, module in enumerate(self.values()):
+            skip = i in (0, last) or getattr(module, "inplace", False) is True
+            x = _run(module, x, self.grad_checkpointing and not skip)
+        out = self._taps.collect()
+        return out if self.return_dict else list(out.values())

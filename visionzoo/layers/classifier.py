@@ -1,0 +1,62 @@
+"""Classifier heads: global pooling followed by a linear layer (or nothing, for 0 classes)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .pool import SelectAdaptivePool2d
+
+__all__ = ["ClassifierHead", "create_classifier"]
+
+
+def create_classifier(
+    num_features: int, num_classes: int, pool_type: str = "avg", *, use_conv: bool = False
+) -> tuple[SelectAdaptivePool2d, nn.Module]:
+    """``(global_pool, fc)``; ``fc`` is ``nn.Identity`` when ``num_classes`` is 0."""
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
+        raise ValueError(f"num_classes must be an int >= 0, got {num_classes!r}")
+    pool = SelectAdaptivePool2d(pool_type, flatten=not use_conv)
+    width = num_features * pool.feat_mult()
+    if num_classes == 0:
+        fc: nn.Module = nn.Identity()
+    elif use_conv:
+        fc = nn.Conv2d(width, num_classes, 1, bias=True)
+    else:
+        fc = nn.Linear(width, num_classes, bias=True)
+    return pool, fc
+
+
+class ClassifierHead(nn.Module):
+    """Pool -> dropout -> fc, as one module (state-dict keys ``head.fc.*``)."""
+
+    def __init__(
+        self,
+        in_features: int,
+        num_classes: int,
+        pool_type: str = "avg",
+        drop_rate: float = 0.0,
+        *,
+        use_conv: bool = False,
+    ) -> None:
+        super().__init__()
+        self.in_features = in_features
+        self.use_conv = use_conv
+        self.global_pool, self.fc = create_classifier(in_features, num_classes, pool_type, use_conv=use_conv)
+        self.num_features = in_features * self.global_pool.feat_mult()
+        self.drop = nn.Dropout(drop_rate)
+        self.flatten = nn.Flatten(1) if use_conv and pool_type else nn.Identity()
+
+    def reset(self, num_classes: int, pool_type: str | None = None) -> None:
+        pool_type = self.global_pool.pool_type if pool_type is None else pool_type
+        self.global_pool, self.fc = create_classifier(
+            self.in_features, num_classes, pool_type, use_conv=self.use_conv
+        )
+        self.num_features = self.in_features * self.global_pool.feat_mult()
+        self.flatten = nn.Flatten(1) if self.use_conv and pool_type else nn.Identity()
+
+    def forward(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = self.drop(self.global_pool(x))
+        if pre_logits:
+            return self.flatten(x)
+        return self.flatten(self.fc(x))

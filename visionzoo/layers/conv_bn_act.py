@@ -1,0 +1,127 @@
+"""Conv -> norm -> activation, the building block of most CNN families.
+
+State-dict keys are ``conv.weight`` and ``bn.*`` (the norm keeps the name ``bn`` whatever its
+type, for checkpoint compatibility).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .activations import LayerType
+from .blur_pool import create_aa
+from .helpers import get_padding, is_static_pad, same_pad_amount
+from .norm_act import get_norm_act_layer
+
+__all__ = ["Conv2dSame", "ConvNormAct", "create_conv2d"]
+
+
+class Conv2dSame(nn.Conv2d):
+    """Conv2d with TensorFlow 'SAME' padding computed from the input size."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        kh, kw = self.kernel_size
+        sh, sw = self.stride
+        dh, dw = self.dilation
+        ph = same_pad_amount(x.shape[-2], kh, sh, dh)
+        pw = same_pad_amount(x.shape[-1], kw, sw, dw)
+        x = F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
+        return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+
+def create_conv2d(
+    in_chs: int,
+    out_chs: int,
+    kernel_size: int,
+    *,
+    stride: int = 1,
+    padding: str | int = "",
+    dilation: int = 1,
+    groups: int = 1,
+    bias: bool = False,
+    depthwise: bool = False,
+) -> nn.Conv2d:
+    """A Conv2d; ``padding`` is an int, ``''`` (symmetric), ``'same'`` (TF) or ``'valid'``."""
+    groups = in_chs if depthwise else groups
+    if isinstance(padding, str):
+        mode = padding.lower()
+        if mode == "valid":
+            padding = 0
+        elif mode == "same" and not is_static_pad(kernel_size, stride, dilation):
+            return Conv2dSame(in_chs, out_chs, kernel_size, stride, 0, dilation, groups, bias)
+        else:
+            padding = get_padding(kernel_size, stride, dilation)
+    return nn.Conv2d(
+        in_chs,
+        out_chs,
+        kernel_size,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        bias=bias,
+    )
+
+
+class ConvNormAct(nn.Module):
+    """Conv2d, fused norm+act (``bn``), and an optional anti-aliasing downsample (``aa``)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 1,
+        stride: int = 1,
+        padding: str | int = "",
+        dilation: int = 1,
+        groups: int = 1,
+        bias: bool = False,
+        *,
+        apply_norm: bool = True,
+        apply_act: bool = True,
+        norm_layer: LayerType = nn.BatchNorm2d,
+        act_layer: LayerType | None = nn.ReLU,
+        aa_layer: LayerType | None = None,
+        drop_layer: Callable[[], nn.Module] | None = None,
+        act_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        use_aa = aa_layer is not None and stride > 1
+        self.conv = create_conv2d(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride=1 if use_aa else stride,
+            padding=padding,
+            dilation=dilation,
+            groups=groups,
+            bias=bias,
+        )
+        if apply_norm:
+            norm_act = get_norm_act_layer(norm_layer, act_layer)
+            kwargs: dict[str, Any] = {"apply_act": apply_act, "act_kwargs": act_kwargs}
+            if drop_layer is not None:
+                kwargs["drop_layer"] = drop_layer
+            self.bn = norm_act(out_channels, **kwargs)  # type: ignore[misc]
+        else:
+            self.bn = nn.Sequential()
+            if drop_layer is not None:
+                self.bn.add_module("drop", drop_layer())
+        self.aa = create_aa(aa_layer, out_channels, stride=stride, enable=use_aa, noop=None)
+
+    @property
+    def in_channels(self) -> int:
+        return self.conv.in_channels
+
+    @property
+    def out_channels(self) -> int:
+        return self.conv.out_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.bn(self.conv(x))
+        return self.aa(x) if self.aa is not None else x

@@ -1,0 +1,39 @@
+"""Channel attention modules by name: ``get_attn("se")``, ``create_attn("eca", 256)``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from torch import nn
+
+from .eca import EcaModule
+from .squeeze_excite import SEModule
+
+__all__ = ["create_attn", "get_attn", "register_attn"]
+
+_ATTN: dict[str, Callable[..., nn.Module]] = {"se": SEModule, "eca": EcaModule}
+
+
+def register_attn(name: str, layer: Callable[..., nn.Module]) -> None:
+    """Make an attention module available by name (families add the ones they bring)."""
+    _ATTN[name] = layer
+
+
+def get_attn(attn: str | Callable[..., nn.Module] | None) -> Callable[..., nn.Module] | None:
+    if not attn:
+        return None
+    if not isinstance(attn, str):
+        return attn
+    try:
+        return _ATTN[attn.lower()]
+    except KeyError:
+        raise ValueError(f"unknown attention layer {attn!r}; valid: {', '.join(sorted(_ATTN))}") from None
+
+
+def create_attn(
+    attn: str | Callable[..., nn.Module] | None, channels: int, **kwargs: Any
+) -> nn.Module | None:
+    """Instantiate an attention module for ``channels``, or ``None`` when ``attn`` is empty."""
+    layer = get_attn(attn)
+    return layer(channels, **kwargs) if layer is not None else None

@@ -1,0 +1,37 @@
+"""Small arithmetic helpers shared by layers and families."""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["get_padding", "make_divisible", "to_2tuple"]
+
+
+def get_padding(kernel_size: int, stride: int = 1, dilation: int = 1) -> int:
+    """Symmetric padding that keeps ``ceil(H / stride)`` outputs for odd kernels."""
+    return ((stride - 1) + dilation * (kernel_size - 1)) // 2
+
+
+def make_divisible(
+    value: float, divisor: int = 8, min_value: int | None = None, round_limit: float = 0.9
+) -> int:
+    """Round ``value`` to a multiple of ``divisor`` without going below ``round_limit * value``."""
+    min_value = min_value or divisor
+    new_value = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    if new_value < round_limit * value:
+        new_value += divisor
+    return new_value
+
+
+def to_2tuple(x: int | tuple[int, int]) -> tuple[int, int]:
+    return tuple(x) if isinstance(x, (tuple, list)) else (x, x)  # type: ignore[return-value]
+
+
+def is_static_pad(kernel_size: int, stride: int = 1, dilation: int = 1) -> bool:
+    """Whether TF 'same' padding equals a fixed symmetric padding for any input size."""
+    return stride == 1 and (dilation * (kernel_size - 1)) % 2 == 0
+
+
+def same_pad_amount(size: int, kernel_size: int, stride: int, dilation: int = 1) -> int:
+    """Total padding TF 'same' needs along one axis of length ``size``."""
+    return max((math.ceil(size / stride) - 1) * stride + (kernel_size - 1) * dilation + 1 - size, 0)

@@ -1,0 +1,56 @@
+"""Squeeze-and-Excitation channel attention.
+
+Paper: `Squeeze-and-Excitation Networks` - https://arxiv.org/abs/1709.01507
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .activations import LayerType, create_act_layer
+from .helpers import make_divisible
+
+__all__ = ["SEModule"]
+
+
+class SEModule(nn.Module):
+    """Global-average squeeze, two 1x1 convs, sigmoid gate on the channels.
+
+    Args:
+        channels: input (and output) channels.
+        rd_ratio: reduction ratio for the hidden width (ignored if ``rd_channels``).
+        rd_channels: hidden width.
+        rd_divisor: hidden width is rounded to a multiple of this.
+        add_maxpool: average the mean and max squeezes.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        rd_ratio: float = 1.0 / 16,
+        rd_channels: int | None = None,
+        rd_divisor: int = 8,
+        *,
+        add_maxpool: bool = False,
+        bias: bool = True,
+        act_layer: LayerType = nn.ReLU,
+        norm_layer: type[nn.Module] | None = None,
+        gate_layer: LayerType = "sigmoid",
+    ) -> None:
+        super().__init__()
+        self.add_maxpool = add_maxpool
+        if not rd_channels:
+            rd_channels = make_divisible(channels * rd_ratio, rd_divisor, round_limit=0.0)
+        self.fc1 = nn.Conv2d(channels, rd_channels, kernel_size=1, bias=bias)
+        self.bn = norm_layer(rd_channels) if norm_layer else nn.Identity()
+        self.act = create_act_layer(act_layer, inplace=True)
+        self.fc2 = nn.Conv2d(rd_channels, channels, kernel_size=1, bias=bias)
+        self.gate = create_act_layer(gate_layer)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = x.mean((2, 3), keepdim=True)
+        if self.add_maxpool:
+            s = 0.5 * s + 0.5 * x.amax((2, 3), keepdim=True)
+        s = self.fc2(self.act(self.bn(self.fc1(s))))
+        return x * self.gate(s)

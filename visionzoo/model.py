@@ -1,0 +1,176 @@
+"""The model contract: what every visionzoo model offers, implemented once.
+
+A family subclasses :class:`VisionModel`, builds its trunk and head in ``__init__`` and
+implements ``forward_features``. Classification head handling, ``forward_intermediates``,
+gradient checkpointing switches and config access come from here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .features import feature_take_indices, run_trunk
+from .layers.classifier import ClassifierHead, create_classifier
+from .pretrained import PretrainedCfg
+
+__all__ = ["VisionModel"]
+
+
+class VisionModel(nn.Module):
+    """Base class of every visionzoo model.
+
+    Attributes set by subclasses:
+        num_classes: classifier outputs (0: no classifier, ``forward`` returns pooled features).
+        num_features: channels out of ``forward_features``.
+        head_hidden_size: width of the pre-logits features (``forward_head(pre_logits=True)``).
+        feature_info: one dict per feature level (``num_chs``, ``reduction``, ``module``).
+        drop_rate: dropout before the classifier.
+
+    Class attributes:
+        classifier_name: attribute path of the classifier (``"fc"``, ``"head.fc"``...).
+        head_names: top-level children that belong to the head, not the trunk.
+    """
+
+    classifier_name: ClassVar[str] = "fc"
+    head_names: ClassVar[tuple[str, ...]] = ("global_pool", "fc", "head", "head_drop", "classifier")
+
+    num_classes: int
+    num_features: int
+    head_hidden_size: int
+    feature_info: list[dict[str, Any]]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pretrained_cfg: PretrainedCfg | None = None
+        self.grad_checkpointing = False
+        self.drop_rate = 0.0
+
+    # --- configs -------------------------------------------------------------------------------
+    @property
+    def default_cfg(self) -> PretrainedCfg | None:
+        """Alias of ``pretrained_cfg`` (timm's older name)."""
+        return self.pretrained_cfg
+
+    @default_cfg.setter
+    def default_cfg(self, value: PretrainedCfg | dict[str, Any] | None) -> None:
+        from .pretrained import as_pretrained_cfg
+
+        self.pretrained_cfg = None if value is None else as_pretrained_cfg(value)
+
+    # --- head ----------------------------------------------------------------------------------
+    def _init_head(self, num_features: int, num_classes: int, global_pool: str) -> None:
+        """Flat head: ``global_pool`` then the classifier at ``classifier_name``."""
+        self.num_features = num_features
+        self.num_classes = num_classes
+        self.global_pool, fc = create_classifier(num_features, num_classes, pool_type=global_pool)
+        setattr(self, self.classifier_name, fc)
+        self.head_hidden_size = num_features * self.global_pool.feat_mult()
+
+    def get_classifier(self, name_only: bool = False) -> nn.Module | str:
+        """The final classifier module (or its attribute path with ``name_only``)."""
+        return self.classifier_name if name_only else self.get_submodule(self.classifier_name)
+
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
+        """Replace the classifier with a fresh one of ``num_classes`` outputs (0 removes it).
+
+        Args:
+            num_classes: new number of classes.
+            global_pool: new pooling type (``avg``, ``max``, ``avgmax``, ``catavgmax``, ``''``);
+                kept when None.
+        """
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
+            raise ValueError(f"num_classes must be an int >= 0, got {num_classes!r}")
+        ref = next(self.parameters(), None)
+        device = ref.device if ref is not None and ref.device.type != "meta" else None
+        with torch.device(device or "cpu"):
+            head = getattr(self, "head", None)
+            if isinstance(head, ClassifierHead):
+                head.reset(num_classes, global_pool)
+                self.head_hidden_size = head.num_features
+            else:
+                pool = self.global_pool.pool_type if global_pool is None else global_pool
+                self.global_pool, fc = create_classifier(self.num_features, num_classes, pool)
+                setattr(self, self.classifier_name, fc)
+                self.head_hidden_size = self.num_features * self.global_pool.feat_mult()
+        if ref is not None:
+            self.get_classifier().to(dtype=ref.dtype)
+        self.num_classes = num_classes
+        self.get_classifier().train(self.training)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Pool, dropout and classify ``(B, num_features, H, W)`` -> ``(B, num_classes)``.
+
+        With ``pre_logits`` return the pooled ``(B, head_hidden_size)`` features instead.
+        """
+        head = getattr(self, "head", None)
+        if isinstance(head, ClassifierHead):
+            return head(x, pre_logits=pre_logits)
+        x = self.global_pool(x)
+        if self.drop_rate:
+            x = F.dropout(x, p=float(self.drop_rate), training=self.training)
+        return x if pre_logits else self.get_classifier()(x)
+
+    # --- trunk ---------------------------------------------------------------------------------
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, in_chans, H, W)`` -> ``(B, num_features, H / r, W / r)`` (unpooled)."""
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def forward_intermediates(
+        self,
+        x: torch.Tensor,
+        indices: int | list[int] | tuple[int, ...] | None = None,
+        *,
+        norm: bool = False,
+        stop_early: bool = False,
+        output_fmt: str = "NCHW",
+        intermediates_only: bool = False,
+    ) -> list[torch.Tensor] | tuple[torch.Tensor, list[torch.Tensor]]:
+        """Forward the trunk and return the feature maps at ``indices``.
+
+        Args:
+            x: input ``(B, C, H, W)``.
+            indices: feature levels (see ``feature_info``): None for all, an int ``n`` for the last
+                ``n``, or a sequence (negative counts from the end).
+            norm: accepted for API compatibility; CNN families have no final norm to apply.
+            stop_early: stop after the last requested level (the final output is then partial).
+            output_fmt: only ``"NCHW"``.
+            intermediates_only: return just the list of feature maps.
+
+        Returns:
+            ``(final features, [feature maps])``, or only the list.
+        """
+        if output_fmt != "NCHW":
+            raise ValueError(f"output_fmt={output_fmt!r} is not supported; use 'NCHW'")
+        take, _ = feature_take_indices(len(self.feature_info), indices)
+        x, intermediates = run_trunk(
+            self,
+            x,
+            take,
+            exclude=self.head_names,
+            stop_early=stop_early or intermediates_only,
+            grad_checkpointing=self.grad_checkpointing and self.training,
+        )
+        return intermediates if intermediates_only else (x, intermediates)
+
+    # --- training helpers ----------------------------------------------------------------------
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Recompute activations in backward to save memory."""
+        self.grad_checkpointing = enable
+
+    def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
+        """Regexes grouping parameter names into stem / blocks (for layer-wise LR decay)."""
+        raise NotImplementedError(f"{type(self).__name__} has no group_matcher")
+
+    def no_weight_decay(self) -> set[str]:
+        """Parameter names to exclude from weight decay (none for these CNNs)."""
+        return set()
+
+    def init_weights(self) -> None:
+        """Family initialisation; called at the end of ``__init__``."""

@@ -1,0 +1,204 @@
+"""Pretrained configs: one frozen record per ``arch.tag`` weight.
+
+A :class:`PretrainedCfg` says where a weight file lives (URL, Hub repo, local file) and how the
+model that uses it expects its input (size, crop, interpolation, mean/std) and is wired (first conv,
+classifier). It reads both as a dataclass (``cfg.mean``) and as a read-only mapping
+(``cfg["mean"]``, ``dict(cfg)``), because timm code and the seed documents index it like a dict.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import functools
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, fields
+from importlib import resources
+from typing import Any
+
+__all__ = [
+    "IMAGENET_DEFAULT_MEAN",
+    "IMAGENET_DEFAULT_STD",
+    "IMAGENET_INCEPTION_MEAN",
+    "IMAGENET_INCEPTION_STD",
+    "OPENAI_CLIP_MEAN",
+    "OPENAI_CLIP_STD",
+    "PretrainedCfg",
+    "as_pretrained_cfg",
+    "published_results",
+]
+
+IMAGENET_DEFAULT_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_DEFAULT_STD = (0.229, 0.224, 0.225)
+IMAGENET_INCEPTION_MEAN = (0.5, 0.5, 0.5)
+IMAGENET_INCEPTION_STD = (0.5, 0.5, 0.5)
+OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+# Keys a mapping view always shows, even when None (timm shows these too).
+_KEEP_NULL = frozenset({"pool_size", "first_conv", "classifier"})
+# Keys that name where weights come from rather than what they are.
+SOURCE_KEYS = frozenset({"url", "file", "state_dict", "hf_hub_id", "hf_hub_filename", "source"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class PretrainedCfg(Mapping):
+    """Where one set of weights lives and how its model expects input.
+
+    Field names and meanings follow timm's ``PretrainedCfg`` so that configs round-trip through
+    timm-style ``config.json`` files; ``top1``, ``top5`` and ``param_count`` add the published
+    ImageNet results where there are any.
+    """
+
+    # weight sources, by priority: state_dict > file > hf_hub_id > url
+    url: str | None = None
+    file: str | None = None
+    state_dict: dict[str, Any] | None = None
+    hf_hub_id: str | None = None
+    hf_hub_filename: str | None = None
+    source: str | None = None
+    architecture: str | None = None
+    tag: str | None = None
+    custom_load: bool = False
+    # input / data config
+    input_size: tuple[int, int, int] = (3, 224, 224)
+    test_input_size: tuple[int, int, int] | None = None
+    min_input_size: tuple[int, int, int] | None = None
+    fixed_input_size: bool = False
+    interpolation: str = "bicubic"
+    crop_pct: float = 0.875
+    test_crop_pct: float | None = None
+    crop_mode: str = "center"
+    mean: tuple[float, ...] = IMAGENET_DEFAULT_MEAN
+    std: tuple[float, ...] = IMAGENET_DEFAULT_STD
+    # head / classifier
+    num_classes: int = 1000
+    label_offset: int | None = None
+    label_names: tuple[str, ...] | None = None
+    label_descriptions: dict[str, str] | None = None
+    pool_size: tuple[int, ...] | None = None
+    test_pool_size: tuple[int, ...] | None = None
+    first_conv: str | tuple[str, ...] | None = None
+    classifier: str | tuple[str, ...] | None = None
+    # provenance
+    license: str | None = None
+    description: str | None = None
+    origin_url: str | None = None
+    paper_name: str | None = None
+    paper_ids: str | tuple[str, ...] | None = None
+    notes: tuple[str, ...] | None = None
+    # published ImageNet-1k results (visionzoo addition)
+    top1: float | None = None
+    top5: float | None = None
+    param_count: float | None = None
+
+    @property
+    def has_weights(self) -> bool:
+        return bool(self.url or self.file or self.hf_hub_id or self.state_dict is not None)
+
+    @property
+    def name(self) -> str:
+        """``arch.tag`` (or just ``arch`` for an untagged config)."""
+        arch = self.architecture or ""
+        return f"{arch}.{self.tag}" if self.tag else arch
+
+    def replace(self, **changes: Any) -> PretrainedCfg:
+        """A copy with ``changes``; an unknown field raises ``TypeError`` naming it."""
+        _check_fields(changes, "pretrained cfg overlay")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self, *, remove_source: bool = False, remove_null: bool = True) -> dict[str, Any]:
+        """A plain dict in timm's layout (None values dropped but for a few keys timm keeps)."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if remove_source and f.name in SOURCE_KEYS:
+                continue
+            if remove_null and value is None and f.name not in _KEEP_NULL:
+                continue
+            out[f.name] = value
+        return out
+
+    # Mapping protocol: the same keys as to_dict(), so cfg["url"] and dict(cfg) work.
+    def __getitem__(self, key: str) -> Any:
+        if key in self._visible_keys():
+            return getattr(self, key)
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._visible_keys())
+
+    def __len__(self) -> int:
+        return len(self._visible_keys())
+
+    def _visible_keys(self) -> tuple[str, ...]:
+        return tuple(
+            f.name for f in fields(self) if getattr(self, f.name) is not None or f.name in _KEEP_NULL
+        )
+
+    def __repr__(self) -> str:
+        body = ", ".join(f"{k}={v!r}" for k, v in self.to_dict().items() if k != "state_dict")
+        return f"PretrainedCfg({body})"
+
+    __hash__ = None  # type: ignore[assignment]  # holds dicts; equality is by value
+
+
+_FIELD_NAMES = frozenset(f.name for f in fields(PretrainedCfg))
+_TUPLE_FIELDS = frozenset(
+    {"input_size", "test_input_size", "min_input_size", "mean", "std", "pool_size", "test_pool_size"}
+)
+
+
+def _check_fields(values: Mapping[str, Any], what: str) -> None:
+    unknown = sorted(set(values) - _FIELD_NAMES)
+    if unknown:
+        raise TypeError(
+            f"{what}: unknown field(s) {', '.join(map(repr, unknown))}; "
+            f"valid fields are {', '.join(sorted(_FIELD_NAMES))}"
+        )
+
+
+def as_pretrained_cfg(value: PretrainedCfg | Mapping[str, Any]) -> PretrainedCfg:
+    """Coerce a mapping (e.g. from ``config.json``) to a record; lists become tuples."""
+    if isinstance(value, PretrainedCfg):
+        return value
+    if not isinstance(value, Mapping):
+        raise TypeError(f"pretrained_cfg must be a PretrainedCfg, dict or tag string, got {value!r}")
+    _check_fields(value, "pretrained_cfg")
+    clean = {k: (tuple(v) if k in _TUPLE_FIELDS and isinstance(v, list) else v) for k, v in value.items()}
+    for k in ("first_conv", "classifier", "paper_ids", "notes", "label_names"):
+        if isinstance(clean.get(k), list):
+            clean[k] = tuple(clean[k])
+    return PretrainedCfg(**clean)
+
+
+@functools.cache
+def published_results() -> dict[str, dict[int, tuple[float, float, float]]]:
+    """Published ImageNet-1k results: ``{"arch.tag": {img_size: (top1, top5, params_M)}}``.
+
+    Read once, on first use, from the results table shipped with the package (timm's
+    ``results-imagenet.csv``).
+    """
+    table: dict[str, dict[int, tuple[float, float, float]]] = {}
+    text = resources.files("visionzoo._data").joinpath("results-imagenet.csv").read_text()
+    for row in csv.DictReader(text.splitlines()):
+        params = float(row["param_count"].replace(",", ""))
+        table.setdefault(row["model"], {})[int(row["img_size"])] = (
+            float(row["top1"]),
+            float(row["top5"]),
+            params,
+        )
+    return table
+
+
+def with_results(cfg: PretrainedCfg) -> PretrainedCfg:
+    """Attach published top-1/top-5/params, measured at ``test_input_size`` if given, else
+    ``input_size`` (the resolution the weights are recommended at)."""
+    if cfg.top1 is not None:
+        return cfg
+    rows = published_results().get(cfg.name)
+    if not rows:
+        return cfg
+    size = (cfg.test_input_size or cfg.input_size)[-1]
+    top1, top5, params = rows.get(size) or rows[max(rows)]
+    return dataclasses.replace(cfg, top1=top1, top5=top5, param_count=params)
