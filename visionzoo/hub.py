@@ -138,11 +138,17 @@ def load_checkpoint_file(path: str | os.PathLike[str], *, use_ema: bool = False)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
     except pickle.UnpicklingError as e:
+        imports = _pickle_imports(path)
+        if not imports:
+            raise WeightsError(
+                f"{path} could not be read as a PyTorch checkpoint (truncated or corrupt: "
+                f"{_unpickling_detail(e)}); delete it and download or save it again"
+            ) from None
         raise WeightsError(
             f"refusing to load {path}: it needs arbitrary unpickling, which can run code hidden in the "
-            f"file ({_first_line(e)}). Only plain tensor checkpoints are loaded. If you trust the "
-            "file, convert it once: `sd = torch.load(path, weights_only=False)`, then "
-            "`safetensors.torch.save_file(sd, 'model.safetensors')`"
+            f"file (it imports {', '.join(sorted(imports)[:5])}). Only plain tensor checkpoints are "
+            "loaded. If you trust the file, convert it once: `sd = torch.load(path, weights_only=False)`, "
+            "then `safetensors.torch.save_file(sd, 'model.safetensors')`"
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as e:
         raise WeightsError(
@@ -150,6 +156,42 @@ def load_checkpoint_file(path: str | os.PathLike[str], *, use_ema: bool = False)
             f"{_first_line(e)}); delete it and download or save it again"
         ) from e
     return _unwrap_checkpoint(obj, path, use_ema)
+
+
+_SAFE_PICKLE_MODULES = ("torch", "collections", "numpy", "builtins", "_codecs")
+
+
+def _pickle_imports(path: Path) -> set[str]:
+    """Non-tensor ``module.name`` globals a pickle would import, read without unpickling it."""
+    import pickletools
+
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                name = next(n for n in zf.namelist() if n.endswith("data.pkl"))
+                data = zf.read(name)
+        else:
+            data = path.read_bytes()
+        found, strings = set(), []
+        for op, arg, _ in pickletools.genops(data):
+            if isinstance(arg, str):
+                strings.append(arg)
+            if op.name in ("GLOBAL", "INST") and isinstance(arg, str):
+                found.add(arg.replace(" ", "."))
+            elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                found.add(f"{strings[-2]}.{strings[-1]}")
+    except Exception:  # unparseable stream: corrupt, not malicious-looking
+        return set()
+    return {g for g in found if not g.startswith(_SAFE_PICKLE_MODULES)}
+
+
+def _unpickling_detail(e: BaseException) -> str:
+    """The specific reason inside torch's long weights-only error message."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    for ln in lines:
+        if "GLOBAL" in ln or "global" in ln or "Unsupported" in ln or "load key" in ln:
+            return ln
+    return lines[-1] if lines else type(e).__name__
 
 
 def _first_line(e: BaseException) -> str:
@@ -284,7 +326,7 @@ def hf_download(hub_id: str, filename: str, cache_dir: str | os.PathLike[str] | 
     """One file of a Hub repo: from the local cache without any network call when present,
     otherwise downloaded (unless offline)."""
     from huggingface_hub import hf_hub_download, try_to_load_from_cache
-    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
+    from huggingface_hub.errors import LocalEntryNotFoundError
 
     repo, revision = hf_split(hub_id)
     cached = try_to_load_from_cache(repo, filename, cache_dir=cache_dir, revision=revision)
@@ -295,9 +337,7 @@ def hf_download(hub_id: str, filename: str, cache_dir: str | os.PathLike[str] | 
         return Path(
             hf_hub_download(repo, filename, revision=revision, cache_dir=cache_dir, local_files_only=offline)
         )
-    except EntryNotFoundError:
-        raise
-    except LocalEntryNotFoundError as e:
+    except LocalEntryNotFoundError as e:  # (a subclass of EntryNotFoundError: catch it first)
         why = "offline mode is on (HF_HUB_OFFLINE)" if offline else "the Hub could not be reached"
         raise WeightsError(
             f"{filename} of {hub_id} is not in the Hugging Face cache and {why}. Provide the "
@@ -341,8 +381,8 @@ def load_state_dict_for_cfg(
     cfg: PretrainedCfg, cache_dir: str | os.PathLike[str] | None = None, *, progress: bool = True
 ) -> dict[str, torch.Tensor]:
     """Fetch the weights a config points at, by source priority."""
-    if cfg.state_dict is not None:
-        return clean_state_dict(cfg.state_dict)
+    if cfg.state_dict is not None:  # copied: the model must not alias the caller's tensors
+        return {k: v.clone() for k, v in clean_state_dict(cfg.state_dict).items()}
     if cfg.file:
         return load_state_dict(cfg.file)
     if cfg.hf_hub_id:
