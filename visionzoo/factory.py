@@ -110,14 +110,15 @@ def create_model(
     if tag and not pretrained_cfg:
         pretrained_cfg = tag
     entrypoint = model_entrypoint(arch)
-    return entrypoint(
-        pretrained=pretrained,
+    # pass builder options only when set, so simple user entrypoints need not accept them
+    options = dict(
         pretrained_cfg=pretrained_cfg,
         pretrained_cfg_overlay=pretrained_cfg_overlay,
         checkpoint_path=checkpoint_path,
         cache_dir=cache_dir,
-        **kwargs,
     )
+    kwargs.update({k: v for k, v in options.items() if v is not None})
+    return entrypoint(pretrained=pretrained, **kwargs)
 
 
 def save_pretrained(

@@ -383,7 +383,10 @@ class FeatureHookNet(nn.ModuleDict):
                 if not remaining:
                     break
             if remaining:
-                raise ValueError(f"feature modules {sorted(remaining)} are not in the model")
+                raise ValueError(
+                    f"feature modules {sorted(remaining)} are not in the rebuilt trunk; with "
+                    "flatten_sequential=True a tap cannot name a whole flattened Sequential"
+                )
         self.update(layers)
         keys = list(out_map) if out_map is not None else [t["module"] for t in taps]
         self._taps = _Taps(model, taps, keys)
