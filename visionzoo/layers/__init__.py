@@ -8,6 +8,7 @@ from .create_attn import create_attn, get_attn, register_attn
 from .drop import DropBlock2d, DropPath, drop_path
 from .eca import EcaModule
 from .helpers import get_padding, make_divisible, to_2tuple
+from .inplace_abn import InPlaceABN2d, inplace_abn_kernel
 from .norm import GroupNorm, GroupNorm1, get_norm_layer
 from .norm_act import BatchNormAct2d, GroupNormAct, get_norm_act_layer, register_norm_act
 from .pool import AvgPool2dSame, SelectAdaptivePool2d, adaptive_pool_feat_mult
@@ -26,6 +27,7 @@ __all__ = [
     "GroupNorm",
     "GroupNorm1",
     "GroupNormAct",
+    "InPlaceABN2d",
     "LayerType",
     "SEModule",
     "SelectAdaptivePool2d",
@@ -41,6 +43,7 @@ __all__ = [
     "get_norm_act_layer",
     "get_norm_layer",
     "get_padding",
+    "inplace_abn_kernel",
     "make_divisible",
     "register_attn",
     "register_norm_act",
