@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from . import hub
-from .adapt import FilterFn, adapt_state_dict
+from .adapt import FilterFn, adapt_state_dict, first_conv_in_chans
 from .features import FeatureDictNet, FeatureHookNet, FeatureListNet, normalize_out_indices
 from .pretrained import SOURCE_KEYS, PretrainedCfg, as_pretrained_cfg
 from .prune import adapt_model_from_file
@@ -59,7 +59,7 @@ def model_args_type(model_cls: type[nn.Module]) -> type:
     import inspect
 
     params = list(inspect.signature(model_cls.__init__).parameters.values())[1:]
-    specs = []
+    specs: list[Any] = []
     for p in params:
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
@@ -132,10 +132,11 @@ def _materialize(model: nn.Module, device: torch.device) -> None:
         own = list(module.named_parameters(recurse=False)) + list(module.named_buffers(recurse=False))
         if any(t.is_meta for _, t in own):
             module.to_empty(device=device, recurse=False)
-            if hasattr(module, "reset_parameters"):
-                module.reset_parameters()
-            elif hasattr(module, "init_non_persistent_buffers"):
-                module.init_non_persistent_buffers()
+            init = getattr(module, "reset_parameters", None) or getattr(
+                module, "init_non_persistent_buffers", None
+            )
+            if callable(init):
+                init()
 
 
 def load_state_dict_into(
@@ -197,13 +198,17 @@ def load_pretrained(
     The first conv is adapted to ``in_chans`` and the classifier to ``num_classes`` (both default
     to the model's own), then everything else loads strictly.
     """
-    cfg = as_pretrained_cfg(pretrained_cfg) if pretrained_cfg is not None else model.pretrained_cfg
+    cfg: PretrainedCfg | None = (
+        as_pretrained_cfg(pretrained_cfg)
+        if pretrained_cfg is not None
+        else getattr(model, "pretrained_cfg", None)
+    )
     if cfg is None:
         raise ValueError("no pretrained_cfg given and the model has none; pass pretrained_cfg=...")
     if num_classes is None:
-        num_classes = getattr(model, "num_classes", cfg.num_classes)
+        num_classes = int(getattr(model, "num_classes", cfg.num_classes))
     if in_chans is None:
-        in_chans = _model_in_chans(model, cfg)
+        in_chans = first_conv_in_chans(model, cfg)
     state_dict = hub.load_state_dict_for_cfg(cfg, cache_dir)
     state_dict, reinit = adapt_state_dict(
         state_dict, model, cfg, num_classes=num_classes, in_chans=in_chans, filter_fn=filter_fn
@@ -211,15 +216,6 @@ def load_pretrained(
     load_state_dict_into(
         model, state_dict, strict=strict, allow_missing=reinit, source=f"weights for {cfg.name}"
     )
-
-
-def _model_in_chans(model: nn.Module, cfg: PretrainedCfg) -> int:
-    from .adapt import as_names
-
-    names = as_names(cfg.first_conv)
-    if names:
-        return model.get_submodule(names[0]).in_channels
-    return cfg.input_size[0]
 
 
 def load_checkpoint(
@@ -331,7 +327,7 @@ def build_model_with_cfg(
     use_meta = pretrained or checkpoint_path is not None
     with torch.device("meta") if use_meta else torch.device(device or "cpu"):
         model = model_cls(**ctor_kwargs)
-    model.pretrained_cfg = cfg
+    setattr(model, "pretrained_cfg", cfg)  # noqa: B010 (also for models not derived from VisionModel)
     if pruned:
         model = adapt_model_from_file(model, variant)
     if pretrained:
@@ -382,6 +378,7 @@ def _wrap_features(
         len(info),
     )
     features = wrapper(model, indices, **feature_cfg)
-    features.pretrained_cfg = _features_cfg(cfg)
-    features.default_cfg = features.pretrained_cfg
+    features_cfg = _features_cfg(cfg)
+    setattr(features, "pretrained_cfg", features_cfg)  # noqa: B010
+    setattr(features, "default_cfg", features_cfg)  # noqa: B010
     return features

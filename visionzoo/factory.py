@@ -19,6 +19,7 @@ from typing import Any
 from torch import nn
 
 from . import hub
+from .adapt import first_conv_in_chans
 from .pretrained import PretrainedCfg, as_pretrained_cfg
 from .registry import model_entrypoint, resolve_model_name
 
@@ -145,7 +146,7 @@ def save_pretrained(
         for key in ("label_names", "label_descriptions"):
             cfg_dict.pop(key, None)
     cfg_dict["num_classes"] = num_classes
-    in_chans = _first_conv_in_chans(model, cfg)
+    in_chans = first_conv_in_chans(model, cfg)
     cfg_dict["input_size"] = (in_chans, *cfg.input_size[1:])
     config: dict[str, Any] = {
         "architecture": cfg_dict.pop("architecture"),
@@ -153,8 +154,9 @@ def save_pretrained(
         "num_features": int(getattr(model, "num_features", 0)),
     }
     pool = getattr(model, "global_pool", None) or getattr(getattr(model, "head", None), "global_pool", None)
-    if pool is not None and getattr(pool, "pool_type", ""):
-        config["global_pool"] = pool.pool_type
+    pool_type = getattr(pool, "pool_type", "")
+    if pool_type:
+        config["global_pool"] = pool_type
     args = dict(model_args or {})
     if in_chans != 3:
         args.setdefault("in_chans", in_chans)
@@ -169,18 +171,6 @@ def save_pretrained(
         folder / hub.CONFIG_NAME, lambda p: p.write_text(json.dumps(config, indent=2, default=list))
     )
     return folder
-
-
-def _first_conv_in_chans(model: nn.Module, cfg: PretrainedCfg) -> int:
-    from .adapt import as_names
-
-    names = as_names(cfg.first_conv)
-    if names:
-        try:
-            return int(model.get_submodule(names[0]).in_channels)
-        except AttributeError:
-            pass
-    return int(cfg.input_size[0])
 
 
 def _atomic_write(path: Path, write: Any) -> None:

@@ -97,9 +97,9 @@ class FeatureInfo:
         """Value of ``key`` per output index (``idx=None``), or at module index/indices ``idx``."""
         if idx is None:
             return [self.info[i][key] for i in self.out_indices]
-        if isinstance(idx, (tuple, list)):
-            return [self.info[i][key] for i in idx]
-        return self.info[idx][key]
+        if isinstance(idx, int):
+            return self.info[idx][key]
+        return [self.info[i][key] for i in idx]
 
     def get_dicts(self, keys: Sequence[str] | None = None, idx: int | Sequence[int] | None = None) -> Any:
         def pick(i: int) -> dict[str, Any]:
@@ -107,9 +107,9 @@ class FeatureInfo:
 
         if idx is None:
             return [pick(i) for i in self.out_indices]
-        if isinstance(idx, (tuple, list)):
-            return [pick(i) for i in idx]
-        return pick(idx)
+        if isinstance(idx, int):
+            return pick(idx)
+        return [pick(i) for i in idx]
 
     def channels(self, idx: int | Sequence[int] | None = None) -> Any:
         return self.get("num_chs", idx)
@@ -148,7 +148,7 @@ def trunk_modules(
     ``parent_child`` (timm's naming, kept for checkpoint compatibility).
     """
     skip = set(exclude)
-    out = []
+    out: list[tuple[str, str, nn.Module]] = []
     for name, child in model.named_children():
         if name in skip:
             continue
@@ -372,8 +372,9 @@ class FeatureHookNet(nn.ModuleDict):
         if no_rewrite:
             if flatten_sequential:
                 raise ValueError("no_rewrite=True cannot be combined with flatten_sequential=True")
-            if hasattr(model, "reset_classifier"):
-                model.reset_classifier(0)
+            reset = getattr(model, "reset_classifier", None)
+            if callable(reset):
+                reset(0)
             layers["body"] = model
         else:
             remaining = {t["module"] for t in taps}

@@ -329,13 +329,14 @@ def hf_download(hub_id: str, filename: str, cache_dir: str | os.PathLike[str] | 
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     repo, revision = hf_split(hub_id)
-    cached = try_to_load_from_cache(repo, filename, cache_dir=cache_dir, revision=revision)
+    cache = None if cache_dir is None else Path(cache_dir)
+    cached = try_to_load_from_cache(repo, filename, cache_dir=cache, revision=revision)
     if isinstance(cached, str):
         return Path(cached)
     offline = is_offline()
     try:
         return Path(
-            hf_hub_download(repo, filename, revision=revision, cache_dir=cache_dir, local_files_only=offline)
+            hf_hub_download(repo, filename, revision=revision, cache_dir=cache, local_files_only=offline)
         )
     except LocalEntryNotFoundError as e:  # (a subclass of EntryNotFoundError: catch it first)
         why = "offline mode is on (HF_HUB_OFFLINE)" if offline else "the Hub could not be reached"

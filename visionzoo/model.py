@@ -72,7 +72,10 @@ class VisionModel(nn.Module):
 
     def get_classifier(self, name_only: bool = False) -> nn.Module | str:
         """The final classifier module (or its attribute path with ``name_only``)."""
-        return self.classifier_name if name_only else self.get_submodule(self.classifier_name)
+        return self.classifier_name if name_only else self._classifier()
+
+    def _classifier(self) -> nn.Module:
+        return self.get_submodule(self.classifier_name)
 
     def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
         """Replace the classifier with a fresh one of ``num_classes`` outputs (0 removes it).
@@ -97,9 +100,9 @@ class VisionModel(nn.Module):
                 setattr(self, self.classifier_name, fc)
                 self.head_hidden_size = self.num_features * self.global_pool.feat_mult()
         if ref is not None:
-            self.get_classifier().to(dtype=ref.dtype)
+            self._classifier().to(dtype=ref.dtype)
         self.num_classes = num_classes
-        self.get_classifier().train(self.training)
+        self._classifier().train(self.training)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         """Pool, dropout and classify ``(B, num_features, H, W)`` -> ``(B, num_classes)``.
@@ -112,7 +115,7 @@ class VisionModel(nn.Module):
         x = self.global_pool(x)
         if self.drop_rate:
             x = F.dropout(x, p=float(self.drop_rate), training=self.training)
-        return x if pre_logits else self.get_classifier()(x)
+        return x if pre_logits else self._classifier()(x)
 
     # --- trunk ---------------------------------------------------------------------------------
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:

@@ -165,7 +165,9 @@ def as_pretrained_cfg(value: PretrainedCfg | Mapping[str, Any]) -> PretrainedCfg
     if not isinstance(value, Mapping):
         raise TypeError(f"pretrained_cfg must be a PretrainedCfg, dict or tag string, got {value!r}")
     _check_fields(value, "pretrained_cfg")
-    clean = {k: (tuple(v) if k in _TUPLE_FIELDS and isinstance(v, list) else v) for k, v in value.items()}
+    clean: dict[str, Any] = {
+        k: (tuple(v) if k in _TUPLE_FIELDS and isinstance(v, list) else v) for k, v in value.items()
+    }
     for k in ("first_conv", "classifier", "paper_ids", "notes", "label_names"):
         if isinstance(clean.get(k), list):
             clean[k] = tuple(clean[k])

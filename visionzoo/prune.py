@@ -63,8 +63,9 @@ def _resize_linear(fc: nn.Linear, in_features: int) -> None:
     _reset(fc)
 
 
-def _reset(module: nn.Module) -> None:
-    if module.weight.device.type != "meta":
+def _reset(module: nn.Conv2d | nn.BatchNorm2d | nn.Linear) -> None:
+    ref = module.weight if module.weight is not None else module.running_mean
+    if ref is None or ref.device.type != "meta":
         module.reset_parameters()
 
 
@@ -78,7 +79,7 @@ def adapt_model_from_string(model: nn.Module, spec: str) -> nn.Module:
     cfg = getattr(model, "pretrained_cfg", None)
     input_convs = set(as_names(cfg.first_conv if cfg is not None else None))
     pool = getattr(model, "global_pool", None)
-    feat_mult = pool.feat_mult() if hasattr(pool, "feat_mult") else 1
+    feat_mult = int(pool.feat_mult()) if pool is not None and hasattr(pool, "feat_mult") else 1
 
     def shape_of(name: str) -> list[int]:
         try:
@@ -86,7 +87,7 @@ def adapt_model_from_string(model: nn.Module, spec: str) -> nn.Module:
         except KeyError:
             raise KeyError(f"pruning spec has no shape for {name}.weight; spec and model differ") from None
 
-    num_features = None
+    num_features: int | None = None
     for name, module in list(model.named_modules()):
         if isinstance(module, nn.Conv2d):
             out_chs, in_chs = shape_of(name)[:2]
@@ -97,11 +98,12 @@ def adapt_model_from_string(model: nn.Module, spec: str) -> nn.Module:
             num_features = shape_of(name)[1]
             _resize_linear(module, num_features * feat_mult)
     _adapt_feature_info(model)
-    if num_features is None and getattr(model, "feature_info", None):
-        num_features = model.feature_info[-1]["num_chs"]
+    infos = getattr(model, "feature_info", None)
+    if num_features is None and infos:
+        num_features = int(infos[-1]["num_chs"])
     if num_features is not None and hasattr(model, "num_features"):
-        model.num_features = num_features
-        model.head_hidden_size = num_features * feat_mult
+        setattr(model, "num_features", num_features)  # noqa: B010
+        setattr(model, "head_hidden_size", num_features * feat_mult)  # noqa: B010
     return model
 
 

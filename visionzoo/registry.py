@@ -243,9 +243,9 @@ def list_models(
         else:
             archs = set(_entrypoints)
         if include_tags:
-            names = set()
+            names: set[str] = set()
             for arch in archs:
-                tags = _cfgs.get(arch) or {"": None}
+                tags = list(_cfgs.get(arch) or [""])
                 names.update(f"{arch}.{t}" if t else arch for t in tags)
             includes = [p for f in includes for p in _expand_tag_filter(f)]
             excludes = [p for f in excludes for p in _expand_tag_filter(f)]
