@@ -11,6 +11,7 @@ from .factory import create_model, parse_model_name, save_pretrained
 from .features import FeatureDictNet, FeatureHookNet, FeatureInfo, FeatureListNet
 from .hub import WeightsError
 from .model import VisionModel
+from .optimize import optimize_for_inference
 from .pretrained import PretrainedCfg
 from .prune import adapt_model_from_file
 from .registry import (
@@ -53,6 +54,7 @@ __all__ = [
     "load_checkpoint",
     "load_pretrained",
     "model_entrypoint",
+    "optimize_for_inference",
     "parse_model_name",
     "register_model",
     "resolve_pretrained_cfg",

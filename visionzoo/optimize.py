@@ -1,0 +1,486 @@
+"""Inference optimisation: batch-norm folding, channels_last, reduced precision, torch.compile.
+
+:func:`optimize_for_inference` returns a copy of a model that computes the same function faster
+on the hardware at hand. Conv -> BatchNorm pairs are found by tracing one forward pass and
+watching which tensors flow where, so any family (and any ``nn.Module``) benefits without
+family-specific code: a batch norm is folded into the convolution whose output it normalises
+when that output is used by nothing else.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import platform
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+from torch.overrides import TorchFunctionMode
+from torch.utils._pytree import tree_flatten, tree_map
+
+from .layers.conv_bn_act import Conv2dSame
+from .layers.norm_act import BatchNormAct2d
+
+__all__ = [
+    "FoldedNormAct",
+    "count_batch_norms",
+    "find_conv_bn_pairs",
+    "fold_batch_norm",
+    "optimize_for_inference",
+    "resolve_precision",
+    "supported_precisions",
+]
+
+_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+_ALIASES = {
+    "fp32": "fp32",
+    "float32": "fp32",
+    "float": "fp32",
+    "bf16": "bf16",
+    "bfloat16": "bf16",
+    "fp16": "fp16",
+    "float16": "fp16",
+    "half": "fp16",
+}
+# Convolutions whose output is linear in (weight, bias), so a per-channel affine map after them
+# can be moved into their parameters. Subclasses that transform the weight (weight
+# standardisation...) are not in this set and are never folded.
+_FOLDABLE_CONVS: tuple[type[nn.Module], ...] = (nn.Conv2d, Conv2dSame)
+
+
+# --- precision ------------------------------------------------------------------------------------
+@functools.cache
+def _cpu_flags() -> frozenset[str] | None:
+    """The CPU feature flags from /proc/cpuinfo (Linux), or None where they cannot be read."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return None
+
+
+def supported_precisions(device: str | torch.device = "cpu") -> tuple[str, ...]:
+    """Precisions that run natively (not emulated) on ``device``: a subset of fp32, bf16, fp16."""
+    device = torch.device(device)
+    found = ["fp32"]
+    if device.type == "cuda":
+        if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+            found.append("bf16")
+        found.append("fp16")
+    elif device.type == "cpu":
+        flags = _cpu_flags()
+        mkldnn = torch.backends.mkldnn.is_available()
+        # oneDNN runs bf16 on any AVX-512 CPU, but without these instructions it is emulated and
+        # slower than fp32, so it does not count as supported.
+        native_bf16 = flags is None or bool({"avx512_bf16", "amx_bf16"} & flags)
+        native_fp16 = flags is None or bool({"avx512_fp16", "amx_fp16"} & flags)
+        if mkldnn and native_bf16 and torch.ops.mkldnn._is_mkldnn_bf16_supported():
+            found.append("bf16")
+        if mkldnn and native_fp16 and torch.ops.mkldnn._is_mkldnn_fp16_supported():
+            found.append("fp16")
+    elif device.type == "mps":
+        found.append("fp16")
+    return tuple(found)
+
+
+def _describe(device: torch.device) -> str:
+    if device.type == "cuda" and torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name(device)} (cuda)"
+    if device.type == "cpu":
+        return f"{platform.processor() or platform.machine()} CPU"
+    return device.type
+
+
+def resolve_precision(precision: str | torch.dtype, device: str | torch.device = "cpu") -> torch.dtype:
+    """The dtype for ``precision``, checked against what ``device`` supports.
+
+    Raises:
+        ValueError: unknown precision, or one this machine does not run natively.
+    """
+    if isinstance(precision, torch.dtype):
+        names = {v: k for k, v in _DTYPES.items()}
+        if precision not in names:
+            raise ValueError(f"precision {precision} is not supported; use one of: {', '.join(_DTYPES)}")
+        key = names[precision]
+    elif isinstance(precision, str) and precision.lower() in _ALIASES:
+        key = _ALIASES[precision.lower()]
+    else:
+        raise ValueError(f"unknown precision {precision!r}; valid: {', '.join(_DTYPES)}")
+    device = torch.device(device)
+    available = supported_precisions(device)
+    if key not in available:
+        raise ValueError(
+            f"precision={key!r} is not supported on this machine ({_describe(device)}): it lacks native "
+            f"{key} support; supported precisions here: {', '.join(available)}"
+        )
+    return _DTYPES[key]
+
+
+# --- batch-norm folding ---------------------------------------------------------------------------
+class FoldedNormAct(nn.Module):
+    """What is left of a ``BatchNormAct2d`` once its normalisation moved into the conv before it."""
+
+    def __init__(self, drop: nn.Module, act: nn.Module) -> None:
+        super().__init__()
+        self.drop = drop
+        self.act = act
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.drop(x))
+
+
+def _plain_bn_residue(bn: nn.Module) -> nn.Module:
+    return nn.Identity()
+
+
+def _norm_act_residue(bn: nn.Module) -> nn.Module:
+    return FoldedNormAct(bn.drop, bn.act)
+
+
+# Keyed by the forward function, so a subclass that changes what forward does is not matched.
+# A norm layer of another kind can opt in with a ``fold_residue()`` method returning the module
+# that should replace it once its normalisation is folded.
+_RESIDUES: dict[Callable[..., Any], Callable[[nn.Module], nn.Module]] = {
+    nn.BatchNorm2d.forward: _plain_bn_residue,
+    BatchNormAct2d.forward: _norm_act_residue,
+}
+
+
+def _residue_fn(bn: nn.Module) -> Callable[[nn.Module], nn.Module] | None:
+    if not isinstance(bn, nn.modules.batchnorm._BatchNorm) or bn.running_mean is None:
+        return None
+    custom = getattr(bn, "fold_residue", None)
+    if callable(custom):
+        return lambda m: m.fold_residue()
+    return _RESIDUES.get(type(bn).forward)
+
+
+def _returns_tensor(out: Any) -> bool:
+    return any(isinstance(t, torch.Tensor) for t in tree_flatten(out)[0])
+
+
+class _FlowTracer(TorchFunctionMode):
+    """Records, for one forward pass, which tensors each torch call consumes.
+
+    A use is counted only for calls that return a tensor, so shape queries (``x.dim()``) do not
+    count but any computation or in-place update does.
+    """
+
+    def __init__(self, conv_weights: dict[int, str], bn_means: dict[int, str]) -> None:
+        super().__init__()
+        self.conv_weights = conv_weights
+        self.bn_means = bn_means
+        self.conv_out: dict[str, list[torch.Tensor]] = {}
+        self.bn_in: dict[str, list[torch.Tensor]] = {}
+        self.uses: Counter[int] = Counter()
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        if not _returns_tensor(out):
+            return out
+        for t in tree_flatten((args, kwargs))[0]:
+            if isinstance(t, torch.Tensor):
+                self.uses[id(t)] += 1
+        if len(args) >= 2 and isinstance(args[1], torch.Tensor) and isinstance(out, torch.Tensor):
+            key = id(args[1])
+            if key in self.conv_weights:
+                # hold the output so its id stays unique for the rest of the pass; uses counted
+                # under that id so far belonged to tensors freed before it
+                self.conv_out.setdefault(self.conv_weights[key], []).append(out)
+                self.uses[id(out)] = 0
+            elif key in self.bn_means and isinstance(args[0], torch.Tensor):
+                self.bn_in.setdefault(self.bn_means[key], []).append(args[0])
+        return out
+
+
+def _example_input(model: nn.Module) -> torch.Tensor:
+    """A one-image batch of the size the model expects (its config's, else 224 px)."""
+    ref = next(iter(model.parameters()), None)
+    device = ref.device if ref is not None else torch.device("cpu")
+    dtype = ref.dtype if ref is not None and ref.is_floating_point() else torch.float32
+    cfg = getattr(model, "pretrained_cfg", None)
+    size = tuple(getattr(cfg, "input_size", None) or (3, 224, 224))
+    first = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+    chans = first.in_channels if first is not None else size[0]
+    return torch.randn(1, chans, *size[1:], device=device, dtype=dtype)
+
+
+def find_conv_bn_pairs(model: nn.Module, example_input: torch.Tensor | None = None) -> list[tuple[str, str]]:
+    """``(conv name, bn name)`` pairs where the batch norm only ever sees that conv's output.
+
+    One forward pass in eval mode on ``example_input`` (default: a random image of the model's
+    input size) traces the data flow. A pair qualifies when the conv and the norm each run once,
+    the norm's input is exactly the conv's output, and nothing else reads that output.
+    """
+    modules = dict(model.named_modules())
+    convs = {n: m for n, m in modules.items() if type(m) in _FOLDABLE_CONVS}
+    bns = {n: m for n, m in modules.items() if _residue_fn(m) is not None}
+    if not convs or not bns:
+        return []
+    calls: Counter[str] = Counter()
+    outputs: dict[str, list[torch.Tensor]] = {}
+    handles = []
+    for name, m in {**convs, **bns}.items():
+        handles.append(m.register_forward_pre_hook(lambda _m, _i, n=name: calls.update([n])))
+    for name, m in convs.items():
+        handles.append(
+            m.register_forward_hook(lambda _m, _i, out, n=name: outputs.setdefault(n, []).append(out))
+        )
+    tracer = _FlowTracer(
+        {id(m.weight): n for n, m in convs.items()}, {id(m.running_mean): n for n, m in bns.items()}
+    )
+    was_training = model.training
+    model.eval()
+    try:
+        x = _example_input(model) if example_input is None else example_input
+        with torch.no_grad(), tracer:
+            model(x)
+    finally:
+        model.train(was_training)
+        for h in handles:
+            h.remove()
+    producer = {}
+    for name, outs in tracer.conv_out.items():
+        module_out = outputs.get(name, [])
+        # the module returns the convolution's result itself (no transform after it)
+        if calls[name] == 1 and len(outs) == 1 and len(module_out) == 1 and module_out[0] is outs[0]:
+            producer[id(outs[0])] = name
+    pairs = []
+    for bn_name, ins in tracer.bn_in.items():
+        if calls[bn_name] != 1 or len(ins) != 1:
+            continue
+        conv_name = producer.get(id(ins[0]))
+        if conv_name is None or tracer.uses[id(ins[0])] != 1:
+            continue
+        conv, bn = convs[conv_name], bns[bn_name]
+        if conv.out_channels == bn.num_features:
+            pairs.append((conv_name, bn_name))
+    return pairs
+
+
+@torch.no_grad()
+def _fold_into(conv: nn.Conv2d, bn: nn.modules.batchnorm._BatchNorm) -> None:
+    """Scale and shift ``conv`` so that it computes ``bn(conv(x))`` (eval statistics)."""
+    dtype = conv.weight.dtype
+    var = bn.running_var.double()
+    scale = torch.rsqrt(var + bn.eps)
+    shift = -bn.running_mean.double() * scale
+    if bn.affine:
+        scale = scale * bn.weight.double()
+        shift = shift * bn.weight.double() + bn.bias.double()
+    bias = conv.bias.double() * scale + shift if conv.bias is not None else shift
+    conv.weight.copy_((conv.weight.double() * scale.view(-1, 1, 1, 1)).to(dtype))
+    if conv.bias is None:
+        conv.bias = nn.Parameter(bias.to(dtype), requires_grad=conv.weight.requires_grad)
+    else:
+        conv.bias.copy_(bias.to(dtype))
+
+
+def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
+    parent_name, _, leaf = name.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    old = getattr(parent, leaf)
+    # keep hooks other code registered on the module (feature taps...)
+    for attr in ("_forward_hooks", "_forward_pre_hooks", "_forward_hooks_with_kwargs"):
+        if getattr(old, attr, None):
+            getattr(new, attr).update(getattr(old, attr))
+    setattr(parent, leaf, new)
+
+
+def fold_batch_norm(model: nn.Module, example_input: torch.Tensor | None = None) -> list[tuple[str, str]]:
+    """Fold every eligible BatchNorm into the convolution before it, in place.
+
+    The model must be used in eval mode afterwards (the running statistics are baked in). A
+    ``BatchNormAct2d`` keeps its activation (and drop layer); a plain ``BatchNorm2d`` disappears.
+
+    Args:
+        model: any module; its conv -> norm pairs are found by tracing (see
+            :func:`find_conv_bn_pairs`).
+        example_input: input for the trace (default: one random image of the model's size).
+
+    Returns:
+        The ``(conv, bn)`` name pairs that were folded.
+    """
+    pairs = find_conv_bn_pairs(model, example_input)
+    modules = dict(model.named_modules())
+    for conv_name, bn_name in pairs:
+        conv, bn = modules[conv_name], modules[bn_name]
+        residue = _residue_fn(bn)
+        assert residue is not None  # find_conv_bn_pairs only returns foldable norms
+        _fold_into(conv, bn)
+        _replace(model, bn_name, residue(bn))
+    return pairs
+
+
+# --- precision and memory format at the boundary --------------------------------------------------
+def _to_compute(x: Any, dtype: torch.dtype, channels_last: bool) -> Any:
+    def convert(t: Any) -> Any:
+        if not isinstance(t, torch.Tensor) or not t.is_floating_point():
+            return t
+        if t.dtype != dtype:
+            t = t.to(dtype)
+        if channels_last and t.dim() == 4:
+            t = t.contiguous(memory_format=torch.channels_last)
+        return t
+
+    return tree_map(convert, x)
+
+
+def _to_caller(out: Any, dtype: torch.dtype) -> Any:
+    return tree_map(
+        lambda t: t.to(dtype) if isinstance(t, torch.Tensor) and t.is_floating_point() else t, out
+    )
+
+
+def _input_dtype(args: Any) -> torch.dtype | None:
+    return next(
+        (t.dtype for t in tree_flatten(args)[0] if isinstance(t, torch.Tensor) and t.is_floating_point()),
+        None,
+    )
+
+
+class _Boundary:
+    """Casts inputs to the model's compute dtype/layout and outputs back to the caller's dtype.
+
+    Installed as forward pre/post hooks on the root module (for ``model(x)``) and as
+    per-instance wrappers of the VisionModel methods that take images or feature maps.
+    """
+
+    def __init__(self, dtype: torch.dtype, channels_last: bool) -> None:
+        self.dtype = dtype
+        self.channels_last = channels_last
+        self._caller: list[torch.dtype | None] = []
+
+    def pre_hook(self, _module: nn.Module, args: Any, kwargs: Any) -> tuple[Any, Any]:
+        self._caller.append(_input_dtype(args))
+        return _to_compute(args, self.dtype, self.channels_last), kwargs
+
+    def post_hook(self, _module: nn.Module, _args: Any, _kwargs: Any, out: Any) -> Any:
+        caller = self._caller.pop() if self._caller else None
+        return out if caller is None or caller == self.dtype else _to_caller(out, caller)
+
+
+class _BoundaryMethod:
+    """A model method with the :class:`_Boundary` conversions around it (picklable)."""
+
+    def __init__(self, model: nn.Module, name: str, boundary: _Boundary) -> None:
+        self.model = model
+        self.name = name
+        self.boundary = boundary
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        caller = _input_dtype(args)
+        args = _to_compute(args, self.boundary.dtype, self.boundary.channels_last)
+        out = getattr(type(self.model), self.name)(self.model, *args, **kwargs)
+        return out if caller is None or caller == self.boundary.dtype else _to_caller(out, caller)
+
+
+_WRAPPED_METHODS = ("forward_features", "forward_head", "forward_intermediates")
+
+
+def _install_boundary(model: nn.Module, dtype: torch.dtype, channels_last: bool) -> None:
+    boundary = _Boundary(dtype, channels_last)
+    model.register_forward_pre_hook(boundary.pre_hook, with_kwargs=True)
+    model.register_forward_hook(boundary.post_hook, with_kwargs=True, always_call=True)
+    for name in _WRAPPED_METHODS:
+        if callable(getattr(type(model), name, None)):
+            object.__setattr__(model, name, _BoundaryMethod(model, name, boundary))
+
+
+# --- channels_last policy -------------------------------------------------------------------------
+def _auto_channels_last(model: nn.Module, device: torch.device) -> bool:
+    """channels_last pays for convnets wherever oneDNN (CPU) or cuDNN tensor cores (GPU) run them.
+
+    Measured on a 2-core AVX-512 CPU with batch 8 (see docs/performance.md): 1.4-2x for every
+    seed family with it, never slower.
+    """
+    has_conv = any(isinstance(m, nn.Conv2d) for m in model.modules())
+    if not has_conv:
+        return False
+    if device.type == "cpu":
+        return torch.backends.mkldnn.is_available()
+    return device.type == "cuda"
+
+
+# --- the entry point ------------------------------------------------------------------------------
+def _model_device(model: nn.Module) -> torch.device:
+    ref = next(iter(model.parameters()), None)
+    return ref.device if ref is not None else torch.device("cpu")
+
+
+def _copy(model: nn.Module) -> nn.Module:
+    new = copy.deepcopy(model)
+    rebind = getattr(new, "_rebind_taps", None)  # hooks that point into the original
+    if callable(rebind):
+        rebind()
+    return new
+
+
+def optimize_for_inference(
+    model: nn.Module,
+    *,
+    precision: str | torch.dtype = "fp32",
+    channels_last: bool | None = None,
+    fold_bn: bool = True,
+    compile: bool = False,
+) -> nn.Module:
+    """A copy of ``model`` for fast inference; ``model`` itself is left untouched.
+
+    Same call signature as the original: images in, logits (or features) out, in the caller's
+    dtype. The VisionModel methods (``forward_features``, ``forward_head``,
+    ``forward_intermediates``) keep working on the copy; parameters are frozen (no autograd).
+
+    Args:
+        model: the model (any ``nn.Module``; folding is found by tracing, not by family).
+        precision: ``"fp32"`` (exact up to float rounding), ``"bf16"`` or ``"fp16"``; weights are
+            stored and run in that dtype. Raises ``ValueError`` where the hardware lacks it.
+        channels_last: NHWC memory format; ``None`` picks it where it pays (convnets on
+            oneDNN CPUs and on GPUs).
+        fold_bn: fold batch norms into the convolutions before them (exact in fp32).
+        compile: wrap the result in ``torch.compile`` (needs a working compiler toolchain;
+            the first call compiles).
+
+    Returns:
+        The optimised model, in eval mode.
+
+    Example:
+        >>> fast = optimize_for_inference(create_model("resnet50d"), precision="bf16")  # doctest: +SKIP
+        >>> fast(torch.randn(8, 3, 224, 224)).dtype  # doctest: +SKIP
+        torch.float32
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    for flag, value in (("channels_last", channels_last), ("fold_bn", fold_bn), ("compile", compile)):
+        if value is not None and not isinstance(value, bool):
+            kinds = "a bool or None" if flag == "channels_last" else "a bool"
+            raise TypeError(f"{flag} must be {kinds}, got {value!r}")
+    device = _model_device(model)
+    dtype = resolve_precision(precision, device)
+    if channels_last is None:
+        channels_last = _auto_channels_last(model, device)
+
+    fast = _copy(model).eval()
+    for p in fast.parameters():
+        p.requires_grad_(False)
+    if fold_bn:
+        fold_batch_norm(fast)
+    if dtype != torch.float32:
+        fast.to(dtype)
+    if channels_last:
+        fast.to(memory_format=torch.channels_last)
+    _install_boundary(fast, dtype, channels_last)
+    if compile:
+        return torch.compile(fast, dynamic=False)
+    return fast
+
+
+def count_batch_norms(model: nn.Module) -> int:
+    """Batch-norm layers left in ``model`` (of any kind)."""
+    return sum(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
