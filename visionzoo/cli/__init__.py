@@ -1,7 +1,105 @@
-"""The ``visionzoo`` command (filled in by the CLI work)."""
+"""The ``visionzoo`` command: list, info, predict, validate, train, benchmark, export.
+
+Run ``visionzoo COMMAND --help`` for each command's options. Bad input (a missing data folder,
+an unknown model, a checkpoint for another architecture, an unwritable output...) prints one
+line on stderr and exits with code 2, leaving no partial output behind; ``--verbose`` adds the
+traceback. Multi-process training: ``torchrun --nproc_per_node=N -m visionzoo train ...``.
+"""
 
 from __future__ import annotations
 
+import argparse
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
 
-def main(argv: list[str] | None = None) -> int:
-    raise SystemExit("visionzoo: the command-line interface is not available yet")
+from ._common import CLIError
+
+__all__ = ["CLIError", "build_parser", "main"]
+
+_EPILOG = """examples:
+  visionzoo list 'resnet*' --pretrained --sort top1
+  visionzoo info resnet50
+  visionzoo predict cat.jpg --model resnet50 --pretrained
+  visionzoo train digits --model resnet10t --img-size 32 --epochs 10 --output runs/digits
+  visionzoo predict photos/ --checkpoint runs/digits/best --topk 1
+  visionzoo validate imagenet/val --model resnet50 --pretrained --results r.csv
+  visionzoo benchmark --model resnet50 --batch-size 64 --precision bf16
+  visionzoo export --checkpoint runs/digits/best --format onnx --output digits.onnx
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import benchmark, export, info, list_models, predict, train, validate
+
+    parser = argparse.ArgumentParser(
+        prog="visionzoo",
+        description="PyTorch image models: list, inspect, classify, evaluate, train, measure, export.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    from .. import __version__
+
+    parser.add_argument("--version", action="version", version=f"visionzoo {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in (list_models, info, predict, validate, train, benchmark, export):
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``visionzoo`` console script and ``python -m visionzoo``.
+
+    Returns:
+        The exit code: 0 success, 1 failure during the work, 2 bad input, 130 interrupted.
+    """
+    parser = build_parser()
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    verbose = bool(getattr(args, "verbose", False))
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="visionzoo: %(message)s",
+        stream=sys.stderr,
+    )
+    return _run(args, verbose)
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from ..data.datasets import DatasetError
+    from ..hub import WeightsError
+    from ..registry import UnknownModelError
+
+    return (CLIError, DatasetError, UnknownModelError, WeightsError, ValueError, TypeError, KeyError, OSError)
+
+
+def _run(args: argparse.Namespace, verbose: bool) -> int:
+    prog = f"visionzoo {args.command}"
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:
+        user_error = isinstance(e, _user_errors())
+        if verbose:
+            traceback.print_exc()
+        message = _one_line(e)
+        hint = "" if verbose else " (run with --verbose for the traceback)"
+        if user_error:
+            print(f"{prog}: error: {message}", file=sys.stderr)
+            return 2
+        print(f"{prog}: failed: {type(e).__name__}: {message}{hint}", file=sys.stderr)
+        return 1
+
+
+def _one_line(e: BaseException) -> str:
+    if isinstance(e, KeyError) and len(e.args) == 1:
+        text = str(e.args[0])
+    else:
+        text = str(e)
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return lines[0] if lines else type(e).__name__

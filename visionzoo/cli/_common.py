@@ -1,0 +1,338 @@
+"""Helpers shared by the subcommands: errors, model loading, devices, output files, tables."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+import json
+import math
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = [
+    "CLIError",
+    "add_common",
+    "add_device",
+    "add_model_source",
+    "atomic_write",
+    "check_writable_file",
+    "format_table",
+    "load_model",
+    "maybe_optimize",
+    "note",
+    "resolve_device",
+]
+
+
+class CLIError(Exception):
+    """Bad input: reported as one line on stderr with exit code 2."""
+
+
+def note(message: str) -> None:
+    """A status line on stderr (stdout stays clean for results and ``--json``)."""
+    print(f"visionzoo: {message}", file=sys.stderr, flush=True)
+
+
+# --- arguments ------------------------------------------------------------------------------------
+def add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="show full tracebacks and debug messages on errors"
+    )
+
+
+def add_device(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--device",
+        default=None,
+        help="cpu, cuda, cuda:1, mps... (default: cuda when available, else cpu; "
+        "under torchrun each process takes cuda:LOCAL_RANK)",
+    )
+
+
+def add_model_source(parser: argparse.ArgumentParser, *, model_required: bool = False) -> None:
+    parser.add_argument(
+        "--model",
+        "-m",
+        required=model_required,
+        help="registered name (optionally arch.tag), hf-hub:org/repo or local-dir:PATH",
+    )
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--pretrained", action="store_true", help="load the model's published weights")
+    group.add_argument(
+        "--checkpoint",
+        "-c",
+        metavar="PATH",
+        help="a folder written by `visionzoo train` (best/, last/ or the run folder) or by "
+        "save_pretrained, or a weights file (.safetensors/.pth) for --model",
+    )
+
+
+def resolve_device(name: str | None) -> torch.device:
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as e:
+        raise CLIError(f"unknown device {name!r}: {e}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise CLIError(f"--device {name}: CUDA is not available on this machine; use --device cpu")
+    return device
+
+
+# --- models ---------------------------------------------------------------------------------------
+def checkpoint_folder(path: Path) -> Path | None:
+    """The saved-model folder ``path`` names: itself, or ``best/`` / ``last/`` of a run folder."""
+    if not path.is_dir():
+        return None
+    if (path / "config.json").is_file():
+        return path
+    for sub in ("best", "last"):
+        if (path / sub / "config.json").is_file():
+            return path / sub
+    raise CLIError(
+        f"checkpoint folder {path} has no config.json (nor best/ or last/ with one); "
+        "pass a folder written by `visionzoo train` or save_pretrained, or a weights file"
+    )
+
+
+def saved_architecture(folder: Path) -> str:
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        return str(config["architecture"])
+    except (OSError, ValueError, KeyError) as e:
+        raise CLIError(f"{folder / 'config.json'} is not a valid model config: {e}") from None
+
+
+def _arch(name: str) -> str:
+    from ..registry import resolve_model_name
+
+    return resolve_model_name(name)[0]
+
+
+def load_model(
+    model_name: str | None,
+    *,
+    pretrained: bool = False,
+    checkpoint: str | None = None,
+    require_weights: str | None = None,
+    **kwargs: Any,
+) -> nn.Module:
+    """Build the model the command line names, with its weights.
+
+    Args:
+        model_name: ``--model``; may be omitted with a checkpoint folder.
+        pretrained: ``--pretrained``.
+        checkpoint: ``--checkpoint``: a saved-model / run folder, or a weights file.
+        require_weights: refuse random weights, naming the command in the message.
+        **kwargs: model arguments (``num_classes``, ``in_chans``...).
+    """
+    from .. import create_model
+    from ..builder import load_state_dict_into
+    from ..hub import load_state_dict
+
+    if checkpoint is None:
+        if model_name is None:
+            raise CLIError("pass --model NAME (see `visionzoo list`) or --checkpoint PATH")
+        if require_weights and not pretrained and not model_name.startswith(("local-dir:", "hf-hub:")):
+            raise CLIError(
+                f"{require_weights} needs trained weights: add --pretrained, or --checkpoint PATH "
+                "for weights you trained"
+            )
+        return create_model(model_name, pretrained=pretrained, **kwargs)
+    path = Path(checkpoint).expanduser()
+    if not path.exists():
+        raise CLIError(f"checkpoint not found: {path}")
+    folder = checkpoint_folder(path)
+    if folder is not None:
+        saved = saved_architecture(folder)
+        if model_name is not None and _arch(model_name) != saved:
+            raise CLIError(
+                f"checkpoint {folder} is a {saved!r} model, not {_arch(model_name)!r}; "
+                f"drop --model or pass --model {saved}"
+            )
+        return create_model(f"local-dir:{folder}", pretrained=True, **kwargs)
+    if model_name is None:
+        raise CLIError(f"--checkpoint {path} is a weights file: also pass --model NAME (its architecture)")
+    state_dict = load_state_dict(path)
+    model = create_model(model_name, **_shape_kwargs(model_name, state_dict, kwargs))
+    try:
+        load_state_dict_into(model, state_dict, source=f"checkpoint {path}")
+    except RuntimeError as e:
+        raise CLIError(str(e).splitlines()[0]) from None
+    return model
+
+
+def _shape_kwargs(
+    model_name: str, state_dict: Mapping[str, torch.Tensor], kwargs: dict[str, Any]
+) -> dict[str, Any]:
+    """Class count and input channels read off a weights file, so a fine-tune loads as is."""
+    from ..adapt import as_names
+    from ..registry import get_pretrained_cfg
+
+    cfg = get_pretrained_cfg(model_name)
+    out = dict(kwargs)
+    if cfg is None:
+        return out
+    for name in as_names(cfg.classifier)[:1]:
+        w = state_dict.get(f"{name}.weight")
+        if w is not None and w.ndim >= 2:
+            out.setdefault("num_classes", int(w.shape[0]))
+    for name in as_names(cfg.first_conv)[:1]:
+        w = state_dict.get(f"{name}.weight")
+        if w is not None and w.ndim == 4:
+            out.setdefault("in_chans", int(w.shape[1]))
+    return out
+
+
+def model_in_chans(model: nn.Module) -> int:
+    from ..data.config import _model_in_chans
+
+    return _model_in_chans(model, getattr(model, "pretrained_cfg", None) or {})
+
+
+_warned_optimize = False
+
+
+def maybe_optimize(
+    model: nn.Module,
+    *,
+    enabled: bool,
+    precision: str = "fp32",
+    channels_last: bool | None = None,
+    compile: bool = False,
+) -> nn.Module:
+    """Apply :func:`visionzoo.optimize.optimize_for_inference` (BN folding, precision, memory
+    format, compile), or, with ``enabled=False`` (``--no-optimize``), only what was asked for."""
+    global _warned_optimize
+    if enabled:
+        try:
+            from ..optimize import optimize_for_inference
+        except ImportError:
+            if not _warned_optimize:
+                note("visionzoo.optimize is not available in this install; running the model unoptimized")
+                _warned_optimize = True
+        else:
+            return optimize_for_inference(
+                model, precision=precision, channels_last=channels_last, compile=compile
+            )
+    dtype = precision_dtype(precision)
+    if dtype != torch.float32:
+        model = model.to(dtype)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    if compile:
+        model = torch.compile(model)
+    return model
+
+
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def precision_dtype(name: str) -> torch.dtype:
+    try:
+        return PRECISIONS[name]
+    except KeyError:
+        raise CLIError(f"unknown precision {name!r}; valid: {', '.join(PRECISIONS)}") from None
+
+
+# --- files ----------------------------------------------------------------------------------------
+def check_writable_file(path: Path, *, what: str = "output") -> None:
+    """Fail early (before any work) when ``path`` cannot be written."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise CLIError(f"{what} {path} is a folder; give a file name")
+    if not parent.is_dir():
+        raise CLIError(f"{what} folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise CLIError(f"{what} folder {parent} is not writable")
+
+
+def check_writable_dir(path: Path, *, what: str = "output folder") -> None:
+    """Create ``path`` if needed and prove it is writable with a probe file."""
+    if path.exists() and not path.is_dir():
+        raise CLIError(f"{what} {path} exists and is not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise CLIError(f"{what} {path} is not writable: {e.strerror or e}") from None
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Write via a temporary name in the same folder and rename, so readers never see a partial
+    file and a failure leaves nothing behind."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def rows_to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
+    buf = io.StringIO()
+    keys: list[str] = []
+    for r in rows:
+        keys += [k for k in r if k not in keys]
+    writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def write_results(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
+    """``.csv`` -> one row per record; anything else -> JSON (one record, or a list)."""
+    if path.suffix.lower() == ".csv":
+        atomic_write_text(path, rows_to_csv(rows))
+    else:
+        atomic_write_text(path, json.dumps(rows[0] if len(rows) == 1 else list(rows), indent=2) + "\n")
+
+
+def format_table(rows: Sequence[Sequence[Any]], headers: Sequence[str], *, right: Sequence[bool] = ()) -> str:
+    """Plain aligned columns; ``right[i]`` right-aligns column i (numbers)."""
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = []
+    for n, r in enumerate(cells):
+        parts = [
+            c.rjust(w) if i < len(right) and right[i] else c.ljust(w)
+            for i, (c, w) in enumerate(zip(r, widths))
+        ]
+        lines.append("  ".join(parts).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def fmt_num(value: float | None, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.{digits}f}"
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    if not n:
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
