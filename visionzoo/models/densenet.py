@@ -242,6 +242,10 @@ class DenseNet(VisionModel):
         self.features.add_module("norm5", norm(chs))
         self.feature_info.append(dict(num_chs=chs, reduction=reduction, module="features.norm5"))
 
+        names = [n for n, _ in self.features.named_children()]
+        # position in `features` of each level's module (kept valid by prune_intermediate_layers)
+        self.feature_ends = [names.index(f["module"].split(".", 1)[1]) for f in self.feature_info]
+
         self._init_head(chs, num_classes, global_pool)
         self.init_weights()
         self.set_grad_checkpointing(memory_efficient)
@@ -280,11 +284,6 @@ class DenseNet(VisionModel):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)
 
-    def _feature_ends(self) -> list[int]:
-        """Position in ``features`` of each feature level's module."""
-        names = [n for n, _ in self.features.named_children()]
-        return [names.index(f["module"].split(".", 1)[1]) for f in self.feature_info]
-
     def forward_intermediates(
         self,
         x: torch.Tensor,
@@ -314,7 +313,12 @@ class DenseNet(VisionModel):
         if output_fmt != "NCHW":
             raise ValueError(f"output_fmt={output_fmt!r} is not supported; use 'NCHW'")
         take, max_index = feature_take_indices(len(self.feature_info), indices)
-        ends = self._feature_ends()
+        ends = self.feature_ends
+        if ends[max_index] >= len(self.features):
+            raise ValueError(
+                f"feature level {max_index} was pruned away by prune_intermediate_layers; "
+                f"levels 0..{self._kept_levels() - 1} remain"
+            )
         taps = {ends[i] for i in take}
         last = ends[max_index] if stop_early or intermediates_only else len(self.features) - 1
         intermediates = []
@@ -325,6 +329,9 @@ class DenseNet(VisionModel):
             if i in taps:
                 intermediates.append(x)
         return intermediates if intermediates_only else (x, intermediates)
+
+    def _kept_levels(self) -> int:
+        return sum(1 for end in self.feature_ends if end < len(self.features))
 
     def prune_intermediate_layers(
         self,
@@ -338,7 +345,7 @@ class DenseNet(VisionModel):
             The kept levels, as absolute indices.
         """
         take, max_index = feature_take_indices(len(self.feature_info), indices)
-        keep = self._feature_ends()[max_index] + 1
+        keep = self.feature_ends[max_index] + 1
         self.features = self.features[:keep]
         truncated = max_index < len(self.feature_info) - 1
         if truncated:
@@ -349,15 +356,17 @@ class DenseNet(VisionModel):
         return take
 
 
+_TV_DENSE_KEY = re.compile(
+    r"^(.*denselayer\d+\.(?:norm|relu|conv))\.([12]\.(?:weight|bias|running_mean|running_var|num_batches_tracked))$"
+)
+
+
 def _remap_torchvision(state_dict: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
     """torchvision's old DenseNet checkpoints name dense-layer parts ``norm.1`` / ``conv.2``; ours
     (and timm's) are ``norm1`` / ``conv2``."""
-    old = re.compile(
-        r"^(.*denselayer\d+\.(?:norm|relu|conv))\.([12]\.(?:weight|bias|running_mean|running_var))$"
-    )
     out = {}
     for key, value in state_dict.items():
-        m = old.match(key)
+        m = _TV_DENSE_KEY.match(key)
         out[m.group(1) + m.group(2) if m else key] = value
     return out
 

@@ -10,7 +10,7 @@ adversarially trained weights, ``gluon_in1k`` is GluonCV's; each tag's ``license
 Module names follow timm's (and torchvision's) ``Inception3``, so their checkpoints load unchanged.
 
 Most convolutions are unpadded ("valid"), as in the reference: feature maps are a little smaller
-than ``input / reduction``, and inputs must be at least 75x75.
+than ``input / reduction``, and inputs must be at least 75x75 (299x299 with the auxiliary head).
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ __all__ = [
 ConvBlock = Callable[..., nn.Module]
 _AUX_IN_CHS = 768  # channels of Mixed_6e, where the auxiliary classifier branches off
 MIN_INPUT_SIZE = 75  # smaller inputs leave Mixed_7a's unpadded 3x3 convs less than 3x3 to work on
+MIN_INPUT_SIZE_AUX = 299  # the aux head's pool + unpadded 5x5 conv need Mixed_6e at its full 17x17
 
 
 def _chain(x: torch.Tensor, *layers: nn.Module) -> torch.Tensor:
@@ -335,7 +336,7 @@ class InceptionV3(VisionModel):
     def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
         super().reset_classifier(num_classes, global_pool)
         if self.AuxLogits is not None:
-            ref = self.fc if isinstance(self.fc, nn.Linear) else next(self.AuxLogits.parameters())
+            ref = next(self.AuxLogits.parameters())
             device = None if ref.device.type == "meta" else ref.device
             with torch.device(device or "cpu"):
                 fc: nn.Module = nn.Linear(768, num_classes) if num_classes > 0 else nn.Identity()
@@ -344,11 +345,12 @@ class InceptionV3(VisionModel):
     def _checkpointing(self) -> bool:
         return self.grad_checkpointing and self.training and torch.is_grad_enabled()
 
-    @staticmethod
-    def _check_input(x: torch.Tensor) -> None:
-        if x.ndim != 4 or min(x.shape[-2:]) < MIN_INPUT_SIZE:
+    def _check_input(self, x: torch.Tensor, *, with_aux: bool) -> None:
+        least = MIN_INPUT_SIZE_AUX if with_aux and self.AuxLogits is not None else MIN_INPUT_SIZE
+        if x.ndim != 4 or min(x.shape[-2:]) < least:
+            aux = " with aux_logits=True" if least == MIN_INPUT_SIZE_AUX else ""
             raise ValueError(
-                f"inception_v3 takes (B, C, H, W) inputs with H, W >= {MIN_INPUT_SIZE}, "
+                f"inception_v3{aux} takes (B, C, H, W) inputs with H, W >= {least}, "
                 f"got shape {tuple(x.shape)}"
             )
 
@@ -361,7 +363,7 @@ class InceptionV3(VisionModel):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """``(B, C, H, W)`` -> ``(B, 2048, h, w)``; with ``aux_logits`` also the aux logits."""
-        self._check_input(x)
+        self._check_input(x, with_aux=True)
         split = self.layer_names.index("Mixed_6e") + 1
         x = self._run(x, self.layer_names[:split])
         aux = self.AuxLogits(x) if self.AuxLogits is not None else None
@@ -402,7 +404,7 @@ class InceptionV3(VisionModel):
         """
         if output_fmt != "NCHW":
             raise ValueError(f"output_fmt={output_fmt!r} is not supported; use 'NCHW'")
-        self._check_input(x)
+        self._check_input(x, with_aux=False)
         take, max_index = feature_take_indices(len(self.feature_info), indices)
         taps = {self.feature_info[i]["module"] for i in take}
         last = self.feature_info[max_index]["module"]
