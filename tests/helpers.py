@@ -5,12 +5,40 @@ from __future__ import annotations
 import hashlib
 import http.server
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 from safetensors.torch import save_file
+
+# Architectures with unpadded ("valid") convs, and the smallest input side each accepts. Their
+# feature maps are a few pixels smaller than ceil(size / reduction), so a level's reduction r is
+# checked by how its width grows instead: 32 more input pixels give 32 / r more.
+UNPADDED_MIN_SIZE = {"inception_v3": 75}
+
+
+def input_side(name: str, size: int) -> int:
+    """``size`` raised to the smallest input side ``name`` accepts."""
+    return max(size, UNPADDED_MIN_SIZE.get(name.partition(".")[0], 0))
+
+
+def assert_feature_widths(
+    widths: Sequence[int],
+    reductions: Sequence[int],
+    name: str,
+    size: int,
+    widths_at: Callable[[int], list[int]],
+) -> None:
+    """Feature-map ``widths`` at input side ``size`` fit the levels' ``reductions``;
+    ``widths_at(side)`` gives the widths at another input side."""
+    widths = list(widths)
+    assert len(widths) == len(reductions), (widths, reductions)
+    if name.partition(".")[0] in UNPADDED_MIN_SIZE:
+        grown = widths_at(size + 32)
+        assert [g - w for g, w in zip(grown, widths)] == [32 // r for r in reductions], (widths, grown)
+    else:  # padded convs give ceil(size / r), flooring pools (DenseNet's transitions) floor(size / r)
+        assert all(w in (size // r, -(-size // r)) for w, r in zip(widths, reductions)), (widths, reductions)
 
 
 def random_state_dict(name: str, **kwargs) -> dict[str, torch.Tensor]:

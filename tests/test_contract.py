@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import assert_feature_widths, input_side
+from timm_oracle import materialize_random
 
 import visionzoo
-from timm_oracle import materialize_random
 
 NAMES = visionzoo.list_models()
 SIZE = 64
 
 
-def _x(chans: int = 3) -> torch.Tensor:
-    return torch.randn(2, chans, SIZE, SIZE)
+def _x(chans: int = 3, size: int = SIZE) -> torch.Tensor:
+    return torch.randn(2, chans, size, size)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -21,7 +22,8 @@ def test_contract(name: str) -> None:
     model = visionzoo.create_model(name, num_classes=7)
     assert isinstance(model, visionzoo.VisionModel)
     assert model.pretrained_cfg is model.default_cfg and model.pretrained_cfg.architecture == name
-    x = _x()
+    size = input_side(name, SIZE)
+    x = _x(size=size)
 
     # train step: logits, a loss, gradients for every parameter
     model.train()
@@ -44,7 +46,13 @@ def test_contract(name: str) -> None:
         assert len(inters) == len(model.feature_info)
         for t, info in zip(inters, model.feature_info):
             assert t.shape[1] == info["num_chs"], info
-            assert t.shape[-1] == -(-SIZE // info["reduction"]), info
+        assert_feature_widths(
+            [t.shape[-1] for t in inters],
+            [info["reduction"] for info in model.feature_info],
+            name,
+            size,
+            lambda s: [t.shape[-1] for t in model.forward_intermediates(_x(size=s), intermediates_only=True)],
+        )
         last_two = model.forward_intermediates(x, indices=2, intermediates_only=True)
         assert [t.shape for t in last_two] == [t.shape for t in inters[-2:]]
 
@@ -74,11 +82,18 @@ def test_contract(name: str) -> None:
 def test_features_only_follow_feature_info(name: str) -> None:
     backbone = visionzoo.create_model(name, features_only=True, device="meta")
     materialize_random(backbone)
+    size = input_side(name, SIZE)
     with torch.no_grad():
-        outs = backbone(_x())
-    info = backbone.feature_info
-    assert [o.shape[1] for o in outs] == info.channels()
-    assert [o.shape[-1] for o in outs] == [-(-SIZE // r) for r in info.reduction()]
+        outs = backbone(_x(size=size))
+        info = backbone.feature_info
+        assert [o.shape[1] for o in outs] == info.channels()
+        assert_feature_widths(
+            [o.shape[-1] for o in outs],
+            info.reduction(),
+            name,
+            size,
+            lambda s: [o.shape[-1] for o in backbone(_x(size=s))],
+        )
     cfg = visionzoo.get_pretrained_cfg(name)
     for fc in visionzoo.adapt.as_names(cfg.classifier if cfg else None):
         assert f"{fc}.weight" not in backbone.state_dict()
@@ -89,4 +104,4 @@ def test_single_channel_input(name: str) -> None:
     model = visionzoo.create_model(name, in_chans=1, num_classes=5, device="meta")
     materialize_random(model)
     with torch.no_grad():
-        assert model(_x(1)).shape == (2, 5)
+        assert model(_x(1, input_side(name, SIZE))).shape == (2, 5)

@@ -11,6 +11,7 @@ import dataclasses
 
 import pytest
 import torch
+from helpers import input_side
 from timm_oracle import rel_err, timm, timm_model
 
 import visionzoo
@@ -23,7 +24,7 @@ TOL = 1e-4
 
 def _input(model_name: str) -> torch.Tensor:
     cfg = visionzoo.get_pretrained_cfg(model_name)
-    size = 64 if cfg is None or not cfg.fixed_input_size else cfg.input_size[-1]
+    size = input_side(model_name, 64) if cfg is None or not cfg.fixed_input_size else cfg.input_size[-1]
     chans = 3 if cfg is None else cfg.input_size[0]
     return torch.randn(2, chans, size, size, generator=torch.Generator().manual_seed(1))
 

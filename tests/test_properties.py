@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import random_state_dict, write_safetensors
+from helpers import assert_feature_widths, input_side, random_state_dict, write_safetensors
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -57,6 +57,7 @@ def test_random_valid_builds_have_consistent_shapes(
         assert "drop_path_rate" in str(e), e
         model = visionzoo.create_model(name, **kwargs)
     model.train()
+    size = input_side(name, size)
     x = torch.randn(2, in_chans, size, size)
     out = model(x)
     assert out.shape == (2, num_classes if num_classes else model.head_hidden_size)
@@ -68,8 +69,14 @@ def test_random_valid_builds_have_consistent_shapes(
     backbone = visionzoo.create_model(name, in_chans=in_chans, features_only=True, out_indices=indices).eval()
     with torch.no_grad():
         feats = backbone(x)
-    assert [f.shape[1] for f in feats] == backbone.feature_info.channels()
-    assert [f.shape[-1] for f in feats] == [-(-size // r) for r in backbone.feature_info.reduction()]
+        assert [f.shape[1] for f in feats] == backbone.feature_info.channels()
+        assert_feature_widths(
+            [f.shape[-1] for f in feats],
+            backbone.feature_info.reduction(),
+            name,
+            size,
+            lambda s: [f.shape[-1] for f in backbone(torch.randn(2, in_chans, s, s))],
+        )
 
 
 CORRUPTIONS = ["drop", "extra", "rename", "reshape", "transpose"]
