@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +63,8 @@ def _export_onnx(model: nn.Module, x: torch.Tensor, path: Path, *, dynamic: bool
         kwargs["dynamic_shapes"] = {"x": {0: torch.export.Dim("batch")}}
     if opset is not None:
         kwargs["opset_version"] = opset
-    torch.onnx.export(model, (x,), str(path), **kwargs)
+    with contextlib.redirect_stdout(sys.stderr):  # the exporter's progress lines; stdout is for results
+        torch.onnx.export(model, (x,), str(path), **kwargs)
 
 
 def _run_onnx(path: Path, x: torch.Tensor) -> torch.Tensor | None:
@@ -105,7 +109,12 @@ def run(args: argparse.Namespace) -> int:
     with torch.no_grad():
         expected = [model(c) for c in checks]
 
-    tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}{output.suffix}")
+    # written in a temporary folder under the final name (ONNX external data files refer to
+    # it), checked, then moved into place
+    tmp_dir = output.with_name(f".{output.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp_dir, ignore_errors=True)
+    tmp_dir.mkdir()
+    tmp = tmp_dir / output.name
     try:
         if args.format == "onnx":
             _export_onnx(model, x, tmp, dynamic=args.dynamic_batch, opset=args.opset)
@@ -131,18 +140,19 @@ def run(args: argparse.Namespace) -> int:
                         f"exported model disagrees with eager: max abs difference {max_err:.3g} "
                         f"(atol {args.atol}, rtol {args.rtol}); nothing written"
                     )
-        os.replace(tmp, output)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        Path(f"{tmp}.data").unlink(missing_ok=True)
-        raise
+        written = sorted(tmp_dir.iterdir(), key=lambda f: f == tmp)  # side files (ONNX data) first
+        for f in written:
+            os.replace(f, output.parent / f.name)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
     summary = {
         "output": str(output),
         "format": args.format,
         "input_shape": [("batch" if args.dynamic_batch else args.batch_size), *size],
         "checked_with": checker,
         "max_abs_diff": max_err if checker else None,
-        "bytes": output.stat().st_size,
+        "files": [str(output.parent / f.name) for f in written],
+        "bytes": sum((output.parent / f.name).stat().st_size for f in written),
     }
     if checker is None:
         note(

@@ -122,6 +122,12 @@ def register(subparsers: Any) -> None:
     r = p.add_argument_group("run")
     r.add_argument("--output", "-o", metavar="DIR", help="run folder (default: runs/MODEL-TIMESTAMP)")
     r.add_argument("--resume", metavar="PATH", help="continue a run: its folder or its last/ checkpoint")
+    r.add_argument(
+        "--stop-after",
+        type=int,
+        metavar="N",
+        help="end this invocation after N epochs (time-limited job slots); continue with --resume",
+    )
     r.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     r.add_argument("--amp", action="store_true", help="mixed precision (autocast)")
     r.add_argument("--amp-dtype", choices=("bfloat16", "float16"), default="bfloat16", help="autocast dtype")
@@ -140,7 +146,7 @@ def _check_args(args: argparse.Namespace) -> None:
         if value is not None and value <= 0:
             raise CLIError(f"--{name} must be > 0, got {value}")
 
-    for name in ("epochs", "batch_size", "lr", "img_size", "decay_epochs"):
+    for name in ("epochs", "batch_size", "lr", "img_size", "decay_epochs", "stop_after"):
         positive(name.replace("_", "-"), getattr(args, name))
     for name in ("warmup_epochs", "min_lr", "mixup", "cutmix", "momentum"):
         if getattr(args, name) < 0:
@@ -351,7 +357,12 @@ def _fit_cfg(
 
 # --- the run --------------------------------------------------------------------------------------
 def run(args: argparse.Namespace) -> int:
+    from ..data.datasets import check_dataset_spec
+
     _check_args(args)
+    check_dataset_spec(args.data)
+    if args.val_data:
+        check_dataset_spec(args.val_data)
     resume_folder, state = _load_resume(args.resume) if args.resume else (None, None)
     if state is not None:
         saved = state["args"]
@@ -566,7 +577,8 @@ def _train(
     }
 
     show_bar = main and not args.no_progress and sys.stderr.isatty()
-    for epoch in range(start_epoch, args.epochs):
+    end_epoch = args.epochs if args.stop_after is None else min(args.epochs, start_epoch + args.stop_after)
+    for epoch in range(start_epoch, end_epoch):
         _seed(args.seed, dist.rank, epoch)
         if sampler is not None:
             sampler.set_epoch(epoch)
@@ -646,7 +658,6 @@ def _train(
         }
         history.append(row)
         if main:
-            print(_epoch_line(row, args.epochs, is_best), flush=True)
             deploy = ema.module if ema is not None else model
             train_state = {
                 "format": _STATE_FORMAT,
@@ -664,14 +675,21 @@ def _train(
             if is_best:
                 save_checkpoint(output / "best", deploy)
             atomic_write_text(output / "metrics.csv", rows_to_csv(history))
+            print(_epoch_line(row, args.epochs, is_best), flush=True)  # after the save: it is durable
         dist.barrier()
 
     if dist.enabled:
-        digest = state_digest(model)
-        print(f"rank {dist.rank}/{dist.world_size}: final weights sha256 {digest}", flush=True)
-        digests = dist.gather_strings(digest)
+        # every rank hashes its own replica; rank 0 reports all of them (one writer, no interleaving)
+        digests = dist.gather_strings(state_digest(model))
+        if main:
+            for rank, digest in enumerate(digests):
+                print(f"rank {rank}/{dist.world_size}: final weights sha256 {digest}", flush=True)
         if len(set(digests)) != 1:
             raise RuntimeError(f"processes ended with different weights: {digests}")
+    if main and end_epoch < args.epochs:
+        print(
+            f"stopped after epoch {end_epoch} of {args.epochs}; continue with --resume {output}", flush=True
+        )
     if main:
         print(
             f"best val top-1 {best['top1']:.2f}% (epoch {best['epoch']}) -> {output / 'best'}\n"

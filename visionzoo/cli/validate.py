@@ -87,11 +87,13 @@ def open_for_model(spec: str, split: str, model: Any) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from ..data import create_transform, resolve_model_data_config
+    from ..data.datasets import check_dataset_spec
     from ._distributed import init_distributed
     from ._engine import eval_loader, evaluate, num_workers
 
     if args.batch_size < 1:
         raise CLIError(f"--batch-size must be >= 1, got {args.batch_size}")
+    check_dataset_spec(args.data)
     results_path = Path(args.results) if args.results else None
     if results_path is not None:
         check_writable_file(results_path, what="--results")

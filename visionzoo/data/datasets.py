@@ -38,6 +38,7 @@ __all__ = [
     "ImageFolderSource",
     "ImageSource",
     "TransformDataset",
+    "check_dataset_spec",
     "collate_skipping",
     "convert_image",
     "find_images",
@@ -301,6 +302,27 @@ def _split_folder(root: Path, split: str) -> Path | None:
         if (root / name).is_dir():
             return root / name
     return None
+
+
+def check_dataset_spec(spec: str) -> None:
+    """Cheap early check of a dataset name (before any model is built): a folder must exist
+    and be a folder; ``hf:`` needs a name; ``digits`` needs a known split."""
+    if not isinstance(spec, str) or not spec:
+        raise DatasetError(f"dataset must be a folder, 'hf:NAME' or 'digits', got {spec!r}")
+    if spec == "digits" or spec.startswith("digits:"):
+        split = spec.partition(":")[2]
+        if split and split not in _DIGITS_SPLITS:
+            raise DatasetError(f"unknown digits split {split!r}; valid: {', '.join(_DIGITS_SPLITS)}")
+        return
+    if spec.startswith("hf:"):
+        if not spec[3:].partition(":")[0]:
+            raise DatasetError("hf: needs a dataset name, e.g. hf:uoft-cs/cifar10")
+        return
+    root = Path(spec).expanduser()
+    if not root.exists():
+        raise DatasetError(f"data folder not found: {root}")
+    if not root.is_dir():
+        raise DatasetError(f"data must be a folder with one sub-folder per class, got the file {root}")
 
 
 def has_split(spec: str, split: str) -> bool:
