@@ -352,6 +352,16 @@ def test_checkpoint_aux_weights_are_kept_dropped_or_filled(tmp_path: Path, incep
     )
     assert ten.fc.out_features == ten.AuxLogits.fc.out_features == 10
     assert torch.equal(ten.AuxLogits.conv1.conv.weight, with_aux["AuxLogits.conv1.conv.weight"])
+    # no classes: neither classifier is kept, the aux convs still load
+    none = visionzoo.create_model(
+        "inception_v3.tv_in1k",
+        pretrained=True,
+        pretrained_cfg_overlay=overlay,
+        aux_logits=True,
+        num_classes=0,
+    )
+    assert isinstance(none.fc, nn.Identity) and isinstance(none.AuxLogits.fc, nn.Identity)
+    assert torch.equal(none.AuxLogits.conv0.conv.weight, with_aux["AuxLogits.conv0.conv.weight"])
 
 
 def test_inception_bad_options_and_inputs() -> None:

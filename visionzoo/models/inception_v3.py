@@ -452,10 +452,13 @@ def _fit_aux_logits(state_dict: dict[str, torch.Tensor], model: nn.Module) -> di
     """
     prefix = "AuxLogits."
     aux = getattr(model, "AuxLogits", None)
-    if aux is None:
-        return {k: v for k, v in state_dict.items() if not k.startswith(prefix)}
+    expected = aux.state_dict() if aux is not None else {}
+    # drop what the model has no place for (no aux head, or an aux classifier removed by num_classes=0)
+    state_dict = {
+        k: v for k, v in state_dict.items() if not k.startswith(prefix) or k[len(prefix) :] in expected
+    }
     fresh: dict[str, torch.Tensor] | None = None
-    for key, target in aux.state_dict().items():
+    for key, target in expected.items():
         full = prefix + key
         if full not in state_dict or tuple(state_dict[full].shape) != tuple(target.shape):
             if fresh is None:
