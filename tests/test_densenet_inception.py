@@ -205,9 +205,11 @@ def test_torchvision_style_keys_load(tmp_path: Path) -> None:
         old[k] = v
     assert any(".norm.1." in k for k in old)
     file = write_safetensors(old, tmp_path / "tv.safetensors")
-    model = visionzoo.create_model(
-        "tv_densenet121", pretrained=True, pretrained_cfg_overlay=dict(file=str(file))
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        model = visionzoo.create_model(
+            "tv_densenet121", pretrained=True, pretrained_cfg_overlay=dict(file=str(file))
+        )
     assert model.pretrained_cfg.tag == "tv_in1k"
     loaded = model.state_dict()
     assert all(torch.equal(loaded[k], v) for k, v in state.items())
