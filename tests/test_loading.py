@@ -358,3 +358,24 @@ def test_checkpoint_for_another_architecture_lists_keys(tmp_path: Path) -> None:
 def test_no_weights_for_untrained_config() -> None:
     with pytest.raises(visionzoo.UnknownModelError, match="resnet50t.*no pretrained weights"):
         visionzoo.create_model("resnet50t", pretrained=True)
+
+
+def test_old_checkpoints_without_num_batches_tracked_load(tmp_path: Path, weights: dict) -> None:
+    old = {k: v for k, v in weights.items() if not k.endswith("num_batches_tracked")}
+    assert len(old) < len(weights)
+    f = write_safetensors(old, tmp_path / "old.safetensors")
+    model = visionzoo.create_model(ARCH, pretrained=True, pretrained_cfg_overlay=dict(file=str(f)))
+    _assert_loaded(model, old)
+    assert int(model.bn1.num_batches_tracked) == 0
+
+
+def test_partly_loaded_module_is_an_error() -> None:
+    from visionzoo.builder import load_state_dict_into
+
+    model = visionzoo.create_model(ARCH, device="meta")
+    state = random_state_dict(ARCH)
+    del state["bn1.running_var"]
+    with pytest.raises(RuntimeError, match=r"bn1\.running_var"):
+        load_state_dict_into(model, state)
+    with pytest.raises(RuntimeError, match=r"'bn1' was only partly loaded.*running_var"):
+        load_state_dict_into(model, state, allow_missing={"bn1.running_var"})

@@ -127,16 +127,29 @@ def _features_cfg(cfg: PretrainedCfg) -> PretrainedCfg:
 
 # --- loading --------------------------------------------------------------------------------------
 def _materialize(model: nn.Module, device: torch.device) -> None:
-    """Give real storage to whatever is still on ``meta`` and initialise it."""
-    for module in model.modules():
+    """Give real storage to whatever is still on ``meta`` and initialise it.
+
+    Only whole modules are initialised: a module with some tensors loaded and others not would
+    have its loaded ones reset, so that is an error.
+    """
+    for name, module in model.named_modules():
         own = list(module.named_parameters(recurse=False)) + list(module.named_buffers(recurse=False))
-        if any(t.is_meta for _, t in own):
-            module.to_empty(device=device, recurse=False)
-            init = getattr(module, "reset_parameters", None) or getattr(
-                module, "init_non_persistent_buffers", None
+        meta = [n for n, t in own if t.is_meta]
+        if not meta:
+            continue
+        persistent = {n for n, _ in own} - module._non_persistent_buffers_set
+        loaded = persistent - set(meta)
+        if loaded:
+            raise RuntimeError(
+                f"module {name or type(module).__name__!r} was only partly loaded: "
+                f"{sorted(loaded)} came from the checkpoint but {sorted(meta)} did not"
             )
-            if callable(init):
-                init()
+        module.to_empty(device=device, recurse=False)
+        init = getattr(module, "reset_parameters", None) or getattr(
+            module, "init_non_persistent_buffers", None
+        )
+        if callable(init):
+            init()
 
 
 def load_state_dict_into(
@@ -152,6 +165,10 @@ def load_state_dict_into(
     Parameters still on the ``meta`` device take the checkpoint tensors directly (no copy).
     """
     expected = model.state_dict()
+    state_dict = dict(state_dict)
+    for key in expected:  # checkpoints from before BatchNorm counted its batches lack this counter
+        if key.endswith(".num_batches_tracked") and key not in state_dict:
+            state_dict[key] = torch.zeros((), dtype=torch.long)
     missing = sorted(set(expected) - set(state_dict) - set(allow_missing))
     unexpected = sorted(set(state_dict) - set(expected))
     wrong = [
@@ -373,10 +390,9 @@ def _wrap_features(
         feature_cfg.pop("flatten_sequential", None)
     if not issubclass(wrapper, FeatureHookNet):
         feature_cfg.pop("no_rewrite", None)
-    indices = normalize_out_indices(
-        feature_cfg.pop("out_indices", tuple(range(len(info)))) if out_indices is None else out_indices,
-        len(info),
-    )
+    # the family's default levels give way to the caller's, and are never passed on twice
+    default_indices = feature_cfg.pop("out_indices", tuple(range(len(info))))
+    indices = normalize_out_indices(default_indices if out_indices is None else out_indices, len(info))
     features = wrapper(model, indices, **feature_cfg)
     features_cfg = _features_cfg(cfg)
     setattr(features, "pretrained_cfg", features_cfg)  # noqa: B010
