@@ -473,6 +473,21 @@ class DarkStage(nn.Module):
         return self.blocks(self.conv_down(x))
 
 
+def _check_block_width(idx: int, stage: dict[str, Any]) -> None:
+    """Residual blocks keep their width, so it must equal the width they are fed; fail here, naming
+    the stage, rather than with a shape error in forward."""
+    block_chs = round(stage["out_chs"] * stage["block_ratio"])
+    if stage["stage_type"] == "dark":
+        fed, source = stage["out_chs"], "out_chs"
+    else:
+        fed, source = round(stage["out_chs"] * stage["expand_ratio"]) // 2, "half of out_chs * expand_ratio"
+    if stage["depth"] and block_chs != fed:
+        raise ValueError(
+            f"stage {idx}: blocks are out_chs * block_ratio = {block_chs} channels wide but are fed "
+            f"{fed} ({source}); choose block_ratio / expand_ratio so the two agree"
+        )
+
+
 # --- model ----------------------------------------------------------------------------------------
 class CspNet(VisionModel):
     """Cross Stage Partial network: a conv stem, then csp / cs3 / dark stages, then a classifier.
@@ -560,6 +575,7 @@ class CspNet(VisionModel):
                 aa_layer=aa_layer,
                 **layers,
             )
+            _check_block_width(i, s)
             if s["stage_type"] == "dark":
                 stage: nn.Module = DarkStage(prev["num_chs"], s["out_chs"], **common)
             else:
