@@ -271,6 +271,21 @@ def test_output_stride_matches_timm(name: str, output_stride: int) -> None:
     assert max(f["reduction"] for f in ours.feature_info) == output_stride
 
 
+@pytest.mark.parametrize("name", ["cspresnet50", "darknet17"])
+def test_anti_aliased_downsampling_matches_timm(name: str) -> None:
+    import timm.layers
+
+    from visionzoo.layers import BlurPool2d
+
+    theirs = timm_model(name, aa_layer=timm.layers.BlurPool2d)
+    ours = visionzoo.create_model(name, aa_layer=BlurPool2d, device="meta")
+    load_state_dict_into(ours, theirs.state_dict(), strict=True)
+    ours.eval()
+    assert any(isinstance(m, BlurPool2d) for m in ours.modules())
+    with torch.no_grad():
+        assert rel_err(ours(_x()), theirs(_x())) < 1e-4
+
+
 @pytest.mark.parametrize("name", ["cspresnet50", "darknet21", "cs3darknet_s"])
 def test_drop_path_rates_match_timm(name: str) -> None:
     ours = visionzoo.create_model(name, drop_path_rate=0.2, device="meta")
