@@ -50,7 +50,7 @@ def inplace_abn_kernel() -> Callable[..., torch.Tensor] | None:
     Imported on first use, not at ``import visionzoo``: the package loads a compiled extension.
     """
     try:
-        from inplace_abn.functions import inplace_abn
+        from inplace_abn.functions import inplace_abn  # type: ignore[import-not-found]
     except ImportError:
         return None
     return inplace_abn
@@ -88,6 +88,9 @@ class InPlaceABN2d(nn.Module):
         inplace: accepted for interface compatibility; the fused op always works in place.
         drop_layer: must be None; nothing can sit between the fused norm and activation.
     """
+
+    running_mean: torch.Tensor
+    running_var: torch.Tensor
 
     def __init__(
         self,

@@ -208,7 +208,7 @@ class BottleneckBlock(nn.Module):
     ) -> None:
         super().__init__()
         mid_chs = round(out_chs * bottle_ratio)
-        layers = dict(act_layer=act_layer, norm_layer=norm_layer)
+        layers: dict[str, Any] = dict(act_layer=act_layer, norm_layer=norm_layer)
         self.conv1 = ConvNormAct(in_chs, mid_chs, 1, **layers)
         self.conv2 = ConvNormAct(mid_chs, mid_chs, 3, dilation=dilation, groups=groups, **layers)
         self.attn2 = _attn(attn_layer, mid_chs, act_layer)
@@ -243,7 +243,7 @@ class DarkBlock(nn.Module):
     ) -> None:
         super().__init__()
         mid_chs = round(out_chs * bottle_ratio)
-        layers = dict(act_layer=act_layer, norm_layer=norm_layer)
+        layers: dict[str, Any] = dict(act_layer=act_layer, norm_layer=norm_layer)
         self.conv1 = ConvNormAct(in_chs, mid_chs, 1, **layers)
         self.attn = _attn(attn_layer, mid_chs, act_layer)
         self.conv2 = ConvNormAct(mid_chs, out_chs, 3, dilation=dilation, groups=groups, **layers)
@@ -274,7 +274,7 @@ class EdgeBlock(nn.Module):
     ) -> None:
         super().__init__()
         mid_chs = round(out_chs * bottle_ratio)
-        layers = dict(act_layer=act_layer, norm_layer=norm_layer)
+        layers: dict[str, Any] = dict(act_layer=act_layer, norm_layer=norm_layer)
         self.conv1 = ConvNormAct(in_chs, mid_chs, 3, dilation=dilation, groups=groups, **layers)
         self.attn = _attn(attn_layer, mid_chs, act_layer)
         self.conv2 = ConvNormAct(mid_chs, out_chs, 1, **layers)
@@ -304,7 +304,7 @@ def _downsample(
     aa_layer: LayerType | None,
 ) -> nn.Module:
     """A stage's first conv: strided 3x3, or (``avg_down``) 2x2 avg-pool then 1x1 conv."""
-    layers = dict(act_layer=act_layer, norm_layer=norm_layer)
+    layers: dict[str, Any] = dict(act_layer=act_layer, norm_layer=norm_layer)
     if avg_down:
         pool = nn.AvgPool2d(2) if stride == 2 else nn.Identity()
         return nn.Sequential(pool, ConvNormAct(in_chs, out_chs, 1, groups=groups, **layers))
@@ -347,7 +347,7 @@ class _SplitStage(nn.Module):
         first_dilation = first_dilation or dilation
         self.expand_chs = round(out_chs * expand_ratio)
         block_chs = round(out_chs * block_ratio)
-        layers = dict(act_layer=act_layer, norm_layer=norm_layer)
+        layers: dict[str, Any] = dict(act_layer=act_layer, norm_layer=norm_layer)
         if stride != 1 or first_dilation != dilation:
             down_chs = out_chs if down_growth else in_chs
             self.conv_down: nn.Module | None = _downsample(
@@ -441,7 +441,7 @@ class DarkStage(nn.Module):
         attn_layer: Any = None,
     ) -> None:
         super().__init__()
-        layers = dict(act_layer=act_layer, norm_layer=norm_layer)
+        layers: dict[str, Any] = dict(act_layer=act_layer, norm_layer=norm_layer)
         self.conv_down = _downsample(
             in_chs,
             out_chs,
@@ -537,7 +537,7 @@ class CspNet(VisionModel):
         stages_cfg: CspStagesCfg = _as_cfg(CspStagesCfg, "stages", stages)
         self.in_chans = in_chans
         self.drop_rate = drop_rate
-        layers = dict(act_layer=act_layer, norm_layer=norm_layer)
+        layers: dict[str, Any] = dict(act_layer=act_layer, norm_layer=norm_layer)
 
         self.stem, stem_taps, last = self._make_stem(in_chans, stem_cfg, aa_layer=aa_layer, **layers)
         self.feature_info: list[dict[str, Any]] = list(stem_taps)
@@ -545,7 +545,7 @@ class CspNet(VisionModel):
         # stages; a level is recorded when the next stage strides, so it is the last at its size
         total_blocks, block_idx = sum(stages_cfg.depth), 0
         net_stride, dilation, prev = last["reduction"], 1, last
-        stages = []
+        stage_modules: list[nn.Module] = []
         for i in range(stages_cfg.num_stages):
             s = stages_cfg.stage(i)
             stride = s["stride"]
@@ -586,10 +586,10 @@ class CspNet(VisionModel):
                 )
                 stage_cls = CrossStage if s["stage_type"] == "csp" else CrossStage3
                 stage = stage_cls(prev["num_chs"], s["out_chs"], **common, **cross)
-            stages.append(stage)
+            stage_modules.append(stage)
             prev = dict(num_chs=s["out_chs"], reduction=net_stride, module=f"stages.{i}")
         self.feature_info.append(prev)
-        self.stages = nn.Sequential(*stages)
+        self.stages = nn.Sequential(*stage_modules)
         stem_names = [n for n, _ in self.stem.named_children()]
         # indices of the stem children whose output is a feature level
         self.stem_feat_ends = [
@@ -832,7 +832,7 @@ _CSPDARKNET53 = CspNetArgs(
     ),
 )
 _CSPRESNEXT50 = _csp_resnet(_RESNET_STEM, (256, 512, 1024, 2048), groups=32, block_ratio=0.5)
-_SE_QUARTER = dict(attn_layer="se", attn_kwargs=dict(rd_ratio=0.25))
+_SE_QUARTER: dict[str, Any] = dict(attn_layer="se", attn_kwargs=dict(rd_ratio=0.25))
 
 VARIANTS: dict[str, Any] = {
     "cspresnet50": _csp_resnet(_RESNET_STEM, (128, 256, 512, 1024), expand_ratio=2.0, bottle_ratio=0.5),
