@@ -229,7 +229,7 @@ def maybe_optimize(
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     if compile:
-        model = torch.compile(model)
+        return torch.compile(model)  # type: ignore[return-value]
     return model
 
 
@@ -281,7 +281,10 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+    def write(p: Path) -> None:
+        p.write_text(text, encoding="utf-8")
+
+    atomic_write(path, write)
 
 
 def rows_to_csv(rows: Sequence[Mapping[str, Any]]) -> str:

@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         if args.format == "onnx":
             _export_onnx(model, x, tmp, dynamic=args.dynamic_batch, opset=args.opset)
             got = [_run_onnx(tmp, c) for c in checks]
-            checker = "onnxruntime"
+            checker: str | None = "onnxruntime"
             if got[0] is None:
                 import onnx
 
@@ -127,11 +127,12 @@ def run(args: argparse.Namespace) -> int:
                 checker = None
         else:
             _export_program(model, x, tmp, dynamic=args.dynamic_batch)
-            got = [_run_program(tmp, c) for c in checks]
+            got = [_run_program(tmp, c) for c in checks]  # type: ignore[misc]
             checker = "torch.export.load"
         max_err = 0.0
         if checker is not None:
             for e, g in zip(expected, got):
+                assert g is not None  # checker is set only when the file was run
                 if g.shape != e.shape:
                     raise RuntimeError(f"exported model gives shape {tuple(g.shape)}, eager {tuple(e.shape)}")
                 max_err = max(max_err, (g.float() - e.float()).abs().max().item())

@@ -42,10 +42,11 @@ def count_macs(model: torch.nn.Module, input_size: tuple[int, int, int]) -> floa
 def describe(name: str, *, img_size: int | None = None, num_classes: int | None = None) -> dict[str, Any]:
     from .. import create_model
     from ..data import resolve_model_data_config
+    from ..pretrained import PretrainedCfg
     from ..registry import get_arch_pretrained_cfgs, is_model
 
     model = create_model(name, device="meta", num_classes=num_classes)
-    cfg = model.pretrained_cfg
+    cfg: PretrainedCfg = getattr(model, "pretrained_cfg")  # noqa: B009 (typed: nn.Module attrs are Any)
     data = resolve_model_data_config(model, {"img_size": img_size} if img_size else None)
     info: dict[str, Any] = {
         "model": name,
@@ -109,7 +110,9 @@ def run(args: argparse.Namespace) -> int:
     print("\n".join(lines))
     if info["features"]:
         print("\nfeature pyramid (features_only=True returns these):")
-        rows = [(f["index"], f["module"], f["num_chs"], f["reduction"]) for f in info["features"]]
+        rows: list[tuple[Any, ...]] = [
+            (f["index"], f["module"], f["num_chs"], f["reduction"]) for f in info["features"]
+        ]
         print(format_table(rows, ("index", "module", "channels", "stride"), right=(True, False, True, True)))
     if info["weights"]:
         print("\nweights:")

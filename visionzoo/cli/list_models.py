@@ -65,8 +65,8 @@ def collect(
             {
                 "name": name,
                 "params_m": params if params is not None else round(_param_count(name), 2),
-                "top1": cfg.top1 if has_weights else None,
-                "top5": cfg.top5 if has_weights else None,
+                "top1": cfg.top1 if cfg is not None and has_weights else None,
+                "top5": cfg.top5 if cfg is not None and has_weights else None,
                 "img_size": size,
                 "pretrained": has_weights,
             }

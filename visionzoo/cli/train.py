@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..pretrained import PretrainedCfg
 from ._common import (
     CLIError,
     add_common,
@@ -230,8 +231,9 @@ def create_optimizer(
     model: nn.Module, opt: str, *, lr: float, weight_decay: float, momentum: float
 ) -> torch.optim.Optimizer:
     """Biases and norm parameters (1-D) are not decayed, as is standard for these CNNs."""
-    skip = model.no_weight_decay() if hasattr(model, "no_weight_decay") else set()
-    decay, no_decay = [], []
+    skip: set[str] = set(getattr(model, "no_weight_decay", set)())
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for name, param in model.named_parameters():
         if param.requires_grad:
             (no_decay if param.ndim <= 1 or name in skip else decay).append(param)
@@ -274,8 +276,11 @@ def lr_factor(
     return factor
 
 
-def _ema_avg(decay: float) -> Callable[[list[torch.Tensor], list[torch.Tensor], torch.Tensor], None]:
-    def update(ema: list[torch.Tensor], current: list[torch.Tensor], n: torch.Tensor) -> None:
+_Tensors = list[torch.Tensor] | tuple[torch.Tensor, ...]
+
+
+def _ema_avg(decay: float) -> Callable[[_Tensors, _Tensors, torch.Tensor | int], None]:
+    def update(ema: _Tensors, current: _Tensors, n: torch.Tensor | int) -> None:
         d = min(decay, (1.0 + float(n)) / (10.0 + float(n)))
         if ema and (ema[0].is_floating_point() or ema[0].is_complex()):
             torch._foreach_lerp_(ema, current, 1.0 - d)
@@ -331,8 +336,8 @@ def _fit_cfg(
 ) -> None:
     """The config saved with the checkpoints describes the trained model: its classes and the
     input it was trained on, not the ImageNet weights it may have started from."""
-    cfg = model.pretrained_cfg
-    model.pretrained_cfg = cfg.replace(
+    cfg: PretrainedCfg = getattr(model, "pretrained_cfg")  # noqa: B009
+    model.pretrained_cfg = cfg.replace(  # type: ignore[assignment]
         tag=None,
         num_classes=num_classes,
         label_names=tuple(classes) if len(classes) == num_classes else None,
@@ -473,7 +478,7 @@ def _train(
     workers = num_workers(args.workers, train_src, dist)
     per_rank = math.ceil(len(train_ds) / dist.world_size)
     batch_size = min(args.batch_size, per_rank)
-    sampler = (
+    sampler: DistributedSampler | None = (
         DistributedSampler(
             train_ds, num_replicas=dist.world_size, rank=dist.rank, shuffle=True, seed=args.seed
         )
@@ -508,7 +513,7 @@ def _train(
     if args.channels_last:
         model.to(memory_format=torch.channels_last)
     if args.grad_checkpointing:
-        model.set_grad_checkpointing(True)
+        getattr(model, "set_grad_checkpointing")(True)  # noqa: B009
     optimizer = create_optimizer(model, args.opt, lr=lr, weight_decay=wd, momentum=args.momentum)
     steps_per_epoch = len(train_loader)
     scheduler = torch.optim.lr_scheduler.LambdaLR(

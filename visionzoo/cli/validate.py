@@ -118,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
             raise CLIError(f"the model takes {in_chans} input channels; image data gives 1 or 3")
         transform = create_transform(**data_cfg)
         model.eval()
-        name = model.pretrained_cfg.name if model.pretrained_cfg else args.model
+        cfg = getattr(model, "pretrained_cfg", None)
+        name = cfg.name if cfg is not None else args.model
         model = maybe_optimize(
             model.to(dist.device),
             enabled=not args.no_optimize,

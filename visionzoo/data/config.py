@@ -148,7 +148,7 @@ def _model_in_chans(model: nn.Module | None, cfg: Mapping[str, Any]) -> int:
 
         for name in as_names(cfg.get("first_conv")):
             try:
-                return int(model.get_submodule(name).in_channels)
+                return int(getattr(model.get_submodule(name), "in_channels"))  # noqa: B009
             except AttributeError:
                 break
     size = _cfg_get(cfg, "input_size")

@@ -98,9 +98,9 @@ def load_image(path: str | os.PathLike[str], mode: str = "RGB") -> Image.Image:
     Raises:
         OSError / PIL.UnidentifiedImageError: the file is not an image or fails to decode.
     """
-    with Image.open(path) as img:
-        img.load()
-        img = ImageOps.exif_transpose(img) or img
+    with Image.open(path) as f:
+        f.load()
+        img: Image.Image = ImageOps.exif_transpose(f) or f
         return convert_image(img, mode)
 
 
