@@ -193,6 +193,29 @@ def test_train_on_grayscale_in_memory_digits(tmp_path: Path, capsys: pytest.Capt
     assert model.conv1[0].in_channels == 1 and model.num_classes == 10
 
 
+def test_train_options_together(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Augmentation, mixup, AMP, EMA, channels-last, checkpointing and a step schedule in one
+    short run on a folder without a val split (a seeded hold-out is used)."""
+    data = make_image_folder(tmp_path / "flat", per_class=6, splits=("",))
+    out = tmp_path / "run"
+    code, _, err = run_cli(
+        capsys, "train", data, *TRAIN, "--epochs", "2", "--amp", "--mixup", "0.4", "--cutmix", "1.0",
+        "--aa", "rand-m9-n2", "--reprob", "0.25", "--channels-last", "--grad-checkpointing",
+        "--sched", "step",
+        "--decay-epochs", "1", "--opt", "adamw", "--lr", "0.01", "--ema", "--val-split", "0.25",
+        "--drop-path", "0.1", "--output", out,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "held out: 3 images" in err
+    rows = list(csv.DictReader((out / "metrics.csv").read_text().splitlines()))
+    assert [float(r["lr"]) for r in rows] == pytest.approx([0.001, 0.0001])
+    assert all(
+        r["ema_val_top1"] != "" and r["train_top1"] == "" for r in rows
+    )  # no train accuracy under mixup
+    model = visionzoo.create_model(f"local-dir:{out / 'best'}", pretrained=True)
+    assert model.num_classes == 2
+
+
 # --- predict / validate ---------------------------------------------------------------------------
 def test_validate_agrees_with_predict(
     run_dir: Path, data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]

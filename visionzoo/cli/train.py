@@ -557,7 +557,8 @@ def _train(
     check_writable_dir(output)
     if main:
         params = sum(p.numel() for p in model.parameters()) / 1e6
-        note(f"train {train_src.describe()}")
+        held_out = "" if val_idx is None else f" (held out: {len(val_idx)} images)"
+        note(f"train {train_src.describe()}{held_out}")
         note(f"val   {val_src.name}: {len(val_src) if val_idx is None else len(val_idx)} images")
         note(
             f"model {args.model}: {params:.2f}M params, {num_classes} classes, {in_chans} channel(s), "
