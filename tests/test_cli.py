@@ -216,6 +216,14 @@ def test_train_options_together(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert model.num_classes == 2
 
 
+def test_divergence_fails_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = make_image_folder(tmp_path / "flat", per_class=4, splits=("",))
+    out = tmp_path / "run"
+    code, _, err = run_cli(capsys, "train", data, *TRAIN, "--epochs", "1", "--lr", "1e8", "--output", out)
+    assert code == 1 and "training diverged in epoch 1" in err and "lower --lr" in err
+    assert not out.exists(), "no checkpoint of a diverged model, no empty run folder"
+
+
 # --- predict / validate ---------------------------------------------------------------------------
 def test_validate_agrees_with_predict(
     run_dir: Path, data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -477,6 +477,11 @@ def _train(
     train_ds = TransformDataset(train_src, train_tf, indices=train_idx, mode=mode, replace_failed=True)
     workers = num_workers(args.workers, train_src, dist)
     per_rank = math.ceil(len(train_ds) / dist.world_size)
+    if per_rank < 2:
+        raise CLIError(
+            f"{len(train_ds)} training image(s) for {dist.world_size} process(es): batch norm needs at "
+            "least 2 per process and step"
+        )
     batch_size = min(args.batch_size, per_rank)
     sampler: DistributedSampler | None = (
         DistributedSampler(
@@ -554,6 +559,7 @@ def _train(
         start_epoch, best, history = int(state["epoch"]), dict(state["best"]), list(state["history"])
 
     output = _output_folder(args, dist, resume_folder)
+    created_output = not output.exists()
     check_writable_dir(output)
     if main:
         params = sum(p.numel() for p in model.parameters()) / 1e6
@@ -584,105 +590,122 @@ def _train(
 
     show_bar = main and not args.no_progress and sys.stderr.isatty()
     end_epoch = args.epochs if args.stop_after is None else min(args.epochs, start_epoch + args.stop_after)
-    for epoch in range(start_epoch, end_epoch):
-        _seed(args.seed, dist.rank, epoch)
-        if sampler is not None:
-            sampler.set_epoch(epoch)
-        net.train()
-        t0 = time.perf_counter()
-        sums = torch.zeros(4, dtype=torch.float64)  # loss, correct, count, replaced
-        bar = _progress(steps_per_epoch, f"epoch {epoch + 1}/{args.epochs}", show_bar)
-        for step, (images, labels, replaced) in enumerate(train_loader):
-            images = images.to(device, non_blocking=True)
-            labels = labels.to(device, non_blocking=True)
-            if args.channels_last:
-                images = images.contiguous(memory_format=torch.channels_last)
-            targets = labels
-            if mixup is not None:
-                images, targets = mixup(images, labels)
-            with autocast(device, amp_dtype):
-                logits = net(images)
-                loss = loss_fn(logits.float(), targets)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            if ema is not None:
-                ema.update_parameters(model)
-            n = labels.numel()
-            sums += torch.tensor(
-                [loss.item() * n, (logits.argmax(-1) == labels).sum().item(), n, replaced],
-                dtype=torch.float64,
-            )
+    try:
+        for epoch in range(start_epoch, end_epoch):
+            _seed(args.seed, dist.rank, epoch)
+            if sampler is not None:
+                sampler.set_epoch(epoch)
+            net.train()
+            t0 = time.perf_counter()
+            sums = torch.zeros(4, dtype=torch.float64)  # loss, correct, count, replaced
+            bar = _progress(steps_per_epoch, f"epoch {epoch + 1}/{args.epochs}", show_bar)
+            for step, (images, labels, replaced) in enumerate(train_loader):
+                images = images.to(device, non_blocking=True)
+                labels = labels.to(device, non_blocking=True)
+                if args.channels_last:
+                    images = images.contiguous(memory_format=torch.channels_last)
+                targets = labels
+                if mixup is not None:
+                    images, targets = mixup(images, labels)
+                with autocast(device, amp_dtype):
+                    logits = net(images)
+                    loss = loss_fn(logits.float(), targets)
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                scheduler.step()
+                if ema is not None:
+                    ema.update_parameters(model)
+                n = labels.numel()
+                sums += torch.tensor(
+                    [loss.item() * n, (logits.argmax(-1) == labels).sum().item(), n, replaced],
+                    dtype=torch.float64,
+                )
+                if bar is not None:
+                    bar.update(1)
+                    if step % 5 == 0 or step == steps_per_epoch - 1:
+                        bar.set_postfix(
+                            loss=f"{sums[0].item() / max(sums[2].item(), 1):.4f}",
+                            lr=f"{scheduler.get_last_lr()[0]:.3g}",
+                        )
             if bar is not None:
-                bar.update(1)
-                if step % 5 == 0 or step == steps_per_epoch - 1:
-                    bar.set_postfix(
-                        loss=f"{sums[0].item() / max(sums[2].item(), 1):.4f}",
-                        lr=f"{scheduler.get_last_lr()[0]:.3g}",
-                    )
-        if bar is not None:
-            bar.close()
-        sums = dist.all_sum(sums)
-        train_loss = sums[0].item() / max(sums[2].item(), 1)
-        if not math.isfinite(train_loss):
-            raise RuntimeError(
-                f"training diverged: the loss is {train_loss} in epoch {epoch + 1}; "
-                f"lower --lr (now {lr:.4g}) or add --warmup-epochs"
-            )
-        dist.broadcast_buffers(model)
-        val = evaluate(
-            model, val_loader, device=device, dist=dist, amp_dtype=amp_dtype, channels_last=args.channels_last
-        )
-        val_ema = None
-        if ema is not None:
-            dist.broadcast_buffers(ema.module)
-            val_ema = evaluate(
-                ema.module,
+                bar.close()
+            sums = dist.all_sum(sums)
+            train_loss = sums[0].item() / max(sums[2].item(), 1)
+            finite_weights = all(bool(torch.isfinite(t).all()) for t in model.state_dict().values())
+            if not math.isfinite(train_loss) or not finite_weights:
+                raise RuntimeError(
+                    f"training diverged in epoch {epoch + 1} (loss {train_loss:.4g}, "
+                    f"{'finite' if finite_weights else 'non-finite'} weights); "
+                    f"lower --lr (now {lr:.4g}) or add --warmup-epochs"
+                )
+            dist.broadcast_buffers(model)
+            val = evaluate(
+                model,
                 val_loader,
                 device=device,
                 dist=dist,
                 amp_dtype=amp_dtype,
                 channels_last=args.channels_last,
             )
-        score = (val_ema or val)["top1"]
-        is_best = score > best["top1"]
-        if is_best:
-            best = {"top1": score, "epoch": epoch + 1}
-        row = {
-            "epoch": epoch + 1,
-            "train_loss": round(train_loss, 5),
-            "train_top1": None if mixup else round(100 * sums[1].item() / max(sums[2].item(), 1), 3),
-            "val_loss": round(val["loss"], 5),
-            "val_top1": round(val["top1"], 3),
-            "val_top5": round(val["top5"], 3),
-            **({"ema_val_top1": round(val_ema["top1"], 3)} if val_ema else {}),
-            "lr": scheduler.get_last_lr()[0],
-            "seconds": round(time.perf_counter() - t0, 2),
-            "replaced_images": int(sums[3].item()),
-        }
-        history.append(row)
-        if main:
-            deploy = ema.module if ema is not None else model
-            train_state = {
-                "format": _STATE_FORMAT,
-                "epoch": epoch + 1,
-                "model": _cpu_state(model),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict(),
-                "ema": ema.state_dict() if ema is not None else None,
-                "best": best,
-                "history": history,
-                "args": train_args,
-            }
-            save_checkpoint(output / "last", deploy, train_state)
+            if not math.isfinite(val["loss"]):
+                raise RuntimeError(
+                    f"training diverged in epoch {epoch + 1} (validation loss {val['loss']}); "
+                    f"lower --lr (now {lr:.4g}) or add --warmup-epochs"
+                )
+            val_ema = None
+            if ema is not None:
+                dist.broadcast_buffers(ema.module)
+                val_ema = evaluate(
+                    ema.module,
+                    val_loader,
+                    device=device,
+                    dist=dist,
+                    amp_dtype=amp_dtype,
+                    channels_last=args.channels_last,
+                )
+            score = (val_ema or val)["top1"]
+            is_best = score > best["top1"]
             if is_best:
-                save_checkpoint(output / "best", deploy)
-            atomic_write_text(output / "metrics.csv", rows_to_csv(history))
-            print(_epoch_line(row, args.epochs, is_best), flush=True)  # after the save: it is durable
-        dist.barrier()
+                best = {"top1": score, "epoch": epoch + 1}
+            row = {
+                "epoch": epoch + 1,
+                "train_loss": round(train_loss, 5),
+                "train_top1": None if mixup else round(100 * sums[1].item() / max(sums[2].item(), 1), 3),
+                "val_loss": round(val["loss"], 5),
+                "val_top1": round(val["top1"], 3),
+                "val_top5": round(val["top5"], 3),
+                **({"ema_val_top1": round(val_ema["top1"], 3)} if val_ema else {}),
+                "lr": scheduler.get_last_lr()[0],
+                "seconds": round(time.perf_counter() - t0, 2),
+                "replaced_images": int(sums[3].item()),
+            }
+            history.append(row)
+            if main:
+                deploy = ema.module if ema is not None else model
+                train_state = {
+                    "format": _STATE_FORMAT,
+                    "epoch": epoch + 1,
+                    "model": _cpu_state(model),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "scaler": scaler.state_dict(),
+                    "ema": ema.state_dict() if ema is not None else None,
+                    "best": best,
+                    "history": history,
+                    "args": train_args,
+                }
+                save_checkpoint(output / "last", deploy, train_state)
+                if is_best:
+                    save_checkpoint(output / "best", deploy)
+                atomic_write_text(output / "metrics.csv", rows_to_csv(history))
+                print(_epoch_line(row, args.epochs, is_best), flush=True)  # after the save: it is durable
+            dist.barrier()
+    except BaseException:
+        if main and created_output and output.is_dir() and not any(output.iterdir()):
+            output.rmdir()  # failed before the first checkpoint: leave nothing behind
+        raise
 
     if dist.enabled:
         # every rank hashes its own replica; rank 0 reports all of them (one writer, no interleaving)
