@@ -30,8 +30,12 @@ test: lint
 
 # The main job on the embedded dataset (scikit-learn's 8x8 handwritten digits, no download):
 # train resnet10t adapted to 1 channel and 10 classes, check it on the held-out test split, then
-# classify held-out images written as PNG files. About a minute on 2 CPU cores.
+# classify held-out images written as PNG files. About a minute on 2 CPU cores. One compute
+# thread: this small model gains little from two, and two threads slow down several-fold when
+# anything else runs on the machine (OpenMP threads wait on each other).
 DEMO_DIR ?= runs/demo
+DEMO_THREADS ?= 1
+demo: export OMP_NUM_THREADS = $(DEMO_THREADS)
 demo: setup
 	rm -rf $(DEMO_DIR)
 	$(BIN)/visionzoo train digits --model resnet10t --img-size 32 --crop-pct 1.0 --epochs 6 \
