@@ -1,0 +1,420 @@
+"""ResNet blocks and the ResNet model (variants in ``variants.py``, weights in ``weights.py``)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
+
+import torch
+from torch import nn
+
+from ...builder import build_model_with_cfg
+from ...layers import (
+    AvgPool2dSame,
+    DropBlock2d,
+    DropPath,
+    LayerType,
+    create_aa,
+    create_attn,
+    get_act_layer,
+    get_norm_layer,
+)
+from ...model import VisionModel
+
+__all__ = ["BasicBlock", "Bottleneck", "ResNet"]
+
+
+# --- blocks ---------------------------------------------------------------------------------------
+class BasicBlock(nn.Module):
+    """Two 3x3 convs (ResNet-18/34)."""
+
+    expansion = 1
+
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        *,
+        cardinality: int = 1,
+        base_width: int = 64,
+        reduce_first: int = 1,
+        dilation: int = 1,
+        first_dilation: int | None = None,
+        act_layer: Callable[..., nn.Module] = nn.ReLU,
+        norm_layer: Callable[..., nn.Module] = nn.BatchNorm2d,
+        attn_layer: LayerType | None = None,
+        aa_layer: LayerType | None = None,
+        drop_block: Callable[[], nn.Module] | None = None,
+        drop_path: nn.Module | None = None,
+    ) -> None:
+        super().__init__()
+        if cardinality != 1 or base_width != 64:
+            raise ValueError("BasicBlock supports only cardinality=1 and base_width=64")
+        first_planes = planes // reduce_first
+        outplanes = planes * self.expansion
+        first_dilation = first_dilation or dilation
+        use_aa = aa_layer is not None and (stride == 2 or first_dilation != dilation)
+
+        self.conv1 = nn.Conv2d(
+            inplanes,
+            first_planes,
+            3,
+            stride=1 if use_aa else stride,
+            padding=first_dilation,
+            dilation=first_dilation,
+            bias=False,
+        )
+        self.bn1 = norm_layer(first_planes)
+        self.drop_block = drop_block() if drop_block is not None else nn.Identity()
+        self.act1 = act_layer(inplace=True)
+        self.aa = create_aa(aa_layer, channels=first_planes, stride=stride, enable=use_aa)
+        self.conv2 = nn.Conv2d(first_planes, outplanes, 3, padding=dilation, dilation=dilation, bias=False)
+        self.bn2 = norm_layer(outplanes)
+        self.se = create_attn(attn_layer, outplanes)
+        self.act2 = act_layer(inplace=True)
+        self.downsample = downsample
+        self.drop_path = drop_path
+
+    def zero_init_last(self) -> None:
+        if getattr(self.bn2, "weight", None) is not None:
+            nn.init.zeros_(self.bn2.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shortcut = x if self.downsample is None else self.downsample(x)
+        x = self.aa(self.act1(self.drop_block(self.bn1(self.conv1(x)))))
+        x = self.bn2(self.conv2(x))
+        if self.se is not None:
+            x = self.se(x)
+        if self.drop_path is not None:
+            x = self.drop_path(x)
+        return self.act2(x + shortcut)
+
+
+class Bottleneck(nn.Module):
+    """1x1 reduce, 3x3 (grouped for ResNeXt), 1x1 expand by 4 (ResNet-50 and deeper)."""
+
+    expansion = 4
+
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        *,
+        cardinality: int = 1,
+        base_width: int = 64,
+        reduce_first: int = 1,
+        dilation: int = 1,
+        first_dilation: int | None = None,
+        act_layer: Callable[..., nn.Module] = nn.ReLU,
+        norm_layer: Callable[..., nn.Module] = nn.BatchNorm2d,
+        attn_layer: LayerType | None = None,
+        aa_layer: LayerType | None = None,
+        drop_block: Callable[[], nn.Module] | None = None,
+        drop_path: nn.Module | None = None,
+    ) -> None:
+        super().__init__()
+        width = int(math.floor(planes * (base_width / 64)) * cardinality)
+        first_planes = width // reduce_first
+        outplanes = planes * self.expansion
+        first_dilation = first_dilation or dilation
+        use_aa = aa_layer is not None and (stride == 2 or first_dilation != dilation)
+
+        self.conv1 = nn.Conv2d(inplanes, first_planes, 1, bias=False)
+        self.bn1 = norm_layer(first_planes)
+        self.act1 = act_layer(inplace=True)
+        self.conv2 = nn.Conv2d(
+            first_planes,
+            width,
+            3,
+            stride=1 if use_aa else stride,
+            padding=first_dilation,
+            dilation=first_dilation,
+            groups=cardinality,
+            bias=False,
+        )
+        self.bn2 = norm_layer(width)
+        self.drop_block = drop_block() if drop_block is not None else nn.Identity()
+        self.act2 = act_layer(inplace=True)
+        self.aa = create_aa(aa_layer, channels=width, stride=stride, enable=use_aa)
+        self.conv3 = nn.Conv2d(width, outplanes, 1, bias=False)
+        self.bn3 = norm_layer(outplanes)
+        self.se = create_attn(attn_layer, outplanes)
+        self.act3 = act_layer(inplace=True)
+        self.downsample = downsample
+        self.drop_path = drop_path
+
+    def zero_init_last(self) -> None:
+        if getattr(self.bn3, "weight", None) is not None:
+            nn.init.zeros_(self.bn3.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shortcut = x if self.downsample is None else self.downsample(x)
+        x = self.act1(self.bn1(self.conv1(x)))
+        x = self.aa(self.act2(self.drop_block(self.bn2(self.conv2(x)))))
+        x = self.bn3(self.conv3(x))
+        if self.se is not None:
+            x = self.se(x)
+        if self.drop_path is not None:
+            x = self.drop_path(x)
+        return self.act3(x + shortcut)
+
+
+_BLOCKS: dict[str, type[nn.Module]] = {"basic": BasicBlock, "bottleneck": Bottleneck}
+
+
+def _block_cls(block: str | type[nn.Module]) -> type[nn.Module]:
+    if isinstance(block, str):
+        try:
+            return _BLOCKS[block]
+        except KeyError:
+            raise ValueError(f"unknown ResNet block {block!r}; valid: {', '.join(_BLOCKS)}") from None
+    return block
+
+
+def _downsample(
+    in_chs: int,
+    out_chs: int,
+    *,
+    kernel_size: int,
+    stride: int,
+    dilation: int,
+    first_dilation: int,
+    avg_down: bool,
+    norm_layer: Callable[..., nn.Module],
+) -> nn.Module:
+    """Projection shortcut: strided conv (``b``) or avg-pool then 1x1 conv (``d``)."""
+    if avg_down:
+        avg_stride = stride if dilation == 1 else 1
+        if stride == 1 and dilation == 1:
+            pool: nn.Module = nn.Identity()
+        elif avg_stride == 1 and dilation > 1:
+            pool = AvgPool2dSame(2, avg_stride, ceil_mode=True, count_include_pad=False)
+        else:
+            pool = nn.AvgPool2d(2, avg_stride, ceil_mode=True, count_include_pad=False)
+        return nn.Sequential(pool, nn.Conv2d(in_chs, out_chs, 1, bias=False), norm_layer(out_chs))
+    kernel_size = 1 if stride == 1 and dilation == 1 else kernel_size
+    first_dilation = first_dilation if kernel_size > 1 else 1
+    padding = ((stride - 1) + first_dilation * (kernel_size - 1)) // 2
+    return nn.Sequential(
+        nn.Conv2d(
+            in_chs, out_chs, kernel_size, stride=stride, padding=padding, dilation=first_dilation, bias=False
+        ),
+        norm_layer(out_chs),
+    )
+
+
+# --- model ----------------------------------------------------------------------------------------
+class ResNet(VisionModel):
+    """ResNet / ResNeXt / SE-ResNet / SENet, with the Gluon stem and downsample variants.
+
+    Stems (``stem_type``, ``stem_width``): ``''`` one 7x7 conv; ``'deep'`` three 3x3 convs of
+    widths (w, w, 2w) (c/d/s variants); ``'deep_tiered'`` widths (3w/4, w, 2w) (t variants).
+    ``avg_down`` uses avg-pool + 1x1 conv shortcuts (d variants).
+
+    Args:
+        block: block class (or ``'basic'`` / ``'bottleneck'``), or one per stage.
+        layers: blocks per stage.
+        num_classes: classifier outputs (0 for none).
+        in_chans: input channels.
+        output_stride: 32, 16 or 8 (later stages are dilated instead of strided).
+        global_pool: ``avg``, ``max``, ``avgmax``, ``catavgmax`` or ``''``.
+        cardinality, base_width: ResNeXt groups and width per group.
+        stem_width, stem_type, replace_stem_pool: stem options (see above; the last replaces the
+            stem max-pool with a strided conv, as in ResNet-RS).
+        block_reduce_first: width reduction of each block's first conv (2 for SENet-154).
+        down_kernel_size: kernel of conv shortcuts (3 for SENet-154).
+        avg_down: avg-pool shortcuts.
+        channels: base width of each stage.
+        act_layer, norm_layer, aa_layer, attn_layer: activation, norm, anti-aliasing and channel
+            attention (``'se'``, ``'eca'``) layers.
+        drop_rate, drop_path_rate, drop_block_rate: regularisation.
+        zero_init_last: zero the last norm of each residual branch at init.
+        block_args: extra keyword arguments for every block.
+    """
+
+    def __init__(
+        self,
+        block: str | type[nn.Module] | Sequence[str | type[nn.Module]],
+        layers: Sequence[int],
+        *,
+        num_classes: int = 1000,
+        in_chans: int = 3,
+        output_stride: int = 32,
+        global_pool: str = "avg",
+        cardinality: int = 1,
+        base_width: int = 64,
+        stem_width: int = 64,
+        stem_type: str = "",
+        replace_stem_pool: bool = False,
+        block_reduce_first: int = 1,
+        down_kernel_size: int = 1,
+        avg_down: bool = False,
+        channels: Sequence[int] = (64, 128, 256, 512),
+        act_layer: LayerType = nn.ReLU,
+        norm_layer: LayerType = nn.BatchNorm2d,
+        aa_layer: LayerType | None = None,
+        attn_layer: LayerType | None = None,
+        drop_rate: float = 0.0,
+        drop_path_rate: float = 0.0,
+        drop_block_rate: float = 0.0,
+        zero_init_last: bool = True,
+        block_args: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        if output_stride not in (8, 16, 32):
+            raise ValueError(f"output_stride must be 8, 16 or 32, got {output_stride!r}")
+        if stem_type not in ("", "deep", "deep_tiered"):
+            raise ValueError(f"stem_type must be '', 'deep' or 'deep_tiered', got {stem_type!r}")
+        if len(layers) != len(channels):
+            raise ValueError(f"layers {tuple(layers)} and channels {tuple(channels)} differ in length")
+        self.in_chans = in_chans
+        self.drop_rate = drop_rate
+        act = get_act_layer(act_layer)
+        norm = get_norm_layer(norm_layer)
+        blocks = (
+            [_block_cls(b) for b in block]
+            if isinstance(block, (list, tuple))
+            else ([_block_cls(block)] * len(channels))
+        )
+
+        # stem
+        inplanes = stem_width * 2 if stem_type else 64
+        if stem_type:
+            w1, w2 = (3 * (stem_width // 4), stem_width) if stem_type == "deep_tiered" else (stem_width,) * 2
+            self.conv1 = nn.Sequential(
+                nn.Conv2d(in_chans, w1, 3, stride=2, padding=1, bias=False),
+                norm(w1),
+                act(inplace=True),
+                nn.Conv2d(w1, w2, 3, stride=1, padding=1, bias=False),
+                norm(w2),
+                act(inplace=True),
+                nn.Conv2d(w2, inplanes, 3, stride=1, padding=1, bias=False),
+            )
+        else:
+            self.conv1 = nn.Conv2d(in_chans, inplanes, 7, stride=2, padding=3, bias=False)
+        self.bn1 = norm(inplanes)
+        self.act1 = act(inplace=True)
+        self.feature_info = [dict(num_chs=inplanes, reduction=2, module="act1")]
+        # NOTE: named `maxpool` whatever it holds, for checkpoint compatibility
+        self.maxpool = self._stem_pool(inplanes, replace_stem_pool, aa_layer, act, norm)
+
+        # stages
+        total_blocks = sum(layers)
+        block_idx, net_stride, dilation, prev_dilation = 0, 4, 1, 1
+        drop_blocks = [
+            None,
+            None,
+            partial(DropBlock2d, drop_block_rate, 5, 0.25) if drop_block_rate else None,
+            partial(DropBlock2d, drop_block_rate, 3, 1.0) if drop_block_rate else None,
+        ]
+        for i, (block_cls, planes, depth) in enumerate(zip(blocks, channels, layers)):
+            stride = 1 if i == 0 else 2
+            if net_stride >= output_stride:
+                dilation *= stride
+                stride = 1
+            else:
+                net_stride *= stride
+            out_chs = planes * block_cls.expansion
+            shortcut = None
+            if stride != 1 or inplanes != out_chs:
+                shortcut = _downsample(
+                    inplanes,
+                    out_chs,
+                    kernel_size=down_kernel_size,
+                    stride=stride,
+                    dilation=dilation,
+                    first_dilation=prev_dilation,
+                    avg_down=avg_down,
+                    norm_layer=norm,
+                )
+            stage = []
+            for j in range(depth):
+                dpr = drop_path_rate * block_idx / max(total_blocks - 1, 1)
+                stage.append(
+                    block_cls(
+                        inplanes,
+                        planes,
+                        stride if j == 0 else 1,
+                        shortcut if j == 0 else None,
+                        cardinality=cardinality,
+                        base_width=base_width,
+                        reduce_first=block_reduce_first,
+                        dilation=dilation,
+                        first_dilation=prev_dilation,
+                        act_layer=act,
+                        norm_layer=norm,
+                        attn_layer=attn_layer,
+                        aa_layer=aa_layer,
+                        drop_block=drop_blocks[i] if i < len(drop_blocks) else None,
+                        drop_path=DropPath(dpr) if dpr > 0.0 else None,
+                        **(block_args or {}),
+                    )
+                )
+                prev_dilation = dilation
+                inplanes = out_chs
+                block_idx += 1
+            # NOTE: stages are named layer1..layerN for checkpoint compatibility
+            self.add_module(f"layer{i + 1}", nn.Sequential(*stage))
+            self.feature_info.append(dict(num_chs=inplanes, reduction=net_stride, module=f"layer{i + 1}"))
+        self.num_stages = len(channels)
+        self._init_head(inplanes, num_classes, global_pool)
+        self.init_weights(zero_init_last=zero_init_last)
+
+    @staticmethod
+    def _stem_pool(
+        chs: int,
+        replace: bool,
+        aa_layer: LayerType | None,
+        act: Callable[..., nn.Module],
+        norm: Callable[..., nn.Module],
+    ) -> nn.Module:
+        if replace:
+            parts = [nn.Conv2d(chs, chs, 3, stride=1 if aa_layer else 2, padding=1, bias=False)]
+            if aa_layer is not None:
+                parts.append(create_aa(aa_layer, channels=chs, stride=2))
+            return nn.Sequential(*parts, norm(chs), act(inplace=True))
+        if aa_layer is None:
+            return nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        aa_base = aa_layer.func if isinstance(aa_layer, partial) else aa_layer
+        if isinstance(aa_base, type) and issubclass(aa_base, nn.AvgPool2d):
+            return aa_layer(2)
+        return nn.Sequential(
+            nn.MaxPool2d(kernel_size=3, stride=1, padding=1), create_aa(aa_layer, channels=chs, stride=2)
+        )
+
+    def init_weights(self, zero_init_last: bool = True) -> None:
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        if zero_init_last:
+            for m in self.modules():
+                if hasattr(m, "zero_init_last"):
+                    m.zero_init_last()
+
+    def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
+        return dict(stem=r"^conv1|bn1|maxpool", blocks=r"^layer(\d+)" if coarse else r"^layer(\d+)\.(\d+)")
+
+    def stages(self) -> list[nn.Sequential]:
+        return [getattr(self, f"layer{i + 1}") for i in range(self.num_stages)]
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.act1(self.bn1(self.conv1(x))))
+        if self.grad_checkpointing and self.training and torch.is_grad_enabled():
+            from torch.utils.checkpoint import checkpoint
+
+            for block in (b for stage in self.stages() for b in stage):
+                x = checkpoint(block, x, use_reentrant=False)
+            return x
+        for stage in self.stages():
+            x = stage(x)
+        return x
+
+
+def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> ResNet:
+    return build_model_with_cfg(ResNet, variant, pretrained, **kwargs)
