@@ -36,6 +36,7 @@ class BlurPool2d(nn.Module):
         self.stride = stride
         self.pad_mode = pad_mode
         self.padding = [get_padding(filt_size, stride)] * 4
+        self.filt: torch.Tensor
         self.register_buffer("filt", torch.empty(channels or 1, 1, filt_size, filt_size), persistent=False)
         self.reset_parameters()
 
@@ -58,7 +59,7 @@ def _resolve_aa(aa_layer: str | Callable[..., nn.Module]) -> Callable[..., nn.Mo
     if not isinstance(aa_layer, str):
         return aa_layer
     key = aa_layer.lower().replace("_", "").replace("-", "")
-    layers = {
+    layers: dict[str, Callable[..., nn.Module]] = {
         "avg": nn.AvgPool2d,
         "avgpool": nn.AvgPool2d,
         "blur": BlurPool2d,

@@ -99,7 +99,8 @@ def get_norm_act_layer(
         norm_layer = norm_layer.func
     if isinstance(norm_layer, str):
         key = norm_layer.replace("_", "").lower()
-        layer = _NORM_ACT.get(key) or _NORM_ACT.get(get_norm_layer(key))  # type: ignore[arg-type]
+        base = get_norm_layer(key)
+        layer = _NORM_ACT.get(key) or (_NORM_ACT.get(base) if isinstance(base, type) else None)
     elif norm_layer in _NORM_ACT.values():
         layer = norm_layer
     else:

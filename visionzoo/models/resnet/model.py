@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -71,7 +71,7 @@ class BasicBlock(nn.Module):
         self.bn1 = norm_layer(first_planes)
         self.drop_block = drop_block() if drop_block is not None else nn.Identity()
         self.act1 = act_layer(inplace=True)
-        self.aa = create_aa(aa_layer, channels=first_planes, stride=stride, enable=use_aa)
+        self.aa = cast(nn.Module, create_aa(aa_layer, channels=first_planes, stride=stride, enable=use_aa))
         self.conv2 = nn.Conv2d(first_planes, outplanes, 3, padding=dilation, dilation=dilation, bias=False)
         self.bn2 = norm_layer(outplanes)
         self.se = create_attn(attn_layer, outplanes)
@@ -80,8 +80,9 @@ class BasicBlock(nn.Module):
         self.drop_path = drop_path
 
     def zero_init_last(self) -> None:
-        if getattr(self.bn2, "weight", None) is not None:
-            nn.init.zeros_(self.bn2.weight)
+        weight = getattr(self.bn2, "weight", None)
+        if isinstance(weight, torch.Tensor):
+            nn.init.zeros_(weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x if self.downsample is None else self.downsample(x)
@@ -141,7 +142,7 @@ class Bottleneck(nn.Module):
         self.bn2 = norm_layer(width)
         self.drop_block = drop_block() if drop_block is not None else nn.Identity()
         self.act2 = act_layer(inplace=True)
-        self.aa = create_aa(aa_layer, channels=width, stride=stride, enable=use_aa)
+        self.aa = cast(nn.Module, create_aa(aa_layer, channels=width, stride=stride, enable=use_aa))
         self.conv3 = nn.Conv2d(width, outplanes, 1, bias=False)
         self.bn3 = norm_layer(outplanes)
         self.se = create_attn(attn_layer, outplanes)
@@ -150,8 +151,9 @@ class Bottleneck(nn.Module):
         self.drop_path = drop_path
 
     def zero_init_last(self) -> None:
-        if getattr(self.bn3, "weight", None) is not None:
-            nn.init.zeros_(self.bn3.weight)
+        weight = getattr(self.bn3, "weight", None)
+        if isinstance(weight, torch.Tensor):
+            nn.init.zeros_(weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x if self.downsample is None else self.downsample(x)
@@ -165,10 +167,11 @@ class Bottleneck(nn.Module):
         return self.act3(x + shortcut)
 
 
-_BLOCKS: dict[str, type[nn.Module]] = {"basic": BasicBlock, "bottleneck": Bottleneck}
+BlockType = type[BasicBlock] | type[Bottleneck]
+_BLOCKS: dict[str, BlockType] = {"basic": BasicBlock, "bottleneck": Bottleneck}
 
 
-def _block_cls(block: str | type[nn.Module]) -> type[nn.Module]:
+def _block_cls(block: str | BlockType) -> BlockType:
     if isinstance(block, str):
         try:
             return _BLOCKS[block]
@@ -240,7 +243,7 @@ class ResNet(VisionModel):
 
     def __init__(
         self,
-        block: str | type[nn.Module] | Sequence[str | type[nn.Module]],
+        block: str | BlockType | Sequence[str | BlockType],
         layers: Sequence[int],
         *,
         num_classes: int = 1000,
@@ -275,16 +278,17 @@ class ResNet(VisionModel):
             raise ValueError(f"layers {tuple(layers)} and channels {tuple(channels)} differ in length")
         self.in_chans = in_chans
         self.drop_rate = drop_rate
-        act = get_act_layer(act_layer)
-        norm = get_norm_layer(norm_layer)
-        blocks = (
-            [_block_cls(b) for b in block]
-            if isinstance(block, (list, tuple))
-            else ([_block_cls(block)] * len(channels))
-        )
+        act, norm = get_act_layer(act_layer), get_norm_layer(norm_layer)
+        if act is None or norm is None:
+            raise ValueError(f"ResNet needs an act_layer and a norm_layer, got {act_layer!r}, {norm_layer!r}")
+        if isinstance(block, (list, tuple)):
+            blocks = [_block_cls(b) for b in block]
+        else:
+            blocks = [_block_cls(cast(str | BlockType, block))] * len(channels)
 
         # stem
         inplanes = stem_width * 2 if stem_type else 64
+        self.conv1: nn.Module
         if stem_type:
             w1, w2 = (3 * (stem_width // 4), stem_width) if stem_type == "deep_tiered" else (stem_width,) * 2
             self.conv1 = nn.Sequential(
@@ -375,18 +379,19 @@ class ResNet(VisionModel):
         norm: Callable[..., nn.Module],
     ) -> nn.Module:
         if replace:
-            parts = [nn.Conv2d(chs, chs, 3, stride=1 if aa_layer else 2, padding=1, bias=False)]
+            parts: list[nn.Module] = [
+                nn.Conv2d(chs, chs, 3, stride=1 if aa_layer else 2, padding=1, bias=False)
+            ]
             if aa_layer is not None:
-                parts.append(create_aa(aa_layer, channels=chs, stride=2))
+                parts.append(cast(nn.Module, create_aa(aa_layer, channels=chs, stride=2)))
             return nn.Sequential(*parts, norm(chs), act(inplace=True))
         if aa_layer is None:
             return nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         aa_base = aa_layer.func if isinstance(aa_layer, partial) else aa_layer
         if isinstance(aa_base, type) and issubclass(aa_base, nn.AvgPool2d):
-            return aa_layer(2)
-        return nn.Sequential(
-            nn.MaxPool2d(kernel_size=3, stride=1, padding=1), create_aa(aa_layer, channels=chs, stride=2)
-        )
+            return cast(Callable[..., nn.Module], aa_layer)(2)
+        blur = cast(nn.Module, create_aa(aa_layer, channels=chs, stride=2))
+        return nn.Sequential(nn.MaxPool2d(kernel_size=3, stride=1, padding=1), blur)
 
     def init_weights(self, zero_init_last: bool = True) -> None:
         for m in self.modules():
@@ -394,8 +399,9 @@ class ResNet(VisionModel):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
         if zero_init_last:
             for m in self.modules():
-                if hasattr(m, "zero_init_last"):
-                    m.zero_init_last()
+                zero_last = getattr(m, "zero_init_last", None)
+                if callable(zero_last):
+                    zero_last()
 
     def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
         return dict(stem=r"^conv1|bn1|maxpool", blocks=r"^layer(\d+)" if coarse else r"^layer(\d+)\.(\d+)")
@@ -416,5 +422,5 @@ class ResNet(VisionModel):
         return x
 
 
-def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> ResNet:
+def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:
     return build_model_with_cfg(ResNet, variant, pretrained, **kwargs)
