@@ -190,6 +190,17 @@ def _attn(attn_layer: Any, chs: int, act_layer: LayerType) -> nn.Module:
     return attn_layer(chs, act_layer=act_layer) if attn_layer is not None else nn.Identity()
 
 
+def _zero_norm_weight(conv: ConvNormAct) -> None:
+    """Zero the scale of ``conv``'s norm, so its residual branch starts as (almost) nothing."""
+    weight = getattr(conv.bn, "weight", None)
+    if not isinstance(weight, torch.Tensor):
+        raise ValueError(
+            f"zero_init_last needs a norm with an affine weight, {type(conv.bn).__name__} has none; "
+            "use an affine norm_layer or zero_init_last=False"
+        )
+    nn.init.zeros_(weight)
+
+
 class BottleneckBlock(nn.Module):
     """ResNe(X)t bottleneck: 1x1 -> 3x3 (grouped) -> attention -> 1x1, residual, then activation."""
 
@@ -217,7 +228,7 @@ class BottleneckBlock(nn.Module):
         self.act3 = create_act_layer(act_layer)
 
     def zero_init_last(self) -> None:
-        nn.init.zeros_(self.conv3.bn.weight)
+        _zero_norm_weight(self.conv3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x
@@ -250,7 +261,7 @@ class DarkBlock(nn.Module):
         self.drop_path = DropPath(drop_path) if drop_path else nn.Identity()
 
     def zero_init_last(self) -> None:
-        nn.init.zeros_(self.conv2.bn.weight)
+        _zero_norm_weight(self.conv2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.drop_path(self.conv2(self.attn(self.conv1(x)))) + x
@@ -281,7 +292,7 @@ class EdgeBlock(nn.Module):
         self.drop_path = DropPath(drop_path) if drop_path else nn.Identity()
 
     def zero_init_last(self) -> None:
-        nn.init.zeros_(self.conv2.bn.weight)
+        _zero_norm_weight(self.conv2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.drop_path(self.conv2(self.attn(self.conv1(x)))) + x
@@ -661,8 +672,10 @@ class CspNet(VisionModel):
                 nn.init.normal_(m.weight, mean=0.0, std=0.01)
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
-            elif zero_init_last and hasattr(m, "zero_init_last"):
-                m.zero_init_last()
+            elif zero_init_last:
+                zero_last = getattr(m, "zero_init_last", None)
+                if callable(zero_last):
+                    zero_last()
 
     def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
         if coarse:
@@ -759,7 +772,7 @@ class CspNet(VisionModel):
         return take
 
 
-def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> CspNet:
+def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:
     # NOTE: timm's default backbone levels: six (the stride-1 stem level too) for names starting
     # with darknet / cspdarknet, five otherwise, so sedarknet21's default leaves out its last stage
     six = variant.startswith(("darknet", "cspdarknet"))
