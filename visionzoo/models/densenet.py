@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -185,6 +185,8 @@ class DenseNet(VisionModel):
         self.in_chans = in_chans
         self.drop_rate = drop_rate
         norm = get_norm_act_layer(norm_layer, act_layer=act_layer)
+        if norm is None:
+            raise ValueError(f"DenseNet needs a norm_layer, got {norm_layer!r}")
 
         # stem
         deep = stem_type.startswith("deep")
@@ -210,7 +212,8 @@ class DenseNet(VisionModel):
         if aa_layer is None:
             stem_pool: nn.Module = nn.MaxPool2d(3, stride=2, padding=1)
         else:
-            stem_pool = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1), create_aa(aa_layer, stem_chs))
+            aa = cast(nn.Module, create_aa(aa_layer, stem_chs))
+            stem_pool = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1), aa)
         self.features.add_module("pool0", stem_pool)
         self.feature_info = [dict(num_chs=stem_chs, reduction=2, module=f"features.norm{2 if deep else 0}")]
 
@@ -371,7 +374,7 @@ def _remap_torchvision(state_dict: dict[str, torch.Tensor], model: nn.Module) ->
     return out
 
 
-def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> DenseNet:
+def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:
     return build_model_with_cfg(
         DenseNet,
         variant,
