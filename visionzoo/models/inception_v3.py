@@ -197,7 +197,7 @@ class InceptionE(nn.Module):
 class InceptionAux(nn.Module):
     """Auxiliary classifier on the 17x17 grid (a training-time regulariser)."""
 
-    def __init__(self, in_chs: int, num_classes: int, *, conv_block: ConvBlock) -> None:
+    def __init__(self, in_chs: int, num_classes: int, *, conv_block: Callable[..., ConvNormAct]) -> None:
         super().__init__()
         self.conv0 = conv_block(in_chs, 128, 1)
         self.conv1 = conv_block(128, 768, 5)
@@ -206,8 +206,9 @@ class InceptionAux(nn.Module):
     def init_weights(self) -> None:
         """Fully (re)initialise, running statistics included: also used for a fresh head."""
         for m in self.modules():
-            if m is not self and hasattr(m, "reset_parameters"):
-                m.reset_parameters()
+            reset = getattr(m, "reset_parameters", None)
+            if m is not self and callable(reset):
+                reset()
         nn.init.trunc_normal_(self.conv0.conv.weight, std=0.1)
         nn.init.trunc_normal_(self.conv1.conv.weight, std=0.01)
         if isinstance(self.fc, nn.Linear):
@@ -361,7 +362,11 @@ class InceptionV3(VisionModel):
             x = checkpoint(layer, x, use_reentrant=False) if use_ckpt else layer(x)
         return x
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    # NOTE: with aux_logits the trunk also returns the aux logits, as timm's and torchvision's do;
+    # that widens VisionModel's return type on purpose
+    def forward_features(  # type: ignore[override]
+        self, x: torch.Tensor
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """``(B, C, H, W)`` -> ``(B, 2048, h, w)``; with ``aux_logits`` also the aux logits."""
         self._check_input(x, with_aux=True)
         split = self.layer_names.index("Mixed_6e") + 1
@@ -370,7 +375,9 @@ class InceptionV3(VisionModel):
         x = self._run(x, self.layer_names[split:])
         return x if aux is None else (x, aux)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    def forward(  # type: ignore[override]  # (logits, aux logits) with aux_logits, as forward_features
+        self, x: torch.Tensor
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         out = self.forward_features(x)
         if isinstance(out, tuple):
             return self.forward_head(out[0]), out[1]
@@ -457,6 +464,8 @@ def _fit_aux_logits(state_dict: dict[str, torch.Tensor], model: nn.Module) -> di
     state_dict = {
         k: v for k, v in state_dict.items() if not k.startswith(prefix) or k[len(prefix) :] in expected
     }
+    if aux is None:
+        return state_dict
     fresh: dict[str, torch.Tensor] | None = None
     for key, target in expected.items():
         full = prefix + key
@@ -469,7 +478,7 @@ def _fit_aux_logits(state_dict: dict[str, torch.Tensor], model: nn.Module) -> di
     return state_dict
 
 
-def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> InceptionV3:
+def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:
     if kwargs.get("aux_logits") and kwargs.get("features_only"):
         raise ValueError(
             f"{variant}: features_only=True cannot be combined with aux_logits=True "
