@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -60,10 +60,11 @@ def _three(out_chs: int | Sequence[int]) -> tuple[int, int, int]:
     """One width for all three separable convs, or one width each."""
     if isinstance(out_chs, int) and not isinstance(out_chs, bool):
         return (out_chs, out_chs, out_chs)
-    chs = tuple(out_chs)
+    # out_chs is a sequence here, or a bool, which tuple() rejects with a TypeError
+    chs = tuple(cast(Sequence[int], out_chs))
     if len(chs) != 3 or not all(isinstance(c, int) and c > 0 for c in chs):
         raise ValueError(f"out_chs must be an int or three positive ints, got {out_chs!r}")
-    return chs  # type: ignore[return-value]
+    return chs[0], chs[1], chs[2]
 
 
 class SeparableConv2d(nn.Module):
@@ -83,6 +84,8 @@ class SeparableConv2d(nn.Module):
     ) -> None:
         super().__init__()
         norm = get_norm_layer(norm_layer)
+        if norm is None:
+            raise ValueError(f"SeparableConv2d needs a norm_layer, got {norm_layer!r}")
         self.conv_dw = create_conv2d(
             in_chs, in_chs, kernel_size, stride=stride, padding=padding, dilation=dilation, depthwise=True
         )
@@ -284,6 +287,13 @@ class PreXceptionModule(_TapMixin):
         self.shortcut = nn.Identity()
 
 
+def _tap_block(block: nn.Module) -> _TapMixin:
+    """``block`` as a block with a feature tap (every entry of ``XceptionAligned.blocks`` is one)."""
+    if not isinstance(block, _TapMixin):
+        raise TypeError(f"expected an Xception block with a feature tap, got {type(block).__name__}")
+    return block
+
+
 @dataclasses.dataclass(frozen=True)
 class XceptionBlockCfg:
     """One block of the network (timm's ``block_cfg`` dict keys, so those dicts work too).
@@ -362,8 +372,10 @@ class XceptionAligned(VisionModel):
         self.in_chans = in_chans
         self.drop_rate = drop_rate
         self.preact = preact
-        act = get_act_layer(act_layer)
+        act = get_act_layer(act_layer)  # None (no activation) is allowed
         norm = get_norm_layer(norm_layer)
+        if norm is None:
+            raise ValueError(f"XceptionAligned needs a norm_layer, got {norm_layer!r}")
 
         stem_in = ConvNormAct(in_chans, 32, 3, stride=2, act_layer=act, norm_layer=norm)
         if preact:  # the first block's entry norm + act follows directly
@@ -391,7 +403,7 @@ class XceptionAligned(VisionModel):
                     stride = 1
                 else:
                     net_stride *= stride
-            common = dict(
+            common: dict[str, Any] = dict(
                 dilation=block_dilation,
                 pad_type=cfg.pad_type,
                 no_skip=cfg.no_skip,
@@ -501,7 +513,7 @@ class XceptionAligned(VisionModel):
             if i > end:
                 break
             if i in taps:
-                fn = block.forward_tap
+                fn = _tap_block(block).forward_tap
                 x, tap = checkpoint(fn, x, use_reentrant=False) if use_ckpt else fn(x)
                 intermediates.append(tap)
             else:
@@ -535,7 +547,7 @@ class XceptionAligned(VisionModel):
         self.blocks = self.blocks[: end + 1]
         cut_inside = max_index < len(self.feature_blocks) - 1
         if cut_inside:
-            self.blocks[-1].prune_to_tap()
+            _tap_block(self.blocks[-1]).prune_to_tap()
             self.act = nn.Identity()
             self.num_features = self.feature_info[max_index]["num_chs"]
             self.head.in_features = self.num_features
@@ -544,7 +556,7 @@ class XceptionAligned(VisionModel):
         return take
 
 
-def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> XceptionAligned:
+def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:
     return build_model_with_cfg(
         XceptionAligned,
         variant,
