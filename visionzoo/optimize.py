@@ -9,9 +9,11 @@ when that output is used by nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import platform
+import types
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -212,18 +214,10 @@ def _example_input(model: nn.Module) -> torch.Tensor:
     return torch.randn(1, chans, *size[1:], device=device, dtype=dtype)
 
 
-def find_conv_bn_pairs(model: nn.Module, example_input: torch.Tensor | None = None) -> list[tuple[str, str]]:
-    """``(conv name, bn name)`` pairs where the batch norm only ever sees that conv's output.
-
-    One forward pass in eval mode on ``example_input`` (default: a random image of the model's
-    input size) traces the data flow. A pair qualifies when the conv and the norm each run once,
-    the norm's input is exactly the conv's output, and nothing else reads that output.
-    """
-    modules = dict(model.named_modules())
-    convs = {n: m for n, m in modules.items() if type(m) in _FOLDABLE_CONVS}
-    bns = {n: m for n, m in modules.items() if _residue_fn(m) is not None}
-    if not convs or not bns:
-        return []
+def _trace_pairs(
+    call: Callable[[], Any], convs: dict[str, nn.Module], bns: dict[str, nn.Module]
+) -> set[tuple[str, str]]:
+    """The foldable pairs seen in one traced ``call()`` (see :func:`find_conv_bn_pairs`)."""
     calls: Counter[str] = Counter()
     outputs: dict[str, list[torch.Tensor]] = {}
     handles = []
@@ -236,33 +230,66 @@ def find_conv_bn_pairs(model: nn.Module, example_input: torch.Tensor | None = No
     tracer = _FlowTracer(
         {id(m.weight): n for n, m in convs.items()}, {id(m.running_mean): n for n, m in bns.items()}
     )
-    was_training = model.training
-    model.eval()
     try:
-        x = _example_input(model) if example_input is None else example_input
         with torch.no_grad(), tracer:
-            model(x)
+            result = call()
     finally:
-        model.train(was_training)
         for h in handles:
             h.remove()
+    # what the call returns is read by the caller: a returned conv output (a feature tap) must
+    # keep its value, so it counts as a use
+    for t in tree_flatten(result)[0]:
+        if isinstance(t, torch.Tensor):
+            tracer.uses[id(t)] += 1
     producer = {}
     for name, outs in tracer.conv_out.items():
         module_out = outputs.get(name, [])
         # the module returns the convolution's result itself (no transform after it)
         if calls[name] == 1 and len(outs) == 1 and len(module_out) == 1 and module_out[0] is outs[0]:
             producer[id(outs[0])] = name
-    pairs = []
+    pairs = set()
     for bn_name, ins in tracer.bn_in.items():
         if calls[bn_name] != 1 or len(ins) != 1:
             continue
         conv_name = producer.get(id(ins[0]))
         if conv_name is None or tracer.uses[id(ins[0])] != 1:
             continue
-        conv, bn = convs[conv_name], bns[bn_name]
-        if conv.out_channels == bn.num_features:
-            pairs.append((conv_name, bn_name))
+        if convs[conv_name].out_channels == bns[bn_name].num_features:
+            pairs.add((conv_name, bn_name))
     return pairs
+
+
+def find_conv_bn_pairs(model: nn.Module, example_input: torch.Tensor | None = None) -> list[tuple[str, str]]:
+    """``(conv name, bn name)`` pairs where the batch norm only ever sees that conv's output.
+
+    Forward passes in eval mode on ``example_input`` (default: a random image of the model's
+    input size) trace the data flow, through ``forward`` and, where the model has it,
+    ``forward_intermediates`` (so feature maps it returns keep their values). A pair qualifies
+    when the conv and the norm each run once, the norm's input is exactly the conv's output,
+    and nothing else reads that output.
+    """
+    modules = dict(model.named_modules())
+    convs = {n: m for n, m in modules.items() if type(m) in _FOLDABLE_CONVS}
+    bns = {n: m for n, m in modules.items() if _residue_fn(m) is not None}
+    if not convs or not bns:
+        return []
+    x = _example_input(model) if example_input is None else example_input
+    entry_points: list[Callable[[], Any]] = [lambda: model(x)]
+    intermediates = getattr(model, "forward_intermediates", None)
+    if callable(intermediates):
+        entry_points.append(lambda: intermediates(x))
+    was_training = model.training
+    model.eval()
+    try:
+        found = _trace_pairs(entry_points[0], convs, bns)
+        for call in entry_points[1:]:
+            # an entry point the model does not support has nothing to preserve
+            with contextlib.suppress(NotImplementedError, ValueError, RuntimeError):
+                found &= _trace_pairs(call, convs, bns)
+    finally:
+        model.train(was_training)
+    order = {name: i for i, name in enumerate(modules)}
+    return sorted(found, key=lambda pair: order[pair[0]])
 
 
 @torch.no_grad()
@@ -334,9 +361,12 @@ def _to_compute(x: Any, dtype: torch.dtype, channels_last: bool) -> Any:
 
 
 def _to_caller(out: Any, dtype: torch.dtype) -> Any:
-    return tree_map(
-        lambda t: t.to(dtype) if isinstance(t, torch.Tensor) and t.is_floating_point() else t, out
-    )
+    def convert(t: Any) -> Any:
+        if isinstance(t, torch.Tensor) and t.is_floating_point() and t.dtype != dtype:
+            return t.to(dtype)
+        return t
+
+    return tree_map(convert, out)
 
 
 def _input_dtype(args: Any) -> torch.dtype | None:
@@ -364,7 +394,7 @@ class _Boundary:
 
     def post_hook(self, _module: nn.Module, _args: Any, _kwargs: Any, out: Any) -> Any:
         caller = self._caller.pop() if self._caller else None
-        return out if caller is None or caller == self.dtype else _to_caller(out, caller)
+        return out if caller is None else _to_caller(out, caller)
 
 
 class _BoundaryMethod:
@@ -379,7 +409,7 @@ class _BoundaryMethod:
         caller = _input_dtype(args)
         args = _to_compute(args, self.boundary.dtype, self.boundary.channels_last)
         out = getattr(type(self.model), self.name)(self.model, *args, **kwargs)
-        return out if caller is None or caller == self.boundary.dtype else _to_caller(out, caller)
+        return out if caller is None else _to_caller(out, caller)
 
 
 _WRAPPED_METHODS = ("forward_features", "forward_head", "forward_intermediates")
@@ -392,6 +422,20 @@ def _install_boundary(model: nn.Module, dtype: torch.dtype, channels_last: bool)
     for name in _WRAPPED_METHODS:
         if callable(getattr(type(model), name, None)):
             object.__setattr__(model, name, _BoundaryMethod(model, name, boundary))
+
+
+def _inputs_to_fp32(_module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(a.float() if isinstance(a, torch.Tensor) and a.is_floating_point() else a for a in args)
+
+
+def _keep_classifier_fp32(model: nn.Module) -> None:
+    """Run the final classifier in fp32: a negligible share of the FLOPs, and the logits are not
+    rounded to bf16's 8-bit mantissa (which would turn close calls into ties)."""
+    getter = getattr(model, "get_classifier", None)
+    fc = getter() if callable(getter) else None
+    if isinstance(fc, nn.Module) and any(True for _ in fc.parameters()):
+        fc.float()
+        fc.register_forward_pre_hook(_inputs_to_fp32)
 
 
 # --- channels_last policy -------------------------------------------------------------------------
@@ -415,11 +459,43 @@ def _model_device(model: nn.Module) -> torch.device:
     return ref.device if ref is not None else torch.device("cpu")
 
 
+def _rebind(fn: Any, memo: dict[int, Any]) -> Any:
+    """``fn`` with the objects it closes over (or is bound to) swapped for their deep copies."""
+    if isinstance(fn, types.MethodType):
+        owner = memo.get(id(fn.__self__))
+        return fn if owner is None else types.MethodType(fn.__func__, owner)
+    if not isinstance(fn, types.FunctionType) or not fn.__closure__:
+        return fn
+    cells = []
+    for cell in fn.__closure__:
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            cells.append(cell)
+            continue
+        cells.append(types.CellType(memo.get(id(value), value)))
+    new = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, tuple(cells))
+    new.__kwdefaults__ = fn.__kwdefaults__
+    return new
+
+
+_HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+
+
 def _copy(model: nn.Module) -> nn.Module:
-    new = copy.deepcopy(model)
-    rebind = getattr(new, "_rebind_taps", None)  # hooks that point into the original
-    if callable(rebind):
-        rebind()
+    """A deep copy whose hooks act on the copy.
+
+    ``copy.deepcopy`` shares functions, so a hook closing over state of the original (feature
+    taps recording outputs, for one) would keep writing into the original; rebind those.
+    """
+    memo: dict[int, Any] = {}
+    new = copy.deepcopy(model, memo)
+    for module in new.modules():
+        for attr in _HOOK_DICTS:
+            hooks = getattr(module, attr, None)
+            if hooks:
+                for key, fn in list(hooks.items()):
+                    hooks[key] = _rebind(fn, memo)
     return new
 
 
@@ -440,7 +516,8 @@ def optimize_for_inference(
     Args:
         model: the model (any ``nn.Module``; folding is found by tracing, not by family).
         precision: ``"fp32"`` (exact up to float rounding), ``"bf16"`` or ``"fp16"``; weights are
-            stored and run in that dtype. Raises ``ValueError`` where the hardware lacks it.
+            stored and run in that dtype (the final classifier stays fp32). Raises
+            ``ValueError`` where the hardware lacks native support.
         channels_last: NHWC memory format; ``None`` picks it where it pays (convnets on
             oneDNN CPUs and on GPUs).
         fold_bn: fold batch norms into the convolutions before them (exact in fp32).
@@ -473,6 +550,7 @@ def optimize_for_inference(
         fold_batch_norm(fast)
     if dtype != torch.float32:
         fast.to(dtype)
+        _keep_classifier_fp32(fast)
     if channels_last:
         fast.to(memory_format=torch.channels_last)
     _install_boundary(fast, dtype, channels_last)

@@ -1,0 +1,744 @@
+"""visionzoo ÷ timm, per model: ``python -m benchmarks.run [--models a,b] [--rounds N]``.
+
+Sections (``--sections``, all by default):
+
+* ``eval``: images/s at default settings (fp32, NCHW, ``torch.inference_mode``), and of
+  ``optimize_for_inference`` in fp32 and bf16 against timm's default (and, for context, against
+  timm with channels_last / bf16 weights); outputs compared on the same weights.
+* ``train``: time of one SGD step at the same settings for both (fp32; channels_last + bf16
+  autocast).
+* ``memory``: peak memory of training steps (bytes malloc has handed out, and the peak resident
+  set), each in a fresh process (see ``benchmarks.memory``).
+* ``create``: ``create_model(name)`` and ``create_model(name, pretrained=True)`` from a local
+  safetensors file.
+* ``import``: ``import visionzoo`` and ``import timm`` against ``import torch`` alone, each in
+  fresh interpreters.
+* ``flops``: achieved GFLOP/s against this machine's measured matmul peak (fp32, bf16).
+* ``accuracy``: fp32 optimised vs original (max relative error) and bf16 vs fp32 (top-1
+  agreement, logit cosine) on crops of real photos (see ``benchmarks.photos``).
+
+Ratios are visionzoo ÷ timm of a rate (img/s, steps/s, creations/s), so > 1 means visionzoo is
+faster; memory ratios are visionzoo ÷ timm of bytes, so < 1 means visionzoo uses less. Each is
+the median of per-round ratios; the spread of those is printed next to it as a noise gauge.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .timing import Ratio, interleaved, ratio, time_calls
+from .train import make_train_step
+
+DEFAULT_MODELS = (
+    "resnet50d",
+    "resnet50",
+    "resnet152",
+    "cspdarknet53",
+    "densenet121",
+    "xception71",
+    "inception_v3",
+)
+SECTIONS = ("eval", "train", "memory", "create", "import", "flops", "accuracy")
+FOCUS = ("resnet50d", "cspdarknet53", "densenet121", "inception_v3")  # the issue's speed targets
+RESNET50_CLASS = ("resnet50", "resnet50d")
+PRETRAINED_TARGETS = ("resnet50", "resnet152")
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# --- machine ---------------------------------------------------------------------------------------
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def load_average() -> str:
+    try:
+        return " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def matmul_peak(dtype: torch.dtype, *, repeats: int = 3) -> float:
+    """Best GFLOP/s of square matmuls (sizes 1024-4096) in ``dtype`` on this CPU."""
+    best = 0.0
+    for n in (1024, 2048, 4096):
+        a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+        torch.mm(a, b)
+        for _ in range(repeats):
+            sec = time_calls(lambda a=a, b=b: torch.mm(a, b), 1)
+            best = max(best, 2 * n**3 / sec / 1e9)
+    return best
+
+
+# --- results ---------------------------------------------------------------------------------------
+@dataclass
+class ModelResult:
+    name: str
+    notes: list[str] = field(default_factory=list)
+    ips: dict[str, float] = field(default_factory=dict)  # median img/s per contender
+    eval_ratios: dict[str, Ratio] = field(default_factory=dict)
+    train_sec: dict[str, float] = field(default_factory=dict)
+    train_ratios: dict[str, Ratio] = field(default_factory=dict)
+    memory: dict[str, dict[str, float]] = field(default_factory=dict)
+    create_sec: dict[str, float] = field(default_factory=dict)
+    create_ratios: dict[str, Ratio] = field(default_factory=dict)
+    gflops_per_img: float | None = None
+    accuracy: dict[str, float] = field(default_factory=dict)
+
+
+def _median(xs: list[float]) -> float:
+    s = sorted(xs)
+    mid = len(s) // 2
+    return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
+
+
+# --- per-model sections ----------------------------------------------------------------------------
+def _pair(name: str) -> tuple[nn.Module, nn.Module]:
+    """timm's model and ours, with the same (timm-initialised) weights, in eval mode."""
+    import timm
+
+    import visionzoo
+
+    ref = timm.create_model(name).eval()
+    ours = visionzoo.create_model(name).eval()
+    ours.load_state_dict(ref.state_dict())
+    return ref, ours
+
+
+def bench_eval(res: ModelResult, args: argparse.Namespace, bf16: bool) -> None:
+    from visionzoo import optimize_for_inference
+
+    ref, ours = _pair(res.name)
+    x = torch.randn(args.batch_size, 3, args.img_size, args.img_size)
+    x_cl = x.contiguous(memory_format=torch.channels_last)
+    ref_cl = copy.deepcopy(ref).to(memory_format=torch.channels_last)
+    runs: dict[str, Callable[[], Any]] = {
+        "timm": lambda: ref(x),
+        "visionzoo": lambda: ours(x),
+        "vz_opt_fp32": (lambda m: lambda: m(x))(optimize_for_inference(ours)),
+        "timm_cl": lambda: ref_cl(x_cl),
+    }
+    if bf16:
+        ref_bf16 = copy.deepcopy(ref_cl).to(torch.bfloat16)
+        x_bf16 = x_cl.to(torch.bfloat16)
+        runs["vz_opt_bf16"] = (lambda m: lambda: m(x))(optimize_for_inference(ours, precision="bf16"))
+        runs["timm_cl_bf16"] = lambda: ref_bf16(x_bf16)
+    with torch.inference_mode():
+        for fn in runs.values():  # warm-up: oneDNN primitive creation, allocator
+            fn()
+            fn()
+        times = interleaved(
+            {k: (lambda fn=fn: time_calls(fn, args.iters)) for k, fn in runs.items()}, args.rounds
+        )
+    for k, t in times.items():
+        res.ips[k] = args.batch_size / _median(t)
+    base = times["timm"]
+    res.eval_ratios["default"] = ratio(times["visionzoo"], base, invert=True)
+    res.eval_ratios["opt_fp32"] = ratio(times["vz_opt_fp32"], base, invert=True)
+    res.eval_ratios["opt_fp32_vs_timm_cl"] = ratio(times["vz_opt_fp32"], times["timm_cl"], invert=True)
+    if bf16:
+        res.eval_ratios["opt_bf16"] = ratio(times["vz_opt_bf16"], base, invert=True)
+        res.eval_ratios["opt_bf16_vs_timm_bf16"] = ratio(
+            times["vz_opt_bf16"], times["timm_cl_bf16"], invert=True
+        )
+
+
+def bench_train(res: ModelResult, args: argparse.Namespace, modes: list[str]) -> None:
+    for mode in modes:
+        ref, ours = _pair(res.name)
+        steps = {
+            "timm": make_train_step(ref, args.train_batch_size, args.img_size, mode),
+            "visionzoo": make_train_step(ours, args.train_batch_size, args.img_size, mode),
+        }
+        for fn in steps.values():
+            fn()
+        times = interleaved({k: (lambda fn=fn: time_calls(fn, 1)) for k, fn in steps.items()}, args.rounds)
+        res.train_sec[mode] = _median(times["timm"])
+        res.train_sec[f"{mode}_vz"] = _median(times["visionzoo"])
+        res.train_ratios[mode] = ratio(times["visionzoo"], times["timm"], invert=True)
+
+
+def bench_memory(res: ModelResult, args: argparse.Namespace, modes: list[str]) -> None:
+    for mode in modes:
+        for lib in ("timm", "visionzoo"):
+            cmd = [
+                sys.executable,
+                "-m",
+                "benchmarks.memory",
+                f"--lib={lib}",
+                f"--model={res.name}",
+                f"--batch-size={args.train_batch_size}",
+                f"--img-size={args.img_size}",
+                f"--threads={args.threads}",
+                f"--mode={mode}",
+            ]
+            out = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=_repo_root())
+            if out.returncode != 0:
+                res.notes.append(f"memory ({lib}, {mode}) failed: {out.stderr.strip().splitlines()[-1:]}")
+                continue
+            found = json.loads(out.stdout)
+            res.memory.setdefault(mode, {})[lib] = found.get("heap_mb", found["rss_mb"])
+            res.memory.setdefault(f"{mode} (peak RSS)", {})[lib] = found["rss_mb"]
+
+
+def bench_create(res: ModelResult, args: argparse.Namespace) -> None:
+    import timm
+    from safetensors.torch import save_file
+
+    import visionzoo
+
+    ref = timm.create_model(res.name)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{res.name}.safetensors"
+        save_file({k: v.contiguous() for k, v in ref.state_dict().items()}, str(path))
+        del ref
+        overlay = dict(file=str(path))
+        runs = {
+            "timm": lambda: timm.create_model(res.name),
+            "visionzoo": lambda: visionzoo.create_model(res.name),
+            "timm_pretrained": lambda: timm.create_model(
+                res.name, pretrained=True, pretrained_cfg_overlay=overlay
+            ),
+            "visionzoo_pretrained": lambda: visionzoo.create_model(
+                res.name, pretrained=True, pretrained_cfg_overlay=overlay
+            ),
+        }
+        for fn in runs.values():
+            fn()
+        times = interleaved({k: (lambda fn=fn: time_calls(fn, 1)) for k, fn in runs.items()}, args.rounds)
+    for k, t in times.items():
+        res.create_sec[k] = _median(t)
+    res.create_ratios["random"] = ratio(times["visionzoo"], times["timm"], invert=True)
+    res.create_ratios["pretrained"] = ratio(
+        times["visionzoo_pretrained"], times["timm_pretrained"], invert=True
+    )
+
+
+def bench_flops(res: ModelResult, args: argparse.Namespace) -> None:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    import visionzoo
+
+    model = visionzoo.create_model(res.name).eval()
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        model(torch.randn(1, 3, args.img_size, args.img_size))
+    res.gflops_per_img = counter.get_total_flops() / 1e9
+
+
+def _randomize(model: nn.Module, seed: int = 0) -> None:
+    """He-normal weights, random norm scales in [0.2, 1] and small random biases."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.ndim > 1:
+                p.copy_(torch.randn(p.shape, generator=gen) * (2.0 / p[0].numel()) ** 0.5)
+            elif name.endswith("weight"):
+                p.copy_(torch.rand(p.shape, generator=gen) * 0.8 + 0.2)
+            else:
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.1)
+
+
+def _calibrate_bn(model: nn.Module, x: torch.Tensor) -> None:
+    """Set every BatchNorm's running statistics to those of ``x`` (cumulative average)."""
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.reset_running_stats()
+            m.momentum = None
+    model.train()
+    with torch.no_grad():
+        model(x)
+    model.eval()
+
+
+def _agreement(ref: torch.Tensor, other: torch.Tensor) -> tuple[float, float, float]:
+    cos = F.cosine_similarity(ref.float(), other.float(), dim=1)
+    top1 = (ref.argmax(1) == other.argmax(1)).float().mean()
+    return float(top1), float(cos.min()), float(cos.mean())
+
+
+def _batched(model: nn.Module, x: torch.Tensor, chunk: int = 25) -> torch.Tensor:
+    with torch.inference_mode():
+        return torch.cat([model(x[i : i + chunk]).float() for i in range(0, len(x), chunk)])
+
+
+def bench_accuracy(res: ModelResult, args: argparse.Namespace, bf16: bool) -> None:
+    """fp32 exactness and bf16 agreement on real photos, for two sets of weights.
+
+    No trained weights are available offline, so: (1) the library's own initialisation (what
+    ``create_model(name)`` gives); (2) random weights with BatchNorm statistics calibrated on the
+    photos, a deliberately hard case: such nets amplify any rounding, unlike trained ones. timm's
+    model in bf16 on the same weights is measured alongside, to separate bf16 itself from us.
+    """
+    import timm
+
+    import visionzoo
+    from visionzoo import optimize_for_inference
+
+    from .photos import photo_batch
+
+    cfg = visionzoo.get_pretrained_cfg(res.name)
+    size = cfg.input_size[-1] if cfg is not None else args.img_size
+    mean = cfg.mean if cfg is not None else (0.485, 0.456, 0.406)
+    std = cfg.std if cfg is not None else (0.229, 0.224, 0.225)
+    try:
+        x = photo_batch(args.photos, size, mean=mean, std=std)
+    except FileNotFoundError as e:
+        res.notes.append(str(e))
+        return
+    ours = visionzoo.create_model(res.name).eval()
+    for weights in ("init", "calibrated"):
+        if weights == "calibrated":
+            _randomize(ours)
+            _calibrate_bn(ours, x[: min(len(x), 50)])
+        fp32 = _batched(ours, x)
+        opt32 = _batched(optimize_for_inference(ours), x)
+        res.accuracy[f"{weights}_fp32_rel_err"] = float((opt32 - fp32).abs().max() / fp32.abs().max())
+        if not bf16:
+            continue
+        top1, cos_min, cos_mean = _agreement(
+            fp32, _batched(optimize_for_inference(ours, precision="bf16"), x)
+        )
+        res.accuracy.update(
+            {
+                f"{weights}_bf16_top1": top1,
+                f"{weights}_bf16_cos_min": cos_min,
+                f"{weights}_bf16_cos_mean": cos_mean,
+            }
+        )
+        ref = timm.create_model(res.name).eval()
+        ref.load_state_dict(ours.state_dict())
+        ref = ref.to(torch.bfloat16)
+        top1, cos_min, _ = _agreement(fp32, _batched(ref, x.to(torch.bfloat16)))
+        res.accuracy.update({f"{weights}_timm_bf16_top1": top1, f"{weights}_timm_bf16_cos_min": cos_min})
+
+
+# --- import times ------------------------------------------------------------------------------------
+def bench_import(args: argparse.Namespace) -> dict[str, list[float]]:
+    code = "import time; t = time.perf_counter(); import {mod}; print(time.perf_counter() - t)"
+
+    def run(mod: str) -> Callable[[], float]:
+        def once() -> float:
+            out = subprocess.run(
+                [sys.executable, "-c", code.format(mod=mod)],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=_repo_root(),
+            )
+            return float(out.stdout.strip().splitlines()[-1])
+
+        return once
+
+    runs = {m: run(m) for m in ("torch", "visionzoo", "timm")}
+    for fn in runs.values():  # warm the page cache
+        fn()
+    return interleaved(runs, max(args.rounds, 5))
+
+
+def _repo_root() -> str:
+    return str(Path(__file__).resolve().parent.parent)
+
+
+# --- report ----------------------------------------------------------------------------------------
+def _fmt_ratio(r: Ratio | None) -> str:
+    return "-" if r is None else f"{r.median:.2f} ({r.spread})"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def render(
+    results: list[ModelResult],
+    args: argparse.Namespace,
+    peaks: dict[str, float],
+    imports: dict[str, list[float]] | None,
+    context: dict[str, str],
+) -> str:
+    out = [
+        "## Machine and settings",
+        "",
+        f"- CPU: {context['cpu']}, {os.cpu_count()} logical CPUs, {args.threads} threads used",
+        f"- torch {torch.__version__}, timm {context['timm']}, visionzoo {context['visionzoo']}, "
+        f"Python {platform.python_version()}",
+        f"- eval batch {args.batch_size}, train batch {args.train_batch_size}, {args.img_size} px, "
+        f"{args.rounds} interleaved rounds ({args.iters} forward calls per eval measurement)",
+        f"- load average (1, 5, 15 min) at start: {context['load_start']}; at end: {context['load_end']}",
+    ]
+    if peaks:
+        out.append(
+            "- measured matmul peak: "
+            + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peaks.items())
+            + " (best square torch.mm, n = 1024-4096)"
+        )
+    out.append("")
+    out.append(
+        "Ratios are visionzoo ÷ timm: for speed > 1 means visionzoo is faster; for memory < 1 means it"
+    )
+    out.append("uses less. Median of per-round ratios, with the range over rounds in parentheses.")
+    evals = [r for r in results if r.ips]
+    if evals:
+        out += ["", "## Inference", ""]
+        rows = []
+        for r in evals:
+            e = r.eval_ratios
+            rows.append(
+                [
+                    r.name,
+                    f"{r.ips['timm']:.1f}",
+                    _fmt_ratio(e.get("default")),
+                    _fmt_ratio(e.get("opt_fp32")),
+                    _fmt_ratio(e.get("opt_bf16")),
+                    _fmt_ratio(e.get("opt_fp32_vs_timm_cl")),
+                    _fmt_ratio(e.get("opt_bf16_vs_timm_bf16")),
+                ]
+            )
+        out.append(
+            _table(
+                [
+                    "model",
+                    "timm default img/s",
+                    "default ÷ timm",
+                    "optimised fp32 ÷ timm default",
+                    "optimised bf16 ÷ timm default",
+                    "optimised fp32 ÷ timm channels_last",
+                    "optimised bf16 ÷ timm bf16 weights + channels_last",
+                ],
+                rows,
+            )
+        )
+    trains = [r for r in results if r.train_ratios]
+    if trains:
+        out += ["", "## Training (one SGD step; speed ratio; peak memory ratio)", ""]
+        modes = list(trains[0].train_ratios)
+        header = ["model"]
+        for m in modes:
+            header += [f"timm s/step ({m})", f"speed ÷ timm ({m})"]
+        mem_modes = sorted({m for r in trains for m in r.memory})
+        header += [f"peak memory ÷ timm ({m if 'RSS' in m else f'{m}, heap'})" for m in mem_modes]
+        rows = []
+        for r in trains:
+            row = [r.name]
+            for m in modes:
+                row += [f"{r.train_sec.get(m, float('nan')):.2f}", _fmt_ratio(r.train_ratios.get(m))]
+            for m in mem_modes:
+                mem = r.memory.get(m, {})
+                if "timm" in mem and "visionzoo" in mem:
+                    vz_mb, timm_mb = mem["visionzoo"], mem["timm"]
+                    row.append(f"{vz_mb / timm_mb:.2f} ({vz_mb:.0f} / {timm_mb:.0f} MB)")
+                else:
+                    row.append("-")
+            rows.append(row)
+        out.append(_table(header, rows))
+    creates = [r for r in results if r.create_ratios]
+    if creates:
+        out += ["", "## Model creation", ""]
+        rows = [
+            [
+                r.name,
+                f"{r.create_sec['timm']:.3f}",
+                _fmt_ratio(r.create_ratios["random"]),
+                f"{r.create_sec['timm_pretrained']:.3f}",
+                f"{r.create_sec['visionzoo_pretrained']:.3f}",
+                _fmt_ratio(r.create_ratios["pretrained"]),
+            ]
+            for r in creates
+        ]
+        out.append(
+            _table(
+                [
+                    "model",
+                    "timm create s",
+                    "create speed ÷ timm",
+                    "timm pretrained s",
+                    "visionzoo pretrained s",
+                    "pretrained (local safetensors) speed ÷ timm",
+                ],
+                rows,
+            )
+        )
+    flops = [r for r in results if r.gflops_per_img and r.ips]
+    if flops and peaks:
+        out += ["", "## Achieved GFLOP/s (FLOPs counted by torch's FlopCounterMode)", ""]
+        rows = []
+        for r in flops:
+
+            def cell(key: str, peak: str, r: ModelResult = r) -> str:
+                if key not in r.ips or peak not in peaks:
+                    return "-"
+                g = r.gflops_per_img * r.ips[key]
+                return f"{g:.0f} ({100 * g / peaks[peak]:.0f}%)"
+
+            rows.append(
+                [
+                    r.name,
+                    f"{r.gflops_per_img:.2f}",
+                    cell("timm", "fp32"),
+                    cell("vz_opt_fp32", "fp32"),
+                    cell("timm_cl_bf16", "bf16"),
+                    cell("vz_opt_bf16", "bf16"),
+                ]
+            )
+        out.append(
+            _table(
+                [
+                    "model",
+                    "GFLOP/img",
+                    "timm default (% fp32 peak)",
+                    "optimised fp32 (% fp32 peak)",
+                    "timm bf16 + cl (% bf16 peak)",
+                    "optimised bf16 (% bf16 peak)",
+                ],
+                rows,
+            )
+        )
+    accs = [r for r in results if r.accuracy]
+    if accs:
+        out += [
+            "",
+            f"## Accuracy on real photos ({args.photos} crops of sample photos, see benchmarks/photos.py)",
+            "",
+            "`init`: the weights `create_model` builds. `calibrated`: random weights with BatchNorm",
+            "statistics set from the photos, a harsh stand-in for trained weights (no trained weights are",
+            "available offline); timm's bf16 model on the same weights is shown for comparison.",
+            "",
+        ]
+        rows = []
+        for r in accs:
+            a = r.accuracy
+            row = [r.name]
+            for w in ("init", "calibrated"):
+                row += [
+                    f"{a.get(f'{w}_fp32_rel_err', float('nan')):.1e}",
+                    f"{100 * a.get(f'{w}_bf16_top1', float('nan')):.1f}%",
+                    f"{a.get(f'{w}_bf16_cos_min', float('nan')):.5f}",
+                    f"{100 * a.get(f'{w}_timm_bf16_top1', float('nan')):.1f}% / "
+                    f"{a.get(f'{w}_timm_bf16_cos_min', float('nan')):.5f}",
+                ]
+            rows.append(row)
+        header = ["model"]
+        for w in ("init", "calibrated"):
+            header += [
+                f"{w}: fp32 opt rel err",
+                f"{w}: bf16 top-1 agree",
+                f"{w}: bf16 min cos",
+                f"{w}: timm bf16",
+            ]
+        out.append(_table(header, rows))
+    if imports:
+        med = {k: _median(v) for k, v in imports.items()}
+        out += ["", "## Import time (fresh interpreter each, in-process timer)", ""]
+        out.append(
+            _table(
+                [
+                    "import torch s",
+                    "import visionzoo s",
+                    "import timm s",
+                    "visionzoo ÷ torch",
+                    "timm ÷ torch",
+                    "visionzoo speed ÷ timm",
+                ],
+                [
+                    [
+                        f"{med['torch']:.2f}",
+                        f"{med['visionzoo']:.2f}",
+                        f"{med['timm']:.2f}",
+                        _fmt_ratio(ratio(imports["visionzoo"], imports["torch"])),
+                        _fmt_ratio(ratio(imports["timm"], imports["torch"])),
+                        _fmt_ratio(ratio(imports["visionzoo"], imports["timm"], invert=True)),
+                    ]
+                ],
+            )
+        )
+    notes = [f"- {r.name}: {n}" for r in results for n in r.notes]
+    if notes:
+        out += ["", "## Notes", "", *notes]
+    out += ["", "## Targets", "", *targets(results, imports, peaks)]
+    return "\n".join(out)
+
+
+def targets(
+    results: list[ModelResult], imports: dict[str, list[float]] | None, peaks: dict[str, float]
+) -> list[str]:
+    """The issues' targets, each marked met / NOT met / not measured."""
+    by = {r.name: r for r in results}
+    lines = []
+
+    def mark(ok: bool | None, text: str) -> None:
+        lines.append(f"- [{'met' if ok else 'not measured' if ok is None else 'NOT met'}] {text}")
+
+    for name in FOCUS:
+        r = by.get(name)
+        e = r.eval_ratios if r else {}
+        a = r.accuracy if r else {}
+        fp32 = e.get("opt_fp32")
+        err = a.get("init_fp32_rel_err")
+        mark(
+            None if fp32 is None else fp32.median >= 1.8 and (err is None or err <= 1e-4),
+            f"{name}: optimised fp32 >= 1.8x timm default (got {_fmt_ratio(fp32)}), "
+            f"outputs within 1e-4 (rel err {err if err is None else f'{err:.1e}'})",
+        )
+        bf = e.get("opt_bf16")
+        mark(
+            None if bf is None else bf.median >= 3.5,
+            f"{name}: optimised bf16 >= 3.5x timm default fp32 (got {_fmt_ratio(bf)})",
+        )
+        for w in ("init", "calibrated"):
+            top1, cos = a.get(f"{w}_bf16_top1"), a.get(f"{w}_bf16_cos_min")
+            ok = None if top1 is None or cos is None else top1 >= 0.99 and cos >= 0.999
+            got = "-" if top1 is None or cos is None else f"{100 * top1:.1f}%, min cos {cos:.5f}"
+            mark(
+                ok,
+                f"{name}: bf16 top-1 agreement >= 99% and cosine >= 0.999 on photos, {w} weights (got {got})",
+            )
+    for name in RESNET50_CLASS:
+        r = by.get(name)
+        if r is None or not r.gflops_per_img or "vz_opt_bf16" not in r.ips or "bf16" not in peaks:
+            mark(None, f"{name}: bf16 >= 70% of bf16 matmul peak")
+            continue
+        frac = r.gflops_per_img * r.ips["vz_opt_bf16"] / peaks["bf16"]
+        mark(frac >= 0.7, f"{name}: bf16 >= 70% of bf16 matmul peak (got {100 * frac:.0f}%)")
+    for r in results:
+        if "default" in r.eval_ratios:
+            d = r.eval_ratios["default"]
+            mark(d.median >= 1.0, f"{r.name}: default eval >= 1.0x timm (got {_fmt_ratio(d)})")
+        if "default" in r.train_ratios:
+            t = r.train_ratios["default"]
+            mark(t.median >= 1.0, f"{r.name}: default train step >= 1.0x timm (got {_fmt_ratio(t)})")
+        for mode, mem in r.memory.items():
+            if "timm" in mem and "visionzoo" in mem and "RSS" not in mode:
+                q = mem["visionzoo"] / mem["timm"]
+                mark(q <= 1.0, f"{r.name}: peak training memory ({mode}) <= 1.0x timm (got {q:.2f})")
+    for name in PRETRAINED_TARGETS:
+        r = by.get(name)
+        p = r.create_ratios.get("pretrained") if r else None
+        mark(
+            None if p is None else p.median >= 3.0,
+            f"{name}: create_model(pretrained=True) from local safetensors >= 3x faster than timm "
+            f"(got {_fmt_ratio(p)})",
+        )
+    if imports:
+        q = ratio(imports["visionzoo"], imports["torch"])
+        mark(q.median <= 1.10, f"import visionzoo <= 1.10x import torch (got {_fmt_ratio(q)})")
+    return lines
+
+
+# --- main ------------------------------------------------------------------------------------------
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
+    p.add_argument("--models", default=",".join(DEFAULT_MODELS), help="comma-separated model names")
+    p.add_argument("--rounds", type=int, default=5, help="interleaved rounds per measurement (default 5)")
+    p.add_argument("--iters", type=int, default=3, help="forward calls per eval measurement (default 3)")
+    p.add_argument("--batch-size", type=int, default=8, help="eval batch (default 8)")
+    p.add_argument("--train-batch-size", type=int, default=8, help="train batch (default 8)")
+    p.add_argument("--img-size", type=int, default=224, help="input size for speed runs (default 224)")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads (default: all)")
+    p.add_argument(
+        "--photos", type=int, default=100, help="photo crops for the accuracy section (default 100)"
+    )
+    p.add_argument("--sections", default=",".join(SECTIONS), help=f"subset of: {','.join(SECTIONS)}")
+    p.add_argument(
+        "--train-modes",
+        default="default,cl-bf16",
+        help="training settings to time and measure: default, cl-bf16, ckpt (default: default,cl-bf16)",
+    )
+    p.add_argument("--markdown", metavar="PATH", help="also write the report to PATH")
+    args = p.parse_args(argv)
+    args.models = [m for m in args.models.split(",") if m]
+    args.sections = [s for s in args.sections.split(",") if s]
+    args.train_modes = [m for m in args.train_modes.split(",") if m]
+    bad = [s for s in args.sections if s not in SECTIONS]
+    if bad:
+        p.error(f"unknown sections {bad}; valid: {', '.join(SECTIONS)}")
+    bad = [m for m in args.train_modes if m not in ("default", "cl-bf16", "ckpt")]
+    if bad:
+        p.error(f"unknown train modes {bad}; valid: default, cl-bf16, ckpt")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    import timm
+
+    import visionzoo
+    from visionzoo.optimize import supported_precisions
+
+    context = {
+        "cpu": cpu_name(),
+        "timm": timm.__version__,
+        "visionzoo": visionzoo.__version__,
+        "load_start": load_average(),
+    }
+    bf16 = "bf16" in supported_precisions("cpu")
+    train_modes = [m for m in args.train_modes if m != "cl-bf16" or bf16]
+    peaks: dict[str, float] = {}
+    if "flops" in args.sections:
+        log("measuring matmul peak")
+        peaks["fp32"] = matmul_peak(torch.float32)
+        if bf16:
+            peaks["bf16"] = matmul_peak(torch.bfloat16)
+    imports = None
+    if "import" in args.sections:
+        log("timing imports")
+        imports = bench_import(args)
+    results = []
+    for name in args.models:
+        if not visionzoo.is_model(name):
+            print(f"note: {name} is not registered in visionzoo yet; skipped", flush=True)
+            continue
+        if not timm.is_model(name):
+            print(f"note: timm has no {name}; skipped", flush=True)
+            continue
+        res = ModelResult(name)
+        start = time.perf_counter()
+        sections: dict[str, Callable[[], None]] = {
+            "eval": lambda res=res: bench_eval(res, args, bf16),
+            "train": lambda res=res: bench_train(res, args, train_modes),
+            "memory": lambda res=res: bench_memory(res, args, train_modes),
+            "create": lambda res=res: bench_create(res, args),
+            "flops": lambda res=res: bench_flops(res, args),
+            "accuracy": lambda res=res: bench_accuracy(res, args, bf16),
+        }
+        for section, fn in sections.items():
+            if section in args.sections:
+                log(f"{name}: {section}")
+                fn()
+        log(f"{name}: done in {time.perf_counter() - start:.0f} s")
+        results.append(res)
+    context["load_end"] = load_average()
+    report = render(results, args, peaks, imports, context)
+    print(report, flush=True)
+    if args.markdown:
+        Path(args.markdown).write_text(report + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,380 @@
+"""optimize_for_inference: same outputs (fp32 exact to 1e-4, bf16 within agreement bounds on real
+photos), every foldable BatchNorm folded, the original model untouched, clear precision errors.
+
+Runs on one or two of the smallest models of every registered family, so a new family is
+covered as soon as it is registered. No timing here: speed lives in ``benchmarks/``.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from timm_oracle import materialize_random, rel_err
+from torch import nn
+
+import visionzoo
+from visionzoo.layers import BatchNormAct2d, ConvNormAct
+from visionzoo.optimize import (
+    FoldedNormAct,
+    count_batch_norms,
+    find_conv_bn_pairs,
+    fold_batch_norm,
+    optimize_for_inference,
+    supported_precisions,
+)
+
+SIZE = 96  # the smallest size every family accepts (Inception-v3 needs > 75 px)
+BF16 = "bf16" in supported_precisions("cpu")
+
+
+@functools.cache
+def _smallest(module: str, count: int = 2) -> tuple[str, ...]:
+    """The ``count`` registered models of ``module`` with the fewest parameters."""
+    sizes = []
+    for name in visionzoo.list_models(module=module):
+        try:
+            model = visionzoo.create_model(name, device="meta")
+        except Exception:  # a model that does not build is test_contract's failure, not ours
+            continue
+        sizes.append((sum(p.numel() for p in model.parameters()), name))
+    return tuple(name for _, name in sorted(sizes)[:count])
+
+
+CASES = [name for module in visionzoo.list_modules() for name in _smallest(module)]
+
+
+def _random(name: str, **kwargs) -> nn.Module:
+    return materialize_random(visionzoo.create_model(name, device="meta", **kwargs))
+
+
+def _x(batch: int = 2) -> torch.Tensor:
+    return torch.randn(batch, 3, SIZE, SIZE)
+
+
+def _bns_fed_by_convs(model: nn.Module, x: torch.Tensor, *, intermediates: bool = False) -> list[str]:
+    """Batch norms whose input is exactly a Conv2d's output (what folding should remove).
+
+    With ``intermediates``, run ``forward_intermediates`` and leave out the norms whose input is
+    also a returned feature map (folding would change that map, so it must not happen).
+    """
+    conv_outs: set[int] = set()
+    keep: list[torch.Tensor] = []
+    fed: list[tuple[str, torch.Tensor]] = []
+    handles = []
+
+    def on_conv(_m: nn.Module, _i: object, out: torch.Tensor) -> None:
+        keep.append(out)
+        conv_outs.add(id(out))
+
+    def on_bn(name: str):
+        def hook(_m: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+            if id(inputs[0]) in conv_outs:
+                fed.append((name, inputs[0]))
+
+        return hook
+
+    for name, m in model.named_modules():
+        if isinstance(m, nn.Conv2d):
+            handles.append(m.register_forward_hook(on_conv))
+        elif isinstance(m, nn.modules.batchnorm._BatchNorm):
+            handles.append(m.register_forward_pre_hook(on_bn(name)))
+    try:
+        with torch.no_grad():
+            if intermediates:
+                returned = {id(t) for t in model.forward_intermediates(x, intermediates_only=True)}
+                return [name for name, t in fed if id(t) not in returned]
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return [name for name, _ in fed]
+
+
+# --- every family ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", CASES)
+def test_fp32_same_outputs_and_bn_folded(name: str) -> None:
+    model = _random(name)
+    x = _x()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    types_before = [type(m) for m in model.modules()]
+    foldable = _bns_fed_by_convs(model, x)
+
+    fast = optimize_for_inference(model)
+    with torch.no_grad():
+        ref, out = model(x), fast(x)
+        assert out.dtype == torch.float32 and out.shape == ref.shape
+        assert rel_err(out, ref) <= 1e-4
+        assert rel_err(fast.forward_features(x), model.forward_features(x)) <= 1e-4
+        _, ref_inters = model.forward_intermediates(x)
+        _, inters = fast.forward_intermediates(x)
+        for a, b in zip(inters, ref_inters, strict=True):
+            assert rel_err(a, b) <= 1e-4
+
+    # every norm that read a conv's output is gone, unless that output is a feature map
+    # forward_intermediates returns; the others (pre-activation norms) remain
+    assert _bns_fed_by_convs(fast, x, intermediates=True) == []
+    kept_for_taps = set(_bns_fed_by_convs(fast, x))
+    assert count_batch_norms(fast) == count_batch_norms(model) - len(set(foldable) - kept_for_taps)
+    assert fast.training is False
+
+    # the original is untouched: same modules, same tensors, still trainable
+    assert [type(m) for m in model.modules()] == types_before
+    after = model.state_dict()
+    assert after.keys() == before.keys()
+    assert all(torch.equal(after[k], v) for k, v in before.items())
+    assert all(p.requires_grad for p in model.parameters())
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_features_only_backbone(name: str) -> None:
+    backbone = _random(name, features_only=True)
+    x = _x()
+    fast = optimize_for_inference(backbone)
+    with torch.no_grad():
+        ref, out = backbone(x), fast(x)
+        ref_again = backbone(x)  # the original's feature taps still work after copying
+    assert len(out) == len(ref) == len(ref_again)
+    for a, b, c in zip(out, ref, ref_again):
+        assert rel_err(a, b) <= 1e-4
+        assert torch.equal(b, c)
+
+
+def _photos() -> list[Path]:
+    found = []
+    for package, rel in (
+        ("sklearn", ["datasets/images/china.jpg", "datasets/images/flower.jpg"]),
+        ("matplotlib", ["mpl-data/sample_data/grace_hopper.jpg"]),
+    ):
+        spec = importlib.util.find_spec(package)
+        if spec is not None and spec.submodule_search_locations:
+            root = Path(next(iter(spec.submodule_search_locations)))
+            found += [root / r for r in rel if (root / r).is_file()]
+    return found
+
+
+@functools.cache
+def _photo_crops(count: int = 100) -> torch.Tensor:
+    from PIL import Image
+    from torchvision.transforms import v2
+
+    paths = _photos()
+    if not paths:
+        pytest.skip("no sample photos installed (scikit-learn or matplotlib ship some)")
+    images = [v2.functional.to_image(Image.open(p).convert("RGB")) for p in paths]
+    crop = v2.Compose(
+        [
+            v2.RandomResizedCrop(SIZE, scale=(0.08, 1.0), antialias=True),
+            v2.RandomHorizontalFlip(),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
+        ]
+    )
+    torch.manual_seed(0)
+    return torch.stack([crop(images[i % len(images)]) for i in range(count)])
+
+
+TIE = 0.05  # a top-1 margin below this many logit standard deviations is a near-tie
+
+
+@pytest.mark.skipif(not BF16, reason="this CPU has no native bf16")
+@pytest.mark.parametrize("name", CASES)
+def test_bf16_agrees_with_fp32_on_photos(name: str) -> None:
+    """Logit cosine >= 0.999 on 100 crops of real photos, and top-1 agreement >= 99% on the
+    crops where fp32 makes a clear call.
+
+    No trained weights are available offline, so the weights are those ``create_model``
+    initialises, with the classifier bias zeroed (at init it can outweigh the image-dependent
+    part of the logits). Such logits are nearly flat: a few crops have top-2 margins of a
+    thousandth of the logit spread, which no reduced precision orders reliably (timm's bf16
+    flips the same ones). Those near-ties (margin < ``TIE`` logit std) are left out of the
+    agreement count.
+    """
+    model = visionzoo.create_model(name).eval()
+    bias = getattr(model.get_classifier(), "bias", None)
+    if bias is not None:
+        nn.init.zeros_(bias)
+    x = _photo_crops()
+    fast = optimize_for_inference(model, precision="bf16")
+    fc = fast.get_classifier()
+    assert all(
+        p.dtype == torch.bfloat16 for n, p in fast.named_parameters() if not n.startswith(fc_name(fast))
+    )
+    assert all(p.dtype == torch.float32 for p in fc.parameters())  # logits are not rounded to bf16
+    with torch.no_grad():
+        ref = torch.cat([model(c) for c in x.split(25)])
+        out = torch.cat([fast(c) for c in x.split(25)])
+    assert out.dtype == torch.float32
+    cos = F.cosine_similarity(out, ref, dim=1)
+    assert cos.min() >= 0.999, f"min cosine {cos.min():.5f}"
+    top2 = ref.topk(2, dim=1).values
+    clear = (top2[:, 0] - top2[:, 1]) >= TIE * ref.std(dim=1)
+    assert clear.sum() >= 25, f"only {int(clear.sum())} of {len(x)} crops get a clear fp32 prediction"
+    agree = (out.argmax(1) == ref.argmax(1))[clear].float().mean()
+    assert agree >= 0.99, f"top-1 agreement {agree:.3f} on {int(clear.sum())} clear crops"
+
+
+def fc_name(model: nn.Module) -> str:
+    return model.get_classifier(name_only=True) + "."
+
+
+# --- folding, structurally ---------------------------------------------------------------------------
+def _randomize_bn(model: nn.Module) -> nn.Module:
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.running_mean.normal_(0, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            if m.affine:
+                m.weight.data.uniform_(0.5, 1.5)
+                m.bias.data.normal_(0, 0.5)
+    return model.eval()
+
+
+class _SharedOutput(nn.Module):
+    """The conv's output feeds both the norm and a residual: folding would change the residual."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        return self.bn(y) + y
+
+
+class _ReusedConv(nn.Module):
+    """One conv applied twice, each output with its own norm: no single fold is right for both."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 1)
+        self.bn1 = nn.BatchNorm2d(3)
+        self.bn2 = nn.BatchNorm2d(3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn1(self.conv(x)) + self.bn2(self.conv(x * 2))
+
+
+class _StdConv(nn.Conv2d):
+    """Weight-standardised conv: its weight is renormalised, so scaling it would be undone."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = (self.weight - self.weight.mean((1, 2, 3), keepdim=True)) / (
+            self.weight.std((1, 2, 3), keepdim=True) + 1e-5
+        )
+        return F.conv2d(x, w, self.bias, self.stride, self.padding)
+
+
+def test_folds_sequential_norm_act_and_conv_norm_act() -> None:
+    model = _randomize_bn(
+        nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1, bias=True),  # a conv with its own bias
+            nn.BatchNorm2d(8),
+            nn.ReLU(),
+            nn.Conv2d(8, 8, 3, padding=1, groups=4, bias=False),  # grouped
+            BatchNormAct2d(8, act_layer=nn.LeakyReLU),
+            ConvNormAct(8, 8, 3, act_layer=nn.SiLU),
+            nn.Conv2d(8, 4, 1, bias=False),
+            nn.BatchNorm2d(4, affine=False),
+        )
+    )
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        ref = model(x)
+    fast = optimize_for_inference(model, channels_last=False)
+    with torch.no_grad():
+        assert rel_err(fast(x), ref) <= 1e-5
+    assert count_batch_norms(fast) == 0
+    assert isinstance(fast[1], nn.Identity)
+    assert isinstance(fast[4], FoldedNormAct) and isinstance(fast[4].act, nn.LeakyReLU)
+    assert isinstance(fast[5].bn, FoldedNormAct) and isinstance(fast[5].bn.act, nn.SiLU)
+    assert fast[3].bias is not None and fast[6].bias is not None
+
+
+@pytest.mark.parametrize("model_cls", [_SharedOutput, _ReusedConv])
+def test_does_not_fold_when_the_conv_output_is_used_elsewhere(model_cls: type[nn.Module]) -> None:
+    model = _randomize_bn(model_cls())
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        ref = model(x)
+    fast = optimize_for_inference(model, channels_last=False)
+    assert count_batch_norms(fast) == count_batch_norms(model)
+    with torch.no_grad():
+        assert rel_err(fast(x), ref) <= 1e-6
+
+
+def test_does_not_fold_into_weight_transforming_convs() -> None:
+    model = _randomize_bn(nn.Sequential(_StdConv(3, 4, 3, padding=1), nn.BatchNorm2d(4)))
+    assert find_conv_bn_pairs(model) == []
+    x = torch.randn(2, 3, 8, 8)
+    fast = optimize_for_inference(model)
+    with torch.no_grad():
+        assert rel_err(fast(x), model(x)) <= 1e-6
+
+
+def test_fold_batch_norm_in_place_reports_pairs() -> None:
+    model = _randomize_bn(nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Conv2d(4, 4, 1)))
+    x = torch.randn(1, 3, 8, 8)
+    with torch.no_grad():
+        ref = model(x)
+    assert fold_batch_norm(model, x) == [("0", "1")]
+    with torch.no_grad():
+        assert rel_err(model(x), ref) <= 1e-6
+
+
+# --- the VisionModel API and options -----------------------------------------------------------------
+def test_api_survives_in_every_precision() -> None:
+    model = _random("resnet18")
+    x = _x()
+    for precision in supported_precisions("cpu"):
+        fast = optimize_for_inference(model, precision=precision)
+        with torch.no_grad():
+            feats = fast.forward_features(x)
+            assert feats.dtype == torch.float32 and feats.shape[1] == model.num_features
+            assert fast.forward_head(feats).shape == (2, model.num_classes)
+            assert fast.forward_head(feats, pre_logits=True).shape == (2, model.head_hidden_size)
+            inters = fast.forward_intermediates(x, intermediates_only=True)
+            assert [t.shape[1] for t in inters] == [i["num_chs"] for i in model.feature_info]
+            if precision != "fp32":  # a caller already in that precision gets it back
+                dtype = next(fast.parameters()).dtype
+                assert fast(x.to(dtype)).dtype == dtype
+        assert fast.num_classes == model.num_classes and fast.pretrained_cfg == model.pretrained_cfg
+        assert not any(p.requires_grad for p in fast.parameters())
+
+
+def test_channels_last_and_fold_options() -> None:
+    model = _random("resnet18")
+    plain = optimize_for_inference(model, channels_last=False, fold_bn=False)
+    assert count_batch_norms(plain) == count_batch_norms(model)
+    assert plain.conv1.weight.is_contiguous()
+    fast = optimize_for_inference(model, channels_last=True)
+    assert fast.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    x = _x()
+    with torch.no_grad():
+        assert rel_err(plain(x), model(x)) <= 1e-5
+        assert rel_err(fast(x), model(x)) <= 1e-4
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_unsupported_precision_is_a_clear_error(precision: str) -> None:
+    if precision in supported_precisions("cpu"):
+        pytest.skip(f"this CPU runs {precision} natively")
+    with pytest.raises(
+        ValueError, match=rf"precision='{precision}' is not supported.*supported precisions here: fp32"
+    ):
+        optimize_for_inference(_random("resnet18"), precision=precision)
+
+
+def test_bad_arguments() -> None:
+    model = _random("resnet18")
+    with pytest.raises(ValueError, match="unknown precision 'int8'; valid: fp32, bf16, fp16"):
+        optimize_for_inference(model, precision="int8")
+    with pytest.raises(TypeError, match="channels_last must be a bool or None, got 'yes'"):
+        optimize_for_inference(model, channels_last="yes")
+    with pytest.raises(TypeError, match="model must be an nn.Module"):
+        optimize_for_inference("resnet18")
