@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from functools import partial
-from typing import Any, cast
+from typing import Any
 
 import torch
 from torch import nn
@@ -60,8 +60,7 @@ def _three(out_chs: int | Sequence[int]) -> tuple[int, int, int]:
     """One width for all three separable convs, or one width each."""
     if isinstance(out_chs, int) and not isinstance(out_chs, bool):
         return (out_chs, out_chs, out_chs)
-    # out_chs is a sequence here, or a bool, which tuple() rejects with a TypeError
-    chs = tuple(cast(Sequence[int], out_chs))
+    chs = tuple(out_chs) if isinstance(out_chs, Sequence) else ()
     if len(chs) != 3 or not all(isinstance(c, int) and c > 0 for c in chs):
         raise ValueError(f"out_chs must be an int or three positive ints, got {out_chs!r}")
     return chs[0], chs[1], chs[2]
