@@ -122,6 +122,15 @@ def test_misspelled_kwarg_names_it() -> None:
         (dict(features_only=True, out_indices="12"), "out_indices must be"),
         (dict(features_only=True, out_indices=6), r"last 6 features.*use 1..5"),
         (dict(features_only=True, feature_cls="graph"), "unknown feature_cls 'graph'"),
+        (
+            dict(features_only=True, out_indices=(4, -1)),
+            r"out_indices=\(4, -1\) names the same feature twice",
+        ),
+        (dict(features_only=True, out_indices=(1.0, 2.0)), "out_indices entries must be ints, got 1.0"),
+        (dict(out_indices=(1, 2)), r"out_indices=\(1, 2\) applies only with features_only=True"),
+        (dict(feature_cls="dict"), "feature_cls='dict' applies only with features_only=True"),
+        (dict(img_size=224), "unexpected keyword argument 'img_size'; resnet18 takes images of any size"),
+        (dict(checkpoint_path=3), "checkpoint_path must be a file path"),
     ],
 )
 def test_bad_kwargs_name_the_value(kwargs: dict, pattern: str) -> None:

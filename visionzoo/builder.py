@@ -74,6 +74,9 @@ def model_args_type(model_cls: type[nn.Module]) -> type:
     return cls
 
 
+_SIZE_KWARGS = ("img_size", "image_size", "input_size", "size")
+
+
 def _merge_args(variant: str, base: Any, overrides: dict[str, Any]) -> dict[str, Any]:
     """The variant's constructor kwargs with ``overrides`` applied; unknown names raise TypeError."""
     if base is None:
@@ -85,9 +88,15 @@ def _merge_args(variant: str, base: Any, overrides: dict[str, Any]) -> dict[str,
         for k in unknown:
             close = difflib.get_close_matches(k, names, n=1)
             hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        size_hint = (
+            f"; {variant} takes images of any size (the input size is the data's: see "
+            "resolve_model_data_config), so it has no size argument"
+            if any(k in _SIZE_KWARGS for k in unknown)
+            else ""
+        )
         raise TypeError(
             f"{variant}: unexpected keyword argument{'s' if len(unknown) > 1 else ''} "
-            f"{', '.join(hints)}; {variant} accepts: {', '.join(sorted(names))}"
+            f"{', '.join(hints)}{size_hint}; {variant} accepts: {', '.join(sorted(names))}"
         )
     merged = dataclasses.replace(base, **overrides)
     return {n: getattr(merged, n) for n in names}
@@ -323,6 +332,15 @@ def build_model_with_cfg(
     """
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     _check_common_kwargs(variant, kwargs)
+    if not features_only:  # timm's models reject them too; silently ignoring them would hide a bug
+        for name, value in (("out_indices", out_indices), ("feature_cls", feature_cls)):
+            if value is not None:
+                raise TypeError(
+                    f"{variant}: {name}={value!r} applies only with features_only=True; for a "
+                    "classifier's intermediate features use model.forward_intermediates(x, indices=...)"
+                )
+    if checkpoint_path is not None and not isinstance(checkpoint_path, (str, os.PathLike)):
+        raise TypeError(f"checkpoint_path must be a file path (str or Path), got {checkpoint_path!r}")
     if isinstance(model_args, Pruned):
         pruned, model_args = True, model_args.args
     cfg = resolve_pretrained_cfg(variant, pretrained_cfg, pretrained_cfg_overlay)

@@ -40,6 +40,14 @@ def parse_model_name(model_name: str) -> tuple[str | None, str]:
 
 def _config_source(source: str, location: str, cache_dir: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """``(architecture, pretrained cfg fields, model_args)`` from a saved ``config.json``."""
+    if source == "local-dir":
+        location = str(Path(location).expanduser())
+        if not Path(location).is_dir():  # else it would be taken for a Hub id
+            what = "is not a folder" if Path(location).exists() else "not found"
+            raise hub.WeightsError(
+                f"local-dir:{location}: {what}; pass a folder holding config.json and model.safetensors "
+                "(written by save_pretrained or `visionzoo train`)"
+            )
     config = hub.load_config_json(location, cache_dir)
     if "pretrained_cfg" in config:
         cfg_fields = dict(config["pretrained_cfg"])
@@ -119,7 +127,14 @@ def create_model(
         cache_dir=cache_dir,
     )
     kwargs.update({k: v for k, v in options.items() if v is not None})
-    return entrypoint(pretrained=pretrained, **kwargs)
+    model = entrypoint(pretrained=pretrained, **kwargs)
+    if kwargs.get("features_only") and not getattr(model, "feature_info", None):
+        # a user entrypoint that swallowed features_only would otherwise return a classifier
+        raise ValueError(
+            f"{arch} does not support features_only: its entrypoint returned a {type(model).__name__} "
+            "without feature_info; build it with build_model_with_cfg and set feature_info"
+        )
+    return model
 
 
 def save_pretrained(

@@ -270,6 +270,11 @@ def download_url(
             "pretrained_cfg_overlay=dict(file='path/to/weights')), or place it at "
             f"{dest}, or load a saved folder with create_model('local-dir:PATH')"
         )
+    advice = (
+        "Without network access, provide the weights file yourself: create_model(..., pretrained=True, "
+        f"pretrained_cfg_overlay=dict(file='path/to/weights')), or place it at {dest}, or load a saved "
+        "folder with create_model('local-dir:PATH'); set HF_HUB_OFFLINE=1 to never try the network"
+    )
     folder.mkdir(parents=True, exist_ok=True)
     expected = _HASH_IN_NAME.search(name)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".partial", dir=folder)
@@ -306,7 +311,10 @@ def download_url(
         os.replace(tmp, dest)
     except (OSError, http.client.HTTPException) as e:
         tmp.unlink(missing_ok=True)
-        raise WeightsError(f"could not download {url}: {e}") from e
+        network = isinstance(
+            e, (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError)
+        )
+        raise WeightsError(f"could not download {url}: {e}" + (f". {advice}" if network else "")) from e
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -339,7 +347,11 @@ def hf_download(hub_id: str, filename: str, cache_dir: str | os.PathLike[str] | 
             hf_hub_download(repo, filename, revision=revision, cache_dir=cache, local_files_only=offline)
         )
     except LocalEntryNotFoundError as e:  # (a subclass of EntryNotFoundError: catch it first)
-        why = "offline mode is on (HF_HUB_OFFLINE)" if offline else "the Hub could not be reached"
+        why = (
+            "offline mode is on (HF_HUB_OFFLINE)"
+            if offline
+            else "the Hub could not be reached (set HF_HUB_OFFLINE=1 to skip the network)"
+        )
         raise WeightsError(
             f"{filename} of {hub_id} is not in the Hugging Face cache and {why}. Provide the "
             "weights: run once with network access to fill the cache, or pass "
@@ -352,14 +364,14 @@ def _hf_weights(hub_id: str, filename: str | None, cache_dir: Any) -> Path:
     from huggingface_hub.errors import EntryNotFoundError
 
     names = [filename] if filename else [SAFE_WEIGHTS_NAME, TORCH_WEIGHTS_NAME]
-    last: Exception | None = None
+    errors: list[Exception] = []
     for name in names:
         try:
             return hf_download(hub_id, name, cache_dir)
         except (EntryNotFoundError, WeightsError) as e:
-            last = e
-    assert last is not None
-    raise last
+            errors.append(e)
+    # "not cached / unreachable" names the preferred file; "not in the repo" the last one tried
+    raise next((e for e in errors if isinstance(e, WeightsError)), errors[-1])
 
 
 def load_config_json(source: str, cache_dir: Any = None) -> dict[str, Any]:
