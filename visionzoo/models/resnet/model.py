@@ -84,15 +84,17 @@ class BasicBlock(nn.Module):
         if isinstance(weight, torch.Tensor):
             nn.init.zeros_(weight)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        shortcut = x if self.downsample is None else self.downsample(x)
-        x = self.aa(self.act1(self.drop_block(self.bn1(self.conv1(x)))))
+    def forward(self, x_in: torch.Tensor) -> torch.Tensor:
+        x = self.aa(self.act1(self.drop_block(self.bn1(self.conv1(x_in)))))
         x = self.bn2(self.conv2(x))
         if self.se is not None:
             x = self.se(x)
         if self.drop_path is not None:
             x = self.drop_path(x)
-        return self.act2(x + shortcut)
+        # NOTE: the shortcut is computed late and added in place, so no extra activation-sized
+        # tensor is allocated or kept alive while the branch runs
+        x += x_in if self.downsample is None else self.downsample(x_in)
+        return self.act2(x)
 
 
 class Bottleneck(nn.Module):
@@ -155,16 +157,18 @@ class Bottleneck(nn.Module):
         if isinstance(weight, torch.Tensor):
             nn.init.zeros_(weight)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        shortcut = x if self.downsample is None else self.downsample(x)
-        x = self.act1(self.bn1(self.conv1(x)))
+    def forward(self, x_in: torch.Tensor) -> torch.Tensor:
+        x = self.act1(self.bn1(self.conv1(x_in)))
         x = self.aa(self.act2(self.drop_block(self.bn2(self.conv2(x)))))
         x = self.bn3(self.conv3(x))
         if self.se is not None:
             x = self.se(x)
         if self.drop_path is not None:
             x = self.drop_path(x)
-        return self.act3(x + shortcut)
+        # NOTE: the shortcut is computed late and added in place, so no extra activation-sized
+        # tensor is allocated or kept alive while the branch runs
+        x += x_in if self.downsample is None else self.downsample(x_in)
+        return self.act3(x)
 
 
 BlockType = type[BasicBlock] | type[Bottleneck]
