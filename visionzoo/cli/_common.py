@@ -9,6 +9,7 @@ import io
 import json
 import math
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -136,7 +137,7 @@ def load_model(
     """
     from .. import create_model
     from ..builder import load_state_dict_into
-    from ..hub import load_state_dict
+    from ..hub import WeightsError, load_state_dict
 
     if checkpoint is None:
         if model_name is None:
@@ -146,7 +147,15 @@ def load_model(
                 f"{require_weights} needs trained weights: add --pretrained, or --checkpoint PATH "
                 "for weights you trained"
             )
-        return create_model(model_name, pretrained=pretrained, **kwargs)
+        try:
+            return create_model(model_name, pretrained=pretrained, **kwargs)
+        except WeightsError as e:
+            if "pretrained_cfg_overlay=dict(file=" not in str(e):
+                raise
+            raise CLIError(
+                f"{e}. On the command line: --model {model_name} --checkpoint path/to/weights, "
+                "or --checkpoint FOLDER (saved by save_pretrained or `visionzoo train`)"
+            ) from None
     path = Path(checkpoint).expanduser()
     if not path.exists():
         raise CLIError(f"checkpoint not found: {path}")
@@ -255,6 +264,53 @@ def check_writable_file(path: Path, *, what: str = "output") -> None:
         raise CLIError(f"{what} folder {parent} is not writable")
 
 
+def nearest_existing(path: Path) -> Path:
+    """``path`` or its closest ancestor that exists (where a new folder would be created)."""
+    path = path.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def check_dir_creatable(path: Path, *, what: str = "output folder") -> None:
+    """Fail early, writing nothing, when ``path`` could not be created or written."""
+    base = nearest_existing(path)
+    if not base.is_dir():
+        raise CLIError(f"{what} {path} is not writable: {base} is a file, not a folder")
+    if not os.access(base, os.W_OK | os.X_OK):  # also False on a read-only file system, even for root
+        raise CLIError(f"{what} {path} is not writable: no write permission on {base} (or read-only disk)")
+
+
+def check_free_space(path: Path, needed: int, *, what: str = "output folder", detail: str = "") -> None:
+    """Fail early, writing nothing, when the disk holding ``path`` has less than ``needed`` bytes free."""
+    base = nearest_existing(path)
+    free = shutil.disk_usage(base).free
+    if free < needed:
+        raise CLIError(
+            f"{what} {path}: not enough free space ({format_bytes(free)} free, the run needs about "
+            f"{format_bytes(needed)}{detail}); free some space or choose another folder"
+        )
+
+
+def format_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"  # pragma: no cover
+
+
+def fsync_path(path: Path) -> None:
+    """Flush a file, or a folder's entries, to disk (folders: POSIX only; elsewhere a no-op)."""
+    if path.is_dir() and os.name != "posix":
+        return  # Windows cannot open a folder to flush it
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def check_writable_dir(path: Path, *, what: str = "output folder") -> None:
     """Create ``path`` if needed and prove it is writable with a probe file."""
     if path.exists() and not path.is_dir():
@@ -269,12 +325,14 @@ def check_writable_dir(path: Path, *, what: str = "output folder") -> None:
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write via a temporary name in the same folder and rename, so readers never see a partial
-    file and a failure leaves nothing behind."""
+    """Write via a temporary name in the same folder, fsync and rename, so readers never see a
+    partial file (not even after a power cut) and a failure leaves nothing behind."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         write(tmp)
+        fsync_path(tmp)
         os.replace(tmp, path)
+        fsync_path(path.parent)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

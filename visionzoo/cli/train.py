@@ -7,13 +7,17 @@ A run folder holds ``last/`` and ``best/`` (each ``model.safetensors`` + ``confi
 with ``create_model("local-dir:RUN/best", pretrained=True)``), ``last/training_state.pt``
 (optimizer, schedule, EMA and progress, for ``--resume``) and ``metrics.csv``. Folders are
 written under a temporary name and renamed into place, so an interrupted save never leaves a
-half-written checkpoint. Each epoch reseeds the random generators from (seed, rank, epoch), so
-a resumed run continues exactly as an uninterrupted one would.
+half-written checkpoint, and ``last/`` (which holds the training state) is written before
+``best/`` and ``metrics.csv``: whatever a crash interrupts, ``--resume`` finds ``last/`` whole,
+finishes or undoes the interrupted swap, and rebuilds ``best/`` and ``metrics.csv`` from it.
+Each epoch reseeds the random generators from (seed, rank, epoch), so a resumed run continues
+exactly as an uninterrupted one would.
 """
 
 from __future__ import annotations
 
 import argparse
+import filecmp
 import math
 import os
 import random
@@ -33,7 +37,11 @@ from ._common import (
     add_common,
     add_device,
     atomic_write_text,
+    check_dir_creatable,
+    check_free_space,
     check_writable_dir,
+    format_bytes,
+    fsync_path,
     note,
     rows_to_csv,
 )
@@ -130,6 +138,12 @@ def register(subparsers: Any) -> None:
         help="end this invocation after N epochs (time-limited job slots); continue with --resume",
     )
     r.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    r.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="deterministic algorithms only (torch.use_deterministic_algorithms): bit-identical reruns "
+        "and resumes on GPUs too; an op without a deterministic version stops the run",
+    )
     r.add_argument("--amp", action="store_true", help="mixed precision (autocast)")
     r.add_argument("--amp-dtype", choices=("bfloat16", "float16"), default="bfloat16", help="autocast dtype")
     r.add_argument("--channels-last", action="store_true", help="channels-last memory format")
@@ -168,6 +182,9 @@ def _check_args(args: argparse.Namespace) -> None:
 
 def _load_resume(path_arg: str) -> tuple[Path, dict[str, Any]]:
     path = Path(path_arg).expanduser()
+    run_folder = path.parent if path.name == "last" else path
+    if run_folder.is_dir() and int(os.environ.get("RANK", "0")) == 0:
+        recover_run_folder(run_folder)  # may bring back a last/ a crash left moved aside
     if not path.exists():
         raise CLIError(f"--resume {path}: not found")
     folder = path / "last" if (path / "last" / STATE_NAME).is_file() else path
@@ -305,26 +322,117 @@ def _seed(seed: int, rank: int, epoch: int) -> None:
 
 # --- checkpoints ----------------------------------------------------------------------------------
 def save_checkpoint(folder: Path, model: nn.Module, state: dict[str, Any] | None = None) -> None:
-    """Write ``folder`` (model.safetensors + config.json [+ training state]) atomically: into a
-    temporary folder, then swapped in by rename."""
+    """Write ``folder`` (model.safetensors + config.json [+ training state]) atomically."""
     from .. import save_pretrained
 
+    def write(tmp: Path) -> None:
+        save_pretrained(model, tmp)
+        if state is not None:
+            torch.save(state, tmp / STATE_NAME)
+
+    write_folder_atomically(folder, write)
+
+
+def write_folder_atomically(folder: Path, write: Callable[[Path], None]) -> None:
+    """Fill a temporary sibling folder, fsync it, and swap it in by rename.
+
+    The previous ``folder`` is moved aside (``.NAME.old-PID``) only once the new one
+    (``.NAME.tmp-PID``) is complete on disk, so after a crash at any point either ``folder`` is
+    whole or :func:`recover_run_folder` can finish the swap. A failure restores the previous one.
+    """
     tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
     old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        save_pretrained(model, tmp)
-        if state is not None:
-            torch.save(state, tmp / STATE_NAME)
+        tmp.mkdir()
+        write(tmp)
+        for f in tmp.iterdir():
+            fsync_path(f)
+        fsync_path(tmp)
         if folder.exists():
             os.replace(folder, old)
         os.replace(tmp, folder)
+        fsync_path(folder.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         if old.exists() and not folder.exists():
             os.replace(old, folder)
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+def recover_run_folder(run: Path) -> None:
+    """Repair what a killed ``visionzoo train`` may leave in a run folder, and remove its temporaries.
+
+    A ``.NAME.old-PID`` without ``NAME`` means the crash came between moving the previous
+    checkpoint aside and renaming the new one in; the new one (``.NAME.tmp-PID``) was complete,
+    so it takes its place. Every other ``.tmp``/``.old`` entry is a leftover and is removed.
+    """
+    for name in ("last", "best"):
+        folder = run / name
+        if not folder.exists():
+            for old in sorted(run.glob(f".{name}.old-*")):
+                new = old.with_name(f".{name}.tmp-{old.name.rsplit('-', 1)[-1]}")
+                os.replace(new if new.is_dir() else old, folder)
+                fsync_path(run)
+                break
+        for stale in [*run.glob(f".{name}.tmp-*"), *run.glob(f".{name}.old-*")]:
+            if not _writer_alive(stale):
+                shutil.rmtree(stale, ignore_errors=True)
+    for stale in run.glob(".metrics.csv.tmp-*"):
+        if not _writer_alive(stale):
+            stale.unlink(missing_ok=True)
+
+
+def _writer_alive(temporary: Path) -> bool:
+    """Whether the process named by a ``...-PID`` temporary still runs here (then it is not stale)."""
+    pid = temporary.name.rsplit("-", 1)[-1]
+    if os.name != "posix" or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)  # signal 0: existence check only
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _sync_derived_files(output: Path, state: dict[str, Any]) -> None:
+    """``best/`` and ``metrics.csv`` are written after ``last/``; a crash in between leaves them one
+    epoch behind. Rebuild them from ``last/``, the commit point."""
+    last, best = output / "last", output / "best"
+    if state["best"]["epoch"] == state["epoch"] and (last / "model.safetensors").is_file():
+        names = ("model.safetensors", "config.json")
+        same = (best / "model.safetensors").is_file() and all(
+            (best / n).is_file() and filecmp.cmp(last / n, best / n, shallow=False) for n in names
+        )
+        if not same:
+
+            def copy(tmp: Path) -> None:
+                for n in names:
+                    shutil.copyfile(last / n, tmp / n)
+
+            note(f"best/ is behind last/ (interrupted save); copying epoch {state['epoch']} into {best}")
+            write_folder_atomically(best, copy)
+    atomic_write_text(output / "metrics.csv", rows_to_csv(state["history"]))
+
+
+def checkpoint_bytes(model: nn.Module, *, opt: str, ema: bool) -> dict[str, int]:
+    """Estimated sizes on disk: ``last`` (weights + training state), ``best`` (weights) and
+    ``peak`` (during a save a new ``last/`` is written beside the old one and ``best/``)."""
+    tensors = model.state_dict().values()
+    weights = sum(t.numel() * t.element_size() for t in tensors) + 512 * len(tensors)  # + headers
+    params = sum(p.numel() * p.element_size() + 512 for p in model.parameters() if p.requires_grad)
+    moments = 2 if opt in _ADAPTIVE or opt == "rmsprop" else 1  # optimizer buffers per parameter
+    state = weights * (2 if ema else 1) + moments * params
+    last, best = weights + state, weights
+    margin = (1 << 20) + (last + best) // 20  # configs, metrics.csv, file system blocks
+    return {"last": last, "best": best, "peak": 2 * last + best + margin}
+
+
+def _used_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) if folder.is_dir() else 0
 
 
 def _cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
@@ -387,11 +495,16 @@ def run(args: argparse.Namespace) -> int:
             )
     if args.model is None:
         raise CLIError("pass --model NAME (see `visionzoo list`)")
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    if args.deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS needs it, before CUDA starts
+        torch.use_deterministic_algorithms(True)
     dist = init_distributed(args.device)
     try:
         return _train(args, dist, resume_folder, state)
     finally:
         dist.shutdown()
+        torch.use_deterministic_algorithms(was_deterministic)
 
 
 def _train(
@@ -411,6 +524,8 @@ def _train(
 
     main = dist.is_main
     device = dist.device
+    output = _output_folder(args, dist, resume_folder)
+    check_dir_creatable(output)  # before any work; nothing is created yet
     _seed(args.seed, 0, -1)  # the same initial weights on every rank
     train_src, train_idx, val_src, val_idx = _open_data(args)
     classes = train_src.classes
@@ -546,6 +661,13 @@ def _train(
             model, multi_avg_fn=_ema_avg(args.ema_decay), use_buffers=True
         )
     loss_fn = nn.CrossEntropyLoss(label_smoothing=args.smoothing)
+    sizes = checkpoint_bytes(model, opt=args.opt, ema=ema is not None)
+    check_free_space(
+        output,
+        sizes["peak"] - _used_bytes(output / "last") - _used_bytes(output / "best"),
+        detail=f" for last/ {format_bytes(sizes['last'])}, best/ {format_bytes(sizes['best'])} and a "
+        "new last/ written beside the old one",
+    )
 
     start_epoch, best, history = 0, {"top1": -1.0, "epoch": 0}, []
     if state is not None:
@@ -558,9 +680,15 @@ def _train(
             ema.load_state_dict(state["ema"])
         start_epoch, best, history = int(state["epoch"]), dict(state["best"]), list(state["history"])
 
-    output = _output_folder(args, dist, resume_folder)
     created_output = not output.exists()
     check_writable_dir(output)
+    if (
+        main
+        and state is not None
+        and resume_folder is not None
+        and resume_folder.resolve() == (output / "last").resolve()
+    ):
+        _sync_derived_files(output, state)
     if main:
         params = sum(p.numel() for p in model.parameters()) / 1e6
         held_out = "" if val_idx is None else f" (held out: {len(val_idx)} images)"
@@ -737,6 +865,9 @@ def _output_folder(args: argparse.Namespace, dist: Dist, resume_folder: Path | N
     else:
         output = Path("runs") / f"{args.model.replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}"
     output = Path(dist.gather_strings(str(output))[0])  # rank 0's choice (timestamps may differ)
+    if dist.is_main and output.is_dir():
+        recover_run_folder(output)  # a run killed mid-save: finish the swap, drop temporaries
+    dist.barrier()
     if resume_folder is None and (output / "last").exists():
         raise CLIError(
             f"--output {output} already holds a training run (last/); continue it with --resume {output}, "
