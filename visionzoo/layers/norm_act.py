@@ -99,8 +99,10 @@ def get_norm_act_layer(
         norm_layer = norm_layer.func
     if isinstance(norm_layer, str):
         key = norm_layer.replace("_", "").lower()
-        base = get_norm_layer(key)
-        layer = _NORM_ACT.get(key) or (_NORM_ACT.get(base) if isinstance(base, type) else None)
+        layer = _NORM_ACT.get(key)
+        if layer is None:  # a plain norm name whose class has a fused form
+            base = get_norm_layer(key)
+            layer = _NORM_ACT.get(base) if isinstance(base, type) else None
     elif norm_layer in _NORM_ACT.values():
         layer = norm_layer
     else:
