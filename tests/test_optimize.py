@@ -21,6 +21,7 @@ import visionzoo
 from visionzoo.layers import BatchNormAct2d, ConvNormAct
 from visionzoo.optimize import (
     FoldedNormAct,
+    PackedConv2d,
     count_batch_norms,
     find_conv_bn_pairs,
     fold_batch_norm,
@@ -79,7 +80,7 @@ def _bns_fed_by_convs(model: nn.Module, x: torch.Tensor, *, intermediates: bool 
         return hook
 
     for name, m in model.named_modules():
-        if isinstance(m, nn.Conv2d):
+        if isinstance(m, (nn.Conv2d, PackedConv2d)):
             handles.append(m.register_forward_hook(on_conv))
         elif isinstance(m, nn.modules.batchnorm._BatchNorm):
             handles.append(m.register_forward_pre_hook(on_bn(name)))
@@ -378,3 +379,33 @@ def test_bad_arguments() -> None:
         optimize_for_inference(model, channels_last="yes")
     with pytest.raises(TypeError, match="model must be an nn.Module"):
         optimize_for_inference("resnet18")
+
+
+class _ActAndSkip(nn.Module):
+    """An out-of-place activation whose input is also added back: fusing it would change the sum."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 3, padding=1)
+        self.act = nn.SiLU()
+        self.conv2 = nn.Conv2d(4, 4, 1)
+        self.act2 = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        return self.act2(self.conv2(self.act(y) + y))
+
+
+def test_packed_convolutions_fuse_only_sole_activations() -> None:
+    if not torch.backends.mkldnn.is_available():
+        pytest.skip("no oneDNN in this torch build")
+    model = _ActAndSkip().eval()
+    x = torch.randn(2, 4, 8, 8)
+    fast = optimize_for_inference(model, channels_last=True)
+    assert isinstance(fast.conv, PackedConv2d) and fast.conv.attr == "none"
+    assert isinstance(fast.act, nn.SiLU)
+    assert isinstance(fast.conv2, PackedConv2d) and fast.conv2.attr == "relu"
+    assert isinstance(fast.act2, nn.Identity)
+    with torch.no_grad():
+        assert rel_err(fast(x), model(x)) <= 1e-5
+        assert rel_err(fast(x[:1]), model(x[:1])) <= 1e-5  # another batch size re-packs nothing wrong

@@ -28,10 +28,12 @@ from .layers.norm_act import BatchNormAct2d
 
 __all__ = [
     "FoldedNormAct",
+    "PackedConv2d",
     "count_batch_norms",
     "find_conv_bn_pairs",
     "fold_batch_norm",
     "optimize_for_inference",
+    "pack_convolutions",
     "resolve_precision",
     "supported_precisions",
 ]
@@ -346,6 +348,146 @@ def fold_batch_norm(model: nn.Module, example_input: torch.Tensor | None = None)
     return pairs
 
 
+# --- oneDNN: pre-packed weights and fused activations (CPU) ----------------------------------------
+# PyTorch activation modules and the oneDNN post-op that computes the same function.
+_ONEDNN_ACTS: dict[type[nn.Module], Callable[[nn.Module], tuple[str, list[Any], str]]] = {
+    nn.ReLU: lambda m: ("relu", [], ""),
+    nn.SiLU: lambda m: ("swish", [], ""),
+    nn.LeakyReLU: lambda m: ("leaky_relu", [m.negative_slope], ""),
+    nn.ReLU6: lambda m: ("hardtanh", [0.0, 6.0], ""),
+    nn.Hardswish: lambda m: ("hardswish", [], ""),
+    nn.Sigmoid: lambda m: ("sigmoid", [], ""),
+    nn.Tanh: lambda m: ("tanh", [], ""),
+    nn.GELU: lambda m: ("gelu", [], m.approximate),
+}
+
+
+class PackedConv2d(nn.Module):
+    """A Conv2d run by oneDNN with its weight reordered once (not on every call) and an optional
+    activation fused into it. Inference only: no autograd through it."""
+
+    def __init__(self, conv: nn.Conv2d, act: nn.Module | None = None) -> None:
+        super().__init__()
+        self.weight = conv.weight
+        self.bias = conv.bias
+        self.padding = [int(p) for p in conv.padding]
+        self.stride = list(conv.stride)
+        self.dilation = list(conv.dilation)
+        self.groups = conv.groups
+        self.attr, self.scalars, self.algorithm = (
+            ("none", [], "") if act is None else _ONEDNN_ACTS[type(act)](act)
+        )
+        self._packed: tuple[tuple[Any, ...], torch.Tensor] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_packed"] = None  # oneDNN's opaque tensors neither copy nor pickle
+        return state
+
+    def _weight_for(self, x: torch.Tensor) -> torch.Tensor:
+        key = (self.weight.dtype, self.weight.data_ptr(), self.weight._version, x.shape[1:])
+        if self._packed is None or self._packed[0] != key:
+            packed = torch.ops.mkldnn._reorder_convolution_weight(
+                self.weight, self.padding, self.stride, self.dilation, self.groups, list(x.shape)
+            )
+            self._packed = (key, packed)
+        return self._packed[1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bias = self.bias.to(x.dtype) if self.bias is not None else None
+        return torch.ops.mkldnn._convolution_pointwise(
+            x, self._weight_for(x), bias, self.padding, self.stride, self.dilation, self.groups,
+            self.attr, self.scalars, self.algorithm,
+        )  # fmt: skip
+
+    def extra_repr(self) -> str:
+        return f"{self.weight.shape[1] * self.groups}, {self.weight.shape[0]}, act={self.attr!r}"
+
+
+def _packable(conv: nn.Module) -> bool:
+    return (
+        type(conv) is nn.Conv2d
+        and conv.padding_mode == "zeros"
+        and not isinstance(conv.padding, str)
+        and conv.weight.device.type == "cpu"
+    )
+
+
+def _trace_conv_acts(call: Callable[[], Any], convs: dict[str, nn.Module], acts: dict[str, nn.Module]) -> set:
+    """``(conv, act)`` pairs where the activation is the only reader of the conv's output.
+
+    An in-place activation overwrites the conv's output, so later readers see the activated
+    values either way: it only needs to be the first reader. An out-of-place one must be the
+    only one.
+    """
+    calls: Counter[str] = Counter()
+    conv_out: dict[str, list[torch.Tensor]] = {}
+    act_seen: dict[str, list[tuple[torch.Tensor, int]]] = {}
+    act_inplace: dict[str, bool] = {}
+    tracer = _FlowTracer({id(m.weight): n for n, m in convs.items()}, {})
+    handles = []
+    for name, m in {**convs, **acts}.items():
+        handles.append(m.register_forward_pre_hook(lambda _m, _i, n=name: calls.update([n])))
+    for name, m in convs.items():
+        handles.append(
+            m.register_forward_hook(lambda _m, _i, o, n=name: conv_out.setdefault(n, []).append(o))
+        )
+
+    def act_pre(name: str) -> Callable[..., None]:
+        return lambda _m, i: act_seen.setdefault(name, []).append((i[0], tracer.uses[id(i[0])]))
+
+    def act_post(name: str) -> Callable[..., None]:
+        return lambda _m, i, o: act_inplace.__setitem__(name, o is i[0])
+
+    for name, m in acts.items():
+        handles.append(m.register_forward_pre_hook(act_pre(name)))
+        handles.append(m.register_forward_hook(act_post(name)))
+    try:
+        with torch.no_grad(), tracer:
+            result = call()
+    finally:
+        for h in handles:
+            h.remove()
+    for t in tree_flatten(result)[0]:
+        if isinstance(t, torch.Tensor):
+            tracer.uses[id(t)] += 1
+    producer = {id(outs[0]): n for n, outs in conv_out.items() if calls[n] == 1 and len(outs) == 1}
+    pairs = set()
+    for name, seen in act_seen.items():
+        if calls[name] != 1 or len(seen) != 1:
+            continue
+        tensor, uses_before = seen[0]
+        conv = producer.get(id(tensor))
+        ok = uses_before == 0 if act_inplace.get(name) else tracer.uses[id(tensor)] == 1
+        if conv is not None and ok:
+            pairs.add((conv, name))
+    return pairs
+
+
+def pack_convolutions(model: nn.Module, example_input: torch.Tensor | None = None) -> int:
+    """Replace plain Conv2d layers by :class:`PackedConv2d`, fusing the activation that alone
+    reads each one's output (traced through ``forward`` and ``forward_intermediates``, as for
+    batch-norm folding). In place; returns the number of fused activations."""
+    modules = dict(model.named_modules())
+    convs = {n: m for n, m in modules.items() if _packable(m)}
+    acts = {n: m for n, m in modules.items() if type(m) in _ONEDNN_ACTS}
+    if not convs:
+        return 0
+    x = _example_input(model) if example_input is None else example_input
+    pairs = _trace_conv_acts(lambda: model(x), convs, acts)
+    intermediates = getattr(model, "forward_intermediates", None)
+    if callable(intermediates) and pairs:
+        with contextlib.suppress(NotImplementedError, ValueError, RuntimeError):
+            pairs &= _trace_conv_acts(lambda: intermediates(x), convs, acts)
+    fused = dict(pairs)
+    for name, conv in convs.items():
+        act = modules[fused[name]] if name in fused else None
+        _replace(model, name, PackedConv2d(conv, act))
+        if act is not None:
+            _replace(model, fused[name], nn.Identity())
+    return len(fused)
+
+
 # --- precision and memory format at the boundary --------------------------------------------------
 def _to_compute(x: Any, dtype: torch.dtype, channels_last: bool) -> Any:
     def convert(t: Any) -> Any:
@@ -553,6 +695,8 @@ def optimize_for_inference(
         _keep_classifier_fp32(fast)
     if channels_last:
         fast.to(memory_format=torch.channels_last)
+    if channels_last and device.type == "cpu" and torch.backends.mkldnn.is_available():
+        pack_convolutions(fast)
     _install_boundary(fast, dtype, channels_last)
     if compile:
         return torch.compile(fast, dynamic=False)
