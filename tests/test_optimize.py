@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from timm_oracle import materialize_random, rel_err
+from timm_oracle import materialize_random, rel_err, timm
 from torch import nn
 
 import visionzoo
@@ -409,3 +409,73 @@ def test_packed_convolutions_fuse_only_sole_activations() -> None:
     with torch.no_grad():
         assert rel_err(fast(x), model(x)) <= 1e-5
         assert rel_err(fast(x[:1]), model(x[:1])) <= 1e-5  # another batch size re-packs nothing wrong
+
+
+def test_compile_option() -> None:
+    """``compile=True`` goes through torch.compile (slow to compile: the tiniest model only)."""
+    model = _random("test_resnet")
+    fast = optimize_for_inference(model, compile=True)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert rel_err(fast(x), model(x)) <= 1e-4
+    assert fast.num_classes == model.num_classes  # attributes still reach the model
+
+
+# --- training settings, every family -----------------------------------------------------------------
+def _grads(model: nn.Module, x: torch.Tensor, *, amp: bool = False) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Logits, all gradients flattened, and the bytes autograd saved for backward."""
+    saved = 0
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        nonlocal saved
+        saved += t.numel() * t.element_size()
+        return t
+
+    model.zero_grad(set_to_none=True)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+            out = model(x)
+        out.float().logsumexp(1).mean().backward()
+    grads = torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+    return out.detach().float(), grads, saved
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_training_settings(name: str) -> None:
+    """Gradient checkpointing, channels_last and bf16 autocast train every family correctly."""
+    model = _random(name).train()
+    for m in model.modules():  # batch statistics would differ between the runs compared
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.track_running_stats = False
+            m.running_mean = m.running_var = None
+    x = _x()
+    ref_out, ref_grads, ref_saved = _grads(model, x)
+
+    model.set_grad_checkpointing(True)
+    out, grads, saved = _grads(model, x)
+    model.set_grad_checkpointing(False)
+    assert rel_err(out, ref_out) <= 1e-5 and rel_err(grads, ref_grads) <= 1e-4
+    assert saved < ref_saved, "gradient checkpointing saved no activation memory"
+
+    # other conv kernels: small float differences, which training-mode batch statistics over a
+    # batch of 2 amplify (timm's models move exactly as much), hence cosines, not 1e-4
+    model.to(memory_format=torch.channels_last)
+    out, grads, _ = _grads(model, x.contiguous(memory_format=torch.channels_last))
+    assert F.cosine_similarity(out, ref_out, dim=1).min() >= 0.9999
+    assert F.cosine_similarity(grads, ref_grads, dim=0) >= 0.99
+
+    if BF16:
+        # bf16 gradients through batch statistics of 2 samples are far from fp32's, for any
+        # implementation; what must hold is that they are finite and the same as timm's
+        out, grads, _ = _grads(model, x, amp=True)
+        assert torch.isfinite(out).all() and torch.isfinite(grads).all()
+        if timm.is_model(name):
+            ref = timm.create_model(name).train().to(memory_format=torch.channels_last)
+            ref.load_state_dict(model.state_dict(), strict=False)  # no running stats on either
+            for m in ref.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.track_running_stats = False
+                    m.running_mean = m.running_var = None
+            timm_out, timm_grads, _ = _grads(ref, x, amp=True)
+            assert F.cosine_similarity(out, timm_out, dim=1).min() >= 0.9999
+            assert F.cosine_similarity(grads, timm_grads, dim=0) >= 0.999

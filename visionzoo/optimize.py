@@ -695,8 +695,8 @@ def optimize_for_inference(
         _keep_classifier_fp32(fast)
     if channels_last:
         fast.to(memory_format=torch.channels_last)
-    if channels_last and device.type == "cpu" and torch.backends.mkldnn.is_available():
-        pack_convolutions(fast)
+    if channels_last and not compile and device.type == "cpu" and torch.backends.mkldnn.is_available():
+        pack_convolutions(fast)  # (inductor does its own packing and fusion when compiling)
     _install_boundary(fast, dtype, channels_last)
     if compile:
         return torch.compile(fast, dynamic=False)
