@@ -152,15 +152,26 @@ class VisionModel(nn.Module):
         if output_fmt != "NCHW":
             raise ValueError(f"output_fmt={output_fmt!r} is not supported; use 'NCHW'")
         take, _ = feature_take_indices(len(self.feature_info), indices)
-        x, intermediates = run_trunk(
+        x, intermediates = self._intermediates(x, take, stop_early=stop_early or intermediates_only)
+        return intermediates if intermediates_only else (x, intermediates)
+
+    def _intermediates(
+        self, x: torch.Tensor, take: list[int], *, stop_early: bool
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Run the trunk, collecting the feature levels ``take`` in forward order.
+
+        The default runs the top-level children (minus ``head_names``) in order and reads the
+        ``feature_info`` taps; a family whose ``forward_features`` is not that sequential run
+        overrides this (not ``forward_intermediates``).
+        """
+        return run_trunk(
             self,
             x,
             take,
             exclude=self.head_names,
-            stop_early=stop_early or intermediates_only,
+            stop_early=stop_early,
             grad_checkpointing=self.grad_checkpointing and self.training,
         )
-        return intermediates if intermediates_only else (x, intermediates)
 
     # --- training helpers ----------------------------------------------------------------------
     def set_grad_checkpointing(self, enable: bool = True) -> None:

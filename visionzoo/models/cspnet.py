@@ -701,36 +701,12 @@ class CspNet(VisionModel):
             x = self._run_stage(stage, x)
         return x
 
-    def forward_intermediates(
-        self,
-        x: torch.Tensor,
-        indices: int | list[int] | tuple[int, ...] | None = None,
-        *,
-        norm: bool = False,
-        stop_early: bool = False,
-        output_fmt: str = "NCHW",
-        intermediates_only: bool = False,
-    ) -> list[torch.Tensor] | tuple[torch.Tensor, list[torch.Tensor]]:
-        """Forward the trunk and return the feature maps at ``indices``.
-
-        The first levels are stem outputs (before any stem pool), the rest stage outputs: the
-        same maps as ``features_only``.
-
-        Args:
-            x: input ``(B, C, H, W)``.
-            indices: None for all levels, an int ``n`` for the last ``n``, or a sequence.
-            norm: accepted for API compatibility; there is no final norm.
-            stop_early: stop after the stage holding the last requested level.
-            output_fmt: only ``"NCHW"``.
-            intermediates_only: return just the list of feature maps.
-
-        Returns:
-            ``(final features, [feature maps])``, or only the list.
-        """
-        if output_fmt != "NCHW":
-            raise ValueError(f"output_fmt={output_fmt!r} is not supported; use 'NCHW'")
+    def _intermediates(
+        self, x: torch.Tensor, take: list[int], *, stop_early: bool
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The first levels are stem outputs (before any stem pool), the rest stage outputs: the
+        same maps as ``features_only``."""
         num_stem = len(self.stem_feat_ends)
-        take, max_index = feature_take_indices(num_stem + len(self.stages), indices)
         intermediates = []
         level = 0
         for i, module in enumerate(self.stem):
@@ -740,14 +716,14 @@ class CspNet(VisionModel):
                     intermediates.append(x)
                 level += 1
         stages = list(self.stages)
-        if stop_early or intermediates_only:
-            stages = stages[: max(0, max_index - num_stem + 1)]
+        if stop_early:
+            stages = stages[: max(0, max(take) - num_stem + 1)]
         for stage in stages:
             x = self._run_stage(stage, x)
             if level in take:
                 intermediates.append(x)
             level += 1
-        return intermediates if intermediates_only else (x, intermediates)
+        return x, intermediates
 
     def prune_intermediate_layers(
         self,

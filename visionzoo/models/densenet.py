@@ -287,43 +287,20 @@ class DenseNet(VisionModel):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)
 
-    def forward_intermediates(
-        self,
-        x: torch.Tensor,
-        indices: int | list[int] | tuple[int, ...] | None = None,
-        *,
-        norm: bool = False,
-        stop_early: bool = False,
-        output_fmt: str = "NCHW",
-        intermediates_only: bool = False,
-    ) -> list[torch.Tensor] | tuple[torch.Tensor, list[torch.Tensor]]:
-        """Forward ``features`` and return the maps at ``indices``.
-
-        Level 0 is the stem's last norm-act (stride 2), levels 1..n-2 the dense blocks' outputs
-        before their transitions, the last level the final norm (= ``forward_features``).
-
-        Args:
-            x: input ``(B, C, H, W)``.
-            indices: None for all levels, an int ``n`` for the last ``n``, or a sequence.
-            norm: accepted for API compatibility; the final norm is always applied.
-            stop_early: stop after the last requested level.
-            output_fmt: only ``"NCHW"``.
-            intermediates_only: return just the list of feature maps.
-
-        Returns:
-            ``(final features, [feature maps])``, or only the list.
-        """
-        if output_fmt != "NCHW":
-            raise ValueError(f"output_fmt={output_fmt!r} is not supported; use 'NCHW'")
-        take, max_index = feature_take_indices(len(self.feature_info), indices)
+    def _intermediates(
+        self, x: torch.Tensor, take: list[int], *, stop_early: bool
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Level 0 is the stem's last norm-act (stride 2), levels 1..n-2 the dense blocks' outputs
+        before their transitions, the last level the final norm (= ``forward_features``)."""
         ends = self.feature_ends
+        max_index = max(take)
         if ends[max_index] >= len(self.features):
             raise ValueError(
                 f"feature level {max_index} was pruned away by prune_intermediate_layers; "
                 f"levels 0..{self._kept_levels() - 1} remain"
             )
         taps = {ends[i] for i in take}
-        last = ends[max_index] if stop_early or intermediates_only else len(self.features) - 1
+        last = ends[max_index] if stop_early else len(self.features) - 1
         intermediates = []
         for i, module in enumerate(self.features):
             if i > last:
@@ -331,7 +308,7 @@ class DenseNet(VisionModel):
             x = module(x)
             if i in taps:
                 intermediates.append(x)
-        return intermediates if intermediates_only else (x, intermediates)
+        return x, intermediates
 
     def _kept_levels(self) -> int:
         return sum(1 for end in self.feature_ends if end < len(self.features))

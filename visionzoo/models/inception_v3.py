@@ -383,46 +383,22 @@ class InceptionV3(VisionModel):
             return self.forward_head(out[0]), out[1]
         return self.forward_head(out)
 
-    def forward_intermediates(
-        self,
-        x: torch.Tensor,
-        indices: int | list[int] | tuple[int, ...] | None = None,
-        *,
-        norm: bool = False,
-        stop_early: bool = False,
-        output_fmt: str = "NCHW",
-        intermediates_only: bool = False,
-    ) -> list[torch.Tensor] | tuple[torch.Tensor, list[torch.Tensor]]:
-        """Forward the trunk (never the auxiliary head) and return the maps at ``indices``.
-
-        Levels 0 and 1 are the stem's Conv2d_2b_3x3 and Conv2d_4a_3x3, levels 2-4 the last
-        block of each grid size (Mixed_5d, Mixed_6e, Mixed_7c).
-
-        Args:
-            x: input ``(B, C, H, W)``, at least 75x75.
-            indices: None for all levels, an int ``n`` for the last ``n``, or a sequence.
-            norm: accepted for API compatibility; there is no final norm.
-            stop_early: stop after the last requested level.
-            output_fmt: only ``"NCHW"``.
-            intermediates_only: return just the list of feature maps.
-
-        Returns:
-            ``(final features, [feature maps])``, or only the list.
-        """
-        if output_fmt != "NCHW":
-            raise ValueError(f"output_fmt={output_fmt!r} is not supported; use 'NCHW'")
+    def _intermediates(
+        self, x: torch.Tensor, take: list[int], *, stop_early: bool
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Never runs the auxiliary head. Levels 0 and 1 are the stem's Conv2d_2b_3x3 and
+        Conv2d_4a_3x3, levels 2-4 the last block of each grid size (Mixed_5d, Mixed_6e, Mixed_7c)."""
         self._check_input(x, with_aux=False)
-        take, max_index = feature_take_indices(len(self.feature_info), indices)
         taps = {self.feature_info[i]["module"] for i in take}
-        last = self.feature_info[max_index]["module"]
+        last = self.feature_info[max(take)]["module"]
         intermediates = []
         for name in self.layer_names:
             x = self._run(x, (name,))
             if name in taps:
                 intermediates.append(x)
-            if name == last and (stop_early or intermediates_only):
+            if name == last and stop_early:
                 break
-        return intermediates if intermediates_only else (x, intermediates)
+        return x, intermediates
 
     def prune_intermediate_layers(
         self,

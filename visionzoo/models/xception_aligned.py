@@ -466,37 +466,14 @@ class XceptionAligned(VisionModel):
             x = self.blocks(x)
         return self.act(x)
 
-    def forward_intermediates(
-        self,
-        x: torch.Tensor,
-        indices: int | list[int] | tuple[int, ...] | None = None,
-        *,
-        norm: bool = False,
-        stop_early: bool = False,
-        output_fmt: str = "NCHW",
-        intermediates_only: bool = False,
-    ) -> list[torch.Tensor] | tuple[torch.Tensor, list[torch.Tensor]]:
-        """Forward the trunk and return the feature maps at ``indices``.
-
-        Level ``k < n - 1`` is read inside block ``feature_blocks[k]`` at the input of its last
+    def _intermediates(
+        self, x: torch.Tensor, take: list[int], *, stop_early: bool
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Level ``k < n - 1`` is read inside block ``feature_blocks[k]`` at the input of its last
         (strided) conv, level ``n - 1`` is the last block's output (before the 'p' models' final
-        act): the same maps as ``features_only``.
-
-        Args:
-            x: input ``(B, C, H, W)``.
-            indices: None for all levels, an int ``n`` for the last ``n``, or a sequence.
-            norm: accepted for API compatibility; there is no final norm.
-            stop_early: stop after the block holding the last requested level.
-            output_fmt: only ``"NCHW"``.
-            intermediates_only: return just the list of feature maps.
-
-        Returns:
-            ``(final features, [feature maps])``, or only the list.
-        """
-        if output_fmt != "NCHW":
-            raise ValueError(f"output_fmt={output_fmt!r} is not supported; use 'NCHW'")
-        take, max_index = feature_take_indices(len(self.feature_blocks), indices)
-        end = self.feature_blocks[max_index] if stop_early or intermediates_only else len(self.blocks) - 1
+        act): the same maps as ``features_only``."""
+        max_index = max(take)
+        end = self.feature_blocks[max_index] if stop_early else len(self.blocks) - 1
         if self.feature_blocks[max_index] >= len(self.blocks):
             raise ValueError(
                 f"feature level {max_index} is in block {self.feature_blocks[max_index]}, but the model "
@@ -519,8 +496,6 @@ class XceptionAligned(VisionModel):
                 x = checkpoint(block, x, use_reentrant=False) if use_ckpt else block(x)
             if i == self.feature_blocks[-1] and final_level in take:
                 intermediates.append(x)
-        if intermediates_only:
-            return intermediates
         if end == len(self.blocks) - 1:
             x = self.act(x)
         return x, intermediates
