@@ -105,3 +105,19 @@ def test_single_channel_input(name: str) -> None:
     materialize_random(model)
     with torch.no_grad():
         assert model(_x(1, input_side(name, SIZE))).shape == (2, 5)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_prune_intermediate_layers_keeps_the_early_levels(name: str) -> None:
+    model = materialize_random(visionzoo.create_model(name, device="meta"))
+    x = _x(size=input_side(name, SIZE))
+    with torch.no_grad():
+        before = model.forward_intermediates(x, indices=(0, 1), intermediates_only=True)
+        kept = model.prune_intermediate_layers((0, 1))
+        after = model.forward_intermediates(x, indices=kept, intermediates_only=True)
+        out = model(x)
+    assert kept == [0, 1]
+    assert all(torch.equal(a, b) for a, b in zip(before, after))
+    # head gone, no pooling: the model now returns the last kept level's map
+    assert model.num_classes == 0 and model.num_features == model.feature_info[1]["num_chs"]
+    assert torch.equal(out, after[1])

@@ -96,3 +96,23 @@ def test_gradient_checkpointing_gives_same_outputs_and_grads() -> None:
     backbone.set_grad_checkpointing(True)
     sum(f.sum() for f in backbone(X)).backward()
     assert all(p.grad is not None for p in backbone.parameters())
+
+
+@pytest.mark.parametrize("indices", [1, (0, 2), (1, 3)])
+def test_prune_intermediate_layers_matches_timm(indices: object) -> None:
+    from timm_oracle import timm_model
+
+    from visionzoo.builder import load_state_dict_into
+
+    theirs = timm_model("resnet18d")
+    ours = visionzoo.create_model("resnet18d", device="meta")
+    load_state_dict_into(ours, theirs.state_dict())
+    ours.eval()
+    assert ours.prune_intermediate_layers(indices) == theirs.prune_intermediate_layers(indices)
+    assert set(ours.state_dict()) == set(theirs.state_dict())
+    assert ours.num_features == theirs.num_features
+    with torch.no_grad():
+        a = ours.forward_intermediates(X, indices=indices)
+        b = theirs.forward_intermediates(X, indices=indices)
+        assert torch.equal(a[0], b[0]) and all(torch.equal(p, q) for p, q in zip(a[1], b[1]))
+        assert torch.equal(ours(X), theirs(X))

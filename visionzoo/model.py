@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .features import feature_take_indices, run_trunk
+from .features import feature_take_indices, run_trunk, trunk_modules
 from .layers.classifier import ClassifierHead, create_classifier
 from .pretrained import PretrainedCfg
 
@@ -172,6 +172,33 @@ class VisionModel(nn.Module):
             stop_early=stop_early,
             grad_checkpointing=self.grad_checkpointing and self.training,
         )
+
+    def prune_intermediate_layers(
+        self,
+        indices: int | list[int] | tuple[int, ...] = 1,
+        prune_norm: bool = False,
+        prune_head: bool = True,
+    ) -> list[int]:
+        """Drop the trunk after the last of ``indices`` (and the head), for a lean backbone.
+
+        Trunk children after the one holding the last requested level become empty; with
+        ``prune_head`` (or when the trunk was cut) the classifier goes too.
+
+        Returns:
+            The absolute feature indices kept, for ``forward_intermediates``.
+        """
+        take, max_index = feature_take_indices(len(self.feature_info), indices)
+        last_tap = self.feature_info[max_index]["module"]
+        trunk = trunk_modules(self, exclude=self.head_names)
+        owner = next(i for i, (_, dotted, _) in enumerate(trunk) if last_tap.split(".")[0] == dotted)
+        for name, _, module in trunk[owner + 1 :]:
+            setattr(self, name, nn.Sequential() if isinstance(module, nn.Sequential) else nn.Identity())
+        prune_end = max_index < len(self.feature_info) - 1
+        if prune_end:
+            self.num_features = self.head_hidden_size = self.feature_info[max_index]["num_chs"]
+        if prune_head or prune_end:
+            self.reset_classifier(0, "")
+        return take
 
     # --- training helpers ----------------------------------------------------------------------
     def set_grad_checkpointing(self, enable: bool = True) -> None:
