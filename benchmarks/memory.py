@@ -6,8 +6,8 @@ both libraries imported so that only the model differs. Two numbers come back:
 * ``heap_mb``: the peak of bytes in use by malloc (glibc ``mallinfo2``, sampled after every
   aten op of the step, forward and backward) above what was in use before the model was built:
   weights, gradients, optimiser state and the step's activations. Exact and reproducible.
-* ``rss_mb``: the process's peak resident set (``ru_maxrss``), which also carries allocator
-  caching and fragmentation, so it is noisier.
+* ``rss_mb``: the process's peak resident set (``VmHWM``), which also carries allocator caching
+  and fragmentation, so it is noisier.
 """
 
 from __future__ import annotations
@@ -52,6 +52,19 @@ def _heap_counter() -> Any:
         return info.uordblks + info.hblkhd
 
     return in_use
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident set of this process image: ``VmHWM`` (``ru_maxrss`` would carry the parent's
+    peak across fork + exec on Linux)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -99,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         for _ in range(args.steps):
             step()
-    result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    result["rss_mb"] = _peak_rss_mb()
     json.dump(result, sys.stdout)
 
 
