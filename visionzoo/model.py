@@ -214,4 +214,11 @@ class VisionModel(nn.Module):
         return set()
 
     def init_weights(self) -> None:
-        """Family initialisation; called at the end of ``__init__``."""
+        """Family initialisation (called through :meth:`_initialize` at the end of ``__init__``)."""
+
+    def _initialize(self, **kwargs: Any) -> None:
+        """``init_weights(**kwargs)``, skipped on the meta device: there are no values to set
+        there, and a pretrained build assigns the checkpoint's tensors instead."""
+        ref = next(self.parameters(), None)
+        if ref is None or not ref.is_meta:
+            self.init_weights(**kwargs)

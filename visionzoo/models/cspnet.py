@@ -613,7 +613,7 @@ class CspNet(VisionModel):
         self.num_features = prev["num_chs"]
         self.head = ClassifierHead(self.num_features, num_classes, pool_type=global_pool, drop_rate=drop_rate)
         self.head_hidden_size = self.head.num_features
-        self.init_weights(zero_init_last=zero_init_last)
+        self._initialize(zero_init_last=zero_init_last)
 
     @staticmethod
     def _make_stem(

@@ -250,7 +250,7 @@ class DenseNet(VisionModel):
         self.feature_ends = [names.index(f["module"].split(".", 1)[1]) for f in self.feature_info]
 
         self._init_head(chs, num_classes, global_pool)
-        self.init_weights()
+        self._initialize()
         self.set_grad_checkpointing(memory_efficient)
 
     def init_weights(self) -> None:

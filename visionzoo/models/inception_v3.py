@@ -311,7 +311,7 @@ class InceptionV3(VisionModel):
             dict(num_chs=2048, reduction=32, module="Mixed_7c"),
         ]
         self._init_head(2048, num_classes, global_pool)
-        self.init_weights()
+        self._initialize()
 
     def init_weights(self) -> None:
         """Truncated-normal weights (std 0.1, smaller in the auxiliary head), unit norms."""

@@ -427,7 +427,7 @@ class XceptionAligned(VisionModel):
         self.num_features = num_features
         self.head = ClassifierHead(num_features, num_classes, pool_type=global_pool, drop_rate=drop_rate)
         self.head_hidden_size = self.head.num_features
-        self.init_weights()
+        self._initialize()
 
     @staticmethod
     def _check_chain(blocks: list[XceptionBlockCfg], preact: bool) -> None:

@@ -372,7 +372,7 @@ class ResNet(VisionModel):
             self.feature_info.append(dict(num_chs=inplanes, reduction=net_stride, module=f"layer{i + 1}"))
         self.num_stages = len(channels)
         self._init_head(inplanes, num_classes, global_pool)
-        self.init_weights(zero_init_last=zero_init_last)
+        self._initialize(zero_init_last=zero_init_last)
 
     @staticmethod
     def _stem_pool(
