@@ -116,3 +116,15 @@ def test_prune_intermediate_layers_matches_timm(indices: object) -> None:
         b = theirs.forward_intermediates(X, indices=indices)
         assert torch.equal(a[0], b[0]) and all(torch.equal(p, q) for p, q in zip(a[1], b[1]))
         assert torch.equal(ours(X), theirs(X))
+
+
+def test_hook_backbone_copies_tap_their_own_modules(model: torch.nn.Module) -> None:
+    import copy
+
+    backbone = visionzoo.FeatureHookNet(copy.deepcopy(model), (1, 3))
+    clone = copy.deepcopy(backbone)
+    with torch.no_grad():
+        clone.body.bn1.bias.add_(1.0)  # change the copy only
+        a, b = backbone(X), clone(X)
+    assert len(b) == 2 and not torch.equal(a[0], b[0])
+    assert not any(m._forward_hooks for m in backbone.modules())  # no live hooks between passes

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import copy
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import torch
@@ -168,43 +170,57 @@ def _first_output(x: Any) -> torch.Tensor:
 
 
 class _Taps:
-    """Forward (or forward-pre) hooks that record tapped outputs during one pass."""
+    """Where features are read: ``(key, module path, hook type)`` for each tap.
 
-    def __init__(self, root: nn.Module, taps: Sequence[dict[str, Any]], keys: Sequence[Any]) -> None:
-        self.keys = list(keys)
-        self.outputs: dict[Any, torch.Tensor] = {}
-        self._handles = []
+    Hooks are attached only for the duration of one pass (``with taps.attached(owner) as out``)
+    and modules are looked up by path then, so a backbone carries no live hooks: copies and
+    pickles of it tap their own modules, and a tapped module replaced after construction (e.g.
+    by ``optimize_for_inference``) is tapped in its new form.
+    """
+
+    def __init__(
+        self,
+        root: nn.Module,
+        taps: Sequence[dict[str, Any]],
+        keys: Sequence[Any],
+        owner: nn.Module | None = None,
+    ) -> None:
         modules = dict(root.named_modules())
+        paths = {id(m): n for n, m in (owner or root).named_modules()}
+        self.points: list[tuple[Any, str, str]] = []
         for tap, key in zip(taps, keys):
             name = tap["module"]
-            if name not in modules:
+            if name not in modules or id(modules[name]) not in paths:
                 raise KeyError(f"feature tap {name!r} is not a module of {type(root).__name__}")
-            if tap.get("hook_type", "forward") == "forward_pre":
-                hook = modules[name].register_forward_pre_hook(self._record_pre(key))
+            self.points.append((key, paths[id(modules[name])], tap.get("hook_type", "forward")))
+
+    @contextmanager
+    def attached(self, owner: nn.Module) -> Iterator[OrderedDict[Any, torch.Tensor]]:
+        """Hooks on every tap of ``owner`` while the block runs; the yielded dict then holds the
+        outputs in tap order."""
+        found: dict[Any, torch.Tensor] = {}
+        handles = []
+        for key, path, kind in self.points:
+            module = owner.get_submodule(path)
+            if kind == "forward_pre":
+                handles.append(module.register_forward_pre_hook(partial(_record_input, found, key)))
             else:
-                hook = modules[name].register_forward_hook(self._record(key))
-            self._handles.append(hook)
+                handles.append(module.register_forward_hook(partial(_record_output, found, key)))
+        out: OrderedDict[Any, torch.Tensor] = OrderedDict()
+        try:
+            yield out
+        finally:
+            for h in handles:
+                h.remove()
+            out.update((key, found[key]) for key, _, _ in self.points if key in found)
 
-    def _record(self, key: Any):
-        def hook(_module: nn.Module, _inputs: Any, output: Any) -> None:
-            self.outputs[key] = _first_output(output)
 
-        return hook
+def _record_output(found: dict[Any, torch.Tensor], key: Any, _m: nn.Module, _i: Any, output: Any) -> None:
+    found[key] = _first_output(output)
 
-    def _record_pre(self, key: Any):
-        def hook(_module: nn.Module, inputs: Any) -> None:
-            self.outputs[key] = _first_output(inputs)
 
-        return hook
-
-    def collect(self) -> OrderedDict[Any, torch.Tensor]:
-        out = OrderedDict((k, self.outputs[k]) for k in self.keys if k in self.outputs)
-        self.outputs = {}
-        return out
-
-    def remove(self) -> None:
-        for h in self._handles:
-            h.remove()
+def _record_input(found: dict[Any, torch.Tensor], key: Any, _m: nn.Module, inputs: Any) -> None:
+    found[key] = _first_output(inputs)
 
 
 def _run(module: nn.Module, x: Any, use_checkpoint: bool) -> Any:
@@ -232,21 +248,17 @@ def run_trunk(
     trunk = trunk_modules(model, exclude=exclude)
     direct = {t["module"] for t in taps if t.get("hook_type") is None} & {n for _, n, _ in trunk}
     nested = [t for t in taps if t["module"] not in direct]
-    hooks = _Taps(model, nested, [t["module"] for t in nested]) if nested else None
+    hooks = _Taps(model, nested, [t["module"] for t in nested])
     found: dict[str, torch.Tensor] = {}
     last_tap = taps[-1]["module"]
-    try:
+    with hooks.attached(model) as hooked:
         for i, (_, dotted, module) in enumerate(trunk):
             x = _run(module, x, grad_checkpointing and i > 0)
             if dotted in direct:
                 found[dotted] = x
-            if hooks is not None:
-                found.update(hooks.collect())
             if stop_early and _owner(dotted, last_tap):
                 break
-    finally:
-        if hooks is not None:
-            hooks.remove()
+    found.update(hooked)
     missing = [t["module"] for t in taps if t["module"] not in found]
     if missing:
         raise RuntimeError(f"feature taps {missing} were not reached in {type(model).__name__}")
@@ -390,15 +402,15 @@ class FeatureHookNet(nn.ModuleDict):
                 )
         self.update(layers)
         keys = list(out_map) if out_map is not None else [t["module"] for t in taps]
-        self._taps = _Taps(model, taps, keys)
+        self._taps = _Taps(model, taps, keys, owner=self)
 
     def set_grad_checkpointing(self, enable: bool = True) -> None:
         self.grad_checkpointing = enable
 
     def forward(self, x: torch.Tensor) -> Any:
         last = len(self) - 1
-        for i, module in enumerate(self.values()):
-            skip = i in (0, last) or getattr(module, "inplace", False) is True
-            x = _run(module, x, self.grad_checkpointing and not skip)
-        out = self._taps.collect()
+        with self._taps.attached(self) as out:
+            for i, module in enumerate(self.values()):
+                skip = i in (0, last) or getattr(module, "inplace", False) is True
+                x = _run(module, x, self.grad_checkpointing and not skip)
         return out if self.return_dict else list(out.values())
