@@ -188,3 +188,22 @@ def test_registry_and_create_model_from_many_threads() -> None:
         t.join()
     assert not errors, errors
     assert results == [3] * 8
+
+
+def test_as_dataclass_for_nested_config_records() -> None:
+    import dataclasses
+
+    from visionzoo.builder import as_dataclass
+
+    @dataclasses.dataclass(frozen=True)
+    class Stage:
+        depth: int
+        width: int = 8
+
+    assert as_dataclass(Stage, {"depth": 2}, "stage") == Stage(2, 8)
+    record = Stage(1)
+    assert as_dataclass(Stage, record, "stage") is record
+    with pytest.raises(TypeError, match=r"stage has unknown keys \['wdith'\]; valid keys: depth, width"):
+        as_dataclass(Stage, {"depth": 2, "wdith": 3}, "stage")
+    with pytest.raises(TypeError, match="stage must be a Stage or a dict of its fields, got 3"):
+        as_dataclass(Stage, 3, "stage")

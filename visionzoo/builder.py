@@ -12,7 +12,7 @@ import dataclasses
 import difflib
 import os
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -26,6 +26,7 @@ from .registry import UnknownModelError, get_pretrained_cfg, split_model_name_ta
 
 __all__ = [
     "Pruned",
+    "as_dataclass",
     "build_model_with_cfg",
     "load_checkpoint",
     "load_pretrained",
@@ -33,6 +34,8 @@ __all__ = [
     "model_args_type",
     "resolve_pretrained_cfg",
 ]
+
+T = TypeVar("T")
 
 _FEATURE_CLASSES: dict[str, type[nn.Module]] = {
     "list": FeatureListNet,
@@ -75,6 +78,23 @@ def model_args_type(model_cls: type[nn.Module]) -> type:
 
 
 _SIZE_KWARGS = ("img_size", "image_size", "input_size", "size")
+
+
+def as_dataclass(cls: type[T], value: T | Mapping[str, Any], what: str) -> T:
+    """``value`` if it is a ``cls``, else ``cls(**value)`` for a mapping of its fields.
+
+    For nested config records (a stage table, a block list) given as plain dicts, e.g. from a
+    ``config.json``; unknown keys raise ``TypeError`` naming them and the valid ones.
+    """
+    if isinstance(value, cls):
+        return value
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{what} must be a {cls.__name__} or a dict of its fields, got {value!r}")
+    valid = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    unknown = sorted(set(value) - set(valid))
+    if unknown:
+        raise TypeError(f"{what} has unknown keys {unknown}; valid keys: {', '.join(valid)}")
+    return cls(**value)
 
 
 def _merge_args(variant: str, base: Any, overrides: dict[str, Any]) -> dict[str, Any]:

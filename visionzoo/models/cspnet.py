@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from ..builder import build_model_with_cfg, model_args_type
+from ..builder import as_dataclass, build_model_with_cfg, model_args_type
 from ..features import feature_take_indices
 from ..layers import (
     ClassifierHead,
@@ -170,18 +170,6 @@ def _per_stage(name: str, value: Any, num_stages: int) -> tuple[Any, ...]:
             "give one value for all stages or up to one per stage"
         )
     return values + (values[-1],) * (num_stages - len(values))
-
-
-def _as_cfg(cls: type, name: str, cfg: Any) -> Any:
-    if isinstance(cfg, cls):
-        return cfg
-    if not isinstance(cfg, Mapping):
-        raise TypeError(f"{name} must be a {cls.__name__} or a dict of its fields, got {cfg!r}")
-    valid = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(cfg) - set(valid))
-    if unknown:
-        raise TypeError(f"{name} has unknown keys {unknown}; valid keys: {', '.join(valid)}")
-    return cls(**cfg)
 
 
 # --- blocks ---------------------------------------------------------------------------------------
@@ -544,8 +532,8 @@ class CspNet(VisionModel):
         super().__init__()
         if output_stride not in (8, 16, 32):
             raise ValueError(f"output_stride must be 8, 16 or 32, got {output_stride!r}")
-        stem_cfg: CspStemCfg = _as_cfg(CspStemCfg, "stem", stem)
-        stages_cfg: CspStagesCfg = _as_cfg(CspStagesCfg, "stages", stages)
+        stem_cfg = as_dataclass(CspStemCfg, stem, "stem")
+        stages_cfg = as_dataclass(CspStagesCfg, stages, "stages")
         self.in_chans = in_chans
         self.drop_rate = drop_rate
         layers: dict[str, Any] = dict(act_layer=act_layer, norm_layer=norm_layer)

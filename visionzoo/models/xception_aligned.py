@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from ..builder import build_model_with_cfg, model_args_type
+from ..builder import as_dataclass, build_model_with_cfg, model_args_type
 from ..features import feature_take_indices
 from ..layers import (
     ClassifierHead,
@@ -314,18 +314,6 @@ class XceptionBlockCfg:
     pad_type: str = ""
 
 
-def _as_block_cfg(i: int, cfg: XceptionBlockCfg | Mapping[str, Any]) -> XceptionBlockCfg:
-    if isinstance(cfg, XceptionBlockCfg):
-        return cfg
-    if not isinstance(cfg, Mapping):
-        raise TypeError(f"block_cfg[{i}] must be an XceptionBlockCfg or a dict, got {cfg!r}")
-    valid = [f.name for f in dataclasses.fields(XceptionBlockCfg)]
-    unknown = sorted(set(cfg) - set(valid))
-    if unknown:
-        raise TypeError(f"block_cfg[{i}] has unknown keys {unknown}; valid keys: {', '.join(valid)}")
-    return XceptionBlockCfg(**cfg)
-
-
 # --- model ----------------------------------------------------------------------------------------
 class XceptionAligned(VisionModel):
     """Aligned Xception: a two-conv stem, then a sequence of separable-conv residual blocks.
@@ -366,7 +354,7 @@ class XceptionAligned(VisionModel):
             raise ValueError(f"output_stride must be 8, 16 or 32, got {output_stride!r}")
         if isinstance(block_cfg, (str, Mapping)) or not isinstance(block_cfg, Sequence) or not block_cfg:
             raise TypeError(f"block_cfg must be a non-empty sequence of block configs, got {block_cfg!r}")
-        blocks_cfg = [_as_block_cfg(i, b) for i, b in enumerate(block_cfg)]
+        blocks_cfg = [as_dataclass(XceptionBlockCfg, b, f"block_cfg[{i}]") for i, b in enumerate(block_cfg)]
         self._check_chain(blocks_cfg, preact)
         self.in_chans = in_chans
         self.drop_rate = drop_rate
