@@ -181,24 +181,32 @@ class VisionModel(nn.Module):
     ) -> list[int]:
         """Drop the trunk after the last of ``indices`` (and the head), for a lean backbone.
 
-        Trunk children after the one holding the last requested level become empty; with
-        ``prune_head`` (or when the trunk was cut) the classifier goes too.
+        With ``prune_head``, or when the trunk was cut short, the classifier goes too and the
+        model returns the last kept feature map.
 
         Returns:
             The absolute feature indices kept, for ``forward_intermediates``.
         """
         take, max_index = feature_take_indices(len(self.feature_info), indices)
+        truncated = max_index < len(self.feature_info) - 1
+        self._prune_trunk(max_index, prune_head=prune_head)
+        if truncated:  # features now end at an earlier level: a head sized for the last cannot stay
+            self.num_features = self.head_hidden_size = self.feature_info[max_index]["num_chs"]
+            head = getattr(self, "head", None)
+            if isinstance(head, ClassifierHead):
+                head.in_features = self.num_features
+        if prune_head or truncated:
+            self.reset_classifier(0, "")
+        return take
+
+    def _prune_trunk(self, max_index: int, *, prune_head: bool) -> None:
+        """Cut the trunk after feature level ``max_index``. The default empties the top-level
+        children after the one holding that level; families with another layout override this."""
         last_tap = self.feature_info[max_index]["module"]
         trunk = trunk_modules(self, exclude=self.head_names)
         owner = next(i for i, (_, dotted, _) in enumerate(trunk) if last_tap.split(".")[0] == dotted)
         for name, _, module in trunk[owner + 1 :]:
             setattr(self, name, nn.Sequential() if isinstance(module, nn.Sequential) else nn.Identity())
-        prune_end = max_index < len(self.feature_info) - 1
-        if prune_end:
-            self.num_features = self.head_hidden_size = self.feature_info[max_index]["num_chs"]
-        if prune_head or prune_end:
-            self.reset_classifier(0, "")
-        return take
 
     # --- training helpers ----------------------------------------------------------------------
     def set_grad_checkpointing(self, enable: bool = True) -> None:

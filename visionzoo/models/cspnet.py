@@ -29,7 +29,6 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from ..builder import as_dataclass, build_model_with_cfg, model_args_type
-from ..features import feature_take_indices
 from ..layers import (
     ClassifierHead,
     ConvNormAct,
@@ -713,27 +712,13 @@ class CspNet(VisionModel):
             level += 1
         return x, intermediates
 
-    def prune_intermediate_layers(
-        self,
-        indices: int | list[int] | tuple[int, ...] = 1,
-        prune_norm: bool = False,
-        prune_head: bool = True,
-    ) -> list[int]:
-        """Drop the stages (and stem layers) after the last of ``indices``; returns the kept indices."""
+    def _prune_trunk(self, max_index: int, *, prune_head: bool) -> None:
         num_stem = len(self.stem_feat_ends)
-        take, max_index = feature_take_indices(num_stem + len(self.stages), indices)
-        prune_end = max_index < num_stem + len(self.stages) - 1
         self.stages = self.stages[: max(0, max_index - num_stem + 1)]
         if max_index < num_stem:
             self.stem = self.stem[: self.stem_feat_ends[max_index] + 1]
             self.stem_feat_ends = self.stem_feat_ends[: max_index + 1]
         self.feature_info = self.feature_info[: max_index + 1]
-        if prune_end:
-            # the features now end at the last kept level; the head was sized for the old ones
-            self.num_features = self.head.in_features = self.feature_info[-1]["num_chs"]
-        if prune_head or prune_end:
-            self.reset_classifier(0, "")
-        return take
 
 
 def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:

@@ -23,7 +23,6 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from ..builder import build_model_with_cfg, model_args_type
-from ..features import feature_take_indices
 from ..layers import BlurPool2d, LayerType, create_aa, get_norm_act_layer
 from ..model import VisionModel
 from ..registry import register_family
@@ -313,27 +312,8 @@ class DenseNet(VisionModel):
     def _kept_levels(self) -> int:
         return sum(1 for end in self.feature_ends if end < len(self.features))
 
-    def prune_intermediate_layers(
-        self,
-        indices: int | list[int] | tuple[int, ...] = 1,
-        prune_norm: bool = False,
-        prune_head: bool = True,
-    ) -> list[int]:
-        """Drop the layers after the last level in ``indices`` (and the classifier).
-
-        Returns:
-            The kept levels, as absolute indices.
-        """
-        take, max_index = feature_take_indices(len(self.feature_info), indices)
-        keep = self.feature_ends[max_index] + 1
-        self.features = self.features[:keep]
-        truncated = max_index < len(self.feature_info) - 1
-        if truncated:
-            # the trunk now ends at an earlier level; a head sized for the final features cannot stay
-            self.num_features = self.head_hidden_size = self.feature_info[max_index]["num_chs"]
-        if prune_head or truncated:
-            self.reset_classifier(0, "")
-        return take
+    def _prune_trunk(self, max_index: int, *, prune_head: bool) -> None:
+        self.features = self.features[: self.feature_ends[max_index] + 1]
 
 
 _TV_DENSE_KEY = re.compile(

@@ -26,7 +26,6 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from ..builder import build_model_with_cfg, model_args_type
-from ..features import feature_take_indices
 from ..layers import ConvNormAct, LayerType, get_norm_layer
 from ..model import VisionModel
 from ..registry import register_family
@@ -400,30 +399,13 @@ class InceptionV3(VisionModel):
                 break
         return x, intermediates
 
-    def prune_intermediate_layers(
-        self,
-        indices: int | list[int] | tuple[int, ...] = 1,
-        prune_norm: bool = False,
-        prune_head: bool = True,
-    ) -> list[int]:
-        """Replace the layers after the last level in ``indices`` by identities; drop the heads.
-
-        Returns:
-            The kept levels, as absolute indices.
-        """
-        take, max_index = feature_take_indices(len(self.feature_info), indices)
+    def _prune_trunk(self, max_index: int, *, prune_head: bool) -> None:
         cut = self.layer_names.index(self.feature_info[max_index]["module"]) + 1
         for name in self.layer_names[cut:]:
             setattr(self, name, nn.Identity())
-        truncated = max_index < len(self.feature_info) - 1
-        if truncated:
-            # the trunk now ends at an earlier level; a head sized for the final features cannot stay
-            self.num_features = self.head_hidden_size = self.feature_info[max_index]["num_chs"]
-        if prune_head or truncated:
+        if prune_head or max_index < len(self.feature_info) - 1:
             self.AuxLogits = None
             self.aux_logits = False
-            self.reset_classifier(0, "")
-        return take
 
 
 def _fit_aux_logits(state_dict: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:

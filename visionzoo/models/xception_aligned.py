@@ -26,7 +26,6 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from ..builder import as_dataclass, build_model_with_cfg, model_args_type
-from ..features import feature_take_indices
 from ..layers import (
     ClassifierHead,
     ConvNormAct,
@@ -488,34 +487,16 @@ class XceptionAligned(VisionModel):
             x = self.act(x)
         return x, intermediates
 
-    def prune_intermediate_layers(
-        self,
-        indices: int | list[int] | tuple[int, ...] = 1,
-        prune_norm: bool = False,
-        prune_head: bool = True,
-    ) -> list[int]:
-        """Drop the blocks (and head) that the feature levels at ``indices`` do not need.
-
-        When the last kept level is inside a block, that block is cut after its tap, so the
-        model's output becomes that level and its classifier is removed.
-
-        Returns:
-            The absolute indices kept.
-        """
-        take, max_index = feature_take_indices(len(self.feature_blocks), indices)
+    def _prune_trunk(self, max_index: int, *, prune_head: bool) -> None:
         end = self.feature_blocks[max_index]
         if end >= len(self.blocks):
-            raise ValueError(f"the model is already pruned to {len(self.blocks)} blocks; cannot keep {take}")
+            raise ValueError(
+                f"the model is already pruned to {len(self.blocks)} blocks; cannot keep level {max_index}"
+            )
         self.blocks = self.blocks[: end + 1]
-        cut_inside = max_index < len(self.feature_blocks) - 1
-        if cut_inside:
+        if max_index < len(self.feature_blocks) - 1:
             _tap_block(self.blocks[-1]).prune_to_tap()
             self.act = nn.Identity()
-            self.num_features = self.feature_info[max_index]["num_chs"]
-            self.head.in_features = self.num_features
-        if prune_head or cut_inside:
-            self.reset_classifier(0, "")
-        return take
 
 
 def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:
