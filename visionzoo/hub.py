@@ -150,7 +150,7 @@ def load_checkpoint_file(path: str | os.PathLike[str], *, use_ema: bool = False)
             "loaded. If you trust the file, convert it once: `sd = torch.load(path, weights_only=False)`, "
             "then `safetensors.torch.save_file(sd, 'model.safetensors')`"
         ) from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as e:
+    except Exception as e:  # a damaged stream fails in many ways (IndexError, struct.error...)
         raise WeightsError(
             f"{path} could not be read as a PyTorch checkpoint (truncated or corrupt: "
             f"{_first_line(e)}); delete it and download or save it again"
