@@ -216,6 +216,21 @@ def test_train_options_together(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert model.num_classes == 2
 
 
+def test_train_compiled(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--compile trains through torch.compile (aot_eager: the same graph capture as inductor,
+    without its code generation); checkpoints hold the plain model's keys."""
+    data = make_image_folder(tmp_path / "flat", per_class=4, splits=("",))
+    out = tmp_path / "run"
+    code, _, err = run_cli(
+        capsys, "train", data, *TRAIN, "--epochs", "1", "--compile", "aot_eager", "--channels-last",
+        "--grad-checkpointing", "--output", out,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "torch.compile (backend aot_eager)" in err
+    keys = load_file(out / "last" / "model.safetensors").keys()
+    assert keys == visionzoo.create_model(MODEL, num_classes=2).state_dict().keys()
+
+
 def test_divergence_fails_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = make_image_folder(tmp_path / "flat", per_class=4, splits=("",))
     out = tmp_path / "run"
@@ -372,6 +387,11 @@ def _bad_inputs(data: Path, run_dir: Path, tmp: Path) -> dict[str, tuple[list[ob
             ["train", data, "--model", "resnet10t", "--resume", run_dir, "--epochs", "9"],
             "another architecture",
             None,
+        ),
+        "unknown compile backend": (
+            ["train", data, *TRAIN, "--compile", "turbo", "--output", tmp / "o3"],
+            "'turbo' is not a torch.compile backend; valid: ",
+            tmp / "o3",
         ),
         "unwritable output": (
             ["train", data, *TRAIN, "--output", tmp / "a-file" / "run"],

@@ -479,3 +479,30 @@ def test_training_settings(name: str) -> None:
             timm_out, timm_grads, _ = _grads(ref, x, amp=True)
             assert F.cosine_similarity(out, timm_out, dim=1).min() >= 0.9999
             assert F.cosine_similarity(grads, timm_grads, dim=0) >= 0.999
+
+
+@pytest.mark.parametrize("name", [n for module in visionzoo.list_modules() for n in _smallest(module, 1)])
+def test_torch_compile_trains(name: str) -> None:
+    """Every family compiles for training as one graph (no graph breaks) and computes what eager
+    does: outputs and gradients. ``aot_eager`` runs dynamo and AOT autograd, where a model's code
+    can fail to compile, without inductor's minutes of C++ code generation per model."""
+    model = _random(name).train()
+    for m in model.modules():  # running statistics would move between the two runs
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.momentum = 0.0
+    x = _x()
+    ref_out, ref_grads, _ = _grads(model, x)
+    compiled = torch.compile(model, backend="aot_eager", fullgraph=True)
+    out, grads, _ = _grads(compiled, x)
+    assert rel_err(out, ref_out) <= 1e-4 and rel_err(grads, ref_grads) <= 1e-4
+
+    # gradient checkpointing, channels_last and bf16 autocast (where native) together: still one
+    # graph, computing what eager does with the same settings
+    model.set_grad_checkpointing(True)
+    model.to(memory_format=torch.channels_last)
+    x = x.contiguous(memory_format=torch.channels_last)
+    ref_out, ref_grads, _ = _grads(model, x, amp=BF16)
+    out, grads, _ = _grads(torch.compile(model, backend="aot_eager", fullgraph=True), x, amp=BF16)
+    assert torch.isfinite(out).all() and torch.isfinite(grads).all()
+    assert F.cosine_similarity(out, ref_out, dim=1).min() >= 0.9999
+    assert F.cosine_similarity(grads.double(), ref_grads.double(), dim=0) >= 0.999

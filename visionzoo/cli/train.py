@@ -26,7 +26,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -148,6 +148,15 @@ def register(subparsers: Any) -> None:
     r.add_argument("--amp-dtype", choices=("bfloat16", "float16"), default="bfloat16", help="autocast dtype")
     r.add_argument("--channels-last", action="store_true", help="channels-last memory format")
     r.add_argument("--grad-checkpointing", action="store_true", help="recompute activations to save memory")
+    r.add_argument(
+        "--compile",
+        "--torchcompile",
+        nargs="?",
+        const="inductor",
+        metavar="BACKEND",
+        help="train through torch.compile (backend default: inductor); the first steps and any new "
+        "batch shape compile, which takes a minute or more on a CPU",
+    )
     r.add_argument("--workers", "-j", type=int, help="data loading processes per process (default: auto)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_device(p)
@@ -178,6 +187,14 @@ def _check_args(args: argparse.Namespace) -> None:
         raise CLIError(f"--in-chans must be 1 or 3 for image data, got {args.in_chans}")
     if args.num_classes is not None and args.num_classes < 1:
         raise CLIError(f"--num-classes must be >= 1, got {args.num_classes}")
+    if args.compile is not None:
+        import torch._dynamo
+
+        backends = torch._dynamo.list_backends(exclude_tags=())
+        if args.compile not in backends:
+            raise CLIError(
+                f"--compile {args.compile!r} is not a torch.compile backend; valid: {', '.join(backends)}"
+            )
 
 
 def _load_resume(path_arg: str) -> tuple[Path, dict[str, Any]]:
@@ -655,6 +672,10 @@ def _train(
         net = nn.parallel.DistributedDataParallel(
             model, device_ids=[device] if device.type == "cuda" else None
         )
+    if args.compile is not None:
+        # only the training forward/backward; checkpoints and evaluation use the eager model,
+        # so saved keys carry no "_orig_mod." prefix
+        net = cast(nn.Module, torch.compile(net, backend=args.compile))
     ema = None
     if args.ema:
         ema = torch.optim.swa_utils.AveragedModel(
@@ -702,6 +723,8 @@ def _train(
             f"{args.opt} lr {lr:.4g} wd {wd:g}, {args.sched} schedule, batch {batch_size} x "
             f"{dist.world_size} process(es) on {device}, {steps_per_epoch} steps/epoch -> {output}"
         )
+        if args.compile is not None:
+            note(f"torch.compile (backend {args.compile}): the first step and new batch shapes compile first")
     train_args = {
         "model": args.model,
         "data": args.data,
