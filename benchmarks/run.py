@@ -5,6 +5,10 @@ Sections (``--sections``, all by default):
 * ``eval``: images/s at default settings (fp32, NCHW, ``torch.inference_mode``), and of
   ``optimize_for_inference`` in fp32 and bf16 against timm's default (and, for context, against
   timm with channels_last / bf16 weights); outputs compared on the same weights.
+* ``compiled``: ``optimize_for_inference(compile=True)`` (inductor with frozen weights) in fp32
+  and bf16, against timm's default and against timm compiled the same way (channels_last,
+  inductor, frozen weights; bf16 weights for bf16). Compiling takes seconds to a minute per model
+  and precision, hence its own section.
 * ``train``: time of one SGD step at the same settings for both (fp32; channels_last + bf16
   autocast).
 * ``memory``: peak memory of training steps (bytes malloc has handed out, and the peak resident
@@ -54,7 +58,7 @@ DEFAULT_MODELS = (
     "xception71",
     "inception_v3",
 )
-SECTIONS = ("eval", "train", "memory", "create", "import", "flops", "accuracy")
+SECTIONS = ("eval", "compiled", "train", "memory", "create", "import", "flops", "accuracy")
 FOCUS = ("resnet50d", "cspdarknet53", "densenet121", "inception_v3")  # the issue's speed targets
 RESNET50_CLASS = ("resnet50", "resnet50d")
 PRETRAINED_TARGETS = ("resnet50", "resnet152")
@@ -101,6 +105,7 @@ class ModelResult:
     name: str
     notes: list[str] = field(default_factory=list)
     ips: dict[str, float] = field(default_factory=dict)  # median img/s per contender
+    compile_sec: dict[str, float] = field(default_factory=dict)  # first call, compiling
     eval_ratios: dict[str, Ratio] = field(default_factory=dict)
     train_sec: dict[str, float] = field(default_factory=dict)
     train_ratios: dict[str, Ratio] = field(default_factory=dict)
@@ -166,6 +171,47 @@ def bench_eval(res: ModelResult, args: argparse.Namespace, bf16: bool) -> None:
         res.eval_ratios["opt_bf16_vs_timm_bf16"] = ratio(
             times["vz_opt_bf16"], times["timm_cl_bf16"], invert=True
         )
+
+
+def bench_compiled(res: ModelResult, args: argparse.Namespace, bf16: bool) -> None:
+    from visionzoo import optimize_for_inference
+
+    ref, ours = _pair(res.name)
+    x = torch.randn(args.batch_size, 3, args.img_size, args.img_size)
+    x_cl = x.contiguous(memory_format=torch.channels_last)
+    ref_cl = copy.deepcopy(ref).to(memory_format=torch.channels_last).requires_grad_(False)
+
+    def timm_compiled(model: nn.Module) -> nn.Module:
+        return torch.compile(model, dynamic=False, options={"freezing": True})  # type: ignore[return-value]
+
+    runs: dict[str, Callable[[], Any]] = {
+        "timm": lambda: ref(x),
+        "vz_comp_fp32": (lambda m: lambda: m(x))(optimize_for_inference(ours, compile=True)),
+        "timm_comp_fp32": (lambda m: lambda: m(x_cl))(timm_compiled(ref_cl)),
+    }
+    if bf16:
+        x_bf16 = x_cl.to(torch.bfloat16)
+        runs["vz_comp_bf16"] = (lambda m: lambda: m(x))(
+            optimize_for_inference(ours, precision="bf16", compile=True)
+        )
+        runs["timm_comp_bf16"] = (lambda m: lambda: m(x_bf16))(
+            timm_compiled(copy.deepcopy(ref_cl).bfloat16())
+        )
+    with torch.inference_mode():
+        for key, fn in runs.items():
+            start = time.perf_counter()
+            fn()  # compiles
+            res.compile_sec[key] = time.perf_counter() - start
+            fn()
+        times = interleaved(
+            {k: (lambda fn=fn: time_calls(fn, args.iters)) for k, fn in runs.items()}, args.rounds
+        )
+    for k, t in times.items():
+        res.ips.setdefault(k, args.batch_size / _median(t))
+    for prec in ("fp32", "bf16") if bf16 else ("fp32",):
+        ours_t = times[f"vz_comp_{prec}"]
+        res.eval_ratios[f"comp_{prec}"] = ratio(ours_t, times["timm"], invert=True)
+        res.eval_ratios[f"comp_{prec}_vs_timm_comp"] = ratio(ours_t, times[f"timm_comp_{prec}"], invert=True)
 
 
 def bench_train(res: ModelResult, args: argparse.Namespace, modes: list[str]) -> None:
@@ -442,6 +488,35 @@ def render(
                 rows,
             )
         )
+    compiled = [r for r in results if "comp_fp32" in r.eval_ratios]
+    if compiled:
+        out += ["", "## Inference, compiled (`optimize_for_inference(compile=True)`)", ""]
+        rows = []
+        for r in compiled:
+            e = r.eval_ratios
+            rows.append(
+                [
+                    r.name,
+                    _fmt_ratio(e.get("comp_fp32")),
+                    _fmt_ratio(e.get("comp_bf16")),
+                    _fmt_ratio(e.get("comp_fp32_vs_timm_comp")),
+                    _fmt_ratio(e.get("comp_bf16_vs_timm_comp")),
+                    " / ".join(f"{r.compile_sec[k]:.0f}" for k in r.compile_sec if k.startswith("vz_")),
+                ]
+            )
+        out.append(
+            _table(
+                [
+                    "model",
+                    "compiled fp32 ÷ timm default",
+                    "compiled bf16 ÷ timm default",
+                    "compiled fp32 ÷ timm compiled fp32",
+                    "compiled bf16 ÷ timm compiled bf16",
+                    "compile s (fp32 / bf16)",
+                ],
+                rows,
+            )
+        )
     trains = [r for r in results if r.train_ratios or r.memory]
     if trains:
         out += ["", "## Training (one SGD step; speed ratio; peak memory ratio)", ""]
@@ -512,6 +587,7 @@ def render(
                     cell("vz_opt_fp32", "fp32"),
                     cell("timm_cl_bf16", "bf16"),
                     cell("vz_opt_bf16", "bf16"),
+                    cell("vz_comp_bf16", "bf16"),
                 ]
             )
         out.append(
@@ -523,6 +599,7 @@ def render(
                     "optimised fp32 (% fp32 peak)",
                     "timm bf16 + cl (% bf16 peak)",
                     "optimised bf16 (% bf16 peak)",
+                    "compiled bf16 (% bf16 peak)",
                 ],
                 rows,
             )
@@ -595,6 +672,12 @@ def render(
     return "\n".join(out)
 
 
+def _best(*ratios: Ratio | None) -> float | None:
+    """The best median among the measured ratios (None if none was measured)."""
+    medians = [r.median for r in ratios if r is not None]
+    return max(medians) if medians else None
+
+
 def targets(
     results: list[ModelResult], imports: dict[str, list[float]] | None, peaks: dict[str, float]
 ) -> list[str]:
@@ -609,17 +692,19 @@ def targets(
         r = by.get(name)
         e = r.eval_ratios if r else {}
         a = r.accuracy if r else {}
-        fp32 = e.get("opt_fp32")
+        fp32 = _best(e.get("opt_fp32"), e.get("comp_fp32"))
         err = a.get("init_fp32_rel_err")
         mark(
-            None if fp32 is None else fp32.median >= 1.8 and (err is None or err <= 1e-4),
-            f"{name}: optimised fp32 >= 1.8x timm default (got {_fmt_ratio(fp32)}), "
+            None if fp32 is None else fp32 >= 1.8 and (err is None or err <= 1e-4),
+            f"{name}: optimised fp32 >= 1.8x timm default (got {_fmt_ratio(e.get('opt_fp32'))}, "
+            f"compiled {_fmt_ratio(e.get('comp_fp32'))}), "
             f"outputs within 1e-4 (rel err {err if err is None else f'{err:.1e}'})",
         )
-        bf = e.get("opt_bf16")
+        bf = _best(e.get("opt_bf16"), e.get("comp_bf16"))
         mark(
-            None if bf is None else bf.median >= 3.5,
-            f"{name}: optimised bf16 >= 3.5x timm default fp32 (got {_fmt_ratio(bf)})",
+            None if bf is None else bf >= 3.5,
+            f"{name}: optimised bf16 >= 3.5x timm default fp32 (got {_fmt_ratio(e.get('opt_bf16'))}, "
+            f"compiled {_fmt_ratio(e.get('comp_bf16'))})",
         )
         for w in ("init", "calibrated"):
             top1, cos = a.get(f"{w}_bf16_top1"), a.get(f"{w}_bf16_cos_min")
@@ -738,6 +823,7 @@ def main(argv: list[str] | None = None) -> None:
         start = time.perf_counter()
         sections: dict[str, Callable[[], None]] = {
             "eval": lambda res=res: bench_eval(res, args, bf16),
+            "compiled": lambda res=res: bench_compiled(res, args, bf16),
             "train": lambda res=res: bench_train(res, args, train_modes),
             "memory": lambda res=res: bench_memory(res, args, train_modes),
             "create": lambda res=res: bench_create(res, args),

@@ -256,6 +256,12 @@ def test_validate_agrees_with_predict(
     )
     row = next(csv.DictReader(results_csv.read_text().splitlines()))
     assert float(row["top1"]) == pytest.approx(record["top1"], abs=1e-6)
+    code, out, err = run_cli(
+        capsys, "validate", data, "--checkpoint", run_dir / "best", "--compile", "--json"
+    )
+    assert code == 0, err
+    compiled = json.loads(out)
+    assert compiled["top1"] == record["top1"] and compiled["loss"] == pytest.approx(record["loss"], rel=1e-4)
     # predict's top-1 labels on the same files give the same accuracy
     code, out, _ = run_cli(
         capsys, "predict", data / "val", "--checkpoint", run_dir / "best", "--json", "--topk", "2"

@@ -672,8 +672,11 @@ def optimize_for_inference(
         channels_last: NHWC memory format; ``None`` picks it where it pays (convnets on
             oneDNN CPUs and on GPUs).
         fold_bn: fold batch norms into the convolutions before them (exact in fp32).
-        compile: wrap the result in ``torch.compile`` (needs a working compiler toolchain;
-            the first call compiles).
+        compile: wrap the result in ``torch.compile`` with inductor's weight freezing (needs a
+            working compiler toolchain; the first call, and each new input shape, compiles:
+            seconds to a minute on a CPU). Faster than the eager optimised model by 5-15% on
+            the seed families here, when called under ``torch.inference_mode()`` or
+            ``torch.no_grad()``; the compiled model keeps the weights it was first called with.
 
     Returns:
         The optimised model, in eval mode.
@@ -708,7 +711,9 @@ def optimize_for_inference(
         pack_convolutions(fast)  # (inductor does its own packing and fusion when compiling)
     _install_boundary(fast, dtype, channels_last)
     if compile:
-        return cast(nn.Module, torch.compile(fast, dynamic=False))
+        # freezing: under no_grad / inference_mode inductor treats the (frozen) weights as
+        # constants, so it can pre-pack them and fold what depends only on them
+        return cast(nn.Module, torch.compile(fast, dynamic=False, options={"freezing": True}))
     return fast
 
 

@@ -51,6 +51,12 @@ def register(subparsers: Any) -> None:
         "--precision", choices=("fp32", "bf16", "fp16"), default="fp32", help="inference precision"
     )
     p.add_argument("--channels-last", action="store_true", help="channels-last memory format")
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the optimised model (inductor, frozen weights): 5-15%% faster on CPUs "
+        "once compiled, which takes seconds to a minute; pays off on large datasets",
+    )
     p.add_argument("--workers", "-j", type=int, help="data loading processes (default: auto)")
     p.add_argument("--results", metavar="FILE", help="write the metrics to FILE (.json or .csv)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
@@ -125,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
             enabled=not args.no_optimize,
             precision=args.precision,
             channels_last=args.channels_last or None,
+            compile=args.compile,
         )
         loader = eval_loader(
             source,
