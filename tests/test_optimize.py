@@ -417,8 +417,47 @@ def test_compile_option() -> None:
     fast = optimize_for_inference(model, compile=True)
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
-        assert rel_err(fast(x), model(x)) <= 1e-4
+        ref = model(x)
+        assert rel_err(fast(x), ref) <= 1e-4
     assert fast.num_classes == model.num_classes  # attributes still reach the model
+    with torch.inference_mode():  # inductor's frozen-weight path
+        assert rel_err(fast(x), ref) <= 1e-4
+    if BF16:
+        fast_bf16 = optimize_for_inference(model, precision="bf16", compile=True)
+        with torch.inference_mode():
+            out = fast_bf16(x)
+        assert out.dtype == torch.float32 and F.cosine_similarity(out, ref, dim=1).min() >= 0.999
+
+
+def test_compiled_models_each_get_one_graph() -> None:
+    """Dynamo allows 8 recompilations per code object, and every family shares
+    ``VisionModel.forward``: ten compiled models (every family, both precisions) must each
+    still get one graph of their own, boundary casts included, and none silently run eager."""
+    from torch._dynamo.utils import counters
+
+    precisions = ("fp32", "bf16") if BF16 else ("fp32",)
+    names = [n for module in visionzoo.list_modules() for n in _smallest(module, 1 if BF16 else 2)]
+    x = _x()
+    for name in names:
+        model = _random(name).eval()
+        with torch.no_grad():
+            ref = model(x)
+        for precision in precisions:
+            fast = optimize_for_inference(model, precision=precision, compile="aot_eager")
+            before = counters["stats"]["unique_graphs"]
+            with torch.no_grad():
+                out = fast(x)
+            assert counters["stats"]["unique_graphs"] - before == 1, f"{name} {precision}: not one graph"
+            assert out.dtype == torch.float32
+            if precision == "fp32":
+                assert rel_err(out, ref) <= 1e-4
+            else:
+                assert F.cosine_similarity(out, ref, dim=1).min() >= 0.999
+
+
+def test_compile_backend_must_exist() -> None:
+    with pytest.raises(ValueError, match="'turbo' is not a torch.compile backend; valid: .*inductor"):
+        optimize_for_inference(_random("test_resnet"), compile="turbo")
 
 
 # --- training settings, every family -----------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import itertools
 import platform
 import types
 from collections import Counter
@@ -566,13 +567,49 @@ class _BoundaryMethod:
 _WRAPPED_METHODS = ("forward_features", "forward_head", "forward_intermediates")
 
 
-def _install_boundary(model: nn.Module, dtype: torch.dtype, channels_last: bool) -> None:
+def _install_boundary(
+    model: nn.Module, dtype: torch.dtype, channels_last: bool, *, hooks: bool = True
+) -> None:
     boundary = _Boundary(dtype, channels_last)
-    model.register_forward_pre_hook(boundary.pre_hook, with_kwargs=True)
-    model.register_forward_hook(boundary.post_hook, with_kwargs=True, always_call=True)
+    if hooks:
+        model.register_forward_pre_hook(boundary.pre_hook, with_kwargs=True)
+        model.register_forward_hook(boundary.post_hook, with_kwargs=True, always_call=True)
+    else:
+        object.__setattr__(model, "_vz_boundary", boundary)  # read by _boundary_forward
     for name in _WRAPPED_METHODS:
         if callable(getattr(type(model), name, None)):
             object.__setattr__(model, name, _BoundaryMethod(model, name, boundary))
+
+
+def _boundary_forward(self: nn.Module, *args: Any, **kwargs: Any) -> Any:
+    boundary = cast(_Boundary, self.__dict__["_vz_boundary"])
+    caller = _input_dtype(args)
+    out = type(self).forward(self, *_to_compute(args, boundary.dtype, boundary.channels_last), **kwargs)
+    return out if caller is None else _to_caller(out, caller)
+
+
+_entries = itertools.count()
+
+
+def _compiled_entry(model: nn.Module, backend: str) -> nn.Module:
+    """``torch.compile`` of ``model`` as one graph, with the dtype/layout boundary inside it.
+
+    Dynamo keeps its compiled graphs, and a limit of 8 recompilations, per code object. Every
+    family shares ``VisionModel.forward``, so compiling a ninth model (or precision) in one
+    process would silently run it uncompiled. Each model therefore gets its own copy of the
+    entry function's code, under a name of its own.
+    """
+    code = _boundary_forward.__code__
+    own = types.FunctionType(
+        code.replace(co_name=f"{code.co_name}_{next(_entries)}"), _boundary_forward.__globals__
+    )
+    object.__setattr__(model, "forward", types.MethodType(own, model))
+    # freezing: under no_grad / inference_mode inductor treats the (frozen) weights as
+    # constants, so it can pre-pack them and fold what depends only on them
+    options: dict[str, str | int | bool | Callable[..., Any]] | None = (
+        {"freezing": True} if backend == "inductor" else None
+    )
+    return cast(nn.Module, torch.compile(model, backend=backend, dynamic=False, options=options))
 
 
 def _inputs_to_fp32(_module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -656,7 +693,7 @@ def optimize_for_inference(
     precision: str | torch.dtype = "fp32",
     channels_last: bool | None = None,
     fold_bn: bool = True,
-    compile: bool = False,
+    compile: bool | str = False,
 ) -> nn.Module:
     """A copy of ``model`` for fast inference; ``model`` itself is left untouched.
 
@@ -672,11 +709,11 @@ def optimize_for_inference(
         channels_last: NHWC memory format; ``None`` picks it where it pays (convnets on
             oneDNN CPUs and on GPUs).
         fold_bn: fold batch norms into the convolutions before them (exact in fp32).
-        compile: wrap the result in ``torch.compile`` with inductor's weight freezing (needs a
-            working compiler toolchain; the first call, and each new input shape, compiles:
-            seconds to a minute on a CPU). Faster than the eager optimised model by 5-15% on
-            the seed families here, when called under ``torch.inference_mode()`` or
-            ``torch.no_grad()``; the compiled model keeps the weights it was first called with.
+        compile: ``True`` wraps the result in ``torch.compile`` (inductor, with its weight
+            freezing under ``torch.inference_mode()`` / ``torch.no_grad()``: the compiled model
+            keeps the weights it was first called with); a string names another backend. Needs
+            a working compiler toolchain; the first call, and each new input shape, compiles
+            (seconds to a minute on a CPU). See docs/performance.md for when it pays.
 
     Returns:
         The optimised model, in eval mode.
@@ -688,10 +725,20 @@ def optimize_for_inference(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    for flag, value in (("channels_last", channels_last), ("fold_bn", fold_bn), ("compile", compile)):
+    for flag, value in (("channels_last", channels_last), ("fold_bn", fold_bn)):
         if value is not None and not isinstance(value, bool):
             kinds = "a bool or None" if flag == "channels_last" else "a bool"
             raise TypeError(f"{flag} must be {kinds}, got {value!r}")
+    if isinstance(compile, str):
+        from torch import _dynamo
+
+        backends = _dynamo.list_backends(exclude_tags=())
+        if compile not in backends:
+            raise ValueError(
+                f"compile={compile!r} is not a torch.compile backend; valid: {', '.join(backends)}"
+            )
+    elif not isinstance(compile, bool):
+        raise TypeError(f"compile must be a bool or a backend name, got {compile!r}")
     device = _model_device(model)
     dtype = resolve_precision(precision, device)
     if channels_last is None:
@@ -709,11 +756,9 @@ def optimize_for_inference(
         fast.to(memory_format=torch.channels_last)
     if channels_last and not compile and device.type == "cpu" and torch.backends.mkldnn.is_available():
         pack_convolutions(fast)  # (inductor does its own packing and fusion when compiling)
-    _install_boundary(fast, dtype, channels_last)
+    _install_boundary(fast, dtype, channels_last, hooks=not compile)
     if compile:
-        # freezing: under no_grad / inference_mode inductor treats the (frozen) weights as
-        # constants, so it can pre-pack them and fold what depends only on them
-        return cast(nn.Module, torch.compile(fast, dynamic=False, options={"freezing": True}))
+        return _compiled_entry(fast, "inductor" if compile is True else compile)
     return fast
 
 

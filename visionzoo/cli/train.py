@@ -188,9 +188,9 @@ def _check_args(args: argparse.Namespace) -> None:
     if args.num_classes is not None and args.num_classes < 1:
         raise CLIError(f"--num-classes must be >= 1, got {args.num_classes}")
     if args.compile is not None:
-        import torch._dynamo
+        from torch import _dynamo
 
-        backends = torch._dynamo.list_backends(exclude_tags=())
+        backends = _dynamo.list_backends(exclude_tags=())
         if args.compile not in backends:
             raise CLIError(
                 f"--compile {args.compile!r} is not a torch.compile backend; valid: {', '.join(backends)}"
