@@ -525,6 +525,9 @@ def test_torch_compile_trains(name: str) -> None:
     """Every family compiles for training as one graph (no graph breaks) and computes what eager
     does: outputs and gradients. ``aot_eager`` runs dynamo and AOT autograd, where a model's code
     can fail to compile, without inductor's minutes of C++ code generation per model."""
+    # all families share VisionModel.forward and dynamo allows 8 recompilations per code object:
+    # start from a clean cache, not from what earlier tests in this worker compiled
+    torch._dynamo.reset()
     model = _random(name).train()
     for m in model.modules():  # running statistics would move between the two runs
         if isinstance(m, nn.modules.batchnorm._BatchNorm):

@@ -54,8 +54,8 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--compile",
         action="store_true",
-        help="torch.compile the optimised model (inductor, frozen weights): 5-15%% faster on CPUs "
-        "once compiled, which takes seconds to a minute; pays off on large datasets",
+        help="also torch.compile the optimised model (inductor, frozen weights; compiling takes "
+        "seconds to a minute first); see docs/performance.md for where it pays",
     )
     p.add_argument("--workers", "-j", type=int, help="data loading processes (default: auto)")
     p.add_argument("--results", metavar="FILE", help="write the metrics to FILE (.json or .csv)")
