@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+TRAIN_MODES = ("default", "cl-bf16", "ckpt", "compiled")
+
 
 def make_train_step(
     model: nn.Module, batch_size: int, img_size: int, mode: str = "default"
@@ -16,7 +18,8 @@ def make_train_step(
     """A closure running one step of ``model`` on a fixed random batch.
 
     Modes: ``default`` (fp32, NCHW), ``cl-bf16`` (channels_last + bf16 autocast),
-    ``ckpt`` (gradient checkpointing, fp32).
+    ``ckpt`` (gradient checkpointing, fp32), ``compiled`` (fp32 through ``torch.compile``,
+    inductor; the first step compiles).
     """
     model.train()
     x = torch.randn(batch_size, 3, img_size, img_size)
@@ -31,14 +34,15 @@ def make_train_step(
 
     elif mode == "ckpt":
         model.set_grad_checkpointing(True)
-    elif mode != "default":
-        raise ValueError(f"unknown train mode {mode!r}; valid: default, cl-bf16, ckpt")
+    elif mode not in ("default", "compiled"):
+        raise ValueError(f"unknown train mode {mode!r}; valid: {', '.join(TRAIN_MODES)}")
     opt = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
+    run = torch.compile(model) if mode == "compiled" else model
 
     def step() -> None:
         opt.zero_grad(set_to_none=True)
         with amp():
-            out = model(x)
+            out = run(x)
         F.cross_entropy(out.float(), y).backward()
         opt.step()
 
