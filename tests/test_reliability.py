@@ -348,15 +348,6 @@ def test_features_only_on_a_user_model_without_feature_info(name: str, user_mode
 ADVICE = (r"pretrained_cfg_overlay=dict\(file=", r"local-dir:", r"HF_HUB_OFFLINE")
 
 
-@pytest.fixture
-def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError(f"network access attempted: {args}")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-
-
 @pytest.mark.parametrize("source", ["hub", "url"])
 def test_offline_without_cache_says_how_to_provide_the_file(
     source: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_network: None
