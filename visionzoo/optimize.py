@@ -31,6 +31,7 @@ from .layers.norm_act import BatchNormAct2d
 __all__ = [
     "FoldedNormAct",
     "PackedConv2d",
+    "check_compile_backend",
     "count_batch_norms",
     "find_conv_bn_pairs",
     "fold_batch_norm",
@@ -574,18 +575,25 @@ def _install_boundary(
     if hooks:
         model.register_forward_pre_hook(boundary.pre_hook, with_kwargs=True)
         model.register_forward_hook(boundary.post_hook, with_kwargs=True, always_call=True)
-    else:
-        object.__setattr__(model, "_vz_boundary", boundary)  # read by _boundary_forward
+    else:  # called by _compiled_forward, inside the compiled graph
+        object.__setattr__(model, "_vz_forward", _BoundaryMethod(model, "forward", boundary))
     for name in _WRAPPED_METHODS:
         if callable(getattr(type(model), name, None)):
             object.__setattr__(model, name, _BoundaryMethod(model, name, boundary))
 
 
-def _boundary_forward(self: nn.Module, *args: Any, **kwargs: Any) -> Any:
-    boundary = cast(_Boundary, self.__dict__["_vz_boundary"])
-    caller = _input_dtype(args)
-    out = type(self).forward(self, *_to_compute(args, boundary.dtype, boundary.channels_last), **kwargs)
-    return out if caller is None else _to_caller(out, caller)
+def _compiled_forward(self: nn.Module, *args: Any, **kwargs: Any) -> Any:
+    return self.__dict__["_vz_forward"](*args, **kwargs)
+
+
+def check_compile_backend(name: str, *, what: str = "") -> None:
+    """Raise ``ValueError`` naming ``what`` + ``name`` and the valid backends, unless ``name`` is a
+    ``torch.compile`` backend."""
+    from torch import _dynamo
+
+    backends = _dynamo.list_backends(exclude_tags=())
+    if name not in backends:
+        raise ValueError(f"{what}{name!r} is not a torch.compile backend; valid: {', '.join(backends)}")
 
 
 _entries = itertools.count()
@@ -599,9 +607,9 @@ def _compiled_entry(model: nn.Module, backend: str) -> nn.Module:
     process would silently run it uncompiled. Each model therefore gets its own copy of the
     entry function's code, under a name of its own.
     """
-    code = _boundary_forward.__code__
+    code = _compiled_forward.__code__
     own = types.FunctionType(
-        code.replace(co_name=f"{code.co_name}_{next(_entries)}"), _boundary_forward.__globals__
+        code.replace(co_name=f"{code.co_name}_{next(_entries)}"), _compiled_forward.__globals__
     )
     object.__setattr__(model, "forward", types.MethodType(own, model))
     # freezing: under no_grad / inference_mode inductor treats the (frozen) weights as
@@ -730,13 +738,7 @@ def optimize_for_inference(
             kinds = "a bool or None" if flag == "channels_last" else "a bool"
             raise TypeError(f"{flag} must be {kinds}, got {value!r}")
     if isinstance(compile, str):
-        from torch import _dynamo
-
-        backends = _dynamo.list_backends(exclude_tags=())
-        if compile not in backends:
-            raise ValueError(
-                f"compile={compile!r} is not a torch.compile backend; valid: {', '.join(backends)}"
-            )
+        check_compile_backend(compile, what="compile=")
     elif not isinstance(compile, bool):
         raise TypeError(f"compile must be a bool or a backend name, got {compile!r}")
     device = _model_device(model)

@@ -188,13 +188,12 @@ def _check_args(args: argparse.Namespace) -> None:
     if args.num_classes is not None and args.num_classes < 1:
         raise CLIError(f"--num-classes must be >= 1, got {args.num_classes}")
     if args.compile is not None:
-        from torch import _dynamo
+        from ..optimize import check_compile_backend
 
-        backends = _dynamo.list_backends(exclude_tags=())
-        if args.compile not in backends:
-            raise CLIError(
-                f"--compile {args.compile!r} is not a torch.compile backend; valid: {', '.join(backends)}"
-            )
+        try:
+            check_compile_backend(args.compile, what="--compile ")
+        except ValueError as e:
+            raise CLIError(str(e)) from None
 
 
 def _load_resume(path_arg: str) -> tuple[Path, dict[str, Any]]:
