@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten, tree_map
+from torch.utils.hooks import RemovableHandle
 
 from .layers.conv_bn_act import Conv2dSame
 from .layers.norm_act import BatchNormAct2d
@@ -225,33 +226,47 @@ def _example_input(model: nn.Module) -> torch.Tensor:
     return torch.randn(1, chans, *size[1:], device=device, dtype=dtype)
 
 
-def _trace_pairs(
-    call: Callable[[], Any], convs: dict[str, nn.Module], bns: dict[str, nn.Module]
-) -> set[tuple[str, str]]:
-    """The foldable pairs seen in one traced ``call()`` (see :func:`find_conv_bn_pairs`)."""
+def _run_traced(
+    call: Callable[[], Any],
+    tracer: _FlowTracer,
+    convs: dict[str, nn.Module],
+    counted: dict[str, nn.Module],
+    handles: tuple[RemovableHandle, ...] = (),
+) -> tuple[Counter[str], dict[str, list[torch.Tensor]]]:
+    """Run ``call()`` without autograd under ``tracer``, counting the calls of the ``counted``
+    modules and keeping what each conv returns. ``handles``, hooks the caller registered for
+    this run, are removed with ours."""
     calls: Counter[str] = Counter()
     outputs: dict[str, list[torch.Tensor]] = {}
-    handles = []
-    for name, m in {**convs, **bns}.items():
-        handles.append(m.register_forward_pre_hook(lambda _m, _i, n=name: calls.update([n])))
-    for name, m in convs.items():
-        handles.append(
-            m.register_forward_hook(lambda _m, _i, out, n=name: outputs.setdefault(n, []).append(out))
-        )
-    tracer = _FlowTracer(
-        {id(m.weight): n for n, m in convs.items()}, {id(m.running_mean): n for n, m in bns.items()}
-    )
+    registered = list(handles)
     try:
+        for name, m in counted.items():
+            registered.append(m.register_forward_pre_hook(lambda _m, _i, n=name: calls.update([n])))
+        for name, m in convs.items():
+            registered.append(
+                m.register_forward_hook(lambda _m, _i, out, n=name: outputs.setdefault(n, []).append(out))
+            )
         with torch.no_grad(), tracer:
             result = call()
     finally:
-        for h in handles:
+        for h in registered:
             h.remove()
     # what the call returns is read by the caller: a returned conv output (a feature tap) must
     # keep its value, so it counts as a use
     for t in tree_flatten(result)[0]:
         if isinstance(t, torch.Tensor):
             tracer.uses[id(t)] += 1
+    return calls, outputs
+
+
+def _trace_pairs(
+    call: Callable[[], Any], convs: dict[str, nn.Module], bns: dict[str, nn.Module]
+) -> set[tuple[str, str]]:
+    """The foldable pairs seen in one traced ``call()`` (see :func:`find_conv_bn_pairs`)."""
+    tracer = _FlowTracer(
+        {id(m.weight): n for n, m in convs.items()}, {id(m.running_mean): n for n, m in bns.items()}
+    )
+    calls, outputs = _run_traced(call, tracer, convs, {**convs, **bns})
     producer = {}
     for name, outs in tracer.conv_out.items():
         module_out = outputs.get(name, [])
@@ -431,18 +446,9 @@ def _trace_conv_acts(call: Callable[[], Any], convs: dict[str, nn.Module], acts:
     values either way: it only needs to be the first reader. An out-of-place one must be the
     only one.
     """
-    calls: Counter[str] = Counter()
-    conv_out: dict[str, list[torch.Tensor]] = {}
     act_seen: dict[str, list[tuple[torch.Tensor, int]]] = {}
     act_inplace: dict[str, bool] = {}
     tracer = _FlowTracer({id(m.weight): n for n, m in convs.items()}, {})
-    handles = []
-    for name, m in {**convs, **acts}.items():
-        handles.append(m.register_forward_pre_hook(lambda _m, _i, n=name: calls.update([n])))
-    for name, m in convs.items():
-        handles.append(
-            m.register_forward_hook(lambda _m, _i, o, n=name: conv_out.setdefault(n, []).append(o))
-        )
 
     def act_pre(name: str) -> Callable[..., None]:
         return lambda _m, i: act_seen.setdefault(name, []).append((i[0], tracer.uses[id(i[0])]))
@@ -450,18 +456,12 @@ def _trace_conv_acts(call: Callable[[], Any], convs: dict[str, nn.Module], acts:
     def act_post(name: str) -> Callable[..., None]:
         return lambda _m, i, o: act_inplace.__setitem__(name, o is i[0])
 
-    for name, m in acts.items():
-        handles.append(m.register_forward_pre_hook(act_pre(name)))
-        handles.append(m.register_forward_hook(act_post(name)))
-    try:
-        with torch.no_grad(), tracer:
-            result = call()
-    finally:
-        for h in handles:
-            h.remove()
-    for t in tree_flatten(result)[0]:
-        if isinstance(t, torch.Tensor):
-            tracer.uses[id(t)] += 1
+    handles = tuple(
+        h
+        for name, m in acts.items()
+        for h in (m.register_forward_pre_hook(act_pre(name)), m.register_forward_hook(act_post(name)))
+    )
+    calls, conv_out = _run_traced(call, tracer, convs, {**convs, **acts}, handles)
     producer = {id(outs[0]): n for n, outs in conv_out.items() if calls[n] == 1 and len(outs) == 1}
     pairs = set()
     for name, seen in act_seen.items():
