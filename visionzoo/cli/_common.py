@@ -26,6 +26,7 @@ __all__ = [
     "add_device",
     "add_model_source",
     "atomic_write",
+    "check_positive",
     "check_writable_file",
     "format_table",
     "load_model",
@@ -45,15 +46,22 @@ class RunFailed(Exception):
 
 
 @contextlib.contextmanager
-def user_values(what: str) -> Iterator[None]:
+def user_values(what: str = "") -> Iterator[None]:
     """Around a library call whose ``ValueError`` / ``TypeError`` can only come from values the
-    user typed (``what``: the flags passed through), make it bad input (exit 2) naming them."""
+    user typed, make it bad input (exit 2); ``what`` prefixes the message when it does not
+    name the flag itself."""
     try:
         yield
     except (ValueError, TypeError) as e:
-        raise CLIError(
-            f"{what}: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}"
-        ) from e
+        text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CLIError(f"{what}: {text}" if what else text) from e
+
+
+def check_positive(**values: float | None) -> None:
+    """``--name must be > 0`` for each given value (``img_size=...``) that is not."""
+    for name, value in values.items():
+        if value is not None and value <= 0:
+            raise CLIError(f"--{name.replace('_', '-')} must be > 0, got {value}")
 
 
 def note(message: str) -> None:

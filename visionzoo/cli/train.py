@@ -307,7 +307,7 @@ def _check_args(args: argparse.Namespace) -> None:
     if args.compile is not None:
         from ..optimize import check_compile_backend
 
-        with user_values("--compile"):
+        with user_values():
             check_compile_backend(args.compile, what="--compile ")
 
 
@@ -413,7 +413,7 @@ def build_model(
         drop_rate=cfg.drop_rate,
         drop_path_rate=cfg.drop_path,
     )
-    with user_values("--img-size/--interpolation/--crop-pct/--mean/--std"):
+    with user_values():
         data_cfg = resolve_model_data_config(
             model,
             {
@@ -437,12 +437,12 @@ def make_transforms(cfg: argparse.Namespace, data_cfg: dict[str, Any]) -> tuple[
     """``(train transform, eval transform)``."""
     from ..data import create_transform
 
-    with user_values("--interpolation/--crop-pct/--mean/--std"):
+    with user_values():
         eval_tf = create_transform(**data_cfg)
     if cfg.no_aug:
         return eval_tf, eval_tf
     aug = {k: v for k, v in data_cfg.items() if k not in ("crop_pct", "crop_mode")}
-    with user_values("--scale/--ratio/--hflip/--vflip/--color-jitter/--aa/--reprob"):
+    with user_values():
         train_tf = create_transform(
             **aug,
             is_training=True,
@@ -955,7 +955,7 @@ def _run_locked(args: argparse.Namespace, dist: Dist, output: Path, resume_run: 
     )
     model, data_cfg = build_model(cfg, data, state, resume_folder)
     transforms = make_transforms(cfg, data_cfg)
-    with user_values("--mixup/--cutmix"):
+    with user_values():
         mixup = create_mixup(data.num_classes, mixup_alpha=cfg.mixup, cutmix_alpha=cfg.cutmix)
     loaders = make_loaders(cfg, data, transforms, dist, dist.device)
     opt = make_optimisation(

@@ -300,8 +300,9 @@ class ImageFolderSource(ImageSource):
         self.paths: list[Path] = []
         targets: list[int] = []
         for c in found:
-            self.paths += per_class[c]
-            targets += [index[c]] * len(per_class[c])
+            if c in index:
+                self.paths += per_class[c]
+                targets += [index[c]] * len(per_class[c])
         super().__init__(
             name=str(root), classes=class_list, targets=targets, skipped={"non-image files": not_images}
         )
