@@ -282,7 +282,8 @@ class ImageFolderSource(ImageSource):
         not_images = 0
         seen: set[str] = set()  # shared: a class folder linked into another is not walked twice
         for c in found:
-            imgs, bad = [], []
+            imgs: list[Path] = []
+            bad: list[Path] = []
             for f in _walk_files(root / c, seen):
                 (imgs if _is_image_file(f) else bad).append(f)
             not_images += len(bad)
