@@ -435,7 +435,7 @@ def build_engine(
             continue  # (int8 goes through ONNX Runtime's quantiser)
         _require(name)
         path = _artifact(eager, name, precision, example, calibration, folder)
-        module = _MODULES[name](eager, path)
+        module: nn.Module = _MODULES[name](eager, path)
         with torch.inference_mode():
             rel, cos = _errors(module(example), ref)
         ok = cos >= _INT8_MIN_COSINE if precision == "int8" else rel <= _TOLERANCE.get(precision, 1e-3)
@@ -446,8 +446,8 @@ def build_engine(
             )
         built[name] = (module, rel, cos)
     if engine != "auto":
-        module, rel, cos = built[engine]
-        return module, EngineReport(engine, precision, rel, cos, artifact=str(module.path))
+        chosen, rel, cos = built[engine]
+        return chosen, EngineReport(engine, precision, rel, cos, artifact=str(getattr(chosen, "path", "")))
     timings = {n: _seconds_per_call(m, example, timing_calls) for n, (m, _, _) in built.items()}
     if torch_build is not None and precision != "int8":
         fast = torch_build()
@@ -456,7 +456,7 @@ def build_engine(
     if not timings:
         raise EngineUnavailable("engine='auto' found no engine to time; pip install 'visionzoo[onnx]'")
     best = min(timings, key=lambda k: timings[k])
-    module, rel, cos = built[best]
-    return module, EngineReport(
-        best, precision, rel, cos, timings, artifact=str(getattr(module, "path", "")) or None
+    chosen, rel, cos = built[best]
+    return chosen, EngineReport(
+        best, precision, rel, cos, timings, artifact=str(getattr(chosen, "path", "")) or None
     )
