@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -98,3 +102,39 @@ def test_onnxruntime_engine_on_every_family(name: str, tmp_path: Path) -> None:
     with torch.no_grad():
         ref = model(x)
     assert float((fast(x) - ref).abs().max() / ref.abs().max()) < 1e-4
+
+
+def _cli(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "visionzoo", *argv],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "VISIONZOO_ENGINE_CACHE": str(cwd / "engines")},
+    )
+
+
+def test_cli_validate_int8_reports_the_change_and_predict_runs_an_engine(tmp_path: Path) -> None:
+    pytest.importorskip("sklearn")
+    model = materialize_random(
+        visionzoo.create_model("test_resnet", in_chans=1, num_classes=10, device="meta")
+    )
+    visionzoo.save_pretrained(model, tmp_path / "run")
+    run = _cli(
+        "validate", "digits", "--split", "test", "--checkpoint", str(tmp_path / "run"),
+        "--precision", "int8", "--calibration", "digits:train", "--json", cwd=tmp_path,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    record = json.loads(run.stdout)
+    assert record["precision"] == "int8" and "top1_change" in record and "fp32_top1" in record
+    assert "engine onnxruntime (int8)" in run.stderr
+    refused = _cli(
+        "validate", "digits", "--checkpoint", str(tmp_path / "run"), "--precision", "int8", cwd=tmp_path
+    )
+    assert refused.returncode == 2 and "--calibration" in refused.stderr.strip().splitlines()[-1]
+    if importlib.util.find_spec("openvino") is None:
+        missing = _cli(
+            "validate", "digits", "--checkpoint", str(tmp_path / "run"), "--engine", "openvino", cwd=tmp_path
+        )
+        assert missing.returncode == 2 and "visionzoo[openvino]" in missing.stderr

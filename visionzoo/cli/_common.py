@@ -24,6 +24,7 @@ __all__ = [
     "RunFailed",
     "add_common",
     "add_device",
+    "add_engine",
     "add_model_source",
     "atomic_write",
     "check_positive",
@@ -297,6 +298,27 @@ def model_in_chans(model: nn.Module) -> int:
 _warned_optimize = False
 
 
+ENGINE_CHOICES = ("torch", "onnxruntime", "openvino", "auto")
+
+
+def add_engine(p: argparse.ArgumentParser, *, extra: tuple[str, ...] = ()) -> None:
+    """``--engine`` (and ``--calibration`` for int8) of predict / validate / benchmark."""
+    p.add_argument(
+        "--engine",
+        choices=ENGINE_CHOICES + extra,
+        default="torch",
+        help="inference engine: torch (default), onnxruntime or openvino (the model exported to ONNX "
+        "and run by that runtime; pip install 'visionzoo[onnx]' / '[openvino]'), auto (time the "
+        "installed ones and keep the fastest); every engine is checked against the eager model"
+        + ("; all: a table of every engine and precision on this machine" if "all" in extra else ""),
+    )
+    p.add_argument(
+        "--calibration",
+        metavar="DATA",
+        help="calibration images for --precision int8 (a dataset spec, e.g. digits:train or a folder)",
+    )
+
+
 def maybe_optimize(
     model: nn.Module,
     *,
@@ -304,10 +326,32 @@ def maybe_optimize(
     precision: str = "fp32",
     channels_last: bool | None = None,
     compile: bool = False,
+    engine: str = "torch",
+    calibration: str | None = None,
+    batch_size: int = 1,
 ) -> nn.Module:
     """Apply :func:`visionzoo.optimize.optimize_for_inference` (BN folding, precision, memory
-    format, compile), or, with ``enabled=False`` (``--no-optimize``), only what was asked for."""
+    format, compile, another engine), or, with ``enabled=False`` (``--no-optimize``), only what
+    was asked for."""
     global _warned_optimize
+    if engine != "torch" or precision == "int8":
+        from ..engines import EngineUnavailable
+        from ..optimize import optimize_for_inference
+
+        if precision == "int8" and not calibration:
+            raise CLIError("--precision int8 needs --calibration DATA (e.g. digits:train or an image folder)")
+        try:
+            fast = optimize_for_inference(
+                model,
+                precision=precision,
+                engine="onnxruntime" if engine == "torch" else engine,
+                calibration=calibration,
+                batch_size=batch_size,
+            )
+        except EngineUnavailable as e:
+            raise CLIError(str(e)) from None
+        note(fast.engine_report.summary())  # type: ignore[union-attr,operator]
+        return fast
     if enabled:
         try:
             from ..optimize import optimize_for_inference
@@ -329,7 +373,8 @@ def maybe_optimize(
     return model
 
 
-PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+# int8 engines take and give fp32 tensors
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16, "int8": torch.float32}
 
 
 def precision_dtype(name: str) -> torch.dtype:

@@ -13,6 +13,7 @@ from ._common import (
     CLIError,
     add_common,
     add_device,
+    add_engine,
     add_model_source,
     check_positive,
     load_model,
@@ -42,6 +43,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--crop-pct", type=float, help="centre-crop fraction (default: the model's config)")
     p.add_argument("--json", action="store_true", help="print JSON: one record per image, plus skipped files")
     p.add_argument("--no-optimize", action="store_true", help="run the model as built (no BN folding etc.)")
+    add_engine(p)
     add_device(p)
     add_common(p)
     p.set_defaults(func=run)
@@ -85,7 +87,13 @@ def run(args: argparse.Namespace) -> int:
     if num_classes < 1:
         raise CLIError("the model has no classifier (num_classes=0); nothing to predict")
     k = min(args.topk, num_classes)
-    model = maybe_optimize(model.to(device), enabled=not args.no_optimize)
+    model = maybe_optimize(
+        model.to(device),
+        enabled=not args.no_optimize,
+        engine=args.engine,
+        calibration=args.calibration,
+        batch_size=min(args.batch_size, len(images)),
+    )
     dtype = next((p.dtype for p in model.parameters()), torch.float32)
 
     results: list[dict[str, Any]] = []

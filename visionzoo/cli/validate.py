@@ -11,6 +11,7 @@ from ._common import (
     CLIError,
     add_common,
     add_device,
+    add_engine,
     add_model_source,
     check_positive,
     check_writable_file,
@@ -53,7 +54,11 @@ def register(subparsers: Any) -> None:
         "--use-test-size", action="store_true", help="use the config's test_input_size/test_crop_pct"
     )
     p.add_argument(
-        "--precision", choices=("fp32", "bf16", "fp16"), default="fp32", help="inference precision"
+        "--precision",
+        choices=("fp32", "bf16", "fp16", "int8"),
+        default="fp32",
+        help="inference precision; int8 (through ONNX Runtime, with --calibration) also reports the "
+        "accuracy change against fp32",
     )
     p.add_argument("--channels-last", action="store_true", help="channels-last memory format")
     p.add_argument(
@@ -66,6 +71,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--results", metavar="FILE", help="write the metrics to FILE (.json or .csv)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.add_argument("--no-optimize", action="store_true", help="run the model as built (no BN folding etc.)")
+    add_engine(p)
     add_device(p)
     add_common(p)
     p.set_defaults(func=run)
@@ -135,12 +141,16 @@ def run(args: argparse.Namespace) -> int:
         model.eval()
         cfg = getattr(model, "pretrained_cfg", None)
         name = cfg.name if cfg is not None else args.model
+        reference = model.to(dist.device) if args.precision == "int8" else None
         model = maybe_optimize(
             model.to(dist.device),
             enabled=not args.no_optimize,
             precision=args.precision,
             channels_last=args.channels_last or None,
             compile=args.compile,
+            engine=args.engine,
+            calibration=args.calibration,
+            batch_size=args.batch_size,
         )
         loader = eval_loader(
             source,
@@ -161,6 +171,15 @@ def run(args: argparse.Namespace) -> int:
             input_dtype=next((p.dtype for p in model.parameters()), precision_dtype(args.precision)),
             channels_last=args.channels_last,
         )
+        if reference is not None:  # int8: the accuracy change against the fp32 model
+            fp32 = evaluate(
+                reference,
+                loader,
+                device=dist.device,
+                dist=dist,
+                input_dtype=precision_dtype("fp32"),
+                channels_last=False,
+            )
     finally:
         dist.shutdown()
     if metrics["images"] == 0:
@@ -181,8 +200,12 @@ def run(args: argparse.Namespace) -> int:
         "crop_pct": data_cfg["crop_pct"],
         "interpolation": data_cfg["interpolation"],
         "precision": args.precision,
+        "engine": args.engine,
         "processes": dist.world_size,
     }
+    if reference is not None:
+        record["fp32_top1"] = round(fp32["top1"], 3)
+        record["top1_change"] = round(metrics["top1"] - fp32["top1"], 3)
     if not dist.is_main:
         return 0
     if results_path is not None:
@@ -195,5 +218,10 @@ def run(args: argparse.Namespace) -> int:
             f"{record['model']} on {record['data']}: top-1 {record['top1']:.2f}%  "
             f"top-5 {record['top5']:.2f}%  loss {record['loss']:.4f}  "
             f"({record['images']} images, {record['img_per_sec']:.1f} img/s)"
+            + (
+                f"; fp32 top-1 {record['fp32_top1']:.2f}% (change {record['top1_change']:+.2f})"
+                if reference is not None
+                else ""
+            )
         )
     return 0
