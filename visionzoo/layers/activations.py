@@ -7,9 +7,17 @@ from typing import Any
 
 from torch import nn
 
-__all__ = ["LayerType", "create_act_layer", "get_act_layer"]
+__all__ = ["GELUTanh", "LayerType", "create_act_layer", "get_act_layer"]
 
 LayerType = str | type[nn.Module] | Callable[..., nn.Module]
+
+
+class GELUTanh(nn.GELU):
+    """GELU with the tanh approximation (``act_layer="gelu_tanh"``)."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__(approximate="tanh")
+
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -20,6 +28,7 @@ _ACTIVATIONS: dict[str, type[nn.Module]] = {
     "selu": nn.SELU,
     "prelu": nn.PReLU,
     "gelu": nn.GELU,
+    "gelu_tanh": GELUTanh,
     "silu": nn.SiLU,
     "swish": nn.SiLU,
     "mish": nn.Mish,
