@@ -19,6 +19,7 @@ from timm_oracle import rel_err, timm, timm_model
 from torch import nn
 
 from visionzoo.models import convnext as cnx
+from visionzoo.models import regnet as rg
 from visionzoo.pretrained import as_pretrained_cfg
 
 pytestmark = pytest.mark.family
@@ -174,7 +175,9 @@ def _table_cfgs(module: Any, arch: str) -> dict[str, dict[str, Any]]:
     return out
 
 
-@pytest.mark.parametrize(("module", "cls_name"), [(cnx, "ConvNeXt")], ids=["convnext"])
+@pytest.mark.parametrize(
+    ("module", "cls_name"), [(cnx, "ConvNeXt"), (rg, "RegNet")], ids=["convnext", "regnet"]
+)
 def test_every_timm_name_has_timms_structure_and_cfgs(module: Any, cls_name: str) -> None:
     short = module.__name__.rpartition(".")[2]
     names = timm.list_models(module=short)
@@ -190,3 +193,106 @@ def test_every_timm_name_has_timms_structure_and_cfgs(module: Any, cls_name: str
         assert shapes == {k: tuple(v.shape) for k, v in theirs.state_dict().items()}, name
         assert ours.feature_info == theirs.feature_info, name
         assert list(_table_cfgs(module, name).items()) == list(_timm_cfgs(name).items()), name
+
+
+# --- RegNet: numeric parity -----------------------------------------------------------------------
+_TINY = dict(w0=24, wa=36.44, wm=2.49, group_size=8, depth=13)  # regnetx_002's stages
+
+REGNET_CASES = {
+    "regnetx_002": {},  # X: plain bottlenecks
+    "regnety_002": {},  # Y: squeeze-excitation after the grouped conv
+    "regnetx_004_tv": {},  # torchvision's width rounding
+    # GroupNorm (16 channels a group) + SiLU, on widths that are multiples of 16
+    "regnety_040_sgn": dict(w0=32, wa=32, wm=2.0, group_size=16, depth=8),
+    "regnetv_040": _TINY,  # pre-activation blocks, activation before the head
+    "regnetv_064": dict(**_TINY, output_stride=8),  # avg-pool shortcut, dilated (same-padded pool)
+    "regnetz_005": {},  # inverted bottleneck, no resampling shortcut, linear out, final 1x1 conv
+    "regnetz_040": dict(w0=16, wa=10.7, wm=2.51, group_size=4, depth=21),  # RegNet-Z, no final conv
+    "regnety_032": dict(**_TINY, output_stride=16),
+}
+
+
+@pytest.mark.parametrize("name", list(REGNET_CASES))
+def test_regnet_outputs_match_timm(name: str) -> None:
+    ours, theirs = _paired(rg, rg.RegNet, name, **REGNET_CASES[name])
+    _assert_same_outputs(ours, theirs, _x())
+
+
+@pytest.mark.parametrize(("indices", "prune_head"), [(2, True), (5, False), (5, True), ([0, 3], False)])
+def test_regnet_pruning_matches_timm(indices: Any, prune_head: bool) -> None:
+    x = _x()
+    ours, theirs = _paired(rg, rg.RegNet, "regnetz_005")
+    assert ours.prune_intermediate_layers(indices, prune_head=prune_head) == (
+        theirs.prune_intermediate_layers(indices, prune_head=prune_head)
+    )
+    assert ours.state_dict().keys() == theirs.state_dict().keys()
+    assert (ours.num_features, ours.head_hidden_size) == (theirs.num_features, theirs.head_hidden_size)
+    with torch.no_grad():
+        assert rel_err(ours(x), theirs(x)) < TOL
+        a, b = ours.forward_intermediates(x), theirs.forward_intermediates(x)
+    assert rel_err(a[0], b[0]) < TOL
+    assert all(rel_err(i, j) < TOL for i, j in zip(a[1], b[1]))
+
+
+def test_regnet_checkpointing_gives_the_same_gradients() -> None:
+    model = _build(rg, rg.RegNet, "regnety_002", num_classes=3).train()
+    x = _x(32)
+    model(x).sum().backward()
+    plain = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    model.set_grad_checkpointing(True)
+    calls = []
+    model.s1.b1.conv1.register_forward_hook(lambda *_: calls.append(1))
+    model(x).sum().backward()
+    assert len(calls) == 2, "the block should run again in backward"
+    for a, p in zip(plain, model.parameters()):
+        assert torch.allclose(a, p.grad, atol=1e-5)
+
+
+def test_regnet_bad_options_are_named() -> None:
+    with pytest.raises(ValueError, match="output_stride"):
+        rg.RegNet(output_stride=64)
+    with pytest.raises(ValueError, match="downsample"):
+        rg.RegNet(downsample="max")
+    with pytest.raises(ValueError, match="wm > 1"):
+        rg.regnet_stages(w0=24, wa=36.44, wm=1.0, depth=13, group_size=8)
+    with pytest.raises(ValueError, match="multiple of 8"):
+        rg.regnet_stages(w0=20, wa=36.44, wm=2.49, depth=13, group_size=8)
+    with pytest.raises(ValueError, match="3 stages, not 4"):
+        rg.RegNet(w0=24, wa=36.44, wm=2.49, depth=6, group_size=8)
+
+
+# --- RegNet: the width generator ------------------------------------------------------------------
+# Stage widths and depths published for named models: Radosavovic et al. 2020, "Designing Network
+# Design Spaces", Appendix figures (RegNetX/Y 200MF ... 32GF), and torchvision's model docs, which
+# list the same pycls configs (and its own rounding for the *_tv variants).
+PUBLISHED = {
+    # name: (w0, wa, wm, depth, group width, stage widths, stage depths)
+    "RegNetX-200MF": (24, 36.44, 2.49, 13, 8, [24, 56, 152, 368], [1, 1, 4, 7]),
+    "RegNetX-400MF": (24, 24.48, 2.54, 22, 16, [32, 64, 160, 384], [1, 2, 7, 12]),
+    "RegNetX-1.6GF": (80, 34.01, 2.25, 18, 24, [72, 168, 408, 912], [2, 4, 10, 2]),
+    "RegNetY-200MF": (24, 36.44, 2.49, 13, 8, [24, 56, 152, 368], [1, 1, 4, 7]),
+    "RegNetY-4.0GF": (96, 31.41, 2.24, 22, 64, [128, 192, 512, 1088], [2, 6, 12, 2]),
+    "RegNetY-32GF": (232, 115.89, 2.53, 20, 232, [232, 696, 1392, 3712], [2, 5, 12, 1]),
+}
+
+
+@pytest.mark.parametrize("name", list(PUBLISHED))
+def test_regnet_stages_reproduce_published_widths(name: str) -> None:
+    w0, wa, wm, depth, group, widths, depths = PUBLISHED[name]
+    got_widths, got_depths, groups = rg.regnet_stages(w0=w0, wa=wa, wm=wm, depth=depth, group_size=group)
+    assert (got_widths, got_depths) == (widths, depths)
+    assert sum(got_depths) == depth
+    assert all(w % g == 0 for w, g in zip(got_widths, groups))
+
+
+def test_regnet_stages_torchvision_rounding() -> None:
+    """torchvision rounds bottleneck widths up to a multiple of the group width unless that loses
+    over 10%: its regnet_x_400mf ends 400 wide (pycls': 384), regnet_y_800mf is 64-144-320-784
+    (pycls': 64-128-320-768), as the classifier widths of torchvision's weights show."""
+    x400 = dict(w0=24, wa=24.48, wm=2.54, depth=22, group_size=16)
+    y800 = dict(w0=56, wa=38.84, wm=2.4, depth=14, group_size=16)
+    assert rg.regnet_stages(**x400)[0][-1] == 384
+    assert rg.regnet_stages(**x400, group_min_ratio=0.9)[0] == [32, 64, 160, 400]
+    assert rg.regnet_stages(**y800)[0] == [64, 128, 320, 768]
+    assert rg.regnet_stages(**y800, group_min_ratio=0.9)[0] == [64, 144, 320, 784]
