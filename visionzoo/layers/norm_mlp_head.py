@@ -30,8 +30,9 @@ class NormMlpClassifierHead(nn.Module):
         in_features: channels of the ``(B, C, H, W)`` input.
         num_classes: classifier outputs (0: ``fc`` is an identity).
         hidden_size: width of the pre-logits layer (None: no such layer).
-        pool_type: ``avg``, ``max``, ``avgmax`` or ``''`` (no pooling: the head keeps the map
-            and its linear layers become 1x1 convs).
+        pool_type: ``avg``, ``max``, ``avgmax``, ``catavgmax`` (both pools, each normed, twice
+            the width; not with a hidden layer) or ``''`` (no pooling: the head keeps the map and
+            its linear layers become 1x1 convs).
         drop_rate: dropout before the classifier.
         norm_layer: channels-first norm (default ``LayerNorm2d``).
         act_layer: activation of the hidden layer.
@@ -51,8 +52,8 @@ class NormMlpClassifierHead(nn.Module):
         super().__init__()
         self.in_features = in_features
         self.hidden_size = hidden_size
-        self.num_features = in_features
-        self.global_pool = self._pool(pool_type)
+        self.global_pool = self._pool(pool_type, hidden_size)
+        self.num_features = in_features * self.global_pool.feat_mult()
         self.use_conv = self.global_pool.is_identity()
         self.norm = norm_layer(in_features)
         self.flatten = nn.Flatten(1) if pool_type else nn.Identity()
@@ -69,10 +70,14 @@ class NormMlpClassifierHead(nn.Module):
         self.fc = _linear(self.num_features, num_classes, self.use_conv) if num_classes > 0 else nn.Identity()
 
     @staticmethod
-    def _pool(pool_type: str) -> SelectAdaptivePool2d:
+    def _pool(pool_type: str, hidden_size: int | None) -> SelectAdaptivePool2d:
         pool = SelectAdaptivePool2d(pool_type)
-        if pool.feat_mult() != 1:
-            raise ValueError(f"pool_type {pool_type!r} changes the pooled width; use avg, max or avgmax")
+        if pool.feat_mult() != 1 and hidden_size:
+            raise ValueError(
+                f"pool_type {pool_type!r} doubles the pooled width, which the hidden layer "
+                f"(hidden_size={hidden_size}) cannot take; use avg, max or avgmax, or drop the hidden "
+                "layer (reset_other=True)"
+            )
         return pool
 
     def reset(
@@ -91,18 +96,16 @@ class NormMlpClassifierHead(nn.Module):
                 f"the head's norm is sized for {self.in_features} features, not {in_features}; "
                 "pass reset_other=True to drop it"
             )
-        if pool_type is not None:
-            self.global_pool = self._pool(pool_type).train(self.training)
-            self.flatten = nn.Flatten(1) if pool_type else nn.Identity()
         if reset_other:
             self.norm = nn.Identity()
             self.pre_logits = nn.Identity()
             self.hidden_size = None
-            self.num_features = self.in_features
-        if in_features is not None and in_features != self.in_features:
+        if pool_type is not None:
+            self.global_pool = self._pool(pool_type, self.hidden_size).train(self.training)
+            self.flatten = nn.Flatten(1) if pool_type else nn.Identity()
+        if in_features is not None:
             self.in_features = in_features
-            if not self.hidden_size:
-                self.num_features = in_features
+        self.num_features = self.hidden_size or self.in_features * self.global_pool.feat_mult()
         use_conv = self.global_pool.is_identity()
         if self.hidden_size and use_conv != self.use_conv:  # same weights, other layer type
             old = self.pre_logits.fc
@@ -117,6 +120,12 @@ class NormMlpClassifierHead(nn.Module):
         self.fc.train(self.training)
 
     def forward(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = self.flatten(self.norm(self.global_pool(x)))
+        x = self.global_pool(x)
+        if self.global_pool.feat_mult() == 2:  # catavgmax: norm each pooled half
+            avg, mx = x.chunk(2, dim=1)
+            x = torch.cat((self.norm(avg), self.norm(mx)), dim=1)
+        else:
+            x = self.norm(x)
+        x = self.flatten(x)
         x = self.drop(self.pre_logits(x))
         return x if pre_logits else self.fc(x)

@@ -25,9 +25,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
-from ..builder import model_args_type
 from ..layers import (
     ClassifierHead,
     DropPath,
@@ -47,8 +45,10 @@ from ..layers import (
     get_norm_layer,
     make_divisible,
 )
-from ..model import VisionModel
+from ..model import VisionModel, checkpoint_seq
 from ..pretrained import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
+from ..registry import Entrypoint, family_entrypoint, register_family
+from ..variants import model_args_type
 
 __all__ = ["ConvNeXt", "ConvNeXtBlock", "ConvNeXtStage", "checkpoint_filter_fn"]
 
@@ -155,7 +155,6 @@ class ConvNeXtStage(nn.Module):
         **block_kwargs: Any,
     ) -> None:
         super().__init__()
-        self.grad_checkpointing = False
         if in_chs != out_chs or stride > 1 or dilation[0] != dilation[1]:
             resamples = stride > 1 or dilation[0] != dilation[1]
             self.downsample: nn.Module = nn.Sequential(
@@ -189,12 +188,7 @@ class ConvNeXtStage(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.downsample(x)
-        if self.grad_checkpointing and not torch.jit.is_scripting() and torch.is_grad_enabled():
-            for block in self.blocks:  # one recompute unit per block, as timm's checkpoint_seq
-                x = checkpoint(block, x, use_reentrant=False)
-            return x
-        return self.blocks(x)
+        return self.blocks(self.downsample(x))
 
 
 # --- model ----------------------------------------------------------------------------------------
@@ -370,11 +364,6 @@ class ConvNeXt(VisionModel):
             ],
         )
 
-    def set_grad_checkpointing(self, enable: bool = True) -> None:
-        self.grad_checkpointing = enable
-        for stage in self.stages:
-            stage.grad_checkpointing = enable
-
     def reset_classifier(
         self, num_classes: int, global_pool: str | None = None, reset_other: bool = False
     ) -> None:
@@ -400,8 +389,16 @@ class ConvNeXt(VisionModel):
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         return self.head(x, pre_logits=pre_logits)
 
+    def _stage(self, stage: ConvNeXtStage, x: torch.Tensor) -> torch.Tensor:
+        if self._checkpointing():  # one recompute unit per block
+            return checkpoint_seq(stage.blocks, stage.downsample(x))
+        return stage(x)
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.norm_pre(self.stages(self.stem(x)))
+        x = self.stem(x)
+        for stage in self.stages:
+            x = self._stage(stage, x)
+        return self.norm_pre(x)
 
     def _intermediates(
         self, x: torch.Tensor, take: list[int], *, stop_early: bool
@@ -413,7 +410,7 @@ class ConvNeXt(VisionModel):
         for i, stage in enumerate(self.stages):
             if i > last:
                 break
-            x = stage(x)
+            x = self._stage(stage, x)
             if i in take:
                 intermediates.append(x)
         if last == len(self.stages) - 1:
@@ -722,3 +719,18 @@ DEPRECATED = {
     },
     **{f"convnext_{s}_in22k": f"convnext_{s}.fb_in22k" for s in ("tiny", "small", "base", "large", "xlarge")},
 }
+
+default_cfgs = register_family(
+    __name__,
+    model_cls=ConvNeXt,
+    variants=VARIANTS,
+    weights=WEIGHTS,
+    cfg_defaults=CFG_DEFAULTS,
+    feature_cfg=dict(out_indices=(0, 1, 2, 3), flatten_sequential=True),
+    filter_fn=checkpoint_filter_fn,
+    deprecated=DEPRECATED,
+)
+
+
+def __getattr__(name: str) -> Entrypoint:  # the variants' entrypoints, e.g. convnext_tiny
+    return family_entrypoint(__name__, name)

@@ -25,9 +25,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
-from ..builder import model_args_type
 from ..layers import (
     AvgPool2dSame,
     ClassifierHead,
@@ -42,7 +40,9 @@ from ..layers import (
     get_norm_act_layer,
     make_divisible,
 )
-from ..model import VisionModel
+from ..model import VisionModel, checkpoint_seq
+from ..registry import Entrypoint, family_entrypoint, register_family
+from ..variants import model_args_type
 
 __all__ = ["Bottleneck", "PreBottleneck", "RegNet", "RegStage", "checkpoint_filter_fn", "regnet_stages"]
 
@@ -277,7 +277,6 @@ class RegStage(nn.Module):
         **block_kwargs: Any,
     ) -> None:
         super().__init__()
-        self.grad_checkpointing = False
         first_dilation = 1 if dilation in (1, 2) else 2
         for i in range(depth):
             block = block_fn(
@@ -291,9 +290,8 @@ class RegStage(nn.Module):
             self.add_module(f"b{i + 1}", block)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        use_checkpoint = self.grad_checkpointing and not torch.jit.is_scripting() and torch.is_grad_enabled()
         for block in self.children():
-            x = checkpoint(block, x, use_reentrant=False) if use_checkpoint else block(x)
+            x = block(x)
         return x
 
 
@@ -439,15 +437,15 @@ class RegNet(VisionModel):
     def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
         return dict(stem=r"^stem", blocks=r"^s(\d+)" if coarse else r"^s(\d+)\.b(\d+)")
 
-    def set_grad_checkpointing(self, enable: bool = True) -> None:
-        self.grad_checkpointing = enable
-        for stage in self._stages():
-            if isinstance(stage, RegStage):
-                stage.grad_checkpointing = enable
+    def _stage(self, stage: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        if self._checkpointing():  # one recompute unit per block
+            return checkpoint_seq(stage.children(), x)
+        return stage(x)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
-        x = self.s4(self.s3(self.s2(self.s1(x))))
+        for stage in (self.s1, self.s2, self.s3, self.s4):
+            x = self._stage(stage, x)
         return self.final_conv(x)
 
     def _intermediates(
@@ -459,7 +457,7 @@ class RegNet(VisionModel):
         x = self.stem(x)
         intermediates = [x] if 0 in take else []
         for level, stage in enumerate(self._stages()[:last], start=1):
-            x = stage(x)
+            x = self._stage(stage, x)
             if level in take:
                 intermediates.append(x)
         if last == 4:
@@ -784,3 +782,17 @@ WEIGHTS: dict[str, dict[str, Any]] = {
 }
 
 DEPRECATED = {"regnetz_040h": "regnetz_040_h"}
+
+default_cfgs = register_family(
+    __name__,
+    model_cls=RegNet,
+    variants=VARIANTS,
+    weights=WEIGHTS,
+    cfg_defaults=CFG_DEFAULTS,
+    filter_fn=checkpoint_filter_fn,
+    deprecated=DEPRECATED,
+)
+
+
+def __getattr__(name: str) -> Entrypoint:  # the variants' entrypoints, e.g. regnety_032
+    return family_entrypoint(__name__, name)
