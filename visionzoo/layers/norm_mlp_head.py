@@ -108,13 +108,13 @@ class NormMlpClassifierHead(nn.Module):
         self.num_features = self.hidden_size or self.in_features * self.global_pool.feat_mult()
         use_conv = self.global_pool.is_identity()
         if self.hidden_size and use_conv != self.use_conv:  # same weights, other layer type
-            old = self.pre_logits.fc
-            new = _linear(self.in_features, self.hidden_size, use_conv)
-            new = new.to(old.weight.device, old.weight.dtype)
+            old = self.pre_logits.get_submodule("fc")
+            weight, bias = old.get_parameter("weight"), old.get_parameter("bias")
+            new = _linear(self.in_features, self.hidden_size, use_conv).to(weight.device, weight.dtype)
             with torch.no_grad():
-                new.weight.copy_(old.weight.reshape(new.weight.shape))
-                new.bias.copy_(old.bias)
-            self.pre_logits.fc = new.train(old.training)
+                new.get_parameter("weight").copy_(weight.reshape(new.get_parameter("weight").shape))
+                new.get_parameter("bias").copy_(bias)
+            self.pre_logits.add_module("fc", new.train(old.training))
         self.use_conv = use_conv
         self.fc = _linear(self.num_features, num_classes, use_conv) if num_classes > 0 else nn.Identity()
         self.fc.train(self.training)

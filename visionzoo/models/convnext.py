@@ -75,7 +75,7 @@ def _norm_layers(
         first, last = _NORMS[name.lower()]
         block: NormFactory = first if conv_mlp else last
         if eps is not None:
-            return partial(first, eps=eps), partial(block, eps=eps)
+            return partial(first, eps=eps), partial(block, eps=eps)  # type: ignore[call-arg]
         return first, block
     if not conv_mlp:
         raise ValueError(
@@ -279,7 +279,7 @@ class ConvNeXt(VisionModel):
             stem_stride = patch_size
         else:
             mid = make_divisible(dims[0] // 2) if "tiered" in stem_type else dims[0]
-            layers = [nn.Conv2d(in_chans, mid, 3, stride=2, padding=1, bias=conv_bias)]
+            layers: list[nn.Module] = [nn.Conv2d(in_chans, mid, 3, stride=2, padding=1, bias=conv_bias)]
             if "act" in stem_type:
                 layers.append(create_act_layer(act))
             layers += [nn.Conv2d(mid, dims[0], 3, stride=2, padding=1, bias=conv_bias), norm(dims[0])]
@@ -321,7 +321,7 @@ class ConvNeXt(VisionModel):
         self.stages = nn.Sequential(*stages)
         self.num_features = prev
 
-        self.head: nn.Module
+        self.head: NormMlpClassifierHead | ClassifierHead
         if head_norm_first:
             self.norm_pre: nn.Module = norm(prev)
             self.head = ClassifierHead(prev, num_classes, global_pool, drop_rate)
@@ -337,7 +337,7 @@ class ConvNeXt(VisionModel):
                 norm_layer=norm,
                 act_layer="gelu",
             )
-        self.head_hidden_size = self.head.num_features
+        self.head_hidden_size = int(self.head.num_features)
         self._initialize()
 
     def init_weights(self) -> None:
@@ -373,25 +373,26 @@ class ConvNeXt(VisionModel):
             raise ValueError(f"num_classes must be an int >= 0, got {num_classes!r}")
         ref = next(self.parameters(), None)
         device = ref.device if ref is not None and ref.device.type != "meta" else torch.device("cpu")
+        head = self.head
         with torch.device(device):
-            if isinstance(self.head, NormMlpClassifierHead):
-                self.head.reset(
-                    num_classes, global_pool, reset_other=reset_other, in_features=self.num_features
-                )
-            else:
-                self.head.in_features = self.num_features
-                self.head.reset(num_classes, global_pool)
+            if isinstance(head, NormMlpClassifierHead):
+                head.reset(num_classes, global_pool, reset_other=reset_other, in_features=self.num_features)
+            elif isinstance(head, ClassifierHead):
+                head.in_features = self.num_features
+                head.reset(num_classes, global_pool)
         if ref is not None:
-            self.head.to(dtype=ref.dtype)
+            head.to(dtype=ref.dtype)
         self.num_classes = num_classes
-        self.head_hidden_size = self.head.num_features
+        self.head_hidden_size = head.num_features
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         return self.head(x, pre_logits=pre_logits)
 
-    def _stage(self, stage: ConvNeXtStage, x: torch.Tensor) -> torch.Tensor:
+    def _stage(self, stage: nn.Module, x: torch.Tensor) -> torch.Tensor:
         if self._checkpointing():  # one recompute unit per block
-            return checkpoint_seq(stage.blocks, stage.downsample(x))
+            return checkpoint_seq(
+                stage.get_submodule("blocks").children(), stage.get_submodule("downsample")(x)
+            )
         return stage(x)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:

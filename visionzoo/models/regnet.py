@@ -192,7 +192,7 @@ class Bottleneck(nn.Module):
         self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity()
 
     def zero_init_last(self) -> None:
-        nn.init.zeros_(self.conv3.bn.weight)
+        nn.init.zeros_(self.conv3.bn.get_parameter("weight"))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x
@@ -432,7 +432,7 @@ class RegNet(VisionModel):
                 m.zero_init_last()
 
     def _stages(self) -> list[nn.Module]:
-        return [self.s1, self.s2, self.s3, self.s4]
+        return [self.get_submodule(f"s{i}") for i in range(1, 5)]
 
     def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
         return dict(stem=r"^stem", blocks=r"^s(\d+)" if coarse else r"^s(\d+)\.b(\d+)")
@@ -444,7 +444,7 @@ class RegNet(VisionModel):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
-        for stage in (self.s1, self.s2, self.s3, self.s4):
+        for stage in self._stages():
             x = self._stage(stage, x)
         return self.final_conv(x)
 
@@ -578,7 +578,7 @@ def checkpoint_filter_fn(state_dict: dict[str, Any], model: nn.Module) -> dict[s
 # --- variants -------------------------------------------------------------------------------------
 RegNetArgs = model_args_type(RegNet)
 _SE = dict(se_ratio=0.25)
-_TV = dict(group_min_ratio=0.9)  # torchvision's width rounding
+_TV_ROUNDING = dict(group_min_ratio=0.9)  # torchvision's width rounding
 _Z = dict(bottle_ratio=4.0, downsample=None, linear_out=True, act_layer="silu", zero_init_last=False, **_SE)
 
 # Model FLOPs: the three trailing digits x 10^8
@@ -586,7 +586,7 @@ VARIANTS: dict[str, Any] = {
     # RegNet-X
     "regnetx_002": RegNetArgs(w0=24, wa=36.44, wm=2.49, group_size=8, depth=13),
     "regnetx_004": RegNetArgs(w0=24, wa=24.48, wm=2.54, group_size=16, depth=22),
-    "regnetx_004_tv": RegNetArgs(w0=24, wa=24.48, wm=2.54, group_size=16, depth=22, **_TV),
+    "regnetx_004_tv": RegNetArgs(w0=24, wa=24.48, wm=2.54, group_size=16, depth=22, **_TV_ROUNDING),
     "regnetx_006": RegNetArgs(w0=48, wa=36.97, wm=2.24, group_size=24, depth=16),
     "regnetx_008": RegNetArgs(w0=56, wa=35.73, wm=2.28, group_size=16, depth=16),
     "regnetx_016": RegNetArgs(w0=80, wa=34.01, wm=2.25, group_size=24, depth=18),
@@ -602,13 +602,13 @@ VARIANTS: dict[str, Any] = {
     "regnety_004": RegNetArgs(w0=48, wa=27.89, wm=2.09, group_size=8, depth=16, **_SE),
     "regnety_006": RegNetArgs(w0=48, wa=32.54, wm=2.32, group_size=16, depth=15, **_SE),
     "regnety_008": RegNetArgs(w0=56, wa=38.84, wm=2.4, group_size=16, depth=14, **_SE),
-    "regnety_008_tv": RegNetArgs(w0=56, wa=38.84, wm=2.4, group_size=16, depth=14, **_SE, **_TV),
+    "regnety_008_tv": RegNetArgs(w0=56, wa=38.84, wm=2.4, group_size=16, depth=14, **_SE, **_TV_ROUNDING),
     "regnety_016": RegNetArgs(w0=48, wa=20.71, wm=2.65, group_size=24, depth=27, **_SE),
     "regnety_032": RegNetArgs(w0=80, wa=42.63, wm=2.66, group_size=24, depth=21, **_SE),
     "regnety_040": RegNetArgs(w0=96, wa=31.41, wm=2.24, group_size=64, depth=22, **_SE),
     "regnety_064": RegNetArgs(w0=112, wa=33.22, wm=2.27, group_size=72, depth=25, **_SE),
     "regnety_080": RegNetArgs(w0=192, wa=76.82, wm=2.19, group_size=56, depth=17, **_SE),
-    "regnety_080_tv": RegNetArgs(w0=192, wa=76.82, wm=2.19, group_size=56, depth=17, **_SE, **_TV),
+    "regnety_080_tv": RegNetArgs(w0=192, wa=76.82, wm=2.19, group_size=56, depth=17, **_SE, **_TV_ROUNDING),
     "regnety_120": RegNetArgs(w0=168, wa=73.36, wm=2.37, group_size=112, depth=19, **_SE),
     "regnety_160": RegNetArgs(w0=200, wa=106.23, wm=2.48, group_size=112, depth=18, **_SE),
     "regnety_320": RegNetArgs(w0=232, wa=115.89, wm=2.53, group_size=232, depth=20, **_SE),
