@@ -9,11 +9,12 @@ reach them.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-from timm_oracle import rel_err, timm_model
+from timm_oracle import materialize_random, rel_err, timm_model
 from torch import nn
 
 import visionzoo
@@ -262,3 +263,177 @@ def test_convnext_head_takes_catavgmax_without_a_hidden_layer() -> None:
         mlp.reset_classifier(3, "catavgmax")
     mlp.reset_classifier(3, "catavgmax", reset_other=True)
     assert mlp.head_hidden_size == 2 * 64
+
+
+# --- checkpoint remaps ----------------------------------------------------------------------------
+def _random_model(name: str, **kwargs: Any) -> nn.Module:
+    return materialize_random(visionzoo.create_model(name, device="meta", **kwargs))
+
+
+def _load_file(tmp_path: Path, name: str, checkpoint: dict[str, Any], **kwargs: Any) -> nn.Module:
+    file = tmp_path / "weights.pth"
+    torch.save(checkpoint, file)
+    return visionzoo.create_model(
+        name, pretrained=True, pretrained_cfg_overlay=dict(file=str(file)), **kwargs
+    )
+
+
+def _assert_loaded(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    loaded = model.state_dict()
+    assert loaded.keys() == state.keys()
+    assert [k for k, v in state.items() if not torch.equal(loaded[k], v)] == []
+
+
+def _fb_convnext_key(key: str) -> str:
+    """Our key in the facebookresearch ConvNeXt(-V2) layout."""
+    parts = key.split(".")
+    if parts[0] == "stem":
+        return ".".join(["downsample_layers", "0", *parts[1:]])
+    if parts[0] == "head":
+        return ".".join(["norm" if parts[1] == "norm" else "head", *parts[2:]])
+    if parts[2] == "downsample":
+        return ".".join(["downsample_layers", parts[1], *parts[3:]])
+    rest = ".".join(parts[5:])
+    inner = {"conv_dw": "dwconv", "mlp.fc1": "pwconv1", "mlp.fc2": "pwconv2", "mlp.grn": "grn"}
+    sub = ".".join(parts[4:5] + parts[5:-1]) if parts[4] == "mlp" else parts[4]
+    leaf = parts[-1] if parts[4] == "mlp" or rest else ""
+    if sub == "mlp.grn":
+        leaf = {"weight": "gamma", "bias": "beta"}[leaf]
+    return ".".join(x for x in ["stages", parts[1], parts[3], inner.get(sub, sub), leaf] if x)
+
+
+@pytest.mark.parametrize("name", ["test_convnext2", "convnextv2_atto"])
+def test_facebookresearch_convnext_checkpoints_load(tmp_path: Path, name: str) -> None:
+    """The original releases: a `model` key; stem and downsamples in `downsample_layers`, blocks as
+    `stages.i.j` with `dwconv` / `pwconv1|2` (nn.Linear weights, also when ours are 1x1 convs),
+    V2's `grn.gamma|beta` stored (1, 1, 1, C), the head as `norm` + `head`."""
+    ours = _random_model(name)
+    state = {k: v.clone() for k, v in ours.state_dict().items()}
+    fb = {}
+    for key, value in state.items():
+        fb_key = _fb_convnext_key(key)
+        if fb_key.endswith(("grn.gamma", "grn.beta")):
+            value = value.reshape(1, 1, 1, -1)
+        elif "pwconv" in fb_key and value.ndim == 4:
+            value = value.flatten(1)
+        fb[fb_key] = value
+    assert "downsample_layers.1.1.weight" in fb and "stages.3.0.pwconv2.weight" in fb and "norm.weight" in fb
+    model = _load_file(tmp_path, name, {"model": fb, "epoch": 300})
+    _assert_loaded(model, state)
+
+
+@pytest.mark.parametrize(
+    ("name", "mlp"), [("convnext_base.clip_laion2b", False), ("convnext_large_mlp.clip_laion2b_augreg", True)]
+)
+def test_openclip_convnext_trunk_loads(tmp_path: Path, name: str, mlp: bool) -> None:
+    """OpenCLIP towers: the trunk under `visual.trunk.`, the projection (no bias) as the head."""
+    kwargs: dict[str, Any] = dict(_SMALL, head_hidden_size=40) if mlp else dict(_SMALL)
+    ours = _random_model(name, **kwargs)
+    state = {k: v.clone() for k, v in ours.state_dict().items()}
+    state["head.fc.bias"] = torch.zeros_like(state["head.fc.bias"])
+    clip = {f"visual.trunk.{k}": v for k, v in state.items() if not k.startswith(("head.fc", "head.pre"))}
+    if mlp:
+        clip["visual.head.mlp.fc1.weight"] = state["head.pre_logits.fc.weight"]
+        clip["visual.head.mlp.fc1.bias"] = state["head.pre_logits.fc.bias"]
+        clip["visual.head.mlp.fc2.weight"] = state["head.fc.weight"]
+    else:
+        clip["visual.head.proj.weight"] = state["head.fc.weight"]
+    clip["text.token_embedding.weight"] = torch.zeros(3, 4)  # the text tower is left behind
+    _assert_loaded(_load_file(tmp_path, name, clip, **kwargs), state)
+
+
+def _tv_regnet_key(key: str) -> str:
+    """Our key in torchvision's RegNet layout."""
+    key = key.replace("stem.conv", "stem.0").replace("stem.bn", "stem.1")
+    if key.startswith("head.fc."):
+        return key[len("head.") :]
+    if key.startswith("stem."):
+        return key
+    stage, block, rest = key.split(".", 2)
+    s, b = int(stage[1:]), int(block[1:]) - 1
+    for ours, theirs in [
+        ("conv1.conv", "f.a.0"),
+        ("conv1.bn", "f.a.1"),
+        ("conv2.conv", "f.b.0"),
+        ("conv2.bn", "f.b.1"),
+        ("conv3.conv", "f.c.0"),
+        ("conv3.bn", "f.c.1"),
+        ("se.", "f.se."),
+        ("downsample.conv", "proj.0"),
+        ("downsample.bn", "proj.1"),
+    ]:
+        rest = rest.replace(ours, theirs)
+    return f"trunk_output.block{s}.block{s}-{b}.{rest}"
+
+
+def test_torchvision_regnet_checkpoints_load(tmp_path: Path) -> None:
+    ours = _random_model("regnety_002")
+    state = {k: v.clone() for k, v in ours.state_dict().items()}
+    tv = {_tv_regnet_key(k): v for k, v in state.items()}
+    assert "trunk_output.block2.block2-0.proj.1.running_var" in tv and "fc.weight" in tv
+    _assert_loaded(_load_file(tmp_path, "regnety_002", tv), state)
+
+
+_PYCLS_NAMES = [
+    ("conv1.conv.", "f.a."),
+    ("conv1.bn.", "f.a_bn."),
+    ("conv2.conv.", "f.b."),
+    ("conv2.bn.", "f.b_bn."),
+    ("conv3.conv.", "f.c."),
+    ("conv3.bn.", "f.c_bn."),
+    ("se.fc1.", "f.se.f_ex.0."),
+    ("se.fc2.", "f.se.f_ex.2."),
+    ("downsample.conv.", "proj."),
+    ("downsample.bn.", "bn."),
+]
+
+
+def test_pycls_regnet_checkpoints_load() -> None:
+    """pycls' `model_state`: block parts `f.a` / `f.a_bn` ... `f.se.f_ex.0|2`, the shortcut as
+    `proj` + `bn`; its stem saw BGR images, so the stem's input channels are reversed."""
+    model = _random_model("regnety_002")
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    pycls = {}
+    for key, value in state.items():
+        for ours, theirs in _PYCLS_NAMES:
+            key = key.replace(ours, theirs)
+        pycls[key] = value.flip(1) if key == "stem.conv.weight" else value
+    assert "s1.b1.bn.running_mean" in pycls and "s2.b1.f.se.f_ex.2.bias" in pycls
+    remapped = rg.checkpoint_filter_fn({"model_state": pycls, "epoch": 100}, model)
+    model.load_state_dict(remapped, strict=True)
+    _assert_loaded(model, state)
+
+
+def test_classy_vision_seer_regnet_checkpoints_load() -> None:
+    """classy-vision / VISSL (SEER): trunk and heads nested in `classy_state_dict`, SSL heads
+    dropped."""
+    model = _random_model("regnety_002")
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    trunk, heads = {}, {}
+    for key, value in state.items():
+        if key.startswith("head.fc."):
+            heads[key.replace("head.fc", "0.clf.0")] = value
+            continue
+        key = key.replace("stem.conv", "_feature_blocks.conv1.stem.0")
+        key = key.replace("stem.bn", "_feature_blocks.conv1.stem.1")
+        if key.startswith("s"):
+            stage, block, rest = key.split(".", 2)
+            s, b = int(stage[1:]), int(block[1:]) - 1
+            rest = rest.replace("conv1.conv", "f.a.0").replace("conv1.bn", "f.a.1")
+            rest = rest.replace("conv2.conv", "f.b.0").replace("conv2.bn", "f.b.1")
+            rest = rest.replace("conv3.conv", "f.c").replace("conv3.bn", "f.final_bn")
+            rest = rest.replace("se.fc1", "f.se.excitation.0").replace("se.fc2", "f.se.excitation.2")
+            rest = rest.replace("downsample.conv", "proj").replace("downsample.bn", "bn")
+            key = f"_feature_blocks.res{s}.block{s}-{b}.{rest}"
+        trunk[key] = value
+    heads["1.projection_head.0.weight"] = torch.zeros(2, 2)
+    checkpoint = {"classy_state_dict": {"base_model": {"model": {"trunk": trunk, "heads": heads}}}}
+    model.load_state_dict(rg.checkpoint_filter_fn(checkpoint, model), strict=True)
+    _assert_loaded(model, state)
+
+
+def test_timm_layout_passes_through_the_remaps() -> None:
+    for module, name in [(cnx, "test_convnext2"), (rg, "regnetx_002")]:
+        model = _random_model(name)
+        state = model.state_dict()
+        assert module.checkpoint_filter_fn(dict(state), model).keys() == state.keys()
