@@ -437,3 +437,33 @@ def test_timm_layout_passes_through_the_remaps() -> None:
         model = _random_model(name)
         state = model.state_dict()
         assert module.checkpoint_filter_fn(dict(state), model).keys() == state.keys()
+
+
+# --- optimize_for_inference -----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("name", "kwargs", "norms_left"),
+    [
+        ("convnext_atto", {}, 0),  # LayerNorms only: nothing to fold, channels_last / packing apply
+        ("test_convnext", {}, 0),  # channels-last blocks (permute + nn.Linear)
+        ("regnety_002", {}, 0),  # every conv -> BN pair folds
+        ("regnetz_005", {}, 0),
+        ("regnetv_040", _TINY, None),  # pre-activation: BN before the convs, kept
+    ],
+)
+def test_optimize_for_inference_keeps_the_outputs(
+    name: str, kwargs: dict[str, Any], norms_left: int | None
+) -> None:
+    from visionzoo.optimize import count_batch_norms, optimize_for_inference
+
+    model = _random_model(name, **kwargs).eval()
+    fast = optimize_for_inference(model)
+    x = _x()
+    with torch.no_grad():
+        assert rel_err(fast(x), model(x)) < TOL
+        a, b = fast.forward_intermediates(x, intermediates_only=True), model.forward_intermediates(x)[1]
+    assert all(rel_err(i, j) < TOL for i, j in zip(a, b))
+    before = count_batch_norms(model)
+    if norms_left is None:
+        assert 0 < count_batch_norms(fast) <= before
+    else:
+        assert count_batch_norms(fast) == norms_left
