@@ -467,3 +467,18 @@ def test_optimize_for_inference_keeps_the_outputs(
         assert 0 < count_batch_norms(fast) <= before
     else:
         assert count_batch_norms(fast) == norms_left
+
+
+@pytest.mark.parametrize("num_classes", [None, 5])
+def test_fcmae_trunk_only_weights_load(tmp_path: Path, num_classes: int | None) -> None:
+    """The `fcmae` tags hold the pretrained trunk only (no head norm, no classifier): they load
+    as the trunk, with the head's norm at its identity init, and under a new classifier."""
+    trunk = {k: v for k, v in _random_model("convnextv2_atto", num_classes=0).state_dict().items()}
+    trunk = {k: v for k, v in trunk.items() if not k.startswith("head.")}
+    kwargs = {} if num_classes is None else dict(num_classes=num_classes)
+    model = _load_file(tmp_path, "convnextv2_atto.fcmae", trunk, **kwargs)
+    assert model.num_classes == (num_classes or 0)
+    loaded = model.state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in trunk.items())
+    assert torch.equal(loaded["head.norm.weight"], torch.ones(320))
+    assert torch.equal(loaded["head.norm.bias"], torch.zeros(320))

@@ -460,6 +460,8 @@ def checkpoint_filter_fn(state_dict: dict[str, Any], model: nn.Module) -> dict[s
       (stored ``(1, 1, 1, C)``), ``norm`` / ``head`` the head's norm and classifier; the
       ``gamma`` layer scale keeps its name. The 1x1 ``pwconv`` weights become conv weights when
       the model runs its MLPs as convs (``conv_mlp``).
+    * trunk-only checkpoints (the FCMAE ``fcmae`` tags): no head at all; the head's norm gets
+      its identity init.
     * OpenCLIP ``visual.trunk.*`` with a ``visual.head.proj`` (or ``mlp.fc1/fc2``) projection,
       which has no bias: a zero one is added.
     """
@@ -489,6 +491,11 @@ def checkpoint_filter_fn(state_dict: dict[str, Any], model: nn.Module) -> dict[s
         elif value.ndim == 2 and not key.startswith("head") and key in ours:
             value = value.reshape(ours[key].shape)  # linear -> 1x1 conv weights
         out[key] = value
+    if "head.norm.weight" in ours and not any(k.startswith(("head.", "norm_pre.")) for k in out):
+        # a trunk-only checkpoint (FCMAE pretraining has no final norm): the head's norm keeps
+        # its initial identity affine, as in timm
+        out["head.norm.weight"] = torch.ones_like(ours["head.norm.weight"], device="cpu")
+        out["head.norm.bias"] = torch.zeros_like(ours["head.norm.bias"], device="cpu")
     return out
 
 
