@@ -482,3 +482,19 @@ def test_fcmae_trunk_only_weights_load(tmp_path: Path, num_classes: int | None) 
     assert all(torch.equal(loaded[k], v) for k, v in trunk.items())
     assert torch.equal(loaded["head.norm.weight"], torch.ones(320))
     assert torch.equal(loaded["head.norm.bias"], torch.zeros(320))
+
+
+@pytest.mark.parametrize("name", ["convnext_atto", "test_convnext"])
+def test_optimize_folds_the_layer_scale(name: str) -> None:
+    """The layer scale (`gamma`) moves into the MLP's last layer: the same outputs, one pass
+    less per block; ConvNeXt-V2 (no layer scale) has nothing to fold."""
+    from visionzoo.optimize import optimize_for_inference
+
+    model = _random_model(name).eval()
+    fast = optimize_for_inference(model, channels_last=False)
+    blocks = [m for m in fast.modules() if isinstance(m, cnx.ConvNeXtBlock)]
+    assert blocks and all(b.gamma is None for b in blocks)
+    assert all(m.gamma is not None for m in model.modules() if isinstance(m, cnx.ConvNeXtBlock))
+    x = _x()
+    with torch.no_grad():
+        assert rel_err(fast(x), model(x)) < 1e-5

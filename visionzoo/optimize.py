@@ -720,7 +720,8 @@ def optimize_for_inference(
             ``ValueError`` where the hardware lacks native support.
         channels_last: NHWC memory format; ``None`` picks it where it pays (convnets on
             oneDNN CPUs and on GPUs).
-        fold_bn: fold batch norms into the convolutions before them (exact in fp32).
+        fold_bn: fold batch norms into the convolutions before them (exact in fp32), and apply
+            the exact folds of modules that offer one (a ``fuse_for_inference()`` method).
         compile: ``True`` wraps the result in ``torch.compile`` (inductor, with its weight
             freezing under ``torch.inference_mode()`` / ``torch.no_grad()``: the compiled model
             keeps the weights it was first called with); a string names another backend. Needs
@@ -778,6 +779,10 @@ def optimize_for_inference(
         p.requires_grad_(False)
     if fold_bn:
         fold_batch_norm(fast)
+        for module in fast.modules():  # family-specific exact folds (e.g. ConvNeXt's layer scale)
+            fuse = getattr(module, "fuse_for_inference", None)
+            if callable(fuse):
+                fuse()
     if dtype != torch.float32:
         fast.to(dtype)
         _keep_classifier_fp32(fast)

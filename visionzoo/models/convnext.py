@@ -123,6 +123,20 @@ class ConvNeXtBlock(nn.Module):
         )
         self.drop_path = DropPath(drop_path) if drop_path > 0.0 else nn.Identity()
 
+    def fuse_for_inference(self) -> None:
+        """Fold the layer scale into the MLP's last layer (exact up to float rounding): one
+        elementwise pass over the block's output less. For inference copies only (the
+        ``gamma`` parameter goes away)."""
+        if self.gamma is None:
+            return
+        fc2 = self.mlp.get_submodule("fc2")
+        weight, bias = fc2.get_parameter("weight"), fc2.get_parameter("bias")
+        gamma = self.gamma.detach()
+        with torch.no_grad():
+            weight.mul_(gamma.reshape((-1,) + (1,) * (weight.ndim - 1)))
+            bias.mul_(gamma)
+        self.gamma = None
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x
         x = self.conv_dw(x)
