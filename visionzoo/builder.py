@@ -20,7 +20,7 @@ from torch import nn
 from . import hub
 from .adapt import FilterFn, adapt_state_dict, first_conv_in_chans
 from .features import FeatureDictNet, FeatureHookNet, FeatureListNet, normalize_out_indices
-from .pretrained import SOURCE_KEYS, PretrainedCfg, as_pretrained_cfg
+from .pretrained import PretrainedCfg, as_pretrained_cfg
 from .prune import adapt_model_from_file
 from .registry import UnknownModelError, get_pretrained_cfg, split_model_name_tag
 
@@ -138,13 +138,7 @@ def resolve_pretrained_cfg(
         cfg = get_pretrained_cfg(variant)
     if cfg is None:
         cfg = PretrainedCfg(architecture=split_model_name_tag(variant)[0])
-    overlay = dict(pretrained_cfg_overlay or {})
-    if overlay:
-        if any(overlay.get(k) for k in SOURCE_KEYS - {"source"}):
-            # a new source replaces the registry's ones, so it is the one used
-            for k in ("url", "file", "hf_hub_id", "state_dict"):
-                overlay.setdefault(k, None)
-        cfg = cfg.replace(**overlay)
+    cfg = hub.overlay_cfg(cfg, pretrained_cfg_overlay)  # a new source replaces the registry's ones
     if not cfg.architecture:
         cfg = dataclasses.replace(cfg, architecture=variant)
     return cfg
@@ -238,11 +232,13 @@ def load_pretrained(
     filter_fn: FilterFn | None = None,
     strict: bool = True,
     cache_dir: str | os.PathLike[str] | None = None,
+    mmap: bool = False,
 ) -> None:
     """Load the weights ``pretrained_cfg`` (default: ``model.pretrained_cfg``) points at.
 
     The first conv is adapted to ``in_chans`` and the classifier to ``num_classes`` (both default
-    to the model's own), then everything else loads strictly.
+    to the model's own), then everything else loads strictly. The model owns its weights' memory
+    unless ``mmap=True`` (zero-copy from a local file; see ``hub.load_checkpoint_file``).
     """
     cfg: PretrainedCfg | None = (
         as_pretrained_cfg(pretrained_cfg)
@@ -255,7 +251,7 @@ def load_pretrained(
         num_classes = int(getattr(model, "num_classes", cfg.num_classes))
     if in_chans is None:
         in_chans = first_conv_in_chans(model, cfg)
-    state_dict = hub.load_state_dict_for_cfg(cfg, cache_dir)
+    state_dict = hub.load_state_dict_for_cfg(cfg, cache_dir, mmap=mmap)
     state_dict, reinit = adapt_state_dict(
         state_dict, model, cfg, num_classes=num_classes, in_chans=in_chans, filter_fn=filter_fn
     )
@@ -271,9 +267,11 @@ def load_checkpoint(
     use_ema: bool = False,
     strict: bool = True,
     filter_fn: FilterFn | None = None,
+    mmap: bool = False,
 ) -> None:
-    """Load a local checkpoint (plain state dict or training checkpoint) into ``model``."""
-    state_dict = hub.load_state_dict(checkpoint_path, use_ema=use_ema)
+    """Load a local checkpoint (plain state dict or training checkpoint) into ``model``; with
+    ``mmap=True`` a model on ``meta`` shares memory with the file (see ``hub.load_checkpoint_file``)."""
+    state_dict = hub.load_state_dict(checkpoint_path, use_ema=use_ema, mmap=mmap)
     if filter_fn is not None:
         state_dict = filter_fn(state_dict, model)
     load_state_dict_into(model, state_dict, strict=strict, source=str(checkpoint_path))
