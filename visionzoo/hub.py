@@ -67,6 +67,7 @@ __all__ = [
     "overlay_cfg",
     "save_pretrained",
     "source_fields",
+    "sources_markdown",
     "verify_weights_file",
     "weights_cache_dir",
 ]
@@ -334,7 +335,11 @@ def _pickle_globals(path: Path) -> set[str] | None:
         except Exception:  # the raw storage bytes after the last pickle, or a damaged stream
             break
         parsed += 1
-    return found if parsed else None
+    if not parsed:
+        return None
+    # protocol-2 pickles spell Python 3 modules the Python 2 way; unpickling maps them back
+    renamed = {"__builtin__": "builtins", "copy_reg": "copyreg"}
+    return {renamed.get(g.partition(".")[0], g.partition(".")[0]) + "." + g.partition(".")[2] for g in found}
 
 
 def _unsafe_globals(found: set[str]) -> list[str]:
@@ -756,11 +761,13 @@ class WeightSource:
         config_of: where a prefixed name's ``config.json`` is: ``config_of(location, cache_dir)``.
         offline_example: set for a source that needs no network: the value shown in the offline
             advice, ``pretrained_cfg_overlay=dict(<cfg_field>=<offline_example>)``.
+        about: how it fetches, for the docs.
     """
 
     name: str
     cfg_field: str
     fetch: Callable[..., dict[str, torch.Tensor]]
+    about: str = ""
     extra_fields: tuple[str, ...] = ()
     prefixes: tuple[str, ...] = ()
     config_of: Callable[[str, Any], Path] | None = None
@@ -813,7 +820,12 @@ def _hub_config(location: str, cache_dir: Any) -> Path:
 
 
 SOURCES: tuple[WeightSource, ...] = (
-    WeightSource(name="state_dict", cfg_field="state_dict", fetch=_fetch_state_dict),
+    WeightSource(
+        name="state_dict",
+        cfg_field="state_dict",
+        fetch=_fetch_state_dict,
+        about="a state dict in memory (copied)",
+    ),
     WeightSource(
         name="file",
         cfg_field="file",
@@ -821,6 +833,7 @@ SOURCES: tuple[WeightSource, ...] = (
         prefixes=("local-dir:",),
         config_of=_folder_config,
         offline_example="'path/to/weights'",
+        about="a local weights file, or a folder saved by `save_pretrained` (`config.json` + weights)",
     ),
     WeightSource(
         name="hf-hub",
@@ -829,10 +842,26 @@ SOURCES: tuple[WeightSource, ...] = (
         extra_fields=("hf_hub_filename",),
         prefixes=("hf-hub:", "hf_hub:"),
         config_of=_hub_config,
+        about="a Hugging Face Hub repo `org/repo[@revision]`, cached by `huggingface_hub`",
     ),
-    WeightSource(name="url", cfg_field="url", fetch=_fetch_url),
+    WeightSource(
+        name="url",
+        cfg_field="url",
+        fetch=_fetch_url,
+        about="downloaded once into `$VISIONZOO_CACHE`, else torch hub's `checkpoints/` folder "
+        "(shared with timm and torchvision); checked before it is cached",
+    ),
 )
 """Weight sources in priority order: the first one a config sets is the one loaded."""
+
+
+def sources_markdown() -> str:
+    """The table of sources as docs/usage.md shows it (a test keeps the two equal)."""
+    rows = ["| source | config field | model name | what it is |", "|---|---|---|---|"]
+    for s in SOURCES:
+        names = ", ".join(f"`{p}...`" for p in s.prefixes) or "-"
+        rows.append(f"| {s.name} | `{s.cfg_field}` | {names} | {s.about} |")
+    return "\n".join(rows)
 
 
 def source_fields() -> frozenset[str]:

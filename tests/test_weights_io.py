@@ -1,0 +1,437 @@
+"""Weights I/O: a loaded model owns its memory, downloads are verified before they are cached,
+the pickle allow-list is exact (timm training checkpoints load, code is refused), formats are told
+by content, and the table of weight sources drives has_weights, prefixes, overlays and advice.
+Saving atomically and concurrently is in test_save_atomic.py."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from helpers import http_server, write_safetensors
+
+import visionzoo
+from visionzoo import hub
+from visionzoo.hub import WeightsError, WeightsUnavailable
+from visionzoo.pretrained import PretrainedCfg
+
+pytestmark = pytest.mark.reliability
+
+ARCH = "test_resnet"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _random_weights() -> dict[str, torch.Tensor]:
+    """Freshly initialised weights with random BatchNorm statistics (distinct per tensor)."""
+    model = visionzoo.create_model(ARCH)
+    return {
+        k: (
+            v.clone()
+            if k.endswith("num_batches_tracked")
+            else torch.rand_like(v, dtype=v.dtype)
+            if v.is_floating_point()
+            else v.clone()
+        )
+        for k, v in model.state_dict().items()
+    }
+
+
+@pytest.fixture(scope="module")
+def weights() -> dict[str, torch.Tensor]:
+    return _random_weights()
+
+
+def _same(model: torch.nn.Module, weights: dict[str, torch.Tensor]) -> bool:
+    return all(torch.equal(v, weights[k]) for k, v in model.state_dict().items() if k in weights)
+
+
+# --- 1. a loaded model owns its memory -------------------------------------------------------------
+_CHILD = """
+import os, sys
+from pathlib import Path
+import torch
+import visionzoo
+from helpers import write_safetensors
+
+folder = Path(sys.argv[1])
+weights = {k: v.clone() for k, v in visionzoo.create_model("test_resnet").state_dict().items()}
+x = torch.randn(1, 3, 32, 32)
+
+
+def write(path):
+    write_safetensors(weights, path) if path.suffix == ".safetensors" else torch.save(weights, path)
+
+
+def load_all(path):  # every public route that loads a file
+    yield "create_model(pretrained)", visionzoo.create_model(
+        "test_resnet", pretrained=True, pretrained_cfg_overlay=dict(file=str(path))
+    )
+    yield "create_model(checkpoint_path)", visionzoo.create_model("test_resnet", checkpoint_path=path)
+    model = visionzoo.create_model("test_resnet", device="meta")
+    visionzoo.load_checkpoint(model, path)
+    yield "load_checkpoint(meta)", model
+    model = visionzoo.create_model("test_resnet", device="meta")
+    visionzoo.load_pretrained(model, dict(model.pretrained_cfg, file=str(path)))
+    yield "load_pretrained(meta)", model
+
+
+for fmt in ("safetensors", "pth"):
+    for action in ("save back", "overwrite", "truncate"):
+        path = folder / f"w.{fmt}"
+        write(path)
+        for route, model in list(load_all(path)):
+            before = model.eval()(x)
+            if action == "save back":
+                torch.save(model.state_dict(), path)
+            elif action == "overwrite":
+                with path.open("r+b") as f:
+                    f.write(b"\\xff" * (path.stat().st_size - 64))
+            else:
+                os.truncate(path, 16)
+            where = (fmt, action, route)
+            assert all(torch.equal(v, weights[k]) for k, v in model.state_dict().items()), where
+            assert torch.equal(model(x), before), where
+            write(path)
+print("survived")
+"""
+
+
+def test_loaded_model_owns_its_memory(tmp_path: Path) -> None:
+    """Saving back to the file a model came from, overwriting it in place or truncating it leaves
+    the live model unchanged and the process alive (it died with SIGBUS when weights were
+    memory-mapped). Run in a child process, for safetensors and .pth, through create_model
+    (pretrained and checkpoint_path), load_checkpoint and load_pretrained."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'tests'}"}
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(_CHILD), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 0, f"exit {proc.returncode} (negative: killed by signal)\n{proc.stderr[-3000:]}"
+    assert "survived" in proc.stdout
+
+
+def test_mmap_is_an_explicit_opt_in(tmp_path: Path, weights: dict) -> None:
+    """``mmap=True`` is zero-copy: the tensors are the file's bytes (its documented caveat);
+    the default is a copy."""
+    path = write_safetensors(weights, tmp_path / "w.safetensors")
+    mapped = hub.load_state_dict(path, mmap=True)
+    owned = hub.load_state_dict(path)
+    key = next(k for k, v in weights.items() if v.ndim == 4)
+    offset = path.read_bytes().index(weights[key].numpy().tobytes())
+    with path.open("r+b") as f:
+        f.seek(offset)
+        f.write(torch.zeros_like(weights[key]).numpy().tobytes())
+    assert torch.equal(mapped[key], torch.zeros_like(weights[key]))
+    assert torch.equal(owned[key], weights[key])
+
+
+@pytest.mark.parametrize("fmt", ["safetensors", "pth"])
+def test_owned_load_is_exact_for_every_dtype(tmp_path: Path, fmt: str) -> None:
+    tensors = {
+        str(d): torch.arange(6).reshape(2, 3).to(d)
+        for d in (torch.float32, torch.float16, torch.bfloat16, torch.int64, torch.uint8, torch.bool)
+    }
+    tensors["scalar"] = torch.tensor(3.5)
+    tensors["empty"] = torch.zeros(0, 4)
+    path = tmp_path / f"w.{fmt}"
+    write_safetensors(tensors, path) if fmt == "safetensors" else torch.save(tensors, path)
+    loaded = hub.load_state_dict(path)
+    assert loaded.keys() == tensors.keys()
+    for k, v in tensors.items():
+        assert loaded[k].dtype == v.dtype and torch.equal(loaded[k], v), k
+
+
+# --- 3. downloads are verified before they reach the cache ------------------------------------------
+def _valid_bytes(tmp_path: Path, weights: dict, fmt: str) -> bytes:
+    path = tmp_path / f"src.{fmt}"
+    write_safetensors(weights, path) if fmt == "safetensors" else torch.save(weights, path)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("fmt", ["safetensors", "pth"])
+@pytest.mark.parametrize("bad", ["nolength-cut", "html"])
+def test_bad_download_never_reaches_the_cache_and_a_retry_succeeds(
+    tmp_path: Path, weights: dict, fmt: str, bad: str
+) -> None:
+    """A stream cut without Content-Length, or an HTML login page served with status 200, is
+    refused before the rename; the cache holds nothing and a retry against a good server works."""
+    data = _valid_bytes(tmp_path, weights, fmt)
+    html = b"<!DOCTYPE html><html><body>Please log in</body></html>"
+    cache = tmp_path / "cache"
+    with http_server() as (base, routes, _):
+        routes[f"/w.{fmt}"] = (html, "ok") if bad == "html" else (data, "nolength-cut")
+        with pytest.raises(WeightsError, match=f"download of {base}/w.{fmt} is not a usable") as info:
+            hub.download_url(f"{base}/w.{fmt}", cache, progress=False)
+        if bad == "html":
+            assert "HTML page" in str(info.value)
+        assert list(cache.iterdir()) == []
+        routes[f"/w.{fmt}"] = (data, "nolength")
+        model = visionzoo.create_model(
+            ARCH, pretrained=True, pretrained_cfg_overlay=dict(url=f"{base}/w.{fmt}"), cache_dir=cache
+        )
+    assert _same(model, weights)
+    assert [p.name for p in cache.iterdir()] == [f"w.{fmt}"]
+
+
+def test_download_named_safetensors_must_be_safetensors(tmp_path: Path, weights: dict) -> None:
+    data = _valid_bytes(tmp_path, weights, "pth")
+    with http_server() as (base, routes, _):
+        routes["/w.safetensors"] = (data, "ok")
+        with pytest.raises(WeightsError, match="named .safetensors but it is a PyTorch zip"):
+            hub.download_url(f"{base}/w.safetensors", tmp_path / "cache", progress=False)
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+@pytest.mark.parametrize("how", ["keyword", "env"])
+def test_slow_server_hits_the_overall_deadline(
+    tmp_path: Path, weights: dict, how: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that drips a byte every 50 ms never trips the per-read timeout; the overall
+    deadline (keyword or VISIONZOO_DOWNLOAD_DEADLINE) ends the download, keeping nothing."""
+    kwargs = {}
+    if how == "keyword":
+        kwargs["deadline"] = 0.5
+    else:
+        monkeypatch.setenv(hub.DEADLINE_ENV, "0.5")
+    with http_server() as (base, routes, _):
+        routes["/w.safetensors"] = (_valid_bytes(tmp_path, weights, "safetensors"), "drip")
+        with pytest.raises(WeightsError, match="deadline"):
+            hub.download_url(f"{base}/w.safetensors", tmp_path / "cache", progress=False, timeout=5, **kwargs)
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_bad_deadline_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(hub.DEADLINE_ENV, "soon")
+    with pytest.raises(ValueError, match="VISIONZOO_DOWNLOAD_DEADLINE='soon'"):
+        hub.download_url("http://127.0.0.1:9/w.pth", tmp_path, progress=False)
+
+
+# --- 4. the security path ---------------------------------------------------------------------------
+class _Exec:
+    def __reduce__(self) -> tuple:
+        return (exec, ("open('PWNED_BY_EXEC', 'w').close()",))
+
+
+@pytest.mark.parametrize("layout", ["pickle", "torch zip", "legacy torch"])
+def test_pickle_calling_builtins_exec_is_refused_as_code(
+    tmp_path: Path, layout: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``builtins`` is not allowed wholesale: a pickle calling ``builtins.exec`` is refused as
+    code (not called corrupt), and never runs."""
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "evil.pth"
+    payload = {"conv1.weight": torch.zeros(1), "x": _Exec()}
+    if layout == "pickle":
+        path.write_bytes(pickle.dumps(payload, protocol=2))
+    else:
+        torch.save(payload, path, _use_new_zipfile_serialization=layout == "torch zip")
+    with pytest.raises(WeightsError, match=r"refusing to load .*builtins\.exec"):
+        visionzoo.create_model(ARCH, checkpoint_path=path)
+    assert not (tmp_path / "PWNED_BY_EXEC").exists()
+
+
+def _timm_training_checkpoint(tmp_path: Path, args: argparse.Namespace) -> Path:
+    """A checkpoint written by timm's own CheckpointSaver, as timm's train.py does."""
+    from timm.utils import CheckpointSaver
+
+    model = visionzoo.create_model(ARCH)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model(torch.randn(2, 3, 32, 32)).sum().backward()
+    optimizer.step()
+    saver = CheckpointSaver(
+        model, optimizer, args=args, checkpoint_dir=str(tmp_path), recovery_dir=str(tmp_path)
+    )
+    saver.save_checkpoint(epoch=3, metric=41.5)
+    path = tmp_path / "last.pth.tar"
+    ckpt = torch.load(path, weights_only=False)
+    assert isinstance(ckpt["args"], argparse.Namespace) and {"optimizer", "epoch", "arch", "version"} <= set(
+        ckpt
+    )
+    torch.save(model.state_dict(), tmp_path / "expected.pth")
+    return path
+
+
+def test_timm_training_checkpoint_loads(tmp_path: Path) -> None:
+    """timm's train.py stores its argparse.Namespace under ``args``: allowed for that load only."""
+    args = argparse.Namespace(model=ARCH, lr=0.1, epochs=3, mean=None, aa="rand-m9", betas=[0.9, 0.99])
+    path = _timm_training_checkpoint(tmp_path, args)
+    expected = torch.load(tmp_path / "expected.pth")
+    model = visionzoo.create_model(ARCH, checkpoint_path=path)
+    assert _same(model, expected)
+    other = visionzoo.create_model(ARCH)
+    visionzoo.load_checkpoint(other, path)
+    assert _same(other, expected)
+    assert argparse.Namespace not in torch.serialization.get_safe_globals()
+
+
+class _NotPlainData:
+    pass
+
+
+def test_training_checkpoint_with_other_objects_in_args_is_refused(tmp_path: Path) -> None:
+    """Exactly the plain-data globals: a Namespace holding another class is still refused."""
+    path = _timm_training_checkpoint(tmp_path, argparse.Namespace(model=ARCH, hook=_NotPlainData()))
+    with pytest.raises(WeightsError, match=r"refusing to load .*_NotPlainData"):
+        visionzoo.create_model(ARCH, checkpoint_path=path)
+    assert argparse.Namespace not in torch.serialization.get_safe_globals()
+
+
+def test_format_is_told_by_content(tmp_path: Path, weights: dict) -> None:
+    """A valid safetensors file named .pth loads; a torch zip named .safetensors is refused with
+    a message that says what it is."""
+    named_pth = write_safetensors(weights, tmp_path / "w.pth")
+    assert _same(visionzoo.create_model(ARCH, checkpoint_path=named_pth), weights)
+    torch.save(weights, tmp_path / "w.safetensors")
+    with pytest.raises(WeightsError, match=r"w\.safetensors is named \.safetensors but holds a PyTorch zip"):
+        visionzoo.create_model(ARCH, checkpoint_path=tmp_path / "w.safetensors")
+
+
+@pytest.mark.parametrize("content", ["null", "[1, 2]", '"resnet18"', '{"architecture": null}'])
+def test_config_json_that_is_not_an_object_is_named(tmp_path: Path, weights: dict, content: str) -> None:
+    folder = tmp_path / "saved"
+    folder.mkdir()
+    write_safetensors(weights, folder / "model.safetensors")
+    (folder / "config.json").write_text(content)
+    with pytest.raises(WeightsError, match=str(folder / "config.json")):
+        visionzoo.create_model(f"local-dir:{folder}", pretrained=True)
+
+
+# --- 5. the table of weight sources -----------------------------------------------------------------
+def test_sources_table_names_real_fields_in_priority_order() -> None:
+    fields = set(PretrainedCfg.__dataclass_fields__)
+    assert [s.name for s in hub.SOURCES] == ["state_dict", "file", "hf-hub", "url"]
+    for s in hub.SOURCES:
+        assert {s.cfg_field, *s.extra_fields} <= fields
+    from visionzoo.pretrained import SOURCE_KEYS
+
+    assert {"source", "state_dict", "file", "hf_hub_id", "hf_hub_filename", "url"} == SOURCE_KEYS
+    # priority: the first source set is the one used
+    cfg = PretrainedCfg(url="http://x/w.pth", hf_hub_id="org/repo", file="w.pth")
+    assert hub.selected_source(cfg) is not None and hub.selected_source(cfg).name == "file"
+
+
+def test_has_weights_prefixes_overlay_and_advice_follow_the_table(
+    tmp_path: Path, weights: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Adding or removing a source is one entry: has_weights, SOURCE_KEYS, the name prefixes,
+    the overlay reset and the offline advice all follow it."""
+    folder = tmp_path / "saved"
+    model = visionzoo.create_model(ARCH, pretrained=True, pretrained_cfg_overlay=dict(state_dict=weights))
+    visionzoo.save_pretrained(model, folder)
+    original = hub.SOURCES
+    by_name = {s.name: s for s in original}
+    # a new source selected by the license field (any field will do) and a name prefix
+    extra = hub.WeightSource(
+        name="test-dir",
+        cfg_field="license",
+        fetch=lambda value, cfg, **_: hub.load_state_dict(value),
+        prefixes=("test-dir:",),
+        config_of=lambda location, cache_dir: Path(location) / "config.json",
+        offline_example="'somewhere'",
+    )
+    monkeypatch.setattr(hub, "SOURCES", (by_name["state_dict"], by_name["hf-hub"], extra))
+    assert not PretrainedCfg(url="http://x/w.pth").has_weights  # url removed from the table
+    assert PretrainedCfg(license=str(folder)).has_weights
+    assert "license" in visionzoo.pretrained.SOURCE_KEYS and "url" not in visionzoo.pretrained.SOURCE_KEYS
+    assert visionzoo.parse_model_name(f"test-dir:{folder}") == ("test-dir", str(folder))
+    assert visionzoo.parse_model_name(f"local-dir:{folder}") == (None, f"local-dir:{folder}")
+    model = visionzoo.create_model(f"test-dir:{folder}", pretrained=True)
+    assert model.pretrained_cfg.license == str(folder) and _same(model, weights)
+    # an overlay naming a source replaces the config's others
+    cfg = hub.overlay_cfg(PretrainedCfg(hf_hub_id="org/repo", hf_hub_filename="x.bin"), dict(license="y"))
+    assert (cfg.hf_hub_id, cfg.hf_hub_filename, cfg.license) == (None, None, "y")
+    advice = hub.offline_advice()
+    assert "dict(license='somewhere')" in advice and "create_model('test-dir:PATH')" in advice
+    assert "local-dir:" not in advice
+    monkeypatch.setattr(hub, "SOURCES", original)
+    assert "local-dir:" in hub.offline_advice()
+
+
+def test_overlay_with_a_source_replaces_the_registrys(tmp_path: Path, weights: dict) -> None:
+    """An overlaid URL is used although the registry's config names a Hub repo (which would
+    otherwise win by priority)."""
+    data = _valid_bytes(tmp_path, weights, "safetensors")
+    with http_server() as (base, routes, hits):
+        routes["/w.safetensors"] = (data, "ok")
+        model = visionzoo.create_model(
+            "test_resnet.r160_in1k",
+            pretrained=True,
+            pretrained_cfg_overlay=dict(url=f"{base}/w.safetensors"),
+            cache_dir=tmp_path / "cache",
+        )
+    assert visionzoo.get_pretrained_cfg("test_resnet.r160_in1k").hf_hub_id
+    assert model.pretrained_cfg.hf_hub_id is None and hits == ["/w.safetensors"]
+    assert _same(model, weights)
+
+
+def test_offline_raises_weights_unavailable_with_advice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI reacts to the type and its ``advice``, not to the message text."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for overlay in (None, dict(url="https://example.org/w/r18-0123abcd.pth")):
+        with pytest.raises(WeightsUnavailable) as info:
+            visionzoo.create_model(
+                "resnet18.a1_in1k", pretrained=True, pretrained_cfg_overlay=overlay, cache_dir=tmp_path
+            )
+        assert info.value.advice in str(info.value)
+        for source in hub.SOURCES:
+            if source.offline_example:
+                assert f"dict({source.cfg_field}=" in info.value.advice
+                assert all(p in info.value.advice for p in source.prefixes)
+
+
+def test_docs_list_the_sources_of_the_table() -> None:
+    text = (REPO / "docs" / "usage.md").read_text()
+    assert hub.sources_markdown() in text, (
+        "docs/usage.md: paste hub.sources_markdown() under 'Where weights come from'"
+    )
+
+
+def test_config_json_round_trip_survives_json(tmp_path: Path, weights: dict) -> None:
+    """The saved config names no source (those are where the weights were, not what they are)."""
+    model = visionzoo.create_model(ARCH, pretrained=True, pretrained_cfg_overlay=dict(state_dict=weights))
+    visionzoo.save_pretrained(model, tmp_path / "saved")
+    config = json.loads((tmp_path / "saved" / "config.json").read_text())
+    assert not set(config["pretrained_cfg"]) & hub.source_fields()
+
+
+# --- 2 (part). save_pretrained writes stats for the model's channel count ----------------------------
+@pytest.mark.parametrize("in_chans", [1, 2, 4])
+def test_saved_mean_std_have_in_chans_values_as_timm_uses_them(tmp_path: Path, in_chans: int) -> None:
+    """timm's data pipeline averages mean/std whose length differs from the channel count
+    (``timm.data.loader.adapt_to_chs``); the saved config holds those values, so timm's
+    transforms run on the model's input as is."""
+    import numpy as np
+    from timm.data import create_transform, resolve_data_config
+    from timm.data.loader import adapt_to_chs
+
+    model = visionzoo.create_model("test_resnet.r160_in1k", in_chans=in_chans, num_classes=4)
+    visionzoo.save_pretrained(model, tmp_path / "saved")
+    cfg = json.loads((tmp_path / "saved" / "config.json").read_text())["pretrained_cfg"]
+    src = visionzoo.get_pretrained_cfg("test_resnet.r160_in1k")
+    assert tuple(cfg["mean"]) == adapt_to_chs(src.mean, in_chans)
+    assert tuple(cfg["std"]) == adapt_to_chs(src.std, in_chans)
+    assert cfg["input_size"][0] == in_chans
+    import timm
+
+    ref = timm.create_model(f"local-dir:{tmp_path / 'saved'}", pretrained=True)
+    data_cfg = resolve_data_config(model=ref)
+    assert len(data_cfg["mean"]) == in_chans and data_cfg["input_size"][0] == in_chans
+    tensor = torch.from_numpy(np.random.rand(in_chans, 40, 40).astype("float32"))
+    out = create_transform(**{k: v for k, v in data_cfg.items() if k != "crop_mode"})
+    normalize = out.transforms[-1]
+    assert normalize(tensor).shape == (in_chans, 40, 40)
+    ours = visionzoo.create_model(f"local-dir:{tmp_path / 'saved'}", pretrained=True)
+    assert ours.pretrained_cfg.mean == tuple(cfg["mean"]) and _same(ours, model.state_dict())
