@@ -9,9 +9,6 @@ import argparse
 import json
 import os
 import pickle
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -54,71 +51,60 @@ def _same(model: torch.nn.Module, weights: dict[str, torch.Tensor]) -> bool:
 
 
 # --- 1. a loaded model owns its memory -------------------------------------------------------------
-_CHILD = """
-import os, sys
-from pathlib import Path
-import torch
-import visionzoo
-from helpers import write_safetensors
-
-folder = Path(sys.argv[1])
-weights = {k: v.clone() for k, v in visionzoo.create_model("test_resnet").state_dict().items()}
-x = torch.randn(1, 3, 32, 32)
-
-
-def write(path):
-    write_safetensors(weights, path) if path.suffix == ".safetensors" else torch.save(weights, path)
-
-
-def load_all(path):  # every public route that loads a file
-    yield "create_model(pretrained)", visionzoo.create_model(
-        "test_resnet", pretrained=True, pretrained_cfg_overlay=dict(file=str(path))
-    )
-    yield "create_model(checkpoint_path)", visionzoo.create_model("test_resnet", checkpoint_path=path)
-    model = visionzoo.create_model("test_resnet", device="meta")
+def _load_all(path: Path) -> list[tuple[str, torch.nn.Module]]:
+    """The model from every public route that loads a file."""
+    out = [
+        (
+            "create_model(pretrained)",
+            visionzoo.create_model(ARCH, pretrained=True, pretrained_cfg_overlay=dict(file=str(path))),
+        ),
+        ("create_model(checkpoint_path)", visionzoo.create_model(ARCH, checkpoint_path=path)),
+    ]
+    model = visionzoo.create_model(ARCH, device="meta")
     visionzoo.load_checkpoint(model, path)
-    yield "load_checkpoint(meta)", model
-    model = visionzoo.create_model("test_resnet", device="meta")
+    out.append(("load_checkpoint(meta)", model))
+    model = visionzoo.create_model(ARCH, device="meta")
     visionzoo.load_pretrained(model, dict(model.pretrained_cfg, file=str(path)))
-    yield "load_pretrained(meta)", model
+    out.append(("load_pretrained(meta)", model))
+    return out
 
 
-for fmt in ("safetensors", "pth"):
-    for action in ("save back", "overwrite", "truncate"):
+def _rewrite_files_under_live_models(folder: Path, weights: dict[str, torch.Tensor]) -> None:
+    x = torch.randn(1, 3, 32, 32)
+    for fmt in ("safetensors", "pth"):
         path = folder / f"w.{fmt}"
-        write(path)
-        for route, model in list(load_all(path)):
-            before = model.eval()(x)
-            if action == "save back":
-                torch.save(model.state_dict(), path)
-            elif action == "overwrite":
-                with path.open("r+b") as f:
-                    f.write(b"\\xff" * (path.stat().st_size - 64))
-            else:
-                os.truncate(path, 16)
-            where = (fmt, action, route)
-            assert all(torch.equal(v, weights[k]) for k, v in model.state_dict().items()), where
-            assert torch.equal(model(x), before), where
-            write(path)
-print("survived")
-"""
+        for action in ("save back", "overwrite", "truncate"):
+            write_safetensors(weights, path) if fmt == "safetensors" else torch.save(weights, path)
+            for route, model in _load_all(path):
+                before = model.eval()(x)
+                if action == "save back":
+                    torch.save(model.state_dict(), path)
+                elif action == "overwrite":
+                    with path.open("r+b") as f:
+                        f.write(b"\xff" * (path.stat().st_size - 64))
+                else:
+                    os.truncate(path, 16)
+                where = (fmt, action, route)
+                assert _same(model, weights), where
+                assert torch.equal(model(x), before), where
+                write_safetensors(weights, path) if fmt == "safetensors" else torch.save(weights, path)
 
 
-def test_loaded_model_owns_its_memory(tmp_path: Path) -> None:
+def test_loaded_model_owns_its_memory(tmp_path: Path, weights: dict) -> None:
     """Saving back to the file a model came from, overwriting it in place or truncating it leaves
-    the live model unchanged and the process alive (it died with SIGBUS when weights were
-    memory-mapped). Run in a child process, for safetensors and .pth, through create_model
+    the live model unchanged and the process alive (it died with SIGBUS when the weights were
+    memory-mapped). In a forked child process, for safetensors and .pth, through create_model
     (pretrained and checkpoint_path), load_checkpoint and load_pretrained."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'tests'}"}
-    proc = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(_CHILD), str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
+    import multiprocessing
+
+    proc = multiprocessing.get_context("fork").Process(
+        target=_rewrite_files_under_live_models, args=(tmp_path, weights)
     )
-    assert proc.returncode == 0, f"exit {proc.returncode} (negative: killed by signal)\n{proc.stderr[-3000:]}"
-    assert "survived" in proc.stdout
+    proc.start()
+    proc.join(timeout=120)
+    assert proc.exitcode == 0, (
+        f"exit code {proc.exitcode} (negative: killed by that signal; 1: a check failed)"
+    )
 
 
 def test_mmap_is_an_explicit_opt_in(tmp_path: Path, weights: dict) -> None:
