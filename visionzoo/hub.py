@@ -227,12 +227,12 @@ def _safetensors_layout(f: Any, size: int) -> tuple[list[_TensorEntry], int]:
             if numel * dtype.itemsize != end - begin:
                 raise _Corrupt(f"{name!r}: {end - begin} bytes do not hold a {dtype_name} tensor of {shape}")
         entries.append(_TensorEntry(name, dtype, shape, begin, end))
-    entries.sort(key=lambda e: e.begin)
+    entries.sort(key=lambda entry: entry.begin)
     expected = 0
-    for e in entries:
-        if e.begin != expected:
-            raise _Corrupt(f"{e.name!r} starts at byte {e.begin} of the data, expected {expected}")
-        expected = e.end
+    for entry in entries:
+        if entry.begin != expected:
+            raise _Corrupt(f"{entry.name!r} starts at byte {entry.begin} of the data, expected {expected}")
+        expected = entry.end
     data = size - 8 - n
     if expected != data:
         raise _Corrupt(f"the header describes {expected} bytes of tensor data, the file holds {data}")
@@ -244,7 +244,7 @@ def _read_safetensors(path: Path, mmap: bool) -> dict[str, torch.Tensor]:
     or memory-map the file with ``mmap``."""
     with path.open("rb", buffering=0) as f:
         entries, start = _safetensors_layout(f, os.fstat(f.fileno()).st_size)
-        if mmap or sys.byteorder != "little" or any(e.dtype is None for e in entries):
+        if mmap or sys.byteorder != "little" or any(entry.dtype is None for entry in entries):
             from safetensors import SafetensorError
             from safetensors.torch import load_file
 
@@ -255,18 +255,17 @@ def _read_safetensors(path: Path, mmap: bool) -> dict[str, torch.Tensor]:
             return tensors if mmap else {k: v.clone() for k, v in tensors.items()}
         out: dict[str, torch.Tensor] = {}
         f.seek(start)
-        for e in entries:
-            assert e.dtype is not None  # checked above
-            tensor = torch.empty(e.shape, dtype=e.dtype)
-            if e.end > e.begin:
-                view = memoryview(tensor.view(-1).view(torch.uint8).numpy())
+        for entry in entries:  # in file order: one sequential read
+            tensor = torch.empty(entry.shape, dtype=entry.dtype)
+            if entry.end > entry.begin:
+                view = tensor.view(-1).view(torch.uint8).numpy().data
                 filled = 0
                 while filled < len(view):
                     got = f.readinto(view[filled:])
                     if not got:  # the file shrank while it was read
-                        raise _Corrupt(f"the file ended inside tensor {e.name!r}")
+                        raise _Corrupt(f"the file ended inside tensor {entry.name!r}")
                     filled += got
-            out[e.name] = tensor
+            out[entry.name] = tensor
         return out
 
 
