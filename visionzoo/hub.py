@@ -66,8 +66,10 @@ __all__ = [
     "offline_advice",
     "overlay_cfg",
     "save_pretrained",
+    "selected_source",
     "source_fields",
     "sources_markdown",
+    "split_source_prefix",
     "verify_weights_file",
     "weights_cache_dir",
 ]
@@ -498,8 +500,6 @@ def verify_weights_file(path: str | os.PathLike[str], *, name: str | None = None
         raise WeightsError(f"not a weights file: {_describe_start(path)}")
     if named == "safetensors" and kind != "safetensors":
         raise WeightsError(f"named .safetensors but it is a PyTorch {kind} file")
-    if named == "torch" and kind == "safetensors":
-        pass  # loads by content; a mislabelled but valid file is not a damaged one
     if kind == "safetensors":
         with path.open("rb") as f:
             try:
@@ -1052,7 +1052,8 @@ def save_pretrained(
         save_file(tensors, str(folder / SAFE_WEIGHTS_NAME), metadata={"format": "pt"})
         (folder / CONFIG_NAME).write_text(text, encoding="utf-8")
 
-    return write_folder(Path(save_directory), write)
+    write_folder(Path(save_directory), write)
+    return Path(save_directory)
 
 
 # Temporary folders are ".NAME.vzsave-HOST-PID-RANDOM" siblings of the folder they replace.
