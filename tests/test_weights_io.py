@@ -230,13 +230,30 @@ def test_pickle_calling_builtins_exec_is_refused_as_code(
 def _timm_training_checkpoint(tmp_path: Path, args: argparse.Namespace) -> Path:
     """A checkpoint in the layout timm's train.py writes (``timm.utils.CheckpointSaver``)."""
     model = visionzoo.create_model(ARCH)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    model(torch.randn(2, 3, 32, 32)).sum().backward()
-    optimizer.step()
+    params = list(model.parameters())
+    # what torch.optim.SGD(momentum=0.9).state_dict() holds after a step (built directly: importing
+    # torch.optim costs seconds)
+    optimizer = {
+        "state": {i: {"momentum_buffer": torch.randn_like(p)} for i, p in enumerate(params)},
+        "param_groups": [
+            {
+                "lr": 0.1,
+                "momentum": 0.9,
+                "dampening": 0,
+                "weight_decay": 0.0,
+                "nesterov": False,
+                "maximize": False,
+                "foreach": None,
+                "differentiable": False,
+                "fused": None,
+                "params": list(range(len(params))),
+            }
+        ],
+    }
     checkpoint = {
         "epoch": 3,
         "arch": ARCH,
-        "optimizer": optimizer.state_dict(),
+        "optimizer": optimizer,
         "version": 2,
         "args": args,
         "state_dict": model.state_dict(),
