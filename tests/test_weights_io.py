@@ -413,29 +413,39 @@ def test_config_json_round_trip_survives_json(tmp_path: Path, weights: dict) -> 
 
 # --- 2 (part). save_pretrained writes stats for the model's channel count ----------------------------
 @pytest.mark.parametrize("in_chans", [1, 2, 4])
-def test_saved_mean_std_have_in_chans_values_as_timm_uses_them(tmp_path: Path, in_chans: int) -> None:
-    """timm's data pipeline averages mean/std whose length differs from the channel count
-    (``timm.data.loader.adapt_to_chs``); the saved config holds those values, so timm's
-    transforms run on the model's input as is."""
+def test_saved_mean_std_have_in_chans_values(tmp_path: Path, in_chans: int) -> None:
+    """The saved config has ``mean``/``std`` of length ``in_chans``: the model's own (its config
+    follows ``in_chans``; one channel: the mean of the three, as timm uses them), or, for a
+    config that still has three values, timm's rule for a length mismatch (the average,
+    ``timm.data.loader.adapt_to_chs``). timm's data pipeline then runs on the model's input."""
+    import dataclasses
+
     import numpy as np
+    import timm
     from timm.data import create_transform, resolve_data_config
     from timm.data.loader import adapt_to_chs
 
-    model = visionzoo.create_model("test_resnet.r160_in1k", in_chans=in_chans, num_classes=4)
-    visionzoo.save_pretrained(model, tmp_path / "saved")
-    cfg = json.loads((tmp_path / "saved" / "config.json").read_text())["pretrained_cfg"]
     src = visionzoo.get_pretrained_cfg("test_resnet.r160_in1k")
+    model = visionzoo.create_model("test_resnet.r160_in1k", in_chans=in_chans, num_classes=4)
+    visionzoo.save_pretrained(model, tmp_path / "own")
+    cfg = json.loads((tmp_path / "own" / "config.json").read_text())["pretrained_cfg"]
+    assert (tuple(cfg["mean"]), tuple(cfg["std"])) == (model.pretrained_cfg.mean, model.pretrained_cfg.std)
+    assert len(cfg["mean"]) == len(cfg["std"]) == cfg["input_size"][0] == in_chans
+    if in_chans == 1:
+        assert tuple(cfg["mean"]) == adapt_to_chs(src.mean, 1) and tuple(cfg["std"]) == adapt_to_chs(
+            src.std, 1
+        )
+    model.pretrained_cfg = dataclasses.replace(model.pretrained_cfg, mean=src.mean, std=src.std)
+    visionzoo.save_pretrained(model, tmp_path / "rgb_cfg")
+    cfg = json.loads((tmp_path / "rgb_cfg" / "config.json").read_text())["pretrained_cfg"]
     assert tuple(cfg["mean"]) == adapt_to_chs(src.mean, in_chans)
     assert tuple(cfg["std"]) == adapt_to_chs(src.std, in_chans)
-    assert cfg["input_size"][0] == in_chans
-    import timm
-
-    ref = timm.create_model(f"local-dir:{tmp_path / 'saved'}", pretrained=True)
-    data_cfg = resolve_data_config(model=ref)
-    assert len(data_cfg["mean"]) == in_chans and data_cfg["input_size"][0] == in_chans
-    tensor = torch.from_numpy(np.random.rand(in_chans, 40, 40).astype("float32"))
-    out = create_transform(**{k: v for k, v in data_cfg.items() if k != "crop_mode"})
-    normalize = out.transforms[-1]
-    assert normalize(tensor).shape == (in_chans, 40, 40)
-    ours = visionzoo.create_model(f"local-dir:{tmp_path / 'saved'}", pretrained=True)
-    assert ours.pretrained_cfg.mean == tuple(cfg["mean"]) and _same(ours, model.state_dict())
+    for folder in ("own", "rgb_cfg"):
+        ref = timm.create_model(f"local-dir:{tmp_path / folder}", pretrained=True)
+        data_cfg = resolve_data_config(model=ref)
+        assert len(data_cfg["mean"]) == in_chans and data_cfg["input_size"][0] == in_chans
+        normalize = create_transform(**{k: v for k, v in data_cfg.items() if k != "crop_mode"}).transforms[-1]
+        image = torch.from_numpy(np.random.rand(in_chans, 40, 40).astype("float32"))
+        assert normalize(image).shape == (in_chans, 40, 40)
+    ours = visionzoo.create_model(f"local-dir:{tmp_path / 'own'}", pretrained=True)
+    assert _same(ours, model.state_dict())

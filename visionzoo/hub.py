@@ -1009,7 +1009,7 @@ def save_pretrained(
     """
     from safetensors.torch import save_file
 
-    from .adapt import first_conv_in_chans
+    from .model import model_in_chans
 
     cfg = getattr(model, "pretrained_cfg", None)
     if cfg is None or not cfg.architecture:
@@ -1022,7 +1022,7 @@ def save_pretrained(
         for key in ("label_names", "label_descriptions"):
             cfg_dict.pop(key, None)
     cfg_dict["num_classes"] = num_classes
-    in_chans = first_conv_in_chans(model, cfg)
+    in_chans = model_in_chans(model)
     for key in ("input_size", "test_input_size", "min_input_size"):
         if cfg_dict.get(key):
             cfg_dict[key] = (in_chans, *cfg_dict[key][1:])
