@@ -16,11 +16,13 @@ from ._common import (
     CLIError,
     add_common,
     add_device,
+    check_positive,
     load_model,
     maybe_optimize,
     model_in_chans,
     precision_dtype,
     resolve_device,
+    user_values,
 )
 
 
@@ -86,10 +88,12 @@ def run(args: argparse.Namespace) -> int:
             raise CLIError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if args.warmup < 0:
         raise CLIError(f"--warmup must be >= 0, got {args.warmup}")
+    check_positive(img_size=args.img_size)
     device = resolve_device(args.device)
     dtype = precision_dtype(args.precision)
     model = load_model(args.model, checkpoint=args.checkpoint)
-    cfg = resolve_model_data_config(model, {"img_size": args.img_size})
+    with user_values():
+        cfg = resolve_model_data_config(model, {"img_size": args.img_size})
     size = (model_in_chans(model), *cfg["input_size"][1:])
     model.to(device)
     x = torch.randn(args.batch_size, *size, device=device)

@@ -14,10 +14,12 @@ from ._common import (
     add_common,
     add_device,
     add_model_source,
+    check_positive,
     load_model,
     maybe_optimize,
     note,
     resolve_device,
+    user_values,
 )
 
 
@@ -53,18 +55,24 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"--topk must be >= 1, got {args.topk}")
     if args.batch_size < 1:
         raise CLIError(f"--batch-size must be >= 1, got {args.batch_size}")
+    check_positive(img_size=args.img_size, crop_pct=args.crop_pct)
     try:
         images, not_images = find_images(args.inputs)
     except DatasetError as e:
         raise CLIError(str(e)) from None
     device = resolve_device(args.device)
     model = load_model(
-        args.model, pretrained=args.pretrained, checkpoint=args.checkpoint, require_weights="predict"
+        args.model,
+        pretrained=args.pretrained,
+        checkpoint=args.checkpoint,
+        require_weights="predict",
+        refuse_non_finite=True,
     )
     model.eval()
     labels = model_label_names(model)
-    data_cfg = resolve_model_data_config(model, {"img_size": args.img_size, "crop_pct": args.crop_pct})
-    transform = create_transform(**data_cfg)
+    with user_values():
+        data_cfg = resolve_model_data_config(model, {"img_size": args.img_size, "crop_pct": args.crop_pct})
+        transform = create_transform(**data_cfg)
     mode = "L" if data_cfg["input_size"][0] == 1 else "RGB"
     if data_cfg["input_size"][0] not in (1, 3):
         raise CLIError(f"the model takes {data_cfg['input_size'][0]} input channels; images give 1 or 3")

@@ -5,21 +5,26 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._common import (
     CLIError,
     add_common,
     add_device,
     add_model_source,
+    check_positive,
     check_writable_file,
     load_model,
     maybe_optimize,
     model_in_chans,
     note,
     precision_dtype,
+    user_values,
     write_results,
 )
+
+if TYPE_CHECKING:
+    from ..data.datasets import DatasetSpec
 
 
 def register(subparsers: Any) -> None:
@@ -66,10 +71,9 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def open_for_model(spec: str, split: str, model: Any) -> Any:
+def open_for_model(spec: DatasetSpec, split: str, model: Any) -> Any:
     """Open ``spec`` with its classes indexed as the model's outputs."""
-    from ..data import model_label_names, open_dataset
-    from ..data.datasets import DatasetError
+    from ..data import UnknownClassesError, model_label_names, open_dataset
 
     names = model_label_names(model, readable=False)
     num_classes = int(getattr(model, "num_classes", 0))
@@ -82,9 +86,7 @@ def open_for_model(spec: str, split: str, model: Any) -> Any:
         return source
     try:
         return open_dataset(spec, split=split, classes=names)
-    except DatasetError as e:
-        if "not among the expected" not in str(e):
-            raise
+    except UnknownClassesError as e:
         raise CLIError(
             f"{e}; class folders must carry the model's class names "
             f"({', '.join(names[:3])}...: the names it was trained with, or ImageNet synsets)"
@@ -99,30 +101,37 @@ def run(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1:
         raise CLIError(f"--batch-size must be >= 1, got {args.batch_size}")
-    check_dataset_spec(args.data)
+    check_positive(img_size=args.img_size, crop_pct=args.crop_pct)
+    data = check_dataset_spec(args.data)
     results_path = Path(args.results) if args.results else None
     if results_path is not None:
         check_writable_file(results_path, what="--results")
     dist = init_distributed(args.device)
     try:
         model = load_model(
-            args.model, pretrained=args.pretrained, checkpoint=args.checkpoint, require_weights="validate"
+            args.model,
+            pretrained=args.pretrained,
+            checkpoint=args.checkpoint,
+            require_weights="validate",
+            refuse_non_finite=True,
         )
-        source = open_for_model(args.data, args.split, model)
-        data_cfg = resolve_model_data_config(
-            model,
-            {
-                "img_size": args.img_size,
-                "crop_pct": args.crop_pct,
-                "crop_mode": args.crop_mode,
-                "interpolation": args.interpolation,
-            },
-            use_test_size=args.use_test_size,
-        )
+        source = open_for_model(data, args.split, model)
+        with user_values():
+            data_cfg = resolve_model_data_config(
+                model,
+                {
+                    "img_size": args.img_size,
+                    "crop_pct": args.crop_pct,
+                    "crop_mode": args.crop_mode,
+                    "interpolation": args.interpolation,
+                },
+                use_test_size=args.use_test_size,
+            )
         in_chans = model_in_chans(model)
         if in_chans not in (1, 3):
             raise CLIError(f"the model takes {in_chans} input channels; image data gives 1 or 3")
-        transform = create_transform(**data_cfg)
+        with user_values():
+            transform = create_transform(**data_cfg)
         model.eval()
         cfg = getattr(model, "pretrained_cfg", None)
         name = cfg.name if cfg is not None else args.model
