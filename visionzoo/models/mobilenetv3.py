@@ -1,0 +1,211 @@
+"""MobileNetV3, MobileNetV4, FBNetV3 and LCNet: the block-string networks with an efficient head
+(global pooling before the head conv, no norm after it except in MobileNetV4).
+
+* MobileNetV3 - `Searching for MobileNetV3` - https://arxiv.org/abs/1905.02244
+* MobileNetV4 - `MobileNetV4 - Universal Models for the Mobile Ecosystem` -
+  https://arxiv.org/abs/2404.10518
+* FBNetV3 - https://arxiv.org/abs/2006.02049; LCNet - https://arxiv.org/abs/2109.15099
+
+Weights: Apache-2.0 (TensorFlow ports and timm-trained), MIT for the LCNet ports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from ..layers import SelectAdaptivePool2d, create_act_layer, create_conv2d, get_act_layer, get_norm_act_layer
+from ..layers.activations import LayerType
+from ..model import VisionModel
+from ._efficientnet_blocks import SqueezeExcite
+from ._efficientnet_builder import (
+    ArchDef,
+    BlockArgs,
+    EfficientNetBuilder,
+    efficientnet_init_weights,
+    resolve_block_args,
+    resolve_norm_layer,
+    round_channels,
+)
+from .efficientnet import _run_stages
+
+__all__ = ["MobileNetV3"]
+
+
+class MobileNetV3(VisionModel):
+    """Stem conv, stages of blocks from block strings, then pool -> 1x1 head conv -> classifier.
+
+    ``num_features`` is the width out of the last stage (``forward_features``); the head conv
+    widens the pooled features to ``head_hidden_size`` (the constructor's ``num_features``, as in
+    timm).
+
+    Args:
+        block_args: stages of block strings or of decoded block kwargs.
+        num_features: head conv width.
+        head_bias: bias on the head conv (MobileNetV3); ``head_norm``: norm+act after it
+            instead (MobileNetV4).
+        se_from_exp: size SE from the expanded width.
+        layer_scale_init_value: LayerScale on ``uir`` / attention blocks (MobileNetV4 hybrid).
+        (other args as :class:`~visionzoo.models.efficientnet.EfficientNet`)
+    """
+
+    classifier_name = "classifier"
+    head_names: ClassVar[tuple[str, ...]] = (
+        "global_pool", "conv_head", "norm_head", "act2", "flatten", "classifier",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        block_args: ArchDef | BlockArgs,
+        num_classes: int = 1000,
+        in_chans: int = 3,
+        stem_size: int = 16,
+        fix_stem: bool = False,
+        num_features: int = 1280,
+        head_bias: bool = True,
+        head_norm: bool = False,
+        pad_type: str = "",
+        act_layer: LayerType | None = None,
+        norm_layer: LayerType | None = None,
+        aa_layer: LayerType | None = None,
+        se_layer: Callable[..., nn.Module] | None = None,
+        se_from_exp: bool = True,
+        round_chs_fn: Callable[[int], int] | None = None,
+        drop_rate: float = 0.0,
+        drop_path_rate: float = 0.0,
+        layer_scale_init_value: float | None = None,
+        global_pool: str = "avg",
+        *,
+        output_stride: int = 32,
+        channel_multiplier: float = 1.0,
+        round_limit: float = 0.9,
+        depth_multiplier: float | Sequence[float] = 1.0,
+        group_size: int | None = None,
+        bn_eps: float | None = None,
+        bn_momentum: float | None = None,
+        feature_location: str = "bottleneck",
+    ) -> None:
+        super().__init__()
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
+            raise ValueError(f"num_classes must be an int >= 0, got {num_classes!r}")
+        act = get_act_layer(act_layer or nn.ReLU)
+        norm = resolve_norm_layer(norm_layer, bn_eps, bn_momentum)
+        norm_act = get_norm_act_layer(norm, act)
+        assert norm_act is not None
+        round_fn = round_chs_fn or partial(
+            round_channels, multiplier=channel_multiplier, round_limit=round_limit
+        )
+        stages = resolve_block_args(block_args, depth_multiplier=depth_multiplier, group_size=group_size)
+        self.in_chans = in_chans
+        self.num_classes = num_classes
+        self.drop_rate = drop_rate
+
+        if not fix_stem:
+            stem_size = round_fn(stem_size)
+        self.conv_stem = create_conv2d(in_chans, stem_size, 3, stride=2, padding=pad_type)
+        self.bn1 = norm_act(stem_size, inplace=True)
+        builder = EfficientNetBuilder(
+            output_stride=output_stride,
+            pad_type=pad_type,
+            round_chs_fn=round_fn,
+            se_from_exp=se_from_exp,
+            act_layer=act,
+            norm_layer=norm,
+            aa_layer=aa_layer,
+            se_layer=se_layer or SqueezeExcite,
+            drop_path_rate=drop_path_rate,
+            layer_scale_init_value=layer_scale_init_value,
+            feature_location=feature_location,
+        )
+        self.blocks = nn.Sequential(*builder(stem_size, stages))
+        self.feature_info = builder.features
+        self.stage_ends = [f["stage"] for f in self.feature_info]
+        self.num_features = builder.in_chs
+        self.head_hidden_size = num_features
+
+        self.global_pool = SelectAdaptivePool2d(global_pool)
+        pooled = self.num_features * self.global_pool.feat_mult()
+        self.conv_head: nn.Module
+        self.norm_head: nn.Module = nn.Identity()
+        self.act2: nn.Module = nn.Identity()
+        if head_norm:  # MobileNetV4: norm+act after the (bias-free) head conv
+            self.conv_head = create_conv2d(pooled, num_features, 1, padding=pad_type, bias=False)
+            self.norm_head = norm_act(num_features)
+        else:
+            self.conv_head = create_conv2d(pooled, num_features, 1, padding=pad_type, bias=head_bias)
+            self.act2 = create_act_layer(act, inplace=True)
+        self.flatten = nn.Flatten(1) if global_pool else nn.Identity()
+        self.classifier = nn.Linear(num_features, num_classes) if num_classes > 0 else nn.Identity()
+        self._initialize()
+
+    def init_weights(self) -> None:
+        efficientnet_init_weights(self)
+
+    def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
+        return dict(stem=r"^conv_stem|bn1", blocks=r"^blocks\.(\d+)" if coarse else r"^blocks\.(\d+)\.(\d+)")
+
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
+        """New classifier; the pooling can only change when there is no head conv sized for it."""
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
+            raise ValueError(f"num_classes must be an int >= 0, got {num_classes!r}")
+        pool_type = self.global_pool.pool_type if global_pool is None else global_pool
+        pool = SelectAdaptivePool2d(pool_type)
+        if isinstance(self.conv_head, nn.Identity):
+            self.head_hidden_size = self.num_features * pool.feat_mult()
+        elif self.conv_head.in_channels != self.num_features * pool.feat_mult():  # type: ignore[union-attr]
+            raise ValueError(
+                f"global_pool={pool_type!r} changes the pooled width, but the head conv is sized for "
+                f"{self.global_pool.pool_type!r}; keep the pooling or prune the head first"
+            )
+        ref = next(self.parameters(), None)
+        device = ref.device if ref is not None and ref.device.type != "meta" else None
+        with torch.device(device or "cpu"):
+            fc = nn.Linear(self.head_hidden_size, num_classes) if num_classes > 0 else nn.Identity()
+        if ref is not None:
+            fc.to(dtype=ref.dtype)
+        self.global_pool = pool
+        self.flatten = nn.Flatten(1) if pool_type else nn.Identity()
+        self.classifier = fc.train(self.training)
+        self.num_classes = num_classes
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.bn1(self.conv_stem(x))
+        if self.grad_checkpointing and self.training and not torch.jit.is_scripting():
+            for stage in self.blocks:
+                for block in stage:
+                    x = checkpoint(block, x, use_reentrant=False)
+        else:
+            x = self.blocks(x)
+        return x
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = self.global_pool(x)
+        x = self.flatten(self.act2(self.norm_head(self.conv_head(x))))
+        if self.drop_rate > 0.0:
+            x = F.dropout(x, p=self.drop_rate, training=self.training)
+        return x if pre_logits else self.classifier(x)
+
+    def _intermediates(
+        self, x: torch.Tensor, take: list[int], *, stop_early: bool
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        if any("hook_type" in f for f in self.feature_info):
+            return super()._intermediates(x, take, stop_early=stop_early)
+        x, intermediates, _ = _run_stages(self, x, [self.stage_ends[i] for i in take], stop_early=stop_early)
+        return x, intermediates
+
+    def _prune_trunk(self, max_index: int, *, prune_head: bool) -> None:
+        end = self.stage_ends[max_index]
+        truncated = end < len(self.blocks)
+        self.blocks = self.blocks[:end]
+        if truncated:
+            self.num_features = self.feature_info[max_index]["num_chs"]
+        if prune_head or truncated:  # the pre-logits conv belongs to the head
+            self.conv_head = nn.Identity()
+            self.norm_head = nn.Identity()
+            self.act2 = nn.Identity()
