@@ -24,11 +24,13 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from ..builder import Pruned, model_args_type
 from ..layers import create_conv2d, get_act_layer, get_norm_act_layer
 from ..layers.activations import LayerType
 from ..model import VisionModel
 from ._efficientnet_blocks import SqueezeExcite
 from ._efficientnet_builder import (
+    BN_EPS_TF_DEFAULT,
     ArchDef,
     BlockArgs,
     EfficientNetBuilder,
@@ -205,3 +207,448 @@ class EfficientNet(VisionModel):
             self.conv_head = nn.Identity()
             self.bn2 = nn.Identity()
             self.num_features = self.head_hidden_size = self.feature_info[max_index]["num_chs"]
+
+
+# --- variants -------------------------------------------------------------------------------------
+# Block strings per stage (see ``_efficientnet_builder``); scaled variants share one definition.
+_EFFNET = (
+    ("ds_r1_k3_s1_e1_c16_se0.25",),
+    ("ir_r2_k3_s2_e6_c24_se0.25",),
+    ("ir_r2_k5_s2_e6_c40_se0.25",),
+    ("ir_r3_k3_s2_e6_c80_se0.25",),
+    ("ir_r3_k5_s1_e6_c112_se0.25",),
+    ("ir_r4_k5_s2_e6_c192_se0.25",),
+    ("ir_r1_k3_s1_e6_c320_se0.25",),
+)
+_EFFNET_CC = _EFFNET[:4] + tuple((s[0] + "_cc4",) for s in _EFFNET[4:])
+_EFFNET_LITE = tuple((s[0].replace("_se0.25", ""),) for s in _EFFNET)
+_EFFNET_EDGE = (
+    ("er_r1_k3_s1_e4_c24_fc24_noskip",),
+    ("er_r2_k3_s2_e8_c32",),
+    ("er_r4_k3_s2_e8_c48",),
+    ("ir_r5_k5_s2_e8_c96",),
+    ("ir_r4_k5_s1_e8_c144",),
+    ("ir_r2_k5_s2_e8_c192",),
+)
+_EFFNET_X = (  # EfficientNet-X: space-to-depth stem block, fused early stages
+    ("ds_r1_k3_s1_e1_c16_se0.25_d1",),
+    ("er_r2_k3_s2_e6_c24_se0.25_nre",),
+    ("er_r2_k5_s2_e6_c40_se0.25_nre",),
+    ("ir_r3_k3_s2_e6_c80_se0.25",),
+    ("ir_r3_k5_s1_e6_c112_se0.25",),
+    ("ir_r4_k5_s2_e6_c192_se0.25",),
+    ("ir_r1_k3_s1_e6_c320_se0.25",),
+)
+_EFFNET_H = tuple(
+    (s[0].replace("_e6_c24", "_e4_c24").replace("_e6_c40", "_e4_c40").replace("_e6_c80", "_e4_c80"),)
+    for s in _EFFNET_X
+)
+_V2_BASE = (
+    ("cn_r1_k3_s1_e1_c16_skip",),
+    ("er_r2_k3_s2_e4_c32",),
+    ("er_r2_k3_s2_e4_c48",),
+    ("ir_r3_k3_s2_e4_c96_se0.25",),
+    ("ir_r5_k3_s1_e6_c112_se0.25",),
+    ("ir_r8_k3_s2_e6_c192_se0.25",),
+)
+_V2_S = (
+    ("cn_r2_k3_s1_e1_c24_skip",),
+    ("er_r4_k3_s2_e4_c48",),
+    ("er_r4_k3_s2_e4_c64",),
+    ("ir_r6_k3_s2_e4_c128_se0.25",),
+    ("ir_r9_k3_s1_e6_c160_se0.25",),
+    ("ir_r15_k3_s2_e6_c256_se0.25",),
+)
+_V2_S_RW = (("er_r2_k3_s1_e1_c24",), *_V2_S[1:5], ("ir_r15_k3_s2_e6_c272_se0.25",))  # before the paper's code
+_V2_M = (
+    ("cn_r3_k3_s1_e1_c24_skip",),
+    ("er_r5_k3_s2_e4_c48",),
+    ("er_r5_k3_s2_e4_c80",),
+    ("ir_r7_k3_s2_e4_c160_se0.25",),
+    ("ir_r14_k3_s1_e6_c176_se0.25",),
+    ("ir_r18_k3_s2_e6_c304_se0.25",),
+    ("ir_r5_k3_s1_e6_c512_se0.25",),
+)
+_V2_L = (
+    ("cn_r4_k3_s1_e1_c32_skip",),
+    ("er_r7_k3_s2_e4_c64",),
+    ("er_r7_k3_s2_e4_c96",),
+    ("ir_r10_k3_s2_e4_c192_se0.25",),
+    ("ir_r19_k3_s1_e6_c224_se0.25",),
+    ("ir_r25_k3_s2_e6_c384_se0.25",),
+    ("ir_r7_k3_s1_e6_c640_se0.25",),
+)
+_V2_XL = (
+    ("cn_r4_k3_s1_e1_c32_skip",),
+    ("er_r8_k3_s2_e4_c64",),
+    ("er_r8_k3_s2_e4_c96",),
+    ("ir_r16_k3_s2_e4_c192_se0.25",),
+    ("ir_r24_k3_s1_e6_c256_se0.25",),
+    ("ir_r32_k3_s2_e6_c512_se0.25",),
+    ("ir_r8_k3_s1_e6_c640_se0.25",),
+)
+_MNASNET_A1 = (
+    ("ds_r1_k3_s1_e1_c16_noskip",),
+    ("ir_r2_k3_s2_e6_c24",),
+    ("ir_r3_k5_s2_e3_c40_se0.25",),
+    ("ir_r4_k3_s2_e6_c80",),
+    ("ir_r2_k3_s1_e6_c112_se0.25",),
+    ("ir_r3_k5_s2_e6_c160_se0.25",),
+    ("ir_r1_k3_s1_e6_c320",),
+)
+_MNASNET_B1 = (
+    ("ds_r1_k3_s1_c16_noskip",),
+    ("ir_r3_k3_s2_e3_c24",),
+    ("ir_r3_k5_s2_e3_c40",),
+    ("ir_r3_k5_s2_e6_c80",),
+    ("ir_r2_k3_s1_e6_c96",),
+    ("ir_r4_k5_s2_e6_c192",),
+    ("ir_r1_k3_s1_e6_c320_noskip",),
+)
+_MNASNET_SMALL = (
+    ("ds_r1_k3_s1_c8",),
+    ("ir_r1_k3_s2_e3_c16",),
+    ("ir_r2_k3_s2_e6_c16",),
+    ("ir_r4_k5_s2_e6_c32_se0.25",),
+    ("ir_r3_k3_s1_e6_c32_se0.25",),
+    ("ir_r3_k5_s2_e6_c88_se0.25",),
+    ("ir_r1_k3_s1_e6_c144",),
+)
+_MOBILENETV1 = (
+    ("dsa_r1_k3_s1_c64",),
+    ("dsa_r2_k3_s2_c128",),
+    ("dsa_r2_k3_s2_c256",),
+    ("dsa_r6_k3_s2_c512",),
+    ("dsa_r2_k3_s2_c1024",),
+)
+_MOBILENETV2 = (
+    ("ds_r1_k3_s1_c16",),
+    ("ir_r2_k3_s2_e6_c24",),
+    ("ir_r3_k3_s2_e6_c32",),
+    ("ir_r4_k3_s2_e6_c64",),
+    ("ir_r3_k3_s1_e6_c96",),
+    ("ir_r3_k3_s2_e6_c160",),
+    ("ir_r1_k3_s1_e6_c320",),
+)
+_FBNETC = (
+    ("ir_r1_k3_s1_e1_c16",),
+    ("ir_r1_k3_s2_e6_c24", "ir_r2_k3_s1_e1_c24"),
+    ("ir_r1_k5_s2_e6_c32", "ir_r1_k5_s1_e3_c32", "ir_r1_k5_s1_e6_c32", "ir_r1_k3_s1_e6_c32"),
+    ("ir_r1_k5_s2_e6_c64", "ir_r1_k5_s1_e3_c64", "ir_r2_k5_s1_e6_c64"),
+    ("ir_r3_k5_s1_e6_c112", "ir_r1_k5_s1_e3_c112"),
+    ("ir_r4_k5_s2_e6_c184",),
+    ("ir_r1_k3_s1_e6_c352",),
+)
+_SPNASNET = (
+    ("ds_r1_k3_s1_c16_noskip",),
+    ("ir_r3_k3_s2_e3_c24",),
+    ("ir_r1_k5_s2_e6_c40", "ir_r3_k3_s1_e3_c40"),
+    ("ir_r1_k5_s2_e6_c80", "ir_r3_k3_s1_e3_c80"),
+    ("ir_r1_k5_s1_e6_c96", "ir_r3_k5_s1_e3_c96"),
+    ("ir_r4_k5_s2_e6_c192",),
+    ("ir_r1_k3_s1_e6_c320_noskip",),
+)
+_MIXNET_S = (  # relu in the first two stages, swish after
+    ("ds_r1_k3_s1_e1_c16",),
+    ("ir_r1_k3_a1.1_p1.1_s2_e6_c24", "ir_r1_k3_a1.1_p1.1_s1_e3_c24"),
+    ("ir_r1_k3.5.7_s2_e6_c40_se0.5_nsw", "ir_r3_k3.5_a1.1_p1.1_s1_e6_c40_se0.5_nsw"),
+    ("ir_r1_k3.5.7_p1.1_s2_e6_c80_se0.25_nsw", "ir_r2_k3.5_p1.1_s1_e6_c80_se0.25_nsw"),
+    ("ir_r1_k3.5.7_a1.1_p1.1_s1_e6_c120_se0.5_nsw", "ir_r2_k3.5.7.9_a1.1_p1.1_s1_e3_c120_se0.5_nsw"),
+    ("ir_r1_k3.5.7.9.11_s2_e6_c200_se0.5_nsw", "ir_r2_k3.5.7.9_p1.1_s1_e6_c200_se0.5_nsw"),
+)
+_MIXNET_M = (
+    ("ds_r1_k3_s1_e1_c24",),
+    ("ir_r1_k3.5.7_a1.1_p1.1_s2_e6_c32", "ir_r1_k3_a1.1_p1.1_s1_e3_c32"),
+    ("ir_r1_k3.5.7.9_s2_e6_c40_se0.5_nsw", "ir_r3_k3.5_a1.1_p1.1_s1_e6_c40_se0.5_nsw"),
+    ("ir_r1_k3.5.7_s2_e6_c80_se0.25_nsw", "ir_r3_k3.5.7.9_a1.1_p1.1_s1_e6_c80_se0.25_nsw"),
+    ("ir_r1_k3_s1_e6_c120_se0.5_nsw", "ir_r3_k3.5.7.9_a1.1_p1.1_s1_e3_c120_se0.5_nsw"),
+    ("ir_r1_k3.5.7.9_s2_e6_c200_se0.5_nsw", "ir_r3_k3.5.7.9_p1.1_s1_e6_c200_se0.5_nsw"),
+)
+_EDGETPU = (
+    ("cn_r1_k1_s1_c16",),
+    ("er_r1_k3_s2_e8_c32", "er_r3_k3_s1_e4_c32"),
+    ("er_r1_k3_s2_e8_c48", "er_r3_k3_s1_e4_c48"),
+    ("ir_r1_k3_s2_e8_c96", "ir_r3_k3_s1_e4_c96"),
+    ("ir_r1_k3_s1_e8_c96_noskip", "ir_r3_k3_s1_e4_c96"),
+    ("ir_r1_k5_s2_e8_c160", "ir_r3_k5_s1_e4_c160"),
+    ("ir_r1_k3_s1_e8_c192",),
+)
+
+
+def _edgetpu_v2(c: tuple[int, ...], gs: int) -> tuple[tuple[str, ...], ...]:
+    """MobileNet-EdgeTPU-V2 stages for widths ``c`` and group size ``gs`` of the grouped blocks."""
+    return (
+        (f"cn_r1_k1_s1_c{c[0]}",),  # NOTE: with expansion 1 the reference block is just the 1x1 conv
+        (f"er_r1_k3_s2_e8_c{c[1]}", f"er_r1_k3_s1_e4_gs{gs}_c{c[1]}"),
+        (
+            f"er_r1_k3_s2_e8_c{c[2]}",
+            f"er_r1_k3_s1_e4_gs{gs}_c{c[2]}",
+            f"er_r1_k3_s1_e4_c{c[2]}",
+            f"er_r1_k3_s1_e4_gs{gs}_c{c[2]}",
+        ),
+        (f"er_r1_k3_s2_e8_c{c[3]}", f"ir_r3_k3_s1_e4_c{c[3]}"),
+        (f"ir_r1_k3_s1_e8_c{c[4]}", f"ir_r3_k3_s1_e4_c{c[4]}"),
+        (f"ir_r1_k3_s2_e8_c{c[5]}", f"ir_r3_k3_s1_e4_c{c[5]}"),
+        (f"ir_r1_k3_s1_e8_c{c[6]}",),
+    )
+
+
+_TEST = (
+    ("cn_r1_k3_s1_e1_c16_skip",),
+    ("er_r1_k3_s2_e4_c24",),
+    ("er_r1_k3_s2_e4_c32",),
+    ("ir_r1_k3_s2_e4_c48_se0.25",),
+    ("ir_r1_k3_s2_e4_c64_se0.25",),
+)
+
+EfficientNetArgs = model_args_type(EfficientNet)
+_TF = dict(pad_type="same", bn_eps=BN_EPS_TF_DEFAULT)  # the TensorFlow ports
+
+
+def _effnet(cm: float, dm: float, tf: bool = False, **kw: Any) -> Any:
+    """EfficientNet B0-B8/L2 scaled by width ``cm`` and depth ``dm``."""
+    divisor = kw.get("channel_divisor", 8)
+    return EfficientNetArgs(
+        block_args=_EFFNET,
+        num_features=round_channels(1280, cm, divisor),
+        channel_multiplier=cm,
+        depth_multiplier=dm,
+        act_layer="swish",
+        **(_TF if tf else {}),
+        **kw,
+    )
+
+
+def _edge(cm: float, dm: float, tf: bool = False) -> Any:
+    return EfficientNetArgs(
+        block_args=_EFFNET_EDGE,
+        num_features=round_channels(1280, cm),
+        channel_multiplier=cm,
+        depth_multiplier=dm,
+        **(_TF if tf else {}),
+    )
+
+
+def _condconv(dm: float, experts: int, tf: bool = False) -> Any:
+    return EfficientNetArgs(
+        block_args=_EFFNET_CC,
+        depth_multiplier=dm,
+        experts_multiplier=experts,
+        act_layer="swish",
+        **(_TF if tf else {}),
+    )
+
+
+def _lite(cm: float, dm: float, tf: bool = False) -> Any:
+    """EfficientNet-Lite: relu6, no SE, stem / head and first / last stage kept unscaled."""
+    return EfficientNetArgs(
+        block_args=_EFFNET_LITE,
+        channel_multiplier=cm,
+        depth_multiplier=dm,
+        fix_first_last=True,
+        fix_stem=True,
+        act_layer="relu6",
+        **(_TF if tf else {}),
+    )
+
+
+def _v2(arch: Any, stem: int, num_features: int = 1280, tf: bool = False, **kw: Any) -> Any:
+    return EfficientNetArgs(
+        block_args=arch,
+        stem_size=stem,
+        num_features=num_features,
+        act_layer="silu",
+        **(_TF if tf else {}),
+        **kw,
+    )
+
+
+def _v2_base(cm: float, dm: float) -> Any:
+    """The TF EfficientNetV2-B0..B3: channels rounded without the 90% floor."""
+    nf = round_channels(1280, cm, round_limit=0.0)
+    return _v2(_V2_BASE, 32, nf, tf=True, channel_multiplier=cm, depth_multiplier=dm, round_limit=0.0)
+
+
+def _effnet_x(cm: float, dm: float, arch: Any) -> Any:
+    return EfficientNetArgs(
+        block_args=arch,
+        num_features=round_channels(1280, cm),
+        channel_multiplier=cm,
+        depth_multiplier=dm,
+        act_layer="silu",
+    )
+
+
+def _mnasnet(arch: Any, cm: float, stem: int = 32) -> Any:
+    return EfficientNetArgs(block_args=arch, stem_size=stem, channel_multiplier=cm)
+
+
+def _mobilenetv1(cm: float, head_conv: bool = False) -> Any:
+    return EfficientNetArgs(
+        block_args=_MOBILENETV1,
+        num_features=max(1024, round_channels(1024, cm)) if head_conv else 0,
+        channel_multiplier=cm,
+        act_layer="relu6",
+    )
+
+
+def _mobilenetv2(cm: float, dm: float = 1.0, fix_stem_head: bool = False) -> Any:
+    return EfficientNetArgs(
+        block_args=_MOBILENETV2,
+        num_features=1280 if fix_stem_head else max(1280, round_channels(1280, cm)),
+        fix_stem=fix_stem_head,
+        fix_first_last=fix_stem_head,
+        channel_multiplier=cm,
+        depth_multiplier=dm,
+        act_layer="relu6",
+    )
+
+
+def _mixnet(arch: Any, cm: float, dm: float = 1.0, tf: bool = False) -> Any:
+    return EfficientNetArgs(
+        block_args=arch,
+        num_features=1536,
+        stem_size=16 if arch is _MIXNET_S else 24,
+        channel_multiplier=cm,
+        depth_multiplier=dm,
+        depth_trunc="round",
+        **(_TF if tf else {}),
+    )
+
+
+def _tinynet(width: float, dm: float) -> Any:
+    return EfficientNetArgs(
+        block_args=_EFFNET,
+        num_features=max(1280, round_channels(1280, width)),
+        fix_stem=True,
+        channel_multiplier=width,
+        depth_multiplier=dm,
+        depth_trunc="round",
+        act_layer="swish",
+    )
+
+
+def _edgetpu_v2_args(c: tuple[int, ...], stem: int = 64, k: int = 5, gs: int = 64, nf: int = 1280) -> Any:
+    return EfficientNetArgs(
+        block_args=_edgetpu_v2(c, gs), stem_size=stem, stem_kernel_size=k, num_features=nf
+    )
+
+
+VARIANTS: dict[str, Any] = {
+    "mnasnet_050": _mnasnet(_MNASNET_B1, 0.5),
+    "mnasnet_075": _mnasnet(_MNASNET_B1, 0.75),
+    "mnasnet_100": _mnasnet(_MNASNET_B1, 1.0),
+    "mnasnet_140": _mnasnet(_MNASNET_B1, 1.4),
+    "semnasnet_050": _mnasnet(_MNASNET_A1, 0.5),
+    "semnasnet_075": _mnasnet(_MNASNET_A1, 0.75),
+    "semnasnet_100": _mnasnet(_MNASNET_A1, 1.0),
+    "semnasnet_140": _mnasnet(_MNASNET_A1, 1.4),
+    "mnasnet_small": _mnasnet(_MNASNET_SMALL, 1.0, stem=8),
+    "mobilenetv1_100": _mobilenetv1(1.0),
+    "mobilenetv1_100h": _mobilenetv1(1.0, head_conv=True),
+    "mobilenetv1_125": _mobilenetv1(1.25),
+    "mobilenetv2_035": _mobilenetv2(0.35),
+    "mobilenetv2_050": _mobilenetv2(0.5),
+    "mobilenetv2_075": _mobilenetv2(0.75),
+    "mobilenetv2_100": _mobilenetv2(1.0),
+    "mobilenetv2_140": _mobilenetv2(1.4),
+    "mobilenetv2_110d": _mobilenetv2(1.1, 1.2, fix_stem_head=True),
+    "mobilenetv2_120d": _mobilenetv2(1.2, 1.4, fix_stem_head=True),
+    # NOTE: timm builds fbnetc_100 with BN eps 1e-3 only when pretrained; unpretrained it is 1e-5
+    "fbnetc_100": EfficientNetArgs(block_args=_FBNETC, stem_size=16, num_features=1984),
+    "spnasnet_100": _mnasnet(_SPNASNET, 1.0),
+    "efficientnet_b0": _effnet(1.0, 1.0),
+    "efficientnet_b1": _effnet(1.0, 1.1),
+    "efficientnet_b2": _effnet(1.1, 1.2),
+    "efficientnet_b3": _effnet(1.2, 1.4),
+    "efficientnet_b4": _effnet(1.4, 1.8),
+    "efficientnet_b5": _effnet(1.6, 2.2),
+    "efficientnet_b6": _effnet(1.8, 2.6),
+    "efficientnet_b7": _effnet(2.0, 3.1),
+    "efficientnet_b8": _effnet(2.2, 3.6),
+    "efficientnet_l2": _effnet(4.3, 5.3),
+    "efficientnet_b0_g16_evos": _effnet(1.0, 1.0, group_size=16, channel_divisor=16),
+    "efficientnet_blur_b0": _effnet(1.0, 1.0, aa_layer="blurpc"),
+    "efficientnet_es": _edge(1.0, 1.0),
+    "efficientnet_es_pruned": _edge(1.0, 1.0),
+    "efficientnet_em": _edge(1.0, 1.1),
+    "efficientnet_el": _edge(1.2, 1.4),
+    "efficientnet_el_pruned": _edge(1.2, 1.4),
+    "efficientnet_cc_b0_4e": _condconv(1.0, 1),
+    "efficientnet_cc_b0_8e": _condconv(1.0, 2),
+    "efficientnet_cc_b1_8e": _condconv(1.1, 2),
+    "efficientnet_lite0": _lite(1.0, 1.0),
+    "efficientnet_lite1": _lite(1.0, 1.1),
+    "efficientnet_lite2": _lite(1.1, 1.2),
+    "efficientnet_lite3": _lite(1.2, 1.4),
+    "efficientnet_lite4": _lite(1.4, 1.8),
+    "efficientnet_b1_pruned": Pruned(_effnet(1.0, 1.1, tf=True)),
+    "efficientnet_b2_pruned": Pruned(_effnet(1.1, 1.2, tf=True)),
+    "efficientnet_b3_pruned": Pruned(_effnet(1.2, 1.4, tf=True)),
+    "efficientnetv2_rw_t": _v2(
+        _V2_S, 24, round_channels(1280, 0.8), channel_multiplier=0.8, depth_multiplier=0.9
+    ),
+    "efficientnetv2_rw_s": _v2(_V2_S_RW, 24, 1792),
+    "efficientnetv2_rw_m": _v2(
+        _V2_S_RW,
+        24,
+        round_channels(1792, 1.2),
+        channel_multiplier=1.2,
+        depth_multiplier=(1.2,) * 4 + (1.6,) * 2,
+    ),
+    "efficientnetv2_s": _v2(_V2_S, 24),
+    "efficientnetv2_m": _v2(_V2_M, 24),
+    "efficientnetv2_l": _v2(_V2_L, 32),
+    "efficientnetv2_xl": _v2(_V2_XL, 32),
+    "tf_efficientnet_b0": _effnet(1.0, 1.0, tf=True),
+    "tf_efficientnet_b1": _effnet(1.0, 1.1, tf=True),
+    "tf_efficientnet_b2": _effnet(1.1, 1.2, tf=True),
+    "tf_efficientnet_b3": _effnet(1.2, 1.4, tf=True),
+    "tf_efficientnet_b4": _effnet(1.4, 1.8, tf=True),
+    "tf_efficientnet_b5": _effnet(1.6, 2.2, tf=True),
+    "tf_efficientnet_b6": _effnet(1.8, 2.6, tf=True),
+    "tf_efficientnet_b7": _effnet(2.0, 3.1, tf=True),
+    "tf_efficientnet_b8": _effnet(2.2, 3.6, tf=True),
+    "tf_efficientnet_l2": _effnet(4.3, 5.3, tf=True),
+    "tf_efficientnet_es": _edge(1.0, 1.0, tf=True),
+    "tf_efficientnet_em": _edge(1.0, 1.1, tf=True),
+    "tf_efficientnet_el": _edge(1.2, 1.4, tf=True),
+    "tf_efficientnet_cc_b0_4e": _condconv(1.0, 1, tf=True),
+    "tf_efficientnet_cc_b0_8e": _condconv(1.0, 2, tf=True),
+    "tf_efficientnet_cc_b1_8e": _condconv(1.1, 2, tf=True),
+    "tf_efficientnet_lite0": _lite(1.0, 1.0, tf=True),
+    "tf_efficientnet_lite1": _lite(1.0, 1.1, tf=True),
+    "tf_efficientnet_lite2": _lite(1.1, 1.2, tf=True),
+    "tf_efficientnet_lite3": _lite(1.2, 1.4, tf=True),
+    "tf_efficientnet_lite4": _lite(1.4, 1.8, tf=True),
+    "tf_efficientnetv2_s": _v2(_V2_S, 24, tf=True),
+    "tf_efficientnetv2_m": _v2(_V2_M, 24, tf=True),
+    "tf_efficientnetv2_l": _v2(_V2_L, 32, tf=True),
+    "tf_efficientnetv2_xl": _v2(_V2_XL, 32, tf=True),
+    "tf_efficientnetv2_b0": _v2_base(1.0, 1.0),
+    "tf_efficientnetv2_b1": _v2_base(1.0, 1.1),
+    "tf_efficientnetv2_b2": _v2_base(1.1, 1.2),
+    "tf_efficientnetv2_b3": _v2_base(1.2, 1.4),
+    "efficientnet_x_b3": _effnet_x(1.2, 1.4, _EFFNET_X),
+    "efficientnet_x_b5": _effnet_x(1.6, 2.2, _EFFNET_X),
+    "efficientnet_h_b5": _effnet_x(1.92, 2.2, _EFFNET_H),
+    "mixnet_s": _mixnet(_MIXNET_S, 1.0),
+    "mixnet_m": _mixnet(_MIXNET_M, 1.0),
+    "mixnet_l": _mixnet(_MIXNET_M, 1.3),
+    "mixnet_xl": _mixnet(_MIXNET_M, 1.6, 1.2),
+    "mixnet_xxl": _mixnet(_MIXNET_M, 2.4, 1.3),
+    "tf_mixnet_s": _mixnet(_MIXNET_S, 1.0, tf=True),
+    "tf_mixnet_m": _mixnet(_MIXNET_M, 1.0, tf=True),
+    "tf_mixnet_l": _mixnet(_MIXNET_M, 1.3, tf=True),
+    "tinynet_a": _tinynet(1.0, 1.2),
+    "tinynet_b": _tinynet(0.75, 1.1),
+    "tinynet_c": _tinynet(0.54, 0.85),
+    "tinynet_d": _tinynet(0.54, 0.695),
+    "tinynet_e": _tinynet(0.51, 0.6),
+    "mobilenet_edgetpu_100": EfficientNetArgs(block_args=_EDGETPU),
+    "mobilenet_edgetpu_v2_xs": _edgetpu_v2_args((16, 32, 48, 96, 144, 160, 192), stem=32, k=3),
+    "mobilenet_edgetpu_v2_s": _edgetpu_v2_args((24, 48, 64, 128, 160, 192, 256)),
+    "mobilenet_edgetpu_v2_m": _edgetpu_v2_args((32, 64, 80, 160, 192, 240, 320), nf=1344),
+    "mobilenet_edgetpu_v2_l": _edgetpu_v2_args((32, 64, 96, 192, 240, 256, 384), k=7, gs=128, nf=1408),
+    "test_efficientnet": _v2(_TEST, 24, 256, round_limit=0.0),
+}

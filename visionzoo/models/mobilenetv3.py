@@ -20,11 +20,13 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from ..builder import model_args_type
 from ..layers import SelectAdaptivePool2d, create_act_layer, create_conv2d, get_act_layer, get_norm_act_layer
 from ..layers.activations import LayerType
 from ..model import VisionModel
 from ._efficientnet_blocks import SqueezeExcite
 from ._efficientnet_builder import (
+    BN_EPS_TF_DEFAULT,
     ArchDef,
     BlockArgs,
     EfficientNetBuilder,
@@ -209,3 +211,307 @@ class MobileNetV3(VisionModel):
             self.conv_head = nn.Identity()
             self.norm_head = nn.Identity()
             self.act2 = nn.Identity()
+
+
+# --- variants -------------------------------------------------------------------------------------
+_LARGE = (  # relu in the first three stages, the model's hard-swish after
+    ("ds_r1_k3_s1_e1_c16_nre",),
+    ("ir_r1_k3_s2_e4_c24_nre", "ir_r1_k3_s1_e3_c24_nre"),
+    ("ir_r3_k5_s2_e3_c40_se0.25_nre",),
+    ("ir_r1_k3_s2_e6_c80", "ir_r1_k3_s1_e2.5_c80", "ir_r2_k3_s1_e2.3_c80"),
+    ("ir_r2_k3_s1_e6_c112_se0.25",),
+    ("ir_r3_k5_s2_e6_c160_se0.25",),
+    ("cn_r1_k1_s1_c960",),
+)
+_LARGE_RW = (("ds_r1_k3_s1_e1_c16_nre_noskip",), *_LARGE[1:])
+_LARGE_MINIMAL = (
+    ("ds_r1_k3_s1_e1_c16",),
+    ("ir_r1_k3_s2_e4_c24", "ir_r1_k3_s1_e3_c24"),
+    ("ir_r3_k3_s2_e3_c40",),
+    ("ir_r1_k3_s2_e6_c80", "ir_r1_k3_s1_e2.5_c80", "ir_r2_k3_s1_e2.3_c80"),
+    ("ir_r2_k3_s1_e6_c112",),
+    ("ir_r3_k3_s2_e6_c160",),
+    ("cn_r1_k1_s1_c960",),
+)
+_SMALL = (
+    ("ds_r1_k3_s2_e1_c16_se0.25_nre",),
+    ("ir_r1_k3_s2_e4.5_c24_nre", "ir_r1_k3_s1_e3.67_c24_nre"),
+    ("ir_r1_k5_s2_e4_c40_se0.25", "ir_r2_k5_s1_e6_c40_se0.25"),
+    ("ir_r2_k5_s1_e3_c48_se0.25",),
+    ("ir_r3_k5_s2_e6_c96_se0.25",),
+    ("cn_r1_k1_s1_c576",),
+)
+_SMALL_MINIMAL = (
+    ("ds_r1_k3_s2_e1_c16",),
+    ("ir_r1_k3_s2_e4.5_c24", "ir_r1_k3_s1_e3.67_c24"),
+    ("ir_r1_k3_s2_e4_c40", "ir_r2_k3_s1_e6_c40"),
+    ("ir_r2_k3_s1_e3_c48",),
+    ("ir_r3_k3_s2_e6_c96",),
+    ("cn_r1_k1_s1_c576",),
+)
+_FBNETV3_B = (
+    ("ds_r2_k3_s1_e1_c16",),
+    ("ir_r1_k5_s2_e4_c24", "ir_r3_k5_s1_e2_c24"),
+    ("ir_r1_k5_s2_e5_c40_se0.25", "ir_r4_k5_s1_e3_c40_se0.25"),
+    ("ir_r1_k5_s2_e5_c72", "ir_r4_k3_s1_e3_c72"),
+    ("ir_r1_k3_s1_e5_c120_se0.25", "ir_r5_k5_s1_e3_c120_se0.25"),
+    ("ir_r1_k3_s2_e6_c184_se0.25", "ir_r5_k5_s1_e4_c184_se0.25", "ir_r1_k5_s1_e6_c224_se0.25"),
+    ("cn_r1_k1_s1_c1344",),
+)
+_FBNETV3_D = (
+    ("ds_r2_k3_s1_e1_c16",),
+    ("ir_r1_k3_s2_e5_c24", "ir_r5_k3_s1_e2_c24"),
+    ("ir_r1_k5_s2_e4_c40_se0.25", "ir_r4_k3_s1_e3_c40_se0.25"),
+    ("ir_r1_k3_s2_e5_c72", "ir_r4_k3_s1_e3_c72"),
+    ("ir_r1_k3_s1_e5_c128_se0.25", "ir_r6_k5_s1_e3_c128_se0.25"),
+    ("ir_r1_k3_s2_e6_c208_se0.25", "ir_r5_k5_s1_e5_c208_se0.25", "ir_r1_k5_s1_e6_c240_se0.25"),
+    ("cn_r1_k1_s1_c1440",),
+)
+_FBNETV3_G = (
+    ("ds_r3_k3_s1_e1_c24",),
+    ("ir_r1_k5_s2_e4_c40", "ir_r4_k5_s1_e2_c40"),
+    ("ir_r1_k5_s2_e4_c56_se0.25", "ir_r4_k5_s1_e3_c56_se0.25"),
+    ("ir_r1_k5_s2_e5_c104", "ir_r4_k3_s1_e3_c104"),
+    ("ir_r1_k3_s1_e5_c160_se0.25", "ir_r8_k5_s1_e3_c160_se0.25"),
+    ("ir_r1_k3_s2_e6_c264_se0.25", "ir_r6_k5_s1_e5_c264_se0.25", "ir_r2_k5_s1_e6_c288_se0.25"),
+    ("cn_r1_k1_s1_c1728",),
+)
+_LCNET = (
+    ("dsa_r1_k3_s1_c32",),
+    ("dsa_r2_k3_s2_c64",),
+    ("dsa_r2_k3_s2_c128",),
+    ("dsa_r1_k3_s2_c256", "dsa_r1_k5_s1_c256"),
+    ("dsa_r4_k5_s1_c256",),
+    ("dsa_r2_k5_s2_c512_se0.25",),
+)
+# MobileNetV4. Block kinds: uir a>0,k>0 ExtraDW; a0,k>0 IR; a>0,k0 ConvNeXt-like; a0,k0 FFN.
+_MNV4_CONV_SMALL = (
+    ("cn_r1_k3_s2_e1_c32", "cn_r1_k1_s1_e1_c32"),
+    ("cn_r1_k3_s2_e1_c96", "cn_r1_k1_s1_e1_c64"),
+    ("uir_r1_a5_k5_s2_e3_c96", "uir_r4_a0_k3_s1_e2_c96", "uir_r1_a3_k0_s1_e4_c96"),
+    (
+        "uir_r1_a3_k3_s2_e6_c128",
+        "uir_r1_a5_k5_s1_e4_c128",
+        "uir_r1_a0_k5_s1_e4_c128",
+        "uir_r1_a0_k5_s1_e3_c128",
+        "uir_r2_a0_k3_s1_e4_c128",
+    ),
+    ("cn_r1_k1_s1_c960",),
+)
+_MNV4_CONV_MEDIUM = (
+    ("er_r1_k3_s2_e4_c48",),
+    ("uir_r1_a3_k5_s2_e4_c80", "uir_r1_a3_k3_s1_e2_c80"),
+    (
+        "uir_r1_a3_k5_s2_e6_c160",
+        "uir_r2_a3_k3_s1_e4_c160",
+        "uir_r1_a3_k5_s1_e4_c160",
+        "uir_r1_a3_k3_s1_e4_c160",
+        "uir_r1_a3_k0_s1_e4_c160",
+        "uir_r1_a0_k0_s1_e2_c160",
+        "uir_r1_a3_k0_s1_e4_c160",
+    ),
+    (
+        "uir_r1_a5_k5_s2_e6_c256",
+        "uir_r1_a5_k5_s1_e4_c256",
+        "uir_r2_a3_k5_s1_e4_c256",
+        "uir_r1_a0_k0_s1_e4_c256",
+        "uir_r1_a3_k0_s1_e4_c256",
+        "uir_r1_a3_k5_s1_e2_c256",
+        "uir_r1_a5_k5_s1_e4_c256",
+        "uir_r2_a0_k0_s1_e4_c256",
+        "uir_r1_a5_k0_s1_e2_c256",
+    ),
+    ("cn_r1_k1_s1_c960",),
+)
+_MNV4_CONV_LARGE = (
+    ("er_r1_k3_s2_e4_c48",),
+    ("uir_r1_a3_k5_s2_e4_c96", "uir_r1_a3_k3_s1_e4_c96"),
+    (
+        "uir_r1_a3_k5_s2_e4_c192",
+        "uir_r3_a3_k3_s1_e4_c192",
+        "uir_r1_a3_k5_s1_e4_c192",
+        "uir_r5_a5_k3_s1_e4_c192",
+        "uir_r1_a3_k0_s1_e4_c192",
+    ),
+    (
+        "uir_r4_a5_k5_s2_e4_c512",
+        "uir_r1_a5_k0_s1_e4_c512",
+        "uir_r1_a5_k3_s1_e4_c512",
+        "uir_r2_a5_k0_s1_e4_c512",
+        "uir_r1_a5_k3_s1_e4_c512",
+        "uir_r1_a5_k5_s1_e4_c512",
+        "uir_r3_a5_k0_s1_e4_c512",
+    ),
+    ("cn_r1_k1_s1_c960",),
+)
+_MQA_M, _MQA_M_KV = "mqa_r1_k3_h4_s1_d64_c256", "mqa_r1_k3_h4_s1_v2_d64_c160"  # v2: keys/values strided
+_MNV4_HYBRID_MEDIUM = (
+    ("er_r1_k3_s2_e4_c48",),
+    ("uir_r1_a3_k5_s2_e4_c80", "uir_r1_a3_k3_s1_e2_c80"),
+    (
+        "uir_r1_a3_k5_s2_e6_c160",
+        "uir_r1_a0_k0_s1_e2_c160",
+        "uir_r1_a3_k3_s1_e4_c160",
+        "uir_r1_a3_k5_s1_e4_c160",
+        _MQA_M_KV,
+        "uir_r1_a3_k3_s1_e4_c160",
+        _MQA_M_KV,
+        "uir_r1_a3_k0_s1_e4_c160",
+        _MQA_M_KV,
+        "uir_r1_a3_k3_s1_e4_c160",
+        _MQA_M_KV,
+        "uir_r1_a3_k0_s1_e4_c160",
+    ),
+    (
+        "uir_r1_a5_k5_s2_e6_c256",
+        "uir_r1_a5_k5_s1_e4_c256",
+        "uir_r2_a3_k5_s1_e4_c256",
+        "uir_r1_a0_k0_s1_e2_c256",
+        "uir_r1_a3_k5_s1_e2_c256",
+        "uir_r1_a0_k0_s1_e2_c256",
+        "uir_r1_a0_k0_s1_e4_c256",
+        _MQA_M,
+        "uir_r1_a3_k0_s1_e4_c256",
+        _MQA_M,
+        "uir_r1_a5_k5_s1_e4_c256",
+        _MQA_M,
+        "uir_r1_a5_k0_s1_e4_c256",
+        _MQA_M,
+        "uir_r1_a5_k0_s1_e4_c256",
+    ),
+    ("cn_r1_k1_s1_c960",),
+)
+_MQA_L, _MQA_L_KV = "mqa_r1_k3_h8_s1_d64_c512", "mqa_r1_k3_h8_s1_v2_d48_c192"
+_MNV4_HYBRID_LARGE = (
+    ("er_r1_k3_s2_e4_c48",),
+    ("uir_r1_a3_k5_s2_e4_c96", "uir_r1_a3_k3_s1_e4_c96"),
+    (
+        "uir_r1_a3_k5_s2_e4_c192",
+        "uir_r3_a3_k3_s1_e4_c192",
+        "uir_r1_a3_k5_s1_e4_c192",
+        "uir_r2_a5_k3_s1_e4_c192",
+        _MQA_L_KV,
+        "uir_r1_a5_k3_s1_e4_c192",
+        _MQA_L_KV,
+        "uir_r1_a5_k3_s1_e4_c192",
+        _MQA_L_KV,
+        "uir_r1_a5_k3_s1_e4_c192",
+        _MQA_L_KV,
+        "uir_r1_a3_k0_s1_e4_c192",
+    ),
+    (
+        "uir_r4_a5_k5_s2_e4_c512",
+        "uir_r1_a5_k0_s1_e4_c512",
+        "uir_r1_a5_k3_s1_e4_c512",
+        "uir_r2_a5_k0_s1_e4_c512",
+        "uir_r1_a5_k3_s1_e4_c512",
+        "uir_r1_a5_k5_s1_e4_c512",
+        _MQA_L,
+        "uir_r1_a5_k0_s1_e4_c512",
+        _MQA_L,
+        "uir_r1_a5_k0_s1_e4_c512",
+        _MQA_L,
+        "uir_r1_a5_k0_s1_e4_c512",
+        _MQA_L,
+        "uir_r1_a5_k0_s1_e4_c512",
+    ),
+    ("cn_r1_k1_s1_c960",),
+)
+
+MobileNetV3Args = model_args_type(MobileNetV3)
+_TF = dict(pad_type="same", bn_eps=BN_EPS_TF_DEFAULT)  # the TensorFlow ports
+# MobileNetV3's SE: hard-sigmoid gate, relu inside, hidden width rounded to a multiple of 8
+_SE_HARD = partial(
+    SqueezeExcite, gate_layer="hard_sigmoid", force_act_layer=nn.ReLU, rd_round_fn=round_channels
+)
+
+
+def _mnv3(arch: Any, cm: float, dm: float = 1.0, tf: bool = False) -> Any:
+    minimal = arch in (_LARGE_MINIMAL, _SMALL_MINIMAL)
+    return MobileNetV3Args(
+        block_args=arch,
+        num_features=1024 if arch in (_SMALL, _SMALL_MINIMAL) else 1280,
+        fix_stem=cm < 0.75,
+        channel_multiplier=cm,
+        depth_multiplier=dm,
+        act_layer="relu" if minimal else "hard_swish",
+        se_layer=_SE_HARD,
+        **(_TF if tf else {}),
+    )
+
+
+def _fbnetv3(arch: Any, stem: int) -> Any:
+    rd_round = partial(round_channels, multiplier=1.0, round_limit=0.95)
+    return MobileNetV3Args(
+        block_args=arch,
+        num_features=1984,
+        head_bias=False,
+        stem_size=stem,
+        round_limit=0.95,
+        se_from_exp=False,
+        act_layer="hard_swish",
+        se_layer=partial(SqueezeExcite, gate_layer="hard_sigmoid", rd_round_fn=rd_round),
+    )
+
+
+def _lcnet(cm: float) -> Any:
+    se = partial(SqueezeExcite, gate_layer="hard_sigmoid", force_act_layer=nn.ReLU)
+    return MobileNetV3Args(block_args=_LCNET, channel_multiplier=cm, act_layer="hard_swish", se_layer=se)
+
+
+def _mnv4(arch: Any, stem: int, cm: float = 1.0, act: str = "relu", **kw: Any) -> Any:
+    hybrid = arch in (_MNV4_HYBRID_MEDIUM, _MNV4_HYBRID_LARGE)
+    return MobileNetV3Args(
+        block_args=arch,
+        head_bias=False,
+        head_norm=True,
+        stem_size=stem,
+        fix_stem=cm < 1.0,
+        channel_multiplier=cm,
+        act_layer=act,
+        layer_scale_init_value=1e-5 if hybrid else None,
+        **kw,
+    )
+
+
+VARIANTS: dict[str, Any] = {
+    "mobilenetv3_large_075": _mnv3(_LARGE, 0.75),
+    "mobilenetv3_large_100": _mnv3(_LARGE, 1.0),
+    "mobilenetv3_large_150d": _mnv3(_LARGE, 1.5, 1.2),
+    "mobilenetv3_small_050": _mnv3(_SMALL, 0.5),
+    "mobilenetv3_small_075": _mnv3(_SMALL, 0.75),
+    "mobilenetv3_small_100": _mnv3(_SMALL, 1.0),
+    "mobilenetv3_rw": MobileNetV3Args(
+        block_args=_LARGE_RW,
+        head_bias=False,
+        act_layer="hard_swish",
+        se_layer=partial(SqueezeExcite, gate_layer="hard_sigmoid"),
+        bn_eps=BN_EPS_TF_DEFAULT,
+    ),
+    "tf_mobilenetv3_large_075": _mnv3(_LARGE, 0.75, tf=True),
+    "tf_mobilenetv3_large_100": _mnv3(_LARGE, 1.0, tf=True),
+    "tf_mobilenetv3_large_minimal_100": _mnv3(_LARGE_MINIMAL, 1.0, tf=True),
+    "tf_mobilenetv3_small_075": _mnv3(_SMALL, 0.75, tf=True),
+    "tf_mobilenetv3_small_100": _mnv3(_SMALL, 1.0, tf=True),
+    "tf_mobilenetv3_small_minimal_100": _mnv3(_SMALL_MINIMAL, 1.0, tf=True),
+    "fbnetv3_b": _fbnetv3(_FBNETV3_B, 16),
+    "fbnetv3_d": _fbnetv3(_FBNETV3_D, 24),
+    "fbnetv3_g": _fbnetv3(_FBNETV3_G, 32),
+    "lcnet_035": _lcnet(0.35),
+    "lcnet_050": _lcnet(0.5),
+    "lcnet_075": _lcnet(0.75),
+    "lcnet_100": _lcnet(1.0),
+    "lcnet_150": _lcnet(1.5),
+    "mobilenetv4_conv_small_035": _mnv4(_MNV4_CONV_SMALL, 32, 0.35),
+    "mobilenetv4_conv_small_050": _mnv4(_MNV4_CONV_SMALL, 32, 0.5),
+    "mobilenetv4_conv_small": _mnv4(_MNV4_CONV_SMALL, 32),
+    "mobilenetv4_conv_medium": _mnv4(_MNV4_CONV_MEDIUM, 32),
+    "mobilenetv4_conv_large": _mnv4(_MNV4_CONV_LARGE, 24),
+    "mobilenetv4_hybrid_medium": _mnv4(_MNV4_HYBRID_MEDIUM, 32),
+    "mobilenetv4_hybrid_large": _mnv4(_MNV4_HYBRID_LARGE, 24, act="gelu"),
+    "mobilenetv4_conv_aa_medium": _mnv4(_MNV4_CONV_MEDIUM, 32, aa_layer="avg"),
+    "mobilenetv4_conv_blur_medium": _mnv4(_MNV4_CONV_MEDIUM, 32, aa_layer="blurpc"),
+    "mobilenetv4_conv_aa_large": _mnv4(_MNV4_CONV_LARGE, 24, aa_layer="avg"),
+    "mobilenetv4_hybrid_medium_075": _mnv4(_MNV4_HYBRID_MEDIUM, 32, 0.75),
+    "mobilenetv4_hybrid_large_075": _mnv4(_MNV4_HYBRID_LARGE, 24, 0.75, act="gelu"),
+}
