@@ -11,6 +11,7 @@ Weights: Apache-2.0 (TensorFlow ports and timm-trained), MIT for the LCNet ports
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, ClassVar
@@ -24,6 +25,7 @@ from ..builder import model_args_type
 from ..layers import SelectAdaptivePool2d, create_act_layer, create_conv2d, get_act_layer, get_norm_act_layer
 from ..layers.activations import LayerType
 from ..model import VisionModel
+from ..pretrained import IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
 from ._efficientnet_blocks import SqueezeExcite
 from ._efficientnet_builder import (
     BN_EPS_TF_DEFAULT,
@@ -514,4 +516,142 @@ VARIANTS: dict[str, Any] = {
     "mobilenetv4_conv_aa_large": _mnv4(_MNV4_CONV_LARGE, 24, aa_layer="avg"),
     "mobilenetv4_hybrid_medium_075": _mnv4(_MNV4_HYBRID_MEDIUM, 32, 0.75),
     "mobilenetv4_hybrid_large_075": _mnv4(_MNV4_HYBRID_LARGE, 24, 0.75, act="gelu"),
+}
+
+
+# --- weights --------------------------------------------------------------------------------------
+_RW = "https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights/"
+_RW_TRESNET = "https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-tresnet/"
+_HF = "https://github.com/huggingface/pytorch-image-models/releases/download/v0.1-weights/"
+_INC = dict(mean=IMAGENET_INCEPTION_MEAN, std=IMAGENET_INCEPTION_STD)
+_UNTRAINED = dict(hf_hub_id=None)
+CFG_DEFAULTS: dict[str, Any] = dict(
+    first_conv="conv_stem", classifier="classifier", pool_size=(7, 7), license="apache-2.0"
+)
+
+
+def _w(
+    *,
+    default: bool = False,
+    size: int | None = None,
+    test: int | None = None,
+    crop: float | None = None,
+    **cfg: Any,
+) -> dict[str, Any]:
+    """A weight's fields that differ from ``CFG_DEFAULTS``: ``size`` sets the (square) input size
+    and the final pool size that follows from it, ``test`` the test input size, ``crop`` crop_pct."""
+    if default:
+        cfg["default"] = True
+    if size is not None:
+        cfg.update(input_size=(3, size, size), pool_size=(math.ceil(size / 32),) * 2)
+    if test is not None:
+        cfg["test_input_size"] = (3, test, test)
+    if crop is not None:
+        cfg["crop_pct"] = crop
+    return cfg
+
+
+# "arch.tag" in timm's order; an architecture with several tags marks its default (timm's first).
+WEIGHTS: dict[str, dict[str, Any]] = {
+    "mobilenetv3_large_075.untrained": _w(**_UNTRAINED, interpolation="bilinear"),
+    "mobilenetv3_large_100.ra_in1k": _w(default=True, url=_RW + "mobilenetv3_large_100_ra-f55367f5.pth"),
+    "mobilenetv3_large_100.ra4_e3600_r224_in1k": _w(**_INC, test=256, crop=0.95, test_crop_pct=1.0),
+    "mobilenetv3_large_100.miil_in21k_ft_in1k": _w(
+        url=_RW_TRESNET + "mobilenetv3_large_100_1k_miil_78_0-66471c13.pth",
+        interpolation="bilinear",
+        mean=(0.0, 0.0, 0.0),
+        std=(1.0, 1.0, 1.0),
+        origin_url="https://github.com/Alibaba-MIIL/ImageNet21K",
+        paper_ids="arXiv:2104.10972v4",
+    ),
+    "mobilenetv3_large_100.miil_in21k": _w(
+        url=_RW_TRESNET + "mobilenetv3_large_100_in21k_miil-d71cc17b.pth",
+        interpolation="bilinear",
+        mean=(0.0, 0.0, 0.0),
+        std=(1.0, 1.0, 1.0),
+        num_classes=11221,
+        origin_url="https://github.com/Alibaba-MIIL/ImageNet21K",
+        paper_ids="arXiv:2104.10972v4",
+    ),
+    "mobilenetv3_large_150d.ra4_e3600_r256_in1k": _w(
+        **_INC, size=256, test=320, crop=0.95, interpolation="bilinear", test_crop_pct=1.0
+    ),
+    "mobilenetv3_small_050.lamb_in1k": _w(url=_RW + "mobilenetv3_small_050_lambc-4b7bbe87.pth"),
+    "mobilenetv3_small_075.lamb_in1k": _w(url=_RW + "mobilenetv3_small_075_lambc-384766db.pth"),
+    "mobilenetv3_small_100.lamb_in1k": _w(url=_RW + "mobilenetv3_small_100_lamb-266a294c.pth"),
+    "mobilenetv3_rw.rmsp_in1k": _w(url=_RW + "mobilenetv3_100-35495452.pth"),
+    "tf_mobilenetv3_large_075.in1k": _w(
+        **_INC, url=_RW + "tf_mobilenetv3_large_075-150ee8b0.pth", interpolation="bilinear"
+    ),
+    "tf_mobilenetv3_large_100.in1k": _w(
+        **_INC, url=_RW + "tf_mobilenetv3_large_100-427764d5.pth", interpolation="bilinear"
+    ),
+    "tf_mobilenetv3_large_minimal_100.in1k": _w(
+        **_INC, url=_RW + "tf_mobilenetv3_large_minimal_100-8596ae28.pth", interpolation="bilinear"
+    ),
+    "tf_mobilenetv3_small_075.in1k": _w(
+        **_INC, url=_RW + "tf_mobilenetv3_small_075-da427f52.pth", interpolation="bilinear"
+    ),
+    "tf_mobilenetv3_small_100.in1k": _w(
+        **_INC, url=_RW + "tf_mobilenetv3_small_100-37f49e2b.pth", interpolation="bilinear"
+    ),
+    "tf_mobilenetv3_small_minimal_100.in1k": _w(
+        **_INC, url=_RW + "tf_mobilenetv3_small_minimal_100-922a7843.pth", interpolation="bilinear"
+    ),
+    "fbnetv3_b.ra2_in1k": _w(
+        url=_RW + "fbnetv3_b_224-ead5d2a1.pth", test=256, crop=0.95, interpolation="bilinear"
+    ),
+    "fbnetv3_d.ra2_in1k": _w(
+        url=_RW + "fbnetv3_d_224-c98bce42.pth", test=256, crop=0.95, interpolation="bilinear"
+    ),
+    "fbnetv3_g.ra2_in1k": _w(
+        url=_RW + "fbnetv3_g_240-0b1df83b.pth", size=240, test=288, crop=0.95, interpolation="bilinear"
+    ),
+    "lcnet_035.untrained": _w(**_UNTRAINED, interpolation="bilinear"),
+    "lcnet_050.ra2_in1k": _w(url=_RW + "lcnet_050-f447553b.pth"),
+    "lcnet_075.ra2_in1k": _w(url=_RW + "lcnet_075-318cad2c.pth"),
+    "lcnet_100.ra2_in1k": _w(url=_RW + "lcnet_100-a929038c.pth"),
+    "lcnet_150.untrained": _w(**_UNTRAINED, interpolation="bilinear"),
+    "mobilenetv4_conv_small_035.untrained": _w(**_INC, **_UNTRAINED, test=256, test_crop_pct=0.95),
+    "mobilenetv4_conv_small_050.e3000_r224_in1k": _w(**_INC, test=256, test_crop_pct=0.95),
+    "mobilenetv4_conv_small.e2400_r224_in1k": _w(default=True, test=256, test_crop_pct=0.95),
+    "mobilenetv4_conv_small.e1200_r224_in1k": _w(test=256, test_crop_pct=0.95),
+    "mobilenetv4_conv_small.e3600_r256_in1k": _w(**_INC, size=256, test=320, crop=0.95, test_crop_pct=1.0),
+    "mobilenetv4_conv_medium.e500_r256_in1k": _w(
+        default=True, size=256, test=320, crop=0.95, test_crop_pct=1.0
+    ),
+    "mobilenetv4_conv_medium.e500_r224_in1k": _w(test=256, crop=0.95, test_crop_pct=1.0),
+    "mobilenetv4_conv_medium.e250_r384_in12k_ft_in1k": _w(size=384, crop=0.95),
+    "mobilenetv4_conv_medium.e180_r384_in12k": _w(size=384, crop=1.0, num_classes=11821),
+    "mobilenetv4_conv_medium.e180_ad_r384_in12k": _w(size=384, crop=1.0, num_classes=11821),
+    "mobilenetv4_conv_medium.e250_r384_in12k": _w(size=384, crop=1.0, num_classes=11821),
+    "mobilenetv4_conv_large.e600_r384_in1k": _w(
+        default=True, size=384, test=448, crop=0.95, test_crop_pct=1.0
+    ),
+    "mobilenetv4_conv_large.e500_r256_in1k": _w(size=256, test=320, crop=0.95, test_crop_pct=1.0),
+    "mobilenetv4_hybrid_medium.e200_r256_in12k_ft_in1k": _w(
+        default=True, size=256, test=320, crop=0.95, test_crop_pct=1.0
+    ),
+    "mobilenetv4_hybrid_medium.ix_e550_r256_in1k": _w(size=256, test=320, crop=0.95, test_crop_pct=1.0),
+    "mobilenetv4_hybrid_medium.ix_e550_r384_in1k": _w(size=384, test=448, crop=0.95, test_crop_pct=1.0),
+    "mobilenetv4_hybrid_medium.e500_r224_in1k": _w(test=256, crop=0.95, test_crop_pct=1.0),
+    "mobilenetv4_hybrid_medium.e200_r256_in12k": _w(
+        size=256, test=320, crop=0.95, test_crop_pct=1.0, num_classes=11821
+    ),
+    "mobilenetv4_hybrid_large.ix_e600_r384_in1k": _w(
+        default=True, size=384, test=448, crop=0.95, test_crop_pct=1.0
+    ),
+    "mobilenetv4_hybrid_large.e600_r384_in1k": _w(size=384, test=448, crop=0.95, test_crop_pct=1.0),
+    "mobilenetv4_conv_aa_medium.untrained": _w(**_UNTRAINED, size=256, crop=0.95),
+    "mobilenetv4_conv_blur_medium.e500_r224_in1k": _w(test=256, crop=0.95, test_crop_pct=1.0),
+    "mobilenetv4_conv_aa_large.e230_r448_in12k_ft_in1k": _w(
+        default=True, size=448, test=544, crop=0.95, test_crop_pct=1.0
+    ),
+    "mobilenetv4_conv_aa_large.e230_r384_in12k_ft_in1k": _w(size=384, test=480, crop=0.95, test_crop_pct=1.0),
+    "mobilenetv4_conv_aa_large.e600_r384_in1k": _w(size=384, test=480, crop=0.95, test_crop_pct=1.0),
+    "mobilenetv4_conv_aa_large.e230_r384_in12k": _w(
+        size=384, test=448, crop=0.95, test_crop_pct=1.0, num_classes=11821
+    ),
+    "mobilenetv4_hybrid_medium_075.untrained": _w(**_UNTRAINED, crop=0.95),
+    "mobilenetv4_hybrid_large_075.untrained": _w(**_UNTRAINED, size=256, crop=0.95),
 }
