@@ -772,8 +772,6 @@ WEIGHTS: dict[str, dict[str, Any]] = {
         **_INC, url=_RW_TRESNET + "effnetb3_pruned-59ecf72d.pth", size=300, crop=0.904
     ),
     "efficientnetv2_rw_t.ra2_in1k": _w(url=_RW + "efficientnetv2_t_agc-3620981a.pth", test=288, crop=1.0),
-        url=_RW + "gc_efficientnetv2_rw_t_agc-927a0bde.pth", test=288, crop=1.0
-    ),
     "efficientnetv2_rw_s.ra2_in1k": _w(
         url=_RW + "efficientnet_v2s_ra2_288-a6477665.pth", size=288, test=384, crop=1.0
     ),
