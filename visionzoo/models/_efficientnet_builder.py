@@ -40,12 +40,14 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
+import torch
 from torch import nn
 
 from ..layers.activations import LayerType, get_act_layer
 from ..layers.attention2d import MultiQueryAttention2d
 from ..layers.cond_conv2d import CondConv2d
 from ..layers.helpers import make_divisible
+from ..model import checkpoint_seq
 from ._efficientnet_blocks import (
     CondConvResidual,
     ConvBnAct,
@@ -65,6 +67,7 @@ __all__ = [
     "decode_block_str",
     "efficientnet_init_weights",
     "round_channels",
+    "run_stages",
 ]
 
 BN_MOMENTUM_TF_DEFAULT = 1 - 0.99
@@ -496,3 +499,30 @@ def resolve_block_args(
             group_size=group_size,
         )
     return [list(stage) for stage in block_args]  # type: ignore[misc]
+
+
+# features_only for both families: the taps sit inside ``blocks``; the hook wrapper keeps timm's
+# backbone layout (``conv_stem``, ``bn1``, ``blocks.*``), so timm features-only checkpoints load as is.
+FEATURE_CFG = dict(feature_cls="hook", no_rewrite=False)
+
+
+def run_stages(
+    model: Any, x: torch.Tensor, take: list[int], *, stop_early: bool
+) -> tuple[torch.Tensor, list[torch.Tensor], bool]:
+    """Stem then stages, collecting the outputs at stage ends ``take`` (0 is the stem).
+
+    Returns ``(x, intermediates, ran every stage)``.
+    """
+    intermediates = []
+    x = model.bn1(model.conv_stem(x))
+    if 0 in take:
+        intermediates.append(x)
+    last = max(take) if stop_early else len(model.blocks)
+    use_ckpt = model._checkpointing()
+    for i, stage in enumerate(model.blocks, start=1):
+        if i > last:
+            return x, intermediates, False
+        x = checkpoint_seq(stage, x) if use_ckpt else stage(x)
+        if i in take:
+            intermediates.append(x)
+    return x, intermediates, True

@@ -23,16 +23,17 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
-from ..builder import Pruned, model_args_type
 from ..layers import GroupNormAct, create_conv2d, get_act_layer, get_norm_act_layer
 from ..layers.activations import LayerType
-from ..model import VisionModel
+from ..model import VisionModel, checkpoint_seq
 from ..pretrained import IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
+from ..registry import Entrypoint, family_entrypoint, register_family
+from ..variants import Pruned, model_args_type
 from ._efficientnet_blocks import SqueezeExcite
 from ._efficientnet_builder import (
     BN_EPS_TF_DEFAULT,
+    FEATURE_CFG,
     ArchDef,
     BlockArgs,
     EfficientNetBuilder,
@@ -41,31 +42,10 @@ from ._efficientnet_builder import (
     resolve_block_args,
     resolve_norm_layer,
     round_channels,
+    run_stages,
 )
 
 __all__ = ["EfficientNet", "decode_arch_def", "round_channels"]
-
-
-def _run_stages(
-    model: nn.Module, x: torch.Tensor, take: list[int], *, stop_early: bool
-) -> tuple[torch.Tensor, list[torch.Tensor], bool]:
-    """Stem then stages, collecting the outputs at stage ends ``take`` (0 is the stem).
-
-    Returns ``(x, intermediates, ran every stage)``.
-    """
-    intermediates = []
-    x = model.bn1(model.conv_stem(x))
-    if 0 in take:
-        intermediates.append(x)
-    last = max(take) if stop_early else len(model.blocks)
-    use_ckpt = model.grad_checkpointing and model.training and torch.is_grad_enabled()
-    for i, stage in enumerate(model.blocks, start=1):
-        if i > last:
-            return x, intermediates, False
-        x = checkpoint(stage, x, use_reentrant=False) if use_ckpt else stage(x)
-        if i in take:
-            intermediates.append(x)
-    return x, intermediates, True
 
 
 class EfficientNet(VisionModel):
@@ -181,10 +161,8 @@ class EfficientNet(VisionModel):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.bn1(self.conv_stem(x))
-        if self.grad_checkpointing and self.training and not torch.jit.is_scripting():
-            for stage in self.blocks:
-                for block in stage:
-                    x = checkpoint(block, x, use_reentrant=False)
+        if self._checkpointing():
+            x = checkpoint_seq([b for stage in self.blocks for b in stage], x)
         else:
             x = self.blocks(x)
         return self.bn2(self.conv_head(x))
@@ -194,7 +172,7 @@ class EfficientNet(VisionModel):
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         if any("hook_type" in f for f in self.feature_info):  # expansion taps sit inside blocks
             return super()._intermediates(x, take, stop_early=stop_early)
-        x, intermediates, complete = _run_stages(
+        x, intermediates, complete = run_stages(
             self, x, [self.stage_ends[i] for i in take], stop_early=stop_early
         )
         if complete:
@@ -1022,3 +1000,32 @@ WEIGHTS: dict[str, dict[str, Any]] = {
     "test_efficientnet.r160_in1k": _w(size=160, crop=0.95),
     "test_efficientnet_gn.r160_in1k": _w(**_INC, size=160, crop=0.95),
 }
+
+DEPRECATED = {
+    **{f"tf_efficientnet_b{i}_ap": f"tf_efficientnet_b{i}.ap_in1k" for i in range(9)},
+    **{f"tf_efficientnet_b{i}_ns": f"tf_efficientnet_b{i}.ns_jft_in1k" for i in range(8)},
+    "tf_efficientnet_l2_ns_475": "tf_efficientnet_l2.ns_jft_in1k_475",
+    "tf_efficientnet_l2_ns": "tf_efficientnet_l2.ns_jft_in1k",
+    **{f"tf_efficientnetv2_{s}_in21ft1k": f"tf_efficientnetv2_{s}.in21k_ft_in1k" for s in "sml"},
+    "tf_efficientnetv2_xl_in21ft1k": "tf_efficientnetv2_xl.in21k_ft_in1k",
+    **{f"tf_efficientnetv2_{s}_in21k": f"tf_efficientnetv2_{s}.in21k" for s in ("s", "m", "l", "xl")},
+    "efficientnet_b2a": "efficientnet_b2",
+    "efficientnet_b3a": "efficientnet_b3",
+    "mnasnet_a1": "semnasnet_100",
+    "mnasnet_b1": "mnasnet_100",
+}
+
+
+default_cfgs = register_family(
+    __name__,
+    model_cls=EfficientNet,
+    variants=VARIANTS,
+    weights=WEIGHTS,
+    cfg_defaults=CFG_DEFAULTS,
+    feature_cfg=FEATURE_CFG,
+    deprecated=DEPRECATED,
+)
+
+
+def __getattr__(name: str) -> Entrypoint:  # the variants' entrypoints, e.g. efficientnet_b0
+    return family_entrypoint(__name__, name)

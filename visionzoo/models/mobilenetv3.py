@@ -19,16 +19,17 @@ from typing import Any, ClassVar
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
-from ..builder import model_args_type
 from ..layers import SelectAdaptivePool2d, create_act_layer, create_conv2d, get_act_layer, get_norm_act_layer
 from ..layers.activations import LayerType
-from ..model import VisionModel
+from ..model import VisionModel, checkpoint_seq
 from ..pretrained import IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
+from ..registry import Entrypoint, family_entrypoint, register_family
+from ..variants import model_args_type
 from ._efficientnet_blocks import SqueezeExcite
 from ._efficientnet_builder import (
     BN_EPS_TF_DEFAULT,
+    FEATURE_CFG,
     ArchDef,
     BlockArgs,
     EfficientNetBuilder,
@@ -36,8 +37,8 @@ from ._efficientnet_builder import (
     resolve_block_args,
     resolve_norm_layer,
     round_channels,
+    run_stages,
 )
-from .efficientnet import _run_stages
 
 __all__ = ["MobileNetV3"]
 
@@ -155,18 +156,19 @@ class MobileNetV3(VisionModel):
         return dict(stem=r"^conv_stem|bn1", blocks=r"^blocks\.(\d+)" if coarse else r"^blocks\.(\d+)\.(\d+)")
 
     def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
-        """New classifier; the pooling can only change when there is no head conv sized for it."""
+        """New classifier. The head conv is sized for the pooled width: a pooling that changes
+        that width (``catavgmax``) replaces the whole head, head conv included."""
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
             raise ValueError(f"num_classes must be an int >= 0, got {num_classes!r}")
         pool_type = self.global_pool.pool_type if global_pool is None else global_pool
         pool = SelectAdaptivePool2d(pool_type)
+        pooled = self.num_features * pool.feat_mult()
+        if not isinstance(self.conv_head, nn.Identity) and self.conv_head.in_channels != pooled:  # type: ignore[union-attr]
+            self.conv_head = nn.Identity()
+            self.norm_head = nn.Identity()
+            self.act2 = nn.Identity()
         if isinstance(self.conv_head, nn.Identity):
-            self.head_hidden_size = self.num_features * pool.feat_mult()
-        elif self.conv_head.in_channels != self.num_features * pool.feat_mult():  # type: ignore[union-attr]
-            raise ValueError(
-                f"global_pool={pool_type!r} changes the pooled width, but the head conv is sized for "
-                f"{self.global_pool.pool_type!r}; keep the pooling or prune the head first"
-            )
+            self.head_hidden_size = pooled
         ref = next(self.parameters(), None)
         device = ref.device if ref is not None and ref.device.type != "meta" else None
         with torch.device(device or "cpu"):
@@ -180,10 +182,8 @@ class MobileNetV3(VisionModel):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.bn1(self.conv_stem(x))
-        if self.grad_checkpointing and self.training and not torch.jit.is_scripting():
-            for stage in self.blocks:
-                for block in stage:
-                    x = checkpoint(block, x, use_reentrant=False)
+        if self._checkpointing():
+            x = checkpoint_seq([b for stage in self.blocks for b in stage], x)
         else:
             x = self.blocks(x)
         return x
@@ -200,7 +200,7 @@ class MobileNetV3(VisionModel):
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         if any("hook_type" in f for f in self.feature_info):
             return super()._intermediates(x, take, stop_early=stop_early)
-        x, intermediates, _ = _run_stages(self, x, [self.stage_ends[i] for i in take], stop_early=stop_early)
+        x, intermediates, _ = run_stages(self, x, [self.stage_ends[i] for i in take], stop_early=stop_early)
         return x, intermediates
 
     def _prune_trunk(self, max_index: int, *, prune_head: bool) -> None:
@@ -655,3 +655,22 @@ WEIGHTS: dict[str, dict[str, Any]] = {
     "mobilenetv4_hybrid_medium_075.untrained": _w(**_UNTRAINED, crop=0.95),
     "mobilenetv4_hybrid_large_075.untrained": _w(**_UNTRAINED, size=256, crop=0.95),
 }
+
+DEPRECATED = {
+    "mobilenetv3_large_100_miil": "mobilenetv3_large_100.miil_in21k_ft_in1k",
+    "mobilenetv3_large_100_miil_in21k": "mobilenetv3_large_100.miil_in21k",
+}
+
+default_cfgs = register_family(
+    __name__,
+    model_cls=MobileNetV3,
+    variants=VARIANTS,
+    weights=WEIGHTS,
+    cfg_defaults=CFG_DEFAULTS,
+    feature_cfg=FEATURE_CFG,
+    deprecated=DEPRECATED,
+)
+
+
+def __getattr__(name: str) -> Entrypoint:  # the variants' entrypoints, e.g. mobilenetv3_large_100
+    return family_entrypoint(__name__, name)
