@@ -26,6 +26,9 @@ from torch import nn
 
 from ..layers import GroupNormAct, create_conv2d, get_act_layer, get_norm_act_layer
 from ..layers.activations import LayerType
+from ..layers.evo_norm import EvoNorm2dS0
+from ..layers.global_context import GlobalContext
+from ..layers.layer_norm2d import LayerNormAct2d
 from ..model import VisionModel, checkpoint_seq
 from ..pretrained import IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
 from ..registry import Entrypoint, family_entrypoint, register_family
@@ -573,6 +576,14 @@ VARIANTS: dict[str, Any] = {
     "efficientnetv2_rw_t": _v2(
         _V2_S, 24, round_channels(1280, 0.8), channel_multiplier=0.8, depth_multiplier=0.9
     ),
+    "gc_efficientnetv2_rw_t": _v2(
+        _V2_S,
+        24,
+        round_channels(1280, 0.8),
+        channel_multiplier=0.8,
+        depth_multiplier=0.9,
+        se_layer=GlobalContext,
+    ),
     "efficientnetv2_rw_s": _v2(_V2_S_RW, 24, 1792),
     "efficientnetv2_rw_m": _v2(
         _V2_S_RW,
@@ -637,6 +648,10 @@ VARIANTS: dict[str, Any] = {
     "mobilenet_edgetpu_v2_l": _edgetpu_v2_args((32, 64, 96, 192, 240, 256, 384), k=7, gs=128, nf=1408),
     "test_efficientnet": _v2(_TEST, 24, 256, round_limit=0.0),
     "test_efficientnet_gn": _v2(_TEST, 24, 256, round_limit=0.0, norm_layer=_GN8),
+    "test_efficientnet_ln": _v2(_TEST, 24, 256, round_limit=0.0, norm_layer=LayerNormAct2d),
+    "test_efficientnet_evos": _v2(
+        _TEST, 24, 256, round_limit=0.0, norm_layer=partial(EvoNorm2dS0, group_size=8)
+    ),
 }
 
 
@@ -750,6 +765,9 @@ WEIGHTS: dict[str, dict[str, Any]] = {
         **_INC, url=_RW_TRESNET + "effnetb3_pruned-59ecf72d.pth", size=300, crop=0.904
     ),
     "efficientnetv2_rw_t.ra2_in1k": _w(url=_RW + "efficientnetv2_t_agc-3620981a.pth", test=288, crop=1.0),
+    "gc_efficientnetv2_rw_t.agc_in1k": _w(
+        url=_RW + "gc_efficientnetv2_rw_t_agc-927a0bde.pth", test=288, crop=1.0
+    ),
     "efficientnetv2_rw_s.ra2_in1k": _w(
         url=_RW + "efficientnet_v2s_ra2_288-a6477665.pth", size=288, test=384, crop=1.0
     ),
@@ -998,7 +1016,9 @@ WEIGHTS: dict[str, dict[str, Any]] = {
     "mobilenet_edgetpu_v2_m.ra4_e3600_r224_in1k": _w(**_INC, test=256, crop=0.9, test_crop_pct=0.95),
     "mobilenet_edgetpu_v2_l.untrained": _w(**_UNTRAINED, crop=0.9),
     "test_efficientnet.r160_in1k": _w(size=160, crop=0.95),
+    "test_efficientnet_ln.r160_in1k": _w(size=160, crop=0.95),
     "test_efficientnet_gn.r160_in1k": _w(**_INC, size=160, crop=0.95),
+    "test_efficientnet_evos.r160_in1k": _w(**_INC, size=160, crop=0.95),
 }
 
 DEPRECATED = {
