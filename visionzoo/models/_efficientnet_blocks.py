@@ -92,6 +92,11 @@ def create_block_conv(
     )
 
 
+def _aa(aa_layer: LayerType | None, channels: int, *, stride: int, enable: bool) -> nn.Module:
+    """The anti-aliasing downsample of a strided block (identity when off)."""
+    return create_aa(aa_layer, channels, stride=stride, enable=enable) or nn.Identity()
+
+
 def _drop_path(rate: float) -> nn.Module:
     return DropPath(rate) if rate else nn.Identity()
 
@@ -116,7 +121,7 @@ class SqueezeExcite(nn.Module):
         act_layer: LayerType = nn.ReLU,
         gate_layer: LayerType = nn.Sigmoid,
         force_act_layer: LayerType | None = None,
-        rd_round_fn: Callable[[float], int] | None = None,
+        rd_round_fn: Callable[..., int] | None = None,
     ) -> None:
         super().__init__()
         if rd_channels is None:
@@ -159,7 +164,7 @@ class ConvBnAct(nn.Module):
             groups=num_groups(group_size, in_chs), padding=pad_type,
         )  # fmt: skip
         self.bn1 = norm_act(out_chs, inplace=True)
-        self.aa = create_aa(aa_layer, out_chs, stride=stride, enable=use_aa)
+        self.aa = _aa(aa_layer, out_chs, stride=stride, enable=use_aa)
         self.drop_path = _drop_path(drop_path_rate)
 
     def feature_info(self, location: str) -> dict[str, Any]:
@@ -214,7 +219,9 @@ class DepthwiseSeparableConv(nn.Module):
         self.bn_s2d: nn.Module | None = None
         if s2d == 1:
             self.conv_s2d, self.bn_s2d, in_chs = _space_to_depth_stem(in_chs, norm_act)
-            dw_kernel_size = (int(dw_kernel_size) + 1) // 2  # type: ignore[call-overload]
+            if not isinstance(dw_kernel_size, int):
+                raise ValueError(f"a space-to-depth block needs one kernel size, got {dw_kernel_size!r}")
+            dw_kernel_size = (dw_kernel_size + 1) // 2
             dw_pad = "same" if dw_kernel_size == 2 else pad_type
             use_aa = False
         self.conv_dw = create_block_conv(
@@ -222,7 +229,7 @@ class DepthwiseSeparableConv(nn.Module):
             padding=dw_pad, groups=num_groups(group_size, in_chs),
         )  # fmt: skip
         self.bn1 = norm_act(in_chs, inplace=True)
-        self.aa = create_aa(aa_layer, in_chs, stride=stride, enable=use_aa)
+        self.aa = _aa(aa_layer, in_chs, stride=stride, enable=use_aa)
         self.se = se_layer(in_chs, act_layer=act_layer) if se_layer else nn.Identity()
         self.conv_pw = create_block_conv(in_chs, out_chs, pw_kernel_size, padding=pad_type)
         self.bn2 = norm_act(out_chs, inplace=True, apply_act=self.has_pw_act)
@@ -279,7 +286,9 @@ class InvertedResidual(nn.Module):
         self.bn_s2d: nn.Module | None = None
         if s2d == 1:
             self.conv_s2d, self.bn_s2d, in_chs = _space_to_depth_stem(in_chs, norm_act)
-            dw_kernel_size = (int(dw_kernel_size) + 1) // 2  # type: ignore[call-overload]
+            if not isinstance(dw_kernel_size, int):
+                raise ValueError(f"a space-to-depth block needs one kernel size, got {dw_kernel_size!r}")
+            dw_kernel_size = (dw_kernel_size + 1) // 2
             dw_pad = "same" if dw_kernel_size == 2 else pad_type
             use_aa = False
         mid_chs = make_divisible(in_chs * exp_ratio)
@@ -292,7 +301,7 @@ class InvertedResidual(nn.Module):
             groups=num_groups(group_size, mid_chs), padding=dw_pad, num_experts=num_experts,
         )  # fmt: skip
         self.bn2 = norm_act(mid_chs, inplace=True)
-        self.aa = create_aa(aa_layer, mid_chs, stride=stride, enable=use_aa)
+        self.aa = _aa(aa_layer, mid_chs, stride=stride, enable=use_aa)
         self.se = se_layer(mid_chs, act_layer=act_layer) if se_layer else nn.Identity()
         self.conv_pwl = create_block_conv(
             mid_chs, out_chs, pw_kernel_size, padding=pad_type, num_experts=num_experts
@@ -370,7 +379,7 @@ class EdgeResidual(nn.Module):
             groups=num_groups(group_size, mid_chs), padding=pad_type,
         )  # fmt: skip
         self.bn1 = norm_act(mid_chs, inplace=True)
-        self.aa = create_aa(aa_layer, mid_chs, stride=stride, enable=use_aa)
+        self.aa = _aa(aa_layer, mid_chs, stride=stride, enable=use_aa)
         self.se = se_layer(mid_chs, act_layer=act_layer) if se_layer else nn.Identity()
         self.conv_pwl = create_block_conv(mid_chs, out_chs, pw_kernel_size, padding=pad_type)
         self.bn2 = norm_act(out_chs, apply_act=False)

@@ -38,7 +38,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -216,7 +216,7 @@ def _scale_stage_depth(
         out_repeats.append(rs)
         total -= r
         scaled -= rs
-    blocks = []
+    blocks: list[dict[str, Any]] = []
     for args, rep in zip(stage, reversed(out_repeats)):
         blocks.extend(copy.deepcopy(args) for _ in range(rep))
     return blocks
@@ -473,7 +473,7 @@ def resolve_norm_layer(
     """BatchNorm with the given epsilon / momentum, unless another ``norm_layer`` is given."""
     if norm_layer is not None:
         return norm_layer
-    kwargs = {k: v for k, v in (("eps", bn_eps), ("momentum", bn_momentum)) if v is not None}
+    kwargs: dict[str, Any] = {k: v for k, v in (("eps", bn_eps), ("momentum", bn_momentum)) if v is not None}
     return partial(nn.BatchNorm2d, **kwargs) if kwargs else nn.BatchNorm2d
 
 
@@ -498,7 +498,7 @@ def resolve_block_args(
             fix_first_last=fix_first_last,
             group_size=group_size,
         )
-    return [list(stage) for stage in block_args]  # type: ignore[misc]
+    return [list(cast(Sequence[dict[str, Any]], stage)) for stage in block_args]
 
 
 # features_only for both families: the taps sit inside ``blocks``; the hook wrapper keeps timm's

@@ -183,7 +183,7 @@ class MobileNetV3(VisionModel):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.bn1(self.conv_stem(x))
         if self._checkpointing():
-            x = checkpoint_seq([b for stage in self.blocks for b in stage], x)
+            x = checkpoint_seq([b for stage in self.blocks.children() for b in stage.children()], x)
         else:
             x = self.blocks(x)
         return x
@@ -523,8 +523,8 @@ VARIANTS: dict[str, Any] = {
 _RW = "https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights/"
 _RW_TRESNET = "https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-tresnet/"
 _HF = "https://github.com/huggingface/pytorch-image-models/releases/download/v0.1-weights/"
-_INC = dict(mean=IMAGENET_INCEPTION_MEAN, std=IMAGENET_INCEPTION_STD)
-_UNTRAINED = dict(hf_hub_id=None)
+_INC: dict[str, Any] = dict(mean=IMAGENET_INCEPTION_MEAN, std=IMAGENET_INCEPTION_STD)
+_UNTRAINED: dict[str, Any] = dict(hf_hub_id=None)
 CFG_DEFAULTS: dict[str, Any] = dict(
     first_conv="conv_stem", classifier="classifier", pool_size=(7, 7), license="apache-2.0"
 )
