@@ -12,7 +12,7 @@ from torch import nn
 
 from .activations import LayerType, create_act_layer, get_act_layer
 from .helpers import make_divisible
-from .layer_norm2d import LayerNorm2d
+from .layer_norm import LayerNorm2d
 
 __all__ = ["ConvMlp", "GlobalContext"]
 

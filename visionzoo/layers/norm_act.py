@@ -16,7 +16,7 @@ from torch import nn
 
 from .activations import LayerType, create_act_layer
 from .evo_norm import EvoNorm2dS0
-from .layer_norm2d import LayerNormAct2d
+from .layer_norm import LayerNormAct2d
 from .norm import GroupNorm, get_norm_layer
 
 __all__ = ["BatchNormAct2d", "GroupNormAct", "get_norm_act_layer", "register_norm_act"]

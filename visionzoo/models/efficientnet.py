@@ -28,7 +28,7 @@ from ..layers import GroupNormAct, create_conv2d, get_act_layer, get_norm_act_la
 from ..layers.activations import LayerType
 from ..layers.evo_norm import EvoNorm2dS0
 from ..layers.global_context import GlobalContext
-from ..layers.layer_norm2d import LayerNormAct2d
+from ..layers.layer_norm import LayerNormAct2d
 from ..model import VisionModel, checkpoint_seq
 from ..pretrained import IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
 from ..registry import Entrypoint, family_entrypoint, register_family
