@@ -428,3 +428,17 @@ def test_mobilenetv3_head_follows_pooling() -> None:
     assert model(x).shape == (2, 3)
     with pytest.raises(ValueError, match="num_classes must be an int >= 0, got -1"):
         model.reset_classifier(-1)
+
+
+def test_optimize_folds_norms_after_mixed_kernel_convs() -> None:
+    """optimize_for_inference folds every batch norm of MixNet, those after the mixed-kernel
+    convs included (through the blocks' ``fuse_for_inference``), with the same outputs."""
+    from visionzoo.optimize import count_batch_norms, optimize_for_inference
+
+    model = materialize_random(visionzoo.create_model("tf_mixnet_s", device="meta"))
+    fast = optimize_for_inference(model, channels_last=False)
+    assert count_batch_norms(model) == 49 and count_batch_norms(fast) == 0
+    assert any(isinstance(m, MixedConv2d) and m["0"].bias is not None for m in fast.modules())
+    x = torch.randn(2, 3, 67, 66)
+    with torch.no_grad():
+        assert rel_err(fast(x), model(x)) < TOL

@@ -55,3 +55,24 @@ class MixedConv2d(nn.ModuleDict):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         parts = torch.split(x, self.splits, 1)
         return torch.cat([conv(parts[i]) for i, conv in enumerate(self.values())], 1)
+
+    @torch.no_grad()
+    def fold_batch_norm(self, bn: nn.BatchNorm2d) -> None:
+        """Make this conv compute ``bn(self(x))`` (eval statistics): each kernel-size group takes
+        its slice of the norm's scale and shift, exactly as a plain conv would."""
+        if bn.running_mean is None or bn.running_var is None:
+            raise ValueError(f"{type(bn).__name__} has no running statistics to fold")
+        scale = torch.rsqrt(bn.running_var.double() + bn.eps)
+        shift = -bn.running_mean.double() * scale
+        if bn.affine:
+            scale = scale * bn.weight.double()
+            shift = shift * bn.weight.double() + bn.bias.double()
+        start = 0
+        for conv in self.values():
+            assert isinstance(conv, nn.Conv2d)
+            end = start + conv.out_channels
+            s, t = scale[start:end], shift[start:end]
+            bias = conv.bias.double() * s + t if conv.bias is not None else t
+            conv.weight.copy_((conv.weight.double() * s.view(-1, 1, 1, 1)).to(conv.weight.dtype))
+            conv.bias = nn.Parameter(bias.to(conv.weight.dtype), requires_grad=conv.weight.requires_grad)
+            start = end

@@ -20,7 +20,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..layers import ConvNormAct, DropPath, create_aa, create_act_layer, create_conv2d, get_norm_act_layer
+from ..layers import (
+    BatchNormAct2d,
+    ConvNormAct,
+    DropPath,
+    create_aa,
+    create_act_layer,
+    create_conv2d,
+    get_norm_act_layer,
+)
 from ..layers.activations import LayerType
 from ..layers.attention2d import Attention2d, MultiQueryAttention2d
 from ..layers.cond_conv2d import CondConv2d
@@ -95,6 +103,18 @@ def create_block_conv(
 def _aa(aa_layer: LayerType | None, channels: int, *, stride: int, enable: bool) -> nn.Module:
     """The anti-aliasing downsample of a strided block (identity when off)."""
     return create_aa(aa_layer, channels, stride=stride, enable=enable) or nn.Identity()
+
+
+def _fold_mixed_convs(block: nn.Module, pairs: tuple[tuple[str, str], ...]) -> None:
+    """Fold each batch norm that follows a mixed-kernel conv into it (``optimize_for_inference``
+    folds plain convs itself, but cannot see through the channel split and concatenation)."""
+    from ..optimize import FoldedNormAct  # only needed when optimising
+
+    for conv_name, bn_name in pairs:
+        conv, bn = getattr(block, conv_name), getattr(block, bn_name)
+        if isinstance(conv, MixedConv2d) and isinstance(bn, BatchNormAct2d):
+            conv.fold_batch_norm(bn)
+            setattr(block, bn_name, FoldedNormAct(bn.drop, bn.act))
 
 
 def _drop_path(rate: float) -> nn.Module:
@@ -235,6 +255,9 @@ class DepthwiseSeparableConv(nn.Module):
         self.bn2 = norm_act(out_chs, inplace=True, apply_act=self.has_pw_act)
         self.drop_path = _drop_path(drop_path_rate)
 
+    def fuse_for_inference(self) -> None:
+        _fold_mixed_convs(self, (("conv_dw", "bn1"), ("conv_pw", "bn2")))
+
     def feature_info(self, location: str) -> dict[str, Any]:
         if location == "expansion":  # after SE, the input of the pointwise conv
             return dict(module="conv_pw", hook_type="forward_pre", num_chs=self.conv_pw.in_channels)
@@ -308,6 +331,9 @@ class InvertedResidual(nn.Module):
         )
         self.bn3 = norm_act(out_chs, apply_act=False)
         self.drop_path = _drop_path(drop_path_rate)
+
+    def fuse_for_inference(self) -> None:
+        _fold_mixed_convs(self, (("conv_pw", "bn1"), ("conv_dw", "bn2"), ("conv_pwl", "bn3")))
 
     def feature_info(self, location: str) -> dict[str, Any]:
         if location == "expansion":  # after SE, the input of the projection
