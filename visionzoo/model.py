@@ -7,7 +7,7 @@ gradient checkpointing switches and config access come from here.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -37,11 +37,14 @@ class VisionModel(nn.Module):
 
     classifier_name: ClassVar[str] = "fc"
     head_names: ClassVar[tuple[str, ...]] = ("global_pool", "fc", "head", "head_drop", "classifier")
+    # NOTE: Python-side config access; TorchScript must not compile it
+    __jit_unused_properties__: ClassVar[list[str]] = ["default_cfg"]
 
-    num_classes: int
-    num_features: int
-    head_hidden_size: int
-    feature_info: list[dict[str, Any]]
+    if TYPE_CHECKING:  # NOTE: for type checkers only; TorchScript cannot read these string annotations
+        num_classes: int
+        num_features: int
+        head_hidden_size: int
+        feature_info: list[dict[str, Any]]
 
     def __init__(self) -> None:
         super().__init__()
@@ -109,13 +112,19 @@ class VisionModel(nn.Module):
 
         With ``pre_logits`` return the pooled ``(B, head_hidden_size)`` features instead.
         """
-        head = getattr(self, "head", None)
-        if isinstance(head, ClassifierHead):
-            return head(x, pre_logits=pre_logits)
+        # NOTE: hasattr, not isinstance or a lookup by classifier_name: TorchScript resolves
+        # hasattr on a module at compile time and cannot do the others. A ``head`` is a ClassifierHead;
+        # flat heads name their classifier ``fc`` or ``classifier``.
+        if hasattr(self, "head"):
+            return self.head(x, pre_logits=pre_logits)
         x = self.global_pool(x)
         if self.drop_rate:
             x = F.dropout(x, p=float(self.drop_rate), training=self.training)
-        return x if pre_logits else self._classifier()(x)
+        if pre_logits:
+            return x
+        if hasattr(self, "fc"):
+            return self.fc(x)
+        return self.classifier(x)
 
     # --- trunk ---------------------------------------------------------------------------------
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:

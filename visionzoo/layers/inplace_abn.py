@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -89,8 +89,9 @@ class InPlaceABN2d(nn.Module):
         drop_layer: must be None; nothing can sit between the fused norm and activation.
     """
 
-    running_mean: torch.Tensor
-    running_var: torch.Tensor
+    if TYPE_CHECKING:  # NOTE: for type checkers only; TorchScript cannot read these string annotations
+        running_mean: torch.Tensor
+        running_var: torch.Tensor
 
     def __init__(
         self,
@@ -152,21 +153,24 @@ class InPlaceABN2d(nn.Module):
         return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        kernel = inplace_abn_kernel() if x.is_cuda else None
-        if kernel is not None:
-            # NOTE: overwrites x, as the package's own InPlaceABN module does
-            return kernel(
-                x,
-                self.weight,
-                self.bias,
-                self.running_mean,
-                self.running_var,
-                self.training,
-                self.momentum,
-                self.eps,
-                self.activation,
-                self.activation_param,
-            )
+        # NOTE: the compiled kernel is eager-only: scripted and FX-traced modules run the PyTorch path
+        if not torch.jit.is_scripting():
+            if not isinstance(x, torch.fx.Proxy) and x.is_cuda:
+                kernel = inplace_abn_kernel()
+                if kernel is not None:
+                    # NOTE: overwrites x, as the package's own InPlaceABN module does
+                    return kernel(
+                        x,
+                        self.weight,
+                        self.bias,
+                        self.running_mean,
+                        self.running_var,
+                        self.training,
+                        self.momentum,
+                        self.eps,
+                        self.activation,
+                        self.activation_param,
+                    )
         scale = None
         if self.weight is not None:
             # |w| with gradient +1 at w == 0, as the kernel has: a zero-initialised weight must still learn

@@ -684,9 +684,11 @@ class CspNet(VisionModel):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
-        for stage in self.stages:
-            x = self._run_stage(stage, x)
-        return x
+        if not torch.jit.is_scripting() and self._checkpointing():
+            for stage in self.stages:
+                x = checkpoint(stage, x, use_reentrant=False)
+            return x
+        return self.stages(x)
 
     def _intermediates(
         self, x: torch.Tensor, take: list[int], *, stop_early: bool

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -134,9 +134,10 @@ class _TapMixin(nn.Module):
     separable conv, and the feature tap is that conv's input.
     """
 
-    stack: nn.Sequential
-    no_skip: bool
-    drop_path: nn.Module | None
+    if TYPE_CHECKING:  # NOTE: for type checkers only; TorchScript cannot read these string annotations
+        stack: nn.Sequential
+        no_skip: bool
+        drop_path: nn.Module | None
 
     def _shortcut(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -446,7 +447,7 @@ class XceptionAligned(VisionModel):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
-        if self._checkpointing():
+        if not torch.jit.is_scripting() and self._checkpointing():
             for block in self.blocks:
                 x = checkpoint(block, x, use_reentrant=False)
         else:
