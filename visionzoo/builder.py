@@ -19,7 +19,7 @@ from torch import nn
 
 from . import hub
 from .adapt import FilterFn, adapt_state_dict, first_conv_in_chans
-from .features import FeatureDictNet, FeatureHookNet, FeatureListNet, normalize_out_indices
+from .features import FeatureDictNet, FeatureGraphNet, FeatureHookNet, FeatureListNet, normalize_out_indices
 from .pretrained import SOURCE_KEYS, PretrainedCfg, as_pretrained_cfg
 from .prune import adapt_model_from_file
 from .registry import UnknownModelError, get_pretrained_cfg, split_model_name_tag
@@ -41,6 +41,7 @@ _FEATURE_CLASSES: dict[str, type[nn.Module]] = {
     "list": FeatureListNet,
     "dict": FeatureDictNet,
     "hook": FeatureHookNet,
+    "fx": FeatureGraphNet,
 }
 
 

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._fx import register_notrace_module
 from .activations import LayerType
 from .norm_act import register_norm_act
 
@@ -71,6 +72,8 @@ def _activation_name(act_layer: LayerType | None, apply_act: bool) -> str:
     )
 
 
+# a leaf in feature-extraction graphs, so the CUDA kernel still runs there
+@register_notrace_module
 class InPlaceABN2d(nn.Module):
     """Batch norm with scale ``|weight| + eps``, then leaky ReLU (slope 0.01), ELU or nothing.
 
@@ -153,8 +156,9 @@ class InPlaceABN2d(nn.Module):
         return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # NOTE: the compiled kernel is eager-only: scripted and FX-traced modules run the PyTorch path
-        if not torch.jit.is_scripting():
+        # NOTE: the compiled kernel is eager-only: scripted and FX-traced modules run the PyTorch
+        # path. Two ifs: TorchScript skips the inner one only under a bare is_scripting() test
+        if not torch.jit.is_scripting():  # noqa: SIM102
             if not isinstance(x, torch.fx.Proxy) and x.is_cuda:
                 kernel = inplace_abn_kernel()
                 if kernel is not None:

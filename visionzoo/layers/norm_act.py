@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .activations import LayerType, create_act_layer
+from .activations import LayerType, act_or_identity
 from .norm import GroupNorm, get_norm_layer
 
 __all__ = ["BatchNormAct2d", "GroupNormAct", "get_norm_act_layer", "register_norm_act"]
@@ -43,7 +43,7 @@ class BatchNormAct2d(nn.BatchNorm2d):
         )
         self.drop = drop_layer() if drop_layer is not None else nn.Identity()
         act = act_layer if apply_act else None
-        self.act = create_act_layer(act, inplace=inplace, **(act_kwargs or {}))
+        self.act = act_or_identity(act, inplace=inplace, **(act_kwargs or {}))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # NOTE: F.batch_norm directly, not BatchNorm2d.forward: that one checks the input's rank in
@@ -86,7 +86,7 @@ class GroupNormAct(GroupNorm):
         super().__init__(num_channels, num_groups=num_groups, eps=eps, affine=affine)
         self.drop = drop_layer() if drop_layer is not None else nn.Identity()
         act = act_layer if apply_act else None
-        self.act = create_act_layer(act, inplace=inplace, **(act_kwargs or {}))
+        self.act = act_or_identity(act, inplace=inplace, **(act_kwargs or {}))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # NOTE: F.group_norm directly: TorchScript cannot call super()

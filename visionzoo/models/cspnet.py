@@ -34,8 +34,8 @@ from ..layers import (
     ConvNormAct,
     DropPath,
     LayerType,
+    act_or_identity,
     create_aa,
-    create_act_layer,
     get_attn,
     make_divisible,
 )
@@ -212,7 +212,7 @@ class BottleneckBlock(nn.Module):
         self.attn2 = _attn(attn_layer, mid_chs, act_layer)
         self.conv3 = ConvNormAct(mid_chs, out_chs, 1, apply_act=False, **layers)
         self.drop_path = DropPath(drop_path) if drop_path else nn.Identity()
-        self.act3 = create_act_layer(act_layer)
+        self.act3 = act_or_identity(act_layer)
 
     def zero_init_last(self) -> None:
         _zero_norm_weight(self.conv3)

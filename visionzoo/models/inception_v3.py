@@ -118,7 +118,9 @@ class InceptionC(nn.Module):
             [
                 self.branch1x1(x),
                 self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x))),
-                self.branch7x7dbl_5(self.branch7x7dbl_4(self.branch7x7dbl_3(self.branch7x7dbl_2(self.branch7x7dbl_1(x))))),
+                self.branch7x7dbl_5(
+                    self.branch7x7dbl_4(self.branch7x7dbl_3(self.branch7x7dbl_2(self.branch7x7dbl_1(x))))
+                ),
                 self.branch_pool(F.avg_pool2d(x, 3, stride=1, padding=1)),
             ],
             1,

@@ -31,7 +31,7 @@ from ..layers import (
     ConvNormAct,
     DropPath,
     LayerType,
-    create_act_layer,
+    act_or_identity,
     create_conv2d,
     get_act_layer,
     get_norm_act_layer,
@@ -88,10 +88,10 @@ class SeparableConv2d(nn.Module):
             in_chs, in_chs, kernel_size, stride=stride, padding=padding, dilation=dilation, depthwise=True
         )
         self.bn_dw = norm(in_chs)
-        self.act_dw = create_act_layer(act_layer, inplace=True)
+        self.act_dw = act_or_identity(act_layer, inplace=True)
         self.conv_pw = create_conv2d(in_chs, out_chs, 1)
         self.bn_pw = norm(out_chs)
-        self.act_pw = create_act_layer(act_layer, inplace=True)
+        self.act_pw = act_or_identity(act_layer, inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.act_dw(self.bn_dw(self.conv_dw(x)))
@@ -206,7 +206,7 @@ class XceptionModule(_TapMixin):
         for i, width in enumerate(widths):
             if start_with_relu:
                 # the first ReLU reads the block input, which the shortcut still needs
-                self.stack.add_module(f"act{i + 1}", create_act_layer(act_layer, inplace=i > 0))
+                self.stack.add_module(f"act{i + 1}", act_or_identity(act_layer, inplace=i > 0))
             conv = SeparableConv2d(
                 in_chs,
                 width,
@@ -409,7 +409,7 @@ class XceptionAligned(VisionModel):
         self.feature_info.append(dict(num_chs=num_features, reduction=net_stride, module=f"blocks.{last}"))
         self.feature_blocks.append(last)
         # not in-place: the last block's output is itself a feature level
-        self.act = create_act_layer(act) if preact else nn.Identity()
+        self.act = act_or_identity(act) if preact else nn.Identity()
 
         self.num_classes = num_classes
         self.num_features = num_features
