@@ -51,7 +51,11 @@ def get_notrace_modules() -> list[type[nn.Module]]:
 
 
 def register_notrace_function(func: F) -> F:
-    """Keep ``func`` as one ``call_function`` node (FX autowrap). A decorator."""
+    """Keep ``func`` as one ``call_function`` node (FX autowrap). A decorator.
+
+    FX patches the function where a traced ``forward`` finds it by a global name, and skips names
+    starting with ``_``: give it a public name in the calling module.
+    """
     if not callable(func):
         raise TypeError(f"register_notrace_function takes a function, got {func!r}")
     if func not in _AUTOWRAP_FUNCTIONS:

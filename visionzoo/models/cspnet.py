@@ -538,7 +538,7 @@ class CspNet(VisionModel):
         layers: dict[str, Any] = dict(act_layer=act_layer, norm_layer=norm_layer)
 
         self.stem, stem_taps, last = self._make_stem(in_chans, stem_cfg, aa_layer=aa_layer, **layers)
-        self.feature_info: list[dict[str, Any]] = list(stem_taps)
+        self.feature_info = list(stem_taps)
 
         # stages; a level is recorded when the next stage strides, so it is the last at its size
         total_blocks, block_idx = sum(stages_cfg.depth), 0

@@ -371,7 +371,7 @@ class XceptionAligned(VisionModel):
             stem_out = ConvNormAct(32, _STEM_CHS, 3, act_layer=act, norm_layer=norm)
         self.stem = nn.Sequential(stem_in, stem_out)
 
-        self.feature_info: list[dict[str, Any]] = []
+        self.feature_info = []
         self.feature_blocks: list[int] = []  # index of the block holding each feature level
         self.blocks = nn.Sequential()
         net_stride, dilation = 2, 1
