@@ -440,3 +440,14 @@ def test_smp_style_unet_from_our_namespaces(name):
     assert mask.shape == (2, 2, 64, 64)
     mask.mean().backward()
     assert all(p.grad is not None for p in encoder.parameters())
+
+
+# --- docs/usage.md runs as written ----------------------------------------------------------------
+def test_usage_backbone_section_runs():
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "docs" / "usage.md").read_text()
+    section = text.split("## Use as a detection / segmentation backbone", 1)[1].split("\n## ", 1)[0]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    torch.manual_seed(0)
+    exec(compile(code, "docs/usage.md", "exec"), {"__name__": "usage_md"})

@@ -112,19 +112,25 @@ class VisionModel(nn.Module):
 
         With ``pre_logits`` return the pooled ``(B, head_hidden_size)`` features instead.
         """
-        # NOTE: hasattr, not isinstance or a lookup by classifier_name: TorchScript resolves
-        # hasattr on a module at compile time and cannot do the others. A ``head`` is a ClassifierHead;
-        # flat heads name their classifier ``fc`` or ``classifier``.
-        if hasattr(self, "head"):
-            return self.head(x, pre_logits=pre_logits)
+        if torch.jit.is_scripting():
+            # NOTE: TorchScript cannot do isinstance on a module class nor a lookup by name; it
+            # resolves hasattr at compile time. A ``head`` is a ClassifierHead
+            if hasattr(self, "head"):
+                return self.head(x, pre_logits=pre_logits)  # type: ignore[operator]
+        else:
+            head = getattr(self, "head", None)
+            if isinstance(head, ClassifierHead):
+                return head(x, pre_logits=pre_logits)
         x = self.global_pool(x)
         if self.drop_rate:
             x = F.dropout(x, p=float(self.drop_rate), training=self.training)
         if pre_logits:
             return x
-        if hasattr(self, "fc"):
-            return self.fc(x)
-        return self.classifier(x)
+        if torch.jit.is_scripting():  # flat heads name their classifier ``fc`` or ``classifier``
+            if hasattr(self, "fc"):
+                return self.fc(x)  # type: ignore[operator]
+            return self.classifier(x)  # type: ignore[operator]
+        return self._classifier()(x)
 
     # --- trunk ---------------------------------------------------------------------------------
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:

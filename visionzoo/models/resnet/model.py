@@ -418,21 +418,21 @@ class ResNet(VisionModel):
         if torch.jit.is_scripting():
             # NOTE: TorchScript cannot look stages up by a computed name; it resolves hasattr at
             # compile time, so this runs layer1..layerN for any N up to 8
-            x = self.layer1(x)
+            x = self.layer1(x)  # type: ignore[operator]
             if hasattr(self, "layer2"):
-                x = self.layer2(x)
+                x = self.layer2(x)  # type: ignore[operator]
             if hasattr(self, "layer3"):
-                x = self.layer3(x)
+                x = self.layer3(x)  # type: ignore[operator]
             if hasattr(self, "layer4"):
-                x = self.layer4(x)
+                x = self.layer4(x)  # type: ignore[operator]
             if hasattr(self, "layer5"):
-                x = self.layer5(x)
+                x = self.layer5(x)  # type: ignore[operator]
             if hasattr(self, "layer6"):
-                x = self.layer6(x)
+                x = self.layer6(x)  # type: ignore[operator]
             if hasattr(self, "layer7"):
-                x = self.layer7(x)
+                x = self.layer7(x)  # type: ignore[operator]
             if hasattr(self, "layer8"):
-                x = self.layer8(x)
+                x = self.layer8(x)  # type: ignore[operator]
         else:
             x = self._run_stages(x)
         return x
