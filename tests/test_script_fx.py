@@ -18,6 +18,7 @@ from timm_oracle import materialize_random
 from torch import nn
 
 import visionzoo
+import visionzoo.models
 from visionzoo.layers import (
     Conv2dSame,
     InPlaceABN2d,
@@ -229,6 +230,12 @@ def test_layer_config_switches_set_and_restore():
     torch.testing.assert_close(_script(model)(x), model(x))
 
     from visionzoo.layers import is_exportable, is_no_jit
+
+    model = visionzoo.models.create_model(
+        "test_resnet", scriptable=True, exportable=True
+    ).eval()  # timm's kwargs
+    assert not (is_scriptable() or is_exportable())
+    torch.testing.assert_close(_script(model)(x), model(x))
 
     with set_layer_config(scriptable=True, exportable=True, no_jit=True):
         assert is_scriptable() and is_exportable() and is_no_jit()

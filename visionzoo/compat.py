@@ -16,13 +16,16 @@ from typing import Any
 import torch
 from torch import nn
 
+from .factory import create_model as _create_model
 from .factory import parse_model_name as _parse_model_name
 from .hub import WeightsError, clean_state_dict
+from .layers.config import set_layer_config
 from .registry import get_pretrained_cfg, split_model_name_tag
 from .registry import list_models as _list_models
 
 __all__ = [
     "checkpoint_seq",
+    "create_model",
     "get_arch_name",
     "get_pretrained_cfg_value",
     "is_model_in_modules",
@@ -36,6 +39,21 @@ __all__ = [
 ]
 
 _SOURCES = ("hf-hub", "local-dir")
+
+
+def create_model(
+    model_name: str,
+    pretrained: bool = False,
+    *,
+    scriptable: bool | None = None,
+    exportable: bool | None = None,
+    no_jit: bool | None = None,
+    **kwargs: Any,
+) -> nn.Module:
+    """:func:`visionzoo.create_model`, also taking timm's layer switches: the model is built under
+    ``set_layer_config(scriptable=..., exportable=..., no_jit=...)``."""
+    with set_layer_config(scriptable=scriptable, exportable=exportable, no_jit=no_jit):
+        return _create_model(model_name, pretrained, **kwargs)
 
 
 # --- names --------------------------------------------------------------------------------------

@@ -1,52 +1,9 @@
 """Model families, one module each. Importing this package registers them all."""
 
-# --- timm.models' public names, for code written against timm ------------------------------------
-# (core functions only: the family classes below load their module on first use)
-from importlib import import_module
-from typing import Any
-
-from ..builder import build_model_with_cfg, load_checkpoint, load_pretrained, resolve_pretrained_cfg
-from ..compat import (
-    checkpoint_seq,
-    get_arch_name,
-    get_pretrained_cfg_value,
-    is_model_in_modules,
-    list_models,
-    model_parameters,
-    named_apply,
-    named_modules,
-    parse_model_name,
-    resume_checkpoint,
-    safe_model_name,
-)
-from ..factory import create_model
-from ..features import FeatureDictNet, FeatureGraphNet, FeatureHookNet, FeatureInfo, FeatureListNet
-from ..hub import clean_state_dict, load_state_dict
-from ..layers._fx import (
-    create_feature_extractor,
-    get_graph_node_names,
-    get_notrace_functions,
-    get_notrace_modules,
-    is_notrace_function,
-    is_notrace_module,
-    register_notrace_function,
-    register_notrace_module,
-)
-from ..pretrained import PretrainedCfg
-from ..prune import adapt_model_from_string
-from ..registry import (
-    get_arch_pretrained_cfgs,
-    get_deprecated_models,
-    get_pretrained_cfg,
-    is_model,
-    is_model_pretrained,
-    list_modules,
-    list_pretrained,
-    model_entrypoint,
-    register_model,
-    split_model_name_tag,
-)
 from . import cspnet, densenet, inception_v3, resnet, xception_aligned
+
+# --- timm.models' public names, for code written against timm ------------------------------------
+# Core functions only; the family classes load their module on first use (``__getattr__``).
 
 # family classes, as timm.models exports them: class name -> family module
 _FAMILY_CLASSES = {
@@ -58,6 +15,51 @@ _FAMILY_CLASSES = {
     "InceptionV3": "inception_v3",
     "XceptionAligned": "xception_aligned",
 }
+
+from importlib import import_module  # noqa: E402
+from typing import Any  # noqa: E402
+
+from ..builder import build_model_with_cfg, load_checkpoint, load_pretrained, resolve_pretrained_cfg  # noqa: E402
+from ..compat import (  # noqa: E402
+    checkpoint_seq,
+    create_model,
+    get_arch_name,
+    get_pretrained_cfg_value,
+    is_model_in_modules,
+    list_models,
+    model_parameters,
+    named_apply,
+    named_modules,
+    parse_model_name,
+    resume_checkpoint,
+    safe_model_name,
+)
+from ..features import FeatureDictNet, FeatureGraphNet, FeatureHookNet, FeatureInfo, FeatureListNet  # noqa: E402
+from ..hub import clean_state_dict, load_state_dict  # noqa: E402
+from ..layers._fx import (  # noqa: E402
+    create_feature_extractor,
+    get_graph_node_names,
+    get_notrace_functions,
+    get_notrace_modules,
+    is_notrace_function,
+    is_notrace_module,
+    register_notrace_function,
+    register_notrace_module,
+)
+from ..pretrained import PretrainedCfg  # noqa: E402
+from ..prune import adapt_model_from_string  # noqa: E402
+from ..registry import (  # noqa: E402
+    get_arch_pretrained_cfgs,
+    get_deprecated_models,
+    get_pretrained_cfg,
+    is_model,
+    is_model_pretrained,
+    list_modules,
+    list_pretrained,
+    model_entrypoint,
+    register_model,
+    split_model_name_tag,
+)
 
 
 def __getattr__(name: str) -> Any:
