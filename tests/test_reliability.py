@@ -312,7 +312,7 @@ class _Plain(nn.Module):
 
 def plain_net(pretrained: bool = False, **kwargs: object) -> nn.Module:
     """Built with the builder, as a family would: features_only is checked there."""
-    from visionzoo.builder import build_model_with_cfg
+    from visionzoo.factory import build_model_with_cfg
 
     return build_model_with_cfg(_Plain, "plain_net", pretrained, **kwargs)
 

@@ -6,8 +6,8 @@
 >>> model = visionzoo.create_model("resnet50", num_classes=10)
 """
 
-from .builder import build_model_with_cfg, load_checkpoint, load_pretrained, resolve_pretrained_cfg
-from .factory import create_model, parse_model_name, save_pretrained
+from .builder import load_checkpoint, load_pretrained
+from .factory import build_model_with_cfg, create_model, parse_model_name, save_pretrained
 from .features import FeatureDictNet, FeatureHookNet, FeatureInfo, FeatureListNet
 from .hub import WeightsError
 from .model import VisionModel
@@ -25,7 +25,9 @@ from .registry import (
     list_modules,
     list_pretrained,
     model_entrypoint,
+    register_family,
     register_model,
+    resolve_pretrained_cfg,
     split_model_name_tag,
 )
 
@@ -56,6 +58,7 @@ __all__ = [
     "model_entrypoint",
     "optimize_for_inference",
     "parse_model_name",
+    "register_family",
     "register_model",
     "resolve_pretrained_cfg",
     "save_pretrained",

@@ -12,18 +12,29 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
 from . import hub
-from .adapt import first_conv_in_chans
+from .adapt import FilterFn
+from .builder import build_model
+from .model import model_in_chans
 from .pretrained import PretrainedCfg, as_pretrained_cfg
-from .registry import model_entrypoint, resolve_model_name
+from .registry import (
+    UnknownModelError,
+    get_recipe,
+    list_pretrained,
+    model_entrypoint,
+    resolve_model_name,
+    resolve_pretrained_cfg,
+    split_model_name_tag,
+)
+from .variants import Pruned, Recipe
 
-__all__ = ["create_model", "parse_model_name", "save_pretrained"]
+__all__ = ["build_model_with_cfg", "create_model", "parse_model_name", "save_pretrained"]
 
 _PREFIXES = ("hf-hub:", "hf_hub:", "local-dir:")
 
@@ -75,6 +86,18 @@ def _config_source(source: str, location: str, cache_dir: Any) -> tuple[str, dic
     return arch, cfg_fields, model_args
 
 
+def _check_has_weights(cfg: PretrainedCfg) -> None:
+    if cfg.has_weights:
+        return
+    arch = cfg.architecture or ""
+    tags = list_pretrained(arch) if arch else []
+    hint = f"; tags with weights: {', '.join(tags)}" if tags else "; this architecture has none"
+    raise UnknownModelError(
+        f"{cfg.name or arch} has no pretrained weights{hint}. Use pretrained=False, or "
+        "pretrained_cfg_overlay=dict(file='path/to/weights') for your own file"
+    )
+
+
 def create_model(
     model_name: str,
     pretrained: bool = False,
@@ -86,6 +109,9 @@ def create_model(
     **kwargs: Any,
 ) -> nn.Module:
     """Build a model by name.
+
+    The name is resolved once, to the architecture's build recipe and one
+    :class:`PretrainedCfg`, and both go to the builder.
 
     Args:
         model_name: ``arch``, ``arch.tag``, ``hf-hub:org/repo[@rev]`` or ``local-dir:PATH``.
@@ -110,24 +136,32 @@ def create_model(
     source, name = parse_model_name(model_name)
     if source is not None:
         arch, cfg_fields, model_args = _config_source(source, name, cache_dir)
-        base = as_pretrained_cfg(cfg_fields) if pretrained_cfg is None else pretrained_cfg
-        pretrained_cfg = base
+        if pretrained_cfg is None:
+            pretrained_cfg = as_pretrained_cfg(cfg_fields)
         for key, value in model_args.items():
             kwargs.setdefault(key, value)
         name = arch
     arch, tag = resolve_model_name(name)
-    if tag and not pretrained_cfg:
-        pretrained_cfg = tag
-    entrypoint = model_entrypoint(arch)
-    # pass builder options only when set, so simple user entrypoints need not accept them
+    cfg = resolve_pretrained_cfg(
+        f"{arch}.{tag}" if tag else arch,
+        pretrained_cfg,
+        pretrained_cfg_overlay,
+    )
+    if pretrained:
+        _check_has_weights(cfg)
+    recipe = get_recipe(arch)
+    if recipe is not None:
+        return build_model(
+            recipe, cfg, pretrained, checkpoint_path=checkpoint_path, cache_dir=cache_dir, **kwargs
+        )
+    # a bare @register_model entrypoint: it gets the resolved config when the caller chose one, and
+    # builder options only when set, so simple user entrypoints need not accept them
+    chosen = pretrained_cfg is not None or pretrained_cfg_overlay or tag
     options = dict(
-        pretrained_cfg=pretrained_cfg,
-        pretrained_cfg_overlay=pretrained_cfg_overlay,
-        checkpoint_path=checkpoint_path,
-        cache_dir=cache_dir,
+        pretrained_cfg=cfg if chosen else None, checkpoint_path=checkpoint_path, cache_dir=cache_dir
     )
     kwargs.update({k: v for k, v in options.items() if v is not None})
-    model = entrypoint(pretrained=pretrained, **kwargs)
+    model = model_entrypoint(arch)(pretrained=pretrained, **kwargs)
     if kwargs.get("features_only") and not getattr(model, "feature_info", None):
         # a user entrypoint that swallowed features_only would otherwise return a classifier
         raise ValueError(
@@ -135,6 +169,55 @@ def create_model(
             "without feature_info; build it with build_model_with_cfg and set feature_info"
         )
     return model
+
+
+def build_model_with_cfg(
+    model_cls: Callable[..., nn.Module],
+    variant: str,
+    pretrained: bool = False,
+    *,
+    model_args: Any = None,
+    pretrained_cfg: str | PretrainedCfg | Mapping[str, Any] | None = None,
+    pretrained_cfg_overlay: Mapping[str, Any] | None = None,
+    feature_cfg: Mapping[str, Any] | None = None,
+    pretrained_filter_fn: FilterFn | None = None,
+    pruned: bool = False,
+    **kwargs: Any,
+) -> nn.Module:
+    """timm's builder call, for your own models: instantiate, prune, load weights, wrap features.
+
+    Registered families never call this (``create_model`` hands their recipe to the builder);
+    it is for a hand-written ``@register_model`` entrypoint of a model class of yours.
+
+    Args:
+        model_cls: the model class.
+        variant: its name (selects the registered config and pruning spec).
+        pretrained: load the config's weights.
+        model_args: constructor args as a ``model_args_type`` record (user kwargs override it),
+            or None to pass ``kwargs`` straight through.
+        pretrained_cfg: a tag, a config record/dict, or None for the registered default.
+        pretrained_cfg_overlay: config fields to replace, e.g. ``dict(file="w.safetensors")``.
+        feature_cfg: ``features_only`` wrapper defaults.
+        pretrained_filter_fn: checkpoint remap.
+        pruned: resize layers to the variant's pruning spec.
+        **kwargs: constructor arguments and the builder's options (``features_only``,
+            ``out_indices``, ``feature_cls``, ``checkpoint_path``, ``cache_dir``, ``device``,
+            ``dtype``, ``pretrained_strict``).
+    """
+    if isinstance(model_args, Pruned):
+        pruned, model_args = True, model_args.args
+    cfg = resolve_pretrained_cfg(variant, pretrained_cfg, pretrained_cfg_overlay)
+    if pretrained:
+        _check_has_weights(cfg)
+    recipe = Recipe(
+        name=split_model_name_tag(variant)[0],
+        model_cls=model_cls,
+        args=model_args,
+        pruned=pruned,
+        feature_cfg=dict(feature_cfg or {}),
+        filter_fn=pretrained_filter_fn,
+    )
+    return build_model(recipe, cfg, pretrained, **kwargs)
 
 
 def save_pretrained(
@@ -161,7 +244,7 @@ def save_pretrained(
         for key in ("label_names", "label_descriptions"):
             cfg_dict.pop(key, None)
     cfg_dict["num_classes"] = num_classes
-    in_chans = first_conv_in_chans(model, cfg)
+    in_chans = model_in_chans(model)
     cfg_dict["input_size"] = (in_chans, *cfg.input_size[1:])
     config: dict[str, Any] = {
         "architecture": cfg_dict.pop("architecture"),

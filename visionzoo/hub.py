@@ -43,6 +43,7 @@ __all__ = [
     "load_config_json",
     "load_state_dict",
     "load_state_dict_for_cfg",
+    "overlay_cfg",
     "weights_cache_dir",
 ]
 
@@ -407,3 +408,13 @@ def load_state_dict_for_cfg(
         "use pretrained=False, pick a tag from list_pretrained(), or pass "
         "pretrained_cfg_overlay=dict(file='path/to/weights')"
     )
+
+
+def overlay_cfg(cfg: PretrainedCfg, overlay: Mapping[str, Any]) -> PretrainedCfg:
+    """``cfg`` with ``overlay``'s fields; an overlay naming a weight source replaces the config's
+    sources, so the one the user gave is the one loaded."""
+    overlay = dict(overlay)
+    if any(overlay.get(k) for k in ("url", "file", "state_dict", "hf_hub_id")):
+        for k in ("url", "file", "hf_hub_id", "state_dict"):
+            overlay.setdefault(k, None)
+    return cfg.replace(**overlay)

@@ -7,23 +7,75 @@ gradient checkpointing switches and config access come from here.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from .features import feature_take_indices, run_trunk, trunk_modules
 from .layers.classifier import ClassifierHead, create_classifier
 from .pretrained import PretrainedCfg
 
-__all__ = ["VisionModel"]
+__all__ = ["VisionModel", "checkpoint_seq", "model_in_chans"]
+
+
+def model_in_chans(model: nn.Module) -> int:
+    """Input channels of a model: the contract's ``in_chans`` (which the builder keeps equal to
+    ``pretrained_cfg.input_size[0]``), else its config's, else 3."""
+    chans = getattr(model, "in_chans", None)
+    if isinstance(chans, int):
+        return chans
+    cfg = getattr(model, "pretrained_cfg", None)
+    size = cfg.get("input_size") if isinstance(cfg, Mapping) else None
+    return int(size[0]) if size else 3
+
+
+def checkpoint_seq(
+    functions: Iterable[Callable[[torch.Tensor], torch.Tensor]],
+    x: torch.Tensor,
+    *,
+    every: int = 1,
+    skip_last: bool = False,
+) -> torch.Tensor:
+    """Run ``functions`` (modules, e.g. an ``nn.Sequential``'s blocks) in order, recomputing the
+    activations inside each run of ``every`` of them in backward instead of keeping them.
+
+    Args:
+        functions: the sequence to run.
+        x: its input.
+        every: how many functions one checkpoint spans.
+        skip_last: run the last span normally (its activations are needed right away).
+
+    Returns:
+        The output of the last function.
+    """
+    fns = list(functions)
+
+    def run_span(start: int, end: int) -> Callable[[torch.Tensor], torch.Tensor]:
+        def forward(t: torch.Tensor) -> torch.Tensor:
+            for fn in fns[start:end]:
+                t = fn(t)
+            return t
+
+        return forward
+
+    spans = [(i, min(i + every, len(fns))) for i in range(0, len(fns), max(1, every))]
+    for i, (start, end) in enumerate(spans):
+        if skip_last and i == len(spans) - 1:
+            x = run_span(start, end)(x)
+        else:
+            x = checkpoint(run_span(start, end), x, use_reentrant=False)
+    return x
 
 
 class VisionModel(nn.Module):
     """Base class of every visionzoo model.
 
     Attributes set by subclasses:
+        in_chans: input channels (the builder keeps ``pretrained_cfg.input_size`` equal to it).
         num_classes: classifier outputs (0: no classifier, ``forward`` returns pooled features).
         num_features: channels out of ``forward_features``.
         head_hidden_size: width of the pre-logits features (``forward_head(pre_logits=True)``).
@@ -41,6 +93,7 @@ class VisionModel(nn.Module):
     __jit_unused_properties__: ClassVar[list[str]] = ["default_cfg"]
 
     if TYPE_CHECKING:  # NOTE: for type checkers only; TorchScript cannot read these string annotations
+        in_chans: int
         num_classes: int
         num_features: int
         head_hidden_size: int
@@ -227,6 +280,13 @@ class VisionModel(nn.Module):
     def set_grad_checkpointing(self, enable: bool = True) -> None:
         """Recompute activations in backward to save memory."""
         self.grad_checkpointing = enable
+
+    def _checkpointing(self) -> bool:
+        """Whether this forward pass recomputes activations in backward: checkpointing is on,
+        the model trains and gradients are being recorded (never under TorchScript)."""
+        if torch.jit.is_scripting():
+            return False
+        return self.grad_checkpointing and self.training and torch.is_grad_enabled()
 
     def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
         """Regexes grouping parameter names into stem / blocks (for layer-wise LR decay)."""

@@ -23,8 +23,10 @@ __all__ = [
     "IMAGENET_INCEPTION_STD",
     "OPENAI_CLIP_MEAN",
     "OPENAI_CLIP_STD",
+    "WEIGHT_CFG_BASE",
     "PretrainedCfg",
     "as_pretrained_cfg",
+    "cfg_for_in_chans",
     "published_results",
 ]
 
@@ -34,6 +36,10 @@ IMAGENET_INCEPTION_MEAN = (0.5, 0.5, 0.5)
 IMAGENET_INCEPTION_STD = (0.5, 0.5, 0.5)
 OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+# What every registered weight config starts from (a family's cfg_defaults and each entry go over
+# it): weights on the Hub at "timm/arch.tag", no direct URL, as timm's configs say.
+WEIGHT_CFG_BASE: dict[str, Any] = dict(url="", hf_hub_id="timm/")
 
 # Keys a mapping view always shows, even when None (timm shows these too).
 _KEEP_NULL = frozenset({"pool_size", "first_conv", "classifier"})
@@ -172,6 +178,36 @@ def as_pretrained_cfg(value: PretrainedCfg | Mapping[str, Any]) -> PretrainedCfg
         if isinstance(clean.get(k), list):
             clean[k] = tuple(clean[k])
     return PretrainedCfg(**clean)
+
+
+def cfg_for_in_chans(cfg: PretrainedCfg, in_chans: int) -> PretrainedCfg:
+    """The config of a model built for ``in_chans`` input channels.
+
+    The sizes say ``in_chans``, and mean/std follow the first-conv adaptation of
+    :func:`visionzoo.adapt.adapt_input_conv`: one channel sums the source's, so its statistics
+    are the mean of the source's; more channels repeat the source's in order.
+    """
+    if cfg.input_size[0] == in_chans:
+        return cfg
+
+    def chans(size: tuple[int, int, int] | None) -> tuple[int, int, int] | None:
+        return None if size is None else (in_chans, size[1], size[2])
+
+    def stats(values: tuple[float, ...]) -> tuple[float, ...]:
+        if len(values) == in_chans:
+            return values
+        if in_chans == 1:
+            return (sum(values) / len(values),)
+        return tuple(values[i % len(values)] for i in range(in_chans))
+
+    return dataclasses.replace(
+        cfg,
+        input_size=(in_chans, cfg.input_size[1], cfg.input_size[2]),
+        test_input_size=chans(cfg.test_input_size),
+        min_input_size=chans(cfg.min_input_size),
+        mean=stats(tuple(cfg.mean)),
+        std=stats(tuple(cfg.std)),
+    )
 
 
 @functools.cache

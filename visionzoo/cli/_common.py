@@ -202,9 +202,9 @@ def _shape_kwargs(
 
 
 def model_in_chans(model: nn.Module) -> int:
-    from ..data.config import _model_in_chans
+    from ..model import model_in_chans as in_chans  # (lazy: keeps `visionzoo --help` fast)
 
-    return _model_in_chans(model, getattr(model, "pretrained_cfg", None) or {})
+    return in_chans(model)
 
 
 _warned_optimize = False

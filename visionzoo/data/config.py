@@ -13,6 +13,7 @@ from typing import Any
 
 from torch import nn
 
+from ..model import model_in_chans
 from ..pretrained import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, PretrainedCfg
 
 __all__ = [
@@ -141,16 +142,9 @@ def resolve_data_config(
 
 
 def _model_in_chans(model: nn.Module | None, cfg: Mapping[str, Any]) -> int:
-    """The channels the model's first conv takes (a model adapted to ``in_chans=1`` keeps its
-    RGB config, so the conv is the truth), else the config's."""
-    if model is not None and cfg:
-        from ..adapt import as_names
-
-        for name in as_names(cfg.get("first_conv")):
-            try:
-                return int(getattr(model.get_submodule(name), "in_channels"))  # noqa: B009
-            except AttributeError:
-                break
+    """The model's input channels (the contract's ``in_chans``), else the config's."""
+    if model is not None:
+        return model_in_chans(model)
     size = _cfg_get(cfg, "input_size")
     return int(size[0]) if size else 3
 

@@ -1,26 +1,21 @@
-"""Model families, one module each. Importing this package registers them all."""
+"""Model families, one module each, imported on first use.
 
-from . import cspnet, densenet, inception_v3, resnet, xception_aligned
+``FAMILIES`` names the built-in family modules; the registry imports one of them when a name it
+defines is first asked for (through the generated index in ``_index.py``), and all of them when
+everything is listed. ``visionzoo.models.resnet`` and the like import on attribute access.
 
-# --- timm.models' public names, for code written against timm ------------------------------------
-# Core functions only; the family classes load their module on first use (``__getattr__``).
+It also offers ``timm.models``' public names that apply to these families (``create_model``,
+``get_pretrained_cfg_value``, ``FeatureGraphNet``, ``ResNet``...), so code written against timm
+imports them from here; family classes load their module on first use too.
+"""
 
-# family classes, as timm.models exports them: class name -> family module
-_FAMILY_CLASSES = {
-    "BasicBlock": "resnet",
-    "Bottleneck": "resnet",
-    "ResNet": "resnet",
-    "CspNet": "cspnet",
-    "DenseNet": "densenet",
-    "InceptionV3": "inception_v3",
-    "XceptionAligned": "xception_aligned",
-}
+from __future__ import annotations
 
-from importlib import import_module  # noqa: E402
-from typing import Any  # noqa: E402
+import importlib
+from typing import Any
 
-from ..builder import build_model_with_cfg, load_checkpoint, load_pretrained, resolve_pretrained_cfg  # noqa: E402
-from ..compat import (  # noqa: E402
+from ..builder import load_checkpoint, load_pretrained
+from ..compat import (
     checkpoint_seq,
     create_model,
     get_arch_name,
@@ -34,9 +29,10 @@ from ..compat import (  # noqa: E402
     resume_checkpoint,
     safe_model_name,
 )
-from ..features import FeatureDictNet, FeatureGraphNet, FeatureHookNet, FeatureInfo, FeatureListNet  # noqa: E402
-from ..hub import clean_state_dict, load_state_dict  # noqa: E402
-from ..layers._fx import (  # noqa: E402
+from ..factory import build_model_with_cfg
+from ..features import FeatureDictNet, FeatureGraphNet, FeatureHookNet, FeatureInfo, FeatureListNet
+from ..hub import clean_state_dict, load_state_dict
+from ..layers._fx import (
     create_feature_extractor,
     get_graph_node_names,
     get_notrace_functions,
@@ -46,9 +42,9 @@ from ..layers._fx import (  # noqa: E402
     register_notrace_function,
     register_notrace_module,
 )
-from ..pretrained import PretrainedCfg  # noqa: E402
-from ..prune import adapt_model_from_string  # noqa: E402
-from ..registry import (  # noqa: E402
+from ..pretrained import PretrainedCfg
+from ..prune import adapt_model_from_string
+from ..registry import (
     get_arch_pretrained_cfgs,
     get_deprecated_models,
     get_pretrained_cfg,
@@ -58,19 +54,39 @@ from ..registry import (  # noqa: E402
     list_pretrained,
     model_entrypoint,
     register_model,
+    resolve_pretrained_cfg,
     split_model_name_tag,
 )
 
+# Adding a family: its module name here, then `python -m visionzoo.models._index`.
+FAMILIES: tuple[str, ...] = ("cspnet", "densenet", "inception_v3", "resnet", "xception_aligned")
+
+# family classes, as timm.models exports them: class name -> family module
+_FAMILY_CLASSES = {
+    "BasicBlock": "resnet",
+    "Bottleneck": "resnet",
+    "ResNet": "resnet",
+    "CspNet": "cspnet",
+    "DenseNet": "densenet",
+    "InceptionV3": "inception_v3",
+    "XceptionAligned": "xception_aligned",
+}
+
 
 def __getattr__(name: str) -> Any:
-    """Load a family class (``visionzoo.models.ResNet``) without importing every family up front."""
-    family = _FAMILY_CLASSES.get(name)
-    if family is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(f"{__name__}.{family}"), name)
+    if name in FAMILIES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _FAMILY_CLASSES:
+        return getattr(importlib.import_module(f"{__name__}.{_FAMILY_CLASSES[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(FAMILIES) | set(_FAMILY_CLASSES))
 
 
 __all__ = [
+    "FAMILIES",
     "FeatureDictNet",
     "FeatureGraphNet",
     "FeatureHookNet",
@@ -83,8 +99,6 @@ __all__ = [
     "clean_state_dict",
     "create_feature_extractor",
     "create_model",
-    "cspnet",
-    "densenet",
     "get_arch_name",
     "get_arch_pretrained_cfgs",
     "get_deprecated_models",
@@ -93,7 +107,6 @@ __all__ = [
     "get_notrace_modules",
     "get_pretrained_cfg",
     "get_pretrained_cfg_value",
-    "inception_v3",
     "is_model",
     "is_model_in_modules",
     "is_model_pretrained",
@@ -113,11 +126,9 @@ __all__ = [
     "register_model",
     "register_notrace_function",
     "register_notrace_module",
-    "resnet",
     "resolve_pretrained_cfg",
     "resume_checkpoint",
     "safe_model_name",
     "split_model_name_tag",
-    "xception_aligned",
     *_FAMILY_CLASSES,
 ]

@@ -23,12 +23,12 @@ from typing import Any, ClassVar
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
-from ..builder import build_model_with_cfg, model_args_type
 from ..layers import ConvNormAct, LayerType, get_norm_layer
-from ..model import VisionModel
-from ..registry import register_family
+from ..model import VisionModel, checkpoint_seq
+from ..pretrained import IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
+from ..registry import Entrypoint, family_entrypoint, register_family
+from ..variants import model_args_type
 
 __all__ = [
     "InceptionA",
@@ -266,6 +266,11 @@ class InceptionV3(VisionModel):
         self.in_chans = in_chans
         self.drop_rate = drop_rate
         self.aux_logits = bool(aux_logits)
+        if self.aux_logits and num_classes == 0:
+            raise ValueError(
+                "aux_logits=True needs a classifier (num_classes > 0): features_only=True cannot be "
+                "combined with aux_logits=True (a feature backbone has no classifier); drop one of them"
+            )
         norm = get_norm_layer(norm_layer)
         if norm is None:
             raise ValueError(f"norm_layer must name a norm layer, got {norm_layer!r}")
@@ -331,9 +336,6 @@ class InceptionV3(VisionModel):
                 fc: nn.Module = nn.Linear(768, num_classes) if num_classes > 0 else nn.Identity()
             self.AuxLogits.fc = fc.to(dtype=ref.dtype).train(self.training)
 
-    def _checkpointing(self) -> bool:
-        return self.grad_checkpointing and self.training and torch.is_grad_enabled()
-
     def _check_input(self, x: torch.Tensor, *, with_aux: bool) -> None:
         if isinstance(x, torch.fx.Proxy):  # NOTE: a symbolic trace has no shape to check
             return
@@ -346,10 +348,11 @@ class InceptionV3(VisionModel):
             )
 
     def _run(self, x: torch.Tensor, names: tuple[str, ...]) -> torch.Tensor:
-        use_ckpt = self._checkpointing()
-        for name in names:
-            layer = getattr(self, name)
-            x = checkpoint(layer, x, use_reentrant=False) if use_ckpt else layer(x)
+        layers = [getattr(self, name) for name in names]
+        if self._checkpointing():
+            return checkpoint_seq(layers, x)
+        for layer in layers:
+            x = layer(x)
         return x
 
     # NOTE: with aux_logits the trunk also returns the aux logits, as timm's and torchvision's do;
@@ -437,50 +440,19 @@ def _fit_aux_logits(state_dict: dict[str, torch.Tensor], model: nn.Module) -> di
     return state_dict
 
 
-def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:
-    if kwargs.get("aux_logits") and kwargs.get("features_only"):
-        raise ValueError(
-            f"{variant}: features_only=True cannot be combined with aux_logits=True "
-            "(a feature backbone has no classifier); drop one of them"
-        )
-    return build_model_with_cfg(
-        InceptionV3, variant, pretrained, pretrained_filter_fn=_fit_aux_logits, **kwargs
-    )
-
-
 # --- variants -------------------------------------------------------------------------------------
 InceptionV3Args = model_args_type(InceptionV3)
 VARIANTS: dict[str, Any] = {"inception_v3": InceptionV3Args()}
 
 # --- weights --------------------------------------------------------------------------------------
-_INCEPTION_MEAN = _INCEPTION_STD = (0.5, 0.5, 0.5)
-_BASE = dict(
-    url="",
-    hf_hub_id="timm/",
-    num_classes=1000,
-    input_size=(3, 299, 299),
-    pool_size=(8, 8),
-    crop_pct=0.875,
-    interpolation="bicubic",
-    mean=_INCEPTION_MEAN,
-    std=_INCEPTION_STD,
-    first_conv="Conv2d_1a_3x3.conv",
-    classifier="fc",
-    license="apache-2.0",
-)
-
-
-def _w(**fields: Any) -> dict[str, Any]:
-    return {**_BASE, **fields}
-
-
-# Weight tags in priority order: the first is the default.
-WEIGHTS = {
-    "inception_v3.tv_in1k": _w(url="https://download.pytorch.org/models/inception_v3_google-1a9a5a14.pth"),
-    "inception_v3.tf_in1k": _w(),
-    "inception_v3.tf_adv_in1k": _w(),
+WEIGHTS: dict[str, dict[str, Any]] = {
+    "inception_v3.tv_in1k": dict(
+        default=True, url="https://download.pytorch.org/models/inception_v3_google-1a9a5a14.pth"
+    ),
+    "inception_v3.tf_in1k": {},
+    "inception_v3.tf_adv_in1k": {},
     # GluonCV trained with ImageNet's mean / std (the Inception ones work about as well)
-    "inception_v3.gluon_in1k": _w(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)),
+    "inception_v3.gluon_in1k": dict(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)),
 }
 
 DEPRECATED = {
@@ -489,4 +461,24 @@ DEPRECATED = {
     "gluon_inception_v3": "inception_v3.gluon_in1k",
 }
 
-default_cfgs = register_family(__name__, VARIANTS, _create, weights=WEIGHTS, deprecated=DEPRECATED)
+default_cfgs = register_family(
+    __name__,
+    model_cls=InceptionV3,
+    variants=VARIANTS,
+    weights=WEIGHTS,
+    cfg_defaults=dict(
+        input_size=(3, 299, 299),
+        pool_size=(8, 8),
+        mean=IMAGENET_INCEPTION_MEAN,
+        std=IMAGENET_INCEPTION_STD,
+        first_conv="Conv2d_1a_3x3.conv",
+        classifier="fc",
+        license="apache-2.0",
+    ),
+    filter_fn=_fit_aux_logits,
+    deprecated=DEPRECATED,
+)
+
+
+def __getattr__(name: str) -> Entrypoint:  # the entrypoint inception_v3
+    return family_entrypoint(__name__, name)

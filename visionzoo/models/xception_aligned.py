@@ -25,7 +25,6 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from ..builder import as_dataclass, build_model_with_cfg, model_args_type
 from ..layers import (
     ClassifierHead,
     ConvNormAct,
@@ -37,9 +36,10 @@ from ..layers import (
     get_norm_act_layer,
     get_norm_layer,
 )
-from ..model import VisionModel
+from ..model import VisionModel, checkpoint_seq
 from ..pretrained import IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
-from ..registry import register_family
+from ..registry import Entrypoint, family_entrypoint, register_family
+from ..variants import as_dataclass, model_args_type
 
 __all__ = [
     "PreSeparableConv2d",
@@ -442,14 +442,10 @@ class XceptionAligned(VisionModel):
     def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
         return dict(stem=r"^stem", blocks=r"^blocks\.(\d+)")
 
-    def _checkpointing(self) -> bool:
-        return self.grad_checkpointing and self.training and torch.is_grad_enabled()
-
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
-        if not torch.jit.is_scripting() and self._checkpointing():
-            for block in self.blocks:
-                x = checkpoint(block, x, use_reentrant=False)
+        if not torch.jit.is_scripting() and self._checkpointing():  # static under TorchScript
+            x = checkpoint_seq(self.blocks, x)
         else:
             x = self.blocks(x)
         return self.act(x)
@@ -500,16 +496,6 @@ class XceptionAligned(VisionModel):
             self.act = nn.Identity()
 
 
-def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:
-    return build_model_with_cfg(
-        XceptionAligned,
-        variant,
-        pretrained,
-        feature_cfg=dict(flatten_sequential=True, feature_cls="hook"),
-        **kwargs,
-    )
-
-
 # --- variants -------------------------------------------------------------------------------------
 XceptionAlignedArgs = model_args_type(XceptionAligned)
 _B = XceptionBlockCfg
@@ -541,26 +527,11 @@ VARIANTS: dict[str, Any] = {
 }
 
 # --- weights --------------------------------------------------------------------------------------
-_BASE = dict(
-    url="",
-    hf_hub_id="timm/",
-    num_classes=1000,
-    input_size=(3, 299, 299),
-    pool_size=(10, 10),
-    crop_pct=0.903,
-    interpolation="bicubic",
-    mean=IMAGENET_INCEPTION_MEAN,
-    std=IMAGENET_INCEPTION_STD,
-    first_conv="stem.0.conv",
-    classifier="head.fc",
-    license="apache-2.0",
-)
-_TF = _BASE  # ported from TensorFlow DeepLab
-_RA3 = dict(_BASE, crop_pct=0.94)  # trained in timm (RandAugment recipe 3)
+_TF: dict[str, Any] = {}  # ported from TensorFlow DeepLab
+_RA3 = dict(crop_pct=0.94)  # trained in timm (RandAugment recipe 3)
 
-# Weight tags in priority order: an architecture's first tag with weights is its default.
 WEIGHTS = {
-    "xception65.ra3_in1k": _RA3,
+    "xception65.ra3_in1k": dict(_RA3, default=True),
     "xception41.tf_in1k": _TF,
     "xception65.tf_in1k": _TF,
     "xception71.tf_in1k": _TF,
@@ -568,4 +539,24 @@ WEIGHTS = {
     "xception65p.ra3_in1k": _RA3,
 }
 
-default_cfgs = register_family(__name__, VARIANTS, _create, weights=WEIGHTS)
+default_cfgs = register_family(
+    __name__,
+    model_cls=XceptionAligned,
+    variants=VARIANTS,
+    weights=WEIGHTS,
+    cfg_defaults=dict(
+        input_size=(3, 299, 299),
+        pool_size=(10, 10),
+        crop_pct=0.903,
+        mean=IMAGENET_INCEPTION_MEAN,
+        std=IMAGENET_INCEPTION_STD,
+        first_conv="stem.0.conv",
+        classifier="head.fc",
+        license="apache-2.0",
+    ),
+    feature_cfg=dict(flatten_sequential=True, feature_cls="hook"),
+)
+
+
+def __getattr__(name: str) -> Entrypoint:  # the variants' entrypoints, e.g. xception65
+    return family_entrypoint(__name__, name)

@@ -10,7 +10,6 @@ from typing import Any, cast
 import torch
 from torch import nn
 
-from ...builder import build_model_with_cfg
 from ...layers import (
     AvgPool2dSame,
     DropBlock2d,
@@ -21,7 +20,7 @@ from ...layers import (
     get_act_layer,
     get_norm_layer,
 )
-from ...model import VisionModel
+from ...model import VisionModel, checkpoint_seq
 
 __all__ = ["BasicBlock", "Bottleneck", "ResNet"]
 
@@ -438,16 +437,8 @@ class ResNet(VisionModel):
         return x
 
     def _run_stages(self, x: torch.Tensor) -> torch.Tensor:
-        if self.grad_checkpointing and self.training and torch.is_grad_enabled():
-            from torch.utils.checkpoint import checkpoint
-
-            for block in (b for stage in self.stages() for b in stage):
-                x = checkpoint(block, x, use_reentrant=False)
-            return x
+        if self._checkpointing():
+            return checkpoint_seq([b for stage in self.stages() for b in stage], x)
         for stage in self.stages():
             x = stage(x)
         return x
-
-
-def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:
-    return build_model_with_cfg(ResNet, variant, pretrained, **kwargs)
