@@ -19,7 +19,7 @@ from torch import nn
 
 from . import hub
 from .adapt import FilterFn, adapt_state_dict
-from .features import FeatureDictNet, FeatureHookNet, FeatureListNet, normalize_out_indices
+from .features import FeatureDictNet, FeatureGraphNet, FeatureHookNet, FeatureListNet, normalize_out_indices
 from .integrity import StateDictMismatchError, warn_non_finite
 from .model import model_in_chans
 from .pretrained import PretrainedCfg, as_pretrained_cfg, cfg_for_in_chans
@@ -37,6 +37,7 @@ _FEATURE_CLASSES: dict[str, type[nn.Module]] = {
     "list": FeatureListNet,
     "dict": FeatureDictNet,
     "hook": FeatureHookNet,
+    "fx": FeatureGraphNet,
 }
 
 

@@ -8,7 +8,7 @@ gradient checkpointing switches and config access come from here.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -89,12 +89,15 @@ class VisionModel(nn.Module):
 
     classifier_name: ClassVar[str] = "fc"
     head_names: ClassVar[tuple[str, ...]] = ("global_pool", "fc", "head", "head_drop", "classifier")
+    # NOTE: Python-side config access; TorchScript must not compile it
+    __jit_unused_properties__: ClassVar[list[str]] = ["default_cfg"]
 
-    in_chans: int
-    num_classes: int
-    num_features: int
-    head_hidden_size: int
-    feature_info: list[dict[str, Any]]
+    if TYPE_CHECKING:  # NOTE: for type checkers only; TorchScript cannot read these string annotations
+        in_chans: int
+        num_classes: int
+        num_features: int
+        head_hidden_size: int
+        feature_info: list[dict[str, Any]]
 
     def __init__(self) -> None:
         super().__init__()
@@ -162,13 +165,25 @@ class VisionModel(nn.Module):
 
         With ``pre_logits`` return the pooled ``(B, head_hidden_size)`` features instead.
         """
-        head = getattr(self, "head", None)
-        if isinstance(head, ClassifierHead):
-            return head(x, pre_logits=pre_logits)
+        if torch.jit.is_scripting():
+            # NOTE: TorchScript cannot do isinstance on a module class nor a lookup by name; it
+            # resolves hasattr at compile time. A ``head`` is a ClassifierHead
+            if hasattr(self, "head"):
+                return self.head(x, pre_logits=pre_logits)  # type: ignore[operator]
+        else:
+            head = getattr(self, "head", None)
+            if isinstance(head, ClassifierHead):
+                return head(x, pre_logits=pre_logits)
         x = self.global_pool(x)
         if self.drop_rate:
             x = F.dropout(x, p=float(self.drop_rate), training=self.training)
-        return x if pre_logits else self._classifier()(x)
+        if pre_logits:
+            return x
+        if torch.jit.is_scripting():  # flat heads name their classifier ``fc`` or ``classifier``
+            if hasattr(self, "fc"):
+                return self.fc(x)  # type: ignore[operator]
+            return self.classifier(x)  # type: ignore[operator]
+        return self._classifier()(x)
 
     # --- trunk ---------------------------------------------------------------------------------
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:

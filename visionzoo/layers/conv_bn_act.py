@@ -19,7 +19,10 @@ from .helpers import get_padding, is_static_pad
 from .norm_act import get_norm_act_layer
 from .padding import pad_same
 
-__all__ = ["Conv2dSame", "ConvNormAct", "create_conv2d"]
+__all__ = ["Conv2dSame", "ConvBnAct", "ConvNormAct", "create_conv2d"]
+
+# NOTE: the padding depends on the input's shape: FX traces keep the call as one node
+torch.fx.wrap("pad_same")
 
 
 class Conv2dSame(nn.Conv2d):
@@ -121,3 +124,6 @@ class ConvNormAct(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.bn(self.conv(x))
         return self.aa(x) if self.aa is not None else x
+
+
+ConvBnAct = ConvNormAct  # NOTE: timm's older name

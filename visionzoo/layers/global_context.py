@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .activations import LayerType, create_act_layer, get_act_layer
+from .activations import LayerType, act_or_identity, get_act_layer
 from .helpers import make_divisible
 from .layer_norm import LayerNorm2d
 
@@ -31,7 +31,7 @@ class ConvMlp(nn.Module):
         super().__init__()
         self.fc1 = nn.Conv2d(in_features, hidden_features, 1)
         self.norm = norm_layer(hidden_features) if norm_layer else nn.Identity()
-        self.act = create_act_layer(act_layer)
+        self.act = act_or_identity(act_layer)
         self.fc2 = nn.Conv2d(hidden_features, in_features, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -66,7 +66,7 @@ class GlobalContext(nn.Module):
         self.mlp_scale = (
             ConvMlp(channels, rd_channels, act_layer=act, norm_layer=LayerNorm2d) if fuse_scale else None
         )
-        self.gate = create_act_layer(gate_layer)
+        self.gate = act_or_identity(gate_layer)
         self.init_last_zero = init_last_zero
         self.reset_parameters()
 

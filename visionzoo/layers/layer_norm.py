@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .activations import LayerType, create_act_layer
+from .activations import LayerType, act_or_identity
 
 __all__ = ["LayerNorm", "LayerNorm2d", "LayerNormAct2d"]
 
@@ -60,7 +60,7 @@ class LayerNormAct2d(nn.LayerNorm):
     ) -> None:
         super().__init__(num_channels, eps=eps, elementwise_affine=affine)
         self.drop = drop_layer() if drop_layer is not None else nn.Identity()
-        self.act = create_act_layer(act_layer if apply_act else None, inplace=inplace, **(act_kwargs or {}))
+        self.act = act_or_identity(act_layer if apply_act else None, inplace=inplace, **(act_kwargs or {}))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias, self.eps)

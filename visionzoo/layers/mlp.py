@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from .activations import LayerType, create_act_layer
+from .activations import LayerType, act_or_identity
 from .grn import GlobalResponseNorm
 
 __all__ = ["GlobalResponseNormMlp", "Mlp"]
@@ -38,7 +38,7 @@ class Mlp(nn.Module):
         super().__init__()
         hidden = hidden_features or in_features
         self.fc1 = _linear(in_features, hidden, use_conv=use_conv, bias=bias)
-        self.act = create_act_layer(act_layer)
+        self.act = act_or_identity(act_layer)
         self.drop1 = nn.Dropout(drop)
         self.norm = norm_layer(hidden) if norm_layer is not None else nn.Identity()
         self.fc2 = _linear(hidden, out_features or in_features, use_conv=use_conv, bias=bias)
@@ -66,7 +66,7 @@ class GlobalResponseNormMlp(nn.Module):
         super().__init__()
         hidden = hidden_features or in_features
         self.fc1 = _linear(in_features, hidden, use_conv=use_conv, bias=bias)
-        self.act = create_act_layer(act_layer)
+        self.act = act_or_identity(act_layer)
         self.drop1 = nn.Dropout(drop)
         self.grn = GlobalResponseNorm(hidden, channels_last=not use_conv)
         self.fc2 = _linear(hidden, out_features or in_features, use_conv=use_conv, bias=bias)

@@ -12,9 +12,10 @@ from functools import partial
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from .activations import LayerType, create_act_layer
+from .activations import LayerType, act_or_identity
 from .evo_norm import EvoNorm2dS0
 from .layer_norm import LayerNormAct2d
 from .norm import GroupNorm, get_norm_layer
@@ -44,10 +45,28 @@ class BatchNormAct2d(nn.BatchNorm2d):
         )
         self.drop = drop_layer() if drop_layer is not None else nn.Identity()
         act = act_layer if apply_act else None
-        self.act = create_act_layer(act, inplace=inplace, **(act_kwargs or {}))
+        self.act = act_or_identity(act, inplace=inplace, **(act_kwargs or {}))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(self.drop(super().forward(x)))
+        # NOTE: F.batch_norm directly, not BatchNorm2d.forward: that one checks the input's rank in
+        # Python (FX cannot trace the branch) and TorchScript cannot call super()
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
+            self.num_batches_tracked.add_(1)
+            factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
+        batch_stats = self.training or (self.running_mean is None and self.running_var is None)
+        keep_stats = not self.training or self.track_running_stats
+        x = F.batch_norm(
+            x,
+            self.running_mean if keep_stats else None,
+            self.running_var if keep_stats else None,
+            self.weight,
+            self.bias,
+            batch_stats,
+            factor,
+            self.eps,
+        )
+        return self.act(self.drop(x))
 
 
 class GroupNormAct(GroupNorm):
@@ -74,10 +93,12 @@ class GroupNormAct(GroupNorm):
         super().__init__(num_channels, num_groups=num_groups, eps=eps, affine=affine)
         self.drop = drop_layer() if drop_layer is not None else nn.Identity()
         act = act_layer if apply_act else None
-        self.act = create_act_layer(act, inplace=inplace, **(act_kwargs or {}))
+        self.act = act_or_identity(act, inplace=inplace, **(act_kwargs or {}))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(self.drop(super().forward(x)))
+        # NOTE: F.group_norm directly: TorchScript cannot call super()
+        x = F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+        return self.act(self.drop(x))
 
 
 _NORM_ACT: dict[type[nn.Module] | str, Callable[..., nn.Module]] = {

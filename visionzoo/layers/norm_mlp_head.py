@@ -11,7 +11,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from .activations import LayerType, create_act_layer
+from .activations import LayerType, act_or_identity
 from .layer_norm import LayerNorm2d
 from .pool import SelectAdaptivePool2d
 
@@ -60,7 +60,7 @@ class NormMlpClassifierHead(nn.Module):
         if hidden_size:
             self.pre_logits: nn.Module = nn.Sequential(
                 OrderedDict(
-                    fc=_linear(in_features, hidden_size, self.use_conv), act=create_act_layer(act_layer)
+                    fc=_linear(in_features, hidden_size, self.use_conv), act=act_or_identity(act_layer)
                 )
             )
             self.num_features = hidden_size

@@ -16,12 +16,20 @@ __all__ = ["get_padding_value", "pad_same"]
 
 
 def pad_same(
-    x: torch.Tensor, kernel_size: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int] = (1, 1)
+    x: torch.Tensor,
+    kernel_size: tuple[int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int] = (1, 1),
+    value: float = 0.0,
 ) -> torch.Tensor:
-    """Pad ``x`` (NCHW) as TF 'SAME' does: the odd pixel goes to the bottom/right."""
+    """Pad ``x`` (NCHW) as TF 'SAME' does: the odd pixel goes to the bottom/right.
+
+    FX-wrapped where it is called (the amounts depend on the input's shape), so traces keep it as
+    one node.
+    """
     ph = same_pad_amount(x.shape[-2], kernel_size[0], stride[0], dilation[0])
     pw = same_pad_amount(x.shape[-1], kernel_size[1], stride[1], dilation[1])
-    return F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
+    return F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2), value=value)
 
 
 def get_padding_value(

@@ -24,8 +24,8 @@ from ..layers import (
     BatchNormAct2d,
     ConvNormAct,
     DropPath,
+    act_or_identity,
     create_aa,
-    create_act_layer,
     create_conv2d,
     get_norm_act_layer,
 )
@@ -147,9 +147,9 @@ class SqueezeExcite(nn.Module):
         if rd_channels is None:
             rd_channels = (rd_round_fn or round)(in_chs * rd_ratio)
         self.conv_reduce = nn.Conv2d(in_chs, rd_channels, 1, bias=True)
-        self.act1 = create_act_layer(force_act_layer or act_layer, inplace=True)
+        self.act1 = act_or_identity(force_act_layer or act_layer, inplace=True)
         self.conv_expand = nn.Conv2d(rd_channels, in_chs, 1, bias=True)
-        self.gate = create_act_layer(gate_layer)
+        self.gate = act_or_identity(gate_layer)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = self.conv_expand(self.act1(self.conv_reduce(x.mean((2, 3), keepdim=True))))

@@ -39,7 +39,7 @@ from ..layers import (
     RmsNorm2d,
     SimpleNorm,
     SimpleNorm2d,
-    create_act_layer,
+    act_or_identity,
     create_conv2d,
     get_act_layer,
     get_norm_layer,
@@ -295,7 +295,7 @@ class ConvNeXt(VisionModel):
             mid = make_divisible(dims[0] // 2) if "tiered" in stem_type else dims[0]
             layers: list[nn.Module] = [nn.Conv2d(in_chans, mid, 3, stride=2, padding=1, bias=conv_bias)]
             if "act" in stem_type:
-                layers.append(create_act_layer(act))
+                layers.append(act_or_identity(act))
             layers += [nn.Conv2d(mid, dims[0], 3, stride=2, padding=1, bias=conv_bias), norm(dims[0])]
             self.stem = nn.Sequential(*layers)
             stem_stride = 4

@@ -32,8 +32,8 @@ from ..layers import (
     ConvNormAct,
     DropPath,
     LayerType,
+    act_or_identity,
     create_aa,
-    create_act_layer,
     get_attn,
     make_divisible,
 )
@@ -211,7 +211,7 @@ class BottleneckBlock(nn.Module):
         self.attn2 = _attn(attn_layer, mid_chs, act_layer)
         self.conv3 = ConvNormAct(mid_chs, out_chs, 1, apply_act=False, **layers)
         self.drop_path = DropPath(drop_path) if drop_path else nn.Identity()
-        self.act3 = create_act_layer(act_layer)
+        self.act3 = act_or_identity(act_layer)
 
     def zero_init_last(self) -> None:
         _zero_norm_weight(self.conv3)
@@ -537,7 +537,7 @@ class CspNet(VisionModel):
         layers: dict[str, Any] = dict(act_layer=act_layer, norm_layer=norm_layer)
 
         self.stem, stem_taps, last = self._make_stem(in_chans, stem_cfg, aa_layer=aa_layer, **layers)
-        self.feature_info: list[dict[str, Any]] = list(stem_taps)
+        self.feature_info = list(stem_taps)
 
         # stages; a level is recorded when the next stage strides, so it is the last at its size
         total_blocks, block_idx = sum(stages_cfg.depth), 0
@@ -680,9 +680,9 @@ class CspNet(VisionModel):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
-        for stage in self.stages:
-            x = self._run_stage(stage, x)
-        return x
+        if not torch.jit.is_scripting() and self._checkpointing():  # static under TorchScript
+            return checkpoint_seq(self.stages, x)
+        return self.stages(x)
 
     def _intermediates(
         self, x: torch.Tensor, take: list[int], *, stop_early: bool

@@ -63,13 +63,18 @@ class DenseLayer(nn.Module):
     def _bottleneck(self, *features: torch.Tensor) -> torch.Tensor:
         return self.conv1(self.norm1(torch.cat(features, 1)))
 
-    def forward(self, features: torch.Tensor | Sequence[torch.Tensor]) -> torch.Tensor:
-        """``[(B, C_i, H, W), ...]`` (or one tensor) -> ``(B, growth_rate, H, W)``."""
-        inputs = (features,) if isinstance(features, torch.Tensor) else tuple(features)
+    def _bottleneck_checkpointed(self, inputs: list[torch.Tensor]) -> torch.Tensor:
         if self.grad_checkpointing and any(t.requires_grad for t in inputs):
-            x = checkpoint(self._bottleneck, *inputs, use_reentrant=False)
+            return checkpoint(self._bottleneck, *inputs, use_reentrant=False)
+        return self._bottleneck(*inputs)
+
+    def forward(self, features: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
+        """``[(B, C_i, H, W), ...]`` (or one tensor) -> ``(B, growth_rate, H, W)``."""
+        inputs = [features] if isinstance(features, torch.Tensor) else list(features)
+        if torch.jit.is_scripting():  # NOTE: checkpoint (eager only) cannot be scripted
+            x = self.conv1(self.norm1(torch.cat(inputs, 1)))
         else:
-            x = self._bottleneck(*inputs)
+            x = self._bottleneck_checkpointed(inputs)
         x = self.conv2(self.norm2(x))
         if self.drop_rate > 0:
             x = F.dropout(x, p=self.drop_rate, training=self.training)

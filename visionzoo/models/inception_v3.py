@@ -47,12 +47,6 @@ MIN_INPUT_SIZE = 75  # smaller inputs leave Mixed_7a's unpadded 3x3 convs less t
 MIN_INPUT_SIZE_AUX = 299  # the aux head's pool + unpadded 5x5 conv need Mixed_6e at its full 17x17
 
 
-def _chain(x: torch.Tensor, *layers: nn.Module) -> torch.Tensor:
-    for layer in layers:
-        x = layer(x)
-    return x
-
-
 # --- blocks ---------------------------------------------------------------------------------------
 # Module and branch names below are the reference's: they are the checkpoints' keys.
 class InceptionA(nn.Module):
@@ -72,8 +66,8 @@ class InceptionA(nn.Module):
         return torch.cat(
             [
                 self.branch1x1(x),
-                _chain(x, self.branch5x5_1, self.branch5x5_2),
-                _chain(x, self.branch3x3dbl_1, self.branch3x3dbl_2, self.branch3x3dbl_3),
+                self.branch5x5_2(self.branch5x5_1(x)),
+                self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
                 self.branch_pool(F.avg_pool2d(x, 3, stride=1, padding=1)),
             ],
             1,
@@ -94,7 +88,7 @@ class InceptionB(nn.Module):
         return torch.cat(
             [
                 self.branch3x3(x),
-                _chain(x, self.branch3x3dbl_1, self.branch3x3dbl_2, self.branch3x3dbl_3),
+                self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
                 F.max_pool2d(x, 3, stride=2),
             ],
             1,
@@ -123,14 +117,9 @@ class InceptionC(nn.Module):
         return torch.cat(
             [
                 self.branch1x1(x),
-                _chain(x, self.branch7x7_1, self.branch7x7_2, self.branch7x7_3),
-                _chain(
-                    x,
-                    self.branch7x7dbl_1,
-                    self.branch7x7dbl_2,
-                    self.branch7x7dbl_3,
-                    self.branch7x7dbl_4,
-                    self.branch7x7dbl_5,
+                self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x))),
+                self.branch7x7dbl_5(
+                    self.branch7x7dbl_4(self.branch7x7dbl_3(self.branch7x7dbl_2(self.branch7x7dbl_1(x))))
                 ),
                 self.branch_pool(F.avg_pool2d(x, 3, stride=1, padding=1)),
             ],
@@ -153,8 +142,8 @@ class InceptionD(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat(
             [
-                _chain(x, self.branch3x3_1, self.branch3x3_2),
-                _chain(x, self.branch7x7x3_1, self.branch7x7x3_2, self.branch7x7x3_3, self.branch7x7x3_4),
+                self.branch3x3_2(self.branch3x3_1(x)),
+                self.branch7x7x3_4(self.branch7x7x3_3(self.branch7x7x3_2(self.branch7x7x3_1(x)))),
                 F.max_pool2d(x, 3, stride=2),
             ],
             1,
@@ -179,7 +168,7 @@ class InceptionE(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b3 = self.branch3x3_1(x)
-        b3dbl = _chain(x, self.branch3x3dbl_1, self.branch3x3dbl_2)
+        b3dbl = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
         return torch.cat(
             [
                 self.branch1x1(x),
@@ -348,6 +337,8 @@ class InceptionV3(VisionModel):
             self.AuxLogits.fc = fc.to(dtype=ref.dtype).train(self.training)
 
     def _check_input(self, x: torch.Tensor, *, with_aux: bool) -> None:
+        if isinstance(x, torch.fx.Proxy):  # NOTE: a symbolic trace has no shape to check
+            return
         least = MIN_INPUT_SIZE_AUX if with_aux and self.AuxLogits is not None else MIN_INPUT_SIZE
         if x.ndim != 4 or min(x.shape[-2:]) < least:
             aux = " with aux_logits=True" if least == MIN_INPUT_SIZE_AUX else ""
@@ -370,14 +361,24 @@ class InceptionV3(VisionModel):
         self, x: torch.Tensor
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """``(B, C, H, W)`` -> ``(B, 2048, h, w)``; with ``aux_logits`` also the aux logits."""
-        self._check_input(x, with_aux=True)
-        split = self.layer_names.index("Mixed_6e") + 1
-        x = self._run(x, self.layer_names[:split])
-        aux = self.AuxLogits(x) if self.AuxLogits is not None else None
-        x = self._run(x, self.layer_names[split:])
+        if torch.jit.is_scripting():
+            # NOTE: TorchScript cannot look layers up by name, nor checkpoint: the trunk, spelled out
+            x = self.Pool1(self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x))))
+            x = self.Pool2(self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x)))
+            x = self.Mixed_6a(self.Mixed_5d(self.Mixed_5c(self.Mixed_5b(x))))
+            x = self.Mixed_6e(self.Mixed_6d(self.Mixed_6c(self.Mixed_6b(x))))
+            aux = self.AuxLogits(x) if self.AuxLogits is not None else None
+            x = self.Mixed_7c(self.Mixed_7b(self.Mixed_7a(x)))
+        else:
+            self._check_input(x, with_aux=True)
+            split = self.layer_names.index("Mixed_6e") + 1
+            x = self._run(x, self.layer_names[:split])
+            aux = self.AuxLogits(x) if self.AuxLogits is not None else None
+            x = self._run(x, self.layer_names[split:])
         return x if aux is None else (x, aux)
 
-    def forward(  # type: ignore[override]  # (logits, aux logits) with aux_logits, as forward_features
+    # NOTE: (logits, aux logits) with aux_logits, as forward_features
+    def forward(  # type: ignore[override]
         self, x: torch.Tensor
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         out = self.forward_features(x)

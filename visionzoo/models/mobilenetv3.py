@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..layers import SelectAdaptivePool2d, create_act_layer, create_conv2d, get_act_layer, get_norm_act_layer
+from ..layers import SelectAdaptivePool2d, act_or_identity, create_conv2d, get_act_layer, get_norm_act_layer
 from ..layers.activations import LayerType
 from ..model import VisionModel, checkpoint_seq
 from ..pretrained import IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
@@ -144,7 +144,7 @@ class MobileNetV3(VisionModel):
             self.norm_head = norm_act(num_features)
         else:
             self.conv_head = create_conv2d(pooled, num_features, 1, padding=pad_type, bias=head_bias)
-            self.act2 = create_act_layer(act, inplace=True)
+            self.act2 = act_or_identity(act, inplace=True)
         self.flatten = nn.Flatten(1) if global_pool else nn.Identity()
         self.classifier = nn.Linear(num_features, num_classes) if num_classes > 0 else nn.Identity()
         self._initialize()

@@ -34,7 +34,7 @@ from ..layers import (
     GroupNormAct,
     LayerType,
     SEModule,
-    create_act_layer,
+    act_or_identity,
     create_conv2d,
     get_act_layer,
     get_norm_act_layer,
@@ -178,7 +178,7 @@ class Bottleneck(nn.Module):
             else nn.Identity()
         )
         self.conv3 = ConvNormAct(mid, out_chs, 1, apply_act=False, **common)
-        self.act3 = nn.Identity() if linear_out else create_act_layer(act_layer)
+        self.act3 = nn.Identity() if linear_out else act_or_identity(act_layer)
         # NOTE: named `downsample` for checkpoint compatibility; it is the shortcut (None: none)
         self.downsample = _shortcut(
             downsample,
@@ -410,7 +410,7 @@ class RegNet(VisionModel):
             )
         else:
             # the blocks leave the sum un-activated: activate once before the head
-            self.final_conv = create_act_layer(act) if linear_out or preact else nn.Identity()
+            self.final_conv = act_or_identity(act) if linear_out or preact else nn.Identity()
         self.num_features = num_features or prev
         self.head = ClassifierHead(self.num_features, num_classes, global_pool, drop_rate)
         self.head_hidden_size = self.head.num_features

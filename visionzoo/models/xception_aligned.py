@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -30,7 +30,7 @@ from ..layers import (
     ConvNormAct,
     DropPath,
     LayerType,
-    create_act_layer,
+    act_or_identity,
     create_conv2d,
     get_act_layer,
     get_norm_act_layer,
@@ -88,10 +88,10 @@ class SeparableConv2d(nn.Module):
             in_chs, in_chs, kernel_size, stride=stride, padding=padding, dilation=dilation, depthwise=True
         )
         self.bn_dw = norm(in_chs)
-        self.act_dw = create_act_layer(act_layer, inplace=True)
+        self.act_dw = act_or_identity(act_layer, inplace=True)
         self.conv_pw = create_conv2d(in_chs, out_chs, 1)
         self.bn_pw = norm(out_chs)
-        self.act_pw = create_act_layer(act_layer, inplace=True)
+        self.act_pw = act_or_identity(act_layer, inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.act_dw(self.bn_dw(self.conv_dw(x)))
@@ -134,9 +134,10 @@ class _TapMixin(nn.Module):
     separable conv, and the feature tap is that conv's input.
     """
 
-    stack: nn.Sequential
-    no_skip: bool
-    drop_path: nn.Module | None
+    if TYPE_CHECKING:  # NOTE: for type checkers only; TorchScript cannot read these string annotations
+        stack: nn.Sequential
+        no_skip: bool
+        drop_path: nn.Module | None
 
     def _shortcut(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -205,7 +206,7 @@ class XceptionModule(_TapMixin):
         for i, width in enumerate(widths):
             if start_with_relu:
                 # the first ReLU reads the block input, which the shortcut still needs
-                self.stack.add_module(f"act{i + 1}", create_act_layer(act_layer, inplace=i > 0))
+                self.stack.add_module(f"act{i + 1}", act_or_identity(act_layer, inplace=i > 0))
             conv = SeparableConv2d(
                 in_chs,
                 width,
@@ -370,7 +371,7 @@ class XceptionAligned(VisionModel):
             stem_out = ConvNormAct(32, _STEM_CHS, 3, act_layer=act, norm_layer=norm)
         self.stem = nn.Sequential(stem_in, stem_out)
 
-        self.feature_info: list[dict[str, Any]] = []
+        self.feature_info = []
         self.feature_blocks: list[int] = []  # index of the block holding each feature level
         self.blocks = nn.Sequential()
         net_stride, dilation = 2, 1
@@ -408,7 +409,7 @@ class XceptionAligned(VisionModel):
         self.feature_info.append(dict(num_chs=num_features, reduction=net_stride, module=f"blocks.{last}"))
         self.feature_blocks.append(last)
         # not in-place: the last block's output is itself a feature level
-        self.act = create_act_layer(act) if preact else nn.Identity()
+        self.act = act_or_identity(act) if preact else nn.Identity()
 
         self.num_classes = num_classes
         self.num_features = num_features
@@ -443,7 +444,7 @@ class XceptionAligned(VisionModel):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
-        if self._checkpointing():
+        if not torch.jit.is_scripting() and self._checkpointing():  # static under TorchScript
             x = checkpoint_seq(self.blocks, x)
         else:
             x = self.blocks(x)
