@@ -286,6 +286,13 @@ def build_model(
         if "in_chans" in accepted:
             kwargs.setdefault("in_chans", cfg.input_size[0])
     ctor_kwargs = _merge_args(variant, recipe.args, kwargs)
+    if features_only:
+        for name in getattr(recipe.model_cls, "features_only_excludes", ()):
+            if ctor_kwargs.get(name):
+                raise ValueError(
+                    f"{variant}: features_only=True cannot be combined with {name}={ctor_kwargs[name]!r} "
+                    "(a feature backbone has no classifier); drop one of them"
+                )
     use_meta = pretrained or checkpoint_path is not None
     with torch.device("meta") if use_meta else torch.device(device or "cpu"):
         model = recipe.model_cls(**ctor_kwargs)

@@ -88,6 +88,8 @@ class VisionModel(nn.Module):
     """
 
     classifier_name: ClassVar[str] = "fc"
+    # constructor options that a features_only backbone cannot honour (the builder refuses them)
+    features_only_excludes: ClassVar[tuple[str, ...]] = ()
     head_names: ClassVar[tuple[str, ...]] = ("global_pool", "fc", "head", "head_drop", "classifier")
     # NOTE: Python-side config access; TorchScript must not compile it
     __jit_unused_properties__: ClassVar[list[str]] = ["default_cfg"]

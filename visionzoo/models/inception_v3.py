@@ -227,6 +227,9 @@ class InceptionV3(VisionModel):
         act_layer: activation of every conv block.
     """
 
+    # a feature backbone has no classifier for the auxiliary head to feed
+    features_only_excludes = ("aux_logits",)
+
     head_names: ClassVar[tuple[str, ...]] = ("global_pool", "fc", "AuxLogits")
     # the trunk in forward order; the auxiliary head branches off after Mixed_6e
     layer_names: ClassVar[tuple[str, ...]] = (
@@ -266,11 +269,6 @@ class InceptionV3(VisionModel):
         self.in_chans = in_chans
         self.drop_rate = drop_rate
         self.aux_logits = bool(aux_logits)
-        if self.aux_logits and num_classes == 0:
-            raise ValueError(
-                "aux_logits=True needs a classifier (num_classes > 0): features_only=True cannot be "
-                "combined with aux_logits=True (a feature backbone has no classifier); drop one of them"
-            )
         norm = get_norm_layer(norm_layer)
         if norm is None:
             raise ValueError(f"norm_layer must name a norm layer, got {norm_layer!r}")
