@@ -68,6 +68,19 @@ SAMPLE = [
     ("inception_v3", {"aux_logits": True}, 299),
     ("xception41", {}, 64),
     ("xception41p", {}, 64),
+    ("convnext_atto", {}, 64),
+    ("convnextv2_atto", {}, 64),
+    ("regnetx_002", {}, 64),
+    ("regnety_002", {}, 64),
+    ("regnetz_005", {}, 64),
+    ("efficientnet_b0", {}, 64),
+    ("tf_efficientnet_b0", {}, 65),
+    ("mixnet_s", {}, 64),
+    ("efficientnet_cc_b0_4e", {}, 64),
+    ("mobilenetv3_small_100", {}, 64),
+    ("mobilenetv4_conv_small", {}, 64),
+    ("mobilenetv4_hybrid_medium", {}, 64),
+    ("lcnet_050", {}, 64),
 ]
 SAMPLE_IDS = [n + ("-aux" if kw else "") for n, kw, _ in SAMPLE]
 
