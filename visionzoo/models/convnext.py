@@ -411,8 +411,11 @@ class ConvNeXt(VisionModel):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
-        for stage in self.stages:
-            x = self._stage(stage, x)
+        if not torch.jit.is_scripting() and self._checkpointing():  # static under TorchScript
+            for stage in self.stages:
+                x = self._stage(stage, x)
+        else:
+            x = self.stages(x)
         return self.norm_pre(x)
 
     def _intermediates(
