@@ -444,8 +444,12 @@ class RegNet(VisionModel):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
-        for stage in self._stages():
-            x = self._stage(stage, x)
+        if not torch.jit.is_scripting() and self._checkpointing():  # static under TorchScript
+            for stage in self._stages():
+                x = self._stage(stage, x)
+        else:
+            # NOTE: by name: TorchScript cannot iterate a list of submodules built at run time
+            x = self.s4(self.s3(self.s2(self.s1(x))))
         return self.final_conv(x)
 
     def _intermediates(
