@@ -29,7 +29,7 @@ from ..layers.activations import LayerType
 from ..layers.evo_norm import EvoNorm2dS0
 from ..layers.global_context import GlobalContext
 from ..layers.layer_norm import LayerNormAct2d
-from ..model import VisionModel, checkpoint_seq
+from ..model import VisionModel
 from ..pretrained import IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
 from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import Pruned, model_args_type
@@ -40,6 +40,7 @@ from ._efficientnet_builder import (
     ArchDef,
     BlockArgs,
     EfficientNetBuilder,
+    checkpoint_blocks,
     decode_arch_def,
     efficientnet_init_weights,
     resolve_block_args,
@@ -164,8 +165,8 @@ class EfficientNet(VisionModel):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.bn1(self.conv_stem(x))
-        if self._checkpointing():
-            x = checkpoint_seq([b for stage in self.blocks.children() for b in stage.children()], x)
+        if not torch.jit.is_scripting() and self._checkpointing():  # static under TorchScript
+            x = checkpoint_blocks(self.blocks, x)
         else:
             x = self.blocks(x)
         return self.bn2(self.conv_head(x))
