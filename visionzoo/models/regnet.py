@@ -449,7 +449,7 @@ class RegNet(VisionModel):
                 x = self._stage(stage, x)
         else:
             # NOTE: by name: TorchScript cannot iterate a list of submodules built at run time
-            x = self.s4(self.s3(self.s2(self.s1(x))))
+            x = self.s4(self.s3(self.s2(self.s1(x))))  # type: ignore[operator]
         return self.final_conv(x)
 
     def _intermediates(
