@@ -79,7 +79,7 @@ TORCH_WEIGHTS_NAME = "pytorch_model.bin"
 CONFIG_NAME = "config.json"
 # torch.hub convention: "name-<sha256 prefix>.ext"
 _HASH_IN_NAME = re.compile(r"-([a-f0-9]{6,64})\.")
-_CHECKPOINT_KEYS = ("state_dict", "model", "module")
+_CHECKPOINT_KEYS = ("state_dict", "model", "module", "model_state")  # model_state: pycls
 _EMA_KEYS = ("state_dict_ema", "model_ema", "ema", "state_dict_ema_orig")
 _TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".tar")
 DEADLINE_ENV = "VISIONZOO_DOWNLOAD_DEADLINE"
