@@ -1,0 +1,247 @@
+"""Vision Transformer: numeric parity with timm per option, the token-model contract, and input
+size flexibility checked against independent reference computations."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from tests.timm_oracle import materialize_random, rel_err, timm
+from visionzoo.features import FeatureGetterNet
+from visionzoo.layers import resample_abs_pos_embed, resample_patch_embed, set_fused_attn
+from visionzoo.models.vision_transformer import VisionTransformer
+
+pytestmark = pytest.mark.family
+
+BASE = dict(img_size=32, patch_size=8, embed_dim=48, depth=3, num_heads=3, num_classes=10)
+X = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+
+OPTIONS = {
+    "class_token": {},
+    "no_class_token_avg": dict(class_token=False, global_pool="avg"),
+    "reg_tokens": dict(reg_tokens=2),
+    "reg_no_embed_class_ls": dict(reg_tokens=4, no_embed_class=True, init_values=1e-5),
+    "map_pool": dict(global_pool="map", class_token=False),
+    "qk_norm": dict(qk_norm=True),
+    "pre_norm_clip": dict(pre_norm=True, act_layer="quick_gelu"),
+    "avg_no_fc_norm": dict(global_pool="avg", fc_norm=False),
+    "avgmax": dict(global_pool="avgmax"),
+    "max_no_token": dict(global_pool="max", class_token=False),
+    "dynamic_img_size": dict(dynamic_img_size=True),
+    "dynamic_img_pad": dict(dynamic_img_pad=True),
+    "scale_norms_rmsnorm": dict(scale_attn_norm=True, scale_mlp_norm=True, norm_layer="rmsnorm"),
+}
+
+
+def _pair(**kwargs) -> tuple[VisionTransformer, torch.nn.Module]:
+    """(ours, timm's) with the same random weights; ours loads timm's state dict strictly."""
+    kw = dict(BASE, **kwargs)
+    with torch.device("meta"):
+        ref = timm.models.vision_transformer.VisionTransformer(**kw)
+    materialize_random(ref)
+    ours = VisionTransformer(**kw).eval()
+    ours.load_state_dict(ref.state_dict(), strict=True)
+    return ours, ref
+
+
+@pytest.mark.parametrize("option", list(OPTIONS))
+def test_parity_with_timm(option: str) -> None:
+    ours, ref = _pair(**OPTIONS[option])
+    with torch.no_grad():
+        assert rel_err(ours(X), ref(X)) < 1e-4
+        assert (
+            rel_err(
+                ours.forward_head(ours.forward_features(X), pre_logits=True),
+                ref.forward_head(ref.forward_features(X), pre_logits=True),
+            )
+            < 1e-4
+        )
+
+
+def test_parity_block_types() -> None:
+    from timm.models import vision_transformer as tv
+
+    from visionzoo.models.vision_transformer import ParallelScalingBlock, ParallelThingsBlock, ResPostBlock
+
+    for ours_fn, ref_fn, extra in (
+        (ResPostBlock, tv.ResPostBlock, dict(init_values=1e-5)),
+        (ParallelScalingBlock, tv.ParallelScalingBlock, dict(init_values=1e-5, qkv_bias=False)),
+        (ParallelThingsBlock, tv.ParallelThingsBlock, {}),
+    ):
+        kw = dict(BASE, **extra)
+        with torch.device("meta"):
+            ref = tv.VisionTransformer(**kw, block_fn=ref_fn)
+        materialize_random(ref)
+        ours = VisionTransformer(**kw, block_fn=ours_fn).eval()
+        ours.load_state_dict(ref.state_dict(), strict=True)
+        with torch.no_grad():
+            assert rel_err(ours(X), ref(X)) < 1e-4, ours_fn.__name__
+
+
+def test_fused_and_explicit_attention_agree() -> None:
+    ours, _ = _pair(global_pool="map", class_token=False, reg_tokens=1)
+    with torch.no_grad():
+        fused = ours(X)
+        set_fused_attn(ours, False)
+        explicit = ours(X)
+    assert not ours.blocks[0].attn.fused_attn and not ours.attn_pool.fused_attn
+    assert rel_err(explicit, fused) < 1e-5
+
+
+@pytest.mark.parametrize("option", ["class_token", "reg_no_embed_class_ls", "no_class_token_avg"])
+def test_forward_intermediates_match_timm(option: str) -> None:
+    ours, ref = _pair(**OPTIONS[option])
+    with torch.no_grad():
+        for kwargs in (
+            dict(indices=2, norm=True),
+            dict(indices=(0, -1), output_fmt="NLC", return_prefix_tokens=True),
+            dict(indices=None, intermediates_only=True),
+        ):
+            got, want = ours.forward_intermediates(X, **kwargs), ref.forward_intermediates(X, **kwargs)
+            got_list = got if kwargs.get("intermediates_only") else got[1]
+            want_list = want if kwargs.get("intermediates_only") else want[1]
+            if not kwargs.get("intermediates_only"):
+                assert rel_err(got[0], want[0]) < 1e-4
+            flat = [t for item in got_list for t in (item if isinstance(item, tuple) else (item,))]
+            ref_flat = [t for item in want_list for t in (item if isinstance(item, tuple) else (item,))]
+            assert len(flat) == len(ref_flat)
+            for a, b in zip(flat, ref_flat):
+                assert a.shape == b.shape and rel_err(a, b) < 1e-4
+    inter = ours.forward_intermediates(X, indices=1, intermediates_only=True)
+    assert inter[0].shape == (2, 48, 4, 4)  # NCHW: the patch grid at reduction = patch size
+
+
+def test_forward_head_every_pool_and_reset_classifier() -> None:
+    ours, ref = _pair(reg_tokens=1)
+    with torch.no_grad():
+        tokens = ours.forward_features(X)
+        for pool in ("token", "avg", "avgmax", "max", ""):
+            ours.reset_classifier(5, pool)
+            ref.reset_classifier(5, pool)
+            ref.head.load_state_dict(ours.head.state_dict())
+            out = ours.forward_head(tokens)
+            assert rel_err(out, ref.forward_head(tokens)) < 1e-5
+            expected = (2, 5) if pool else (2, 2 + 16, 5)
+            assert out.shape == expected
+            assert ours.forward_head(tokens, pre_logits=True).shape[-1] == ours.head_hidden_size
+    ours.reset_classifier(0)
+    assert isinstance(ours.head, torch.nn.Identity) and ours.num_classes == 0
+    with pytest.raises(ValueError, match="global_pool='bogus'"):
+        ours.reset_classifier(3, "bogus")
+    with pytest.raises(ValueError, match="needs the attention pool"):
+        ours.reset_classifier(3, "map")
+    no_cls = VisionTransformer(**dict(BASE, class_token=False, global_pool="avg"))
+    with pytest.raises(ValueError, match="needs a class token"):
+        no_cls.reset_classifier(3, "token")
+
+
+def test_prune_and_getter_backbone_match_timm() -> None:
+    ours, ref = _pair(reg_tokens=1)
+    with torch.no_grad():
+        want = ref.forward_intermediates(X, indices=(0, 1), intermediates_only=True)
+        backbone = FeatureGetterNet(ours, (0, 1))
+        got = backbone(X)
+    assert len(ours.blocks) == 2 and isinstance(ours.norm, torch.nn.Identity)
+    assert backbone.feature_info.reduction() == [8, 8] and backbone.feature_info.channels() == [48, 48]
+    for a, b in zip(got, want):
+        assert rel_err(a, b) < 1e-4
+    assert all(k.startswith("model.") for k in backbone.state_dict())  # timm's getter layout
+
+
+def test_group_matcher_and_no_weight_decay_equal_timm() -> None:
+    ours, ref = _pair(reg_tokens=1)
+    assert ours.group_matcher() == ref.group_matcher()
+    assert ours.no_weight_decay() == ref.no_weight_decay()
+    from timm.models import group_parameters
+
+    assert group_parameters(ours, ours.group_matcher()) == group_parameters(ref, ref.group_matcher())
+
+
+def test_grad_checkpointing_gives_same_gradients() -> None:
+    ours, _ = _pair()
+    ours.train()
+    grads = []
+    for enable in (False, True):
+        ours.zero_grad()
+        ours.set_grad_checkpointing(enable)
+        ours(X).sum().backward()
+        grads.append(ours.blocks[0].attn.qkv.weight.grad.clone())
+    assert torch.allclose(grads[0], grads[1], atol=1e-6)
+
+
+# --- input size flexibility, against independent references ----------------------------------
+def _bicubic_grid(posemb: torch.Tensor, prefix: int, old: tuple, new: tuple) -> torch.Tensor:
+    grid = posemb[:, prefix:].reshape(1, *old, -1).permute(0, 3, 1, 2)
+    grid = F.interpolate(grid, size=new, mode="bicubic", antialias=True)
+    return grid.permute(0, 2, 3, 1).reshape(1, new[0] * new[1], -1)
+
+
+@pytest.mark.parametrize(
+    ("prefix", "old", "new"), [(1, (4, 4), (6, 6)), (0, (4, 4), (3, 5)), (5, (2, 3), (4, 4))]
+)
+def test_resample_abs_pos_embed_is_bicubic_resize_of_grid(prefix: int, old, new) -> None:
+    posemb = torch.randn(1, prefix + old[0] * old[1], 8)
+    out = resample_abs_pos_embed(posemb, new, old, num_prefix_tokens=prefix)
+    assert out.shape == (1, prefix + new[0] * new[1], 8)
+    assert torch.equal(out[:, :prefix], posemb[:, :prefix])  # prefix tokens untouched
+    assert torch.allclose(out[:, prefix:], _bicubic_grid(posemb, prefix, old, new), atol=1e-6)
+    with pytest.raises(ValueError, match="not 1 prefix"):
+        resample_abs_pos_embed(torch.randn(1, 10, 8), (2, 2), (2, 2), num_prefix_tokens=1)
+
+
+def test_dynamic_img_size_at_build_size_equals_fixed() -> None:
+    fixed, _ = _pair(reg_tokens=1)
+    dynamic = VisionTransformer(**dict(BASE, reg_tokens=1, dynamic_img_size=True)).eval()
+    dynamic.load_state_dict(fixed.state_dict())
+    with torch.no_grad():
+        assert torch.allclose(dynamic(X), fixed(X), atol=1e-6)
+        out = dynamic(torch.randn(1, 3, 48, 40))  # any multiple of the patch size
+        assert out.shape == (1, 10)
+        feats = dynamic.forward_intermediates(torch.randn(1, 3, 48, 40), indices=1, intermediates_only=True)
+        assert feats[0].shape == (1, 48, 6, 5)
+
+
+def test_dynamic_img_pad_pads_bottom_right() -> None:
+    model = VisionTransformer(**dict(BASE, dynamic_img_size=True, dynamic_img_pad=True)).eval()
+    x = torch.randn(1, 3, 30, 27)
+    with torch.no_grad():
+        padded = model(F.pad(x, (0, 5, 0, 2)))
+        assert torch.allclose(model(x), padded, atol=1e-6)
+        assert model.forward_intermediates(x, indices=1, intermediates_only=True)[0].shape[-2:] == (4, 4)
+
+
+@pytest.mark.parametrize("kwargs", [dict(reg_tokens=2), dict(reg_tokens=2, no_embed_class=True)])
+def test_set_input_size_equals_building_at_that_size(kwargs) -> None:
+    small, _ = _pair(**kwargs)
+    state = {k: v.clone() for k, v in small.state_dict().items()}
+    small.set_input_size(img_size=(48, 40))
+    built = VisionTransformer(**dict(BASE, **kwargs, img_size=(48, 40))).eval()
+    prefix = 0 if kwargs.get("no_embed_class") else 3
+    state["pos_embed"] = torch.cat(
+        [state["pos_embed"][:, :prefix], _bicubic_grid(state["pos_embed"], prefix, (4, 4), (6, 5))], dim=1
+    )
+    built.load_state_dict(state)
+    x = torch.randn(1, 3, 48, 40)
+    with torch.no_grad():
+        assert torch.allclose(small(x), built(x), atol=1e-5)
+
+
+def test_patch_kernel_resampling_preserves_response_to_smooth_input() -> None:
+    weight = torch.randn(4, 3, 8, 8)
+    patch = torch.linspace(0, 1, 8).outer(torch.linspace(1, 2, 8)).expand(1, 3, 8, 8)  # a smooth patch
+    for new in ((16, 16), (12, 10)):
+        resized_weight = resample_patch_embed(weight, new)
+        resized_patch = F.interpolate(patch, size=new, mode="bicubic", antialias=True, align_corners=False)
+        want = (weight * patch).sum(dim=(1, 2, 3))
+        got = (resized_weight * resized_patch).sum(dim=(1, 2, 3))
+        assert torch.allclose(got, want, rtol=1e-3, atol=1e-3), new
+    # and set_input_size(patch_size=) uses it: the model's response to an upsampled image is kept
+    model = VisionTransformer(**dict(BASE, class_token=False, global_pool="avg", depth=1)).eval()
+    image = torch.linspace(0, 1, 32).outer(torch.linspace(0, 1, 32)).expand(1, 3, 32, 32).contiguous()
+    with torch.no_grad():
+        before = model.patch_embed(image)
+        model.set_input_size(img_size=64, patch_size=16)
+        after = model.patch_embed(F.interpolate(image, size=64, mode="bicubic", antialias=True))
+    assert model.patch_embed.proj.weight.shape[-2:] == (16, 16)
+    assert rel_err(after, before) < 1e-2
