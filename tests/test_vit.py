@@ -245,3 +245,160 @@ def test_patch_kernel_resampling_preserves_response_to_smooth_input() -> None:
         after = model.patch_embed(F.interpolate(image, size=64, mode="bicubic", antialias=True))
     assert model.patch_embed.proj.weight.shape[-2:] == (16, 16)
     assert rel_err(after, before) < 1e-2
+
+
+# --- checkpoint layouts: synthetic checkpoints written in each original layout -------------------
+def _random_vit(**kwargs) -> VisionTransformer:
+    model = VisionTransformer(**dict(BASE, **kwargs)).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.2)
+    return model
+
+
+def _loads_to_same_outputs(src: VisionTransformer, checkpoint: dict, **kwargs) -> None:
+    from visionzoo.models.vision_transformer.remap import checkpoint_filter_fn
+
+    dst = VisionTransformer(**dict(BASE, **kwargs)).eval()
+    dst.load_state_dict(checkpoint_filter_fn(checkpoint, dst), strict=True)
+    with torch.no_grad():
+        assert torch.allclose(dst(X), src(X), atol=1e-5)
+
+
+def test_openai_clip_layout() -> None:
+    src = _random_vit(pre_norm=True, num_classes=16)
+    sd = src.state_dict()
+    ckpt = {
+        "visual.conv1.weight": sd["patch_embed.proj.weight"],
+        "visual.class_embedding": sd["cls_token"].reshape(-1),
+        "visual.positional_embedding": sd["pos_embed"][0],
+        "visual.ln_pre.weight": sd["norm_pre.weight"],
+        "visual.ln_pre.bias": sd["norm_pre.bias"],
+        "visual.ln_post.weight": sd["norm.weight"],
+        "visual.ln_post.bias": sd["norm.bias"],
+        "visual.proj": sd["head.weight"].t().contiguous(),
+        "token_embedding.weight": torch.zeros(5, 4),  # text tower: ignored
+    }
+    with torch.no_grad():
+        src.head.bias.zero_()  # CLIP's projection has no bias
+    for i in range(BASE["depth"]):
+        b, r = f"blocks.{i}.", f"visual.transformer.resblocks.{i}."
+        for ours, theirs in (
+            ("norm1", "ln_1"),
+            ("norm2", "ln_2"),
+            ("attn.proj", "attn.out_proj"),
+            ("mlp.fc1", "mlp.c_fc"),
+            ("mlp.fc2", "mlp.c_proj"),
+        ):
+            ckpt[f"{r}{theirs}.weight"], ckpt[f"{r}{theirs}.bias"] = (
+                sd[f"{b}{ours}.weight"],
+                sd[f"{b}{ours}.bias"],
+            )
+        ckpt[f"{r}attn.in_proj_weight"], ckpt[f"{r}attn.in_proj_bias"] = (
+            sd[f"{b}attn.qkv.weight"],
+            sd[f"{b}attn.qkv.bias"],
+        )
+    _loads_to_same_outputs(src, ckpt, pre_norm=True, num_classes=16)
+
+
+def test_openclip_timm_trunk_layout() -> None:
+    src = _random_vit(class_token=False, global_pool="avg", num_classes=16)
+    with torch.no_grad():
+        src.head.bias.zero_()
+    sd = src.state_dict()
+    ckpt = {f"visual.trunk.{k}": v for k, v in sd.items() if not k.startswith("head.")}
+    ckpt["visual.head.proj.weight"] = sd["head.weight"]
+    ckpt["text.token_embedding.weight"] = torch.zeros(3, 3)
+    _loads_to_same_outputs(src, ckpt, class_token=False, global_pool="avg", num_classes=16)
+
+
+def test_dinov2_layouts() -> None:
+    # registers: the class token's position embedding is folded into the token
+    src = _random_vit(reg_tokens=4, no_embed_class=True, init_values=1.0)
+    sd = src.state_dict()
+    cls_pos = torch.randn(1, 1, 48)
+    ckpt = {k: v for k, v in sd.items() if k not in ("cls_token", "reg_token", "pos_embed")}
+    ckpt.update(
+        cls_token=sd["cls_token"] - cls_pos,
+        register_tokens=sd["reg_token"],
+        pos_embed=torch.cat([cls_pos, sd["pos_embed"]], dim=1),
+        mask_token=torch.zeros(1, 48),
+    )
+    _loads_to_same_outputs(src, ckpt, reg_tokens=4, no_embed_class=True, init_values=1.0)
+    # giant: packed SwiGLU as w12 / w3
+    from visionzoo.layers import SwiGLUPacked
+
+    kw = dict(init_values=1.0, mlp_layer=SwiGLUPacked, act_layer="silu", mlp_ratio=2.0)
+    src = _random_vit(**kw)
+    ckpt = {
+        k.replace("mlp.fc1", "mlp.w12").replace("mlp.fc2", "mlp.w3"): v for k, v in src.state_dict().items()
+    }
+    ckpt["mask_token"] = torch.zeros(1, 48)
+    _loads_to_same_outputs(src, ckpt, **kw)
+
+
+def test_deit_and_mae_training_checkpoints() -> None:
+    src = _random_vit()
+    _loads_to_same_outputs(src, {"model": src.state_dict(), "optimizer": {}, "epoch": 3})
+    mae = {
+        "model": {
+            **src.state_dict(),
+            "decoder_embed.weight": torch.zeros(2, 2),
+            "mask_token": torch.zeros(1, 1, 48),
+        }
+    }
+    _loads_to_same_outputs(src, mae)
+    ddp = {"state_dict": {f"module.{k}": v for k, v in src.state_dict().items()}}
+    _loads_to_same_outputs(src, ddp)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "src_size", "dst_size"),
+    [
+        ({}, 32, 48),
+        (dict(reg_tokens=2, no_embed_class=True), 32, (40, 24)),
+        (dict(class_token=False, global_pool="avg"), (32, 24), 40),
+    ],
+)
+def test_pretrained_pos_embed_resampled_to_img_size(kwargs, src_size, dst_size) -> None:
+    from visionzoo.models.vision_transformer.remap import checkpoint_filter_fn
+    from visionzoo.pretrained import PretrainedCfg
+
+    src = _random_vit(**kwargs, img_size=src_size)
+    dst = VisionTransformer(**dict(BASE, **kwargs, img_size=dst_size)).eval()
+    src_hw = (src_size, src_size) if isinstance(src_size, int) else src_size
+    dst.pretrained_cfg = PretrainedCfg(input_size=(3, *src_hw))
+    sd = checkpoint_filter_fn(src.state_dict(), dst)
+    dst.load_state_dict(sd, strict=True)
+    prefix = 0 if kwargs.get("no_embed_class") else dst.num_prefix_tokens
+    old, new = src.patch_embed.grid_size, dst.patch_embed.grid_size
+    want = _bicubic_grid(src.pos_embed.detach(), prefix, old, new)
+    assert torch.equal(sd["pos_embed"][:, :prefix], src.pos_embed[:, :prefix])
+    assert torch.allclose(sd["pos_embed"][:, prefix:], want, atol=1e-6)
+
+
+def test_checkpoint_with_other_patch_size_is_resampled() -> None:
+    from visionzoo.models.vision_transformer.remap import checkpoint_filter_fn
+
+    src = _random_vit(class_token=False, global_pool="avg")
+    dst = VisionTransformer(**dict(BASE, class_token=False, global_pool="avg", patch_size=4, img_size=16))
+    sd = checkpoint_filter_fn(src.state_dict(), dst)
+    assert torch.equal(
+        sd["patch_embed.proj.weight"], resample_patch_embed(src.patch_embed.proj.weight, (4, 4))
+    )
+    dst.load_state_dict(sd, strict=True)
+
+
+def test_in_chans_adaptation_of_patch_embedding() -> None:
+    from visionzoo.adapt import adapt_state_dict
+    from visionzoo.pretrained import PretrainedCfg
+
+    src = _random_vit()
+    gray = VisionTransformer(**dict(BASE, in_chans=1)).eval()
+    cfg = PretrainedCfg(first_conv="patch_embed.proj", classifier="head", num_classes=10)
+    sd, reinit = adapt_state_dict(src.state_dict(), gray, cfg, num_classes=10, in_chans=1)
+    gray.load_state_dict(sd, strict=True)
+    image = X[:, :1]
+    with torch.no_grad():  # summed kernel on one channel == original kernel on three equal channels
+        assert torch.allclose(gray(image), src(image.expand(-1, 3, -1, -1)), atol=1e-5)
+    assert not reinit
