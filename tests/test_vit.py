@@ -402,3 +402,84 @@ def test_in_chans_adaptation_of_patch_embedding() -> None:
     with torch.no_grad():  # summed kernel on one channel == original kernel on three equal channels
         assert torch.allclose(gray(image), src(image.expand(-1, 3, -1, -1)), atol=1e-5)
     assert not reinit
+
+
+# --- DeiT ---------------------------------------------------------------------------------------
+def test_deit_distilled_parity_with_timm() -> None:
+    from timm.models.deit import VisionTransformerDistilled as RefDistilled
+
+    from visionzoo.models.deit import VisionTransformerDistilled
+
+    with torch.device("meta"):
+        ref = RefDistilled(**BASE)
+    materialize_random(ref)
+    ours = VisionTransformerDistilled(**BASE).eval()
+    ours.load_state_dict(ref.state_dict(), strict=True)
+    with torch.no_grad():
+        assert rel_err(ours(X), ref(X)) < 1e-4
+        got = ours.forward_intermediates(X, indices=1, return_prefix_tokens=True, output_fmt="NLC")
+        want = ref.forward_intermediates(X, indices=1, return_prefix_tokens=True, output_fmt="NLC")
+        assert got[1][0][1].shape == (2, 2, 48) and rel_err(got[1][0][0], want[1][0][0]) < 1e-4
+    assert ours.group_matcher() == ref.group_matcher()
+    ours.train().set_distilled_training(True)
+    cls_logits, dist_logits = ours(X)
+    assert cls_logits.shape == dist_logits.shape == (2, 10)
+    ours.reset_classifier(3)
+    assert ours.head_dist.out_features == 3
+    with pytest.raises(ValueError, match="distilled head"):
+        ours.reset_classifier(3, "avg")
+
+
+def test_deit3_layer_scale_names_remapped() -> None:
+    from visionzoo.models.deit import checkpoint_filter_fn
+
+    src = _random_vit(no_embed_class=True, init_values=1e-6)
+    ckpt = {
+        "model": {
+            k.replace(".ls1.gamma", ".gamma_1").replace(".ls2.gamma", ".gamma_2"): v
+            for k, v in src.state_dict().items()
+        }
+    }
+    dst = VisionTransformer(**dict(BASE, no_embed_class=True, init_values=1e-6)).eval()
+    dst.load_state_dict(checkpoint_filter_fn(ckpt, dst), strict=True)
+    with torch.no_grad():
+        assert torch.allclose(dst(X), src(X), atol=1e-6)
+
+
+# --- tables ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("module", ["vision_transformer", "deit"])
+def test_weight_tables_equal_timm_cfgs(module: str) -> None:
+    import importlib
+
+    from timm.models._registry import _model_default_cfgs
+
+    from visionzoo.pretrained import as_pretrained_cfg
+
+    mod = importlib.import_module(f"visionzoo.models.{module}")
+    table = (
+        importlib.import_module(f"visionzoo.models.{module}.weights")
+        if module == "vision_transformer"
+        else mod
+    )
+    importlib.import_module(f"timm.models.{module}")
+    defaults = {}
+    for name, entry in table.WEIGHTS.items():
+        arch, tag = name.split(".", 1)
+        fields = {k: v for k, v in entry.items() if k != "default"}
+        ours = as_pretrained_cfg({"url": "", "hf_hub_id": "timm/", **table.CFG_DEFAULTS, **fields}).to_dict()
+        ref = _model_default_cfgs[arch].cfgs[tag].to_dict()
+        for key in set(ours) | set(ref):
+            a, b = ours.get(key), ref.get(key)
+            b = tuple(b) if isinstance(b, list) else b
+            assert a == b or (not a and not b), (name, key, a, b)
+        if entry.get("default"):
+            defaults[arch] = tag
+    for arch, dc in _model_default_cfgs.items():
+        if arch in defaults:
+            assert dc.tags[0] == defaults[arch], arch
+    tags = {}
+    for name in table.WEIGHTS:
+        tags.setdefault(name.split(".", 1)[0], []).append(name.split(".", 1)[1])
+    for arch, order in tags.items():  # timm's order; one default where there are several tags
+        assert order == list(_model_default_cfgs[arch].tags), arch
+        assert len(order) == 1 or defaults.get(arch) == order[0], arch
