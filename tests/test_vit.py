@@ -483,3 +483,84 @@ def test_weight_tables_equal_timm_cfgs(module: str) -> None:
     for arch, order in tags.items():  # timm's order; one default where there are several tags
         assert order == list(_model_default_cfgs[arch].tags), arch
         assert len(order) == 1 or defaults.get(arch) == order[0], arch
+
+
+# --- big_vision / AugReg .npz --------------------------------------------------------------------
+def _to_flax(model: VisionTransformer, *, big_vision: bool) -> dict:
+    """Write ``model`` in the JAX/Flax layout (HWIO kernels, per-head q/k/v) of the .npz files."""
+    sd = {k: v.detach().numpy() for k, v in model.state_dict().items()}
+    heads, dim = model.blocks[0].attn.num_heads, model.embed_dim
+    hd = dim // heads
+    p = "params/" if big_vision else ""
+    out = {
+        f"{p}embedding/kernel": sd["patch_embed.proj.weight"].transpose(2, 3, 1, 0),
+        f"{p}embedding/bias": sd["patch_embed.proj.bias"],
+        f"{p}Transformer/encoder_norm/scale": sd["norm.weight"],
+        f"{p}Transformer/encoder_norm/bias": sd["norm.bias"],
+        f"{p}head/kernel": sd["head.weight"].T,
+        f"{p}head/bias": sd["head.bias"],
+    }
+    out[f"{p}pos_embedding" if big_vision else "Transformer/posembed_input/pos_embedding"] = sd["pos_embed"]
+    if model.cls_token is not None:
+        out[f"{p}cls"] = sd["cls_token"]
+    mha_sub, mlp_sub, ln2 = (0, 0, 1) if big_vision else (1, 3, 2)
+
+    def put_attn(prefix: str, names: tuple, weight, bias) -> None:
+        for n, w_part, b_part in zip(names, np.split(weight, len(names)), np.split(bias, len(names))):
+            out[f"{prefix}{n}/kernel"] = w_part.T.reshape(dim, heads, hd)
+            out[f"{prefix}{n}/bias"] = b_part.reshape(heads, hd)
+
+    for i in range(len(model.blocks)):
+        b, r = f"blocks.{i}.", f"{p}Transformer/encoderblock_{i}/"
+        mha = f"{r}MultiHeadDotProductAttention_{mha_sub}/"
+        put_attn(mha, ("query", "key", "value"), sd[b + "attn.qkv.weight"], sd[b + "attn.qkv.bias"])
+        out[mha + "out/kernel"] = sd[b + "attn.proj.weight"].T.reshape(heads, hd, dim)
+        out[mha + "out/bias"] = sd[b + "attn.proj.bias"]
+        for ln, key in ((0, "norm1"), (ln2, "norm2")):
+            out[f"{r}LayerNorm_{ln}/scale"], out[f"{r}LayerNorm_{ln}/bias"] = (
+                sd[b + key + ".weight"],
+                sd[b + key + ".bias"],
+            )
+        for j in range(2):
+            out[f"{r}MlpBlock_{mlp_sub}/Dense_{j}/kernel"] = sd[f"{b}mlp.fc{j + 1}.weight"].T
+            out[f"{r}MlpBlock_{mlp_sub}/Dense_{j}/bias"] = sd[f"{b}mlp.fc{j + 1}.bias"]
+    if model.attn_pool is not None:
+        r = f"{p}MAPHead_0/"
+        mha = r + "MultiHeadDotProductAttention_0/"
+        out[r + "probe"] = sd["attn_pool.latent"]
+        put_attn(mha, ("key", "value"), sd["attn_pool.kv.weight"], sd["attn_pool.kv.bias"])
+        put_attn(mha, ("query",), sd["attn_pool.q.weight"], sd["attn_pool.q.bias"])
+        out[mha + "out/kernel"] = sd["attn_pool.proj.weight"].T.reshape(heads, hd, dim)
+        out[mha + "out/bias"] = sd["attn_pool.proj.bias"]
+        out[r + "LayerNorm_0/scale"], out[r + "LayerNorm_0/bias"] = (
+            sd["attn_pool.norm.weight"],
+            sd["attn_pool.norm.bias"],
+        )
+        for j in range(2):
+            out[f"{r}MlpBlock_0/Dense_{j}/kernel"] = sd[f"attn_pool.mlp.fc{j + 1}.weight"].T
+            out[f"{r}MlpBlock_0/Dense_{j}/bias"] = sd[f"attn_pool.mlp.fc{j + 1}.bias"]
+    return out
+
+
+np = pytest.importorskip("numpy")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "big_vision"), [({}, False), (dict(class_token=False, global_pool="map"), True)]
+)
+def test_big_vision_npz_checkpoints_load(tmp_path, kwargs, big_vision) -> None:
+    from visionzoo.hub import load_checkpoint_file
+
+    src = _random_vit(**kwargs)
+    path = tmp_path / "augreg.npz"
+    np.savez(path, **_to_flax(src, big_vision=big_vision))
+    _loads_to_same_outputs(src, load_checkpoint_file(path), **kwargs)
+
+
+def test_npz_with_pickled_objects_is_refused(tmp_path) -> None:
+    from visionzoo.hub import WeightsError, load_checkpoint_file
+
+    path = tmp_path / "evil.npz"
+    np.savez(path, a=np.array([{"x": 1}], dtype=object))
+    with pytest.raises(WeightsError, match="pickled objects"):
+        load_checkpoint_file(path)

@@ -1,8 +1,9 @@
 """Checkpoint remaps for the ViT: other layouts of the same weights, and grid / kernel resampling.
 
 :func:`checkpoint_filter_fn` is applied to every checkpoint loaded into a ViT. It recognises the
-original layouts that are published (OpenAI CLIP, OpenCLIP with a timm trunk, DINOv2, DeiT / MAE
-training checkpoints, I-JEPA), converts each with one function below, then fits the result to the
+original layouts that are published (big_vision / AugReg ``.npz``, OpenAI CLIP, OpenCLIP with a
+timm trunk, DINOv2, DeiT / MAE training checkpoints, I-JEPA), converts each with one function, then
+fits the result to the
 model being built: the patch kernel is resampled to the model's patch size (FlexiViT) and the
 position embedding to its token grid (``img_size=`` other than the checkpoint's).
 """
@@ -16,6 +17,7 @@ import torch
 from torch import nn
 
 from ...layers import resample_abs_pos_embed, resample_patch_embed
+from .big_vision import big_vision_prefix, convert_big_vision
 
 __all__ = [
     "checkpoint_filter_fn",
@@ -125,7 +127,9 @@ def checkpoint_filter_fn(
         adapt_layer_scale: rename DeiT III's ``gamma_1`` / ``gamma_2`` to ``ls1.gamma`` / ``ls2.gamma``.
     """
     state_dict = convert_training_checkpoint(state_dict)
-    if "visual.class_embedding" in state_dict:
+    if big_vision_prefix(state_dict) is not None:
+        state_dict = convert_big_vision(state_dict, model)
+    elif "visual.class_embedding" in state_dict:
         state_dict = convert_openai_clip(state_dict)
     elif "module.visual.class_embedding" in state_dict:
         state_dict = convert_openai_clip(state_dict, prefix="module.visual.")
