@@ -311,6 +311,13 @@ class TokenModel(VisionModel):
     num_prefix_tokens: int
     pool_include_prefix: bool
     embed_dim: int
+    patch_embed: Any  # a PatchEmbed-like module (grid_size, dynamic_feat_size)
+    blocks: nn.Sequential
+    norm: nn.Module
+    fc_norm: nn.Module
+    head_drop: nn.Module
+    head: nn.Module
+    attn_pool: nn.Module | None
 
     def _embed(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, C, H, W)`` -> tokens ``(B, prefix + L, embed_dim)`` ready for the blocks."""

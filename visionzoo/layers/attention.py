@@ -82,4 +82,4 @@ def set_fused_attn(model: nn.Module, enable: bool = True) -> None:
     """Switch every attention module of ``model`` between the fused and the explicit form."""
     for module in model.modules():
         if hasattr(module, "fused_attn"):
-            module.fused_attn = enable
+            setattr(module, "fused_attn", enable)  # noqa: B010

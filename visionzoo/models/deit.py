@@ -9,7 +9,6 @@ Weights: Apache-2.0 (Facebook Research's DeiT releases). Module names follow tim
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import torch
@@ -28,13 +27,14 @@ class VisionTransformerDistilled(VisionTransformer):
 
     In eval (and in training unless ``set_distilled_training()``) the output is the mean of both
     heads; with distilled training on, ``forward`` returns ``(class logits, distillation logits)``.
-    Takes the :class:`VisionTransformer` arguments; ``global_pool`` must be ``'token'``.
+    Takes the :class:`VisionTransformer` arguments (its variants are ``VisionTransformerArgs``);
+    ``global_pool`` must be ``'token'``.
     """
 
-    @functools.wraps(VisionTransformer.__init__)
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         weight_init = kwargs.pop("weight_init", "")
-        super().__init__(*args, **kwargs, weight_init="skip")
+        kwargs["weight_init"] = "skip"
+        super().__init__(*args, **kwargs)
         if self.global_pool != "token":
             raise ValueError(
                 f"global_pool={self.global_pool!r}: the distilled head reads the class token; use 'token'"
@@ -79,22 +79,24 @@ class VisionTransformerDistilled(VisionTransformer):
         self.head_dist.train(self.training)
 
     def _pos_embed(self, x: torch.Tensor) -> torch.Tensor:
+        pos_embed: torch.Tensor | None = self.pos_embed
+        cls_token = self.cls_token
+        if pos_embed is None or cls_token is None:
+            raise RuntimeError("the distilled ViT needs its class token and position embedding")
         if self.dynamic_img_size:
             b, h, w, c = x.shape
             pos_embed = resample_abs_pos_embed(
-                self.pos_embed,
+                pos_embed,
                 (h, w),
                 self.patch_embed.grid_size,
                 num_prefix_tokens=0 if self.no_embed_class else self.num_prefix_tokens,
             )
             x = x.reshape(b, -1, c)
-        else:
-            pos_embed = self.pos_embed
-        tokens = (self.cls_token.expand(x.shape[0], -1, -1), self.dist_token.expand(x.shape[0], -1, -1))
+        cls, dist = cls_token.expand(x.shape[0], -1, -1), self.dist_token.expand(x.shape[0], -1, -1)
         if self.no_embed_class:
-            x = torch.cat((tokens[0], tokens[1], x + pos_embed), dim=1)
+            x = torch.cat((cls, dist, x + pos_embed), dim=1)
         else:
-            x = torch.cat((tokens[0], tokens[1], x), dim=1) + pos_embed
+            x = torch.cat((cls, dist, x), dim=1) + pos_embed
         return self.pos_drop(x)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> Any:

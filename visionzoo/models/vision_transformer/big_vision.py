@@ -10,6 +10,7 @@ patch kernel sizes are then fitted by the ViT checkpoint filter like any other c
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import nn
@@ -105,7 +106,8 @@ def convert_big_vision(state_dict: Mapping[str, torch.Tensor], model: nn.Module)
             out[f"attn_pool.mlp.fc{r + 1}.bias"] = get(f"{p}MlpBlock_0/Dense_{r}/bias")
     mha_sub, mlp_sub, ln2_sub = (0, 0, 1) if big_vision else (1, 3, 2)
     scanned = "Transformer/encoderblock/LayerNorm_0/scale" in w  # blocks stacked along axis 0
-    for i in range(len(model.blocks)):
+    blocks: Any = model.blocks
+    for i in range(len(blocks)):
         p = "Transformer/encoderblock/" if scanned else f"Transformer/encoderblock_{i}/"
         idx = i if scanned else None
         mha = f"{p}MultiHeadDotProductAttention_{mha_sub}/"

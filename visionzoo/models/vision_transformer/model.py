@@ -126,7 +126,7 @@ class ResPostBlock(nn.Module):
         self.attn = _attention(
             dim, num_heads, qkv_bias, qk_norm, scale_attn_norm, proj_bias, attn_drop, proj_drop, norm_layer
         )
-        self.norm1 = norm_layer(dim)
+        self.norm1: Any = norm_layer(dim)
         self.drop_path1 = DropPath(drop_path) if drop_path > 0.0 else nn.Identity()
         self.mlp = mlp_layer(
             in_features=dim,
@@ -136,7 +136,7 @@ class ResPostBlock(nn.Module):
             bias=proj_bias,
             drop=proj_drop,
         )
-        self.norm2 = norm_layer(dim)
+        self.norm2: Any = norm_layer(dim)
         self.drop_path2 = DropPath(drop_path) if drop_path > 0.0 else nn.Identity()
 
     def init_weights(self) -> None:
@@ -396,7 +396,7 @@ class VisionTransformer(TokenModel):
             embed_args.update(strict_img_size=False, output_fmt="NHWC")
         if embed_norm_fn is not None:
             embed_args["norm_layer"] = embed_norm_fn
-        self.patch_embed = embed_layer(
+        patch_embed: Any = embed_layer(
             img_size=img_size,
             patch_size=patch_size,
             in_chans=in_chans,
@@ -405,20 +405,27 @@ class VisionTransformer(TokenModel):
             dynamic_img_pad=dynamic_img_pad,
             **embed_args,
         )
-        num_patches = self.patch_embed.num_patches
-        reduction = self.patch_embed.feat_ratio()
+        self.patch_embed = patch_embed
+        num_patches: int = patch_embed.num_patches
+        reduction = patch_embed.feat_ratio()
 
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim)) if class_token else None
-        self.reg_token = nn.Parameter(torch.zeros(1, reg_tokens, embed_dim)) if reg_tokens else None
-        embed_len = num_patches if no_embed_class else num_patches + self.num_prefix_tokens
-        self.pos_embed = nn.Parameter(torch.zeros(1, embed_len, embed_dim)) if pos_embed == "learn" else None
+        self.cls_token: nn.Parameter | None = (
+            nn.Parameter(torch.zeros(1, 1, embed_dim)) if class_token else None
+        )
+        self.reg_token: nn.Parameter | None = (
+            nn.Parameter(torch.zeros(1, reg_tokens, embed_dim)) if reg_tokens else None
+        )
+        embed_len = num_patches if no_embed_class else num_patches + (1 if class_token else 0) + reg_tokens
+        self.pos_embed: nn.Parameter | None = (
+            nn.Parameter(torch.zeros(1, embed_len, embed_dim)) if pos_embed == "learn" else None
+        )
         self.pos_drop = nn.Dropout(p=pos_drop_rate)
-        self.patch_drop = (
+        self.patch_drop: nn.Module = (
             PatchDropout(patch_drop_rate, num_prefix_tokens=self.num_prefix_tokens)
             if patch_drop_rate > 0
             else nn.Identity()
         )
-        self.norm_pre = norm_fn(embed_dim) if pre_norm else nn.Identity()
+        self.norm_pre: nn.Module = norm_fn(embed_dim) if pre_norm else nn.Identity()
 
         dpr = _drop_path_rates(drop_path_rate, depth)
         self.blocks = nn.Sequential(
@@ -446,17 +453,17 @@ class VisionTransformer(TokenModel):
         self.feature_info = [
             dict(module=f"blocks.{i}", num_chs=embed_dim, reduction=reduction) for i in range(depth)
         ]
-        self.norm = norm_fn(embed_dim) if final_norm and not use_fc_norm else nn.Identity()
-        self.attn_pool = (
+        self.norm: nn.Module = norm_fn(embed_dim) if final_norm and not use_fc_norm else nn.Identity()
+        self.attn_pool: nn.Module | None = (
             AttentionPoolLatent(
                 embed_dim, num_heads=num_heads, mlp_ratio=mlp_ratio, norm_layer=norm_fn, act_layer=act_fn
             )
             if global_pool == "map"
             else None
         )
-        self.fc_norm = norm_fn(embed_dim) if final_norm and use_fc_norm else nn.Identity()
+        self.fc_norm: nn.Module = norm_fn(embed_dim) if final_norm and use_fc_norm else nn.Identity()
         self.head_drop = nn.Dropout(drop_rate)
-        self.head = nn.Linear(embed_dim, num_classes) if num_classes > 0 else nn.Identity()
+        self.head: nn.Module = nn.Linear(embed_dim, num_classes) if num_classes > 0 else nn.Identity()
 
         self.weight_init_mode = "" if weight_init in ("skip", "reset") else weight_init
         self.fix_init = fix_init
@@ -478,6 +485,7 @@ class VisionTransformer(TokenModel):
             _init_module(module, name, mode, head_bias)
         if self.fix_init:
             with torch.no_grad():
+                block: Any
                 for i, block in enumerate(self.blocks):
                     block.attn.proj.weight.div_(math.sqrt(2.0 * (i + 1)))
                     block.mlp.fc2.weight.div_(math.sqrt(2.0 * (i + 1)))
@@ -591,4 +599,4 @@ def _init_module(module: nn.Module, name: str, mode: str, head_bias: float) -> N
         if module.bias is not None:
             nn.init.zeros_(module.bias)
     elif hasattr(module, "init_weights") and not isinstance(module, VisionTransformer):
-        module.init_weights()
+        getattr(module, "init_weights")()  # noqa: B009

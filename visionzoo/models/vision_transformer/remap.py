@@ -153,7 +153,8 @@ def checkpoint_filter_fn(
             state_dict = trunk
 
     resample = _resampling(model)
-    patch_embed = getattr(model, "patch_embed", None)
+    patch_embed: Any = getattr(model, "patch_embed", None)
+    model_pos_embed: Any = getattr(model, "pos_embed", None)
     out: dict[str, torch.Tensor] = {}
     for key, value in state_dict.items():
         if key == "patch_embed.proj.weight" and patch_embed is not None:
@@ -162,12 +163,14 @@ def checkpoint_filter_fn(
                 value = value.reshape(out_chs, -1, height, width)
             if value.shape[-2:] != (height, width):
                 value = resample_patch_embed(value, (height, width), **resample)
-        elif key == "pos_embed" and getattr(model, "pos_embed", None) is not None and patch_embed is not None:
-            prefix_tokens = 0 if getattr(model, "no_embed_class", False) else model.num_prefix_tokens
+        elif key == "pos_embed" and model_pos_embed is not None and patch_embed is not None:
+            prefix_tokens = (
+                0 if getattr(model, "no_embed_class", False) else int(getattr(model, "num_prefix_tokens", 1))
+            )
             old = pretrained_grid_size(
                 model, state_dict.get("patch_embed.proj.weight"), value.shape[1] - prefix_tokens
             )
-            if value.shape[1] != model.pos_embed.shape[1] or (
+            if value.shape[1] != model_pos_embed.shape[1] or (
                 old is not None and old != patch_embed.grid_size
             ):
                 value = resample_abs_pos_embed(
