@@ -492,7 +492,7 @@ def test_weight_tables_equal_timm_cfgs(module: str) -> None:
         for key in set(ours) | set(ref):
             a, b = ours.get(key), ref.get(key)
             b = tuple(b) if isinstance(b, list) else b
-            assert a == b or (not a and not b), (name, key, a, b)
+            assert a == b, (name, key, a, b)
         if entry.get("default"):
             defaults[arch] = tag
     for arch, dc in _model_default_cfgs.items():
