@@ -650,3 +650,13 @@ def test_wrong_input_size_names_the_remedy() -> None:
         AssertionError, match=r"input size \(24, 24\) != the model's img_size \(32, 32\).*dynamic_img_size"
     ):
         ours(torch.randn(1, 3, 24, 24))
+
+
+def test_data_config_follows_a_fixed_size_model() -> None:
+    import visionzoo
+    from visionzoo.data import resolve_model_data_config
+
+    small = visionzoo.create_model("vit_tiny_patch16_224", img_size=32, patch_size=4, num_classes=10, depth=1)
+    assert resolve_model_data_config(small)["input_size"] == (3, 32, 32)  # not the weights' 224
+    dynamic = visionzoo.create_model("vit_tiny_patch16_224", dynamic_img_size=True, depth=1)
+    assert resolve_model_data_config(dynamic)["input_size"] == (3, 224, 224)
