@@ -644,6 +644,13 @@ def test_optimize_for_inference_on_a_token_model() -> None:
         assert rel_err(got, ours.forward_intermediates(X, indices=1, intermediates_only=True)[0]) < 1e-5
 
 
+def test_fx_symbolic_trace() -> None:
+    ours, _ = _pair(reg_tokens=1)
+    traced = torch.fx.symbolic_trace(ours)
+    with torch.no_grad():
+        assert torch.allclose(traced(X), ours(X))
+
+
 def test_wrong_input_size_names_the_remedy() -> None:
     ours, _ = _pair()
     with pytest.raises(

@@ -117,10 +117,15 @@ class PatchEmbed(nn.Module):
         _, _, h, w = x.shape
         if self.img_size is not None:
             if self.strict_img_size:
+                # two checks, not one `and`: a traced (FX) size cannot drive Python control flow
+                hint = "; build the model with img_size=(H, W) or dynamic_img_size=True, or set_input_size()"
                 torch._assert(
-                    h == self.img_size[0] and w == self.img_size[1],
-                    f"input size {(h, w)} != the model's img_size {self.img_size}; build the model with "
-                    "img_size=(H, W) or dynamic_img_size=True, or call set_input_size()",
+                    h == self.img_size[0],
+                    f"input size {(h, w)} != the model's img_size {self.img_size}{hint}",
+                )
+                torch._assert(
+                    w == self.img_size[1],
+                    f"input size {(h, w)} != the model's img_size {self.img_size}{hint}",
                 )
             elif not self.dynamic_img_pad:
                 torch._assert(
