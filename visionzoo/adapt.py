@@ -92,7 +92,8 @@ def _adapt_classifiers(state_dict: dict[str, torch.Tensor], cfg: PretrainedCfg, 
             continue
         for k in keys:
             del state_dict[k]
-        dropped.update(keys)
+        # the model initialises its new classifier, also where the checkpoint has none (num_classes=0)
+        dropped.update((f"{name}.weight", f"{name}.bias"))
     return dropped
 
 

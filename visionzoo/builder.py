@@ -20,6 +20,7 @@ from torch import nn
 from . import hub
 from .adapt import FilterFn, adapt_state_dict
 from .features import FeatureDictNet, FeatureGetterNet, FeatureHookNet, FeatureListNet, normalize_out_indices
+from .integrity import StateDictMismatchError, warn_non_finite
 from .model import model_in_chans
 from .pretrained import PretrainedCfg, as_pretrained_cfg, cfg_for_in_chans
 from .prune import adapt_model_from_file
@@ -132,7 +133,10 @@ def load_state_dict_into(
         problems.append(f"unexpected keys ({len(unexpected)}): {', '.join(unexpected[:20])}")
     if problems:
         more = " (a checkpoint for another architecture or variant?)" if missing or unexpected else ""
-        raise RuntimeError(f"{source} does not fit {type(model).__name__}{more}: " + " | ".join(problems))
+        raise StateDictMismatchError(
+            f"{source} does not fit {type(model).__name__}{more}: " + " | ".join(problems)
+        )
+    warn_non_finite(state_dict, source=source)
     fitted = {}
     for k, v in state_dict.items():
         if k not in expected:

@@ -60,6 +60,12 @@ class WeightsError(RuntimeError):
     """Weights that cannot be found, read or trusted; the message says what to do."""
 
 
+class WeightsUnavailable(WeightsError):
+    """Weights that could not be fetched (offline or unreachable); ``advice`` says how to provide them."""
+
+    advice: str = ""
+
+
 def is_offline() -> bool:
     """True when ``HF_HUB_OFFLINE`` or ``VISIONZOO_OFFLINE`` is set to a true value."""
     truthy = {"1", "true", "yes", "on"}

@@ -10,16 +10,20 @@ from .create_attn import create_attn, get_attn, register_attn
 from .diff_attention import DiffAttention
 from .drop import DropBlock2d, DropPath, drop_path
 from .eca import EcaModule
+from .grn import GlobalResponseNorm
 from .helpers import get_padding, make_divisible, to_2tuple
 from .inplace_abn import InPlaceABN2d, inplace_abn_kernel
+from .layer_norm import LayerNorm, LayerNorm2d
 from .layer_scale import LayerScale
-from .mlp import GluMlp, Mlp, SwiGLU, SwiGLUPacked
-from .norm import GroupNorm, GroupNorm1, LayerNorm, RmsNorm, get_norm_layer
+from .mlp import GlobalResponseNormMlp, GluMlp, Mlp, SwiGLU, SwiGLUPacked
+from .norm import GroupNorm, GroupNorm1, get_norm_layer
 from .norm_act import BatchNormAct2d, GroupNormAct, get_norm_act_layer, register_norm_act
+from .norm_mlp_head import NormMlpClassifierHead
 from .patch_dropout import PatchDropout
 from .patch_embed import PatchEmbed, resample_patch_embed
 from .pool import AvgPool2dSame, SelectAdaptivePool2d, adaptive_pool_feat_mult
 from .pos_embed import resample_abs_pos_embed
+from .rms_norm import RmsNorm, RmsNorm2d, SimpleNorm, SimpleNorm2d
 from .squeeze_excite import SEModule
 from .token_pool import TOKEN_POOL_TYPES, global_pool_nlc
 
@@ -38,21 +42,28 @@ __all__ = [
     "DropPath",
     "EcaModule",
     "GELUTanh",
+    "GlobalResponseNorm",
+    "GlobalResponseNormMlp",
     "GluMlp",
     "GroupNorm",
     "GroupNorm1",
     "GroupNormAct",
     "InPlaceABN2d",
     "LayerNorm",
+    "LayerNorm2d",
     "LayerScale",
     "LayerType",
     "Mlp",
+    "NormMlpClassifierHead",
     "PatchDropout",
     "PatchEmbed",
     "QuickGELU",
     "RmsNorm",
+    "RmsNorm2d",
     "SEModule",
     "SelectAdaptivePool2d",
+    "SimpleNorm",
+    "SimpleNorm2d",
     "SwiGLU",
     "SwiGLUPacked",
     "adaptive_pool_feat_mult",

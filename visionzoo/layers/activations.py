@@ -18,14 +18,15 @@ class QuickGELU(nn.Module):
         return x * torch.sigmoid(1.702 * x)
 
 
+LayerType = str | type[nn.Module] | Callable[..., nn.Module]
+
+
 class GELUTanh(nn.GELU):
-    """GELU with the tanh approximation (SigLIP towers)."""
+    """GELU with the tanh approximation (``act_layer="gelu_tanh"``)."""
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__(approximate="tanh")
 
-
-LayerType = str | type[nn.Module] | Callable[..., nn.Module]
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,

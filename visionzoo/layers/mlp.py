@@ -1,4 +1,6 @@
-"""Token MLPs: the ViT ``fc1 -> act -> fc2`` MLP and its gated (GLU / SwiGLU) forms."""
+"""Two-layer MLPs: ``fc1 -> act -> [norm] -> fc2``, as ``nn.Linear`` on channels-last input or
+as 1x1 convs on ``(B, C, H, W)`` maps (``use_conv``); keys ``fc1.*`` / ``fc2.*`` either way. And
+the gated (GLU / SwiGLU) token MLPs of the transformer families."""
 
 from __future__ import annotations
 
@@ -8,33 +10,73 @@ from functools import partial
 import torch
 from torch import nn
 
-__all__ = ["GluMlp", "Mlp", "SwiGLU", "SwiGLUPacked"]
+from .activations import LayerType, create_act_layer
+from .grn import GlobalResponseNorm
+
+__all__ = ["GlobalResponseNormMlp", "GluMlp", "Mlp", "SwiGLU", "SwiGLUPacked"]
+
+
+def _linear(in_features: int, out_features: int, *, use_conv: bool, bias: bool = True) -> nn.Module:
+    if use_conv:
+        return nn.Conv2d(in_features, out_features, 1, bias=bias)
+    return nn.Linear(in_features, out_features, bias=bias)
 
 
 class Mlp(nn.Module):
-    """``fc1 -> act -> drop -> norm -> fc2 -> drop`` over the last dimension."""
+    """``fc1 -> act -> drop -> norm -> fc2 -> drop`` (``norm`` optional, on the hidden width)."""
 
     def __init__(
         self,
         in_features: int,
         hidden_features: int | None = None,
         out_features: int | None = None,
-        act_layer: Callable[..., nn.Module] = nn.GELU,
-        norm_layer: Callable[..., nn.Module] | None = None,
+        *,
+        act_layer: LayerType = "gelu",
+        norm_layer: Callable[[int], nn.Module] | None = None,
         bias: bool = True,
         drop: float = 0.0,
+        use_conv: bool = False,
     ) -> None:
         super().__init__()
         hidden = hidden_features or in_features
-        self.fc1 = nn.Linear(in_features, hidden, bias=bias)
-        self.act = act_layer()
+        self.fc1 = _linear(in_features, hidden, use_conv=use_conv, bias=bias)
+        self.act = create_act_layer(act_layer)
         self.drop1 = nn.Dropout(drop)
         self.norm = norm_layer(hidden) if norm_layer is not None else nn.Identity()
-        self.fc2 = nn.Linear(hidden, out_features or in_features, bias=bias)
+        self.fc2 = _linear(hidden, out_features or in_features, use_conv=use_conv, bias=bias)
         self.drop2 = nn.Dropout(drop)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.drop2(self.fc2(self.norm(self.drop1(self.act(self.fc1(x))))))
+        x = self.norm(self.drop1(self.act(self.fc1(x))))
+        return self.drop2(self.fc2(x))
+
+
+class GlobalResponseNormMlp(nn.Module):
+    """``fc1 -> act -> drop -> GRN -> fc2 -> drop``: the ConvNeXt-V2 block MLP."""
+
+    def __init__(
+        self,
+        in_features: int,
+        hidden_features: int | None = None,
+        out_features: int | None = None,
+        *,
+        act_layer: LayerType = "gelu",
+        bias: bool = True,
+        drop: float = 0.0,
+        use_conv: bool = False,
+    ) -> None:
+        super().__init__()
+        hidden = hidden_features or in_features
+        self.fc1 = _linear(in_features, hidden, use_conv=use_conv, bias=bias)
+        self.act = create_act_layer(act_layer)
+        self.drop1 = nn.Dropout(drop)
+        self.grn = GlobalResponseNorm(hidden, channels_last=not use_conv)
+        self.fc2 = _linear(hidden, out_features or in_features, use_conv=use_conv, bias=bias)
+        self.drop2 = nn.Dropout(drop)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.grn(self.drop1(self.act(self.fc1(x))))
+        return self.drop2(self.fc2(x))
 
 
 class GluMlp(nn.Module):
@@ -48,8 +90,8 @@ class GluMlp(nn.Module):
         in_features: int,
         hidden_features: int | None = None,
         out_features: int | None = None,
-        act_layer: Callable[..., nn.Module] = nn.Sigmoid,
-        norm_layer: Callable[..., nn.Module] | None = None,
+        act_layer: LayerType = nn.Sigmoid,
+        norm_layer: Callable[[int], nn.Module] | None = None,
         bias: bool = True,
         drop: float = 0.0,
         gate_last: bool = True,
@@ -60,7 +102,7 @@ class GluMlp(nn.Module):
             raise ValueError(f"GluMlp hidden_features must be even, got {hidden}")
         self.gate_last = gate_last
         self.fc1 = nn.Linear(in_features, hidden, bias=bias)
-        self.act = act_layer()
+        self.act = create_act_layer(act_layer)
         self.drop1 = nn.Dropout(drop)
         self.norm = norm_layer(hidden // 2) if norm_layer is not None else nn.Identity()
         self.fc2 = nn.Linear(hidden // 2, out_features or in_features, bias=bias)
@@ -83,8 +125,8 @@ class SwiGLU(nn.Module):
         in_features: int,
         hidden_features: int | None = None,
         out_features: int | None = None,
-        act_layer: Callable[..., nn.Module] = nn.SiLU,
-        norm_layer: Callable[..., nn.Module] | None = None,
+        act_layer: LayerType = nn.SiLU,
+        norm_layer: Callable[[int], nn.Module] | None = None,
         bias: bool = True,
         drop: float = 0.0,
     ) -> None:
@@ -92,7 +134,7 @@ class SwiGLU(nn.Module):
         hidden = hidden_features or in_features
         self.fc1_g = nn.Linear(in_features, hidden, bias=bias)
         self.fc1_x = nn.Linear(in_features, hidden, bias=bias)
-        self.act = act_layer()
+        self.act = create_act_layer(act_layer)
         self.drop1 = nn.Dropout(drop)
         self.norm = norm_layer(hidden) if norm_layer is not None else nn.Identity()
         self.fc2 = nn.Linear(hidden, out_features or in_features, bias=bias)

@@ -49,7 +49,7 @@ class BatchNormAct2d(nn.BatchNorm2d):
 
 
 class GroupNormAct(GroupNorm):
-    """GroupNorm (32 groups by default), then activation."""
+    """GroupNorm (32 groups by default, or groups of ``group_size`` channels), then activation."""
 
     def __init__(
         self,
@@ -58,12 +58,17 @@ class GroupNormAct(GroupNorm):
         eps: float = 1e-5,
         affine: bool = True,
         *,
+        group_size: int | None = None,
         apply_act: bool = True,
         act_layer: LayerType | None = nn.ReLU,
         act_kwargs: dict[str, Any] | None = None,
         inplace: bool = True,
         drop_layer: Callable[[], nn.Module] | None = None,
     ) -> None:
+        if group_size:
+            if num_channels % group_size:
+                raise ValueError(f"group_size={group_size} does not divide num_channels={num_channels}")
+            num_groups = num_channels // group_size
         super().__init__(num_channels, num_groups=num_groups, eps=eps, affine=affine)
         self.drop = drop_layer() if drop_layer is not None else nn.Identity()
         act = act_layer if apply_act else None

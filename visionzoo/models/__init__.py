@@ -14,10 +14,12 @@ __all__ = ["FAMILIES"]
 
 # Adding a family: its module name here, then `python -m visionzoo.models._index`.
 FAMILIES: tuple[str, ...] = (
+    "convnext",
     "cspnet",
     "deit",
     "densenet",
     "inception_v3",
+    "regnet",
     "resnet",
     "vision_transformer",
     "xception_aligned",
