@@ -667,3 +667,19 @@ def test_data_config_follows_a_fixed_size_model() -> None:
     assert resolve_model_data_config(small)["input_size"] == (3, 32, 32)  # not the weights' 224
     dynamic = visionzoo.create_model("vit_tiny_patch16_224", dynamic_img_size=True, depth=1)
     assert resolve_model_data_config(dynamic)["input_size"] == (3, 224, 224)
+
+
+@pytest.mark.parametrize("name", ["deit_tiny_distilled_patch16_224", "vit_base_patch16_siglip_224"])
+def test_save_pretrained_round_trip_keeps_size_and_pooling(tmp_path, name) -> None:
+    import visionzoo
+
+    kw = dict(embed_dim=48, num_heads=3, depth=2)
+    model = visionzoo.create_model(name, num_classes=5, img_size=64, **kw).eval()
+    if "siglip" in name:
+        model.reset_classifier(5, "avg")  # drops the attention pool: the rebuilt model must too
+    visionzoo.save_pretrained(model, tmp_path, model_args=kw)
+    loaded = visionzoo.create_model(f"local-dir:{tmp_path}", pretrained=True).eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(loaded(x), model(x), atol=1e-6)
+    assert loaded.patch_embed.img_size == (64, 64) and loaded.global_pool == model.global_pool

@@ -245,19 +245,29 @@ def save_pretrained(
             cfg_dict.pop(key, None)
     cfg_dict["num_classes"] = num_classes
     in_chans = model_in_chans(model)
-    cfg_dict["input_size"] = (in_chans, *cfg.input_size[1:])
+    # a fixed-size token model built at another size than its weights' records its own
+    patch_embed = getattr(model, "patch_embed", None)
+    img_size = (
+        getattr(patch_embed, "img_size", None) if getattr(patch_embed, "strict_img_size", False) else None
+    )
+    cfg_dict["input_size"] = (in_chans, *(img_size or cfg.input_size[1:]))
     config: dict[str, Any] = {
         "architecture": cfg_dict.pop("architecture"),
         "num_classes": num_classes,
         "num_features": int(getattr(model, "num_features", 0)),
     }
     pool = getattr(model, "global_pool", None) or getattr(getattr(model, "head", None), "global_pool", None)
-    pool_type = getattr(pool, "pool_type", "")
+    pool_type = pool if isinstance(pool, str) else getattr(pool, "pool_type", "")  # token models: a str
     if pool_type:
         config["global_pool"] = pool_type
     args = dict(model_args or {})
     if in_chans != 3:
         args.setdefault("in_chans", in_chans)
+    if img_size is not None and tuple(img_size) != tuple(cfg.input_size[1:]):
+        args.setdefault("img_size", tuple(img_size))
+    if isinstance(pool, str) and hasattr(model, "fc_norm"):  # a token model's pooling is structure
+        args.setdefault("global_pool", pool)
+        args.setdefault("fc_norm", not isinstance(getattr(model, "fc_norm"), nn.Identity))  # noqa: B009
     if args:
         config["model_args"] = args
     config["pretrained_cfg"] = cfg_dict
