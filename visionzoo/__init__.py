@@ -9,7 +9,7 @@
 from .builder import load_checkpoint, load_pretrained
 from .factory import build_model_with_cfg, create_model, parse_model_name, save_pretrained
 from .features import FeatureDictNet, FeatureHookNet, FeatureInfo, FeatureListNet
-from .hub import WeightsError
+from .hub import WeightsError, WeightsUnavailable
 from .model import VisionModel
 from .optimize import optimize_for_inference
 from .pretrained import PretrainedCfg
@@ -42,6 +42,7 @@ __all__ = [
     "UnknownModelError",
     "VisionModel",
     "WeightsError",
+    "WeightsUnavailable",
     "adapt_model_from_file",
     "build_model_with_cfg",
     "create_model",

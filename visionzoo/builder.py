@@ -160,11 +160,13 @@ def load_pretrained(
     filter_fn: FilterFn | None = None,
     strict: bool = True,
     cache_dir: str | os.PathLike[str] | None = None,
+    mmap: bool = False,
 ) -> None:
     """Load the weights ``pretrained_cfg`` (default: ``model.pretrained_cfg``) points at.
 
     The first conv is adapted to ``in_chans`` and the classifier to ``num_classes`` (both default
-    to the model's own), then everything else loads strictly.
+    to the model's own), then everything else loads strictly. The model owns its weights' memory
+    unless ``mmap=True`` (zero-copy from a local file; see ``hub.load_checkpoint_file``).
     """
     cfg: PretrainedCfg | None = (
         as_pretrained_cfg(pretrained_cfg)
@@ -193,9 +195,11 @@ def load_checkpoint(
     use_ema: bool = False,
     strict: bool = True,
     filter_fn: FilterFn | None = None,
+    mmap: bool = False,
 ) -> None:
-    """Load a local checkpoint (plain state dict or training checkpoint) into ``model``."""
-    state_dict = hub.load_state_dict(checkpoint_path, use_ema=use_ema)
+    """Load a local checkpoint (plain state dict or training checkpoint) into ``model``; with
+    ``mmap=True`` a model on ``meta`` shares memory with the file (see ``hub.load_checkpoint_file``)."""
+    state_dict = hub.load_state_dict(checkpoint_path, use_ema=use_ema, mmap=mmap)
     if filter_fn is not None:
         state_dict = filter_fn(state_dict, model)
     load_state_dict_into(model, state_dict, strict=strict, source=str(checkpoint_path))

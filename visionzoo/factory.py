@@ -10,10 +10,8 @@ Names:
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 from torch import nn
@@ -21,7 +19,7 @@ from torch import nn
 from . import hub
 from .adapt import FilterFn
 from .builder import build_model
-from .model import model_in_chans
+from .hub import save_pretrained
 from .pretrained import PretrainedCfg, as_pretrained_cfg
 from .registry import (
     UnknownModelError,
@@ -36,54 +34,12 @@ from .variants import Pruned, Recipe
 
 __all__ = ["build_model_with_cfg", "create_model", "parse_model_name", "save_pretrained"]
 
-_PREFIXES = ("hf-hub:", "hf_hub:", "local-dir:")
-
 
 def parse_model_name(model_name: str) -> tuple[str | None, str]:
     """``"hf-hub:org/repo"`` -> ``("hf-hub", "org/repo")``; a plain name has source ``None``."""
     if not isinstance(model_name, str) or not model_name:
         raise TypeError(f"model_name must be a non-empty string, got {model_name!r}")
-    for prefix in _PREFIXES:
-        if model_name.startswith(prefix):
-            return prefix[:-1].replace("_", "-"), model_name[len(prefix) :]
-    return None, model_name
-
-
-def _config_source(source: str, location: str, cache_dir: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """``(architecture, pretrained cfg fields, model_args)`` from a saved ``config.json``."""
-    if source == "local-dir":
-        location = str(Path(location).expanduser())
-        if not Path(location).is_dir():  # else it would be taken for a Hub id
-            what = "is not a folder" if Path(location).exists() else "not found"
-            raise hub.WeightsError(
-                f"local-dir:{location}: {what}; pass a folder holding config.json and model.safetensors "
-                "(written by save_pretrained or `visionzoo train`)"
-            )
-    config = hub.load_config_json(location, cache_dir)
-    if "pretrained_cfg" in config:
-        cfg_fields = dict(config["pretrained_cfg"])
-    else:  # older single-dict layout
-        cfg_fields = {k: v for k, v in config.items() if k not in ("architecture", "num_features")}
-        if "labels" in cfg_fields:
-            cfg_fields["label_names"] = cfg_fields.pop("labels")
-    try:
-        arch = config["architecture"]
-    except KeyError:
-        raise hub.WeightsError(f"config.json of {location} names no 'architecture'") from None
-    for key in ("num_classes", "label_names", "label_descriptions"):
-        if key in config:
-            cfg_fields[key] = config[key]
-    known = set(PretrainedCfg.__dataclass_fields__)
-    cfg_fields = {k: v for k, v in cfg_fields.items() if k in known}
-    if source == "hf-hub":
-        cfg_fields.update(hf_hub_id=location, source="hf-hub", url=None, file=None)
-    else:
-        cfg_fields.update(file=str(location), source="local-dir", url=None, hf_hub_id=None)
-    model_args = dict(config.get("model_args") or {})
-    if model_args.get("in_chans") is not None:
-        size = tuple(cfg_fields.get("input_size") or (3, 224, 224))
-        cfg_fields["input_size"] = (model_args["in_chans"], *size[1:])
-    return arch, cfg_fields, model_args
+    return hub.split_source_prefix(model_name)
 
 
 def _check_has_weights(cfg: PretrainedCfg) -> None:
@@ -133,9 +89,9 @@ def create_model(
         >>> m(torch.randn(1, 1, 224, 224)).shape  # doctest: +SKIP
         torch.Size([1, 1000])
     """
-    source, name = parse_model_name(model_name)
-    if source is not None:
-        arch, cfg_fields, model_args = _config_source(source, name, cache_dir)
+    name, named = model_name, hub.name_source(model_name, cache_dir)
+    if named is not None:  # hf-hub:... / local-dir:...: architecture and config from config.json
+        arch, cfg_fields, model_args = named
         if pretrained_cfg is None:
             pretrained_cfg = as_pretrained_cfg(cfg_fields)
         for key, value in model_args.items():
@@ -218,76 +174,3 @@ def build_model_with_cfg(
         filter_fn=pretrained_filter_fn,
     )
     return build_model(recipe, cfg, pretrained, **kwargs)
-
-
-def save_pretrained(
-    model: nn.Module, save_directory: str | os.PathLike[str], *, model_args: Mapping[str, Any] | None = None
-) -> Path:
-    """Write ``config.json`` and ``model.safetensors`` in the layout of timm's Hub repos.
-
-    The folder loads back with ``create_model("local-dir:PATH", pretrained=True)`` (in timm too),
-    and can be uploaded to the Hub as is. Files are written to temporary names and renamed, so
-    an interrupted save leaves no half-written file under the final name.
-    """
-    from safetensors.torch import save_file
-
-    cfg = getattr(model, "pretrained_cfg", None)
-    if cfg is None or not cfg.architecture:
-        raise ValueError("save_pretrained needs a model built by create_model (it has no pretrained_cfg)")
-    folder = Path(save_directory)
-    folder.mkdir(parents=True, exist_ok=True)
-    cfg_dict = cfg.to_dict(remove_source=True)
-    for key in ("top1", "top5", "param_count", "label_offset"):
-        cfg_dict.pop(key, None)
-    num_classes = int(getattr(model, "num_classes", cfg.num_classes))
-    if num_classes != cfg.num_classes:
-        for key in ("label_names", "label_descriptions"):
-            cfg_dict.pop(key, None)
-    cfg_dict["num_classes"] = num_classes
-    in_chans = model_in_chans(model)
-    # a fixed-size token model built at another size than its weights' records its own
-    patch_embed = getattr(model, "patch_embed", None)
-    img_size = (
-        getattr(patch_embed, "img_size", None) if getattr(patch_embed, "strict_img_size", False) else None
-    )
-    cfg_dict["input_size"] = (in_chans, *(img_size or cfg.input_size[1:]))
-    config: dict[str, Any] = {
-        "architecture": cfg_dict.pop("architecture"),
-        "num_classes": num_classes,
-        "num_features": int(getattr(model, "num_features", 0)),
-    }
-    pool = getattr(model, "global_pool", None) or getattr(getattr(model, "head", None), "global_pool", None)
-    pool_type = pool if isinstance(pool, str) else getattr(pool, "pool_type", "")  # token models: a str
-    if pool_type:
-        config["global_pool"] = pool_type
-    args = dict(model_args or {})
-    if in_chans != 3:
-        args.setdefault("in_chans", in_chans)
-    if img_size is not None and tuple(img_size) != tuple(cfg.input_size[1:]):
-        args.setdefault("img_size", tuple(img_size))
-    if isinstance(pool, str) and hasattr(model, "fc_norm"):  # a token model's pooling is structure
-        args.setdefault("global_pool", pool)
-        args.setdefault("fc_norm", not isinstance(getattr(model, "fc_norm"), nn.Identity))  # noqa: B009
-    if args:
-        config["model_args"] = args
-    config["pretrained_cfg"] = cfg_dict
-    tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    _atomic_write(
-        folder / hub.SAFE_WEIGHTS_NAME, lambda p: save_file(tensors, str(p), metadata={"format": "pt"})
-    )
-    _atomic_write(
-        folder / hub.CONFIG_NAME, lambda p: p.write_text(json.dumps(config, indent=2, default=list))
-    )
-    return folder
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

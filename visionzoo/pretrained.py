@@ -43,8 +43,16 @@ WEIGHT_CFG_BASE: dict[str, Any] = dict(url="", hf_hub_id="timm/")
 
 # Keys a mapping view always shows, even when None (timm shows these too).
 _KEEP_NULL = frozenset({"pool_size", "first_conv", "classifier"})
-# Keys that name where weights come from rather than what they are.
-SOURCE_KEYS = frozenset({"url", "file", "state_dict", "hf_hub_id", "hf_hub_filename", "source"})
+
+
+def __getattr__(name: str) -> Any:
+    # SOURCE_KEYS (fields that name where weights come from, not what they are) derive from the
+    # table of weight sources in hub.py, which imports this module: read it when asked for.
+    if name == "SOURCE_KEYS":
+        from .hub import source_fields
+
+        return source_fields()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,7 +64,7 @@ class PretrainedCfg(Mapping):
     ImageNet results where there are any.
     """
 
-    # weight sources, by priority: state_dict > file > hf_hub_id > url
+    # weight sources, by priority (hub.SOURCES): state_dict > file > hf_hub_id > url
     url: str | None = None
     file: str | None = None
     state_dict: dict[str, Any] | None = None
@@ -100,7 +108,10 @@ class PretrainedCfg(Mapping):
 
     @property
     def has_weights(self) -> bool:
-        return bool(self.url or self.file or self.hf_hub_id or self.state_dict is not None)
+        """True when a weight source (``hub.SOURCES``) is set."""
+        from .hub import selected_source
+
+        return selected_source(self) is not None
 
     @property
     def name(self) -> str:
@@ -115,10 +126,13 @@ class PretrainedCfg(Mapping):
 
     def to_dict(self, *, remove_source: bool = False, remove_null: bool = True) -> dict[str, Any]:
         """A plain dict in timm's layout (None values dropped but for a few keys timm keeps)."""
+        from .hub import source_fields
+
+        skip = source_fields() if remove_source else frozenset()
         out = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if remove_source and f.name in SOURCE_KEYS:
+            if f.name in skip:
                 continue
             if remove_null and value is None and f.name not in _KEEP_NULL:
                 continue

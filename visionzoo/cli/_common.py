@@ -219,7 +219,7 @@ def _load_model(
 ) -> nn.Module:
     from .. import create_model
     from ..builder import load_state_dict_into
-    from ..hub import WeightsError, WeightsUnavailable, load_state_dict
+    from ..hub import WeightsUnavailable, load_state_dict
 
     if checkpoint is None:
         if model_name is None:
@@ -235,11 +235,7 @@ def _load_model(
         )
         try:
             return create_model(model_name, pretrained=pretrained, **kwargs)
-        except WeightsUnavailable as e:
-            raise CLIError(f"{_one_line(e)}. {advice}") from None
-        except WeightsError as e:
-            # NOTE: until hub.py raises WeightsUnavailable for offline / unreachable weights, every
-            # weights error of a pretrained model gets the command-line advice
+        except WeightsUnavailable as e:  # (other WeightsErrors are one line, exit 2, as they are)
             raise CLIError(f"{_one_line(e)}. {advice}") from None
     path = Path(checkpoint).expanduser()
     if not path.exists():

@@ -8,11 +8,16 @@ keys (``weight``, ``bias``) stay those of a plain LayerNorm, and both default to
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["LayerNorm", "LayerNorm2d"]
+from .activations import LayerType, create_act_layer
+
+__all__ = ["LayerNorm", "LayerNorm2d", "LayerNormAct2d"]
 
 
 class LayerNorm(nn.LayerNorm):
@@ -35,3 +40,28 @@ class LayerNorm2d(nn.LayerNorm):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias, self.eps)
         return x.permute(0, 3, 1, 2)
+
+
+class LayerNormAct2d(nn.LayerNorm):
+    """:class:`LayerNorm2d` (PyTorch's ``eps=1e-5``), optional drop layer, then an activation:
+    the norm+act layer block builders take for ``norm_layer``."""
+
+    def __init__(
+        self,
+        num_channels: int,
+        eps: float = 1e-5,
+        affine: bool = True,
+        *,
+        apply_act: bool = True,
+        act_layer: LayerType | None = nn.ReLU,
+        act_kwargs: dict[str, Any] | None = None,
+        inplace: bool = True,
+        drop_layer: Callable[[], nn.Module] | None = None,
+    ) -> None:
+        super().__init__(num_channels, eps=eps, elementwise_affine=affine)
+        self.drop = drop_layer() if drop_layer is not None else nn.Identity()
+        self.act = create_act_layer(act_layer if apply_act else None, inplace=inplace, **(act_kwargs or {}))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias, self.eps)
+        return self.act(self.drop(x.permute(0, 3, 1, 2)))

@@ -1,4 +1,5 @@
-"""LayerScale: a learned per-channel scale on a residual branch (CaiT, DeiT III, DINOv2).
+"""Per-channel learnable output scale (LayerScale): channels-last / tokens (``LayerScale``) and
+NCHW maps (``LayerScale2d``).
 
 Paper: `Going deeper with Image Transformers` - https://arxiv.org/abs/2103.17239
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["LayerScale"]
+__all__ = ["LayerScale", "LayerScale2d"]
 
 
 class LayerScale(nn.Module):
@@ -27,3 +28,19 @@ class LayerScale(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.mul_(self.gamma) if self.inplace else x * self.gamma
+
+
+class LayerScale2d(nn.Module):
+    """``x * gamma`` with ``gamma`` (one per channel) starting at ``init_values``."""
+
+    def __init__(self, dim: int, init_values: float = 1e-5) -> None:
+        super().__init__()
+        self.init_values = init_values
+        self.gamma = nn.Parameter(torch.empty(dim))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.constant_(self.gamma, self.init_values)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gamma.view(1, -1, 1, 1)

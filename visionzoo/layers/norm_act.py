@@ -15,6 +15,8 @@ import torch
 from torch import nn
 
 from .activations import LayerType, create_act_layer
+from .evo_norm import EvoNorm2dS0
+from .layer_norm import LayerNormAct2d
 from .norm import GroupNorm, get_norm_layer
 
 __all__ = ["BatchNormAct2d", "GroupNormAct", "get_norm_act_layer", "register_norm_act"]
@@ -84,6 +86,9 @@ _NORM_ACT: dict[type[nn.Module] | str, Callable[..., nn.Module]] = {
     "batchnorm": BatchNormAct2d,
     "batchnorm2d": BatchNormAct2d,
     "groupnorm": GroupNormAct,
+    "layernorm2d": LayerNormAct2d,
+    "evonorm2ds0": EvoNorm2dS0,  # a fused norm-activation already
+    EvoNorm2dS0: EvoNorm2dS0,
 }
 
 
