@@ -62,12 +62,14 @@ from ..registry import (
 FAMILIES: tuple[str, ...] = (
     "convnext",
     "cspnet",
+    "deit",
     "densenet",
     "efficientnet",
     "inception_v3",
     "mobilenetv3",
     "regnet",
     "resnet",
+    "vision_transformer",
     "xception_aligned",
 )
 
