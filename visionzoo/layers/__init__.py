@@ -7,12 +7,15 @@ from .conv_bn_act import Conv2dSame, ConvNormAct, create_conv2d
 from .create_attn import create_attn, get_attn, register_attn
 from .drop import DropBlock2d, DropPath, drop_path
 from .eca import EcaModule
+from .evo_norm import EvoNorm2dS0
+from .filter_response_norm import FilterResponseNormTlu2d
 from .helpers import get_padding, make_divisible, to_2tuple
 from .inplace_abn import InPlaceABN2d, inplace_abn_kernel
 from .norm import GroupNorm, GroupNorm1, get_norm_layer
 from .norm_act import BatchNormAct2d, GroupNormAct, get_norm_act_layer, register_norm_act
-from .pool import AvgPool2dSame, SelectAdaptivePool2d, adaptive_pool_feat_mult
+from .pool import AvgPool2dSame, MaxPool2dSame, SelectAdaptivePool2d, adaptive_pool_feat_mult
 from .squeeze_excite import SEModule
+from .std_conv import StdConv2d, StdConv2dSame
 
 __all__ = [
     "AvgPool2dSame",
@@ -24,13 +27,18 @@ __all__ = [
     "DropBlock2d",
     "DropPath",
     "EcaModule",
+    "EvoNorm2dS0",
+    "FilterResponseNormTlu2d",
     "GroupNorm",
     "GroupNorm1",
     "GroupNormAct",
     "InPlaceABN2d",
     "LayerType",
+    "MaxPool2dSame",
     "SEModule",
     "SelectAdaptivePool2d",
+    "StdConv2d",
+    "StdConv2dSame",
     "adaptive_pool_feat_mult",
     "create_aa",
     "create_act_layer",

@@ -15,6 +15,8 @@ import torch
 from torch import nn
 
 from .activations import LayerType, create_act_layer
+from .evo_norm import EvoNorm2dS0
+from .filter_response_norm import FilterResponseNormTlu2d
 from .norm import GroupNorm, get_norm_layer
 
 __all__ = ["BatchNormAct2d", "GroupNormAct", "get_norm_act_layer", "register_norm_act"]
@@ -79,7 +81,13 @@ _NORM_ACT: dict[type[nn.Module] | str, Callable[..., nn.Module]] = {
     "batchnorm": BatchNormAct2d,
     "batchnorm2d": BatchNormAct2d,
     "groupnorm": GroupNormAct,
+    EvoNorm2dS0: EvoNorm2dS0,
+    FilterResponseNormTlu2d: FilterResponseNormTlu2d,
+    "evonorm2ds0": EvoNorm2dS0,
+    "frn": FilterResponseNormTlu2d,
 }
+# Norms whose non-linearity is part of the norm itself: they are used as given, with no act_layer.
+_BUILTIN_ACT: tuple[Callable[..., nn.Module], ...] = (EvoNorm2dS0, FilterResponseNormTlu2d)
 
 
 def register_norm_act(key: type[nn.Module] | str, layer: Callable[..., nn.Module]) -> None:
@@ -109,5 +117,6 @@ def get_norm_act_layer(
         layer = _NORM_ACT.get(norm_layer)  # type: ignore[arg-type]
     if layer is None:
         raise ValueError(f"no fused norm+act layer for {norm_layer!r}")
-    kwargs.setdefault("act_layer", act_layer)
+    if layer not in _BUILTIN_ACT:
+        kwargs.setdefault("act_layer", act_layer)
     return partial(layer, **kwargs)

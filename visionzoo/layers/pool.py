@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["AvgPool2dSame", "SelectAdaptivePool2d", "adaptive_pool_feat_mult"]
+__all__ = ["AvgPool2dSame", "MaxPool2dSame", "SelectAdaptivePool2d", "adaptive_pool_feat_mult"]
 
 POOL_TYPES = ("avg", "max", "avgmax", "catavgmax", "")
 
@@ -73,3 +73,23 @@ class AvgPool2dSame(nn.AvgPool2d):
         pw = same_pad_amount(x.shape[-1], kw, sw)
         x = F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
         return F.avg_pool2d(x, self.kernel_size, self.stride, 0, self.ceil_mode, self.count_include_pad)
+
+
+class MaxPool2dSame(nn.MaxPool2d):
+    """Max pool with TF 'SAME' padding computed from the input size (padding never wins the max)."""
+
+    def __init__(
+        self, kernel_size: int, stride: int | None = None, dilation: int = 1, ceil_mode: bool = False
+    ) -> None:
+        super().__init__(kernel_size, stride, 0, dilation, ceil_mode=ceil_mode)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from .helpers import same_pad_amount, to_2tuple
+
+        kh, kw = to_2tuple(self.kernel_size)
+        sh, sw = to_2tuple(self.stride)
+        dh, dw = to_2tuple(self.dilation)
+        ph = same_pad_amount(x.shape[-2], kh, sh, dh)
+        pw = same_pad_amount(x.shape[-1], kw, sw, dw)
+        x = F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2), value=float("-inf"))
+        return F.max_pool2d(x, self.kernel_size, self.stride, 0, self.dilation, self.ceil_mode)
