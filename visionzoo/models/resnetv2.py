@@ -23,10 +23,8 @@ from typing import Any, cast
 
 import torch
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
 from ..adapt import adapt_input_conv
-from ..builder import model_args_type
 from ..layers import (
     AvgPool2dSame,
     BatchNormAct2d,
@@ -43,7 +41,9 @@ from ..layers import (
     get_norm_act_layer,
     make_divisible,
 )
-from ..model import VisionModel
+from ..model import VisionModel, checkpoint_seq
+from ..registry import Entrypoint, family_entrypoint, register_family
+from ..variants import model_args_type
 
 __all__ = [
     "VARIANTS",
@@ -55,6 +55,8 @@ __all__ = [
     "ResNetV2",
     "ResNetV2Args",
     "bit_npz_to_state_dict",
+    "checkpoint_filter_fn",
+    "default_cfgs",
     "load_bit_npz",
     "resnetv2_stem",
 ]
@@ -543,10 +545,8 @@ class ResNetV2(VisionModel):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
-        if self.grad_checkpointing and self.training and not torch.jit.is_scripting():
-            for stage in self.stages:
-                for block in cast(ResNetStage, stage).blocks:
-                    x = checkpoint(block, x, use_reentrant=False)
+        if self._checkpointing():
+            x = checkpoint_seq([b for stage in self.stages for b in cast(ResNetStage, stage).blocks], x)
         else:
             x = self.stages(x)
         return self.norm(x)
@@ -563,7 +563,7 @@ class ResNetV2(VisionModel):
 
 # --- BiT .npz checkpoints -------------------------------------------------------------------------
 def _hwio_to_oihw(value: Any) -> torch.Tensor:
-    t = torch.from_numpy(value.copy())
+    t = value if isinstance(value, torch.Tensor) else torch.from_numpy(value.copy())
     return t.permute(3, 2, 0, 1).contiguous() if t.ndim == 4 else t
 
 
@@ -575,7 +575,7 @@ def bit_npz_to_state_dict(
     Layout: ``{prefix}root_block/standardized_conv2d/kernel`` (stem), ``{prefix}block{s}/unit{u:02d}/
     {a,b,c}/{standardized_conv2d/kernel, group_norm/gamma, group_norm/beta}`` (unit ``a`` holds the
     ``proj`` shortcut), ``{prefix}group_norm/*`` (final norm) and ``{prefix}head/conv2d/*``. Kernels
-    are HWIO, ours OIHW. The head is included only when its class count matches the model's.
+    are HWIO, ours OIHW. The head is mapped when the checkpoint has one and the model a conv head.
 
     Raises:
         KeyError: naming the first array the model needs that the checkpoint lacks.
@@ -592,13 +592,7 @@ def bit_npz_to_state_dict(
         "norm.weight": get("group_norm/gamma"),
         "norm.bias": get("group_norm/beta"),
     }
-    head = getattr(model.head, "fc", None)
-    head_key = prefix + "head/conv2d/kernel"
-    if (
-        isinstance(head, nn.Conv2d)
-        and head_key in weights
-        and weights[head_key].shape[-1] == head.out_channels
-    ):
+    if isinstance(getattr(model.head, "fc", None), nn.Conv2d) and prefix + "head/conv2d/kernel" in weights:
         sd["head.fc.weight"] = get("head/conv2d/kernel")
         sd["head.fc.bias"] = get("head/conv2d/bias")
     for s, stage in enumerate(model.stages):
@@ -613,6 +607,14 @@ def bit_npz_to_state_dict(
                     f"{unit}a/proj/standardized_conv2d/kernel"
                 )
     return sd
+
+
+def checkpoint_filter_fn(state_dict: dict[str, Any], model: nn.Module) -> dict[str, Any]:
+    """Checkpoints in Google's BiT ``.npz`` layout (arrays under ``resnet/...`` paths, as the hub
+    reads an ``.npz``) become this model's state dict; timm's layout passes through unchanged."""
+    if "resnet/root_block/standardized_conv2d/kernel" in state_dict and isinstance(model, ResNetV2):
+        return bit_npz_to_state_dict(state_dict, model)
+    return state_dict
 
 
 def load_bit_npz(
@@ -649,6 +651,8 @@ def load_bit_npz(
         sd = bit_npz_to_state_dict(arrays, model, prefix=prefix)
     sd["stem.conv.weight"] = adapt_input_conv(sd["stem.conv.weight"], model.in_chans)
     own = model.state_dict()
+    if "head.fc.weight" in sd and sd["head.fc.weight"].shape != own["head.fc.weight"].shape:
+        del sd["head.fc.weight"], sd["head.fc.bias"]  # another class count: keep the model's head
     missing = sorted(set(own) - set(sd) - {"head.fc.weight", "head.fc.bias"})
     if missing:
         raise KeyError(f"BiT checkpoint {path!r} does not cover {missing[:5]} (model layout differs)")
@@ -777,3 +781,18 @@ DEPRECATED: dict[str, str | None] = {
     "resnetv2_152x2_bit_teacher": "resnetv2_152x2_bit.goog_teacher_in21k_ft_in1k",
     "resnetv2_152x2_bit_teacher_384": "resnetv2_152x2_bit.goog_teacher_in21k_ft_in1k_384",
 }
+
+default_cfgs = register_family(
+    __name__,
+    model_cls=ResNetV2,
+    variants=VARIANTS,
+    weights=WEIGHTS,
+    cfg_defaults=CFG_DEFAULTS,
+    feature_cfg=dict(flatten_sequential=True),
+    filter_fn=checkpoint_filter_fn,
+    deprecated=DEPRECATED,
+)
+
+
+def __getattr__(name: str) -> Entrypoint:  # the variants' entrypoints, e.g. resnetv2_50x1_bit
+    return family_entrypoint(__name__, name)
