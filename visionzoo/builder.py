@@ -19,7 +19,7 @@ from torch import nn
 
 from . import hub
 from .adapt import FilterFn, adapt_state_dict
-from .features import FeatureDictNet, FeatureHookNet, FeatureListNet, normalize_out_indices
+from .features import FeatureDictNet, FeatureGetterNet, FeatureHookNet, FeatureListNet, normalize_out_indices
 from .model import model_in_chans
 from .pretrained import PretrainedCfg, as_pretrained_cfg, cfg_for_in_chans
 from .prune import adapt_model_from_file
@@ -36,6 +36,7 @@ _FEATURE_CLASSES: dict[str, type[nn.Module]] = {
     "list": FeatureListNet,
     "dict": FeatureDictNet,
     "hook": FeatureHookNet,
+    "getter": FeatureGetterNet,
 }
 
 
@@ -276,6 +277,8 @@ def build_model(
             kwargs.setdefault("num_classes", 0 if features_only else cfg.num_classes)
         if "in_chans" in accepted:
             kwargs.setdefault("in_chans", cfg.input_size[0])
+        if "img_size" in accepted and cfg.fixed_input_size:  # as timm: the weights' size is the default
+            kwargs.setdefault("img_size", tuple(cfg.input_size[-2:]))
     ctor_kwargs = _merge_args(variant, recipe.args, kwargs)
     use_meta = pretrained or checkpoint_path is not None
     with torch.device("meta") if use_meta else torch.device(device or "cpu"):

@@ -125,6 +125,8 @@ def load_checkpoint_file(path: str | os.PathLike[str], *, use_ema: bool = False)
     """
     path = Path(path)
     _check_file(path)
+    if path.suffix == ".npz":  # JAX/Flax (big_vision) arrays under their parameter paths
+        return _load_npz(path)
     if _is_safetensors(path):
         from safetensors import SafetensorError
         from safetensors.torch import load_file
@@ -157,6 +159,21 @@ def load_checkpoint_file(path: str | os.PathLike[str], *, use_ema: bool = False)
             f"{_first_line(e)}); delete it and download or save it again"
         ) from e
     return _unwrap_checkpoint(obj, path, use_ema)
+
+
+def _load_npz(path: Path) -> dict[str, torch.Tensor]:
+    """Arrays of a ``.npz`` archive as tensors, keys unchanged; object arrays (pickles) refused."""
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {key: torch.from_numpy(np.array(archive[key])) for key in archive.files}
+    except ValueError as e:  # numpy's refusal of object arrays
+        raise WeightsError(
+            f"refusing to load {path}: it holds pickled objects ({e}); only arrays are read"
+        ) from e
+    except (OSError, zipfile.BadZipFile) as e:
+        raise WeightsError(f"{path} is not a valid .npz archive (truncated or corrupt: {e})") from e
 
 
 _SAFE_PICKLE_MODULES = ("torch", "collections", "numpy", "builtins", "_codecs")

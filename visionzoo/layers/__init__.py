@@ -1,6 +1,8 @@
 """Shared building blocks, one concept per file."""
 
-from .activations import LayerType, create_act_layer, get_act_layer
+from .activations import GELUTanh, LayerType, QuickGELU, create_act_layer, get_act_layer
+from .attention import Attention, set_fused_attn
+from .attention_pool import AttentionPoolLatent
 from .blur_pool import BlurPool2d, create_aa
 from .classifier import ClassifierHead, create_classifier
 from .conv_bn_act import Conv2dSame, ConvNormAct, create_conv2d
@@ -11,13 +13,22 @@ from .evo_norm import EvoNorm2dS0
 from .filter_response_norm import FilterResponseNormTlu2d
 from .helpers import get_padding, make_divisible, to_2tuple
 from .inplace_abn import InPlaceABN2d, inplace_abn_kernel
-from .norm import GroupNorm, GroupNorm1, get_norm_layer
+from .layer_scale import LayerScale
+from .mlp import GluMlp, Mlp, SwiGLU, SwiGLUPacked
+from .norm import GroupNorm, GroupNorm1, LayerNorm, RmsNorm, get_norm_layer
 from .norm_act import BatchNormAct2d, GroupNormAct, get_norm_act_layer, register_norm_act
+from .patch_dropout import PatchDropout
+from .patch_embed import PatchEmbed, resample_patch_embed
 from .pool import AvgPool2dSame, MaxPool2dSame, SelectAdaptivePool2d, adaptive_pool_feat_mult
+from .pos_embed import resample_abs_pos_embed
 from .squeeze_excite import SEModule
 from .std_conv import StdConv2d, StdConv2dSame
+from .token_pool import TOKEN_POOL_TYPES, global_pool_nlc
 
 __all__ = [
+    "TOKEN_POOL_TYPES",
+    "Attention",
+    "AttentionPoolLatent",
     "AvgPool2dSame",
     "BatchNormAct2d",
     "BlurPool2d",
@@ -29,16 +40,27 @@ __all__ = [
     "EcaModule",
     "EvoNorm2dS0",
     "FilterResponseNormTlu2d",
+    "GELUTanh",
+    "GluMlp",
     "GroupNorm",
     "GroupNorm1",
     "GroupNormAct",
     "InPlaceABN2d",
+    "LayerNorm",
+    "LayerScale",
     "LayerType",
     "MaxPool2dSame",
+    "Mlp",
+    "PatchDropout",
+    "PatchEmbed",
+    "QuickGELU",
+    "RmsNorm",
     "SEModule",
     "SelectAdaptivePool2d",
     "StdConv2d",
     "StdConv2dSame",
+    "SwiGLU",
+    "SwiGLUPacked",
     "adaptive_pool_feat_mult",
     "create_aa",
     "create_act_layer",
@@ -51,9 +73,13 @@ __all__ = [
     "get_norm_act_layer",
     "get_norm_layer",
     "get_padding",
+    "global_pool_nlc",
     "inplace_abn_kernel",
     "make_divisible",
     "register_attn",
     "register_norm_act",
+    "resample_abs_pos_embed",
+    "resample_patch_embed",
+    "set_fused_attn",
     "to_2tuple",
 ]

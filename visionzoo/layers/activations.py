@@ -5,9 +5,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import torch
 from torch import nn
 
-__all__ = ["LayerType", "create_act_layer", "get_act_layer"]
+__all__ = ["GELUTanh", "LayerType", "QuickGELU", "create_act_layer", "get_act_layer"]
+
+
+class QuickGELU(nn.Module):
+    """``x * sigmoid(1.702 x)``, the GELU approximation of OpenAI's CLIP."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(1.702 * x)
+
+
+class GELUTanh(nn.GELU):
+    """GELU with the tanh approximation (SigLIP towers)."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__(approximate="tanh")
+
 
 LayerType = str | type[nn.Module] | Callable[..., nn.Module]
 
@@ -20,6 +36,8 @@ _ACTIVATIONS: dict[str, type[nn.Module]] = {
     "selu": nn.SELU,
     "prelu": nn.PReLU,
     "gelu": nn.GELU,
+    "gelu_tanh": GELUTanh,
+    "quick_gelu": QuickGELU,
     "silu": nn.SiLU,
     "swish": nn.SiLU,
     "mish": nn.Mish,

@@ -10,7 +10,7 @@ from typing import Any
 
 from torch import nn
 
-__all__ = ["GroupNorm", "GroupNorm1", "get_norm_layer"]
+__all__ = ["GroupNorm", "GroupNorm1", "LayerNorm", "RmsNorm", "get_norm_layer"]
 
 
 class GroupNorm(nn.GroupNorm):
@@ -29,6 +29,20 @@ class GroupNorm1(nn.GroupNorm):
         super().__init__(1, num_channels, **kwargs)
 
 
+class LayerNorm(nn.LayerNorm):
+    """``nn.LayerNorm`` over the last dimension with eps 1e-6 (the transformer families' default)."""
+
+    def __init__(self, num_channels: int, eps: float = 1e-6, affine: bool = True, **kwargs: Any) -> None:
+        super().__init__(num_channels, eps=eps, elementwise_affine=affine, **kwargs)
+
+
+class RmsNorm(nn.RMSNorm):
+    """``nn.RMSNorm`` over the last dimension with eps 1e-6 (state-dict key ``weight``)."""
+
+    def __init__(self, num_channels: int, eps: float = 1e-6, affine: bool = True, **kwargs: Any) -> None:
+        super().__init__(num_channels, eps=eps, elementwise_affine=affine, **kwargs)
+
+
 _NORMS: dict[str, type[nn.Module]] = {
     "batchnorm": nn.BatchNorm2d,
     "batchnorm2d": nn.BatchNorm2d,
@@ -36,6 +50,8 @@ _NORMS: dict[str, type[nn.Module]] = {
     "groupnorm": GroupNorm,
     "groupnorm1": GroupNorm1,
     "instancenorm": nn.InstanceNorm2d,
+    "layernorm": LayerNorm,
+    "rmsnorm": RmsNorm,
 }
 
 

@@ -1,0 +1,103 @@
+"""Token MLPs: the ViT ``fc1 -> act -> fc2`` MLP and its gated (GLU / SwiGLU) forms."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+import torch
+from torch import nn
+
+__all__ = ["GluMlp", "Mlp", "SwiGLU", "SwiGLUPacked"]
+
+
+class Mlp(nn.Module):
+    """``fc1 -> act -> drop -> norm -> fc2 -> drop`` over the last dimension."""
+
+    def __init__(
+        self,
+        in_features: int,
+        hidden_features: int | None = None,
+        out_features: int | None = None,
+        act_layer: Callable[..., nn.Module] = nn.GELU,
+        norm_layer: Callable[..., nn.Module] | None = None,
+        bias: bool = True,
+        drop: float = 0.0,
+    ) -> None:
+        super().__init__()
+        hidden = hidden_features or in_features
+        self.fc1 = nn.Linear(in_features, hidden, bias=bias)
+        self.act = act_layer()
+        self.drop1 = nn.Dropout(drop)
+        self.norm = norm_layer(hidden) if norm_layer is not None else nn.Identity()
+        self.fc2 = nn.Linear(hidden, out_features or in_features, bias=bias)
+        self.drop2 = nn.Dropout(drop)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.drop2(self.fc2(self.norm(self.drop1(self.act(self.fc1(x))))))
+
+
+class GluMlp(nn.Module):
+    """Gated MLP with one packed ``fc1`` whose output halves are value and gate.
+
+    ``gate_last`` picks which half goes through the activation (the second by default).
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        hidden_features: int | None = None,
+        out_features: int | None = None,
+        act_layer: Callable[..., nn.Module] = nn.Sigmoid,
+        norm_layer: Callable[..., nn.Module] | None = None,
+        bias: bool = True,
+        drop: float = 0.0,
+        gate_last: bool = True,
+    ) -> None:
+        super().__init__()
+        hidden = hidden_features or in_features
+        if hidden % 2:
+            raise ValueError(f"GluMlp hidden_features must be even, got {hidden}")
+        self.gate_last = gate_last
+        self.fc1 = nn.Linear(in_features, hidden, bias=bias)
+        self.act = act_layer()
+        self.drop1 = nn.Dropout(drop)
+        self.norm = norm_layer(hidden // 2) if norm_layer is not None else nn.Identity()
+        self.fc2 = nn.Linear(hidden // 2, out_features or in_features, bias=bias)
+        self.drop2 = nn.Dropout(drop)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x1, x2 = self.fc1(x).chunk(2, dim=-1)
+        x = x1 * self.act(x2) if self.gate_last else self.act(x1) * x2
+        return self.drop2(self.fc2(self.norm(self.drop1(x))))
+
+
+SwiGLUPacked = partial(GluMlp, act_layer=nn.SiLU, gate_last=False)
+
+
+class SwiGLU(nn.Module):
+    """SwiGLU MLP with separate gate (``fc1_g``) and value (``fc1_x``) projections."""
+
+    def __init__(
+        self,
+        in_features: int,
+        hidden_features: int | None = None,
+        out_features: int | None = None,
+        act_layer: Callable[..., nn.Module] = nn.SiLU,
+        norm_layer: Callable[..., nn.Module] | None = None,
+        bias: bool = True,
+        drop: float = 0.0,
+    ) -> None:
+        super().__init__()
+        hidden = hidden_features or in_features
+        self.fc1_g = nn.Linear(in_features, hidden, bias=bias)
+        self.fc1_x = nn.Linear(in_features, hidden, bias=bias)
+        self.act = act_layer()
+        self.drop1 = nn.Dropout(drop)
+        self.norm = norm_layer(hidden) if norm_layer is not None else nn.Identity()
+        self.fc2 = nn.Linear(hidden, out_features or in_features, bias=bias)
+        self.drop2 = nn.Dropout(drop)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.act(self.fc1_g(x)) * self.fc1_x(x)
+        return self.drop2(self.fc2(self.norm(self.drop1(x))))
