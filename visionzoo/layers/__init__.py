@@ -12,6 +12,7 @@ from .eca import EcaModule
 from .evo_norm import EvoNorm2dS0
 from .filter_response_norm import FilterResponseNormTlu2d
 from .helpers import get_padding, make_divisible, to_2tuple
+from .hybrid_embed import HybridEmbed
 from .inplace_abn import InPlaceABN2d, inplace_abn_kernel
 from .layer_scale import LayerScale
 from .mlp import GluMlp, Mlp, SwiGLU, SwiGLUPacked
@@ -45,6 +46,7 @@ __all__ = [
     "GroupNorm",
     "GroupNorm1",
     "GroupNormAct",
+    "HybridEmbed",
     "InPlaceABN2d",
     "LayerNorm",
     "LayerScale",

@@ -13,7 +13,15 @@ from types import ModuleType
 __all__ = ["FAMILIES"]
 
 # Adding a family: its module name here, then `python -m visionzoo.models._index`.
-FAMILIES: tuple[str, ...] = ("cspnet", "densenet", "inception_v3", "resnet", "resnetv2", "xception_aligned")
+FAMILIES: tuple[str, ...] = (
+    "cspnet",
+    "densenet",
+    "inception_v3",
+    "resnet",
+    "resnetv2",
+    "vision_transformer_hybrid",
+    "xception_aligned",
+)
 
 
 def __getattr__(name: str) -> ModuleType:
