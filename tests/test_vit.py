@@ -79,6 +79,27 @@ def test_parity_block_types() -> None:
             assert rel_err(ours(X), ref(X)) < 1e-4, ours_fn.__name__
 
 
+def test_parity_differential_attention() -> None:
+    from timm.models import vision_transformer as tv
+
+    from visionzoo.models.vision_transformer import DiffParallelScalingBlock
+
+    kw = dict(BASE, init_values=1e-5, class_token=False, global_pool="avg", reg_tokens=1, no_embed_class=True)
+    for ours_kw, ref_kw in (
+        (dict(attn_layer="diff"), dict(attn_layer="diff")),
+        (dict(block_fn=DiffParallelScalingBlock), dict(block_fn=tv.DiffParallelScalingBlock)),
+    ):
+        with torch.device("meta"):
+            ref = tv.VisionTransformer(**kw, **ref_kw)
+        materialize_random(ref)
+        ours = VisionTransformer(**kw, **ours_kw).eval()
+        ours.load_state_dict(ref.state_dict(), strict=True)
+        with torch.no_grad():
+            assert rel_err(ours(X), ref(X)) < 1e-4
+            set_fused_attn(ours, False)
+            assert rel_err(ours(X), ref(X)) < 1e-4
+
+
 def test_fused_and_explicit_attention_agree() -> None:
     ours, _ = _pair(global_pool="map", class_token=False, reg_tokens=1)
     with torch.no_grad():
@@ -564,3 +585,49 @@ def test_npz_with_pickled_objects_is_refused(tmp_path) -> None:
     np.savez(path, a=np.array([{"x": 1}], dtype=object))
     with pytest.raises(WeightsError, match="pickled objects"):
         load_checkpoint_file(path)
+
+
+# --- registered through the core --------------------------------------------------------------------
+def test_registered_names_are_timms() -> None:
+    import visionzoo
+
+    for module in ("vision_transformer", "deit"):
+        assert set(visionzoo.list_models(module=module)) == set(timm.list_models(module=module)), module
+    assert (
+        visionzoo.get_pretrained_cfg("vit_base_patch16_224").name
+        == "vit_base_patch16_224.augreg2_in21k_ft_in1k"
+    )
+
+
+def test_create_model_pretrained_at_other_img_size_and_in_chans(tmp_path) -> None:
+    """End to end through create_model: a checkpoint file at the weights' size loads into a model
+    built at another size (pos embed resampled) and with one input channel, as timm does."""
+    from safetensors.torch import save_file
+
+    import visionzoo
+
+    ref = timm.models.vision_transformer.VisionTransformer(
+        img_size=160, patch_size=16, embed_dim=64, depth=2, num_heads=2, mlp_ratio=3, dynamic_img_size=True
+    )
+    path = tmp_path / "model.safetensors"
+    save_file({k: v.contiguous() for k, v in ref.state_dict().items()}, str(path))
+    kwargs = dict(pretrained=True, pretrained_cfg_overlay=dict(file=str(path)), depth=2)
+    for extra in (dict(img_size=(96, 128)), dict(in_chans=1)):
+        ours = visionzoo.create_model("test_vit", **kwargs, **extra).eval()
+        theirs = timm.create_model("test_vit", **kwargs, **extra).eval()
+        x = torch.randn(1, extra.get("in_chans", 3), *extra.get("img_size", (160, 160)))
+        with torch.no_grad():
+            assert rel_err(ours(x), theirs(x)) < 1e-4, extra
+
+
+def test_features_only_defaults_equal_timm() -> None:
+    import visionzoo
+
+    ours = visionzoo.create_model("test_vit3", features_only=True)
+    with torch.device("meta"):
+        theirs = timm.create_model("test_vit3", features_only=True)
+    assert ours.feature_info.out_indices == tuple(theirs.feature_info.out_indices) == (6, 7, 8)
+    assert ours.feature_info.reduction() == theirs.feature_info.reduction() == [16, 16, 16]
+    assert sorted(ours.state_dict()) == sorted(theirs.state_dict())
+    outs = ours(torch.randn(1, 3, 160, 160))
+    assert [o.shape for o in outs] == [(1, 96, 10, 10)] * 3

@@ -323,16 +323,11 @@ class TokenModel(VisionModel):
         """``(B, C, H, W)`` -> tokens ``(B, prefix + L, embed_dim)`` ready for the blocks."""
         raise NotImplementedError
 
-    def _run_blocks(self, x: torch.Tensor) -> torch.Tensor:
-        if self.grad_checkpointing and self.training and not torch.jit.is_scripting():
-            for block in self.blocks:
-                x = checkpoint(block, x, use_reentrant=False)
-            return x
-        return self.blocks(x)
-
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, C, H, W)`` -> normalised tokens ``(B, N, embed_dim)``, prefix tokens first."""
-        return self.norm(self._run_blocks(self._embed(x)))
+        x = self._embed(x)
+        x = checkpoint_seq(self.blocks, x) if self._checkpointing() else self.blocks(x)
+        return self.norm(x)
 
     # --- head ----------------------------------------------------------------------------------
     def pool(self, x: torch.Tensor, pool_type: str | None = None) -> torch.Tensor:
@@ -415,7 +410,7 @@ class TokenModel(VisionModel):
         blocks = self.blocks[: max_index + 1] if stop_early or intermediates_only else self.blocks
         found = []
         for i, block in enumerate(blocks):
-            if self.grad_checkpointing and self.training and not torch.jit.is_scripting():
+            if self._checkpointing():
                 x = checkpoint(block, x, use_reentrant=False)
             else:
                 x = block(x)

@@ -7,6 +7,7 @@ from .blur_pool import BlurPool2d, create_aa
 from .classifier import ClassifierHead, create_classifier
 from .conv_bn_act import Conv2dSame, ConvNormAct, create_conv2d
 from .create_attn import create_attn, get_attn, register_attn
+from .diff_attention import DiffAttention
 from .drop import DropBlock2d, DropPath, drop_path
 from .eca import EcaModule
 from .evo_norm import EvoNorm2dS0
@@ -36,6 +37,7 @@ __all__ = [
     "ClassifierHead",
     "Conv2dSame",
     "ConvNormAct",
+    "DiffAttention",
     "DropBlock2d",
     "DropPath",
     "EcaModule",

@@ -15,10 +15,12 @@ __all__ = ["FAMILIES"]
 # Adding a family: its module name here, then `python -m visionzoo.models._index`.
 FAMILIES: tuple[str, ...] = (
     "cspnet",
+    "deit",
     "densenet",
     "inception_v3",
     "resnet",
     "resnetv2",
+    "vision_transformer",
     "vision_transformer_hybrid",
     "xception_aligned",
 )

@@ -16,10 +16,19 @@ from torch import nn
 
 from ..layers import resample_abs_pos_embed
 from ..pretrained import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from ..registry import Entrypoint, family_entrypoint, register_family
 from .vision_transformer.model import VisionTransformer
 from .vision_transformer.remap import checkpoint_filter_fn as vit_checkpoint_filter_fn
+from .vision_transformer.variants import VisionTransformerArgs
 
-__all__ = ["DEPRECATED", "DISTILLED_VARIANTS", "VARIANTS", "WEIGHTS", "VisionTransformerDistilled"]
+__all__ = [
+    "DEPRECATED",
+    "DISTILLED_VARIANTS",
+    "VARIANTS",
+    "WEIGHTS",
+    "VisionTransformerDistilled",
+    "default_cfgs",
+]
 
 
 class VisionTransformerDistilled(VisionTransformer):
@@ -129,9 +138,11 @@ CFG_DEFAULTS: dict[str, Any] = dict(
 )
 
 
-def _v(patch_size: int, dims: tuple[int, int, int], **fields: Any) -> dict[str, Any]:
+def _v(patch_size: int, dims: tuple[int, int, int], **fields: Any) -> Any:
     embed_dim, depth, num_heads = dims
-    return dict(patch_size=patch_size, embed_dim=embed_dim, depth=depth, num_heads=num_heads, **fields)
+    return VisionTransformerArgs(
+        patch_size=patch_size, embed_dim=embed_dim, depth=depth, num_heads=num_heads, **fields
+    )
 
 
 _TI, _S, _M, _B, _L, _H = (
@@ -143,8 +154,7 @@ _TI, _S, _M, _B, _L, _H = (
     (1280, 32, 16),
 )
 _DEIT3 = dict(no_embed_class=True, init_values=1e-6)
-# constructor kwargs per name; the registration turns them into the model class's args records
-VARIANTS: dict[str, dict[str, Any]] = {
+VARIANTS: dict[str, Any] = {
     "deit_tiny_patch16_224": _v(16, _TI),
     "deit_small_patch16_224": _v(16, _S),
     "deit_base_patch16_224": _v(16, _B),
@@ -158,7 +168,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "deit3_large_patch16_384": _v(16, _L, **_DEIT3),
     "deit3_huge_patch14_224": _v(14, _H, **_DEIT3),
 }
-DISTILLED_VARIANTS: dict[str, dict[str, Any]] = {
+DISTILLED_VARIANTS: dict[str, Any] = {  # VisionTransformerDistilled takes the ViT's arguments
     "deit_tiny_distilled_patch16_224": _v(16, _TI),
     "deit_small_distilled_patch16_224": _v(16, _S),
     "deit_base_distilled_patch16_224": _v(16, _B),
@@ -239,3 +249,35 @@ DEPRECATED: dict[str, str | None] = {
     "deit3_large_patch16_384_in21ft1k": "deit3_large_patch16_384.fb_in22k_ft_in1k",
     "deit3_huge_patch14_224_in21ft1k": "deit3_huge_patch14_224.fb_in22k_ft_in1k",
 }
+
+
+def _group(names: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in WEIGHTS.items() if k.split(".", 1)[0] in names}
+
+
+_SHARED = dict(
+    cfg_defaults=CFG_DEFAULTS,
+    feature_cfg=dict(out_indices=3, feature_cls="getter"),
+    filter_fn=checkpoint_filter_fn,
+)
+default_cfgs = {
+    **register_family(
+        __name__,
+        model_cls=VisionTransformer,
+        variants=VARIANTS,
+        weights=_group(VARIANTS),
+        deprecated=DEPRECATED,
+        **_SHARED,  # type: ignore[arg-type]
+    ),
+    **register_family(
+        __name__,
+        model_cls=VisionTransformerDistilled,
+        variants=DISTILLED_VARIANTS,
+        weights=_group(DISTILLED_VARIANTS),
+        **_SHARED,  # type: ignore[arg-type]
+    ),
+}
+
+
+def __getattr__(name: str) -> Entrypoint:  # the variants' entrypoints, e.g. deit_base_distilled_patch16_224
+    return family_entrypoint(__name__, name)

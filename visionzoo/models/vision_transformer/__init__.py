@@ -17,6 +17,47 @@ Weights: each tag's ``license`` field gives its terms. Module names follow timm'
 
 from __future__ import annotations
 
-from .model import Block, ParallelScalingBlock, ParallelThingsBlock, ResPostBlock, VisionTransformer
+from ...registry import Entrypoint, family_entrypoint, register_family
+from .model import (
+    Block,
+    DiffParallelScalingBlock,
+    ParallelScalingBlock,
+    ParallelThingsBlock,
+    ResPostBlock,
+    VisionTransformer,
+)
+from .remap import checkpoint_filter_fn
+from .variants import VARIANTS, VisionTransformerArgs
+from .weights import CFG_DEFAULTS, DEPRECATED, WEIGHTS
 
-__all__ = ["Block", "ParallelScalingBlock", "ParallelThingsBlock", "ResPostBlock", "VisionTransformer"]
+__all__ = [
+    "VARIANTS",
+    "WEIGHTS",
+    "Block",
+    "DiffParallelScalingBlock",
+    "ParallelScalingBlock",
+    "ParallelThingsBlock",
+    "ResPostBlock",
+    "VisionTransformer",
+    "VisionTransformerArgs",
+    "checkpoint_filter_fn",
+    "default_cfgs",
+]
+
+# features_only: timm's getter backbone over forward_intermediates, the last 3 blocks by default
+FEATURE_CFG = dict(out_indices=3, feature_cls="getter")
+
+default_cfgs = register_family(
+    __name__,
+    model_cls=VisionTransformer,
+    variants=VARIANTS,
+    weights=WEIGHTS,
+    cfg_defaults=CFG_DEFAULTS,
+    feature_cfg=FEATURE_CFG,
+    filter_fn=checkpoint_filter_fn,
+    deprecated=DEPRECATED,
+)
+
+
+def __getattr__(name: str) -> Entrypoint:  # the variants' entrypoints, e.g. vit_base_patch16_224
+    return family_entrypoint(__name__, name)

@@ -13,25 +13,39 @@ from torch import nn
 from ...layers import (
     Attention,
     AttentionPoolLatent,
+    DiffAttention,
     DropPath,
     LayerNorm,
     LayerScale,
     Mlp,
     PatchDropout,
     PatchEmbed,
+    RmsNorm,
     get_act_layer,
     get_norm_layer,
     resample_abs_pos_embed,
 )
+from ...layers.diff_attention import _lambda_params, _reset_lambda, diff_attend, diff_lambda_init
 from ...layers.token_pool import TOKEN_POOL_TYPES
 from ...model import TokenModel
 
-__all__ = ["Block", "ParallelScalingBlock", "ParallelThingsBlock", "ResPostBlock", "VisionTransformer"]
+__all__ = [
+    "Block",
+    "DiffParallelScalingBlock",
+    "ParallelScalingBlock",
+    "ParallelThingsBlock",
+    "ResPostBlock",
+    "VisionTransformer",
+]
 
 LayerFn = Callable[..., nn.Module]
 
 
+_ATTN_LAYERS: dict[str, LayerFn] = {"": Attention, "attn": Attention, "diff": DiffAttention}
+
+
 def _attention(
+    attn_layer: str | LayerFn,
     dim: int,
     num_heads: int,
     qkv_bias: bool,
@@ -41,8 +55,16 @@ def _attention(
     attn_drop: float,
     proj_drop: float,
     norm_layer: LayerFn,
-) -> Attention:
-    return Attention(
+    depth: int,
+) -> nn.Module:
+    if isinstance(attn_layer, str):
+        if attn_layer not in _ATTN_LAYERS:
+            raise ValueError(
+                f"attn_layer={attn_layer!r}; valid: {', '.join(map(repr, _ATTN_LAYERS))} or a class"
+            )
+        attn_layer = _ATTN_LAYERS[attn_layer]
+    extra = dict(depth=depth) if attn_layer is DiffAttention else {}  # its lambda starts by depth
+    return attn_layer(
         dim,
         num_heads=num_heads,
         qkv_bias=qkv_bias,
@@ -52,6 +74,7 @@ def _attention(
         attn_drop=attn_drop,
         proj_drop=proj_drop,
         norm_layer=norm_layer,
+        **extra,
     )
 
 
@@ -75,11 +98,23 @@ class Block(nn.Module):
         act_layer: LayerFn = nn.GELU,
         norm_layer: LayerFn = LayerNorm,
         mlp_layer: LayerFn = Mlp,
+        attn_layer: str | LayerFn = Attention,
+        depth: int = 0,
     ) -> None:
         super().__init__()
         self.norm1 = norm_layer(dim)
         self.attn = _attention(
-            dim, num_heads, qkv_bias, qk_norm, scale_attn_norm, proj_bias, attn_drop, proj_drop, norm_layer
+            attn_layer,
+            dim,
+            num_heads,
+            qkv_bias,
+            qk_norm,
+            scale_attn_norm,
+            proj_bias,
+            attn_drop,
+            proj_drop,
+            norm_layer,
+            depth,
         )
         self.ls1 = LayerScale(dim, init_values) if init_values else nn.Identity()
         self.drop_path1 = DropPath(drop_path) if drop_path > 0.0 else nn.Identity()
@@ -120,11 +155,23 @@ class ResPostBlock(nn.Module):
         act_layer: LayerFn = nn.GELU,
         norm_layer: LayerFn = LayerNorm,
         mlp_layer: LayerFn = Mlp,
+        attn_layer: str | LayerFn = Attention,
+        depth: int = 0,
     ) -> None:
         super().__init__()
         self.init_values = init_values
         self.attn = _attention(
-            dim, num_heads, qkv_bias, qk_norm, scale_attn_norm, proj_bias, attn_drop, proj_drop, norm_layer
+            attn_layer,
+            dim,
+            num_heads,
+            qkv_bias,
+            qk_norm,
+            scale_attn_norm,
+            proj_bias,
+            attn_drop,
+            proj_drop,
+            norm_layer,
+            depth,
         )
         self.norm1: Any = norm_layer(dim)
         self.drop_path1 = DropPath(drop_path) if drop_path > 0.0 else nn.Identity()
@@ -173,6 +220,8 @@ class ParallelScalingBlock(nn.Module):
         act_layer: LayerFn = nn.GELU,
         norm_layer: LayerFn = LayerNorm,
         mlp_layer: LayerFn | None = None,
+        attn_layer: str | LayerFn | None = None,
+        depth: int = 0,
     ) -> None:
         super().__init__()
         if dim % num_heads:
@@ -220,6 +269,79 @@ class ParallelScalingBlock(nn.Module):
         return x + self.drop_path(self.ls(y))
 
 
+class DiffParallelScalingBlock(nn.Module):
+    """:class:`ParallelScalingBlock` with differential attention and one fused output projection.
+
+    Papers: https://arxiv.org/abs/2302.05442 (parallel block), https://arxiv.org/abs/2410.05258
+    (differential attention).
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = False,
+        qk_norm: bool = False,
+        scale_attn_norm: bool = False,
+        scale_mlp_norm: bool = False,
+        proj_bias: bool = True,
+        proj_drop: float = 0.0,
+        attn_drop: float = 0.0,
+        init_values: float | None = None,
+        drop_path: float = 0.0,
+        act_layer: LayerFn = nn.GELU,
+        norm_layer: LayerFn = LayerNorm,
+        mlp_layer: LayerFn | None = None,
+        attn_layer: str | LayerFn | None = None,
+        depth: int = 0,
+        dual_lambda: bool = False,
+    ) -> None:
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f"dim={dim} is not divisible by num_heads={num_heads}")
+        if scale_attn_norm or scale_mlp_norm:
+            raise ValueError("DiffParallelScalingBlock has no scale norms")
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads // 2
+        self.scale = self.head_dim**-0.5
+        self.fused_attn = True
+        hidden = int(mlp_ratio * dim)
+        self.in_norm = norm_layer(dim)
+        self.in_proj = nn.Linear(dim, hidden + 3 * dim, bias=qkv_bias)
+        self.in_split = [hidden, dim, dim, dim]
+        self.mlp_bias = None if qkv_bias else nn.Parameter(torch.zeros(hidden))
+        self.q_norm = norm_layer(self.head_dim) if qk_norm else nn.Identity()
+        self.k_norm = norm_layer(self.head_dim) if qk_norm else nn.Identity()
+        self.attn_drop = nn.Dropout(attn_drop)
+        self.sub_norm = RmsNorm(2 * self.head_dim, eps=1e-5)
+        self.dual_lambda = dual_lambda
+        _lambda_params(self, self.head_dim, dual_lambda)
+        self.mlp_drop = nn.Dropout(proj_drop)
+        self.mlp_act = act_layer()
+        self.out_proj = nn.Linear(dim + hidden, dim, bias=proj_bias)
+        self.ls = LayerScale(dim, init_values) if init_values is not None else nn.Identity()
+        self.drop_path = DropPath(drop_path) if drop_path > 0.0 else nn.Identity()
+        self.lambda_init = diff_lambda_init(depth)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        _reset_lambda(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, c = x.shape
+        x_mlp, q, k, v = torch.split(self.in_proj(self.in_norm(x)), self.in_split, dim=-1)
+        if self.mlp_bias is not None:
+            x_mlp = x_mlp + self.mlp_bias
+        q = self.q_norm(q.reshape(b, n, 2 * self.num_heads, self.head_dim).transpose(1, 2))
+        k = self.k_norm(k.reshape(b, n, 2 * self.num_heads, self.head_dim).transpose(1, 2))
+        v = v.reshape(b, n, self.num_heads, 2 * self.head_dim).transpose(1, 2)
+        x_attn = diff_attend(self, q, k, v, self.num_heads).transpose(1, 2).reshape(b, n, c)
+        x_mlp = self.mlp_drop(self.mlp_act(x_mlp))
+        y = self.out_proj(torch.cat((x_attn, x_mlp), dim=-1))
+        return x + self.drop_path(self.ls(y))
+
+
 class ParallelThingsBlock(nn.Module):
     """``num_parallel`` attention branches, then ``num_parallel`` MLP branches, each summed.
 
@@ -244,6 +366,8 @@ class ParallelThingsBlock(nn.Module):
         act_layer: LayerFn = nn.GELU,
         norm_layer: LayerFn = LayerNorm,
         mlp_layer: LayerFn = Mlp,
+        attn_layer: str | LayerFn = Attention,
+        depth: int = 0,
     ) -> None:
         super().__init__()
         self.num_parallel = num_parallel
@@ -251,6 +375,7 @@ class ParallelThingsBlock(nn.Module):
         self.ffns = nn.ModuleList()
         for _ in range(num_parallel):
             attn = _attention(
+                attn_layer,
                 dim,
                 num_heads,
                 qkv_bias,
@@ -260,6 +385,7 @@ class ParallelThingsBlock(nn.Module):
                 attn_drop,
                 proj_drop,
                 norm_layer,
+                depth,
             )
             mlp = mlp_layer(
                 dim,
@@ -320,7 +446,8 @@ class VisionTransformer(TokenModel):
         weight_init: ``''`` (timm), ``'jax'``, ``'jax_nlhb'``, ``'moco'`` or ``'skip'``.
         fix_init: scale block output projections by depth at init.
         embed_norm_layer, norm_layer, act_layer: layers (classes or names).
-        block_fn, mlp_layer: block and MLP classes.
+        block_fn, mlp_layer, attn_layer: block, MLP and attention classes (``attn_layer`` also
+            ``'attn'`` or ``'diff'`` for differential attention).
     """
 
     def __init__(
@@ -364,6 +491,7 @@ class VisionTransformer(TokenModel):
         act_layer: str | LayerFn | None = None,
         block_fn: LayerFn = Block,
         mlp_layer: LayerFn = Mlp,
+        attn_layer: str | LayerFn = Attention,
     ) -> None:
         super().__init__()
         if global_pool not in TOKEN_POOL_TYPES:
@@ -446,6 +574,8 @@ class VisionTransformer(TokenModel):
                     norm_layer=norm_fn,
                     act_layer=act_fn,
                     mlp_layer=mlp_layer,
+                    attn_layer=attn_layer,
+                    depth=i,
                 )
                 for i in range(depth)
             ]

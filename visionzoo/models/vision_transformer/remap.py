@@ -180,5 +180,7 @@ def checkpoint_filter_fn(
             key = re.sub(r"gamma_([0-9])", r"ls\1.gamma", key)
         elif "pre_logits" in key:  # the 21k representation layer, unused by these heads
             continue
+        elif key.startswith("attn_pool.") and getattr(model, "attn_pool", None) is None:
+            continue  # a SigLIP tower built with another global_pool: its attention pool is unused
         out[key] = value
     return out

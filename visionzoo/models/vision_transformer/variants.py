@@ -5,9 +5,15 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from ...builder import model_args_type
 from ...layers import LayerNorm, RmsNorm, SwiGLU, SwiGLUPacked
-from .model import ParallelScalingBlock, ParallelThingsBlock, ResPostBlock, VisionTransformer
+from ...variants import model_args_type
+from .model import (
+    DiffParallelScalingBlock,
+    ParallelScalingBlock,
+    ParallelThingsBlock,
+    ResPostBlock,
+    VisionTransformer,
+)
 
 __all__ = ["VARIANTS", "VisionTransformerArgs"]
 
@@ -150,6 +156,15 @@ VARIANTS: dict[str, Any] = {
     "vit_betwixt_patch16_reg4_gap_256": _v(16, _BW, _REG_GAP, reg_tokens=4),
     "vit_betwixt_patch16_reg4_gap_384": _v(16, _BW, _REG_GAP, reg_tokens=4),
     "vit_betwixt_patch32_clip_224": _v(32, _BW, _CLIP),
+    "vit_dlittle_patch16_reg1_gap_256": _v(
+        16, (320, 14, 5), _REG_GAP, mlp_ratio=5.6, reg_tokens=1, attn_layer="diff"
+    ),
+    "vit_dpwee_patch16_reg1_gap_256": _v(
+        16, (256, 16, 4), _REG_GAP, mlp_ratio=5, reg_tokens=1, block_fn=DiffParallelScalingBlock
+    ),
+    "vit_dwee_patch16_reg1_gap_256": _v(
+        16, (256, 14, 4), _REG_GAP, mlp_ratio=5, reg_tokens=1, attn_layer="diff"
+    ),
     "vit_giant_patch14_224": _v(14, _G, mlp_ratio=4.363636363636363),
     "vit_giant_patch14_clip_224": _v(14, _G, _CLIP, mlp_ratio=4.363636363636363),
     "vit_giant_patch14_dinov2": _v(14, _G2, _SWIGLU_G, init_values=1e-5),

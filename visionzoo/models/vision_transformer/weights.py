@@ -16,7 +16,7 @@ from ...pretrained import (
     OPENAI_CLIP_STD,
 )
 
-__all__ = ["CFG_DEFAULTS", "WEIGHTS"]
+__all__ = ["CFG_DEFAULTS", "DEPRECATED", "WEIGHTS"]
 
 CFG_DEFAULTS: dict[str, Any] = dict(
     num_classes=1000,
@@ -451,6 +451,11 @@ WEIGHTS: dict[str, dict[str, Any]] = {
     ),
     "vit_betwixt_patch16_reg4_gap_384.sbb2_e200_in12k_ft_in1k": _w(input_size=(3, 384, 384), crop_pct=1.0),
     "vit_betwixt_patch32_clip_224.tinyclip_laion400m": _w(_CLIPW, num_classes=512, license="mit"),
+    "vit_dlittle_patch16_reg1_gap_256.sbb_nadamuon_in1k": _w(input_size=(3, 256, 256), crop_pct=0.95),
+    "vit_dpwee_patch16_reg1_gap_256.sbb_nadamuon_in1k": _w(_D, input_size=(3, 256, 256), crop_pct=0.95),
+    "vit_dpwee_patch16_reg1_gap_256.sbb_in1k": _w(input_size=(3, 256, 256), crop_pct=0.95),
+    "vit_dwee_patch16_reg1_gap_256.sbb_nadamuon_in1k": _w(_D, input_size=(3, 256, 256), crop_pct=0.95),
+    "vit_dwee_patch16_reg1_gap_256.sbb_in1k": _w(input_size=(3, 256, 256), crop_pct=0.95),
     "vit_giant_patch14_224.untrained": _w(hf_hub_id=None),
     "vit_giant_patch14_clip_224.laion2b": _w(_CLIPW, crop_pct=1.0, num_classes=1024),
     "vit_giant_patch14_dinov2.lvd142m": _w(
@@ -980,4 +985,28 @@ WEIGHTS: dict[str, dict[str, Any]] = {
     ),
     "vit_wee_patch16_reg1_gap_256.sbb_in1k": _w(input_size=(3, 256, 256), crop_pct=0.95),
     "vit_xsmall_patch16_clip_224.tinyclip_yfcc15m": _w(_CLIPW, num_classes=512, license="mit"),
+}
+
+# names from older timm releases -> the tag that replaced them
+DEPRECATED: dict[str, str | None] = {
+    "vit_tiny_patch16_224_in21k": "vit_tiny_patch16_224.augreg_in21k",
+    "vit_small_patch32_224_in21k": "vit_small_patch32_224.augreg_in21k",
+    "vit_small_patch16_224_in21k": "vit_small_patch16_224.augreg_in21k",
+    "vit_base_patch32_224_in21k": "vit_base_patch32_224.augreg_in21k",
+    "vit_base_patch16_224_in21k": "vit_base_patch16_224.augreg_in21k",
+    "vit_base_patch8_224_in21k": "vit_base_patch8_224.augreg_in21k",
+    "vit_large_patch32_224_in21k": "vit_large_patch32_224.orig_in21k",
+    "vit_large_patch16_224_in21k": "vit_large_patch16_224.augreg_in21k",
+    "vit_huge_patch14_224_in21k": "vit_huge_patch14_224.orig_in21k",
+    "vit_base_patch32_224_sam": "vit_base_patch32_224.sam",
+    "vit_base_patch16_224_sam": "vit_base_patch16_224.sam",
+    "vit_small_patch16_224_dino": "vit_small_patch16_224.dino",
+    "vit_small_patch8_224_dino": "vit_small_patch8_224.dino",
+    "vit_base_patch16_224_dino": "vit_base_patch16_224.dino",
+    "vit_base_patch8_224_dino": "vit_base_patch8_224.dino",
+    "vit_base_patch16_224_miil_in21k": "vit_base_patch16_224_miil.in21k",
+    "vit_base_patch32_224_clip_laion2b": "vit_base_patch32_clip_224.laion2b",
+    "vit_large_patch14_224_clip_laion2b": "vit_large_patch14_clip_224.laion2b",
+    "vit_huge_patch14_224_clip_laion2b": "vit_huge_patch14_clip_224.laion2b",
+    "vit_giant_patch14_224_clip_laion2b": "vit_giant_patch14_clip_224.laion2b",
 }
