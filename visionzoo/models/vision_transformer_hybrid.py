@@ -27,10 +27,10 @@ from torch import nn
 from ..layers import ConvNormAct, GroupNormAct, HybridEmbed, StdConv2d, StdConv2dSame
 from ..pretrained import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from ..registry import Entrypoint, family_entrypoint, register_family
-from ..variants import model_args_type
 from .resnetv2 import ResNetV2, resnetv2_stem
 from .vision_transformer import VisionTransformer
 from .vision_transformer.remap import checkpoint_filter_fn
+from .vision_transformer.variants import VisionTransformerArgs
 
 __all__ = [
     "CFG_DEFAULTS",
@@ -112,7 +112,6 @@ def conv_stem(
 
 
 # --- variants -------------------------------------------------------------------------------------
-VisionTransformerArgs = model_args_type(VisionTransformer)
 _S, _B, _L = (  # (width, depth, heads) of the named sizes
     dict[str, Any](embed_dim=384, depth=12, num_heads=6),
     dict[str, Any](embed_dim=768, depth=12, num_heads=12),
