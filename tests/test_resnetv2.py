@@ -233,3 +233,19 @@ def test_filter_fn_maps_npz_arrays_read_as_tensors(tmp_path: Path) -> None:
         assert torch.equal(target.state_dict()[key], value), key
     plain = source.state_dict()
     assert rv.checkpoint_filter_fn(plain, target) is plain  # timm's layout passes through
+
+
+def test_create_model_loads_a_bit_npz_file(tmp_path: Path) -> None:
+    """A registered BiT name built with an original ``.npz`` as its weight file: the hub reads the
+    arrays, the family's filter maps them, the builder loads them strictly."""
+    import visionzoo
+
+    small = dict(layers=(1, 1, 1, 1), channels=(128, 128, 256, 256))
+    source = materialize_random(visionzoo.create_model("resnetv2_50x1_bit", device="meta", **small))
+    path = tmp_path / "BiT-M-R50x1.npz"
+    _write_bit_npz(path, source)
+    model = visionzoo.create_model(
+        "resnetv2_50x1_bit", pretrained=True, pretrained_cfg_overlay=dict(file=str(path)), **small
+    )
+    for key, value in source.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value), key

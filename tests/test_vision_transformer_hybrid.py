@@ -15,6 +15,7 @@ from torch import nn
 
 from visionzoo.layers import HybridEmbed
 from visionzoo.models import vision_transformer_hybrid as vh
+from visionzoo.models.resnetv2 import ResNetV2
 from visionzoo.models.vision_transformer import VisionTransformer
 
 pytestmark = pytest.mark.family
@@ -74,3 +75,56 @@ class _ListOut(nn.Module):
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         return [self.conv(x)]
+
+
+# --- original (AugReg) hybrid .npz ----------------------------------------------------------------
+def _backbone_to_flax(model: VisionTransformer) -> dict[str, Any]:
+    """The ResNet part of ``model`` in the original hybrid layout (HWIO kernels, ``gn*/scale``)."""
+    backbone = model.patch_embed.backbone
+    sd = backbone.state_dict()
+
+    def hwio(key: str) -> Any:
+        v = sd[key].detach().numpy()
+        return v.transpose(2, 3, 1, 0) if v.ndim == 4 else v
+
+    stem = "stem." if isinstance(backbone, ResNetV2) else ""
+    out = {
+        "conv_root/kernel": hwio(stem + "conv.weight"),
+        "gn_root/scale": hwio(stem + "norm.weight"),
+        "gn_root/bias": hwio(stem + "norm.bias"),
+    }
+    for s, stage in enumerate(backbone.stages if isinstance(backbone, ResNetV2) else ()):
+        for u, block in enumerate(stage.blocks):
+            unit, key = f"block{s + 1}/unit{u + 1}/", f"stages.{s}.blocks.{u}."
+            for r in (1, 2, 3):
+                out[f"{unit}conv{r}/kernel"] = hwio(f"{key}conv{r}.weight")
+                out[f"{unit}gn{r}/scale"] = hwio(f"{key}norm{r}.weight")
+                out[f"{unit}gn{r}/bias"] = hwio(f"{key}norm{r}.bias")
+            if block.downsample is not None:
+                out[f"{unit}conv_proj/kernel"] = hwio(f"{key}downsample.conv.weight")
+                out[f"{unit}gn_proj/scale"] = hwio(f"{key}downsample.norm.weight")
+                out[f"{unit}gn_proj/bias"] = hwio(f"{key}downsample.norm.bias")
+    return out
+
+
+@pytest.mark.parametrize("name", ["vit_tiny_r_s16_p8_224", "vit_small_r26_s32_224"])
+def test_original_hybrid_npz_loads(tmp_path, name: str) -> None:
+    """An AugReg hybrid ``.npz`` (ViT part and ResNet part under their Flax paths) read by the hub
+    and remapped by the family's filter gives the source model back, key for key."""
+    np = pytest.importorskip("numpy")
+    from tests.test_vit import _to_flax  # the ViT part's Flax writer
+    from visionzoo.hub import load_checkpoint_file
+
+    source = materialize_random(_ours(name, depth=1, img_size=64))
+    path = tmp_path / "hybrid.npz"
+    np.savez(path, **_to_flax(source, big_vision=False), **_backbone_to_flax(source))
+    target = _ours(name, depth=1, img_size=64)
+    target.load_state_dict(vh.checkpoint_filter_fn(load_checkpoint_file(path), target), strict=True)
+    for key, value in source.state_dict().items():
+        assert torch.equal(target.state_dict()[key], value), key
+
+
+def test_backbone_array_missing_is_named() -> None:
+    backbone = vh.resnetv2_backbone(3, layers=(1, 1, 1))
+    with pytest.raises(KeyError, match="gn_root/scale"):
+        vh.augreg_backbone_to_state_dict({"conv_root/kernel": torch.zeros(7, 7, 3, 64)}, backbone)

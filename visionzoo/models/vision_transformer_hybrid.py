@@ -20,8 +20,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
+import torch
 from torch import nn
 
 from ..layers import ConvNormAct, GroupNormAct, HybridEmbed, StdConv2d, StdConv2dSame
@@ -29,13 +30,16 @@ from ..pretrained import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from ..registry import Entrypoint, family_entrypoint, register_family
 from .resnetv2 import ResNetV2, resnetv2_stem
 from .vision_transformer import VisionTransformer
-from .vision_transformer.remap import checkpoint_filter_fn
+from .vision_transformer.big_vision import big_vision_prefix
+from .vision_transformer.remap import checkpoint_filter_fn as vit_checkpoint_filter_fn
 from .vision_transformer.variants import VisionTransformerArgs
 
 __all__ = [
     "CFG_DEFAULTS",
     "VARIANTS",
     "WEIGHTS",
+    "augreg_backbone_to_state_dict",
+    "checkpoint_filter_fn",
     "conv_stem",
     "default_cfgs",
     "resnet_backbone",
@@ -109,6 +113,62 @@ def conv_stem(
         )
         prev = chs
     return stem
+
+
+# --- checkpoint remap -----------------------------------------------------------------------------
+def _hwio(t: torch.Tensor) -> torch.Tensor:
+    return t.permute(3, 2, 0, 1).contiguous() if t.ndim == 4 else t
+
+
+def augreg_backbone_to_state_dict(
+    weights: dict[str, torch.Tensor], backbone: nn.Module, *, prefix: str = ""
+) -> dict[str, torch.Tensor]:
+    """The ResNet part of an AugReg / original ViT-hybrid ``.npz`` -> ``patch_embed.backbone.*`` keys.
+
+    Layout: ``conv_root/kernel`` and ``gn_root/{scale,bias}`` (stem), ``block{s}/unit{u}/
+    {conv1..3/kernel, gn1..3/{scale,bias}, conv_proj/kernel, gn_proj/*}`` (stages; ``u`` not
+    zero-padded, unlike BiT's). Kernels are HWIO.
+
+    Raises:
+        KeyError: naming the first array the backbone needs that the checkpoint lacks.
+    """
+
+    def get(name: str) -> torch.Tensor:
+        if prefix + name not in weights:
+            raise KeyError(f"hybrid ViT checkpoint has no array {prefix + name!r} (needed by its backbone)")
+        return _hwio(weights[prefix + name])
+
+    stem_only = not isinstance(backbone, ResNetV2)
+    stem = "patch_embed.backbone." if stem_only else "patch_embed.backbone.stem."
+    out = {
+        stem + "conv.weight": get("conv_root/kernel"),
+        stem + "norm.weight": get("gn_root/scale"),
+        stem + "norm.bias": get("gn_root/bias"),
+    }
+    if isinstance(backbone, ResNetV2):
+        for s, stage in enumerate(backbone.stages):
+            for u, block in enumerate(cast(nn.Sequential, stage.blocks)):
+                src, dst = f"block{s + 1}/unit{u + 1}/", f"patch_embed.backbone.stages.{s}.blocks.{u}."
+                for r in (1, 2, 3):
+                    out[f"{dst}conv{r}.weight"] = get(f"{src}conv{r}/kernel")
+                    out[f"{dst}norm{r}.weight"] = get(f"{src}gn{r}/scale")
+                    out[f"{dst}norm{r}.bias"] = get(f"{src}gn{r}/bias")
+                if block.downsample is not None:
+                    out[f"{dst}downsample.conv.weight"] = get(f"{src}conv_proj/kernel")
+                    out[f"{dst}downsample.norm.weight"] = get(f"{src}gn_proj/scale")
+                    out[f"{dst}downsample.norm.bias"] = get(f"{src}gn_proj/bias")
+    return out
+
+
+def checkpoint_filter_fn(state_dict: dict[str, Any], model: nn.Module) -> dict[str, torch.Tensor]:
+    """The ViT remap (every layout it knows, big_vision ``.npz`` included), plus the ResNet backbone
+    of an original hybrid ``.npz``, which the ViT remap does not know."""
+    prefix = big_vision_prefix(state_dict)
+    backbone = getattr(getattr(model, "patch_embed", None), "backbone", None)
+    extra = {}
+    if prefix is not None and backbone is not None and prefix + "conv_root/kernel" in state_dict:
+        extra = augreg_backbone_to_state_dict(state_dict, backbone, prefix=prefix)
+    return {**vit_checkpoint_filter_fn(state_dict, model), **extra}
 
 
 # --- variants -------------------------------------------------------------------------------------
