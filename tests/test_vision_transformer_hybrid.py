@@ -128,3 +128,44 @@ def test_backbone_array_missing_is_named() -> None:
     backbone = vh.resnetv2_backbone(3, layers=(1, 1, 1))
     with pytest.raises(KeyError, match="gn_root/scale"):
         vh.augreg_backbone_to_state_dict({"conv_root/kernel": torch.zeros(7, 7, 3, 64)}, backbone)
+
+
+def _to_mobileclip(model: VisionTransformer) -> dict[str, torch.Tensor]:
+    """``vit_base_mci_224`` in Apple's MobileCLIP layout, with a text-tower key that must be dropped."""
+    renames = (  # ours -> theirs, the inverse of the family's remap
+        ("patch_embed.backbone.", "patch_emb."),
+        (".conv.", ".block.conv."),
+        (".bn.", ".block.norm."),
+        ("blocks.", "transformer."),
+        (".norm1.", ".pre_norm_mha.0."),
+        (".attn.qkv.", ".pre_norm_mha.1.qkv_proj."),
+        (".attn.proj.", ".pre_norm_mha.1.out_proj."),
+        (".norm2.", ".pre_norm_ffn.0."),
+        (".mlp.fc1.", ".pre_norm_ffn.1."),
+        (".mlp.fc2.", ".pre_norm_ffn.4."),
+    )
+    out = {"text_encoder.embedding.weight": torch.zeros(3, 4)}
+    for key, value in model.state_dict().items():
+        if key == "head.bias":
+            continue
+        if key == "head.weight":
+            key, value = "classifier.proj", value.t()
+        elif key == "pos_embed":
+            key, value = "pos_embed.pos_embed.pos_embed", value.unsqueeze(0)
+        elif key.startswith("norm."):
+            key = "post_transformer_norm." + key[len("norm.") :]
+        else:
+            for ours, theirs in renames:
+                key = key.replace(ours, theirs)
+        out["image_encoder.model." + key] = value
+    return out
+
+
+def test_mobileclip_checkpoint_loads() -> None:
+    source = materialize_random(_ours("vit_base_mci_224", depth=1, img_size=64, num_classes=512))
+    with torch.no_grad():
+        source.head.bias.zero_()  # MobileCLIP's projection has no bias
+    target = _ours("vit_base_mci_224", depth=1, img_size=64, num_classes=512)
+    target.load_state_dict(vh.checkpoint_filter_fn(_to_mobileclip(source), target), strict=True)
+    for key, value in source.state_dict().items():
+        assert torch.equal(target.state_dict()[key], value), key

@@ -41,6 +41,7 @@ __all__ = [
     "augreg_backbone_to_state_dict",
     "checkpoint_filter_fn",
     "conv_stem",
+    "convert_mobileclip",
     "default_cfgs",
     "resnet_backbone",
     "resnetv2_backbone",
@@ -160,9 +161,53 @@ def augreg_backbone_to_state_dict(
     return out
 
 
+# MobileCLIP's module names -> ours, applied in this order (later rules see earlier results)
+_MOBILECLIP_RENAMES = (
+    ("patch_emb.", "patch_embed.backbone."),
+    ("block.conv", "conv"),
+    ("block.norm", "bn"),
+    ("post_transformer_norm.", "norm."),
+    ("pre_norm_mha.0", "norm1"),
+    ("pre_norm_mha.1", "attn"),
+    ("pre_norm_ffn.0", "norm2"),
+    ("pre_norm_ffn.1", "mlp.fc1"),
+    ("pre_norm_ffn.4", "mlp.fc2"),
+    ("qkv_proj.", "qkv."),
+    ("out_proj.", "proj."),
+    ("transformer.", "blocks."),
+)
+_MOBILECLIP_PREFIX = "image_encoder.model."
+
+
+def convert_mobileclip(state_dict: dict[str, Any]) -> dict[str, Any]:
+    """Apple's MobileCLIP image encoder (``image_encoder.model.*``) -> ``vit_base_mci_224`` keys.
+
+    The position embedding loses its extra leading axis; the bias-free ``classifier.proj``
+    (``(D, C)``) becomes ``head.weight`` (transposed) with a zero ``head.bias``. The text tower and
+    anything else outside the image encoder is dropped.
+    """
+    out: dict[str, Any] = {}
+    for key, value in state_dict.items():
+        if not key.startswith(_MOBILECLIP_PREFIX):
+            continue
+        key = key[len(_MOBILECLIP_PREFIX) :]
+        for old, new in _MOBILECLIP_RENAMES:
+            key = key.replace(old, new)
+        if key == "pos_embed.pos_embed.pos_embed":
+            key, value = "pos_embed", value.squeeze(0)
+        elif key == "classifier.proj":
+            key, value = "head.weight", value.t()
+            out["head.bias"] = value.new_zeros(value.shape[0])
+        out[key] = value
+    return out
+
+
 def checkpoint_filter_fn(state_dict: dict[str, Any], model: nn.Module) -> dict[str, torch.Tensor]:
-    """The ViT remap (every layout it knows, big_vision ``.npz`` included), plus the ResNet backbone
-    of an original hybrid ``.npz``, which the ViT remap does not know."""
+    """The ViT remap (every layout it knows, big_vision ``.npz`` included), after MobileCLIP's
+    original layout is renamed, plus the ResNet backbone of an original hybrid ``.npz``, which the
+    ViT remap does not know."""
+    if _MOBILECLIP_PREFIX + "patch_emb.0.block.conv.weight" in state_dict:
+        state_dict = convert_mobileclip(state_dict)
     prefix = big_vision_prefix(state_dict)
     backbone = getattr(getattr(model, "patch_embed", None), "backbone", None)
     extra = {}
