@@ -105,6 +105,23 @@ def test_outputs_match_timm(case: str) -> None:
     assert ours.feature_info == theirs.feature_info
 
 
+@pytest.mark.parametrize("stop_early", [False, True])
+def test_intermediates_norm_and_stop_early_match_timm(stop_early: bool) -> None:
+    """The final norm goes onto the last stage's map with ``norm=True``, and onto the output of a
+    pass that stops early at the last stage."""
+    ours, theirs = _pair(**CASES["bit"])
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        got = ours.forward_intermediates(x, [2, 4], norm=True, stop_early=stop_early)
+        want = theirs.forward_intermediates(x, [2, 4], norm=True, stop_early=stop_early)
+    assert rel_err(got[0], want[0]) < 1e-4
+    assert all(rel_err(a, b) < 1e-4 for a, b in zip(got[1], want[1]))
+    with torch.no_grad():
+        plain = ours.forward_intermediates(x, [4], intermediates_only=True)[0]
+        normed = ours.norm(plain)
+    assert rel_err(normed, got[1][-1]) < 1e-6 and rel_err(plain, got[1][-1]) > 1e-3
+
+
 @pytest.mark.parametrize("level", [0, 2])
 def test_pruned_trunk_matches_timm(level: int) -> None:
     ours, theirs = _pair(**CASES["basic_deep"])

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from ..adapt import adapt_input_conv
+from ..features import feature_take_indices
 from ..layers import (
     AvgPool2dSame,
     BatchNormAct2d,
@@ -550,6 +551,31 @@ class ResNetV2(VisionModel):
         else:
             x = self.stages(x)
         return self.norm(x)
+
+    def forward_intermediates(
+        self,
+        x: torch.Tensor,
+        indices: int | list[int] | tuple[int, ...] | None = None,
+        *,
+        norm: bool = False,
+        stop_early: bool = False,
+        output_fmt: str = "NCHW",
+        intermediates_only: bool = False,
+    ) -> list[torch.Tensor] | tuple[torch.Tensor, list[torch.Tensor]]:
+        """As :meth:`VisionModel.forward_intermediates`; the final norm belongs to the last stage:
+        ``norm=True`` applies it to that stage's map, and the final output has it even when the
+        pass stops early at that stage."""
+        out = super().forward_intermediates(
+            x, indices, stop_early=stop_early, output_fmt=output_fmt, intermediates_only=intermediates_only
+        )
+        final, feats = (None, out) if isinstance(out, list) else out
+        take, _ = feature_take_indices(len(self.feature_info), indices)
+        if len(self.feature_info) - 1 in take:
+            if norm:
+                feats[-1] = self.norm(feats[-1])
+            if final is not None and stop_early:
+                final = self.norm(final)
+        return feats if final is None else (final, feats)
 
     def _prune_trunk(self, max_index: int, *, prune_head: bool) -> None:
         """Level 0 is the stem's conv / norm (before its pool); level ``i`` the end of stage ``i - 1``.
