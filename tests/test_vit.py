@@ -492,7 +492,7 @@ def test_weight_tables_equal_timm_cfgs(module: str) -> None:
         for key in set(ours) | set(ref):
             a, b = ours.get(key), ref.get(key)
             b = tuple(b) if isinstance(b, list) else b
-            assert a == b or (not a and not b), (name, key, a, b)
+            assert a == b, (name, key, a, b)
         if entry.get("default"):
             defaults[arch] = tag
     for arch, dc in _model_default_cfgs.items():
@@ -631,3 +631,22 @@ def test_features_only_defaults_equal_timm() -> None:
     assert sorted(ours.state_dict()) == sorted(theirs.state_dict())
     outs = ours(torch.randn(1, 3, 160, 160))
     assert [o.shape for o in outs] == [(1, 96, 10, 10)] * 3
+
+
+def test_optimize_for_inference_on_a_token_model() -> None:
+    from visionzoo.optimize import optimize_for_inference
+
+    ours, _ = _pair(reg_tokens=1, global_pool="avg", class_token=False)
+    fast = optimize_for_inference(ours)
+    with torch.no_grad():
+        assert rel_err(fast(X), ours(X)) < 1e-5
+        got = fast.forward_intermediates(X, indices=1, intermediates_only=True)[0]
+        assert rel_err(got, ours.forward_intermediates(X, indices=1, intermediates_only=True)[0]) < 1e-5
+
+
+def test_wrong_input_size_names_the_remedy() -> None:
+    ours, _ = _pair()
+    with pytest.raises(
+        AssertionError, match=r"input size \(24, 24\) != the model's img_size \(32, 32\).*dynamic_img_size"
+    ):
+        ours(torch.randn(1, 3, 24, 24))

@@ -117,8 +117,11 @@ class PatchEmbed(nn.Module):
         _, _, h, w = x.shape
         if self.img_size is not None:
             if self.strict_img_size:
-                torch._assert(h == self.img_size[0], f"input height {h} != model img_size {self.img_size[0]}")
-                torch._assert(w == self.img_size[1], f"input width {w} != model img_size {self.img_size[1]}")
+                torch._assert(
+                    h == self.img_size[0] and w == self.img_size[1],
+                    f"input size {(h, w)} != the model's img_size {self.img_size}; build the model with "
+                    "img_size=(H, W) or dynamic_img_size=True, or call set_input_size()",
+                )
             elif not self.dynamic_img_pad:
                 torch._assert(
                     h % self.patch_size[0] == 0, f"input height {h} is not a multiple of the patch size"

@@ -544,7 +544,7 @@ WEIGHTS: dict[str, dict[str, Any]] = {
         _D, _CLIPW, input_size=(3, 336, 336), crop_pct=1.0, crop_mode="squash"
     ),
     "vit_huge_patch14_clip_336.laion2b_ft_in1k": _w(
-        _CLIPW, hf_hub_id=None, input_size=(3, 336, 336), crop_pct=1.0, crop_mode="squash"
+        _CLIPW, hf_hub_id="", input_size=(3, 336, 336), crop_pct=1.0, crop_mode="squash"
     ),
     "vit_huge_patch14_clip_378.dfn5b": _w(
         _D, _CLIPW, _NOTE_QG, input_size=(3, 378, 378), crop_pct=1.0, num_classes=1024, license="apple-ascl"
