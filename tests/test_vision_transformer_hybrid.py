@@ -59,6 +59,14 @@ def test_hybrid_embed_measures_the_backbone_grid() -> None:
     assert embed(torch.randn(1, 3, 100, 100)).shape == (1, 49, 32)
 
 
+def test_hybrid_embed_names_a_wrong_input_size() -> None:
+    embed = HybridEmbed(nn.Conv2d(3, 8, 4, 4), img_size=32, embed_dim=16)
+    with pytest.raises(AssertionError, match=r"input size \(64, 64\).*img_size \(32, 32\)"):
+        embed(torch.randn(1, 3, 64, 64))
+    loose = HybridEmbed(nn.Conv2d(3, 8, 4, 4), img_size=32, embed_dim=16, strict_img_size=False)
+    assert loose(torch.randn(1, 3, 64, 64)).shape == (1, 256, 16)
+
+
 def test_hybrid_embed_rejects_bad_setups() -> None:
     with pytest.raises(ValueError, match=r"embed_dim \(32\)"):
         HybridEmbed(nn.Conv2d(3, 8, 4, 4), img_size=32, embed_dim=32, proj=False)
@@ -169,3 +177,18 @@ def test_mobileclip_checkpoint_loads() -> None:
     target.load_state_dict(vh.checkpoint_filter_fn(_to_mobileclip(source), target), strict=True)
     for key, value in source.state_dict().items():
         assert torch.equal(target.state_dict()[key], value), key
+
+
+def test_dynamic_img_size_matches_timm() -> None:
+    """With ``dynamic_img_size`` the backbone's map of any input becomes the token grid."""
+    import visionzoo
+    from visionzoo.builder import load_state_dict_into
+
+    theirs = materialize_random(
+        timm.create_model("vit_tiny_r_s16_p8_224", dynamic_img_size=True, depth=1, device="meta")
+    )
+    ours = visionzoo.create_model("vit_tiny_r_s16_p8_224", dynamic_img_size=True, depth=1, device="meta")
+    load_state_dict_into(ours, theirs.state_dict(), strict=True)
+    x = torch.randn(1, 3, 96, 128, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        assert rel_err(ours.eval()(x), theirs(x)) < 1e-4

@@ -35,7 +35,7 @@ class HybridEmbed(nn.Module):
         bias: projection bias.
         proj: project to ``embed_dim`` (False: the backbone's width must already be ``embed_dim``).
         flatten, output_fmt: ``(B, L, D)`` tokens, or ``'NCHW'`` / ``'NHWC'`` / ``'NLC'``.
-        strict_img_size: accepted for the patch-embed interface; the backbone takes any size.
+        strict_img_size: require inputs whose feature map is the one of ``img_size``.
         dynamic_img_pad: pad the feature map to a multiple of ``patch_size``.
     """
 
@@ -138,7 +138,15 @@ class HybridEmbed(nn.Module):
             setter(enable)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        in_h, in_w = x.shape[-2:]
         x = self.backbone(x)
+        if self.strict_img_size:
+            torch._assert(
+                (x.shape[-2], x.shape[-1]) == self.feature_size,
+                f"input size ({in_h}, {in_w}) gives a {tuple(x.shape[-2:])} feature map, not the "
+                f"{self.feature_size} of the model's img_size {self.img_size}; build the model with "
+                "img_size=(H, W) or dynamic_img_size=True, or call set_input_size()",
+            )
         if self.dynamic_img_pad:
             h, w = x.shape[-2:]
             pad_h = (self.patch_size[0] - h % self.patch_size[0]) % self.patch_size[0]
