@@ -58,6 +58,8 @@ from .create_attn import create_attn, get_attn, register_attn
 from .diff_attention import DiffAttention
 from .drop import DropBlock2d, DropPath, drop_block_2d, drop_path
 from .eca import EcaModule, EfficientChannelAttn
+from .evo_norm import EvoNorm2dS0
+from .filter_response_norm import FilterResponseNormTlu2d
 from .format import Format, get_channel_dim, get_spatial_dim, nchw_to, nhwc_to
 from .grn import GlobalResponseNorm
 from .helpers import (
@@ -70,6 +72,7 @@ from .helpers import (
     to_4tuple,
     to_ntuple,
 )
+from .hybrid_embed import HybridEmbed
 from .inplace_abn import InPlaceABN2d, inplace_abn_kernel
 from .layer_norm import LayerNorm, LayerNorm2d
 from .layer_scale import LayerScale
@@ -84,6 +87,7 @@ from .pool import (
     AdaptiveAvgMaxPool2d,
     AdaptiveCatAvgMaxPool2d,
     AvgPool2dSame,
+    MaxPool2dSame,
     SelectAdaptivePool2d,
     adaptive_avgmax_pool2d,
     adaptive_catavgmax_pool2d,
@@ -93,6 +97,7 @@ from .pool import (
 from .pos_embed import resample_abs_pos_embed
 from .rms_norm import RmsNorm, RmsNorm2d, SimpleNorm, SimpleNorm2d
 from .squeeze_excite import SEModule, SqueezeExcite
+from .std_conv import StdConv2d, StdConv2dSame
 from .token_pool import TOKEN_POOL_TYPES, global_pool_nlc
 from .weight_init import lecun_normal_, trunc_normal_, trunc_normal_tf_, variance_scaling_
 
@@ -115,6 +120,8 @@ __all__ = [
     "DropPath",
     "EcaModule",
     "EfficientChannelAttn",
+    "EvoNorm2dS0",
+    "FilterResponseNormTlu2d",
     "Format",
     "GELUTanh",
     "GlobalResponseNorm",
@@ -126,11 +133,13 @@ __all__ = [
     "HardMish",
     "HardSigmoid",
     "HardSwish",
+    "HybridEmbed",
     "InPlaceABN2d",
     "LayerNorm",
     "LayerNorm2d",
     "LayerScale",
     "LayerType",
+    "MaxPool2dSame",
     "Mish",
     "Mlp",
     "NormMlpClassifierHead",
@@ -146,6 +155,8 @@ __all__ = [
     "SimpleNorm",
     "SimpleNorm2d",
     "SqueezeExcite",
+    "StdConv2d",
+    "StdConv2dSame",
     "SwiGLU",
     "SwiGLUPacked",
     "Swish",

@@ -69,7 +69,9 @@ FAMILIES: tuple[str, ...] = (
     "mobilenetv3",
     "regnet",
     "resnet",
+    "resnetv2",
     "vision_transformer",
+    "vision_transformer_hybrid",
     "xception_aligned",
 )
 
