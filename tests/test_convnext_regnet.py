@@ -498,3 +498,18 @@ def test_optimize_folds_the_layer_scale(name: str) -> None:
     x = _x()
     with torch.no_grad():
         assert rel_err(fast(x), model(x)) < 1e-5
+
+
+def test_pycls_regnet_checkpoint_file_loads_by_path(tmp_path) -> None:
+    """A pycls training file (``model_state`` beside ``epoch``) loads through checkpoint_path=."""
+    model = _random_model("regnety_002")
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    pycls = {}
+    for key, value in state.items():
+        for ours, theirs in _PYCLS_NAMES:
+            key = key.replace(ours, theirs)
+        pycls[key] = value.flip(1) if key == "stem.conv.weight" else value
+    path = tmp_path / "RegNetY-200MF_dds_8gpu.pyth"
+    torch.save({"model_state": pycls, "epoch": 100}, path)
+    loaded = visionzoo.create_model("regnety_002", checkpoint_path=path)
+    _assert_loaded(loaded, state)

@@ -19,7 +19,14 @@ from torch import nn
 
 from . import hub
 from .adapt import FilterFn, adapt_state_dict
-from .features import FeatureDictNet, FeatureGraphNet, FeatureHookNet, FeatureListNet, normalize_out_indices
+from .features import (
+    FeatureDictNet,
+    FeatureGetterNet,
+    FeatureGraphNet,
+    FeatureHookNet,
+    FeatureListNet,
+    normalize_out_indices,
+)
 from .integrity import StateDictMismatchError, warn_non_finite
 from .model import model_in_chans
 from .pretrained import PretrainedCfg, as_pretrained_cfg, cfg_for_in_chans
@@ -38,6 +45,7 @@ _FEATURE_CLASSES: dict[str, type[nn.Module]] = {
     "dict": FeatureDictNet,
     "hook": FeatureHookNet,
     "fx": FeatureGraphNet,
+    "getter": FeatureGetterNet,
 }
 
 
@@ -285,6 +293,8 @@ def build_model(
             kwargs.setdefault("num_classes", 0 if features_only else cfg.num_classes)
         if "in_chans" in accepted:
             kwargs.setdefault("in_chans", cfg.input_size[0])
+        if "img_size" in accepted and cfg.fixed_input_size:  # as timm: the weights' size is the default
+            kwargs.setdefault("img_size", tuple(cfg.input_size[-2:]))
     ctor_kwargs = _merge_args(variant, recipe.args, kwargs)
     if features_only:
         for name in getattr(recipe.model_cls, "features_only_excludes", ()):

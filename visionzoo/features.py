@@ -6,6 +6,7 @@ Every model lists its taps in ``feature_info`` (channels, reduction, module name
   stop after the last tap and return the tapped outputs (the default for ``features_only=True``);
 * :class:`FeatureHookNet` taps with forward hooks, for taps nested inside blocks;
 * :class:`FeatureGraphNet` cuts the model's FX graph after the last tap (``feature_cls='fx'``);
+* :class:`FeatureGetterNet` calls ``forward_intermediates`` (token models);
 * :func:`run_trunk` does the same walk for ``forward_intermediates``.
 
 Module names inside the wrappers follow timm's (``stages.0`` flattened to ``stages_0``), so a
@@ -27,6 +28,7 @@ from torch.utils.checkpoint import checkpoint
 
 __all__ = [
     "FeatureDictNet",
+    "FeatureGetterNet",
     "FeatureGraphNet",
     "FeatureHookNet",
     "FeatureInfo",
@@ -452,3 +454,55 @@ class FeatureGraphNet(nn.Module):
     def forward(self, x: torch.Tensor) -> Any:
         out = self.graph_module(x)
         return out if self.return_dict else list(out.values())
+
+
+class FeatureGetterNet(nn.ModuleDict):
+    """Backbone over ``model.forward_intermediates`` (token models, whose features are not the
+    outputs of top-level modules). The model is kept whole as ``model``, pruned after the last
+    requested level (timm's ``feature_cls='getter'``, same state-dict keys).
+
+    Args:
+        model: a model with ``forward_intermediates`` and ``prune_intermediate_layers``.
+        out_indices: levels to return (tuple, or int for the last n).
+        out_map: keys for the dict output (default: the indices).
+        return_dict: return ``{key: tensor}`` instead of a list.
+        output_fmt: ``'NCHW'`` maps or ``'NLC'`` tokens.
+        norm: apply the model's final norm to each level (else that norm is pruned).
+        prune: drop the blocks after the last level and the head.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        out_indices: Any = 4,
+        out_map: Sequence[Any] | None = None,
+        *,
+        return_dict: bool = False,
+        output_fmt: str = "NCHW",
+        norm: bool = False,
+        prune: bool = True,
+    ) -> None:
+        super().__init__()
+        num = len(_info_list(model))
+        indices = list(normalize_out_indices(out_indices, num))
+        if prune:
+            indices = list(model.prune_intermediate_layers(indices, prune_norm=not norm))  # type: ignore[operator]
+        self.feature_info = FeatureInfo(_info_list(model), indices)
+        self.model = model
+        self.out_indices = indices
+        self.out_map = list(out_map) if out_map is not None else None
+        self.return_dict = return_dict
+        self.output_fmt = output_fmt
+        self.norm = norm
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        self.model.set_grad_checkpointing(enable)  # type: ignore[operator]
+
+    def forward(self, x: torch.Tensor) -> Any:
+        features = self.model.forward_intermediates(  # type: ignore[operator]
+            x, indices=self.out_indices, norm=self.norm, output_fmt=self.output_fmt, intermediates_only=True
+        )
+        if not self.return_dict:
+            return features
+        keys = self.out_map or [str(i) for i in self.out_indices]
+        return OrderedDict(zip(keys, features))

@@ -79,7 +79,7 @@ TORCH_WEIGHTS_NAME = "pytorch_model.bin"
 CONFIG_NAME = "config.json"
 # torch.hub convention: "name-<sha256 prefix>.ext"
 _HASH_IN_NAME = re.compile(r"-([a-f0-9]{6,64})\.")
-_CHECKPOINT_KEYS = ("state_dict", "model", "module")
+_CHECKPOINT_KEYS = ("state_dict", "model", "module", "model_state")  # model_state: pycls
 _EMA_KEYS = ("state_dict_ema", "model_ema", "ema", "state_dict_ema_orig")
 _TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".tar")
 DEADLINE_ENV = "VISIONZOO_DOWNLOAD_DEADLINE"
@@ -421,6 +421,8 @@ def load_checkpoint_file(
     """
     path = Path(path)
     _check_file(path)
+    if path.suffix == ".npz":  # JAX/Flax (big_vision) arrays under their parameter paths
+        return _load_npz(path)
     kind, named = _sniff(path), _named_format(path)
     if kind == "safetensors" or (kind is None and named == "safetensors"):
         try:
@@ -461,6 +463,21 @@ def load_checkpoint_file(
             f"{_first_line(e)}); delete it and download or save it again"
         ) from e
     return _unwrap_checkpoint(obj, path, use_ema)
+
+
+def _load_npz(path: Path) -> dict[str, torch.Tensor]:
+    """Arrays of a ``.npz`` archive as tensors, keys unchanged; object arrays (pickles) refused."""
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {key: torch.from_numpy(np.array(archive[key])) for key in archive.files}
+    except ValueError as e:  # numpy's refusal of object arrays
+        raise WeightsError(
+            f"refusing to load {path}: it holds pickled objects ({e}); only arrays are read"
+        ) from e
+    except (OSError, zipfile.BadZipFile) as e:
+        raise WeightsError(f"{path} is not a valid .npz archive (truncated or corrupt: {e})") from e
 
 
 def _unpickling_detail(e: BaseException) -> str:
@@ -1026,6 +1043,13 @@ def save_pretrained(
     for key in ("input_size", "test_input_size", "min_input_size"):
         if cfg_dict.get(key):
             cfg_dict[key] = (in_chans, *cfg_dict[key][1:])
+    # a fixed-size token model built at another size than its weights' records its own
+    patch_embed = getattr(model, "patch_embed", None)
+    img_size = (
+        getattr(patch_embed, "img_size", None) if getattr(patch_embed, "strict_img_size", False) else None
+    )
+    if img_size is not None:
+        cfg_dict["input_size"] = (in_chans, *img_size)
     for key in ("mean", "std"):
         stats = tuple(cfg_dict.get(key) or ())
         if stats and len(stats) != in_chans:
@@ -1036,12 +1060,17 @@ def save_pretrained(
         "num_features": int(getattr(model, "num_features", 0)),
     }
     pool = getattr(model, "global_pool", None) or getattr(getattr(model, "head", None), "global_pool", None)
-    pool_type = getattr(pool, "pool_type", "")
+    pool_type = pool if isinstance(pool, str) else getattr(pool, "pool_type", "")  # token models: a str
     if pool_type:
         config["global_pool"] = pool_type
     args = dict(model_args or {})
     if in_chans != 3:
         args.setdefault("in_chans", in_chans)
+    if img_size is not None and tuple(img_size) != tuple(cfg.input_size[1:]):
+        args.setdefault("img_size", tuple(img_size))
+    if isinstance(pool, str) and hasattr(model, "fc_norm"):  # a token model's pooling is structure
+        args.setdefault("global_pool", pool)
+        args.setdefault("fc_norm", not isinstance(getattr(model, "fc_norm"), nn.Identity))  # noqa: B009
     if args:
         config["model_args"] = args
     config["pretrained_cfg"] = cfg_dict

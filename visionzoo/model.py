@@ -17,9 +17,10 @@ from torch.utils.checkpoint import checkpoint
 
 from .features import feature_take_indices, run_trunk, trunk_modules
 from .layers.classifier import ClassifierHead, create_classifier
+from .layers.token_pool import TOKEN_POOL_TYPES, global_pool_nlc
 from .pretrained import PretrainedCfg
 
-__all__ = ["VisionModel", "checkpoint_seq", "model_in_chans"]
+__all__ = ["TokenModel", "VisionModel", "checkpoint_seq", "model_in_chans"]
 
 
 def model_in_chans(model: nn.Module) -> int:
@@ -307,3 +308,158 @@ class VisionModel(nn.Module):
         ref = next(self.parameters(), None)
         if ref is None or not ref.is_meta:
             self.init_weights(**kwargs)
+
+
+class TokenModel(VisionModel):
+    """The model contract for token (transformer) models: ``(B, N, C)`` sequences, optional prefix
+    tokens (class, register, distillation) before the patch tokens, a pooling head.
+
+    A family builds ``patch_embed`` (with ``dynamic_feat_size``), ``blocks`` (an ``nn.Sequential``),
+    ``norm``, ``fc_norm``, ``head_drop``, ``head`` and ``attn_pool`` (or None), sets
+    ``global_pool`` (a pool type of :data:`~visionzoo.layers.token_pool.TOKEN_POOL_TYPES`),
+    ``num_prefix_tokens``, ``pool_include_prefix`` and ``embed_dim``, and implements
+    :meth:`_embed` (image -> tokens before the blocks). The rest is here.
+    """
+
+    classifier_name: ClassVar[str] = "head"
+    head_names: ClassVar[tuple[str, ...]] = ("attn_pool", "fc_norm", "head_drop", "head")
+
+    global_pool: str  # type: ignore[assignment]  # a pool type, not a pooling module
+    num_prefix_tokens: int
+    pool_include_prefix: bool
+    embed_dim: int
+    patch_embed: Any  # a PatchEmbed-like module (grid_size, dynamic_feat_size)
+    blocks: nn.Sequential
+    norm: nn.Module
+    fc_norm: nn.Module
+    head_drop: nn.Module
+    head: nn.Module
+    attn_pool: nn.Module | None
+
+    def _embed(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, C, H, W)`` -> tokens ``(B, prefix + L, embed_dim)`` ready for the blocks."""
+        raise NotImplementedError
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, C, H, W)`` -> normalised tokens ``(B, N, embed_dim)``, prefix tokens first."""
+        x = self._embed(x)
+        x = checkpoint_seq(self.blocks, x) if self._checkpointing() else self.blocks(x)
+        return self.norm(x)
+
+    # --- head ----------------------------------------------------------------------------------
+    def pool(self, x: torch.Tensor, pool_type: str | None = None) -> torch.Tensor:
+        """Tokens ``(B, N, C)`` -> ``(B, C)`` with the model's (or the given) pool type."""
+        if self.attn_pool is not None:
+            return self.attn_pool(x if self.pool_include_prefix else x[:, self.num_prefix_tokens :])
+        return global_pool_nlc(
+            x,
+            self.global_pool if pool_type is None else pool_type,
+            num_prefix_tokens=self.num_prefix_tokens,
+            include_prefix=self.pool_include_prefix,
+        )
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Pool, ``fc_norm``, dropout and classify tokens -> ``(B, num_classes)``; with
+        ``pre_logits`` the ``(B, head_hidden_size)`` features before the classifier."""
+        x = self.head_drop(self.fc_norm(self.pool(x)))
+        return x if pre_logits else self.head(x)
+
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
+        """A fresh ``num_classes`` classifier (0 removes it); ``global_pool`` switches the pooling
+        among ``''``, ``token``, ``avg``, ``avgmax``, ``max`` (and keeps ``map`` if built with it)."""
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
+            raise ValueError(f"num_classes must be an int >= 0, got {num_classes!r}")
+        if global_pool is not None:
+            if global_pool not in TOKEN_POOL_TYPES:
+                raise ValueError(
+                    f"global_pool={global_pool!r}; valid: {', '.join(map(repr, TOKEN_POOL_TYPES))}"
+                )
+            if global_pool == "token" and not getattr(self, "has_class_token", True):
+                raise ValueError("global_pool='token' needs a class token; this model has none")
+            if global_pool == "map" and self.attn_pool is None:
+                raise ValueError("global_pool='map' needs the attention pool the model was built with")
+            if global_pool != "map":
+                self.attn_pool = None
+            self.global_pool = global_pool
+        ref = next(self.parameters(), None)
+        device = ref.device if ref is not None and ref.device.type != "meta" else None
+        dtype = ref.dtype if ref is not None else None
+        self.head = (
+            nn.Linear(self.embed_dim, num_classes, device=device, dtype=dtype)
+            if num_classes
+            else nn.Identity()
+        )
+        self.head.train(self.training)
+        self.num_classes = num_classes
+
+    # --- intermediates -------------------------------------------------------------------------
+    def forward_intermediates(  # type: ignore[override]
+        self,
+        x: torch.Tensor,
+        indices: int | list[int] | tuple[int, ...] | None = None,
+        *,
+        return_prefix_tokens: bool = False,
+        norm: bool = False,
+        stop_early: bool = False,
+        output_fmt: str = "NCHW",
+        intermediates_only: bool = False,
+    ) -> Any:
+        """Run the blocks and return the tokens after the blocks at ``indices``.
+
+        Args:
+            x: input ``(B, C, H, W)``.
+            indices: blocks to take: None for all, an int ``n`` for the last ``n``, or a sequence
+                (negative counts from the end).
+            return_prefix_tokens: give ``(patch tokens, prefix tokens (B, P, C))`` per block.
+            norm: apply the final norm to each intermediate.
+            stop_early: stop after the last requested block (the final output is then partial).
+            output_fmt: ``'NCHW'`` (patch tokens as a ``(B, C, H/p, W/p)`` map) or ``'NLC'``.
+            intermediates_only: return just the list.
+
+        Returns:
+            ``(normed final tokens, [intermediates])``, or only the list.
+        """
+        if output_fmt not in ("NCHW", "NLC"):
+            raise ValueError(f"output_fmt={output_fmt!r} is not supported; use 'NCHW' or 'NLC'")
+        take, max_index = feature_take_indices(len(self.blocks), indices)
+        height, width = x.shape[-2:]
+        x = self._embed(x)
+        blocks = self.blocks[: max_index + 1] if stop_early or intermediates_only else self.blocks
+        found = []
+        for i, block in enumerate(blocks):
+            if self._checkpointing():
+                x = checkpoint(block, x, use_reentrant=False)
+            else:
+                x = block(x)
+            if i in take:
+                found.append(self.norm(x) if norm else x)
+        prefix = [y[:, : self.num_prefix_tokens] for y in found]
+        found = [y[:, self.num_prefix_tokens :] for y in found]
+        if output_fmt == "NCHW":
+            h, w = self.patch_embed.dynamic_feat_size((height, width))
+            found = [y.reshape(y.shape[0], h, w, -1).permute(0, 3, 1, 2).contiguous() for y in found]
+        out: list[Any] = (
+            list(zip(found, prefix)) if return_prefix_tokens and self.num_prefix_tokens else found
+        )
+        return out if intermediates_only else (self.norm(x), out)
+
+    def prune_intermediate_layers(
+        self,
+        indices: int | list[int] | tuple[int, ...] = 1,
+        prune_norm: bool = False,
+        prune_head: bool = True,
+    ) -> list[int]:
+        """Keep the blocks up to the last of ``indices``; drop the final norm (``prune_norm``)
+        and the head (``prune_head``). Returns the absolute block indices kept."""
+        take, max_index = feature_take_indices(len(self.blocks), indices)
+        self.blocks = self.blocks[: max_index + 1]
+        if prune_norm:
+            self.norm = nn.Identity()
+        if prune_head:
+            self.fc_norm = nn.Identity()
+            self.reset_classifier(0, "")
+        return take
+
+    def no_weight_decay(self) -> set[str]:
+        """Embeddings and prefix tokens are not decayed."""
+        return {"pos_embed", "cls_token", "reg_token", "dist_token"}

@@ -215,12 +215,16 @@ class _FlowTracer(TorchFunctionMode):
 
 
 def _example_input(model: nn.Module) -> torch.Tensor:
-    """A one-image batch of the size the model expects (its config's, else 224 px)."""
+    """A one-image batch of the size the model expects (a token model's ``img_size``, else its
+    config's, else 224 px)."""
     ref = next(iter(model.parameters()), None)
     device = ref.device if ref is not None else torch.device("cpu")
     dtype = ref.dtype if ref is not None and ref.is_floating_point() else torch.float32
     cfg = getattr(model, "pretrained_cfg", None)
     size = tuple(getattr(cfg, "input_size", None) or (3, 224, 224))
+    grid_size = getattr(getattr(model, "patch_embed", None), "img_size", None)
+    if grid_size is not None:  # a token model built for another size than its weights'
+        size = (size[0], *grid_size)
     first = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
     chans = first.in_channels if first is not None else size[0]
     return torch.randn(1, chans, *size[1:], device=device, dtype=dtype)

@@ -23,6 +23,7 @@ from .activations import (
     LayerType,
     Mish,
     PReLU,
+    QuickGELU,
     Sigmoid,
     Swish,
     Tanh,
@@ -39,6 +40,8 @@ from .activations import (
     swish,
     tanh,
 )
+from .attention import Attention, set_fused_attn
+from .attention_pool import AttentionPoolLatent
 from .blur_pool import BlurPool2d, create_aa
 from .classifier import ClassifierHead, create_classifier
 from .config import (
@@ -52,8 +55,11 @@ from .config import (
 )
 from .conv_bn_act import Conv2dSame, ConvBnAct, ConvNormAct, create_conv2d
 from .create_attn import create_attn, get_attn, register_attn
+from .diff_attention import DiffAttention
 from .drop import DropBlock2d, DropPath, drop_block_2d, drop_path
 from .eca import EcaModule, EfficientChannelAttn
+from .evo_norm import EvoNorm2dS0
+from .filter_response_norm import FilterResponseNormTlu2d
 from .format import Format, get_channel_dim, get_spatial_dim, nchw_to, nhwc_to
 from .grn import GlobalResponseNorm
 from .helpers import (
@@ -66,31 +72,42 @@ from .helpers import (
     to_4tuple,
     to_ntuple,
 )
+from .hybrid_embed import HybridEmbed
 from .inplace_abn import InPlaceABN2d, inplace_abn_kernel
 from .layer_norm import LayerNorm, LayerNorm2d
-from .mlp import GlobalResponseNormMlp, Mlp
+from .layer_scale import LayerScale
+from .mlp import GlobalResponseNormMlp, GluMlp, Mlp, SwiGLU, SwiGLUPacked
 from .norm import GroupNorm, GroupNorm1, get_norm_layer
 from .norm_act import BatchNormAct2d, GroupNormAct, get_norm_act_layer, register_norm_act
 from .norm_mlp_head import NormMlpClassifierHead
 from .padding import pad_same
+from .patch_dropout import PatchDropout
+from .patch_embed import PatchEmbed, resample_patch_embed
 from .pool import (
     AdaptiveAvgMaxPool2d,
     AdaptiveCatAvgMaxPool2d,
     AvgPool2dSame,
+    MaxPool2dSame,
     SelectAdaptivePool2d,
     adaptive_avgmax_pool2d,
     adaptive_catavgmax_pool2d,
     adaptive_pool_feat_mult,
     select_adaptive_pool2d,
 )
+from .pos_embed import resample_abs_pos_embed
 from .rms_norm import RmsNorm, RmsNorm2d, SimpleNorm, SimpleNorm2d
 from .squeeze_excite import SEModule, SqueezeExcite
+from .std_conv import StdConv2d, StdConv2dSame
+from .token_pool import TOKEN_POOL_TYPES, global_pool_nlc
 from .weight_init import lecun_normal_, trunc_normal_, trunc_normal_tf_, variance_scaling_
 
 __all__ = [
     "GELU",
+    "TOKEN_POOL_TYPES",
     "AdaptiveAvgMaxPool2d",
     "AdaptiveCatAvgMaxPool2d",
+    "Attention",
+    "AttentionPoolLatent",
     "AvgPool2dSame",
     "BatchNormAct2d",
     "BlurPool2d",
@@ -98,28 +115,38 @@ __all__ = [
     "Conv2dSame",
     "ConvBnAct",
     "ConvNormAct",
+    "DiffAttention",
     "DropBlock2d",
     "DropPath",
     "EcaModule",
     "EfficientChannelAttn",
+    "EvoNorm2dS0",
+    "FilterResponseNormTlu2d",
     "Format",
     "GELUTanh",
     "GlobalResponseNorm",
     "GlobalResponseNormMlp",
+    "GluMlp",
     "GroupNorm",
     "GroupNorm1",
     "GroupNormAct",
     "HardMish",
     "HardSigmoid",
     "HardSwish",
+    "HybridEmbed",
     "InPlaceABN2d",
     "LayerNorm",
     "LayerNorm2d",
+    "LayerScale",
     "LayerType",
+    "MaxPool2dSame",
     "Mish",
     "Mlp",
     "NormMlpClassifierHead",
     "PReLU",
+    "PatchDropout",
+    "PatchEmbed",
+    "QuickGELU",
     "RmsNorm",
     "RmsNorm2d",
     "SEModule",
@@ -128,6 +155,10 @@ __all__ = [
     "SimpleNorm",
     "SimpleNorm2d",
     "SqueezeExcite",
+    "StdConv2d",
+    "StdConv2dSame",
+    "SwiGLU",
+    "SwiGLUPacked",
     "Swish",
     "Tanh",
     "act_or_identity",
@@ -156,6 +187,7 @@ __all__ = [
     "get_padding",
     "get_same_padding",
     "get_spatial_dim",
+    "global_pool_nlc",
     "hard_mish",
     "hard_sigmoid",
     "hard_swish",
@@ -175,8 +207,11 @@ __all__ = [
     "register_norm_act",
     "register_notrace_function",
     "register_notrace_module",
+    "resample_abs_pos_embed",
+    "resample_patch_embed",
     "select_adaptive_pool2d",
     "set_exportable",
+    "set_fused_attn",
     "set_layer_config",
     "set_no_jit",
     "set_scriptable",

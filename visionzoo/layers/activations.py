@@ -22,6 +22,7 @@ __all__ = [
     "LayerType",
     "Mish",
     "PReLU",
+    "QuickGELU",
     "Sigmoid",
     "Swish",
     "Tanh",
@@ -174,6 +175,13 @@ def get_act_fn(name: str | Callable[..., torch.Tensor] | None = "relu") -> Calla
         ) from None
 
 
+class QuickGELU(nn.Module):
+    """``x * sigmoid(1.702 x)``, the GELU approximation of OpenAI's CLIP."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(1.702 * x)
+
+
 LayerType = str | type[nn.Module] | Callable[..., nn.Module]
 
 
@@ -194,6 +202,7 @@ _ACTIVATIONS: dict[str, type[nn.Module]] = {
     "prelu": nn.PReLU,
     "gelu": nn.GELU,
     "gelu_tanh": GELUTanh,
+    "quick_gelu": QuickGELU,
     "silu": nn.SiLU,
     "swish": nn.SiLU,
     "mish": nn.Mish,

@@ -17,6 +17,7 @@ from torch import nn
 
 from .activations import LayerType, act_or_identity
 from .evo_norm import EvoNorm2dS0
+from .filter_response_norm import FilterResponseNormTlu2d
 from .layer_norm import LayerNormAct2d
 from .norm import GroupNorm, get_norm_layer
 
@@ -108,9 +109,13 @@ _NORM_ACT: dict[type[nn.Module] | str, Callable[..., nn.Module]] = {
     "batchnorm2d": BatchNormAct2d,
     "groupnorm": GroupNormAct,
     "layernorm2d": LayerNormAct2d,
-    "evonorm2ds0": EvoNorm2dS0,  # a fused norm-activation already
     EvoNorm2dS0: EvoNorm2dS0,
+    FilterResponseNormTlu2d: FilterResponseNormTlu2d,
+    "evonorm2ds0": EvoNorm2dS0,
+    "frn": FilterResponseNormTlu2d,
 }
+# Norms whose non-linearity is part of the norm itself: they are used as given, with no act_layer.
+_BUILTIN_ACT: tuple[Callable[..., nn.Module], ...] = (EvoNorm2dS0, FilterResponseNormTlu2d)
 
 
 def register_norm_act(key: type[nn.Module] | str, layer: Callable[..., nn.Module]) -> None:
@@ -140,5 +145,6 @@ def get_norm_act_layer(
         layer = _NORM_ACT.get(norm_layer)  # type: ignore[arg-type]
     if layer is None:
         raise ValueError(f"no fused norm+act layer for {norm_layer!r}")
-    kwargs.setdefault("act_layer", act_layer)
+    if layer not in _BUILTIN_ACT:
+        kwargs.setdefault("act_layer", act_layer)
     return partial(layer, **kwargs)

@@ -18,6 +18,7 @@ __all__ = [
     "AdaptiveAvgMaxPool2d",
     "AdaptiveCatAvgMaxPool2d",
     "AvgPool2dSame",
+    "MaxPool2dSame",
     "SelectAdaptivePool2d",
     "adaptive_avgmax_pool2d",
     "adaptive_catavgmax_pool2d",
@@ -149,3 +150,22 @@ class AvgPool2dSame(nn.AvgPool2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = pad_same(x, self.same_kernel, self.same_stride)
         return F.avg_pool2d(x, self.kernel_size, self.stride, 0, self.ceil_mode, self.count_include_pad)
+
+
+class MaxPool2dSame(nn.MaxPool2d):
+    """Max pool with TF 'SAME' padding computed from the input size (padding never wins the max)."""
+
+    def __init__(
+        self, kernel_size: int, stride: int | None = None, dilation: int = 1, ceil_mode: bool = False
+    ) -> None:
+        super().__init__(kernel_size, stride, 0, dilation, ceil_mode=ceil_mode)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = pad_same(
+            x,
+            to_2tuple(self.kernel_size),
+            to_2tuple(self.stride),
+            to_2tuple(self.dilation),
+            value=float("-inf"),
+        )
+        return F.max_pool2d(x, self.kernel_size, self.stride, 0, self.dilation, self.ceil_mode)

@@ -62,12 +62,16 @@ from ..registry import (
 FAMILIES: tuple[str, ...] = (
     "convnext",
     "cspnet",
+    "deit",
     "densenet",
     "efficientnet",
     "inception_v3",
     "mobilenetv3",
     "regnet",
     "resnet",
+    "resnetv2",
+    "vision_transformer",
+    "vision_transformer_hybrid",
     "xception_aligned",
 )
 

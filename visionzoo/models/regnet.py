@@ -567,9 +567,12 @@ def checkpoint_filter_fn(state_dict: dict[str, Any], model: nn.Module) -> dict[s
             key = _rename(key)
             out["head." + key if key.startswith("fc.") else key] = value
         return out
-    if "model_state" in state_dict:  # pycls
+    pycls = state_dict.get("model_state")
+    if pycls is None and any(".f.a_bn." in k for k in state_dict):  # (unwrapped by the loader)
+        pycls = state_dict
+    if pycls is not None:  # pycls
         out = {}
-        for key, value in state_dict["model_state"].items():
+        for key, value in pycls.items():
             for pattern, repl in _PYCLS_RENAMES:
                 key = pattern.sub(repl, key)
             if key == "stem.conv.weight":
