@@ -132,14 +132,15 @@ def lay_out_hub_cache(cache_dir: Path, repo_id: str, files: dict[str, bytes]) ->
 MATCH_PREV_GROUP = 99999  # a matcher suffix that folds the match into the group before it (timm's value)
 
 
-def parameter_groups(model: torch.nn.Module, matcher: dict) -> list[list[str]]:
-    """Parameter names grouped by ``model.group_matcher()``'s regexes, in group order.
+def _ordinals(matcher: dict | Callable[[str], object]) -> Callable[[str], tuple[float, ...]]:
+    """name -> its group ordinal under ``matcher``; ``(inf,)`` where nothing matches."""
+    if callable(matcher):  # timm's Inception-v3 gives a function: name -> ordinal
 
-    The semantics of timm's ``group_parameters`` (layer-wise LR decay): the matcher's keys are
-    ordered groups, each a regex or a list of ``(regex, suffix)``; a name's ordinal is (key index,
-    the regex's captured numbers, suffix); a suffix ending in ``MATCH_PREV_GROUP`` joins the group
-    before it; a name no regex matches gets the last ordinal (the head).
-    """
+        def by_function(name: str) -> tuple[float, ...]:
+            found = matcher(name)
+            return tuple(float(v) for v in found) if isinstance(found, (tuple, list)) else (float(found),)
+
+        return by_function
     compiled = []
     for index, spec in enumerate(matcher.values()):
         if spec is None:
@@ -147,7 +148,7 @@ def parameter_groups(model: torch.nn.Module, matcher: dict) -> list[list[str]]:
         for pattern, suffix in [(spec, None)] if isinstance(spec, str) else spec:
             compiled.append((re.compile(pattern), index, suffix))
 
-    def ordinal(name: str) -> tuple[float, ...]:
+    def by_regex(name: str) -> tuple[float, ...]:
         for pattern, index, suffix in compiled:
             found = pattern.match(name)
             if found:
@@ -155,6 +156,18 @@ def parameter_groups(model: torch.nn.Module, matcher: dict) -> list[list[str]]:
                 return tuple(float(v) for v in (index, *numbers, *(suffix or ())))
         return (math.inf,)
 
+    return by_regex
+
+
+def parameter_groups(model: torch.nn.Module, matcher: dict | Callable[[str], object]) -> list[list[str]]:
+    """Parameter names grouped by ``model.group_matcher()``, in group order.
+
+    The semantics of timm's ``group_parameters`` (layer-wise LR decay): the matcher's keys are
+    ordered groups, each a regex or a list of ``(regex, suffix)``; a name's ordinal is (key index,
+    the regex's captured numbers, suffix); a suffix ending in ``MATCH_PREV_GROUP`` joins the group
+    before it; a name no regex matches gets the last ordinal (the head).
+    """
+    ordinal = _ordinals(matcher)
     by_ordinal: dict[tuple[float, ...], list[str]] = {}
     for name, _ in model.named_parameters():
         by_ordinal.setdefault(ordinal(name), []).append(name)
@@ -167,10 +180,7 @@ def parameter_groups(model: torch.nn.Module, matcher: dict) -> list[list[str]]:
     return groups
 
 
-def unmatched_parameters(model: torch.nn.Module, matcher: dict) -> list[str]:
-    """Parameter names no regex of ``matcher`` matches (timm puts them in the head's group)."""
-    patterns = []
-    for spec in matcher.values():
-        if spec is not None:
-            patterns += [spec] if isinstance(spec, str) else [p for p, _ in spec]
-    return [n for n, _ in model.named_parameters() if not any(re.match(p, n) for p in patterns)]
+def unmatched_parameters(model: torch.nn.Module, matcher: dict | Callable[[str], object]) -> list[str]:
+    """Parameter names the matcher leaves out (timm puts them in the head's group)."""
+    ordinal = _ordinals(matcher)
+    return [n for n, _ in model.named_parameters() if ordinal(n) == (math.inf,)]

@@ -65,6 +65,15 @@ def test_structure(name: str) -> None:
         assert sorted(n for g in groups for n in g) == sorted(names)
         assert first_conv <= set(groups[0]), "the first conv is not in the first (stem) group"
         assert len(groups) >= 3, groups  # stem, at least one block group, head
+        if coarse:  # over the trunk both match, each coarse group is a run of consecutive fine groups
+            trunk = set(names) - set(unmatched) - set(fine_unmatched)
+            coarse_runs = [[n for n in g if n in trunk] for g in groups]
+            fine_runs = [[n for n in g if n in trunk] for g in fine]
+            bounds = {len(sum(fine_runs[:i], [])) for i in range(len(fine_runs) + 1)}
+            assert {len(sum(coarse_runs[:i], [])) for i in range(len(coarse_runs) + 1)} <= bounds
+            assert sum(coarse_runs, []) == sum(fine_runs, [])
+        else:
+            fine, fine_unmatched = groups, unmatched
 
 
 
