@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
+
 def min_input_side(model: torch.nn.Module) -> int:
     """The smallest input side ``model`` takes (0: any).
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import itertools
 import math
 
 import pytest
@@ -159,8 +160,8 @@ def test_drop_path_rates_rise_linearly_over_the_blocks(name: str) -> None:
     rates = [p for _, p in mine]
     step = rates[-1] - rates[-2] if len(rates) > 1 else rate
     assert rates[-1] == pytest.approx(rate)
-    assert step > 0 and rates[0] == pytest.approx(0.0, abs=1e-6) or rates[0] == pytest.approx(step)
-    assert [b - a for a, b in zip(rates, rates[1:])] == pytest.approx([step] * (len(rates) - 1), abs=1e-6)
+    assert step > 0 and (rates[0] == pytest.approx(0.0, abs=1e-6) or rates[0] == pytest.approx(step))
+    assert [b - a for a, b in itertools.pairwise(rates)] == pytest.approx([step] * (len(rates) - 1), abs=1e-6)
     if name in TIMM_NAMES:
         with torch.device("meta"):
             theirs = timm.create_model(name, drop_path_rate=rate)

@@ -7,6 +7,8 @@ sample in CI and on every name with ``VISIONZOO_FULL=1`` (``make test-all``); se
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 from helpers import assert_feature_widths, input_side, parameter_groups, unmatched_parameters
@@ -55,26 +57,24 @@ def test_structure(name: str) -> None:
     names = [n for n, _ in model.named_parameters()]
     classifier = {f"{fc}.{p}" for fc in visionzoo.adapt.as_names(cfg.classifier) for p in ("weight", "bias")}
     first_conv = {f"{c}.weight" for c in visionzoo.adapt.as_names(cfg.first_conv)}
+    groups = {}
     for coarse in (False, True):
         matcher = model.group_matcher(coarse=coarse)
         assert {"stem", "blocks"} <= set(matcher)
         unmatched = unmatched_parameters(model, matcher)
         assert unmatched == names[len(names) - len(unmatched) :], f"left out of every group: {unmatched}"
         assert classifier & set(names) <= set(unmatched), "the classifier is matched as trunk"
-        groups = parameter_groups(model, matcher)
-        assert sorted(n for g in groups for n in g) == sorted(names)
-        assert first_conv <= set(groups[0]), "the first conv is not in the first (stem) group"
-        assert len(groups) >= 3, groups  # stem, at least one block group, head
-        if coarse:  # over the trunk both match, each coarse group is a run of consecutive fine groups
-            trunk = set(names) - set(unmatched) - set(fine_unmatched)
-            coarse_runs = [[n for n in g if n in trunk] for g in groups]
-            fine_runs = [[n for n in g if n in trunk] for g in fine]
-            bounds = {len(sum(fine_runs[:i], [])) for i in range(len(fine_runs) + 1)}
-            assert {len(sum(coarse_runs[:i], [])) for i in range(len(coarse_runs) + 1)} <= bounds
-            assert sum(coarse_runs, []) == sum(fine_runs, [])
-        else:
-            fine, fine_unmatched = groups, unmatched
-
+        groups[coarse] = parameter_groups(model, matcher)
+        assert sorted(n for g in groups[coarse] for n in g) == sorted(names)
+        assert first_conv <= set(groups[coarse][0]), "the first conv is not in the first (stem) group"
+        assert len(groups[coarse]) >= 3, groups  # stem, at least one block group, head
+    # over the trunk both match, each coarse group is a run of consecutive fine groups
+    trunk = set(names) - set(unmatched_parameters(model, model.group_matcher()))
+    trunk -= set(unmatched_parameters(model, model.group_matcher(coarse=True)))
+    runs = {c: [[n for n in g if n in trunk] for g in groups[c]] for c in (False, True)}
+    assert list(itertools.chain(*runs[True])) == list(itertools.chain(*runs[False]))
+    fine_bounds = set(itertools.accumulate((len(g) for g in runs[False]), initial=0))
+    assert set(itertools.accumulate((len(g) for g in runs[True]), initial=0)) <= fine_bounds
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -29,6 +29,8 @@ from visionzoo.optimize import (
     supported_precisions,
 )
 
+pytestmark = pytest.mark.contract
+
 SIZE = 96  # the smallest size every family accepts (Inception-v3 needs > 75 px)
 BF16 = "bf16" in supported_precisions("cpu")
 

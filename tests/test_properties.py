@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 import visionzoo
 from visionzoo.builder import load_state_dict_into
 
+pytestmark = pytest.mark.reliability
+
 # CI runs a fixed sample (derandomize) so a gate never flips on luck; set HYPOTHESIS_EXPLORE=1 to
 # draw new examples each run when hunting for bugs.
 SETTINGS = settings(
