@@ -34,7 +34,7 @@ import torch
 
 import visionzoo
 
-__all__ = ["family_of", "family_sample", "full", "parity_all", "require_sampled", "sampled"]
+__all__ = ["by_size", "family_of", "family_sample", "full", "parity_all", "require_sampled", "sampled"]
 
 _DIGITS = re.compile(r"\d+")
 
@@ -66,17 +66,27 @@ def _parts(model: torch.nn.Module) -> set[str]:
 
 
 @functools.cache
-def family_sample(module: str) -> tuple[str, ...]:
-    """The sample of ``module`` by the rule in this file's docstring."""
+def _described(module: str) -> tuple[tuple[int, str, frozenset[str]], ...]:
+    """(parameter count, name, parts) of every name of ``module``, smallest first."""
     described = []
     for name in visionzoo.list_models(module=module):
         model = visionzoo.create_model(name, device="meta")
-        described.append((sum(p.numel() for p in model.parameters()), name, _parts(model)))
+        described.append((sum(p.numel() for p in model.parameters()), name, frozenset(_parts(model))))
         del model
-    described.sort(key=lambda d: (d[0], d[1]))
+    return tuple(sorted(described, key=lambda d: (d[0], d[1])))
+
+
+def by_size(module: str) -> tuple[str, ...]:
+    """The names of ``module`` by parameter count (then name), smallest first."""
+    return tuple(name for _, name, _ in _described(module))
+
+
+@functools.cache
+def family_sample(module: str) -> tuple[str, ...]:
+    """The sample of ``module`` by the rule in this file's docstring."""
     seen: set[str] = set()
     taken = []
-    for _, name, parts in described:
+    for _, name, parts in _described(module):
         if not taken or parts - seen:
             taken.append(name)
             seen |= parts
