@@ -31,7 +31,11 @@ def min_input_side(model: torch.nn.Module) -> int:
 
 
 def input_side(model: torch.nn.Module, size: int) -> int:
-    """``size`` raised to the smallest input side ``model`` accepts."""
+    """``size`` raised to the smallest input side ``model`` accepts (its cfg's input size where the
+    model takes that size only)."""
+    cfg = getattr(model, "pretrained_cfg", None)
+    if cfg is not None and cfg.fixed_input_size:
+        return cfg.input_size[-1]
     return max(size, min_input_side(model))
 
 

@@ -32,7 +32,7 @@ TOL = 1e-4
 
 def _input(model: torch.nn.Module) -> torch.Tensor:
     cfg = model.pretrained_cfg
-    size = input_side(model, 64) if cfg is None or not cfg.fixed_input_size else cfg.input_size[-1]
+    size = input_side(model, 64)
     chans = 3 if cfg is None else cfg.input_size[0]
     return torch.randn(2, chans, size, size, generator=torch.Generator().manual_seed(1))
 
