@@ -16,7 +16,10 @@ Sections (``--sections``, all by default):
 * ``create``: ``create_model(name)`` and ``create_model(name, pretrained=True)`` from a local
   safetensors file.
 * ``import``: ``import visionzoo`` and ``import timm`` against ``import torch`` alone, each in
-  fresh interpreters.
+  fresh interpreters; a whole ``import visionzoo; create_model('resnet18')`` process against
+  ``import torch``; and the first ``create_model`` after import with the 5 families and with 25
+  more synthetic families registered through the public API (flat: each call imports only the
+  family it needs).
 * ``flops``: achieved GFLOP/s against this machine's measured matmul peak (fp32, bf16).
 * ``accuracy``: fp32 optimised vs original (max relative error) and bf16 vs fp32 (top-1
   agreement, logit cosine) on crops of real photos (see ``benchmarks.photos``).
@@ -414,10 +417,56 @@ def bench_import(args: argparse.Namespace) -> dict[str, list[float]]:
 
         return once
 
+    def process(code: str) -> Callable[[], float]:
+        def once() -> float:  # the whole interpreter's life, as a user waits for it
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True, cwd=_repo_root(), capture_output=True)
+            return time.perf_counter() - start
+
+        return once
+
+    def first_create(families: int) -> Callable[[], float]:
+        code = _FIRST_CREATE.format(families=families)
+
+        def once() -> float:
+            out = subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=_repo_root()
+            )
+            return float(out.stdout.strip().splitlines()[-1])
+
+        return once
+
     runs = {m: run(m) for m in ("torch", "visionzoo", "timm")}
+    runs["process: import torch"] = process("import torch")
+    runs["process: visionzoo create resnet18"] = process(
+        "import visionzoo; visionzoo.create_model('resnet18')"
+    )
+    runs["first create: 5 families"] = first_create(0)
+    runs["first create: +25 synthetic families"] = first_create(25)
     for fn in runs.values():  # warm the page cache
         fn()
     return interleaved(runs, max(args.rounds, 5))
+
+
+# The first create_model after import, with `families` extra families of 20 variants each
+# registered through the public API beforehand: the cost must not grow with the count.
+_FIRST_CREATE = """
+import time, types, sys
+import visionzoo
+from visionzoo.models.resnet import ResNet, ResNetArgs
+for i in range({families}):
+    name = f"synthetic_family_{{i}}"
+    sys.modules[name] = types.ModuleType(name)
+    visionzoo.register_family(
+        name,
+        model_cls=ResNet,
+        variants={{f"synth{{i}}_{{j}}": ResNetArgs(block="basic", layers=(1, 1, 1, 1)) for j in range(20)}},
+        weights={{f"synth{{i}}_{{j}}.untrained": dict(hf_hub_id=None) for j in range(20)}},
+    )
+t = time.perf_counter()
+visionzoo.create_model("densenet121")
+print(time.perf_counter() - t)
+"""
 
 
 def _repo_root() -> str:
@@ -667,6 +716,39 @@ def render(
                         _fmt_ratio(ratio(imports["visionzoo"], imports["torch"])),
                         _fmt_ratio(ratio(imports["timm"], imports["torch"])),
                         _fmt_ratio(ratio(imports["visionzoo"], imports["timm"], invert=True)),
+                    ]
+                ],
+            )
+        )
+        out += ["", "## Import cost as families are added", ""]
+        out.append(
+            _table(
+                [
+                    "process: import torch s",
+                    "process: import visionzoo + create_model('resnet18') s",
+                    "÷ import torch",
+                    "first create_model (densenet121) after import, 5 families s",
+                    "with 25 more families registered s",
+                    "ratio",
+                ],
+                [
+                    [
+                        f"{med['process: import torch']:.2f}",
+                        f"{med['process: visionzoo create resnet18']:.2f}",
+                        _fmt_ratio(
+                            ratio(
+                                imports["process: visionzoo create resnet18"],
+                                imports["process: import torch"],
+                            )
+                        ),
+                        f"{med['first create: 5 families']:.3f}",
+                        f"{med['first create: +25 synthetic families']:.3f}",
+                        _fmt_ratio(
+                            ratio(
+                                imports["first create: +25 synthetic families"],
+                                imports["first create: 5 families"],
+                            )
+                        ),
                     ]
                 ],
             )

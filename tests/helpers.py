@@ -7,6 +7,7 @@ import http.server
 import math
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -94,6 +95,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_error(404)
             return
         self.send_response(200)
+        if mode in ("nolength", "nolength-cut", "drip"):  # length unknown: the body ends at close
+            self.end_headers()
+            if mode == "drip":  # a slow server: one byte every 50 ms, for up to 20 s
+                for i in range(400):
+                    try:
+                        self.wfile.write(body[i : i + 1] or b"\0")
+                        self.wfile.flush()
+                    except OSError:  # the client gave up
+                        break
+                    time.sleep(0.05)
+            else:
+                self.wfile.write(body if mode == "nolength" else body[: len(body) // 2])
+            self.close_connection = True
+            return
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if mode == "cut":  # promise the whole file, send half, hang up
@@ -109,7 +124,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @contextmanager
 def http_server() -> Iterator[tuple[str, dict[str, tuple[bytes, str]], list[str]]]:
-    """A loopback server: yields (base URL, routes {path: (bytes, 'ok'|'cut')}, hit log)."""
+    """A loopback server: yields (base URL, routes {path: (bytes, mode)}, hit log).
+
+    Modes: 'ok'; 'cut' (Content-Length promised, half sent); 'nolength' (no Content-Length, all
+    sent); 'nolength-cut' (no Content-Length, half sent, closed); 'drip' (a byte every 50 ms)."""
     handler = type("Handler", (_Handler,), {"routes": {}, "hits": []})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -195,7 +195,7 @@ def test_registry_and_create_model_from_many_threads() -> None:
 def test_as_dataclass_for_nested_config_records() -> None:
     import dataclasses
 
-    from visionzoo.builder import as_dataclass
+    from visionzoo.variants import as_dataclass
 
     @dataclasses.dataclass(frozen=True)
     class Stage:
@@ -209,3 +209,46 @@ def test_as_dataclass_for_nested_config_records() -> None:
         as_dataclass(Stage, {"depth": 2, "wdith": 3}, "stage")
     with pytest.raises(TypeError, match="stage must be a Stage or a dict of its fields, got 3"):
         as_dataclass(Stage, 3, "stage")
+
+
+def test_family_index_equals_what_the_families_register() -> None:
+    # the name -> module index lets a query import one family; it must list exactly what each
+    # family registers (regenerate with `python -m visionzoo.models._index`)
+    from visionzoo.models import FAMILIES, _index
+
+    visionzoo.list_models()  # imports every family
+    for module in FAMILIES:
+        registered = set(visionzoo.list_models(module=module)) | set(visionzoo.get_deprecated_models(module))
+        indexed = {n for n, m in _index.MODULE_OF.items() if m == module}
+        assert indexed == registered, f"{module}: run `python -m visionzoo.models._index`"
+
+
+def test_a_query_imports_only_the_family_it_needs() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, visionzoo\n"
+        "assert visionzoo.is_model('densenet121')\n"
+        "m = visionzoo.create_model('densenet121', num_classes=2)\n"
+        "assert visionzoo.is_model('tv_densenet121') and not visionzoo.is_model('densenet999')\n"
+        "print(sorted(k.rsplit('.', 1)[-1] for k in sys.modules if k.startswith('visionzoo.models.')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["['_index',", "'densenet']"]
+
+
+def test_entrypoints_are_module_attributes_listed_by_dir() -> None:
+    from visionzoo.models import densenet
+
+    assert "densenet121" in dir(densenet)
+    assert densenet.densenet121.__name__ == "densenet121"
+    with pytest.raises(AttributeError, match="densenet999"):
+        densenet.densenet999  # noqa: B018
+
+
+def test_several_tags_need_an_explicit_default() -> None:
+    with pytest.raises(ValueError, match="mark its default with default=True"):
+        registry.register_pretrained_cfgs({"no_default_net.a": {}, "no_default_net.b": {}})
+    registry.register_pretrained_cfgs({"explicit_net.a": {}, "explicit_net.b": {"default": True}})
+    assert list(registry._cfgs["explicit_net"]) == ["b", "a"]

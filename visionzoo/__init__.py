@@ -6,10 +6,10 @@
 >>> model = visionzoo.create_model("resnet50", num_classes=10)
 """
 
-from .builder import build_model_with_cfg, load_checkpoint, load_pretrained, resolve_pretrained_cfg
-from .factory import create_model, parse_model_name, save_pretrained
+from .builder import load_checkpoint, load_pretrained
+from .factory import build_model_with_cfg, create_model, parse_model_name, save_pretrained
 from .features import FeatureDictNet, FeatureHookNet, FeatureInfo, FeatureListNet
-from .hub import WeightsError
+from .hub import WeightsError, WeightsUnavailable
 from .model import VisionModel
 from .optimize import optimize_for_inference
 from .pretrained import PretrainedCfg
@@ -25,7 +25,9 @@ from .registry import (
     list_modules,
     list_pretrained,
     model_entrypoint,
+    register_family,
     register_model,
+    resolve_pretrained_cfg,
     split_model_name_tag,
 )
 
@@ -40,6 +42,7 @@ __all__ = [
     "UnknownModelError",
     "VisionModel",
     "WeightsError",
+    "WeightsUnavailable",
     "adapt_model_from_file",
     "build_model_with_cfg",
     "create_model",
@@ -56,6 +59,7 @@ __all__ = [
     "model_entrypoint",
     "optimize_for_inference",
     "parse_model_name",
+    "register_family",
     "register_model",
     "resolve_pretrained_cfg",
     "save_pretrained",

@@ -20,7 +20,7 @@ from torch import nn
 
 from .pretrained import PretrainedCfg
 
-__all__ = ["adapt_input_conv", "adapt_state_dict", "as_names", "first_conv_in_chans"]
+__all__ = ["adapt_input_conv", "adapt_state_dict", "as_names"]
 
 FilterFn = Callable[[dict[str, torch.Tensor], nn.Module], dict[str, torch.Tensor]]
 
@@ -30,14 +30,6 @@ def as_names(value: str | Iterable[str] | None) -> tuple[str, ...]:
     if not value:
         return ()
     return (value,) if isinstance(value, str) else tuple(value)
-
-
-def first_conv_in_chans(model: nn.Module, cfg: PretrainedCfg) -> int:
-    """Input channels of the model's (first) ``first_conv``, else the config's."""
-    names = as_names(cfg.first_conv)
-    conv = model.get_submodule(names[0]) if names else None
-    chans = getattr(conv, "in_channels", None)
-    return int(chans) if chans is not None else int(cfg.input_size[0])
 
 
 def adapt_input_conv(weight: torch.Tensor, in_chans: int, *, groups: int = 1) -> torch.Tensor:
@@ -100,7 +92,8 @@ def _adapt_classifiers(state_dict: dict[str, torch.Tensor], cfg: PretrainedCfg, 
             continue
         for k in keys:
             del state_dict[k]
-        dropped.update(keys)
+        # the model initialises its new classifier, also where the checkpoint has none (num_classes=0)
+        dropped.update((f"{name}.weight", f"{name}.bias"))
     return dropped
 
 

@@ -11,90 +11,45 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import nn
 
 from . import hub
-from .adapt import FilterFn, adapt_state_dict, first_conv_in_chans
-from .features import FeatureDictNet, FeatureHookNet, FeatureListNet, normalize_out_indices
-from .pretrained import SOURCE_KEYS, PretrainedCfg, as_pretrained_cfg
+from .adapt import FilterFn, adapt_state_dict
+from .features import (
+    FeatureDictNet,
+    FeatureGetterNet,
+    FeatureGraphNet,
+    FeatureHookNet,
+    FeatureListNet,
+    normalize_out_indices,
+)
+from .integrity import StateDictMismatchError, warn_non_finite
+from .model import model_in_chans
+from .pretrained import PretrainedCfg, as_pretrained_cfg, cfg_for_in_chans
 from .prune import adapt_model_from_file
-from .registry import UnknownModelError, get_pretrained_cfg, split_model_name_tag
+from .variants import Recipe
 
 __all__ = [
-    "Pruned",
-    "as_dataclass",
-    "build_model_with_cfg",
+    "build_model",
     "load_checkpoint",
     "load_pretrained",
     "load_state_dict_into",
-    "model_args_type",
-    "resolve_pretrained_cfg",
 ]
-
-T = TypeVar("T")
 
 _FEATURE_CLASSES: dict[str, type[nn.Module]] = {
     "list": FeatureListNet,
     "dict": FeatureDictNet,
     "hook": FeatureHookNet,
+    "fx": FeatureGraphNet,
+    "getter": FeatureGetterNet,
 }
 
 
-@dataclasses.dataclass(frozen=True)
-class Pruned:
-    """Marks a variant built with its layers resized to the pruning spec shipped for it."""
-
-    args: Any
-
-
-# --- model args -----------------------------------------------------------------------------------
-def model_args_type(model_cls: type[nn.Module]) -> type:
-    """A frozen dataclass whose fields are ``model_cls.__init__``'s parameters.
-
-    Families declare variants as instances of it; ``dataclasses.replace(variant, **kwargs)``
-    then merges user overrides and rejects unknown names, with the constructor signature as the
-    single source of truth.
-    """
-    import inspect
-
-    params = list(inspect.signature(model_cls.__init__).parameters.values())[1:]
-    specs: list[Any] = []
-    for p in params:
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            continue
-        if p.default is p.empty:
-            specs.append((p.name, Any))
-        else:
-            if isinstance(p.default, (list, dict, set)):
-                raise TypeError(f"{model_cls.__name__}.{p.name} has a mutable default; use a tuple")
-            specs.append((p.name, Any, dataclasses.field(default=p.default)))
-    cls = dataclasses.make_dataclass(f"{model_cls.__name__}Args", specs, frozen=True, kw_only=True)
-    cls.model_cls = model_cls  # type: ignore[attr-defined]
-    return cls
-
-
 _SIZE_KWARGS = ("img_size", "image_size", "input_size", "size")
-
-
-def as_dataclass(cls: type[T], value: T | Mapping[str, Any], what: str) -> T:
-    """``value`` if it is a ``cls``, else ``cls(**value)`` for a mapping of its fields.
-
-    For nested config records (a stage table, a block list) given as plain dicts, e.g. from a
-    ``config.json``; unknown keys raise ``TypeError`` naming them and the valid ones.
-    """
-    if isinstance(value, cls):
-        return value
-    if not isinstance(value, Mapping):
-        raise TypeError(f"{what} must be a {cls.__name__} or a dict of its fields, got {value!r}")
-    valid = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
-    unknown = sorted(set(value) - set(valid))
-    if unknown:
-        raise TypeError(f"{what} has unknown keys {unknown}; valid keys: {', '.join(valid)}")
-    return cls(**value)
 
 
 def _merge_args(variant: str, base: Any, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -120,34 +75,6 @@ def _merge_args(variant: str, base: Any, overrides: dict[str, Any]) -> dict[str,
         )
     merged = dataclasses.replace(base, **overrides)
     return {n: getattr(merged, n) for n in names}
-
-
-# --- pretrained cfg -------------------------------------------------------------------------------
-def resolve_pretrained_cfg(
-    variant: str,
-    pretrained_cfg: str | PretrainedCfg | Mapping[str, Any] | None = None,
-    pretrained_cfg_overlay: Mapping[str, Any] | None = None,
-) -> PretrainedCfg:
-    """The config a model is built with: a tag (looked up), a full config, or the default tag;
-    then ``pretrained_cfg_overlay`` fields replace the config's."""
-    if isinstance(pretrained_cfg, str):
-        cfg = get_pretrained_cfg(f"{variant}.{pretrained_cfg}" if pretrained_cfg else variant)
-    elif pretrained_cfg is not None:
-        cfg = as_pretrained_cfg(pretrained_cfg)
-    else:
-        cfg = get_pretrained_cfg(variant)
-    if cfg is None:
-        cfg = PretrainedCfg(architecture=split_model_name_tag(variant)[0])
-    overlay = dict(pretrained_cfg_overlay or {})
-    if overlay:
-        if any(overlay.get(k) for k in SOURCE_KEYS - {"source"}):
-            # a new source replaces the registry's ones, so it is the one used
-            for k in ("url", "file", "hf_hub_id", "state_dict"):
-                overlay.setdefault(k, None)
-        cfg = cfg.replace(**overlay)
-    if not cfg.architecture:
-        cfg = dataclasses.replace(cfg, architecture=variant)
-    return cfg
 
 
 def _features_cfg(cfg: PretrainedCfg) -> PretrainedCfg:
@@ -214,7 +141,10 @@ def load_state_dict_into(
         problems.append(f"unexpected keys ({len(unexpected)}): {', '.join(unexpected[:20])}")
     if problems:
         more = " (a checkpoint for another architecture or variant?)" if missing or unexpected else ""
-        raise RuntimeError(f"{source} does not fit {type(model).__name__}{more}: " + " | ".join(problems))
+        raise StateDictMismatchError(
+            f"{source} does not fit {type(model).__name__}{more}: " + " | ".join(problems)
+        )
+    warn_non_finite(state_dict, source=source)
     fitted = {}
     for k, v in state_dict.items():
         if k not in expected:
@@ -238,11 +168,13 @@ def load_pretrained(
     filter_fn: FilterFn | None = None,
     strict: bool = True,
     cache_dir: str | os.PathLike[str] | None = None,
+    mmap: bool = False,
 ) -> None:
     """Load the weights ``pretrained_cfg`` (default: ``model.pretrained_cfg``) points at.
 
     The first conv is adapted to ``in_chans`` and the classifier to ``num_classes`` (both default
-    to the model's own), then everything else loads strictly.
+    to the model's own), then everything else loads strictly. The model owns its weights' memory
+    unless ``mmap=True`` (zero-copy from a local file; see ``hub.load_checkpoint_file``).
     """
     cfg: PretrainedCfg | None = (
         as_pretrained_cfg(pretrained_cfg)
@@ -254,7 +186,7 @@ def load_pretrained(
     if num_classes is None:
         num_classes = int(getattr(model, "num_classes", cfg.num_classes))
     if in_chans is None:
-        in_chans = first_conv_in_chans(model, cfg)
+        in_chans = model_in_chans(model)
     state_dict = hub.load_state_dict_for_cfg(cfg, cache_dir)
     state_dict, reinit = adapt_state_dict(
         state_dict, model, cfg, num_classes=num_classes, in_chans=in_chans, filter_fn=filter_fn
@@ -271,9 +203,11 @@ def load_checkpoint(
     use_ema: bool = False,
     strict: bool = True,
     filter_fn: FilterFn | None = None,
+    mmap: bool = False,
 ) -> None:
-    """Load a local checkpoint (plain state dict or training checkpoint) into ``model``."""
-    state_dict = hub.load_state_dict(checkpoint_path, use_ema=use_ema)
+    """Load a local checkpoint (plain state dict or training checkpoint) into ``model``; with
+    ``mmap=True`` a model on ``meta`` shares memory with the file (see ``hub.load_checkpoint_file``)."""
+    state_dict = hub.load_state_dict(checkpoint_path, use_ema=use_ema, mmap=mmap)
     if filter_fn is not None:
         state_dict = filter_fn(state_dict, model)
     load_state_dict_into(model, state_dict, strict=strict, source=str(checkpoint_path))
@@ -306,20 +240,14 @@ def _check_common_kwargs(variant: str, kwargs: Mapping[str, Any]) -> None:
             raise ValueError(f"{variant}: {name} must be a float in [0, 1), got {rate!r}")
 
 
-def build_model_with_cfg(
-    model_cls: Callable[..., nn.Module],
-    variant: str,
+def build_model(
+    recipe: Recipe,
+    pretrained_cfg: PretrainedCfg,
     pretrained: bool = False,
     *,
-    model_args: Any = None,
-    pretrained_cfg: str | PretrainedCfg | Mapping[str, Any] | None = None,
-    pretrained_cfg_overlay: Mapping[str, Any] | None = None,
-    feature_cfg: Mapping[str, Any] | None = None,
     pretrained_strict: bool = True,
-    pretrained_filter_fn: FilterFn | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     checkpoint_path: str | os.PathLike[str] | None = None,
-    pruned: bool = False,
     features_only: bool = False,
     out_indices: Any = None,
     feature_cls: Any = None,
@@ -327,29 +255,26 @@ def build_model_with_cfg(
     dtype: torch.dtype | None = None,
     **kwargs: Any,
 ) -> nn.Module:
-    """Build ``variant`` of ``model_cls``: instantiate, prune, load weights, wrap as features.
+    """Build ``recipe`` with its resolved config: instantiate, prune, load weights, wrap features.
 
     Args:
-        model_cls: the model class.
-        variant: registered name (selects config, pruning spec and weights).
-        pretrained: load the config's weights.
-        model_args: the variant's constructor args (an instance of ``model_args_type``); user
-            ``kwargs`` override its fields and unknown ones raise ``TypeError``.
-        pretrained_cfg: a tag, a config record/dict, or None for the default tag.
-        pretrained_cfg_overlay: config fields to replace, e.g. ``dict(file="w.safetensors")``.
-        feature_cfg: the family's feature-extraction defaults (``feature_cls``,
-            ``flatten_sequential``...).
+        recipe: the architecture's class, variant args and family defaults.
+        pretrained_cfg: the resolved config (weights source, input size, head).
+        pretrained: load the config's weights (the caller has checked that it names some).
         pretrained_strict: load the (adapted) checkpoint strictly.
-        pretrained_filter_fn: the family's checkpoint remap.
         cache_dir: download cache for Hub and URL weights.
         checkpoint_path: a local checkpoint loaded after (and instead of) pretrained weights.
-        pruned: resize layers to the variant's pruning spec.
         features_only: return a backbone giving feature maps instead of logits.
         out_indices: feature levels of the backbone (tuple, or int for the last n).
         feature_cls: backbone wrapper: ``'list'`` (default), ``'dict'``, ``'hook'`` or a class.
         device, dtype: where and in what precision the model ends up.
-        **kwargs: constructor arguments (``num_classes``, ``in_chans``, ``drop_rate``...).
+        **kwargs: constructor arguments (``num_classes``, ``in_chans``, ``drop_rate``...) over
+            the variant's; unknown names raise ``TypeError`` naming the valid ones.
+
+    Returns:
+        The model; its ``pretrained_cfg`` describes it as built (``in_chans`` channels included).
     """
+    variant, cfg = recipe.name, pretrained_cfg
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     _check_common_kwargs(variant, kwargs)
     if not features_only:  # timm's models reject them too; silently ignoring them would hide a bug
@@ -361,29 +286,28 @@ def build_model_with_cfg(
                 )
     if checkpoint_path is not None and not isinstance(checkpoint_path, (str, os.PathLike)):
         raise TypeError(f"checkpoint_path must be a file path (str or Path), got {checkpoint_path!r}")
-    if isinstance(model_args, Pruned):
-        pruned, model_args = True, model_args.args
-    cfg = resolve_pretrained_cfg(variant, pretrained_cfg, pretrained_cfg_overlay)
-    if pretrained and not cfg.has_weights:
-        tags = _tags_with_weights(variant)
-        hint = f"; tags with weights: {', '.join(tags)}" if tags else "; this architecture has none"
-        raise UnknownModelError(
-            f"{cfg.name or variant} has no pretrained weights{hint}. Use pretrained=False, or "
-            "pretrained_cfg_overlay=dict(file='path/to/weights') for your own file"
-        )
-    if model_args is not None:
+    if recipe.args is not None:
         # like timm, the config's class count and input channels are the defaults
-        accepted = {f.name for f in dataclasses.fields(model_args)}
+        accepted = {f.name for f in dataclasses.fields(recipe.args)}
         if "num_classes" in accepted:
             kwargs.setdefault("num_classes", 0 if features_only else cfg.num_classes)
         if "in_chans" in accepted:
             kwargs.setdefault("in_chans", cfg.input_size[0])
-    ctor_kwargs = _merge_args(variant, model_args, kwargs)
+        if "img_size" in accepted and cfg.fixed_input_size:  # as timm: the weights' size is the default
+            kwargs.setdefault("img_size", tuple(cfg.input_size[-2:]))
+    ctor_kwargs = _merge_args(variant, recipe.args, kwargs)
+    if features_only:
+        for name in getattr(recipe.model_cls, "features_only_excludes", ()):
+            if ctor_kwargs.get(name):
+                raise ValueError(
+                    f"{variant}: features_only=True cannot be combined with {name}={ctor_kwargs[name]!r} "
+                    "(a feature backbone has no classifier); drop one of them"
+                )
     use_meta = pretrained or checkpoint_path is not None
     with torch.device("meta") if use_meta else torch.device(device or "cpu"):
-        model = model_cls(**ctor_kwargs)
+        model = recipe.model_cls(**ctor_kwargs)
     setattr(model, "pretrained_cfg", cfg)  # noqa: B010 (also for models not derived from VisionModel)
-    if pruned:
+    if recipe.pruned:
         model = adapt_model_from_file(model, variant)
     if pretrained:
         load_pretrained(
@@ -391,24 +315,22 @@ def build_model_with_cfg(
             cfg,
             num_classes=getattr(model, "num_classes", cfg.num_classes),
             in_chans=ctor_kwargs.get("in_chans", cfg.input_size[0]),
-            filter_fn=pretrained_filter_fn,
+            filter_fn=recipe.filter_fn,
             strict=pretrained_strict,
             cache_dir=cache_dir,
         )
     if checkpoint_path is not None:
-        load_checkpoint(model, checkpoint_path, filter_fn=pretrained_filter_fn)
+        load_checkpoint(model, checkpoint_path, filter_fn=recipe.filter_fn)
+    # the config describes the model as built: a 1-channel model's says 1 channel everywhere
+    in_chans = ctor_kwargs.get("in_chans", getattr(model, "in_chans", None))
+    if isinstance(in_chans, int):
+        cfg = cfg_for_in_chans(cfg, in_chans)
+        setattr(model, "pretrained_cfg", cfg)  # noqa: B010
     if device is not None or dtype is not None:
         model.to(device=device, dtype=dtype)
     if features_only:
-        model = _wrap_features(model, variant, cfg, dict(feature_cfg or {}), out_indices, feature_cls)
+        model = _wrap_features(model, variant, cfg, dict(recipe.feature_cfg), out_indices, feature_cls)
     return model
-
-
-def _tags_with_weights(variant: str) -> list[str]:
-    from .registry import list_pretrained
-
-    arch = split_model_name_tag(variant)[0]
-    return list_pretrained(arch)
 
 
 def _wrap_features(

@@ -10,69 +10,48 @@ Names:
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Mapping
-from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from torch import nn
 
 from . import hub
-from .adapt import first_conv_in_chans
+from .adapt import FilterFn
+from .builder import build_model
+from .hub import save_pretrained
 from .pretrained import PretrainedCfg, as_pretrained_cfg
-from .registry import model_entrypoint, resolve_model_name
+from .registry import (
+    UnknownModelError,
+    get_recipe,
+    list_pretrained,
+    model_entrypoint,
+    resolve_model_name,
+    resolve_pretrained_cfg,
+    split_model_name_tag,
+)
+from .variants import Pruned, Recipe
 
-__all__ = ["create_model", "parse_model_name", "save_pretrained"]
-
-_PREFIXES = ("hf-hub:", "hf_hub:", "local-dir:")
+__all__ = ["build_model_with_cfg", "create_model", "parse_model_name", "save_pretrained"]
 
 
 def parse_model_name(model_name: str) -> tuple[str | None, str]:
     """``"hf-hub:org/repo"`` -> ``("hf-hub", "org/repo")``; a plain name has source ``None``."""
     if not isinstance(model_name, str) or not model_name:
         raise TypeError(f"model_name must be a non-empty string, got {model_name!r}")
-    for prefix in _PREFIXES:
-        if model_name.startswith(prefix):
-            return prefix[:-1].replace("_", "-"), model_name[len(prefix) :]
-    return None, model_name
+    return hub.split_source_prefix(model_name)
 
 
-def _config_source(source: str, location: str, cache_dir: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """``(architecture, pretrained cfg fields, model_args)`` from a saved ``config.json``."""
-    if source == "local-dir":
-        location = str(Path(location).expanduser())
-        if not Path(location).is_dir():  # else it would be taken for a Hub id
-            what = "is not a folder" if Path(location).exists() else "not found"
-            raise hub.WeightsError(
-                f"local-dir:{location}: {what}; pass a folder holding config.json and model.safetensors "
-                "(written by save_pretrained or `visionzoo train`)"
-            )
-    config = hub.load_config_json(location, cache_dir)
-    if "pretrained_cfg" in config:
-        cfg_fields = dict(config["pretrained_cfg"])
-    else:  # older single-dict layout
-        cfg_fields = {k: v for k, v in config.items() if k not in ("architecture", "num_features")}
-        if "labels" in cfg_fields:
-            cfg_fields["label_names"] = cfg_fields.pop("labels")
-    try:
-        arch = config["architecture"]
-    except KeyError:
-        raise hub.WeightsError(f"config.json of {location} names no 'architecture'") from None
-    for key in ("num_classes", "label_names", "label_descriptions"):
-        if key in config:
-            cfg_fields[key] = config[key]
-    known = set(PretrainedCfg.__dataclass_fields__)
-    cfg_fields = {k: v for k, v in cfg_fields.items() if k in known}
-    if source == "hf-hub":
-        cfg_fields.update(hf_hub_id=location, source="hf-hub", url=None, file=None)
-    else:
-        cfg_fields.update(file=str(location), source="local-dir", url=None, hf_hub_id=None)
-    model_args = dict(config.get("model_args") or {})
-    if model_args.get("in_chans") is not None:
-        size = tuple(cfg_fields.get("input_size") or (3, 224, 224))
-        cfg_fields["input_size"] = (model_args["in_chans"], *size[1:])
-    return arch, cfg_fields, model_args
+def _check_has_weights(cfg: PretrainedCfg) -> None:
+    if cfg.has_weights:
+        return
+    arch = cfg.architecture or ""
+    tags = list_pretrained(arch) if arch else []
+    hint = f"; tags with weights: {', '.join(tags)}" if tags else "; this architecture has none"
+    raise UnknownModelError(
+        f"{cfg.name or arch} has no pretrained weights{hint}. Use pretrained=False, or "
+        "pretrained_cfg_overlay=dict(file='path/to/weights') for your own file"
+    )
 
 
 def create_model(
@@ -86,6 +65,9 @@ def create_model(
     **kwargs: Any,
 ) -> nn.Module:
     """Build a model by name.
+
+    The name is resolved once, to the architecture's build recipe and one
+    :class:`PretrainedCfg`, and both go to the builder.
 
     Args:
         model_name: ``arch``, ``arch.tag``, ``hf-hub:org/repo[@rev]`` or ``local-dir:PATH``.
@@ -107,27 +89,35 @@ def create_model(
         >>> m(torch.randn(1, 1, 224, 224)).shape  # doctest: +SKIP
         torch.Size([1, 1000])
     """
-    source, name = parse_model_name(model_name)
-    if source is not None:
-        arch, cfg_fields, model_args = _config_source(source, name, cache_dir)
-        base = as_pretrained_cfg(cfg_fields) if pretrained_cfg is None else pretrained_cfg
-        pretrained_cfg = base
+    name, named = model_name, hub.name_source(model_name, cache_dir)
+    if named is not None:  # hf-hub:... / local-dir:...: architecture and config from config.json
+        arch, cfg_fields, model_args = named
+        if pretrained_cfg is None:
+            pretrained_cfg = as_pretrained_cfg(cfg_fields)
         for key, value in model_args.items():
             kwargs.setdefault(key, value)
         name = arch
     arch, tag = resolve_model_name(name)
-    if tag and not pretrained_cfg:
-        pretrained_cfg = tag
-    entrypoint = model_entrypoint(arch)
-    # pass builder options only when set, so simple user entrypoints need not accept them
+    cfg = resolve_pretrained_cfg(
+        f"{arch}.{tag}" if tag else arch,
+        pretrained_cfg,
+        pretrained_cfg_overlay,
+    )
+    if pretrained:
+        _check_has_weights(cfg)
+    recipe = get_recipe(arch)
+    if recipe is not None:
+        return build_model(
+            recipe, cfg, pretrained, checkpoint_path=checkpoint_path, cache_dir=cache_dir, **kwargs
+        )
+    # a bare @register_model entrypoint: it gets the resolved config when the caller chose one, and
+    # builder options only when set, so simple user entrypoints need not accept them
+    chosen = pretrained_cfg is not None or pretrained_cfg_overlay or tag
     options = dict(
-        pretrained_cfg=pretrained_cfg,
-        pretrained_cfg_overlay=pretrained_cfg_overlay,
-        checkpoint_path=checkpoint_path,
-        cache_dir=cache_dir,
+        pretrained_cfg=cfg if chosen else None, checkpoint_path=checkpoint_path, cache_dir=cache_dir
     )
     kwargs.update({k: v for k, v in options.items() if v is not None})
-    model = entrypoint(pretrained=pretrained, **kwargs)
+    model = model_entrypoint(arch)(pretrained=pretrained, **kwargs)
     if kwargs.get("features_only") and not getattr(model, "feature_info", None):
         # a user entrypoint that swallowed features_only would otherwise return a classifier
         raise ValueError(
@@ -137,64 +127,50 @@ def create_model(
     return model
 
 
-def save_pretrained(
-    model: nn.Module, save_directory: str | os.PathLike[str], *, model_args: Mapping[str, Any] | None = None
-) -> Path:
-    """Write ``config.json`` and ``model.safetensors`` in the layout of timm's Hub repos.
+def build_model_with_cfg(
+    model_cls: Callable[..., nn.Module],
+    variant: str,
+    pretrained: bool = False,
+    *,
+    model_args: Any = None,
+    pretrained_cfg: str | PretrainedCfg | Mapping[str, Any] | None = None,
+    pretrained_cfg_overlay: Mapping[str, Any] | None = None,
+    feature_cfg: Mapping[str, Any] | None = None,
+    pretrained_filter_fn: FilterFn | None = None,
+    pruned: bool = False,
+    **kwargs: Any,
+) -> nn.Module:
+    """timm's builder call, for your own models: instantiate, prune, load weights, wrap features.
 
-    The folder loads back with ``create_model("local-dir:PATH", pretrained=True)`` (in timm too),
-    and can be uploaded to the Hub as is. Files are written to temporary names and renamed, so
-    an interrupted save leaves no half-written file under the final name.
+    Registered families never call this (``create_model`` hands their recipe to the builder);
+    it is for a hand-written ``@register_model`` entrypoint of a model class of yours.
+
+    Args:
+        model_cls: the model class.
+        variant: its name (selects the registered config and pruning spec).
+        pretrained: load the config's weights.
+        model_args: constructor args as a ``model_args_type`` record (user kwargs override it),
+            or None to pass ``kwargs`` straight through.
+        pretrained_cfg: a tag, a config record/dict, or None for the registered default.
+        pretrained_cfg_overlay: config fields to replace, e.g. ``dict(file="w.safetensors")``.
+        feature_cfg: ``features_only`` wrapper defaults.
+        pretrained_filter_fn: checkpoint remap.
+        pruned: resize layers to the variant's pruning spec.
+        **kwargs: constructor arguments and the builder's options (``features_only``,
+            ``out_indices``, ``feature_cls``, ``checkpoint_path``, ``cache_dir``, ``device``,
+            ``dtype``, ``pretrained_strict``).
     """
-    from safetensors.torch import save_file
-
-    cfg = getattr(model, "pretrained_cfg", None)
-    if cfg is None or not cfg.architecture:
-        raise ValueError("save_pretrained needs a model built by create_model (it has no pretrained_cfg)")
-    folder = Path(save_directory)
-    folder.mkdir(parents=True, exist_ok=True)
-    cfg_dict = cfg.to_dict(remove_source=True)
-    for key in ("top1", "top5", "param_count", "label_offset"):
-        cfg_dict.pop(key, None)
-    num_classes = int(getattr(model, "num_classes", cfg.num_classes))
-    if num_classes != cfg.num_classes:
-        for key in ("label_names", "label_descriptions"):
-            cfg_dict.pop(key, None)
-    cfg_dict["num_classes"] = num_classes
-    in_chans = first_conv_in_chans(model, cfg)
-    cfg_dict["input_size"] = (in_chans, *cfg.input_size[1:])
-    config: dict[str, Any] = {
-        "architecture": cfg_dict.pop("architecture"),
-        "num_classes": num_classes,
-        "num_features": int(getattr(model, "num_features", 0)),
-    }
-    pool = getattr(model, "global_pool", None) or getattr(getattr(model, "head", None), "global_pool", None)
-    pool_type = getattr(pool, "pool_type", "")
-    if pool_type:
-        config["global_pool"] = pool_type
-    args = dict(model_args or {})
-    if in_chans != 3:
-        args.setdefault("in_chans", in_chans)
-    if args:
-        config["model_args"] = args
-    config["pretrained_cfg"] = cfg_dict
-    tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    _atomic_write(
-        folder / hub.SAFE_WEIGHTS_NAME, lambda p: save_file(tensors, str(p), metadata={"format": "pt"})
+    if isinstance(model_args, Pruned):
+        pruned, model_args = True, model_args.args
+    cfg = resolve_pretrained_cfg(variant, pretrained_cfg, pretrained_cfg_overlay)
+    if pretrained:
+        _check_has_weights(cfg)
+    recipe = Recipe(
+        name=split_model_name_tag(variant)[0],
+        model_cls=model_cls,
+        args=model_args,
+        pruned=pruned,
+        feature_cfg=dict(feature_cfg or {}),
+        filter_fn=pretrained_filter_fn,
     )
-    _atomic_write(
-        folder / hub.CONFIG_NAME, lambda p: p.write_text(json.dumps(config, indent=2, default=list))
-    )
-    return folder
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    return build_model(recipe, cfg, pretrained, **kwargs)

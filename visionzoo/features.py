@@ -5,6 +5,8 @@ Every model lists its taps in ``feature_info`` (channels, reduction, module name
 * :class:`FeatureListNet` / :class:`FeatureDictNet` re-run the model's top-level modules in order,
   stop after the last tap and return the tapped outputs (the default for ``features_only=True``);
 * :class:`FeatureHookNet` taps with forward hooks, for taps nested inside blocks;
+* :class:`FeatureGraphNet` cuts the model's FX graph after the last tap (``feature_cls='fx'``);
+* :class:`FeatureGetterNet` calls ``forward_intermediates`` (token models);
 * :func:`run_trunk` does the same walk for ``forward_intermediates``.
 
 Module names inside the wrappers follow timm's (``stages.0`` flattened to ``stages_0``), so a
@@ -26,6 +28,8 @@ from torch.utils.checkpoint import checkpoint
 
 __all__ = [
     "FeatureDictNet",
+    "FeatureGetterNet",
+    "FeatureGraphNet",
     "FeatureHookNet",
     "FeatureInfo",
     "FeatureListNet",
@@ -416,3 +420,91 @@ class FeatureHookNet(nn.ModuleDict):
                 skip = i in (0, last) or getattr(module, "inplace", False) is True
                 x = _run(module, x, self.grad_checkpointing and not skip)
         return out if self.return_dict else list(out.values())
+
+
+class FeatureGraphNet(nn.Module):
+    """Backbone cut from the model's FX graph (``feature_cls='fx'``): the model is traced once
+    and every node after the last tap is dropped, so no hooks run and nothing is re-walked.
+
+    The taps are ``feature_info``'s module names, read as torchvision's
+    ``create_feature_extractor`` reads them: the output of that module.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        out_indices: Any = (0, 1, 2, 3, 4),
+        out_map: Sequence[Any] | None = None,
+        *,
+        output_fmt: str = "NCHW",
+        return_dict: bool = False,
+    ) -> None:
+        super().__init__()
+        from .layers._fx import create_feature_extractor
+
+        if output_fmt != "NCHW":
+            raise ValueError(f"output_fmt={output_fmt!r} is not supported; use 'NCHW'")
+        self.feature_info = FeatureInfo(_info_list(model), out_indices)
+        self.output_fmt = output_fmt
+        self.return_dict = return_dict
+        names = self.feature_info.module_name()
+        keys = list(out_map) if out_map is not None else [str(i) for i in self.feature_info.out_indices]
+        if len(keys) != len(names):
+            raise ValueError(f"out_map has {len(keys)} entries for {len(names)} feature levels")
+        self.graph_module = create_feature_extractor(model, {n: str(k) for n, k in zip(names, keys)})
+
+    def forward(self, x: torch.Tensor) -> Any:
+        out = self.graph_module(x)
+        return out if self.return_dict else list(out.values())
+
+
+class FeatureGetterNet(nn.ModuleDict):
+    """Backbone over ``model.forward_intermediates`` (token models, whose features are not the
+    outputs of top-level modules). The model is kept whole as ``model``, pruned after the last
+    requested level (timm's ``feature_cls='getter'``, same state-dict keys).
+
+    Args:
+        model: a model with ``forward_intermediates`` and ``prune_intermediate_layers``.
+        out_indices: levels to return (tuple, or int for the last n).
+        out_map: keys for the dict output (default: the indices).
+        return_dict: return ``{key: tensor}`` instead of a list.
+        output_fmt: ``'NCHW'`` maps or ``'NLC'`` tokens.
+        norm: apply the model's final norm to each level (else that norm is pruned).
+        prune: drop the blocks after the last level and the head.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        out_indices: Any = 4,
+        out_map: Sequence[Any] | None = None,
+        *,
+        return_dict: bool = False,
+        output_fmt: str = "NCHW",
+        norm: bool = False,
+        prune: bool = True,
+    ) -> None:
+        super().__init__()
+        num = len(_info_list(model))
+        indices = list(normalize_out_indices(out_indices, num))
+        if prune:
+            indices = list(model.prune_intermediate_layers(indices, prune_norm=not norm))  # type: ignore[operator]
+        self.feature_info = FeatureInfo(_info_list(model), indices)
+        self.model = model
+        self.out_indices = indices
+        self.out_map = list(out_map) if out_map is not None else None
+        self.return_dict = return_dict
+        self.output_fmt = output_fmt
+        self.norm = norm
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        self.model.set_grad_checkpointing(enable)  # type: ignore[operator]
+
+    def forward(self, x: torch.Tensor) -> Any:
+        features = self.model.forward_intermediates(  # type: ignore[operator]
+            x, indices=self.out_indices, norm=self.norm, output_fmt=self.output_fmt, intermediates_only=True
+        )
+        if not self.return_dict:
+            return features
+        keys = self.out_map or [str(i) for i in self.out_indices]
+        return OrderedDict(zip(keys, features))

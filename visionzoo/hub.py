@@ -1,40 +1,59 @@
 """Weight sources and formats.
 
-Sources, by priority: an in-memory ``state_dict``, a local ``file`` (or folder), the Hugging Face
-Hub (``hf_hub_id``), then a plain ``url``. Formats: safetensors (memory-mapped) and PyTorch
-``.pth``/``.bin`` files read with ``torch.load(weights_only=True)``, which never runs code from the
-file. Downloads land in a temporary file, are checked, and are renamed into place, so a cut or
-corrupt download never leaves a file that later loads.
+Sources are one table, :data:`SOURCES`, in priority order: an in-memory ``state_dict``, a local
+``file`` (or a saved folder, ``local-dir:PATH``), the Hugging Face Hub (``hf_hub_id``,
+``hf-hub:org/repo``), then a plain ``url``. Which config fields hold weights, which model-name
+prefixes select a source, how a config overlay replaces a source and what to do offline all
+derive from that table.
+
+Formats are told apart by content, not by suffix: safetensors, and PyTorch zip or legacy pickle
+files read with ``torch.load(weights_only=True)``, which never runs code from the file. Loaded
+tensors own their memory (a model does not change or crash when its file is later rewritten);
+``mmap=True`` opts in to zero-copy, memory-mapped loading. Downloads land in a temporary file and
+are parsed as the format their name says before they are renamed into the cache.
 
 Offline-first: a cached file is used without any network call; with ``HF_HUB_OFFLINE=1`` (or
-``VISIONZOO_OFFLINE=1``) nothing is fetched and a missing file is an error that says how to
-provide it.
+``VISIONZOO_OFFLINE=1``) nothing is fetched and a missing file raises :class:`WeightsUnavailable`,
+whose ``advice`` says how to provide it.
 """
 
 from __future__ import annotations
 
+import argparse
+import errno
 import hashlib
 import http.client
+import io
 import json
 import os
 import pickle
 import re
+import shutil
+import socket
 import sys
 import tempfile
+import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import warnings
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from .pretrained import PretrainedCfg
 
 __all__ = [
+    "SOURCES",
+    "WeightSource",
     "WeightsError",
+    "WeightsUnavailable",
     "clean_state_dict",
     "download_url",
     "hf_split",
@@ -43,6 +62,15 @@ __all__ = [
     "load_config_json",
     "load_state_dict",
     "load_state_dict_for_cfg",
+    "name_source",
+    "offline_advice",
+    "overlay_cfg",
+    "save_pretrained",
+    "selected_source",
+    "source_fields",
+    "sources_markdown",
+    "split_source_prefix",
+    "verify_weights_file",
     "weights_cache_dir",
 ]
 
@@ -51,12 +79,27 @@ TORCH_WEIGHTS_NAME = "pytorch_model.bin"
 CONFIG_NAME = "config.json"
 # torch.hub convention: "name-<sha256 prefix>.ext"
 _HASH_IN_NAME = re.compile(r"-([a-f0-9]{6,64})\.")
-_CHECKPOINT_KEYS = ("state_dict", "model", "module")
+_CHECKPOINT_KEYS = ("state_dict", "model", "module", "model_state")  # model_state: pycls
 _EMA_KEYS = ("state_dict_ema", "model_ema", "ema", "state_dict_ema_orig")
+_TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".tar")
+DEADLINE_ENV = "VISIONZOO_DOWNLOAD_DEADLINE"
+DEFAULT_DEADLINE = 3600.0
 
 
 class WeightsError(RuntimeError):
     """Weights that cannot be found, read or trusted; the message says what to do."""
+
+
+class WeightsUnavailable(WeightsError):
+    """Weights that cannot be fetched here (offline, or the server unreachable).
+
+    ``advice`` says how to provide them without the network; it is part of the message too, and
+    is what a caller (the CLI) adds its own options to.
+    """
+
+    def __init__(self, message: str, *, advice: str) -> None:
+        super().__init__(f"{message}. {advice}")
+        self.advice = advice
 
 
 def is_offline() -> bool:
@@ -78,10 +121,247 @@ def weights_cache_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
-# --- formats ------------------------------------------------------------------------------------
+# --- formats: detection by content ---------------------------------------------------------------
 def clean_state_dict(state_dict: Mapping[str, Any]) -> dict[str, Any]:
     """Drop the ``module.`` prefix DataParallel/DDP training adds."""
     return {(k[7:] if k.startswith("module.") else k): v for k, v in state_dict.items()}
+
+
+_MAX_HEADER = 100 * 1024 * 1024  # the safetensors library's own limit
+_ST_DTYPES: dict[str, torch.dtype] = {
+    name: dtype
+    for name, dtype in (
+        ("BOOL", torch.bool),
+        ("U8", torch.uint8),
+        ("I8", torch.int8),
+        ("I16", torch.int16),
+        ("U16", getattr(torch, "uint16", None)),
+        ("I32", torch.int32),
+        ("U32", getattr(torch, "uint32", None)),
+        ("I64", torch.int64),
+        ("U64", getattr(torch, "uint64", None)),
+        ("F16", torch.float16),
+        ("BF16", torch.bfloat16),
+        ("F32", torch.float32),
+        ("F64", torch.float64),
+        ("C64", torch.complex64),
+        ("F8_E4M3", getattr(torch, "float8_e4m3fn", None)),
+        ("F8_E5M2", getattr(torch, "float8_e5m2", None)),
+    )
+    if dtype is not None
+}
+
+
+class _Corrupt(ValueError):
+    """A file that does not parse as the format it was read as (internal; becomes WeightsError)."""
+
+
+def _sniff(path: Path) -> str | None:
+    """``"safetensors"``, ``"zip"`` (torch.save), ``"pickle"`` (legacy torch.save) or ``None``."""
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        head = f.read(9)
+    if len(head) == 9 and head[8:9] == b"{" and 8 + int.from_bytes(head[:8], "little") <= size:
+        return "safetensors"
+    if head[:4] == b"PK\x03\x04":
+        return "zip"
+    if head[:1] == b"\x80":  # pickle protocol >= 2, as torch.save writes
+        return "pickle"
+    return None
+
+
+def _named_format(path: Path) -> str | None:
+    if path.suffix == ".safetensors":
+        return "safetensors"
+    return "torch" if path.suffix in _TORCH_SUFFIXES else None
+
+
+def _describe_start(path: Path) -> str:
+    with path.open("rb") as f:
+        head = f.read(64)
+    text = head.lstrip().lower()
+    if text.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body")):
+        return "an HTML page, not weights (a login or error page served instead of the file?)"
+    return f"it starts with {head[:16]!r}"
+
+
+@dataclass(frozen=True)
+class _TensorEntry:
+    name: str
+    dtype: torch.dtype | None
+    shape: tuple[int, ...]
+    begin: int
+    end: int
+
+
+def _safetensors_layout(f: Any, size: int) -> tuple[list[_TensorEntry], int]:
+    """The tensor table of a safetensors file and where its data starts, checked against the file
+    size (every byte accounted for, no overlaps, sizes that fit each dtype and shape)."""
+    head = f.read(8)
+    if len(head) < 8:
+        raise _Corrupt(f"{size} bytes is shorter than the 8-byte header length")
+    n = int.from_bytes(head, "little")
+    if n > _MAX_HEADER or 8 + n > size:
+        raise _Corrupt(f"header length {n} does not fit a file of {size} bytes")
+    try:
+        header = json.loads(f.read(n))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise _Corrupt(f"header is not JSON: {e}") from None
+    if not isinstance(header, dict):
+        raise _Corrupt(f"header is a JSON {type(header).__name__}, not an object")
+    entries = []
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            begin, end = (int(x) for x in info["data_offsets"])
+            shape = tuple(int(s) for s in info["shape"])
+            dtype_name = str(info["dtype"])
+        except (KeyError, TypeError, ValueError):
+            raise _Corrupt(f"header entry {name!r} is malformed: {info!r}") from None
+        if begin < 0 or end < begin or any(s < 0 for s in shape):
+            raise _Corrupt(f"header entry {name!r} has offsets {begin}..{end} and shape {shape}")
+        dtype = _ST_DTYPES.get(dtype_name)
+        if dtype is not None:
+            numel = 1
+            for s in shape:
+                numel *= s
+            if numel * dtype.itemsize != end - begin:
+                raise _Corrupt(f"{name!r}: {end - begin} bytes do not hold a {dtype_name} tensor of {shape}")
+        entries.append(_TensorEntry(name, dtype, shape, begin, end))
+    entries.sort(key=lambda entry: entry.begin)
+    expected = 0
+    for entry in entries:
+        if entry.begin != expected:
+            raise _Corrupt(f"{entry.name!r} starts at byte {entry.begin} of the data, expected {expected}")
+        expected = entry.end
+    data = size - 8 - n
+    if expected != data:
+        raise _Corrupt(f"the header describes {expected} bytes of tensor data, the file holds {data}")
+    return entries, 8 + n
+
+
+def _read_safetensors(path: Path, mmap: bool) -> dict[str, torch.Tensor]:
+    """Read every tensor into memory it owns (one sequential read into each tensor's storage),
+    or memory-map the file with ``mmap``."""
+    with path.open("rb", buffering=0) as f:
+        entries, start = _safetensors_layout(f, os.fstat(f.fileno()).st_size)
+        if mmap or sys.byteorder != "little" or any(entry.dtype is None for entry in entries):
+            from safetensors import SafetensorError
+            from safetensors.torch import load_file
+
+            try:
+                tensors = load_file(str(path), device="cpu")
+            except (SafetensorError, OSError, ValueError) as e:
+                raise _Corrupt(str(e)) from None
+            return tensors if mmap else {k: v.clone() for k, v in tensors.items()}
+        out: dict[str, torch.Tensor] = {}
+        f.seek(start)
+        for entry in entries:  # in file order: one sequential read
+            tensor = torch.empty(entry.shape, dtype=entry.dtype)
+            if entry.end > entry.begin:
+                view = tensor.view(-1).view(torch.uint8).numpy().data
+                filled = 0
+                while filled < len(view):
+                    got = f.readinto(view[filled:])
+                    if not got:  # the file shrank while it was read
+                        raise _Corrupt(f"the file ended inside tensor {entry.name!r}")
+                    filled += got
+            out[entry.name] = tensor
+        return out
+
+
+# --- pickles: what a torch checkpoint may import --------------------------------------------------
+# Beyond torch's own tensor/storage/dtype rebuilders (the torch.* names its weights-only loader
+# allows), a checkpoint needs only these. timm's train.py also stores its argparse.Namespace.
+_PLAIN_GLOBALS = frozenset(
+    {
+        "collections.OrderedDict",
+        "collections.Counter",
+        "builtins.set",
+        "builtins.bytearray",
+        "builtins.complex",
+        "_codecs.encode",
+    }
+)
+_TRAINING_GLOBALS = frozenset({"argparse.Namespace"})
+_namespace_lock = threading.Lock()
+
+
+def _torch_allowed_globals() -> frozenset[str]:
+    """The ``torch.*`` globals torch's weights-only loader accepts."""
+    try:
+        from torch._weights_only_unpickler import _get_allowed_globals
+
+        return frozenset(name for name in _get_allowed_globals() if name.startswith("torch."))
+    except (ImportError, AttributeError):  # pragma: no cover - older/newer torch: its rebuilders
+        return frozenset()
+
+
+def _is_safe_global(name: str, torch_names: frozenset[str]) -> bool:
+    if name in _PLAIN_GLOBALS or name in _TRAINING_GLOBALS:
+        return True
+    if torch_names:
+        return name in torch_names
+    return name.startswith(("torch._utils._rebuild_", "torch._tensor._rebuild_")) or (
+        name.startswith("torch.") and name.count(".") == 1
+    )
+
+
+def _pickle_globals(path: Path) -> set[str] | None:
+    """The ``module.name`` globals a checkpoint's pickle(s) would import, read without
+    unpickling; ``None`` when the stream does not parse at all."""
+    import pickletools
+
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                name = next(n for n in zf.namelist() if n.endswith("data.pkl"))
+                data = zf.read(name)
+        else:
+            data = path.read_bytes()
+    except (OSError, StopIteration, zipfile.BadZipFile):
+        return None
+    stream, found, parsed = io.BytesIO(data), set(), 0
+    while stream.tell() < len(data):  # legacy torch files hold several pickles in a row
+        strings: list[str] = []
+        try:
+            for op, arg, _ in pickletools.genops(stream):
+                if isinstance(arg, str):
+                    strings.append(arg)
+                if op.name in ("GLOBAL", "INST") and isinstance(arg, str):
+                    found.add(arg.replace(" ", "."))
+                elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                    found.add(f"{strings[-2]}.{strings[-1]}")
+        except Exception:  # the raw storage bytes after the last pickle, or a damaged stream
+            break
+        parsed += 1
+    if not parsed:
+        return None
+    # protocol-2 pickles spell Python 3 modules the Python 2 way; unpickling maps them back
+    renamed = {"__builtin__": "builtins", "copy_reg": "copyreg"}
+    return {renamed.get(g.partition(".")[0], g.partition(".")[0]) + "." + g.partition(".")[2] for g in found}
+
+
+def _unsafe_globals(found: set[str]) -> list[str]:
+    torch_names = _torch_allowed_globals()
+    return sorted(g for g in found if not _is_safe_global(g, torch_names))
+
+
+def _torch_load(path: Path, mmap: bool) -> Any:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap and zipfile.is_zipfile(path))
+    except pickle.UnpicklingError:
+        found = _pickle_globals(path)
+        if found is None or _unsafe_globals(found) or not found & _TRAINING_GLOBALS:
+            raise
+    # A training checkpoint (timm's train.py stores its argparse.Namespace): allowed for this load
+    # only, and serialised, because torch's safe-globals list is process-wide.
+    with _namespace_lock:
+        if argparse.Namespace in torch.serialization.get_safe_globals():
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=False)
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=False)
 
 
 def _unwrap_checkpoint(obj: Any, path: Path, use_ema: bool) -> dict[str, torch.Tensor]:
@@ -115,8 +395,25 @@ def _check_file(path: Path) -> None:
         raise WeightsError(f"weights file {path} is empty (0 bytes); re-download or re-save it")
 
 
-def load_checkpoint_file(path: str | os.PathLike[str], *, use_ema: bool = False) -> dict[str, torch.Tensor]:
-    """Read a state dict from a safetensors or PyTorch file, unwrapping training checkpoints.
+def _corrupt_safetensors(path: Path, detail: str) -> WeightsError:
+    return WeightsError(
+        f"{path} is not a valid safetensors file (truncated or corrupt: {detail}); "
+        "delete it and download or save it again"
+    )
+
+
+def load_checkpoint_file(
+    path: str | os.PathLike[str], *, use_ema: bool = False, mmap: bool = False
+) -> dict[str, torch.Tensor]:
+    """Read a state dict from a safetensors or PyTorch file (told apart by content), unwrapping
+    training checkpoints.
+
+    Args:
+        path: the file.
+        use_ema: take the EMA weights of a training checkpoint.
+        mmap: memory-map the file instead of reading it (zero-copy). The tensors then share
+            memory with the file: rewriting or truncating it while they live changes them or
+            crashes the process (SIGBUS), so only use it for files nothing will write to.
 
     Raises:
         WeightsError: missing, empty, truncated or corrupt files, and pickles that would need to
@@ -124,29 +421,39 @@ def load_checkpoint_file(path: str | os.PathLike[str], *, use_ema: bool = False)
     """
     path = Path(path)
     _check_file(path)
-    if _is_safetensors(path):
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
+    if path.suffix == ".npz":  # JAX/Flax (big_vision) arrays under their parameter paths
+        return _load_npz(path)
+    kind, named = _sniff(path), _named_format(path)
+    if kind == "safetensors" or (kind is None and named == "safetensors"):
         try:
-            return clean_state_dict(load_file(str(path), device="cpu"))
-        except (SafetensorError, OSError, ValueError) as e:
-            raise WeightsError(
-                f"{path} is not a valid safetensors file (truncated or corrupt: {e}); "
-                "delete it and download or save it again"
-            ) from e
+            return clean_state_dict(_read_safetensors(path, mmap))
+        except _Corrupt as e:
+            raise _corrupt_safetensors(path, str(e)) from None
+    if kind is None:
+        what = "PyTorch checkpoint" if named == "torch" else "weights file (safetensors or PyTorch)"
+        raise WeightsError(
+            f"{path} could not be read as a {what} (truncated or corrupt: {_describe_start(path)}); "
+            "delete it and download or save it again"
+        )
+    if named == "safetensors":
+        raise WeightsError(
+            f"{path} is named .safetensors but holds a PyTorch {kind} checkpoint, which needs "
+            "unpickling; it is not loaded under a name that promises a format without pickle. "
+            "If you trust the file, rename it to .pth"
+        )
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
+        obj = _torch_load(path, mmap)
     except pickle.UnpicklingError as e:
-        imports = _pickle_imports(path)
-        if not imports:
+        found = _pickle_globals(path)
+        unsafe = _unsafe_globals(found or set())
+        if not unsafe:
             raise WeightsError(
                 f"{path} could not be read as a PyTorch checkpoint (truncated or corrupt: "
                 f"{_unpickling_detail(e)}); delete it and download or save it again"
             ) from None
         raise WeightsError(
             f"refusing to load {path}: it needs arbitrary unpickling, which can run code hidden in the "
-            f"file (it imports {', '.join(sorted(imports)[:5])}). Only plain tensor checkpoints are "
+            f"file (it imports {', '.join(unsafe[:5])}). Only plain tensor checkpoints are "
             "loaded. If you trust the file, convert it once: `sd = torch.load(path, weights_only=False)`, "
             "then `safetensors.torch.save_file(sd, 'model.safetensors')`"
         ) from None
@@ -158,31 +465,19 @@ def load_checkpoint_file(path: str | os.PathLike[str], *, use_ema: bool = False)
     return _unwrap_checkpoint(obj, path, use_ema)
 
 
-_SAFE_PICKLE_MODULES = ("torch", "collections", "numpy", "builtins", "_codecs")
-
-
-def _pickle_imports(path: Path) -> set[str]:
-    """Non-tensor ``module.name`` globals a pickle would import, read without unpickling it."""
-    import pickletools
+def _load_npz(path: Path) -> dict[str, torch.Tensor]:
+    """Arrays of a ``.npz`` archive as tensors, keys unchanged; object arrays (pickles) refused."""
+    import numpy as np
 
     try:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as zf:
-                name = next(n for n in zf.namelist() if n.endswith("data.pkl"))
-                data = zf.read(name)
-        else:
-            data = path.read_bytes()
-        found, strings = set(), []
-        for op, arg, _ in pickletools.genops(data):
-            if isinstance(arg, str):
-                strings.append(arg)
-            if op.name in ("GLOBAL", "INST") and isinstance(arg, str):
-                found.add(arg.replace(" ", "."))
-            elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
-                found.add(f"{strings[-2]}.{strings[-1]}")
-    except Exception:  # unparseable stream: corrupt, not malicious-looking
-        return set()
-    return {g for g in found if not g.startswith(_SAFE_PICKLE_MODULES)}
+        with np.load(path, allow_pickle=False) as archive:
+            return {key: torch.from_numpy(np.array(archive[key])) for key in archive.files}
+    except ValueError as e:  # numpy's refusal of object arrays
+        raise WeightsError(
+            f"refusing to load {path}: it holds pickled objects ({e}); only arrays are read"
+        ) from e
+    except (OSError, zipfile.BadZipFile) as e:
+        raise WeightsError(f"{path} is not a valid .npz archive (truncated or corrupt: {e})") from e
 
 
 def _unpickling_detail(e: BaseException) -> str:
@@ -199,15 +494,49 @@ def _first_line(e: BaseException) -> str:
     return text[0] if text else type(e).__name__
 
 
-def _is_safetensors(path: Path) -> bool:
-    if path.suffix == ".safetensors":
-        return True
-    if path.suffix in (".pth", ".pt", ".bin", ".ckpt", ".tar"):
-        return False
-    # unknown suffix: safetensors starts with an 8-byte header length then '{'
-    with path.open("rb") as f:
-        head = f.read(9)
-    return len(head) == 9 and head[8:9] == b"{"
+def verify_weights_file(path: str | os.PathLike[str], *, name: str | None = None) -> None:
+    """Check that ``path`` parses as the format ``name`` (default: the file's own name) says,
+    without loading its tensors: a safetensors header whose sizes match the file, a torch zip
+    whose members are intact (CRC) with a pickle that parses, or a legacy torch pickle that loads.
+
+    Raises:
+        WeightsError: what is wrong, e.g. a cut file or an HTML page instead of weights.
+    """
+    path = Path(path)
+    named = _named_format(Path(name or path.name))
+    if path.stat().st_size == 0:
+        raise WeightsError("it is empty (0 bytes)")
+    kind = _sniff(path)
+    if kind is None and named == "safetensors":
+        with path.open("rb") as f:  # for the precise reason
+            try:
+                _safetensors_layout(f, path.stat().st_size)
+            except _Corrupt as e:
+                raise WeightsError(f"not a valid safetensors file ({e}; {_describe_start(path)})") from None
+    if kind is None:
+        raise WeightsError(f"not a weights file: {_describe_start(path)}")
+    if named == "safetensors" and kind != "safetensors":
+        raise WeightsError(f"named .safetensors but it is a PyTorch {kind} file")
+    if kind == "safetensors":
+        with path.open("rb") as f:
+            try:
+                _safetensors_layout(f, path.stat().st_size)
+            except _Corrupt as e:
+                raise WeightsError(f"not a valid safetensors file ({e})") from None
+    elif kind == "zip":
+        try:
+            with zipfile.ZipFile(path) as zf:
+                bad = zf.testzip()
+                if bad is not None:
+                    raise WeightsError(f"zip member {bad} fails its CRC check")
+                if not any(n.endswith("data.pkl") for n in zf.namelist()):
+                    raise WeightsError("a zip file, but not one torch.save wrote (no data.pkl)")
+        except (zipfile.BadZipFile, OSError, EOFError) as e:
+            raise WeightsError(f"not a valid PyTorch zip checkpoint ({e})") from None
+        if _pickle_globals(path) is None:
+            raise WeightsError("its pickle does not parse")
+    else:
+        load_checkpoint_file(path)  # legacy pickles have no index: load to check
 
 
 def _weights_in_folder(folder: Path) -> Path:
@@ -217,12 +546,16 @@ def _weights_in_folder(folder: Path) -> Path:
     raise WeightsError(f"no {SAFE_WEIGHTS_NAME} or {TORCH_WEIGHTS_NAME} in folder {folder}")
 
 
-def load_state_dict(path: str | os.PathLike[str], *, use_ema: bool = False) -> dict[str, torch.Tensor]:
-    """A state dict from a weights file, or from the weights file in a saved-model folder."""
+def load_state_dict(
+    path: str | os.PathLike[str], *, use_ema: bool = False, mmap: bool = False
+) -> dict[str, torch.Tensor]:
+    """A state dict from a weights file, or from the weights file in a saved-model folder.
+
+    ``mmap=True`` maps the file instead of reading it (see :func:`load_checkpoint_file`)."""
     path = Path(path)
     if path.is_dir():
         path = _weights_in_folder(path)
-    return load_checkpoint_file(path, use_ema=use_ema)
+    return load_checkpoint_file(path, use_ema=use_ema, mmap=mmap)
 
 
 # --- URL downloads -------------------------------------------------------------------------------
@@ -242,6 +575,20 @@ def _progress_bar(total: int | None, desc: str, enabled: bool) -> Any:
     )
 
 
+def _deadline_seconds(deadline: float | None) -> float:
+    if deadline is not None:
+        value = float(deadline)
+    else:
+        env = os.environ.get(DEADLINE_ENV, "").strip()
+        try:
+            value = float(env) if env else DEFAULT_DEADLINE
+        except ValueError:
+            raise ValueError(f"{DEADLINE_ENV}={env!r} is not a number of seconds") from None
+    if not value > 0:
+        raise ValueError(f"download deadline must be a positive number of seconds, got {value!r}")
+    return value
+
+
 def download_url(
     url: str,
     cache_dir: str | os.PathLike[str] | None = None,
@@ -249,12 +596,20 @@ def download_url(
     check_hash: bool = True,
     progress: bool = True,
     timeout: float = 30.0,
+    deadline: float | None = None,
 ) -> Path:
     """Download ``url`` into the cache (once) and return the local path.
 
-    The file is streamed to a temporary name in the cache folder, checked (length against
-    Content-Length; sha256 against a hash prefix in the file name, torch.hub style), fsynced and
-    renamed; on any failure the temporary file is removed.
+    The file is streamed to a temporary name in the cache folder and checked before it is
+    renamed into place: its length against Content-Length, its sha256 against a hash prefix in
+    the file name (torch.hub style), and its content against the format the name says (see
+    :func:`verify_weights_file`), so a cut stream or an HTML page never reaches the cache. On any
+    failure the temporary file is removed.
+
+    Args:
+        timeout: seconds one network read may wait.
+        deadline: seconds the whole download may take (default ``$VISIONZOO_DOWNLOAD_DEADLINE``,
+            else one hour), so a server that drips bytes cannot hang it.
     """
     folder = weights_cache_dir(cache_dir)
     name = os.path.basename(urllib.parse.urlparse(url).path)
@@ -264,22 +619,17 @@ def download_url(
     if dest.is_file() and dest.stat().st_size > 0:
         return dest
     if is_offline():
-        raise WeightsError(
-            f"offline mode (HF_HUB_OFFLINE/VISIONZOO_OFFLINE) and {name} is not cached in {folder}. "
-            "Provide the weights file yourself: create_model(..., pretrained=True, "
-            "pretrained_cfg_overlay=dict(file='path/to/weights')), or place it at "
-            f"{dest}, or load a saved folder with create_model('local-dir:PATH')"
+        raise WeightsUnavailable(
+            f"offline mode (HF_HUB_OFFLINE/VISIONZOO_OFFLINE) and {name} is not cached in {folder}",
+            advice=offline_advice(place_at=dest),
         )
-    advice = (
-        "Without network access, provide the weights file yourself: create_model(..., pretrained=True, "
-        f"pretrained_cfg_overlay=dict(file='path/to/weights')), or place it at {dest}, or load a saved "
-        "folder with create_model('local-dir:PATH'); set HF_HUB_OFFLINE=1 to never try the network"
-    )
+    limit = _deadline_seconds(deadline)
     folder.mkdir(parents=True, exist_ok=True)
     expected = _HASH_IN_NAME.search(name)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".partial", dir=folder)
     tmp = Path(tmp_name)
     digest = hashlib.sha256()
+    started = time.monotonic()
     try:
         request = urllib.request.Request(url, headers={"User-Agent": "visionzoo"})
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as resp:
@@ -287,12 +637,17 @@ def download_url(
             total = int(length) if length and length.isdigit() else None
             bar = _progress_bar(total, name, progress)
             received = 0
-            while chunk := resp.read(1 << 20):
+            while chunk := resp.read1(1 << 20):  # returns what has arrived: the deadline is checked often
                 out.write(chunk)
                 digest.update(chunk)
                 received += len(chunk)
                 if bar is not None:
                     bar.update(len(chunk))
+                if time.monotonic() - started > limit:
+                    raise WeightsError(
+                        f"download of {url} took longer than its {limit:g} s deadline ({received} bytes "
+                        f"received); nothing was kept. Raise it with deadline= or {DEADLINE_ENV}"
+                    )
             if bar is not None:
                 bar.close()
             if total is not None and received != total:
@@ -308,13 +663,23 @@ def download_url(
                     f"download of {url} is corrupt: sha256 {digest.hexdigest()[:16]}... does not "
                     f"start with {prefix} from the file name; nothing was kept, try again"
                 )
+        try:
+            verify_weights_file(tmp, name=name)
+        except WeightsError as e:
+            raise WeightsError(
+                f"download of {url} is not a usable {name}: {e}; nothing was kept, try again"
+            ) from None
         os.replace(tmp, dest)
     except (OSError, http.client.HTTPException) as e:
         tmp.unlink(missing_ok=True)
         network = isinstance(
             e, (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError)
         )
-        raise WeightsError(f"could not download {url}: {e}" + (f". {advice}" if network else "")) from e
+        if network:
+            raise WeightsUnavailable(
+                f"could not download {url}: {e}", advice=offline_advice(place_at=dest)
+            ) from e
+        raise WeightsError(f"could not download {url}: {e}") from e
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -352,11 +717,9 @@ def hf_download(hub_id: str, filename: str, cache_dir: str | os.PathLike[str] | 
             if offline
             else "the Hub could not be reached (set HF_HUB_OFFLINE=1 to skip the network)"
         )
-        raise WeightsError(
-            f"{filename} of {hub_id} is not in the Hugging Face cache and {why}. Provide the "
-            "weights: run once with network access to fill the cache, or pass "
-            "pretrained_cfg_overlay=dict(file='path/to/model.safetensors'), or use "
-            "create_model('local-dir:PATH') for a folder saved with save_pretrained"
+        raise WeightsUnavailable(
+            f"{filename} of {hub_id} is not in the Hugging Face cache and {why}",
+            advice=offline_advice(fill_cache=True),
         ) from e
 
 
@@ -383,27 +746,549 @@ def load_config_json(source: str, cache_dir: Any = None) -> dict[str, Any]:
             raise WeightsError(f"{source} has no {CONFIG_NAME}; save it with visionzoo.save_pretrained")
     else:
         path = hf_download(source, CONFIG_NAME, cache_dir)
+    return _read_config(path)
+
+
+def _read_config(path: Path) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        config = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise WeightsError(f"{path} is not valid JSON: {e}") from e
+    if not isinstance(config, dict):
+        raise WeightsError(
+            f"{path} holds a JSON {type(config).__name__}, not an object with 'architecture' and "
+            "'pretrained_cfg'; save the model again with save_pretrained"
+        )
+    return config
+
+
+# --- the table of weight sources -----------------------------------------------------------------
+@dataclass(frozen=True)
+class WeightSource:
+    """One place weights come from.
+
+    Attributes:
+        name: what the config's ``source`` says and error messages call it.
+        cfg_field: the :class:`PretrainedCfg` field that selects it (set = weights available).
+        fetch: ``fetch(value, cfg, cache_dir=..., progress=..., mmap=...)`` -> state dict.
+        extra_fields: further config fields that belong to this source (reset with it).
+        prefixes: model-name prefixes that select it (``hf-hub:org/repo``); the location after
+            the prefix holds a ``config.json``.
+        config_of: where a prefixed name's ``config.json`` is: ``config_of(location, cache_dir)``.
+        offline_example: set for a source that needs no network: the value shown in the offline
+            advice, ``pretrained_cfg_overlay=dict(<cfg_field>=<offline_example>)``.
+        about: how it fetches, for the docs.
+    """
+
+    name: str
+    cfg_field: str
+    fetch: Callable[..., dict[str, torch.Tensor]]
+    about: str = ""
+    extra_fields: tuple[str, ...] = ()
+    prefixes: tuple[str, ...] = ()
+    config_of: Callable[[str, Any], Path] | None = None
+    offline_example: str | None = None
+
+
+def _fetch_state_dict(value: Mapping[str, Any], cfg: PretrainedCfg, **_: Any) -> dict[str, torch.Tensor]:
+    # copied: the model must not alias the caller's tensors
+    return {k: v.clone() for k, v in clean_state_dict(value).items()}
+
+
+def _fetch_file(value: str, cfg: PretrainedCfg, *, mmap: bool = False, **_: Any) -> dict[str, torch.Tensor]:
+    return load_state_dict(value, mmap=mmap)
+
+
+def _fetch_hf(
+    value: str, cfg: PretrainedCfg, *, cache_dir: Any = None, mmap: bool = False, **_: Any
+) -> dict[str, torch.Tensor]:
+    return load_checkpoint_file(_hf_weights(value, cfg.hf_hub_filename, cache_dir), mmap=mmap)
+
+
+def _fetch_url(
+    value: str,
+    cfg: PretrainedCfg,
+    *,
+    cache_dir: Any = None,
+    progress: bool = True,
+    mmap: bool = False,
+    **_: Any,
+) -> dict[str, torch.Tensor]:
+    return load_checkpoint_file(download_url(value, cache_dir, progress=progress), mmap=mmap)
+
+
+def _folder_config(location: str, cache_dir: Any) -> Path:
+    folder = Path(location).expanduser()
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "not found"
+        raise WeightsError(
+            f"local-dir:{location}: {what}; pass a folder holding config.json and model.safetensors "
+            "(written by save_pretrained or `visionzoo train`)"
+        )
+    path = folder / CONFIG_NAME
+    if not path.is_file():
+        raise WeightsError(f"{folder} has no {CONFIG_NAME}; save it with visionzoo.save_pretrained")
+    return path
+
+
+def _hub_config(location: str, cache_dir: Any) -> Path:
+    return hf_download(location, CONFIG_NAME, cache_dir)
+
+
+SOURCES: tuple[WeightSource, ...] = (
+    WeightSource(
+        name="state_dict",
+        cfg_field="state_dict",
+        fetch=_fetch_state_dict,
+        about="a state dict in memory (copied)",
+    ),
+    WeightSource(
+        name="file",
+        cfg_field="file",
+        fetch=_fetch_file,
+        prefixes=("local-dir:",),
+        config_of=_folder_config,
+        offline_example="'path/to/weights'",
+        about="a local weights file, or a folder saved by `save_pretrained` (`config.json` + weights)",
+    ),
+    WeightSource(
+        name="hf-hub",
+        cfg_field="hf_hub_id",
+        fetch=_fetch_hf,
+        extra_fields=("hf_hub_filename",),
+        prefixes=("hf-hub:", "hf_hub:"),
+        config_of=_hub_config,
+        about="a Hugging Face Hub repo `org/repo[@revision]`, cached by `huggingface_hub`",
+    ),
+    WeightSource(
+        name="url",
+        cfg_field="url",
+        fetch=_fetch_url,
+        about="downloaded once into `$VISIONZOO_CACHE`, else torch hub's `checkpoints/` folder "
+        "(shared with timm and torchvision); checked before it is cached",
+    ),
+)
+"""Weight sources in priority order: the first one a config sets is the one loaded."""
+
+
+def sources_markdown() -> str:
+    """The table of sources as docs/usage.md shows it (a test keeps the two equal)."""
+    rows = ["| source | config field | model name | what it is |", "|---|---|---|---|"]
+    for s in SOURCES:
+        names = ", ".join(f"`{p}...`" for p in s.prefixes) or "-"
+        rows.append(f"| {s.name} | `{s.cfg_field}` | {names} | {s.about} |")
+    return "\n".join(rows)
+
+
+def source_fields() -> frozenset[str]:
+    """Config fields that say where weights come from (not what they are), ``source`` included."""
+    return frozenset({"source", *(f for s in SOURCES for f in (s.cfg_field, *s.extra_fields))})
+
+
+def _is_set(value: Any) -> bool:
+    return value is not None and value != ""
+
+
+def selected_source(cfg: PretrainedCfg) -> WeightSource | None:
+    """The source ``cfg`` loads from (the first in :data:`SOURCES` it sets), or ``None``."""
+    return next((s for s in SOURCES if _is_set(getattr(cfg, s.cfg_field))), None)
+
+
+def overlay_cfg(cfg: PretrainedCfg, overlay: Mapping[str, Any] | None) -> PretrainedCfg:
+    """``cfg`` with ``overlay``'s fields; an overlay that names a source replaces the config's
+    sources (so it is the one used, whatever the priority order)."""
+    changes = dict(overlay or {})
+    if not changes:
+        return cfg
+    if any(_is_set(changes.get(s.cfg_field)) for s in SOURCES):
+        for s in SOURCES:
+            for field in (s.cfg_field, *s.extra_fields):
+                changes.setdefault(field, None)
+    return cfg.replace(**changes)
+
+
+def offline_advice(*, place_at: Path | None = None, fill_cache: bool = False) -> str:
+    """How to provide weights without the network, from the sources that need none."""
+    local = [s for s in SOURCES if s.offline_example]
+    ways = ["run once with network access to fill the cache"] if fill_cache else []
+    ways += [
+        f"create_model(..., pretrained=True, pretrained_cfg_overlay=dict({s.cfg_field}={s.offline_example}))"
+        for s in local
+    ]
+    if place_at is not None:
+        ways.append(f"place it at {place_at}")
+    ways += [f"load a saved folder with create_model('{p}PATH')" for s in local for p in s.prefixes]
+    ways_text = ", or ".join(ways)
+    return f"Provide the weights yourself: {ways_text}; set HF_HUB_OFFLINE=1 to never try the network"
+
+
+def name_source(
+    model_name: str, cache_dir: str | os.PathLike[str] | None = None
+) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
+    """For a name a source's prefix selects (``hf-hub:org/repo``, ``local-dir:PATH``):
+    ``(architecture, pretrained cfg fields, model_args)`` from its ``config.json``; ``None`` for
+    a plain model name."""
+    if not isinstance(model_name, str) or not model_name:
+        raise TypeError(f"model_name must be a non-empty string, got {model_name!r}")
+    for source in SOURCES:
+        for prefix in source.prefixes:
+            if model_name.startswith(prefix) and source.config_of is not None:
+                location = model_name[len(prefix) :]
+                if source.config_of is _folder_config:
+                    location = str(Path(location).expanduser())
+                path = source.config_of(location, cache_dir)
+                return _from_config(_read_config(path), path, source, prefix, location)
+    return None
+
+
+def split_source_prefix(model_name: str) -> tuple[str | None, str]:
+    """``"hf_hub:org/repo"`` -> ``("hf-hub", "org/repo")``; a plain name has source ``None``."""
+    for source in SOURCES:
+        for prefix in source.prefixes:
+            if model_name.startswith(prefix):
+                return prefix[:-1].replace("_", "-"), model_name[len(prefix) :]
+    return None, model_name
+
+
+def _from_config(
+    config: dict[str, Any], path: Path, source: WeightSource, prefix: str, location: str
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    if "pretrained_cfg" in config:
+        if not isinstance(config["pretrained_cfg"], dict):
+            kind = type(config["pretrained_cfg"]).__name__
+            raise WeightsError(f"{path}: 'pretrained_cfg' is a {kind}, not an object")
+        cfg_fields = dict(config["pretrained_cfg"])
+    else:  # older single-dict layout
+        cfg_fields = {k: v for k, v in config.items() if k not in ("architecture", "num_features")}
+        if "labels" in cfg_fields:
+            cfg_fields["label_names"] = cfg_fields.pop("labels")
+    arch = config.get("architecture")
+    if not isinstance(arch, str) or not arch:
+        raise WeightsError(f"{path} names no 'architecture' (got {arch!r})")
+    for key in ("num_classes", "label_names", "label_descriptions"):
+        if key in config:
+            cfg_fields[key] = config[key]
+    known = set(PretrainedCfg.__dataclass_fields__)
+    cfg_fields = {k: v for k, v in cfg_fields.items() if k in known}
+    for s in SOURCES:  # this source only
+        for field in (s.cfg_field, *s.extra_fields):
+            cfg_fields[field] = None
+    # timm's spelling of the source: "hf-hub" / "local-dir"
+    cfg_fields.update({source.cfg_field: location, "source": prefix[:-1].replace("_", "-")})
+    model_args = config.get("model_args") or {}
+    if not isinstance(model_args, dict):
+        raise WeightsError(f"{path}: 'model_args' is a {type(model_args).__name__}, not an object")
+    model_args = dict(model_args)
+    if model_args.get("in_chans") is not None:
+        size = tuple(cfg_fields.get("input_size") or (3, 224, 224))
+        cfg_fields["input_size"] = (model_args["in_chans"], *size[1:])
+    return arch, cfg_fields, model_args
 
 
 # --- one entry point per config ------------------------------------------------------------------
 def load_state_dict_for_cfg(
-    cfg: PretrainedCfg, cache_dir: str | os.PathLike[str] | None = None, *, progress: bool = True
+    cfg: PretrainedCfg,
+    cache_dir: str | os.PathLike[str] | None = None,
+    *,
+    progress: bool = True,
+    mmap: bool = False,
 ) -> dict[str, torch.Tensor]:
-    """Fetch the weights a config points at, by source priority."""
-    if cfg.state_dict is not None:  # copied: the model must not alias the caller's tensors
-        return {k: v.clone() for k, v in clean_state_dict(cfg.state_dict).items()}
-    if cfg.file:
-        return load_state_dict(cfg.file)
-    if cfg.hf_hub_id:
-        return load_checkpoint_file(_hf_weights(cfg.hf_hub_id, cfg.hf_hub_filename, cache_dir))
-    if cfg.url:
-        return load_checkpoint_file(download_url(cfg.url, cache_dir, progress=progress))
-    raise WeightsError(
-        f"{cfg.name or 'this model'} has no pretrained weights (no file, Hub id or URL); "
-        "use pretrained=False, pick a tag from list_pretrained(), or pass "
-        "pretrained_cfg_overlay=dict(file='path/to/weights')"
+    """Fetch the weights a config points at, from the first source it sets.
+
+    ``mmap=True`` maps local files instead of reading them (see :func:`load_checkpoint_file`)."""
+    source = selected_source(cfg)
+    if source is None:
+        raise WeightsError(
+            f"{cfg.name or 'this model'} has no pretrained weights (no file, Hub id or URL); "
+            "use pretrained=False, pick a tag from list_pretrained(), or pass "
+            "pretrained_cfg_overlay=dict(file='path/to/weights')"
+        )
+    value = getattr(cfg, source.cfg_field)
+    return source.fetch(value, cfg, cache_dir=cache_dir, progress=progress, mmap=mmap)
+
+
+# --- saving: a folder in timm's Hub layout, replaced as a whole ----------------------------------
+def save_pretrained(
+    model: nn.Module, save_directory: str | os.PathLike[str], *, model_args: Mapping[str, Any] | None = None
+) -> Path:
+    """Write ``config.json`` and ``model.safetensors`` in the layout of timm's Hub repos.
+
+    The folder loads back with ``create_model("local-dir:PATH", pretrained=True)`` (in timm too),
+    and can be uploaded to the Hub as is. The save is atomic as a folder: both files are written
+    into a fresh sibling folder which is then swapped with ``save_directory`` in one rename, so
+    after a save, a crash or a kill at any point the folder holds the complete old save or the
+    complete new one. Other files already in the folder are kept. Concurrent savers (every DDP
+    rank, two scripts) each swap in a complete save; the last one wins. Leftovers of a killed
+    saver are removed by the next save.
+
+    A model with ``in_chans != 3`` gets ``mean``/``std`` of that length, each the average of the
+    three (timm's data pipeline does the same when the lengths differ).
+    """
+    from safetensors.torch import save_file
+
+    from .model import model_in_chans
+
+    cfg = getattr(model, "pretrained_cfg", None)
+    if cfg is None or not cfg.architecture:
+        raise ValueError("save_pretrained needs a model built by create_model (it has no pretrained_cfg)")
+    cfg_dict = cfg.to_dict(remove_source=True)
+    for key in ("top1", "top5", "param_count", "label_offset"):
+        cfg_dict.pop(key, None)
+    num_classes = int(getattr(model, "num_classes", cfg.num_classes))
+    if num_classes != cfg.num_classes:
+        for key in ("label_names", "label_descriptions"):
+            cfg_dict.pop(key, None)
+    cfg_dict["num_classes"] = num_classes
+    in_chans = model_in_chans(model)
+    for key in ("input_size", "test_input_size", "min_input_size"):
+        if cfg_dict.get(key):
+            cfg_dict[key] = (in_chans, *cfg_dict[key][1:])
+    # a fixed-size token model built at another size than its weights' records its own
+    patch_embed = getattr(model, "patch_embed", None)
+    img_size = (
+        getattr(patch_embed, "img_size", None) if getattr(patch_embed, "strict_img_size", False) else None
     )
+    if img_size is not None:
+        cfg_dict["input_size"] = (in_chans, *img_size)
+    for key in ("mean", "std"):
+        stats = tuple(cfg_dict.get(key) or ())
+        if stats and len(stats) != in_chans:
+            cfg_dict[key] = (sum(stats) / len(stats),) * in_chans
+    config: dict[str, Any] = {
+        "architecture": cfg_dict.pop("architecture"),
+        "num_classes": num_classes,
+        "num_features": int(getattr(model, "num_features", 0)),
+    }
+    pool = getattr(model, "global_pool", None) or getattr(getattr(model, "head", None), "global_pool", None)
+    pool_type = pool if isinstance(pool, str) else getattr(pool, "pool_type", "")  # token models: a str
+    if pool_type:
+        config["global_pool"] = pool_type
+    args = dict(model_args or {})
+    if in_chans != 3:
+        args.setdefault("in_chans", in_chans)
+    if img_size is not None and tuple(img_size) != tuple(cfg.input_size[1:]):
+        args.setdefault("img_size", tuple(img_size))
+    if isinstance(pool, str) and hasattr(model, "fc_norm"):  # a token model's pooling is structure
+        args.setdefault("global_pool", pool)
+        args.setdefault("fc_norm", not isinstance(getattr(model, "fc_norm"), nn.Identity))  # noqa: B009
+    if args:
+        config["model_args"] = args
+    config["pretrained_cfg"] = cfg_dict
+    tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    text = json.dumps(config, indent=2, default=list)
+
+    def write(folder: Path) -> None:
+        save_file(tensors, str(folder / SAFE_WEIGHTS_NAME), metadata={"format": "pt"})
+        (folder / CONFIG_NAME).write_text(text, encoding="utf-8")
+
+    write_folder(Path(save_directory), write)
+    return Path(save_directory)
+
+
+# Temporary folders are ".NAME.vzsave-HOST-PID-RANDOM" siblings of the folder they replace.
+_SAVE_MARK = ".vzsave-"
+# What older savers and the safetensors library (Rust tempfile: ".tmpXXXXXX") leave when killed.
+_STALE_FILE = re.compile(r"^\.(tmp[A-Za-z0-9]{6}|.+\.tmp|vzsave-.*)$")
+
+
+def write_folder(folder: Path, write: Callable[[Path], None]) -> Path:
+    """Fill a fresh sibling of ``folder`` with ``write(tmp)`` and swap it in as a whole.
+
+    Returns ``folder``. Raises ``NotADirectoryError`` when ``folder`` is a file.
+    """
+    folder = Path(os.path.realpath(Path(folder).expanduser()))  # a link: replace what it points at
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"cannot save into {folder}: it is a file, not a folder")
+    parent = folder.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_saves(folder)
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}{_SAVE_MARK}{_host()}-{os.getpid()}-", dir=parent))
+    except PermissionError:
+        return _write_in_place(folder, write, f"its parent {parent} is not writable")
+    try:
+        write(tmp)
+        _carry_over(folder, tmp)
+        for f in tmp.iterdir():
+            _fsync(f)
+        _fsync(tmp)
+        in_cwd = _is_cwd(folder)
+        try:
+            _swap_in(tmp, folder)
+        except OSError as e:
+            if e.errno not in (errno.EBUSY, errno.EXDEV, errno.EPERM):
+                raise
+            return _write_in_place(folder, write, f"it cannot be renamed ({e.strerror})")
+        _fsync(parent)
+        if in_cwd:  # the working directory was the old folder: follow the new one
+            os.chdir(folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # the new folder's temp, or the old save after a swap
+    return folder
+
+
+def _swap_in(tmp: Path, folder: Path) -> None:
+    """Put ``tmp`` at ``folder`` in one rename; afterwards ``tmp`` holds the previous folder."""
+    for _ in range(100):  # other savers may move the folder between two of these steps
+        try:
+            os.rename(tmp, folder)  # no folder yet, or an empty one: replaced atomically
+            return
+        except OSError as e:
+            if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+        result = _exchange(tmp, folder)
+        if result is True:
+            return
+        if result is None:  # no atomic exchange here: two renames (a crash between them leaves
+            old = tmp.with_name(tmp.name + ".old")  # the previous save aside; the next save restores it)
+            try:
+                os.rename(folder, old)
+            except FileNotFoundError:
+                continue
+            try:
+                os.rename(tmp, folder)
+            except OSError as e:
+                if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    os.rename(old, folder)
+                    raise
+                # another saver's complete folder got there first: it stands
+            shutil.rmtree(old, ignore_errors=True)
+            return
+    raise OSError(errno.EAGAIN, f"could not swap {tmp} into {folder}: it kept changing")
+
+
+_libc: Any = None
+
+
+def _exchange(a: Path, b: Path) -> bool | None:
+    """Atomically exchange two paths (Linux ``renameat2(RENAME_EXCHANGE)``). True when done,
+    False when ``b`` vanished meanwhile, None when this system cannot."""
+    global _libc
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(_libc, "renameat2", None)
+    if renameat2 is None:
+        return None
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err == errno.ENOENT:
+        return False
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return None
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _carry_over(folder: Path, tmp: Path) -> None:
+    """Keep the folder's other files (a README, training state) in the new save, as hard links."""
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for entry in entries:
+        target = tmp / entry.name
+        if target.exists() or _STALE_FILE.match(entry.name):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.copytree(entry.path, target, symlinks=True, copy_function=_link_or_copy)
+            elif entry.is_symlink():
+                os.symlink(os.readlink(entry.path), target)
+            else:
+                _link_or_copy(entry.path, target)
+        except FileNotFoundError:  # removed meanwhile (another saver swapped the folder)
+            continue
+
+
+def _link_or_copy(src: str, dst: str | Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _remove_stale_saves(folder: Path) -> None:
+    """Remove temporary folders of savers that are gone (this host: the process is dead; another
+    host sharing the file system: older than a day). A previous save a killed saver had moved
+    aside (systems without an atomic exchange) is put back first."""
+    host = _host()
+    pattern = re.compile(rf"^\.(.*){re.escape(_SAVE_MARK)}([A-Za-z0-9]+)-(\d+)-")
+    try:
+        siblings = sorted(os.scandir(folder.parent), key=lambda e: not e.name.endswith(".old"))
+    except OSError:
+        return
+    for entry in siblings:
+        m = pattern.match(entry.name)
+        if m is None:
+            continue
+        if m.group(2) == host:
+            stale = not _pid_alive(int(m.group(3)))
+        else:
+            try:
+                stale = time.time() - entry.stat(follow_symlinks=False).st_mtime > 86400
+            except FileNotFoundError:
+                continue
+        if not stale:
+            continue
+        if m.group(1) == folder.name and entry.name.endswith(".old") and not folder.exists():
+            try:
+                os.rename(entry.path, folder)
+                continue
+            except OSError:
+                pass
+        shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:32] or "host"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def _write_in_place(folder: Path, write: Callable[[Path], None], why: str) -> Path:
+    """Fallback when the folder cannot be replaced as a whole: each file atomically, in turn."""
+    warnings.warn(
+        f"saving into {folder} file by file, not as a whole folder, because {why}; a crash between "
+        "the files can leave one new and one old",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{_SAVE_MARK}{os.getpid()}-", dir=folder))
+    try:
+        write(tmp)
+        for f in sorted(tmp.iterdir(), key=lambda p: p.name == CONFIG_NAME):  # config last
+            _fsync(f)
+            os.replace(f, folder / f.name)
+        _fsync(folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def _is_cwd(folder: Path) -> bool:
+    try:
+        return os.path.samefile(folder, os.getcwd())
+    except OSError:
+        return False
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -7,23 +7,76 @@ gradient checkpointing switches and config access come from here.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from .features import feature_take_indices, run_trunk, trunk_modules
 from .layers.classifier import ClassifierHead, create_classifier
+from .layers.token_pool import TOKEN_POOL_TYPES, global_pool_nlc
 from .pretrained import PretrainedCfg
 
-__all__ = ["VisionModel"]
+__all__ = ["TokenModel", "VisionModel", "checkpoint_seq", "model_in_chans"]
+
+
+def model_in_chans(model: nn.Module) -> int:
+    """Input channels of a model: the contract's ``in_chans`` (which the builder keeps equal to
+    ``pretrained_cfg.input_size[0]``), else its config's, else 3."""
+    chans = getattr(model, "in_chans", None)
+    if isinstance(chans, int):
+        return chans
+    cfg = getattr(model, "pretrained_cfg", None)
+    size = cfg.get("input_size") if isinstance(cfg, Mapping) else None
+    return int(size[0]) if size else 3
+
+
+def checkpoint_seq(
+    functions: Iterable[Callable[[torch.Tensor], torch.Tensor]],
+    x: torch.Tensor,
+    *,
+    every: int = 1,
+    skip_last: bool = False,
+) -> torch.Tensor:
+    """Run ``functions`` (modules, e.g. an ``nn.Sequential``'s blocks) in order, recomputing the
+    activations inside each run of ``every`` of them in backward instead of keeping them.
+
+    Args:
+        functions: the sequence to run.
+        x: its input.
+        every: how many functions one checkpoint spans.
+        skip_last: run the last span normally (its activations are needed right away).
+
+    Returns:
+        The output of the last function.
+    """
+    fns = list(functions)
+
+    def run_span(start: int, end: int) -> Callable[[torch.Tensor], torch.Tensor]:
+        def forward(t: torch.Tensor) -> torch.Tensor:
+            for fn in fns[start:end]:
+                t = fn(t)
+            return t
+
+        return forward
+
+    spans = [(i, min(i + every, len(fns))) for i in range(0, len(fns), max(1, every))]
+    for i, (start, end) in enumerate(spans):
+        if skip_last and i == len(spans) - 1:
+            x = run_span(start, end)(x)
+        else:
+            x = checkpoint(run_span(start, end), x, use_reentrant=False)
+    return x
 
 
 class VisionModel(nn.Module):
     """Base class of every visionzoo model.
 
     Attributes set by subclasses:
+        in_chans: input channels (the builder keeps ``pretrained_cfg.input_size`` equal to it).
         num_classes: classifier outputs (0: no classifier, ``forward`` returns pooled features).
         num_features: channels out of ``forward_features``.
         head_hidden_size: width of the pre-logits features (``forward_head(pre_logits=True)``).
@@ -36,12 +89,18 @@ class VisionModel(nn.Module):
     """
 
     classifier_name: ClassVar[str] = "fc"
+    # constructor options that a features_only backbone cannot honour (the builder refuses them)
+    features_only_excludes: ClassVar[tuple[str, ...]] = ()
     head_names: ClassVar[tuple[str, ...]] = ("global_pool", "fc", "head", "head_drop", "classifier")
+    # NOTE: Python-side config access; TorchScript must not compile it
+    __jit_unused_properties__: ClassVar[list[str]] = ["default_cfg"]
 
-    num_classes: int
-    num_features: int
-    head_hidden_size: int
-    feature_info: list[dict[str, Any]]
+    if TYPE_CHECKING:  # NOTE: for type checkers only; TorchScript cannot read these string annotations
+        in_chans: int
+        num_classes: int
+        num_features: int
+        head_hidden_size: int
+        feature_info: list[dict[str, Any]]
 
     def __init__(self) -> None:
         super().__init__()
@@ -109,13 +168,25 @@ class VisionModel(nn.Module):
 
         With ``pre_logits`` return the pooled ``(B, head_hidden_size)`` features instead.
         """
-        head = getattr(self, "head", None)
-        if isinstance(head, ClassifierHead):
-            return head(x, pre_logits=pre_logits)
+        if torch.jit.is_scripting():
+            # NOTE: TorchScript cannot do isinstance on a module class nor a lookup by name; it
+            # resolves hasattr at compile time. A ``head`` is a ClassifierHead
+            if hasattr(self, "head"):
+                return self.head(x, pre_logits=pre_logits)  # type: ignore[operator]
+        else:
+            head = getattr(self, "head", None)
+            if isinstance(head, ClassifierHead):
+                return head(x, pre_logits=pre_logits)
         x = self.global_pool(x)
         if self.drop_rate:
             x = F.dropout(x, p=float(self.drop_rate), training=self.training)
-        return x if pre_logits else self._classifier()(x)
+        if pre_logits:
+            return x
+        if torch.jit.is_scripting():  # flat heads name their classifier ``fc`` or ``classifier``
+            if hasattr(self, "fc"):
+                return self.fc(x)  # type: ignore[operator]
+            return self.classifier(x)  # type: ignore[operator]
+        return self._classifier()(x)
 
     # --- trunk ---------------------------------------------------------------------------------
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
@@ -213,6 +284,13 @@ class VisionModel(nn.Module):
         """Recompute activations in backward to save memory."""
         self.grad_checkpointing = enable
 
+    def _checkpointing(self) -> bool:
+        """Whether this forward pass recomputes activations in backward: checkpointing is on,
+        the model trains and gradients are being recorded (never under TorchScript)."""
+        if torch.jit.is_scripting():
+            return False
+        return self.grad_checkpointing and self.training and torch.is_grad_enabled()
+
     def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
         """Regexes grouping parameter names into stem / blocks (for layer-wise LR decay)."""
         raise NotImplementedError(f"{type(self).__name__} has no group_matcher")
@@ -230,3 +308,158 @@ class VisionModel(nn.Module):
         ref = next(self.parameters(), None)
         if ref is None or not ref.is_meta:
             self.init_weights(**kwargs)
+
+
+class TokenModel(VisionModel):
+    """The model contract for token (transformer) models: ``(B, N, C)`` sequences, optional prefix
+    tokens (class, register, distillation) before the patch tokens, a pooling head.
+
+    A family builds ``patch_embed`` (with ``dynamic_feat_size``), ``blocks`` (an ``nn.Sequential``),
+    ``norm``, ``fc_norm``, ``head_drop``, ``head`` and ``attn_pool`` (or None), sets
+    ``global_pool`` (a pool type of :data:`~visionzoo.layers.token_pool.TOKEN_POOL_TYPES`),
+    ``num_prefix_tokens``, ``pool_include_prefix`` and ``embed_dim``, and implements
+    :meth:`_embed` (image -> tokens before the blocks). The rest is here.
+    """
+
+    classifier_name: ClassVar[str] = "head"
+    head_names: ClassVar[tuple[str, ...]] = ("attn_pool", "fc_norm", "head_drop", "head")
+
+    global_pool: str  # type: ignore[assignment]  # a pool type, not a pooling module
+    num_prefix_tokens: int
+    pool_include_prefix: bool
+    embed_dim: int
+    patch_embed: Any  # a PatchEmbed-like module (grid_size, dynamic_feat_size)
+    blocks: nn.Sequential
+    norm: nn.Module
+    fc_norm: nn.Module
+    head_drop: nn.Module
+    head: nn.Module
+    attn_pool: nn.Module | None
+
+    def _embed(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, C, H, W)`` -> tokens ``(B, prefix + L, embed_dim)`` ready for the blocks."""
+        raise NotImplementedError
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, C, H, W)`` -> normalised tokens ``(B, N, embed_dim)``, prefix tokens first."""
+        x = self._embed(x)
+        x = checkpoint_seq(self.blocks, x) if self._checkpointing() else self.blocks(x)
+        return self.norm(x)
+
+    # --- head ----------------------------------------------------------------------------------
+    def pool(self, x: torch.Tensor, pool_type: str | None = None) -> torch.Tensor:
+        """Tokens ``(B, N, C)`` -> ``(B, C)`` with the model's (or the given) pool type."""
+        if self.attn_pool is not None:
+            return self.attn_pool(x if self.pool_include_prefix else x[:, self.num_prefix_tokens :])
+        return global_pool_nlc(
+            x,
+            self.global_pool if pool_type is None else pool_type,
+            num_prefix_tokens=self.num_prefix_tokens,
+            include_prefix=self.pool_include_prefix,
+        )
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Pool, ``fc_norm``, dropout and classify tokens -> ``(B, num_classes)``; with
+        ``pre_logits`` the ``(B, head_hidden_size)`` features before the classifier."""
+        x = self.head_drop(self.fc_norm(self.pool(x)))
+        return x if pre_logits else self.head(x)
+
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
+        """A fresh ``num_classes`` classifier (0 removes it); ``global_pool`` switches the pooling
+        among ``''``, ``token``, ``avg``, ``avgmax``, ``max`` (and keeps ``map`` if built with it)."""
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
+            raise ValueError(f"num_classes must be an int >= 0, got {num_classes!r}")
+        if global_pool is not None:
+            if global_pool not in TOKEN_POOL_TYPES:
+                raise ValueError(
+                    f"global_pool={global_pool!r}; valid: {', '.join(map(repr, TOKEN_POOL_TYPES))}"
+                )
+            if global_pool == "token" and not getattr(self, "has_class_token", True):
+                raise ValueError("global_pool='token' needs a class token; this model has none")
+            if global_pool == "map" and self.attn_pool is None:
+                raise ValueError("global_pool='map' needs the attention pool the model was built with")
+            if global_pool != "map":
+                self.attn_pool = None
+            self.global_pool = global_pool
+        ref = next(self.parameters(), None)
+        device = ref.device if ref is not None and ref.device.type != "meta" else None
+        dtype = ref.dtype if ref is not None else None
+        self.head = (
+            nn.Linear(self.embed_dim, num_classes, device=device, dtype=dtype)
+            if num_classes
+            else nn.Identity()
+        )
+        self.head.train(self.training)
+        self.num_classes = num_classes
+
+    # --- intermediates -------------------------------------------------------------------------
+    def forward_intermediates(  # type: ignore[override]
+        self,
+        x: torch.Tensor,
+        indices: int | list[int] | tuple[int, ...] | None = None,
+        *,
+        return_prefix_tokens: bool = False,
+        norm: bool = False,
+        stop_early: bool = False,
+        output_fmt: str = "NCHW",
+        intermediates_only: bool = False,
+    ) -> Any:
+        """Run the blocks and return the tokens after the blocks at ``indices``.
+
+        Args:
+            x: input ``(B, C, H, W)``.
+            indices: blocks to take: None for all, an int ``n`` for the last ``n``, or a sequence
+                (negative counts from the end).
+            return_prefix_tokens: give ``(patch tokens, prefix tokens (B, P, C))`` per block.
+            norm: apply the final norm to each intermediate.
+            stop_early: stop after the last requested block (the final output is then partial).
+            output_fmt: ``'NCHW'`` (patch tokens as a ``(B, C, H/p, W/p)`` map) or ``'NLC'``.
+            intermediates_only: return just the list.
+
+        Returns:
+            ``(normed final tokens, [intermediates])``, or only the list.
+        """
+        if output_fmt not in ("NCHW", "NLC"):
+            raise ValueError(f"output_fmt={output_fmt!r} is not supported; use 'NCHW' or 'NLC'")
+        take, max_index = feature_take_indices(len(self.blocks), indices)
+        height, width = x.shape[-2:]
+        x = self._embed(x)
+        blocks = self.blocks[: max_index + 1] if stop_early or intermediates_only else self.blocks
+        found = []
+        for i, block in enumerate(blocks):
+            if self._checkpointing():
+                x = checkpoint(block, x, use_reentrant=False)
+            else:
+                x = block(x)
+            if i in take:
+                found.append(self.norm(x) if norm else x)
+        prefix = [y[:, : self.num_prefix_tokens] for y in found]
+        found = [y[:, self.num_prefix_tokens :] for y in found]
+        if output_fmt == "NCHW":
+            h, w = self.patch_embed.dynamic_feat_size((height, width))
+            found = [y.reshape(y.shape[0], h, w, -1).permute(0, 3, 1, 2).contiguous() for y in found]
+        out: list[Any] = (
+            list(zip(found, prefix)) if return_prefix_tokens and self.num_prefix_tokens else found
+        )
+        return out if intermediates_only else (self.norm(x), out)
+
+    def prune_intermediate_layers(
+        self,
+        indices: int | list[int] | tuple[int, ...] = 1,
+        prune_norm: bool = False,
+        prune_head: bool = True,
+    ) -> list[int]:
+        """Keep the blocks up to the last of ``indices``; drop the final norm (``prune_norm``)
+        and the head (``prune_head``). Returns the absolute block indices kept."""
+        take, max_index = feature_take_indices(len(self.blocks), indices)
+        self.blocks = self.blocks[: max_index + 1]
+        if prune_norm:
+            self.norm = nn.Identity()
+        if prune_head:
+            self.fc_norm = nn.Identity()
+            self.reset_classifier(0, "")
+        return take
+
+    def no_weight_decay(self) -> set[str]:
+        """Embeddings and prefix tokens are not decayed."""
+        return {"pos_embed", "cls_token", "reg_token", "dist_token"}

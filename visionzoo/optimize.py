@@ -215,12 +215,16 @@ class _FlowTracer(TorchFunctionMode):
 
 
 def _example_input(model: nn.Module) -> torch.Tensor:
-    """A one-image batch of the size the model expects (its config's, else 224 px)."""
+    """A one-image batch of the size the model expects (a token model's ``img_size``, else its
+    config's, else 224 px)."""
     ref = next(iter(model.parameters()), None)
     device = ref.device if ref is not None else torch.device("cpu")
     dtype = ref.dtype if ref is not None and ref.is_floating_point() else torch.float32
     cfg = getattr(model, "pretrained_cfg", None)
     size = tuple(getattr(cfg, "input_size", None) or (3, 224, 224))
+    grid_size = getattr(getattr(model, "patch_embed", None), "img_size", None)
+    if grid_size is not None:  # a token model built for another size than its weights'
+        size = (size[0], *grid_size)
     first = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
     chans = first.in_channels if first is not None else size[0]
     return torch.randn(1, chans, *size[1:], device=device, dtype=dtype)
@@ -702,6 +706,10 @@ def optimize_for_inference(
     channels_last: bool | None = None,
     fold_bn: bool = True,
     compile: bool | str = False,
+    engine: str = "torch",
+    batch_size: int = 1,
+    calibration: Any = None,
+    engine_cache_dir: str | None = None,
 ) -> nn.Module:
     """A copy of ``model`` for fast inference; ``model`` itself is left untouched.
 
@@ -716,12 +724,24 @@ def optimize_for_inference(
             ``ValueError`` where the hardware lacks native support.
         channels_last: NHWC memory format; ``None`` picks it where it pays (convnets on
             oneDNN CPUs and on GPUs).
-        fold_bn: fold batch norms into the convolutions before them (exact in fp32).
+        fold_bn: fold batch norms into the convolutions before them (exact in fp32), and apply
+            the exact folds of modules that offer one (a ``fuse_for_inference()`` method).
         compile: ``True`` wraps the result in ``torch.compile`` (inductor, with its weight
             freezing under ``torch.inference_mode()`` / ``torch.no_grad()``: the compiled model
             keeps the weights it was first called with); a string names another backend. Needs
             a working compiler toolchain; the first call, and each new input shape, compiles
             (seconds to a minute on a CPU). See docs/performance.md for when it pays.
+        engine: ``"torch"`` (this module's path), ``"onnxruntime"`` or ``"openvino"`` (the model
+            exported to ONNX with a dynamic batch and run by that runtime; ``visionzoo[onnx]`` /
+            ``visionzoo[openvino]``), or ``"auto"``: time the installed engines at
+            ``batch_size`` and keep the fastest. Every engine is checked against the eager
+            model at build; the choice and errors are in the result's ``engine_report``.
+        batch_size: the batch ``auto`` times and the build verifies at.
+        calibration: for ``precision="int8"`` (ONNX Runtime engines): a ``(N, C, H, W)`` tensor,
+            a DataLoader or a dataset spec (``"digits:train"``, a folder), preprocessed with the
+            model's data config.
+        engine_cache_dir: where exported engine files are cached (default
+            ``~/.cache/visionzoo/engines`` or ``$VISIONZOO_ENGINE_CACHE``).
 
     Returns:
         The optimised model, in eval mode.
@@ -741,6 +761,18 @@ def optimize_for_inference(
         check_compile_backend(compile, what="compile=")
     elif not isinstance(compile, bool):
         raise TypeError(f"compile must be a bool or a backend name, got {compile!r}")
+    if engine != "torch" or precision == "int8":
+        return _with_engine(
+            model,
+            engine=engine,
+            precision=precision,
+            batch_size=batch_size,
+            calibration=calibration,
+            cache_dir=engine_cache_dir,
+            torch_build=lambda: optimize_for_inference(
+                model, precision=precision, channels_last=channels_last, fold_bn=fold_bn, compile=compile
+            ),
+        )
     device = _model_device(model)
     dtype = resolve_precision(precision, device)
     if channels_last is None:
@@ -751,6 +783,10 @@ def optimize_for_inference(
         p.requires_grad_(False)
     if fold_bn:
         fold_batch_norm(fast)
+        for module in fast.modules():  # family-specific exact folds (e.g. ConvNeXt's layer scale)
+            fuse = getattr(module, "fuse_for_inference", None)
+            if callable(fuse):
+                fuse()
     if dtype != torch.float32:
         fast.to(dtype)
         _keep_classifier_fp32(fast)
@@ -762,6 +798,41 @@ def optimize_for_inference(
     if compile:
         return _compiled_entry(fast, "inductor" if compile is True else compile)
     return fast
+
+
+def _with_engine(
+    model: nn.Module,
+    *,
+    engine: str,
+    precision: str | torch.dtype,
+    batch_size: int,
+    calibration: Any,
+    cache_dir: str | None,
+    torch_build: Callable[[], nn.Module],
+) -> nn.Module:
+    from .engines import ENGINES, build_engine
+
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; valid: {', '.join(ENGINES)}")
+    if precision not in ("fp32", "int8", torch.float32):
+        raise ValueError(f"engine={engine!r} runs fp32 or int8, not {precision!r}; use engine='torch' for it")
+    if engine == "torch":  # (here only with int8)
+        raise ValueError(
+            "precision='int8' runs on engine='onnxruntime' (or 'auto'); engine='torch' has no int8"
+        )
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    module, report = build_engine(
+        model,
+        engine,
+        precision="int8" if precision == "int8" else "fp32",
+        batch_size=batch_size,
+        calibration=calibration,
+        cache_dir=cache_dir,
+        torch_build=torch_build,
+    )
+    module.engine_report = report  # type: ignore[assignment]
+    return module
 
 
 def count_batch_norms(model: nn.Module) -> int:

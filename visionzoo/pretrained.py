@@ -23,8 +23,10 @@ __all__ = [
     "IMAGENET_INCEPTION_STD",
     "OPENAI_CLIP_MEAN",
     "OPENAI_CLIP_STD",
+    "WEIGHT_CFG_BASE",
     "PretrainedCfg",
     "as_pretrained_cfg",
+    "cfg_for_in_chans",
     "published_results",
 ]
 
@@ -35,10 +37,22 @@ IMAGENET_INCEPTION_STD = (0.5, 0.5, 0.5)
 OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
+# What every registered weight config starts from (a family's cfg_defaults and each entry go over
+# it): weights on the Hub at "timm/arch.tag", no direct URL, as timm's configs say.
+WEIGHT_CFG_BASE: dict[str, Any] = dict(url="", hf_hub_id="timm/")
+
 # Keys a mapping view always shows, even when None (timm shows these too).
 _KEEP_NULL = frozenset({"pool_size", "first_conv", "classifier"})
-# Keys that name where weights come from rather than what they are.
-SOURCE_KEYS = frozenset({"url", "file", "state_dict", "hf_hub_id", "hf_hub_filename", "source"})
+
+
+def __getattr__(name: str) -> Any:
+    # SOURCE_KEYS (fields that name where weights come from, not what they are) derive from the
+    # table of weight sources in hub.py, which imports this module: read it when asked for.
+    if name == "SOURCE_KEYS":
+        from .hub import source_fields
+
+        return source_fields()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,7 +64,7 @@ class PretrainedCfg(Mapping):
     ImageNet results where there are any.
     """
 
-    # weight sources, by priority: state_dict > file > hf_hub_id > url
+    # weight sources, by priority (hub.SOURCES): state_dict > file > hf_hub_id > url
     url: str | None = None
     file: str | None = None
     state_dict: dict[str, Any] | None = None
@@ -94,7 +108,10 @@ class PretrainedCfg(Mapping):
 
     @property
     def has_weights(self) -> bool:
-        return bool(self.url or self.file or self.hf_hub_id or self.state_dict is not None)
+        """True when a weight source (``hub.SOURCES``) is set."""
+        from .hub import selected_source
+
+        return selected_source(self) is not None
 
     @property
     def name(self) -> str:
@@ -109,10 +126,13 @@ class PretrainedCfg(Mapping):
 
     def to_dict(self, *, remove_source: bool = False, remove_null: bool = True) -> dict[str, Any]:
         """A plain dict in timm's layout (None values dropped but for a few keys timm keeps)."""
+        from .hub import source_fields
+
+        skip = source_fields() if remove_source else frozenset()
         out = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if remove_source and f.name in SOURCE_KEYS:
+            if f.name in skip:
                 continue
             if remove_null and value is None and f.name not in _KEEP_NULL:
                 continue
@@ -172,6 +192,36 @@ def as_pretrained_cfg(value: PretrainedCfg | Mapping[str, Any]) -> PretrainedCfg
         if isinstance(clean.get(k), list):
             clean[k] = tuple(clean[k])
     return PretrainedCfg(**clean)
+
+
+def cfg_for_in_chans(cfg: PretrainedCfg, in_chans: int) -> PretrainedCfg:
+    """The config of a model built for ``in_chans`` input channels.
+
+    The sizes say ``in_chans``, and mean/std follow the first-conv adaptation of
+    :func:`visionzoo.adapt.adapt_input_conv`: one channel sums the source's, so its statistics
+    are the mean of the source's; more channels repeat the source's in order.
+    """
+    if cfg.input_size[0] == in_chans:
+        return cfg
+
+    def chans(size: tuple[int, int, int] | None) -> tuple[int, int, int] | None:
+        return None if size is None else (in_chans, size[1], size[2])
+
+    def stats(values: tuple[float, ...]) -> tuple[float, ...]:
+        if len(values) == in_chans:
+            return values
+        if in_chans == 1:
+            return (sum(values) / len(values),)
+        return tuple(values[i % len(values)] for i in range(in_chans))
+
+    return dataclasses.replace(
+        cfg,
+        input_size=(in_chans, cfg.input_size[1], cfg.input_size[2]),
+        test_input_size=chans(cfg.test_input_size),
+        min_input_size=chans(cfg.min_input_size),
+        mean=stats(tuple(cfg.mean)),
+        std=stats(tuple(cfg.std)),
+    )
 
 
 @functools.cache

@@ -1,8 +1,10 @@
 """The model registry: architecture names, their ``arch.tag`` weights and deprecated aliases.
 
-Families register themselves when :mod:`visionzoo.models` is imported. That import happens on
-the first registry query, not at ``import visionzoo``, so importing the package stays cheap.
-All mutation happens under one lock, so registering and querying from several threads is safe.
+A family registers itself with one :func:`register_family` call: its model class, variant table,
+weight table and defaults become one :class:`~visionzoo.variants.Recipe` and one set of
+pretrained configs per name. Family modules are imported lazily: a query about one name imports
+only the family that defines it (found through the generated index ``visionzoo.models._index``);
+listing everything imports every family. All mutation happens under one lock.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import fnmatch
+import importlib
 import re
 import sys
 import threading
@@ -17,13 +20,20 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from .pretrained import PretrainedCfg, as_pretrained_cfg, with_results
+from torch import nn
+
+from .adapt import FilterFn
+from .pretrained import WEIGHT_CFG_BASE, PretrainedCfg, as_pretrained_cfg, with_results
+from .variants import Pruned, Recipe
 
 __all__ = [
+    "Entrypoint",
     "UnknownModelError",
+    "family_entrypoint",
     "get_arch_pretrained_cfgs",
     "get_deprecated_models",
     "get_pretrained_cfg",
+    "get_recipe",
     "is_model",
     "is_model_pretrained",
     "list_models",
@@ -35,8 +45,11 @@ __all__ = [
     "register_model",
     "register_pretrained_cfgs",
     "resolve_model_name",
+    "resolve_pretrained_cfg",
     "split_model_name_tag",
 ]
+
+Entrypoint = Callable[..., nn.Module]
 
 
 class UnknownModelError(RuntimeError, ValueError):
@@ -44,7 +57,8 @@ class UnknownModelError(RuntimeError, ValueError):
 
 
 _lock = threading.RLock()
-_entrypoints: dict[str, Callable[..., Any]] = {}
+_entrypoints: dict[str, Entrypoint] = {}
+_recipes: dict[str, Recipe] = {}
 _arch_to_module: dict[str, str] = {}
 _module_to_archs: dict[str, set[str]] = {}
 _cfgs: dict[str, dict[str, PretrainedCfg]] = {}  # arch -> {tag: cfg}, default tag first
@@ -52,18 +66,34 @@ _deprecated: dict[str, str | None] = {}  # alias -> "arch" / "arch.tag" (None: r
 _module_to_deprecated: dict[str, dict[str, str | None]] = {}
 _warned_aliases: set[str] = set()
 _builtins_loaded = False
+_PACKAGE = "visionzoo.models"
 
 
 def _load_builtin_models() -> None:
-    """Import the built-in families once (they register themselves)."""
+    """Import every built-in family once (each registers itself)."""
     global _builtins_loaded
     if _builtins_loaded:
         return
     with _lock:
         if not _builtins_loaded:
-            import visionzoo.models  # noqa: F401  (registers every family)
+            from .models import FAMILIES
 
+            for module in FAMILIES:
+                importlib.import_module(f"{_PACKAGE}.{module}")
             _builtins_loaded = True
+
+
+def _load_family_of(name: str) -> None:
+    """Import the built-in family that defines ``name`` (an arch or a deprecated alias), if any."""
+    arch = split_model_name_tag(name)[0]
+    if arch in _entrypoints or arch in _deprecated or _builtins_loaded:
+        return
+    from .models._index import MODULE_OF
+
+    module = MODULE_OF.get(arch)
+    if module is not None:
+        with _lock:
+            importlib.import_module(f"{_PACKAGE}.{module}")
 
 
 def split_model_name_tag(model_name: str, no_tag: str = "") -> tuple[str, str]:
@@ -76,7 +106,7 @@ def _module_short_name(module: str) -> str:
     return module.rsplit(".", 1)[-1]
 
 
-def register_model(fn: Callable[..., Any]) -> Callable[..., Any]:
+def register_model(fn: Entrypoint) -> Entrypoint:
     """Register an entrypoint ``fn(pretrained=False, **kwargs)`` under ``fn.__name__``.
 
     Use as a decorator. Registering a name twice raises ``ValueError``: silently replacing a
@@ -94,37 +124,47 @@ def register_model(fn: Callable[..., Any]) -> Callable[..., Any]:
         _entrypoints[name] = fn
         _arch_to_module[name] = module
         _module_to_archs.setdefault(module, set()).add(name)
-        mod = sys.modules.get(fn.__module__)
-        if mod is not None:
-            exported = getattr(mod, "__all__", None)
-            if isinstance(exported, list) and name not in exported:
-                exported.append(name)
     return fn
 
 
 def register_pretrained_cfgs(cfgs: Mapping[str, PretrainedCfg | Mapping[str, Any]]) -> None:
-    """Register weight configs keyed ``"arch.tag"``, in priority order.
+    """Register weight configs keyed ``"arch.tag"``.
 
-    The default tag of an architecture is its first tag that has weights (or its first tag when
-    none has). ``hf_hub_id="timm/"`` completes to ``"timm/arch.tag"``, as on the Hub.
+    Each architecture has one explicit default tag: an entry marked ``default=True``, or its
+    only tag. Registering several tags of one architecture with none marked raises
+    ``ValueError`` (declaration order never decides what ``pretrained=True`` loads). The other
+    tags list in declaration order after the default. ``hf_hub_id="timm/"`` completes to
+    ``"timm/arch.tag"``, as on the Hub.
     """
+    entries: dict[str, list[tuple[str, PretrainedCfg, bool]]] = {}
+    for key, value in cfgs.items():
+        arch, tag = split_model_name_tag(key)
+        fields = dict(value) if not isinstance(value, PretrainedCfg) else None
+        is_default = bool(fields.pop("default", False)) if fields is not None else False
+        cfg = as_pretrained_cfg(fields if fields is not None else value)
+        hub = cfg.hf_hub_id
+        if hub and hub.endswith("/"):
+            hub = hub + key
+        cfg = dataclasses.replace(cfg, architecture=arch, tag=tag or None, hf_hub_id=hub)
+        entries.setdefault(arch, []).append((tag, cfg, is_default))
     with _lock:
-        for key, value in cfgs.items():
-            arch, tag = split_model_name_tag(key)
-            cfg = as_pretrained_cfg(value)
-            hub = cfg.hf_hub_id
-            if hub and hub.endswith("/"):
-                hub = hub + key
-            cfg = dataclasses.replace(cfg, architecture=arch, tag=tag or None, hf_hub_id=hub)
-            tags = _cfgs.setdefault(arch, {})
-            if tag in tags:
-                raise ValueError(f"pretrained cfg {key!r} is already registered")
-            has_default_weights = bool(tags) and next(iter(tags.values())).has_weights
-            if cfg.has_weights and not has_default_weights:
-                tags = {tag: cfg, **tags}  # first tag with weights becomes the default
-                _cfgs[arch] = tags
-            else:
+        for arch, new in entries.items():
+            tags = dict(_cfgs.get(arch, {}))
+            defaults = [t for t, _, d in new if d]
+            if len(defaults) > 1:
+                raise ValueError(f"{arch}: several tags marked default=True: {defaults}")
+            for tag, cfg, _ in new:
+                if tag in tags:
+                    raise ValueError(f"pretrained cfg {arch}.{tag} is already registered")
                 tags[tag] = cfg
+            if defaults:
+                tags = {defaults[0]: tags[defaults[0]], **tags}
+            elif len(tags) > 1 and arch not in _cfgs:
+                raise ValueError(
+                    f"{arch} has several weight tags ({', '.join(tags)}); mark its default with "
+                    "default=True in one entry"
+                )
+            _cfgs[arch] = tags
 
 
 def register_deprecations(module_name: str, aliases: Mapping[str, str | None]) -> None:
@@ -147,7 +187,7 @@ def resolve_model_name(model_name: str) -> tuple[str, str]:
 
     Raises :class:`UnknownModelError` naming the model and suggesting close names.
     """
-    _load_builtin_models()
+    _load_family_of(model_name)
     arch, tag = split_model_name_tag(model_name)
     if arch in _deprecated:
         current = _deprecated[arch]
@@ -162,6 +202,7 @@ def resolve_model_name(model_name: str) -> tuple[str, str]:
             )
         arch, alias_tag = split_model_name_tag(current)
         tag = tag or alias_tag
+        _load_family_of(arch)
     if arch not in _entrypoints:
         raise UnknownModelError(_unknown_message(model_name))
     if tag and tag not in _cfgs.get(arch, {}):
@@ -170,10 +211,16 @@ def resolve_model_name(model_name: str) -> tuple[str, str]:
     return arch, tag
 
 
+def _known_names() -> set[str]:
+    """Every registered name and alias, plus the built-in ones not imported yet."""
+    from .models._index import MODULE_OF
+
+    return set(_entrypoints) | set(_deprecated) | set(MODULE_OF)
+
+
 def _unknown_message(model_name: str) -> str:
-    names = list(_entrypoints) + list(_deprecated)
     arch = split_model_name_tag(model_name)[0]
-    close = difflib.get_close_matches(arch, names, n=5, cutoff=0.6)
+    close = difflib.get_close_matches(arch, sorted(_known_names()), n=5, cutoff=0.6)
     hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
     return (
         f"unknown model {model_name!r}{hint} "
@@ -183,19 +230,25 @@ def _unknown_message(model_name: str) -> str:
 
 def is_model(model_name: str) -> bool:
     """Whether ``model_name`` (tag ignored) is a registered architecture or deprecated alias."""
-    _load_builtin_models()
+    _load_family_of(model_name)
     arch = split_model_name_tag(model_name)[0]
     if arch in _deprecated:
         return _deprecated[arch] is not None
     return arch in _entrypoints
 
 
-def model_entrypoint(model_name: str, module_filter: str | None = None) -> Callable[..., Any]:
+def model_entrypoint(model_name: str, module_filter: str | None = None) -> Entrypoint:
     """The function that builds ``model_name`` (tag ignored; aliases resolve to their target)."""
     arch, _ = resolve_model_name(model_name)
     if module_filter and arch not in _module_to_archs.get(module_filter, ()):
         raise UnknownModelError(f"model {model_name!r} is not in module {module_filter!r}")
     return _entrypoints[arch]
+
+
+def get_recipe(model_name: str) -> Recipe | None:
+    """The build recipe of a family-registered architecture (``None`` for a bare entrypoint)."""
+    arch, _ = resolve_model_name(model_name)
+    return _recipes.get(arch)
 
 
 def _as_list(value: str | Iterable[str] | None) -> list[str]:
@@ -213,6 +266,19 @@ def _expand_tag_filter(pattern: str) -> list[str]:
     return [pattern] if "." in pattern else [pattern, pattern + ".*"]
 
 
+def _load_modules(modules: list[str]) -> None:
+    """Import the named built-in families (all of them when ``modules`` is empty)."""
+    if not modules:
+        _load_builtin_models()
+        return
+    from .models import FAMILIES
+
+    for module in modules:
+        if module in FAMILIES:
+            with _lock:
+                importlib.import_module(f"{_PACKAGE}.{module}")
+
+
 def list_models(
     filter: str | Iterable[str] = "",
     module: str | Iterable[str] = "",
@@ -224,7 +290,7 @@ def list_models(
 
     Args:
         filter: fnmatch pattern(s) to include, e.g. ``"resnet*"`` or ``["*resnext*", "dense*"]``.
-        module: limit to family module(s), e.g. ``"resnet"``.
+        module: limit to family module(s), e.g. ``"resnet"`` (imports only those families).
         pretrained: keep only names that have weights.
         exclude_filters: fnmatch pattern(s) to drop after including.
         include_tags: list ``arch.tag`` names; defaults to ``pretrained``.
@@ -232,12 +298,12 @@ def list_models(
     Returns:
         Names; deprecated aliases are not listed (they still work in ``create_model``).
     """
-    _load_builtin_models()
+    modules = _as_list(module)
+    _load_modules(modules)
     if include_tags is None:
         include_tags = pretrained
     includes, excludes = _as_list(filter), _as_list(exclude_filters)
     with _lock:
-        modules = _as_list(module)
         if modules:
             archs = set().union(*(_module_to_archs.get(m, set()) for m in modules))
         else:
@@ -282,7 +348,7 @@ def list_modules() -> list[str]:
 
 def is_model_pretrained(model_name: str) -> bool:
     """Whether ``arch`` (its default tag) or ``arch.tag`` has weights."""
-    _load_builtin_models()
+    _load_family_of(model_name)
     return _name_has_weights(model_name)
 
 
@@ -310,13 +376,43 @@ def get_arch_pretrained_cfgs(model_name: str) -> dict[str, PretrainedCfg]:
 
 def get_deprecated_models(module: str = "") -> dict[str, str | None]:
     """Deprecated aliases and what they map to (``None``: removed)."""
-    _load_builtin_models()
+    _load_modules(_as_list(module))
     return dict(_module_to_deprecated.get(module, {}) if module else _deprecated)
 
 
-def _make_entrypoint(name: str, args: Any, build: Callable[..., Any], module_name: str) -> Callable[..., Any]:
-    def entrypoint(pretrained: bool = False, **kwargs: Any) -> Any:
-        return build(name, pretrained, model_args=args, **kwargs)
+def resolve_pretrained_cfg(
+    model_name: str,
+    pretrained_cfg: str | PretrainedCfg | Mapping[str, Any] | None = None,
+    pretrained_cfg_overlay: Mapping[str, Any] | None = None,
+) -> PretrainedCfg:
+    """The config a model is built with, resolved once: ``pretrained_cfg`` as a tag (looked up),
+    a full config, or None for the name's own tag (or the default); then
+    ``pretrained_cfg_overlay`` fields replace the config's. An unregistered name gets a bare
+    config naming it."""
+    from .hub import overlay_cfg
+
+    arch, tag = split_model_name_tag(model_name)
+    if isinstance(pretrained_cfg, str):
+        tag = pretrained_cfg or tag
+        cfg = get_pretrained_cfg(f"{arch}.{tag}" if tag else arch) if is_model(arch) else None
+    elif pretrained_cfg is not None:
+        cfg = as_pretrained_cfg(pretrained_cfg)
+    else:
+        cfg = get_pretrained_cfg(model_name) if is_model(arch) else None
+    if cfg is None:
+        cfg = PretrainedCfg(architecture=arch)
+    if pretrained_cfg_overlay:
+        cfg = overlay_cfg(cfg, pretrained_cfg_overlay)
+    if not cfg.architecture:
+        cfg = dataclasses.replace(cfg, architecture=arch)
+    return cfg
+
+
+def _make_entrypoint(name: str, args: Any, module_name: str) -> Entrypoint:
+    def entrypoint(pretrained: bool = False, **kwargs: Any) -> nn.Module:
+        from .factory import create_model
+
+        return create_model(name, pretrained, **kwargs)
 
     entrypoint.__name__ = entrypoint.__qualname__ = name
     entrypoint.__module__ = module_name
@@ -326,32 +422,81 @@ def _make_entrypoint(name: str, args: Any, build: Callable[..., Any], module_nam
 
 def register_family(
     module_name: str,
-    variants: Mapping[str, Any],
-    build: Callable[..., Any],
     *,
+    model_cls: Callable[..., nn.Module],
+    variants: Mapping[str, Any],
     weights: Mapping[str, PretrainedCfg | Mapping[str, Any]] | None = None,
+    cfg_defaults: Mapping[str, Any] | None = None,
+    feature_cfg: Mapping[str, Any] | None = None,
+    filter_fn: FilterFn | None = None,
     deprecated: Mapping[str, str | None] | None = None,
 ) -> dict[str, PretrainedCfg]:
-    """Turn a family's variant table into registered entrypoints.
+    """Register a family (or a group of its variants that shares defaults) from its tables.
 
-    Each variant ``name`` gets a function ``name(pretrained=False, **kwargs)`` that calls
-    ``build(name, pretrained, model_args=variant, **kwargs)``; it is set as an attribute of the
-    family module, so ``from visionzoo.models.resnet import resnet50`` works.
+    Args:
+        module_name: the family module's ``__name__``.
+        model_cls: the model class every variant builds.
+        variants: ``{name: args}``, ``args`` a :func:`~visionzoo.variants.model_args_type`
+            record (or :class:`~visionzoo.variants.Pruned` around one).
+        weights: ``{"arch.tag": fields}``: only what differs from ``cfg_defaults``; one entry
+            per architecture with several tags carries ``default=True``.
+        cfg_defaults: fields shared by the family's weight configs, over the core base
+            (``url=""``, ``hf_hub_id="timm/"``).
+        feature_cfg: defaults of the ``features_only`` wrapper.
+        filter_fn: the family's checkpoint remap.
+        deprecated: old names, ``{"alias": "arch.tag"}``.
+
+    Each name becomes an entrypoint ``name(pretrained=False, **kwargs)``, reachable as
+    ``visionzoo.models.<family>.<name>`` through :func:`family_entrypoint`.
 
     Returns:
         ``{arch: default pretrained cfg}`` for the module's ``default_cfgs``.
     """
-    mod = sys.modules[module_name]
-    weights = dict(weights or {})
+    base = {**WEIGHT_CFG_BASE, **(cfg_defaults or {})}
+    weights = {k: v if isinstance(v, PretrainedCfg) else {**base, **v} for k, v in (weights or {}).items()}
     stray = sorted({split_model_name_tag(k)[0] for k in weights} - set(variants))
     if stray:
         raise ValueError(f"{module_name}: weights for unknown variants {stray}")
+    module = _module_short_name(module_name)
     with _lock:
         for name, args in variants.items():
-            fn = _make_entrypoint(name, args, build, module_name)
-            register_model(fn)
-            setattr(mod, name, fn)
+            pruned = isinstance(args, Pruned)
+            _recipes[name] = Recipe(
+                name=name,
+                model_cls=model_cls,
+                args=args.args if pruned else args,
+                pruned=pruned,
+                feature_cfg=dict(feature_cfg or {}),
+                filter_fn=filter_fn,
+            )
+            try:
+                register_model(_make_entrypoint(name, args, module_name))
+            except ValueError:
+                del _recipes[name]
+                raise
         register_pretrained_cfgs(weights)
         if deprecated:
             register_deprecations(module_name, deprecated)
+        _install_dir(module_name, module)
         return {arch: next(iter(_cfgs[arch].values())) for arch in variants if arch in _cfgs}
+
+
+def family_entrypoint(module_name: str, name: str) -> Entrypoint:
+    """The entrypoint ``name`` of a family module: a family's module ``__getattr__`` calls this,
+    so ``from visionzoo.models.resnet import resnet50`` works and type-checks."""
+    archs = _module_to_archs.get(_module_short_name(module_name), set())
+    if name in archs:
+        return _entrypoints[name]
+    raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
+
+
+def _install_dir(module_name: str, module: str) -> None:
+    """Let ``dir(module)`` (and so tab completion) list the family's entrypoints."""
+    mod = sys.modules.get(module_name)
+    if mod is None or "__dir__" in vars(mod):
+        return
+
+    def module_dir() -> list[str]:
+        return sorted(set(vars(mod)) | _module_to_archs.get(module, set()))
+
+    mod.__dir__ = module_dir  # type: ignore[method-assign]

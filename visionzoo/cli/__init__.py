@@ -1,9 +1,16 @@
 """The ``visionzoo`` command: list, info, predict, validate, train, benchmark, export.
 
-Run ``visionzoo COMMAND --help`` for each command's options. Bad input (a missing data folder,
-an unknown model, a checkpoint for another architecture, an unwritable output...) prints one
-line on stderr and exits with code 2, leaving no partial output behind; ``--verbose`` adds the
-traceback. Multi-process training: ``torchrun --nproc_per_node=N -m visionzoo train ...``.
+Run ``visionzoo COMMAND --help`` for each command's options. Exit codes follow the error's
+type, never its text:
+
+* 2, one line: bad input, raised as one of the library's user-facing errors (:class:`CLIError`,
+  ``DatasetError``, ``UnknownModelError``, ``WeightsError``, ``StateDictMismatchError``), before
+  any work starts and leaving no partial output behind; ``--verbose`` adds the traceback.
+* 1, one line: the work failed for a stated reason (:class:`RunFailed`, e.g. training diverged)
+  or the system refused (an ``OSError`` such as a full disk).
+* 1, with the traceback: anything else is a bug in visionzoo, and the last line says so.
+
+Multi-process training: ``torchrun --nproc_per_node=N -m visionzoo train ...``.
 """
 
 from __future__ import annotations
@@ -14,9 +21,11 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from ._common import CLIError
+from ._common import CLIError, RunFailed
 
-__all__ = ["CLIError", "build_parser", "main"]
+__all__ = ["CLIError", "RunFailed", "build_parser", "main"]
+
+BUG_REPORT = "this is a bug in visionzoo, not in your input: please report it on the visionzoo issue tracker"
 
 _EPILOG = """examples:
   visionzoo list 'resnet*' --pretrained --sort top1
@@ -52,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``visionzoo`` console script and ``python -m visionzoo``.
 
     Returns:
-        The exit code: 0 success, 1 failure during the work, 2 bad input, 130 interrupted.
+        The exit code: 0 success, 1 failure during the work (or a bug), 2 bad input, 130 interrupted.
     """
     parser = build_parser()
     args = parser.parse_args(list(argv) if argv is not None else None)
@@ -69,11 +78,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
+    """The library's own user-facing error types: bad input, reported in one line, exit 2."""
     from ..data.datasets import DatasetError
     from ..hub import WeightsError
+    from ..integrity import StateDictMismatchError
     from ..registry import UnknownModelError
 
-    return (CLIError, DatasetError, UnknownModelError, WeightsError, ValueError, TypeError, KeyError, OSError)
+    return (CLIError, DatasetError, UnknownModelError, WeightsError, StateDictMismatchError)
 
 
 def _run(args: argparse.Namespace, verbose: bool) -> int:
@@ -84,15 +95,20 @@ def _run(args: argparse.Namespace, verbose: bool) -> int:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
     except Exception as e:
-        user_error = isinstance(e, _user_errors())
-        if verbose:
-            traceback.print_exc()
         message = _one_line(e)
         hint = "" if verbose else " (run with --verbose for the traceback)"
-        if user_error:
+        if isinstance(e, _user_errors()):
+            if verbose:
+                traceback.print_exc()
             print(f"{prog}: error: {message}", file=sys.stderr)
             return 2
-        print(f"{prog}: failed: {type(e).__name__}: {message}{hint}", file=sys.stderr)
+        if isinstance(e, (RunFailed, OSError)):
+            if verbose:
+                traceback.print_exc()
+            print(f"{prog}: failed: {message}{hint}", file=sys.stderr)
+            return 1
+        traceback.print_exc()
+        print(f"{prog}: internal error ({type(e).__name__}): {BUG_REPORT}", file=sys.stderr)
         return 1
 
 

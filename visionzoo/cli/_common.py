@@ -11,6 +11,7 @@ import math
 import os
 import shutil
 import sys
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,21 +21,48 @@ from torch import nn
 
 __all__ = [
     "CLIError",
+    "RunFailed",
     "add_common",
     "add_device",
+    "add_engine",
     "add_model_source",
     "atomic_write",
+    "check_positive",
     "check_writable_file",
     "format_table",
     "load_model",
     "maybe_optimize",
     "note",
     "resolve_device",
+    "user_values",
 ]
 
 
 class CLIError(Exception):
     """Bad input: reported as one line on stderr with exit code 2."""
+
+
+class RunFailed(Exception):
+    """The work failed for a reason the message states (not bad input, not a bug): one line, exit 1."""
+
+
+@contextlib.contextmanager
+def user_values(what: str = "") -> Iterator[None]:
+    """Around a library call whose ``ValueError`` / ``TypeError`` can only come from values the
+    user typed, make it bad input (exit 2); ``what`` prefixes the message when it does not
+    name the flag itself."""
+    try:
+        yield
+    except (ValueError, TypeError) as e:
+        text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CLIError(f"{what}: {text}" if what else text) from e
+
+
+def check_positive(**values: float | None) -> None:
+    """``--name must be > 0`` for each given value (``img_size=...``) that is not."""
+    for name, value in values.items():
+        if value is not None and value <= 0:
+            raise CLIError(f"--{name.replace('_', '-')} must be > 0, got {value}")
 
 
 def note(message: str) -> None:
@@ -118,26 +146,80 @@ def _arch(name: str) -> str:
     return resolve_model_name(name)[0]
 
 
+def check_model_name(model_name: str) -> None:
+    """Check a ``--model`` the user typed before anything is asked of them: an unknown name
+    raises ``UnknownModelError``; a ``local-dir:`` folder must exist."""
+    from ..registry import resolve_model_name
+
+    if model_name.startswith(("hf-hub:", "hf_hub:")):
+        return  # resolved (or refused) against the Hub when the model is built
+    if model_name.startswith("local-dir:"):
+        folder = Path(model_name.partition(":")[2]).expanduser()
+        if not folder.is_dir():
+            raise CLIError(f"--model {model_name}: folder {folder} not found")
+        return
+    resolve_model_name(model_name)
+
+
 def load_model(
     model_name: str | None,
     *,
     pretrained: bool = False,
     checkpoint: str | None = None,
     require_weights: str | None = None,
+    refuse_non_finite: bool = False,
     **kwargs: Any,
 ) -> nn.Module:
     """Build the model the command line names, with its weights.
+
+    What the user typed (``--model``, ``--checkpoint``) is checked before what they left out.
 
     Args:
         model_name: ``--model``; may be omitted with a checkpoint folder.
         pretrained: ``--pretrained``.
         checkpoint: ``--checkpoint``: a saved-model / run folder, or a weights file.
         require_weights: refuse random weights, naming the command in the message.
+        refuse_non_finite: weights holding NaN/Inf are bad input (one line naming the tensors),
+            for commands whose output would be garbage (predict, validate).
         **kwargs: model arguments (``num_classes``, ``in_chans``...).
     """
+    from ..integrity import NonFiniteWeightsWarning
+
+    if model_name is not None:
+        check_model_name(model_name)
+    with warnings.catch_warnings(record=refuse_non_finite) as caught:
+        if refuse_non_finite:
+            warnings.simplefilter("always", NonFiniteWeightsWarning)
+        model = _load_model(
+            model_name,
+            pretrained=pretrained,
+            checkpoint=checkpoint,
+            require_weights=require_weights,
+            **kwargs,
+        )
+    for w in caught or []:
+        if isinstance(w.message, NonFiniteWeightsWarning):
+            tensors = w.message.tensors
+            more = f" and {len(tensors) - 3} more" if len(tensors) > 3 else ""
+            raise CLIError(
+                f"the weights hold NaN/Inf values in {len(tensors)} tensor(s) "
+                f"({', '.join(tensors[:3])}{more}); the outputs would be meaningless"
+            )
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return model
+
+
+def _load_model(
+    model_name: str | None,
+    *,
+    pretrained: bool,
+    checkpoint: str | None,
+    require_weights: str | None,
+    **kwargs: Any,
+) -> nn.Module:
     from .. import create_model
     from ..builder import load_state_dict_into
-    from ..hub import WeightsError, load_state_dict
+    from ..hub import WeightsUnavailable, load_state_dict
 
     if checkpoint is None:
         if model_name is None:
@@ -147,15 +229,14 @@ def load_model(
                 f"{require_weights} needs trained weights: add --pretrained, or --checkpoint PATH "
                 "for weights you trained"
             )
+        advice = (
+            f"On the command line: --model {model_name} --checkpoint path/to/weights, "
+            "or --checkpoint FOLDER (saved by save_pretrained or `visionzoo train`)"
+        )
         try:
             return create_model(model_name, pretrained=pretrained, **kwargs)
-        except WeightsError as e:
-            if "pretrained_cfg_overlay=dict(file=" not in str(e):
-                raise
-            raise CLIError(
-                f"{e}. On the command line: --model {model_name} --checkpoint path/to/weights, "
-                "or --checkpoint FOLDER (saved by save_pretrained or `visionzoo train`)"
-            ) from None
+        except WeightsUnavailable as e:  # (other WeightsErrors are one line, exit 2, as they are)
+            raise CLIError(f"{_one_line(e)}. {advice}") from None
     path = Path(checkpoint).expanduser()
     if not path.exists():
         raise CLIError(f"checkpoint not found: {path}")
@@ -167,16 +248,19 @@ def load_model(
                 f"checkpoint {folder} is a {saved!r} model, not {_arch(model_name)!r}; "
                 f"drop --model or pass --model {saved}"
             )
+        # weights that do not fit the architecture its config names: StateDictMismatchError (exit 2)
         return create_model(f"local-dir:{folder}", pretrained=True, **kwargs)
     if model_name is None:
         raise CLIError(f"--checkpoint {path} is a weights file: also pass --model NAME (its architecture)")
     state_dict = load_state_dict(path)
     model = create_model(model_name, **_shape_kwargs(model_name, state_dict, kwargs))
-    try:
-        load_state_dict_into(model, state_dict, source=f"checkpoint {path}")
-    except RuntimeError as e:
-        raise CLIError(str(e).splitlines()[0]) from None
+    load_state_dict_into(model, state_dict, source=f"checkpoint {path}")
     return model
+
+
+def _one_line(e: BaseException) -> str:
+    lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
+    return lines[0].rstrip(".") if lines else type(e).__name__
 
 
 def _shape_kwargs(
@@ -202,12 +286,33 @@ def _shape_kwargs(
 
 
 def model_in_chans(model: nn.Module) -> int:
-    from ..data.config import _model_in_chans
+    from ..model import model_in_chans as in_chans  # (lazy: keeps `visionzoo --help` fast)
 
-    return _model_in_chans(model, getattr(model, "pretrained_cfg", None) or {})
+    return in_chans(model)
 
 
 _warned_optimize = False
+
+
+ENGINE_CHOICES = ("torch", "onnxruntime", "openvino", "auto")
+
+
+def add_engine(p: argparse.ArgumentParser, *, extra: tuple[str, ...] = ()) -> None:
+    """``--engine`` (and ``--calibration`` for int8) of predict / validate / benchmark."""
+    p.add_argument(
+        "--engine",
+        choices=ENGINE_CHOICES + extra,
+        default="torch",
+        help="inference engine: torch (default), onnxruntime or openvino (the model exported to ONNX "
+        "and run by that runtime; pip install 'visionzoo[onnx]' / '[openvino]'), auto (time the "
+        "installed ones and keep the fastest); every engine is checked against the eager model"
+        + ("; all: a table of every engine and precision on this machine" if "all" in extra else ""),
+    )
+    p.add_argument(
+        "--calibration",
+        metavar="DATA",
+        help="calibration images for --precision int8 (a dataset spec, e.g. digits:train or a folder)",
+    )
 
 
 def maybe_optimize(
@@ -217,10 +322,32 @@ def maybe_optimize(
     precision: str = "fp32",
     channels_last: bool | None = None,
     compile: bool = False,
+    engine: str = "torch",
+    calibration: str | None = None,
+    batch_size: int = 1,
 ) -> nn.Module:
     """Apply :func:`visionzoo.optimize.optimize_for_inference` (BN folding, precision, memory
-    format, compile), or, with ``enabled=False`` (``--no-optimize``), only what was asked for."""
+    format, compile, another engine), or, with ``enabled=False`` (``--no-optimize``), only what
+    was asked for."""
     global _warned_optimize
+    if engine != "torch" or precision == "int8":
+        from ..engines import EngineUnavailable
+        from ..optimize import optimize_for_inference
+
+        if precision == "int8" and not calibration:
+            raise CLIError("--precision int8 needs --calibration DATA (e.g. digits:train or an image folder)")
+        try:
+            fast = optimize_for_inference(
+                model,
+                precision=precision,
+                engine="onnxruntime" if engine == "torch" else engine,
+                calibration=calibration,
+                batch_size=batch_size,
+            )
+        except EngineUnavailable as e:
+            raise CLIError(str(e)) from None
+        note(fast.engine_report.summary())  # type: ignore[union-attr,operator]
+        return fast
     if enabled:
         try:
             from ..optimize import optimize_for_inference
@@ -242,7 +369,8 @@ def maybe_optimize(
     return model
 
 
-PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+# int8 engines take and give fp32 tensors
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16, "int8": torch.float32}
 
 
 def precision_dtype(name: str) -> torch.dtype:

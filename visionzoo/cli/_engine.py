@@ -14,6 +14,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..data.datasets import DigitsSource, ImageSource, TransformDataset, collate_skipping
+from ._common import CLIError
 from ._distributed import Dist
 
 __all__ = ["autocast", "eval_loader", "evaluate", "num_workers"]
@@ -24,7 +25,7 @@ def num_workers(requested: int | None, source: ImageSource, dist: Dist) -> int:
     else a share of the CPUs."""
     if requested is not None:
         if requested < 0:
-            raise ValueError(f"--workers must be >= 0, got {requested}")
+            raise CLIError(f"--workers must be >= 0, got {requested}")
         return requested
     if isinstance(source, DigitsSource):
         return 0

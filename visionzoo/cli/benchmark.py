@@ -16,11 +16,15 @@ from ._common import (
     CLIError,
     add_common,
     add_device,
+    add_engine,
+    check_positive,
+    format_table,
     load_model,
     maybe_optimize,
     model_in_chans,
     precision_dtype,
     resolve_device,
+    user_values,
 )
 
 
@@ -39,17 +43,74 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--batch-size", "-b", type=int, default=32, help="images per step (default 32)")
     p.add_argument("--img-size", type=int, help="input size (default: the model's config)")
-    p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32", help="compute precision")
+    p.add_argument(
+        "--precision",
+        choices=("fp32", "bf16", "fp16", "int8"),
+        default="fp32",
+        help="compute precision (int8: through ONNX Runtime, with --calibration)",
+    )
     p.add_argument("--channels-last", action="store_true", help="channels-last memory format")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
     p.add_argument("--train", action="store_true", help="time training steps instead of inference")
     p.add_argument("--steps", type=int, default=20, help="timed steps (default 20)")
     p.add_argument("--warmup", type=int, default=5, help="untimed warm-up steps (default 5)")
     p.add_argument("--no-optimize", action="store_true", help="inference: run the model as built")
+    add_engine(p, extra=("all",))
     p.add_argument("--json", action="store_true", help="print a JSON object")
     add_device(p)
     add_common(p)
     p.set_defaults(func=run)
+
+
+def _matmul_peak_gflops() -> float:
+    """Best fp32 GFLOP/s of 2048x2048 matmuls here: the yardstick for the engine table."""
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    torch.mm(a, b)
+    best = 0.0
+    for _ in range(3):
+        start = time.perf_counter()
+        torch.mm(a, b)
+        best = max(best, 2 * 2048**3 / (time.perf_counter() - start) / 1e9)
+    return best
+
+
+def _engine_table(model: nn.Module, x: torch.Tensor, args: argparse.Namespace) -> int:
+    """``--engine all``: img/s of every installed engine x precision, and the fraction of the
+    measured fp32 matmul peak each reaches."""
+    from ..engines import available_engines
+    from ..optimize import optimize_for_inference, supported_precisions
+
+    flops = _flops_per_step(model, x, train=False)
+    peak = _matmul_peak_gflops()
+    calibration = args.calibration or torch.randn(16, *x.shape[1:])
+    combos: list[tuple[str, str]] = [
+        ("torch", p) for p in ("fp32", "bf16", "fp16") if p in supported_precisions("cpu")
+    ]
+    combos += [(e, "fp32") for e in available_engines() if e != "torch"]
+    if "onnxruntime" in available_engines():
+        combos.append(("onnxruntime", "int8"))
+    rows = []
+    for engine, precision in combos:
+        net = optimize_for_inference(
+            model,
+            engine=engine,
+            precision=precision,
+            calibration=calibration if precision == "int8" else None,
+            batch_size=x.shape[0],
+        )
+        xin = x.to(next((p.dtype for p in net.parameters()), torch.float32)) if engine == "torch" else x
+        with torch.inference_mode():
+            for _ in range(args.warmup):
+                net(xin)
+            start = time.perf_counter()
+            for _ in range(args.steps):
+                net(xin)
+            elapsed = time.perf_counter() - start
+        gflops = flops * args.steps / elapsed / 1e9
+        rows.append([engine, precision, f"{x.shape[0] * args.steps / elapsed:.1f}", f"{gflops / peak:.0%}"])
+    print(f"{args.model}, batch {x.shape[0]}, {x.shape[-1]}px; fp32 matmul peak {peak:.0f} GFLOP/s")
+    print(format_table(rows, ["engine", "precision", "img/s", "of fp32 matmul peak"]))
+    return 0
 
 
 def _flops_per_step(model: nn.Module, x: torch.Tensor, train: bool) -> float:
@@ -86,10 +147,12 @@ def run(args: argparse.Namespace) -> int:
             raise CLIError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if args.warmup < 0:
         raise CLIError(f"--warmup must be >= 0, got {args.warmup}")
+    check_positive(img_size=args.img_size)
     device = resolve_device(args.device)
     dtype = precision_dtype(args.precision)
     model = load_model(args.model, checkpoint=args.checkpoint)
-    cfg = resolve_model_data_config(model, {"img_size": args.img_size})
+    with user_values():
+        cfg = resolve_model_data_config(model, {"img_size": args.img_size})
     size = (model_in_chans(model), *cfg["input_size"][1:])
     model.to(device)
     x = torch.randn(args.batch_size, *size, device=device)
@@ -117,12 +180,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         model.eval()
         flops = _flops_per_step(model, x, train=False)
+        if args.engine == "all":
+            return _engine_table(model, x, args)
         net = maybe_optimize(
             model,
             enabled=not args.no_optimize,
             precision=args.precision,
             channels_last=args.channels_last or None,
             compile=args.compile,
+            engine=args.engine,
+            calibration=args.calibration,
+            batch_size=args.batch_size,
         )
         xin = x.to(next((p.dtype for p in net.parameters()), dtype))
 

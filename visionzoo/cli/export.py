@@ -16,12 +16,15 @@ from torch import nn
 
 from ._common import (
     CLIError,
+    RunFailed,
     add_common,
     add_model_source,
+    check_positive,
     check_writable_file,
     load_model,
     model_in_chans,
     note,
+    user_values,
 )
 
 _FORMATS = ("onnx", "exported-program")
@@ -34,7 +37,8 @@ def register(subparsers: Any) -> None:
         description="Export a model for deployment: 'onnx' (torch.onnx dynamo exporter; needs onnx "
         "and onnxscript, and onnxruntime to run the check: pip install 'visionzoo[onnx]') or "
         "'exported-program' (torch.export, saved as .pt2 and loadable with torch.export.load). "
-        "The exported file is loaded back, run on random input and compared with the eager "
+        "The batch dimension is dynamic unless --batch-size fixes it. The exported file is loaded "
+        "back, run on random input (batches of 1 and 3 when dynamic) and compared with the eager "
         "model; if they disagree beyond --atol/--rtol nothing is written. The file is written "
         "under a temporary name and renamed, so no partial file is left behind.",
     )
@@ -42,8 +46,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--format", "-f", choices=_FORMATS, required=True, help="onnx or exported-program")
     p.add_argument("--output", "-o", required=True, metavar="PATH", help="file to write (.onnx / .pt2)")
     p.add_argument("--img-size", type=int, help="input size (default: the model's config)")
-    p.add_argument("--batch-size", "-b", type=int, default=2, help="example batch size (default 2)")
-    p.add_argument("--dynamic-batch", action="store_true", help="make the batch dimension dynamic")
+    batch = p.add_mutually_exclusive_group()
+    batch.add_argument(
+        "--batch-size", "-b", type=int, help="fix the batch dimension at this size (default: dynamic)"
+    )
+    batch.add_argument("--dynamic-batch", action="store_true", help="dynamic batch dimension (the default)")
     p.add_argument("--opset", type=int, help="ONNX opset version (default: the exporter's)")
     p.add_argument("--atol", type=float, default=1e-4, help="absolute tolerance of the check (default 1e-4)")
     p.add_argument("--rtol", type=float, default=1e-4, help="relative tolerance of the check (default 1e-4)")
@@ -94,18 +101,19 @@ def run(args: argparse.Namespace) -> int:
 
     output = Path(args.output).expanduser()
     check_writable_file(output)
-    if args.batch_size < 1:
+    if args.batch_size is not None and args.batch_size < 1:
         raise CLIError(f"--batch-size must be >= 1, got {args.batch_size}")
-    if args.dynamic_batch and args.batch_size < 2:
-        raise CLIError("--dynamic-batch needs an example --batch-size of at least 2")
+    check_positive(img_size=args.img_size)
+    dynamic = args.batch_size is None
     model = load_model(args.model, pretrained=args.pretrained, checkpoint=args.checkpoint)
     model.eval()
-    cfg = resolve_model_data_config(model, {"img_size": args.img_size})
+    with user_values():
+        cfg = resolve_model_data_config(model, {"img_size": args.img_size})
     size = (model_in_chans(model), *cfg["input_size"][1:])
     gen = torch.Generator().manual_seed(0)
-    x = torch.randn(args.batch_size, *size, generator=gen)
-    # a second batch size proves a dynamic batch dimension really is dynamic
-    checks = [x] + ([torch.randn(args.batch_size + 1, *size, generator=gen)] if args.dynamic_batch else [])
+    # a dynamic batch is traced at 2 (torch.export specialises 0 and 1) and checked at 1 and 3
+    x = torch.randn(2 if dynamic else args.batch_size, *size, generator=gen)
+    checks = [torch.randn(n, *size, generator=gen) for n in (1, 3)] if dynamic else [x]
     with torch.no_grad():
         expected = [model(c) for c in checks]
 
@@ -117,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     tmp = tmp_dir / output.name
     try:
         if args.format == "onnx":
-            _export_onnx(model, x, tmp, dynamic=args.dynamic_batch, opset=args.opset)
+            _export_onnx(model, x, tmp, dynamic=dynamic, opset=args.opset)
             got = [_run_onnx(tmp, c) for c in checks]
             checker: str | None = "onnxruntime"
             if got[0] is None:
@@ -126,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
                 onnx.checker.check_model(str(tmp))
                 checker = None
         else:
-            _export_program(model, x, tmp, dynamic=args.dynamic_batch)
+            _export_program(model, x, tmp, dynamic=dynamic)
             got = [_run_program(tmp, c) for c in checks]  # type: ignore[misc]
             checker = "torch.export.load"
         max_err = 0.0
@@ -134,10 +142,13 @@ def run(args: argparse.Namespace) -> int:
             for e, g in zip(expected, got):
                 assert g is not None  # checker is set only when the file was run
                 if g.shape != e.shape:
-                    raise RuntimeError(f"exported model gives shape {tuple(g.shape)}, eager {tuple(e.shape)}")
+                    raise RunFailed(
+                        f"exported model gives shape {tuple(g.shape)}, eager {tuple(e.shape)}; "
+                        "nothing written"
+                    )
                 max_err = max(max_err, (g.float() - e.float()).abs().max().item())
                 if not torch.allclose(g.float(), e.float(), atol=args.atol, rtol=args.rtol):
-                    raise RuntimeError(
+                    raise RunFailed(
                         f"exported model disagrees with eager: max abs difference {max_err:.3g} "
                         f"(atol {args.atol}, rtol {args.rtol}); nothing written"
                     )
@@ -149,7 +160,8 @@ def run(args: argparse.Namespace) -> int:
     summary = {
         "output": str(output),
         "format": args.format,
-        "input_shape": [("batch" if args.dynamic_batch else args.batch_size), *size],
+        "input_shape": [("batch" if dynamic else args.batch_size), *size],
+        "checked_batches": [c.shape[0] for c in checks] if checker else [],
         "checked_with": checker,
         "max_abs_diff": max_err if checker else None,
         "files": [str(output.parent / f.name) for f in written],

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from ._common import add_common, fmt_num, format_table
+from ._common import CLIError, add_common, check_positive, fmt_num, format_table
 
 
 def register(subparsers: Any) -> None:
@@ -18,7 +18,9 @@ def register(subparsers: Any) -> None:
         description="Describe a model: parameter count, GMACs per image (counted by torch's flop "
         "counter on the meta device, so nothing is allocated), the input size, interpolation, "
         "crop and mean/std its weights expect, the feature pyramid (channels and stride of each "
-        "stage, what features_only returns) and every weight tag with its published top-1.",
+        "stage, what features_only returns) and every weight tag with its published top-1. For "
+        "local-dir:PATH and hf-hub:ID the saved checkpoint's own config comes first; the "
+        "architecture's published weights follow, labelled as such.",
     )
     p.add_argument("model", metavar="MODEL", help="arch, arch.tag, hf-hub:org/repo or local-dir:PATH")
     p.add_argument("--img-size", type=int, help="count GMACs at this size (default: the config's)")
@@ -34,6 +36,7 @@ def count_macs(model: torch.nn.Module, input_size: tuple[int, int, int]) -> floa
 
     device = next(model.parameters()).device
     x = torch.zeros(1, *input_size, device=device)
+    model.eval()  # inference MACs; training-mode batch norm also refuses one image at 1x1
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         model(x)
     return counter.get_total_flops() / 2
@@ -42,6 +45,7 @@ def count_macs(model: torch.nn.Module, input_size: tuple[int, int, int]) -> floa
 def describe(name: str, *, img_size: int | None = None, num_classes: int | None = None) -> dict[str, Any]:
     from .. import create_model
     from ..data import resolve_model_data_config
+    from ..factory import parse_model_name
     from ..pretrained import PretrainedCfg
     from ..registry import get_arch_pretrained_cfgs, is_model
 
@@ -69,8 +73,20 @@ def describe(name: str, *, img_size: int | None = None, num_classes: int | None 
             {"index": i, "module": f["module"], "num_chs": f["num_chs"], "reduction": f["reduction"]}
             for i, f in enumerate(getattr(model, "feature_info", []) or [])
         ],
-        "weights": [],
+        "checkpoint": None,
+        "weights": [],  # the architecture's published weights, whatever MODEL names
     }
+    source, location = parse_model_name(name)
+    if source is not None:  # a saved checkpoint: its own config, before anything published
+        info["checkpoint"] = {
+            "source": source,
+            "location": location,
+            "num_classes": cfg.num_classes,
+            "label_names": list(cfg.label_names) if cfg.label_names else None,
+            "input_size": list(cfg.input_size),
+            "description": cfg.description,
+            "top1": cfg.top1,
+        }
     if cfg.architecture and is_model(cfg.architecture):
         for key, wcfg in get_arch_pretrained_cfgs(cfg.architecture).items():
             if not wcfg.has_weights:
@@ -90,13 +106,29 @@ def describe(name: str, *, img_size: int | None = None, num_classes: int | None 
 
 
 def run(args: argparse.Namespace) -> int:
+    check_positive(img_size=args.img_size)
+    if args.num_classes is not None and args.num_classes < 0:
+        raise CLIError(f"--num-classes must be >= 0, got {args.num_classes}")
     info = describe(args.model, img_size=args.img_size, num_classes=args.num_classes)
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
     size = "x".join(map(str, info["input_size"]))
-    lines = [
-        f"{info['model']}  ({info['class']})",
+    lines = [f"{info['model']}  ({info['class']})"]
+    ck = info["checkpoint"]
+    if ck is not None:
+        names = ck["label_names"] or []
+        shown = ", ".join(names[:8]) + (f", ... ({len(names)})" if len(names) > 8 else "")
+        lines += [
+            f"  checkpoint     {ck['source']}:{ck['location']} (its own config.json)",
+            f"  architecture   {info['architecture']}",
+            f"  trained for    {ck['num_classes']} classes" + (f": {shown}" if names else ""),
+            f"  trained at     {'x'.join(map(str, ck['input_size']))}"
+            + (f"  top-1 {ck['top1']}" if ck["top1"] is not None else ""),
+        ]
+        if ck["description"]:
+            lines.append(f"  description    {ck['description']}")
+    lines += [
         f"  parameters     {info['params_m']:.2f} M",
         f"  GMACs          {info['gmacs']:.3f}  (one {size} image)",
         f"  classes        {info['num_classes']}   features {info['num_features']}",
@@ -114,8 +146,10 @@ def run(args: argparse.Namespace) -> int:
             (f["index"], f["module"], f["num_chs"], f["reduction"]) for f in info["features"]
         ]
         print(format_table(rows, ("index", "module", "channels", "stride"), right=(True, False, True, True)))
+    arch = info["architecture"]
     if info["weights"]:
-        print("\nweights:")
+        label = "weights:" if ck is None else f"published weights of {arch} (not this checkpoint):"
+        print(f"\n{label}")
         rows = [
             (
                 w["name"],
@@ -134,6 +168,8 @@ def run(args: argparse.Namespace) -> int:
                 right=(False, True, True, True, True, False),
             )
         )
-    else:
+    elif ck is None:
         print("\nweights: none published (train it with `visionzoo train`)")
+    else:
+        print(f"\npublished weights of {arch}: none")
     return 0

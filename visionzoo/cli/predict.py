@@ -13,11 +13,14 @@ from ._common import (
     CLIError,
     add_common,
     add_device,
+    add_engine,
     add_model_source,
+    check_positive,
     load_model,
     maybe_optimize,
     note,
     resolve_device,
+    user_values,
 )
 
 
@@ -40,6 +43,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--crop-pct", type=float, help="centre-crop fraction (default: the model's config)")
     p.add_argument("--json", action="store_true", help="print JSON: one record per image, plus skipped files")
     p.add_argument("--no-optimize", action="store_true", help="run the model as built (no BN folding etc.)")
+    add_engine(p)
     add_device(p)
     add_common(p)
     p.set_defaults(func=run)
@@ -53,18 +57,24 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"--topk must be >= 1, got {args.topk}")
     if args.batch_size < 1:
         raise CLIError(f"--batch-size must be >= 1, got {args.batch_size}")
+    check_positive(img_size=args.img_size, crop_pct=args.crop_pct)
     try:
         images, not_images = find_images(args.inputs)
     except DatasetError as e:
         raise CLIError(str(e)) from None
     device = resolve_device(args.device)
     model = load_model(
-        args.model, pretrained=args.pretrained, checkpoint=args.checkpoint, require_weights="predict"
+        args.model,
+        pretrained=args.pretrained,
+        checkpoint=args.checkpoint,
+        require_weights="predict",
+        refuse_non_finite=True,
     )
     model.eval()
     labels = model_label_names(model)
-    data_cfg = resolve_model_data_config(model, {"img_size": args.img_size, "crop_pct": args.crop_pct})
-    transform = create_transform(**data_cfg)
+    with user_values():
+        data_cfg = resolve_model_data_config(model, {"img_size": args.img_size, "crop_pct": args.crop_pct})
+        transform = create_transform(**data_cfg)
     mode = "L" if data_cfg["input_size"][0] == 1 else "RGB"
     if data_cfg["input_size"][0] not in (1, 3):
         raise CLIError(f"the model takes {data_cfg['input_size'][0]} input channels; images give 1 or 3")
@@ -77,7 +87,13 @@ def run(args: argparse.Namespace) -> int:
     if num_classes < 1:
         raise CLIError("the model has no classifier (num_classes=0); nothing to predict")
     k = min(args.topk, num_classes)
-    model = maybe_optimize(model.to(device), enabled=not args.no_optimize)
+    model = maybe_optimize(
+        model.to(device),
+        enabled=not args.no_optimize,
+        engine=args.engine,
+        calibration=args.calibration,
+        batch_size=min(args.batch_size, len(images)),
+    )
     dtype = next((p.dtype for p in model.parameters()), torch.float32)
 
     results: list[dict[str, Any]] = []

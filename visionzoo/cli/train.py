@@ -5,23 +5,25 @@ DistributedDataParallel replicas (gloo on CPU, NCCL on GPUs), each on its shard 
 
 A run folder holds ``last/`` and ``best/`` (each ``model.safetensors`` + ``config.json``, loadable
 with ``create_model("local-dir:RUN/best", pretrained=True)``), ``last/training_state.pt``
-(optimizer, schedule, EMA and progress, for ``--resume``) and ``metrics.csv``. Folders are
-written under a temporary name and renamed into place, so an interrupted save never leaves a
-half-written checkpoint, and ``last/`` (which holds the training state) is written before
-``best/`` and ``metrics.csv``: whatever a crash interrupts, ``--resume`` finds ``last/`` whole,
-finishes or undoes the interrupted swap, and rebuilds ``best/`` and ``metrics.csv`` from it.
-Each epoch reseeds the random generators from (seed, rank, epoch), so a resumed run continues
-exactly as an uninterrupted one would.
+(optimizer, schedule, EMA, progress and every setting of the run, for ``--resume``) and
+``metrics.csv``; see :mod:`._runfolder` for how saves survive a crash and how the run lock keeps
+a second run out. The work is a chain of named steps: :func:`resolve_settings` (the command line,
+merged with a resumed run's settings), :func:`open_data`, :func:`build_model`,
+:func:`make_loaders`, :func:`make_optimisation`, then :func:`train_epochs`, which runs
+:func:`train_one_epoch` and :func:`write_checkpoints` per epoch.
+
+Each epoch reseeds the random generators from (seed, rank, epoch), and each training sample's
+order and augmentation come from (seed, epoch) alone (:class:`~visionzoo.data.EpochSampler`),
+so a resumed run continues exactly as an uninterrupted one would, whatever ``--workers``.
 """
 
 from __future__ import annotations
 
 import argparse
-import filecmp
+import dataclasses
 import math
 import os
 import random
-import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -31,26 +33,91 @@ from typing import Any, cast
 import torch
 from torch import nn
 
+from ..data.datasets import DatasetSpec, ImageSource
 from ..pretrained import PretrainedCfg
 from ._common import (
     CLIError,
+    RunFailed,
     add_common,
     add_device,
     atomic_write_text,
     check_dir_creatable,
     check_free_space,
-    check_writable_dir,
+    check_model_name,
     format_bytes,
-    fsync_path,
     note,
     rows_to_csv,
+    user_values,
 )
 from ._distributed import Dist, init_distributed, state_digest
+from ._engine import autocast
+from ._runfolder import (
+    ADAPTIVE,
+    STATE_NAME,
+    checkpoint_bytes,
+    lock_run_folder,
+    recover_run_folder,
+    save_checkpoint,
+    sync_derived_files,
+    used_bytes,
+)
 
-STATE_NAME = "training_state.pt"
+__all__ = ["SETTINGS", "checkpoint_bytes", "create_optimizer", "lr_factor", "register", "run"]
+
 _STATE_FORMAT = 1
 _OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "nadam", "radam", "rmsprop")
-_ADAPTIVE = ("adam", "adamw", "nadam", "radam")
+
+# Every setting of a run and its default. The command line leaves them None when not given; the
+# run's training state saves the resolved values and --resume restores them. A setting given
+# again on --resume must agree with the run's, except --epochs (more epochs continue the run).
+SETTINGS: dict[str, Any] = {
+    "data": "digits",
+    "model": None,
+    "pretrained": False,
+    "num_classes": None,
+    "in_chans": None,
+    "val_data": None,
+    "val_split": 0.1,
+    "epochs": 10,
+    "batch_size": 64,
+    "lr": None,
+    "opt": "sgd",
+    "momentum": 0.9,
+    "weight_decay": None,
+    "sched": "cosine",
+    "warmup_epochs": 0.0,
+    "min_lr": 0.0,
+    "decay_epochs": 30.0,
+    "decay_rate": 0.1,
+    "smoothing": 0.1,
+    "drop_rate": None,
+    "drop_path": None,
+    "ema": False,
+    "ema_decay": 0.9998,
+    "img_size": None,
+    "interpolation": None,
+    "crop_pct": None,
+    "mean": None,
+    "std": None,
+    "scale": (0.08, 1.0),
+    "ratio": (3 / 4, 4 / 3),
+    "hflip": 0.5,
+    "vflip": 0.0,
+    "color_jitter": 0.4,
+    "aa": None,
+    "reprob": 0.0,
+    "remode": "const",
+    "mixup": 0.0,
+    "cutmix": 0.0,
+    "no_aug": False,
+    "seed": 42,
+    "amp": False,
+    "amp_dtype": "bfloat16",
+    "channels_last": False,
+    "compile": None,
+}
+# How this invocation runs, not what it computes: free to differ on --resume (not saved):
+# --output, --stop-after, --workers, --device, --no-progress, --deterministic, --grad-checkpointing.
 
 
 def register(subparsers: Any) -> None:
@@ -63,90 +130,92 @@ def register(subparsers: Any) -> None:
         "download). The classifier is sized to the dataset's classes and the first conv to its "
         "channels unless --num-classes / --in-chans say otherwise. Each epoch shows a progress "
         "bar and prints train and validation metrics; RUN/last and RUN/best hold checkpoints "
-        "(model.safetensors + config.json) and RUN/metrics.csv the history. "
-        "Multi-process: torchrun --nproc_per_node=N -m visionzoo train ...",
+        "(model.safetensors + config.json) and RUN/metrics.csv the history. --resume RUN restores "
+        "every setting of the run (DATA included); a setting given again must agree, except "
+        "--epochs. Multi-process: torchrun --nproc_per_node=N -m visionzoo train ...",
         epilog="example: visionzoo train digits --model resnet10t --img-size 32 --epochs 10 "
         "--hflip 0 --output runs/digits",
     )
     p.add_argument(
-        "data", nargs="?", default="digits", metavar="DATA", help="image folder, hf:NAME[:SPLIT] or digits"
+        "data",
+        nargs="?",
+        metavar="DATA",
+        help="image folder, hf:NAME[:SPLIT] or digits (default: digits; with --resume: the run's)",
     )
     p.add_argument(
         "--model", "-m", help="registered model name, e.g. resnet50 (default with --resume: the run's)"
     )
-    p.add_argument("--pretrained", action="store_true", help="start from the model's published weights")
+    flag = {"action": "store_true", "default": None}
+    p.add_argument("--pretrained", **flag, help="start from the model's published weights")
     p.add_argument("--num-classes", type=int, help="classifier outputs (default: the dataset's classes)")
     p.add_argument("--in-chans", type=int, help="input channels, 1 or 3 (default: 1 for grayscale data)")
     p.add_argument("--val-data", metavar="DATA", help="validation dataset (default: DATA's val split)")
     p.add_argument(
-        "--val-split",
-        type=float,
-        default=0.1,
-        help="fraction held out when DATA has no val split (default 0.1)",
+        "--val-split", type=float, help="fraction held out when DATA has no val split (default 0.1)"
     )
     g = p.add_argument_group("optimisation")
-    g.add_argument("--epochs", type=int, default=10, help="total epochs (default 10)")
-    g.add_argument(
-        "--batch-size", "-b", type=int, default=64, help="images per step per process (default 64)"
-    )
+    g.add_argument("--epochs", type=int, help="total epochs (default 10; more than the run's with --resume)")
+    g.add_argument("--batch-size", "-b", type=int, help="images per step per process (default 64)")
     g.add_argument(
         "--lr",
         type=float,
         help="peak learning rate (default: 0.1 (SGD) or 1e-3 (Adam family) x global batch/256)",
     )
-    g.add_argument("--opt", choices=_OPTIMIZERS, default="sgd", help="optimizer; sgd is Nesterov momentum")
-    g.add_argument("--momentum", type=float, default=0.9, help="SGD/RMSprop momentum (default 0.9)")
+    g.add_argument("--opt", choices=_OPTIMIZERS, help="optimizer (default sgd: Nesterov momentum)")
+    g.add_argument("--momentum", type=float, help="SGD/RMSprop momentum (default 0.9)")
     g.add_argument("--weight-decay", "--wd", type=float, help="default 1e-4 (SGD, RMSprop), 0.05 (AdamW), 0")
     g.add_argument(
-        "--sched", choices=("cosine", "step", "constant"), default="cosine", help="LR schedule per step"
+        "--sched", choices=("cosine", "step", "constant"), help="LR schedule per step (default cosine)"
     )
-    g.add_argument("--warmup-epochs", type=float, default=0.0, help="linear warm-up length (default 0)")
-    g.add_argument("--min-lr", type=float, default=0.0, help="cosine floor (default 0)")
-    g.add_argument("--decay-epochs", type=float, default=30.0, help="step schedule: epochs between decays")
-    g.add_argument("--decay-rate", type=float, default=0.1, help="step schedule: LR factor per decay")
-    g.add_argument("--smoothing", type=float, default=0.1, help="label smoothing (default 0.1)")
+    g.add_argument("--warmup-epochs", type=float, help="linear warm-up length (default 0)")
+    g.add_argument("--min-lr", type=float, help="cosine floor (default 0)")
+    g.add_argument("--decay-epochs", type=float, help="step schedule: epochs between decays (default 30)")
+    g.add_argument("--decay-rate", type=float, help="step schedule: LR factor per decay (default 0.1)")
+    g.add_argument("--smoothing", type=float, help="label smoothing (default 0.1)")
     g.add_argument("--drop-rate", "--drop", type=float, help="dropout before the classifier")
     g.add_argument("--drop-path", type=float, help="stochastic depth rate")
-    g.add_argument("--ema", action="store_true", help="keep an exponential moving average of the weights")
-    g.add_argument("--ema-decay", type=float, default=0.9998, help="EMA decay (warmed up as (1+n)/(10+n))")
+    g.add_argument("--ema", **flag, help="keep an exponential moving average of the weights")
+    g.add_argument("--ema-decay", type=float, help="EMA decay (default 0.9998, warmed up as (1+n)/(10+n))")
     a = p.add_argument_group("data and augmentation")
     a.add_argument("--img-size", type=int, help="training and eval size (default: the model's config)")
     a.add_argument("--interpolation", help="resize interpolation (default: the model's config)")
     a.add_argument("--crop-pct", type=float, help="eval centre-crop fraction (default: the model's config)")
     a.add_argument("--mean", type=float, nargs="+", help="normalisation mean per channel")
     a.add_argument("--std", type=float, nargs="+", help="normalisation std per channel")
-    a.add_argument("--scale", type=float, nargs=2, default=(0.08, 1.0), help="random-resized-crop area range")
-    a.add_argument(
-        "--ratio", type=float, nargs=2, default=(3 / 4, 4 / 3), help="random-resized-crop aspect range"
-    )
-    a.add_argument("--hflip", type=float, default=0.5, help="horizontal flip probability (0 for digits/text)")
-    a.add_argument("--vflip", type=float, default=0.0, help="vertical flip probability")
-    a.add_argument("--color-jitter", type=float, default=0.4, help="colour jitter strength (without --aa)")
+    a.add_argument("--scale", type=float, nargs=2, help="random-resized-crop area range (default 0.08 1)")
+    a.add_argument("--ratio", type=float, nargs=2, help="random-resized-crop aspect range (default 3/4 4/3)")
+    a.add_argument("--hflip", type=float, help="horizontal flip probability (default 0.5; 0 for digits/text)")
+    a.add_argument("--vflip", type=float, help="vertical flip probability (default 0)")
+    a.add_argument("--color-jitter", type=float, help="colour jitter strength without --aa (default 0.4)")
     a.add_argument("--aa", metavar="POLICY", help="rand-m9-n2 (RandAugment), autoaug, trivial or augmix")
-    a.add_argument("--reprob", type=float, default=0.0, help="random erasing probability")
-    a.add_argument("--remode", choices=("const", "pixel"), default="const", help="random erasing fill")
-    a.add_argument("--mixup", type=float, default=0.0, help="mixup alpha (0: off)")
-    a.add_argument("--cutmix", type=float, default=0.0, help="cutmix alpha (0: off)")
-    a.add_argument("--no-aug", action="store_true", help="train on eval preprocessing (no augmentation)")
+    a.add_argument("--reprob", type=float, help="random erasing probability (default 0)")
+    a.add_argument("--remode", choices=("const", "pixel"), help="random erasing fill (default const)")
+    a.add_argument("--mixup", type=float, help="mixup alpha (default 0: off)")
+    a.add_argument("--cutmix", type=float, help="cutmix alpha (default 0: off)")
+    a.add_argument("--no-aug", **flag, help="train on eval preprocessing (no augmentation)")
     r = p.add_argument_group("run")
     r.add_argument("--output", "-o", metavar="DIR", help="run folder (default: runs/MODEL-TIMESTAMP)")
-    r.add_argument("--resume", metavar="PATH", help="continue a run: its folder or its last/ checkpoint")
+    r.add_argument(
+        "--resume",
+        metavar="PATH",
+        help="continue a run that is not running (its folder or its last/ checkpoint) with its settings",
+    )
     r.add_argument(
         "--stop-after",
         type=int,
         metavar="N",
         help="end this invocation after N epochs (time-limited job slots); continue with --resume",
     )
-    r.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    r.add_argument("--seed", type=int, help="random seed (default 42)")
     r.add_argument(
         "--deterministic",
         action="store_true",
         help="deterministic algorithms only (torch.use_deterministic_algorithms): bit-identical reruns "
         "and resumes on GPUs too; an op without a deterministic version stops the run",
     )
-    r.add_argument("--amp", action="store_true", help="mixed precision (autocast)")
-    r.add_argument("--amp-dtype", choices=("bfloat16", "float16"), default="bfloat16", help="autocast dtype")
-    r.add_argument("--channels-last", action="store_true", help="channels-last memory format")
+    r.add_argument("--amp", **flag, help="mixed precision (autocast)")
+    r.add_argument("--amp-dtype", choices=("bfloat16", "float16"), help="autocast dtype (default bfloat16)")
+    r.add_argument("--channels-last", **flag, help="channels-last memory format")
     r.add_argument("--grad-checkpointing", action="store_true", help="recompute activations to save memory")
     r.add_argument(
         "--compile",
@@ -164,7 +233,53 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-# --- checks ---------------------------------------------------------------------------------------
+# --- settings -------------------------------------------------------------------------------------
+def _flag(key: str) -> str:
+    return "DATA" if key == "data" else f"--{key.replace('_', '-')}"
+
+
+def _comparable(value: Any) -> Any:
+    return list(value) if isinstance(value, (tuple, list)) else value
+
+
+def resolve_settings(args: argparse.Namespace, saved: dict[str, Any] | None) -> argparse.Namespace:
+    """The run's settings: the command line, over a resumed run's saved settings, over defaults.
+
+    Raises:
+        CLIError: a setting given on the command line that conflicts with the resumed run's.
+    """
+    cfg = argparse.Namespace(**vars(args))
+    for key, default in SETTINGS.items():
+        given = getattr(args, key)
+        if saved is not None and key in saved:
+            # --epochs may grow; --model may name the same architecture differently (checked apart)
+            free = key in ("epochs", "model")
+            if given is not None and not free and _comparable(given) != _comparable(saved[key]):
+                raise CLIError(
+                    f"--resume {args.resume}: {_flag(key)} {_show(given)} conflicts with the run's "
+                    f"{_show(saved[key])}; leave it out (a resumed run keeps its settings) or start a new run"
+                )
+            value = saved[key] if given is None else given
+        else:
+            value = default if given is None else given
+        setattr(cfg, key, tuple(value) if isinstance(value, list) else value)
+    return cfg
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        return " ".join(map(str, value))
+    return "(not set)" if value is None else str(value)
+
+
+def _saved_settings(state: dict[str, Any]) -> dict[str, Any]:
+    """Settings saved by this version; a run saved before it restores its model only."""
+    settings = state.get("settings")
+    if isinstance(settings, dict):
+        return settings
+    return {"model": state["args"]["model"]}
+
+
 def _check_args(args: argparse.Namespace) -> None:
     def positive(name: str, value: float | None) -> None:
         if value is not None and value <= 0:
@@ -187,72 +302,297 @@ def _check_args(args: argparse.Namespace) -> None:
         raise CLIError(f"--in-chans must be 1 or 3 for image data, got {args.in_chans}")
     if args.num_classes is not None and args.num_classes < 1:
         raise CLIError(f"--num-classes must be >= 1, got {args.num_classes}")
+    if args.workers is not None and args.workers < 0:
+        raise CLIError(f"--workers must be >= 0, got {args.workers}")
     if args.compile is not None:
         from ..optimize import check_compile_backend
 
-        try:
+        with user_values():
             check_compile_backend(args.compile, what="--compile ")
-        except ValueError as e:
-            raise CLIError(str(e)) from None
 
 
-def _load_resume(path_arg: str) -> tuple[Path, dict[str, Any]]:
+def _resume_folder(path_arg: str) -> Path:
+    """The run folder ``--resume`` names (the folder itself, or the parent of its ``last/``)."""
     path = Path(path_arg).expanduser()
-    run_folder = path.parent if path.name == "last" else path
-    if run_folder.is_dir() and int(os.environ.get("RANK", "0")) == 0:
-        recover_run_folder(run_folder)  # may bring back a last/ a crash left moved aside
     if not path.exists():
         raise CLIError(f"--resume {path}: not found")
-    folder = path / "last" if (path / "last" / STATE_NAME).is_file() else path
+    return path.parent if path.name == "last" else path
+
+
+def _load_state(run_folder: Path, path_arg: str) -> tuple[Path, dict[str, Any]]:
+    """``(last/ folder, training state)`` of a run; called under the run lock, after recovery."""
+    folder = run_folder / "last"
     state_file = folder / STATE_NAME
     if not state_file.is_file():
         raise CLIError(
-            f"--resume {path}: no {STATE_NAME} there; pass a run folder or its last/ folder written by "
+            f"--resume {path_arg}: no {STATE_NAME} there; pass a run folder or its last/ folder written by "
             "`visionzoo train`"
         )
     try:
         state = torch.load(state_file, map_location="cpu", weights_only=True)
-    except Exception as e:
+    except Exception as e:  # any unpickling failure: the file is not ours or is damaged
         raise CLIError(f"--resume {state_file} could not be read ({str(e).splitlines()[0]})") from None
     if not isinstance(state, dict) or state.get("format") != _STATE_FORMAT:
         raise CLIError(f"--resume {state_file} is not a visionzoo training state (format {_STATE_FORMAT})")
     return folder, state
 
 
-def _with_split(spec: str, split: str) -> str:
-    if spec == "digits" or spec.startswith("digits:"):
-        return f"digits:{split}"
-    if spec.startswith("hf:"):
-        return f"hf:{spec[3:].split(':')[0]}:{split}"
-    return spec
+# --- data -----------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class RunData:
+    """The opened datasets: training and validation sources, with hold-out indices (None: all)."""
+
+    train: ImageSource
+    train_idx: list[int] | None
+    val: ImageSource
+    val_idx: list[int] | None
+    num_classes: int
+    in_chans: int
+
+    @property
+    def mode(self) -> str:
+        return "L" if self.in_chans == 1 else "RGB"
 
 
-def _open_data(args: argparse.Namespace) -> tuple[Any, list[int] | None, Any, list[int] | None]:
-    """``(train source, train indices, val source, val indices)``; indices None = all."""
+def open_data(
+    data: DatasetSpec,
+    val_data: DatasetSpec | None,
+    *,
+    val_split: float,
+    seed: int,
+    num_classes: int | None,
+    in_chans: int | None,
+) -> RunData:
+    """Open the training data and its validation data: ``val_data``, else DATA's own val split,
+    else a seeded hold-out of ``val_split`` of the training images."""
     from ..data import has_split, open_dataset, train_val_split
-    from ..data.datasets import DatasetError
+    from ..data.datasets import MissingSplitError
 
-    train = open_dataset(_with_split(args.data, "train"), split="train")
-    if args.val_data:
-        return train, None, open_dataset(args.val_data, split="val", classes=train.classes), None
-    if has_split(args.data, "val"):
+    train = open_dataset(data.with_split("train"), split="train")
+    val: ImageSource | None = None
+    if val_data is not None:
+        val = open_dataset(val_data, split="val", classes=train.classes)
+    elif has_split(data, "val"):
         try:
-            return (
-                train,
-                None,
-                open_dataset(_with_split(args.data, "val"), split="val", classes=train.classes),
-                None,
-            )
-        except DatasetError as e:
-            if not args.data.startswith("hf:") or "split" not in str(e):
+            val = open_dataset(data.with_split("val"), split="val", classes=train.classes)
+        except MissingSplitError:
+            if data.kind != "hf":  # a Hugging Face dataset without one gets a hold-out
                 raise
-    train_idx, val_idx = train_val_split(len(train), args.val_split, seed=args.seed)
-    return train, train_idx, train, val_idx
+    train_idx: list[int] | None = None
+    val_idx: list[int] | None = None
+    if val is None:
+        train_idx, val_idx = train_val_split(len(train), val_split, seed=seed)
+        val = train
+    classes = train.classes
+    n = num_classes or len(classes)
+    if n < len(classes):
+        raise CLIError(f"--num-classes {n} is fewer than the {len(classes)} classes of {train.name}")
+    chans = in_chans or (1 if train.native_channels == 1 else 3)
+    return RunData(train, train_idx, val, val_idx, n, chans)
+
+
+# --- model ----------------------------------------------------------------------------------------
+def build_model(
+    cfg: argparse.Namespace, data: RunData, state: dict[str, Any] | None, resume_folder: Path | None
+) -> tuple[nn.Module, dict[str, Any]]:
+    """The model sized to the data, with its saved weights on resume, and its data config."""
+    from .. import create_model
+    from ..builder import load_state_dict_into
+    from ..data import resolve_model_data_config
+
+    if state is not None:
+        saved = state["args"]
+        for key, value in (("num_classes", data.num_classes), ("in_chans", data.in_chans)):
+            if saved[key] != value:
+                raise CLIError(f"--resume: the run was trained with {key}={saved[key]}, not {value}")
+    model = create_model(
+        cfg.model,
+        pretrained=cfg.pretrained and state is None,
+        num_classes=data.num_classes,
+        in_chans=data.in_chans,
+        drop_rate=cfg.drop_rate,
+        drop_path_rate=cfg.drop_path,
+    )
+    with user_values():
+        data_cfg = resolve_model_data_config(
+            model,
+            {
+                "img_size": cfg.img_size,
+                "interpolation": cfg.interpolation,
+                "crop_pct": cfg.crop_pct,
+                "mean": cfg.mean,
+                "std": cfg.std,
+                "in_chans": data.in_chans,
+            },
+        )
+    _fit_cfg(
+        model, classes=data.train.classes, num_classes=data.num_classes, data_cfg=data_cfg, data=cfg.data
+    )
+    if state is not None:
+        load_state_dict_into(model, state["model"], source=f"--resume {resume_folder}")
+    return model, data_cfg
+
+
+def make_transforms(cfg: argparse.Namespace, data_cfg: dict[str, Any]) -> tuple[Any, Any]:
+    """``(train transform, eval transform)``."""
+    from ..data import create_transform
+
+    with user_values():
+        eval_tf = create_transform(**data_cfg)
+    if cfg.no_aug:
+        return eval_tf, eval_tf
+    aug = {k: v for k, v in data_cfg.items() if k not in ("crop_pct", "crop_mode")}
+    with user_values():
+        train_tf = create_transform(
+            **aug,
+            is_training=True,
+            scale=tuple(cfg.scale),
+            ratio=tuple(cfg.ratio),
+            hflip=cfg.hflip,
+            vflip=cfg.vflip,
+            color_jitter=cfg.color_jitter,
+            auto_augment=cfg.aa,
+            re_prob=cfg.reprob,
+            re_mode=cfg.remode,
+        )
+    return train_tf, eval_tf
+
+
+@dataclasses.dataclass
+class Loaders:
+    train: Any
+    sampler: Any
+    val: Any
+    batch_size: int
+
+
+def make_loaders(
+    cfg: argparse.Namespace, data: RunData, transforms: tuple[Any, Any], dist: Dist, device: torch.device
+) -> Loaders:
+    """Data loaders: every rank gets the same number of equal-sized batches, in an order and
+    with augmentations fixed by (seed, epoch) (:class:`~visionzoo.data.EpochSampler`)."""
+    from torch.utils.data import DataLoader
+
+    from ..data import EpochSampler, TransformDataset, collate_skipping
+    from ._engine import eval_loader, num_workers
+
+    train_tf, eval_tf = transforms
+    train_ds = TransformDataset(
+        data.train, train_tf, indices=data.train_idx, mode=data.mode, replace_failed=True
+    )
+    workers = num_workers(cfg.workers, data.train, dist)
+    per_rank = math.ceil(len(train_ds) / dist.world_size)
+    if per_rank < 2:
+        raise CLIError(
+            f"{len(train_ds)} training image(s) for {dist.world_size} process(es): batch norm needs at "
+            "least 2 per process and step"
+        )
+    batch_size = min(cfg.batch_size, per_rank)
+    sampler = EpochSampler(len(train_ds), seed=cfg.seed, rank=dist.rank, world_size=dist.world_size)
+    train_loader = DataLoader(
+        train_ds,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=workers,
+        collate_fn=collate_skipping,
+        drop_last=True,
+        pin_memory=device.type == "cuda",
+        persistent_workers=workers > 0,
+        # the loader's own seed draw must not consume the global generator (dropout, mixup)
+        generator=torch.Generator().manual_seed(cfg.seed),
+    )
+    val_loader = eval_loader(
+        data.val,
+        eval_tf,
+        indices=data.val_idx,
+        mode=data.mode,
+        batch_size=max(batch_size, 64),
+        workers=workers,
+        dist=dist,
+    )
+    return Loaders(train_loader, sampler, val_loader, batch_size)
 
 
 # --- optimisation ---------------------------------------------------------------------------------
+@dataclasses.dataclass
+class Optimisation:
+    """What updates the weights: optimizer, LR schedule, AMP scaler, EMA, and the (DDP / compiled)
+    network the training step runs."""
+
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    scaler: torch.amp.GradScaler
+    ema: torch.optim.swa_utils.AveragedModel | None
+    net: nn.Module
+    loss_fn: nn.Module
+    amp_dtype: torch.dtype | None
+    lr: float
+    weight_decay: float
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        if self.ema is not None:
+            if state.get("ema") is None:
+                raise CLIError("--ema: the resumed run kept no EMA weights; resume without --ema")
+            self.ema.load_state_dict(state["ema"])
+
+
+def make_optimisation(
+    cfg: argparse.Namespace, model: nn.Module, *, steps_per_epoch: int, global_batch: int, dist: Dist
+) -> Optimisation:
+    device = dist.device
+    lr = cfg.lr or _default_lr(cfg.opt, global_batch)
+    wd = _default_wd(cfg.opt) if cfg.weight_decay is None else cfg.weight_decay
+    model.to(device)
+    if cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
+    if cfg.grad_checkpointing:
+        getattr(model, "set_grad_checkpointing")(True)  # noqa: B009
+    optimizer = create_optimizer(model, cfg.opt, lr=lr, weight_decay=wd, momentum=cfg.momentum)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lr_factor(
+            sched=cfg.sched,
+            total_steps=cfg.epochs * steps_per_epoch,
+            warmup_steps=round(cfg.warmup_epochs * steps_per_epoch),
+            steps_per_epoch=steps_per_epoch,
+            min_frac=min(cfg.min_lr / lr, 1.0),
+            decay_epochs=cfg.decay_epochs,
+            decay_rate=cfg.decay_rate,
+        ),
+    )
+    amp_dtype = getattr(torch, cfg.amp_dtype) if cfg.amp else None
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+    net: nn.Module = model
+    if dist.enabled:
+        net = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device] if device.type == "cuda" else None
+        )
+    if cfg.compile is not None:
+        # only the training forward/backward; checkpoints and evaluation use the eager model,
+        # so saved keys carry no "_orig_mod." prefix
+        net = cast(nn.Module, torch.compile(net, backend=cfg.compile))
+    ema = None
+    if cfg.ema:
+        ema = torch.optim.swa_utils.AveragedModel(
+            model, multi_avg_fn=_ema_avg(cfg.ema_decay), use_buffers=True
+        )
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.smoothing)
+    return Optimisation(optimizer, scheduler, scaler, ema, net, loss_fn, amp_dtype, lr, wd)
+
+
 def _default_lr(opt: str, global_batch: int) -> float:
-    base = 1e-3 if opt in _ADAPTIVE else 0.1
+    base = 1e-3 if opt in ADAPTIVE else 0.1
     return base * global_batch / 256
 
 
@@ -336,121 +676,6 @@ def _seed(seed: int, rank: int, epoch: int) -> None:
         pass
 
 
-# --- checkpoints ----------------------------------------------------------------------------------
-def save_checkpoint(folder: Path, model: nn.Module, state: dict[str, Any] | None = None) -> None:
-    """Write ``folder`` (model.safetensors + config.json [+ training state]) atomically."""
-    from .. import save_pretrained
-
-    def write(tmp: Path) -> None:
-        save_pretrained(model, tmp)
-        if state is not None:
-            torch.save(state, tmp / STATE_NAME)
-
-    write_folder_atomically(folder, write)
-
-
-def write_folder_atomically(folder: Path, write: Callable[[Path], None]) -> None:
-    """Fill a temporary sibling folder, fsync it, and swap it in by rename.
-
-    The previous ``folder`` is moved aside (``.NAME.old-PID``) only once the new one
-    (``.NAME.tmp-PID``) is complete on disk, so after a crash at any point either ``folder`` is
-    whole or :func:`recover_run_folder` can finish the swap. A failure restores the previous one.
-    """
-    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
-    old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        tmp.mkdir()
-        write(tmp)
-        for f in tmp.iterdir():
-            fsync_path(f)
-        fsync_path(tmp)
-        if folder.exists():
-            os.replace(folder, old)
-        os.replace(tmp, folder)
-        fsync_path(folder.parent)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old.exists() and not folder.exists():
-            os.replace(old, folder)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def recover_run_folder(run: Path) -> None:
-    """Repair what a killed ``visionzoo train`` may leave in a run folder, and remove its temporaries.
-
-    A ``.NAME.old-PID`` without ``NAME`` means the crash came between moving the previous
-    checkpoint aside and renaming the new one in; the new one (``.NAME.tmp-PID``) was complete,
-    so it takes its place. Every other ``.tmp``/``.old`` entry is a leftover and is removed.
-    """
-    for name in ("last", "best"):
-        folder = run / name
-        if not folder.exists():
-            for old in sorted(run.glob(f".{name}.old-*")):
-                new = old.with_name(f".{name}.tmp-{old.name.rsplit('-', 1)[-1]}")
-                os.replace(new if new.is_dir() else old, folder)
-                fsync_path(run)
-                break
-        for stale in [*run.glob(f".{name}.tmp-*"), *run.glob(f".{name}.old-*")]:
-            if not _writer_alive(stale):
-                shutil.rmtree(stale, ignore_errors=True)
-    for stale in run.glob(".metrics.csv.tmp-*"):
-        if not _writer_alive(stale):
-            stale.unlink(missing_ok=True)
-
-
-def _writer_alive(temporary: Path) -> bool:
-    """Whether the process named by a ``...-PID`` temporary still runs here (then it is not stale)."""
-    pid = temporary.name.rsplit("-", 1)[-1]
-    if os.name != "posix" or not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)  # signal 0: existence check only
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _sync_derived_files(output: Path, state: dict[str, Any]) -> None:
-    """``best/`` and ``metrics.csv`` are written after ``last/``; a crash in between leaves them one
-    epoch behind. Rebuild them from ``last/``, the commit point."""
-    last, best = output / "last", output / "best"
-    if state["best"]["epoch"] == state["epoch"] and (last / "model.safetensors").is_file():
-        names = ("model.safetensors", "config.json")
-        same = (best / "model.safetensors").is_file() and all(
-            (best / n).is_file() and filecmp.cmp(last / n, best / n, shallow=False) for n in names
-        )
-        if not same:
-
-            def copy(tmp: Path) -> None:
-                for n in names:
-                    shutil.copyfile(last / n, tmp / n)
-
-            note(f"best/ is behind last/ (interrupted save); copying epoch {state['epoch']} into {best}")
-            write_folder_atomically(best, copy)
-    atomic_write_text(output / "metrics.csv", rows_to_csv(state["history"]))
-
-
-def checkpoint_bytes(model: nn.Module, *, opt: str, ema: bool) -> dict[str, int]:
-    """Estimated sizes on disk: ``last`` (weights + training state), ``best`` (weights) and
-    ``peak`` (during a save a new ``last/`` is written beside the old one and ``best/``)."""
-    tensors = model.state_dict().values()
-    weights = sum(t.numel() * t.element_size() for t in tensors) + 512 * len(tensors)  # + headers
-    params = sum(p.numel() * p.element_size() + 512 for p in model.parameters() if p.requires_grad)
-    moments = 2 if opt in _ADAPTIVE or opt == "rmsprop" else 1  # optimizer buffers per parameter
-    state = weights * (2 if ema else 1) + moments * params
-    last, best = weights + state, weights
-    margin = (1 << 20) + (last + best) // 20  # configs, metrics.csv, file system blocks
-    return {"last": last, "best": best, "peak": 2 * last + best + margin}
-
-
-def _used_bytes(folder: Path) -> int:
-    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) if folder.is_dir() else 0
-
-
 def _cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
 
@@ -484,418 +709,397 @@ def _fit_cfg(
     )
 
 
+# --- the epoch loop -------------------------------------------------------------------------------
+@dataclasses.dataclass
+class Progress:
+    """Where the run stands: epochs done, the best validation top-1 so far, the metrics history."""
+
+    epoch: int = 0
+    best: dict[str, Any] = dataclasses.field(default_factory=lambda: {"top1": -1.0, "epoch": 0})
+    history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+
+def train_one_epoch(
+    model: nn.Module,
+    opt: Optimisation,
+    loader: Any,
+    *,
+    mixup: Any,
+    device: torch.device,
+    channels_last: bool,
+    bar: Any,
+) -> torch.Tensor:
+    """One pass over the training data. Returns this rank's sums: loss, correct, count, replaced."""
+    opt.net.train()
+    sums = torch.zeros(4, dtype=torch.float64)
+    steps = len(loader)
+    for step, (images, labels, replaced) in enumerate(loader):
+        images = images.to(device, non_blocking=True)
+        labels = labels.to(device, non_blocking=True)
+        if channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        targets = labels
+        if mixup is not None:
+            images, targets = mixup(images, labels)
+        with autocast(device, opt.amp_dtype):
+            logits = opt.net(images)
+            loss = opt.loss_fn(logits.float(), targets)
+        opt.optimizer.zero_grad(set_to_none=True)
+        opt.scaler.scale(loss).backward()
+        opt.scaler.step(opt.optimizer)
+        opt.scaler.update()
+        opt.scheduler.step()
+        if opt.ema is not None:
+            opt.ema.update_parameters(model)
+        n = labels.numel()
+        sums += torch.tensor(
+            [loss.item() * n, (logits.argmax(-1) == labels).sum().item(), n, replaced], dtype=torch.float64
+        )
+        if bar is not None:
+            bar.update(1)
+            if step % 5 == 0 or step == steps - 1:
+                bar.set_postfix(
+                    loss=f"{sums[0].item() / max(sums[2].item(), 1):.4f}",
+                    lr=f"{opt.scheduler.get_last_lr()[0]:.3g}",
+                )
+    return sums
+
+
+def write_checkpoints(
+    output: Path,
+    model: nn.Module,
+    opt: Optimisation,
+    progress: Progress,
+    *,
+    is_best: bool,
+    settings: dict[str, Any],
+    train_args: dict[str, Any],
+) -> None:
+    """``last/`` (with the training state) first, then ``best/`` and ``metrics.csv``: whatever a
+    crash interrupts, ``last/`` is whole and the rest is rebuilt from it on resume."""
+    deploy = opt.ema.module if opt.ema is not None else model
+    train_state = {
+        "format": _STATE_FORMAT,
+        "epoch": progress.epoch,
+        "model": _cpu_state(model),
+        **opt.state_dict(),
+        "best": progress.best,
+        "history": progress.history,
+        "args": train_args,
+        "settings": settings,
+    }
+    save_checkpoint(output / "last", deploy, train_state)
+    if is_best:
+        save_checkpoint(output / "best", deploy)
+    atomic_write_text(output / "metrics.csv", rows_to_csv(progress.history))
+
+
+def train_epochs(
+    cfg: argparse.Namespace,
+    model: nn.Module,
+    opt: Optimisation,
+    loaders: Loaders,
+    progress: Progress,
+    *,
+    mixup: Any,
+    dist: Dist,
+    output: Path,
+    end_epoch: int,
+    settings: dict[str, Any],
+    train_args: dict[str, Any],
+) -> None:
+    """Epochs ``progress.epoch`` .. ``end_epoch``: train, validate, checkpoint (rank 0), report."""
+    from ._engine import evaluate
+
+    device = dist.device
+    show_bar = dist.is_main and not cfg.no_progress and sys.stderr.isatty()
+    for epoch in range(progress.epoch, end_epoch):
+        _seed(cfg.seed, dist.rank, epoch)
+        loaders.sampler.set_epoch(epoch)
+        t0 = time.perf_counter()
+        bar = _progress(len(loaders.train), f"epoch {epoch + 1}/{cfg.epochs}", show_bar)
+        sums = train_one_epoch(
+            model, opt, loaders.train, mixup=mixup, device=device, channels_last=cfg.channels_last, bar=bar
+        )
+        if bar is not None:
+            bar.close()
+        sums = dist.all_sum(sums)
+        train_loss = sums[0].item() / max(sums[2].item(), 1)
+        finite_weights = all(bool(torch.isfinite(t).all()) for t in model.state_dict().values())
+        if not math.isfinite(train_loss) or not finite_weights:
+            raise RunFailed(
+                f"training diverged in epoch {epoch + 1} (loss {train_loss:.4g}, "
+                f"{'finite' if finite_weights else 'non-finite'} weights); "
+                f"lower --lr (now {opt.lr:.4g}) or add --warmup-epochs"
+            )
+        dist.broadcast_buffers(model)
+        common = {
+            "device": device,
+            "dist": dist,
+            "amp_dtype": opt.amp_dtype,
+            "channels_last": cfg.channels_last,
+        }
+        val = evaluate(model, loaders.val, **common)
+        if not math.isfinite(val["loss"]):
+            raise RunFailed(
+                f"training diverged in epoch {epoch + 1} (validation loss {val['loss']}); "
+                f"lower --lr (now {opt.lr:.4g}) or add --warmup-epochs"
+            )
+        val_ema = None
+        if opt.ema is not None:
+            dist.broadcast_buffers(opt.ema.module)
+            val_ema = evaluate(opt.ema.module, loaders.val, **common)
+        score = (val_ema or val)["top1"]
+        is_best = score > progress.best["top1"]
+        if is_best:
+            progress.best = {"top1": score, "epoch": epoch + 1}
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": round(train_loss, 5),
+            "train_top1": None if mixup else round(100 * sums[1].item() / max(sums[2].item(), 1), 3),
+            "val_loss": round(val["loss"], 5),
+            "val_top1": round(val["top1"], 3),
+            "val_top5": round(val["top5"], 3),
+            **({"ema_val_top1": round(val_ema["top1"], 3)} if val_ema else {}),
+            "lr": opt.scheduler.get_last_lr()[0],
+            "seconds": round(time.perf_counter() - t0, 2),
+            "replaced_images": int(sums[3].item()),
+        }
+        progress.history.append(row)
+        progress.epoch = epoch + 1
+        if dist.is_main:
+            write_checkpoints(
+                output, model, opt, progress, is_best=is_best, settings=settings, train_args=train_args
+            )
+            print(_epoch_line(row, cfg.epochs, is_best), flush=True)  # after the save: it is durable
+        dist.barrier()
+
+
 # --- the run --------------------------------------------------------------------------------------
 def run(args: argparse.Namespace) -> int:
     from ..data.datasets import check_dataset_spec
 
-    _check_args(args)
-    check_dataset_spec(args.data)
-    if args.val_data:
-        check_dataset_spec(args.val_data)
-    resume_folder, state = _load_resume(args.resume) if args.resume else (None, None)
-    if state is not None:
-        saved = state["args"]
+    # what the user typed first: data paths, model name, the run to resume
+    if args.data is not None:
+        args.data = str(check_dataset_spec(args.data).absolute())
+    if args.val_data is not None:
+        args.val_data = str(check_dataset_spec(args.val_data).absolute())
+    if args.model is not None:
+        check_model_name(args.model)
+    resume_run = _resume_folder(args.resume) if args.resume else None
+    if resume_run is None:
+        _check_args(resolve_settings(args, None))  # a fresh run: refuse bad values before any work
         if args.model is None:
-            args.model = saved["model"]
-        from ..registry import resolve_model_name
-
-        if resolve_model_name(args.model)[0] != resolve_model_name(saved["model"])[0]:
-            raise CLIError(
-                f"--resume {args.resume} is a checkpoint of {saved['model']!r}, not {args.model!r} "
-                "(a checkpoint for another architecture)"
-            )
-        if state["epoch"] >= args.epochs:
-            raise CLIError(
-                f"--resume {args.resume} already trained {state['epoch']} epoch(s); "
-                "pass --epochs larger than that"
-            )
-    if args.model is None:
-        raise CLIError("pass --model NAME (see `visionzoo list`)")
+            raise CLIError("pass --model NAME (see `visionzoo list`)")
     was_deterministic = torch.are_deterministic_algorithms_enabled()
     if args.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS needs it, before CUDA starts
         torch.use_deterministic_algorithms(True)
     dist = init_distributed(args.device)
     try:
-        return _train(args, dist, resume_folder, state)
+        output = _output_folder(args, dist, resume_run)
+        with _RunLock(output, dist):
+            return _run_locked(args, dist, output, resume_run)
     finally:
         dist.shutdown()
         torch.use_deterministic_algorithms(was_deterministic)
 
 
-def _train(
-    args: argparse.Namespace, dist: Dist, resume_folder: Path | None, state: dict[str, Any] | None
-) -> int:
-    from torch.utils.data import DataLoader, DistributedSampler
+def _run_locked(args: argparse.Namespace, dist: Dist, output: Path, resume_run: Path | None) -> int:
+    """Everything that reads or writes the run folder, under its lock."""
+    from ..data import create_mixup
+    from ..data.datasets import parse_dataset_spec
 
-    from .. import create_model
-    from ..data import (
-        TransformDataset,
-        collate_skipping,
-        create_mixup,
-        create_transform,
-        resolve_model_data_config,
-    )
-    from ._engine import autocast, eval_loader, evaluate, num_workers
+    if dist.is_main and output.is_dir():
+        recover_run_folder(output)  # a run killed mid-save: finish the swap, drop temporaries
+    dist.barrier()
+    state: dict[str, Any] | None = None
+    resume_folder: Path | None = None
+    if resume_run is not None:
+        if dist.is_main and resume_run.resolve() != output.resolve():
+            with lock_run_folder(resume_run):  # continued elsewhere: it must not be running either
+                recover_run_folder(resume_run)
+        resume_folder, state = _load_state(resume_run, args.resume)
+        cfg = resolve_settings(args, _saved_settings(state))
+        _check_args(cfg)
+        from ..registry import resolve_model_name
 
-    main = dist.is_main
-    device = dist.device
-    output = _output_folder(args, dist, resume_folder)
-    check_dir_creatable(output)  # before any work; nothing is created yet
-    _seed(args.seed, 0, -1)  # the same initial weights on every rank
-    train_src, train_idx, val_src, val_idx = _open_data(args)
-    classes = train_src.classes
-    num_classes = args.num_classes or len(classes)
-    if num_classes < len(classes):
-        raise CLIError(
-            f"--num-classes {num_classes} is fewer than the {len(classes)} classes of {train_src.name}"
-        )
-    in_chans = args.in_chans or (1 if train_src.native_channels == 1 else 3)
-    mode = "L" if in_chans == 1 else "RGB"
-    if state is not None:
-        saved = state["args"]
-        for key, value in (("num_classes", num_classes), ("in_chans", in_chans)):
-            if saved[key] != value:
-                raise CLIError(f"--resume: the run was trained with {key}={saved[key]}, not {value}")
-
-    model = create_model(
-        args.model,
-        pretrained=args.pretrained and state is None,
-        num_classes=num_classes,
-        in_chans=in_chans,
-        drop_rate=args.drop_rate,
-        drop_path_rate=args.drop_path,
-    )
-    data_cfg = resolve_model_data_config(
-        model,
-        {
-            "img_size": args.img_size,
-            "interpolation": args.interpolation,
-            "crop_pct": args.crop_pct,
-            "mean": args.mean,
-            "std": args.std,
-            "in_chans": in_chans,
-        },
-    )
-    eval_tf = create_transform(**data_cfg)
-    if args.no_aug:
-        train_tf = eval_tf
+        saved_model = state["args"]["model"]
+        if resolve_model_name(cfg.model)[0] != resolve_model_name(saved_model)[0]:
+            raise CLIError(
+                f"--resume {args.resume} is a checkpoint of {saved_model!r}, not {cfg.model!r} "
+                "(a checkpoint for another architecture)"
+            )
+        if state["epoch"] >= cfg.epochs:
+            raise CLIError(
+                f"--resume {args.resume} already trained {state['epoch']} epoch(s); "
+                "pass --epochs larger than that"
+            )
     else:
-        aug = {k: v for k, v in data_cfg.items() if k not in ("crop_pct", "crop_mode")}
-        train_tf = create_transform(
-            **aug,
-            is_training=True,
-            scale=tuple(args.scale),
-            ratio=tuple(args.ratio),
-            hflip=args.hflip,
-            vflip=args.vflip,
-            color_jitter=args.color_jitter,
-            auto_augment=args.aa,
-            re_prob=args.reprob,
-            re_mode=args.remode,
-        )
-    mixup = create_mixup(num_classes, mixup_alpha=args.mixup, cutmix_alpha=args.cutmix)
-    _fit_cfg(model, classes=classes, num_classes=num_classes, data_cfg=data_cfg, data=args.data)
-    if state is not None:
-        from ..builder import load_state_dict_into
+        if (output / "last").exists():
+            raise CLIError(
+                f"--output {output} already holds a training run (last/); continue it with "
+                f"--resume {output}, or choose another folder"
+            )
+        cfg = resolve_settings(args, None)
+    settings = {k: getattr(cfg, k) for k in SETTINGS}
 
-        try:
-            load_state_dict_into(model, state["model"], source=f"--resume {resume_folder}")
-        except RuntimeError as e:
-            raise CLIError(str(e).splitlines()[0]) from None
-
-    # data loaders: every rank gets the same number of equal-sized batches
-    train_ds = TransformDataset(train_src, train_tf, indices=train_idx, mode=mode, replace_failed=True)
-    workers = num_workers(args.workers, train_src, dist)
-    per_rank = math.ceil(len(train_ds) / dist.world_size)
-    if per_rank < 2:
-        raise CLIError(
-            f"{len(train_ds)} training image(s) for {dist.world_size} process(es): batch norm needs at "
-            "least 2 per process and step"
-        )
-    batch_size = min(args.batch_size, per_rank)
-    sampler: DistributedSampler | None = (
-        DistributedSampler(
-            train_ds, num_replicas=dist.world_size, rank=dist.rank, shuffle=True, seed=args.seed
-        )
-        if dist.enabled
-        else None
+    _seed(cfg.seed, 0, -1)  # the same initial weights on every rank
+    data = open_data(
+        parse_dataset_spec(cfg.data),
+        parse_dataset_spec(cfg.val_data) if cfg.val_data else None,
+        val_split=cfg.val_split,
+        seed=cfg.seed,
+        num_classes=cfg.num_classes,
+        in_chans=cfg.in_chans,
     )
-    train_loader = DataLoader(
-        train_ds,
-        batch_size=batch_size,
-        shuffle=sampler is None,
-        sampler=sampler,
-        num_workers=workers,
-        collate_fn=collate_skipping,
-        drop_last=True,
-        pin_memory=device.type == "cuda",
-        persistent_workers=workers > 0,
-    )
-    val_loader = eval_loader(
-        val_src,
-        eval_tf,
-        indices=val_idx,
-        mode=mode,
-        batch_size=max(batch_size, 64),
-        workers=workers,
+    model, data_cfg = build_model(cfg, data, state, resume_folder)
+    transforms = make_transforms(cfg, data_cfg)
+    with user_values():
+        mixup = create_mixup(data.num_classes, mixup_alpha=cfg.mixup, cutmix_alpha=cfg.cutmix)
+    loaders = make_loaders(cfg, data, transforms, dist, dist.device)
+    opt = make_optimisation(
+        cfg,
+        model,
+        steps_per_epoch=len(loaders.train),
+        global_batch=loaders.batch_size * dist.world_size,
         dist=dist,
     )
-
-    global_batch = batch_size * dist.world_size
-    lr = args.lr or _default_lr(args.opt, global_batch)
-    wd = _default_wd(args.opt) if args.weight_decay is None else args.weight_decay
-    model.to(device)
-    if args.channels_last:
-        model.to(memory_format=torch.channels_last)
-    if args.grad_checkpointing:
-        getattr(model, "set_grad_checkpointing")(True)  # noqa: B009
-    optimizer = create_optimizer(model, args.opt, lr=lr, weight_decay=wd, momentum=args.momentum)
-    steps_per_epoch = len(train_loader)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        lr_factor(
-            sched=args.sched,
-            total_steps=args.epochs * steps_per_epoch,
-            warmup_steps=round(args.warmup_epochs * steps_per_epoch),
-            steps_per_epoch=steps_per_epoch,
-            min_frac=min(args.min_lr / lr, 1.0),
-            decay_epochs=args.decay_epochs,
-            decay_rate=args.decay_rate,
-        ),
-    )
-    amp_dtype = getattr(torch, args.amp_dtype) if args.amp else None
-    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-    net: nn.Module = model
-    if dist.enabled:
-        net = nn.parallel.DistributedDataParallel(
-            model, device_ids=[device] if device.type == "cuda" else None
-        )
-    if args.compile is not None:
-        # only the training forward/backward; checkpoints and evaluation use the eager model,
-        # so saved keys carry no "_orig_mod." prefix
-        net = cast(nn.Module, torch.compile(net, backend=args.compile))
-    ema = None
-    if args.ema:
-        ema = torch.optim.swa_utils.AveragedModel(
-            model, multi_avg_fn=_ema_avg(args.ema_decay), use_buffers=True
-        )
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=args.smoothing)
-    sizes = checkpoint_bytes(model, opt=args.opt, ema=ema is not None)
+    sizes = checkpoint_bytes(model, opt=cfg.opt, ema=opt.ema is not None)
     check_free_space(
         output,
-        sizes["peak"] - _used_bytes(output / "last") - _used_bytes(output / "best"),
+        sizes["peak"] - used_bytes(output / "last") - used_bytes(output / "best"),
         detail=f" for last/ {format_bytes(sizes['last'])}, best/ {format_bytes(sizes['best'])} and a "
         "new last/ written beside the old one",
     )
-
-    start_epoch, best, history = 0, {"top1": -1.0, "epoch": 0}, []
+    progress = Progress()
     if state is not None:
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        if ema is not None:
-            if state.get("ema") is None:
-                raise CLIError("--ema: the resumed run kept no EMA weights; resume without --ema")
-            ema.load_state_dict(state["ema"])
-        start_epoch, best, history = int(state["epoch"]), dict(state["best"]), list(state["history"])
-
-    created_output = not output.exists()
-    check_writable_dir(output)
-    if (
-        main
-        and state is not None
-        and resume_folder is not None
-        and resume_folder.resolve() == (output / "last").resolve()
-    ):
-        _sync_derived_files(output, state)
-    if main:
-        params = sum(p.numel() for p in model.parameters()) / 1e6
-        held_out = "" if val_idx is None else f" (held out: {len(val_idx)} images)"
-        note(f"train {train_src.describe()}{held_out}")
-        note(f"val   {val_src.name}: {len(val_src) if val_idx is None else len(val_idx)} images")
-        note(
-            f"model {args.model}: {params:.2f}M params, {num_classes} classes, {in_chans} channel(s), "
-            f"input {'x'.join(map(str, data_cfg['input_size']))}"
-        )
-        note(
-            f"{args.opt} lr {lr:.4g} wd {wd:g}, {args.sched} schedule, batch {batch_size} x "
-            f"{dist.world_size} process(es) on {device}, {steps_per_epoch} steps/epoch -> {output}"
-        )
-        if args.compile is not None:
-            note(f"torch.compile (backend {args.compile}): the first step and new batch shapes compile first")
+        opt.load_state_dict(state)
+        progress = Progress(int(state["epoch"]), dict(state["best"]), list(state["history"]))
+        if (
+            dist.is_main
+            and resume_folder is not None
+            and resume_folder.resolve() == (output / "last").resolve()
+        ):
+            sync_derived_files(output, state)
+    if dist.is_main:
+        _describe(cfg, data, model, data_cfg, opt, loaders, dist, output)
     train_args = {
-        "model": args.model,
-        "data": args.data,
-        "num_classes": num_classes,
-        "in_chans": in_chans,
-        "opt": args.opt,
-        "lr": lr,
-        "epochs": args.epochs,
-        "batch_size": batch_size,
+        "model": cfg.model,
+        "data": cfg.data,
+        "num_classes": data.num_classes,
+        "in_chans": data.in_chans,
+        "opt": cfg.opt,
+        "lr": opt.lr,
+        "epochs": cfg.epochs,
+        "batch_size": loaders.batch_size,
         "world_size": dist.world_size,
         "img_size": int(data_cfg["input_size"][-1]),
-        "seed": args.seed,
+        "seed": cfg.seed,
     }
+    end_epoch = cfg.epochs if cfg.stop_after is None else min(cfg.epochs, progress.epoch + cfg.stop_after)
+    train_epochs(
+        cfg,
+        model,
+        opt,
+        loaders,
+        progress,
+        mixup=mixup,
+        dist=dist,
+        output=output,
+        end_epoch=end_epoch,
+        settings=settings,
+        train_args=train_args,
+    )
+    _finish(model, progress, dist, output, end_epoch=end_epoch, epochs=cfg.epochs)
+    return 0
 
-    show_bar = main and not args.no_progress and sys.stderr.isatty()
-    end_epoch = args.epochs if args.stop_after is None else min(args.epochs, start_epoch + args.stop_after)
-    try:
-        for epoch in range(start_epoch, end_epoch):
-            _seed(args.seed, dist.rank, epoch)
-            if sampler is not None:
-                sampler.set_epoch(epoch)
-            net.train()
-            t0 = time.perf_counter()
-            sums = torch.zeros(4, dtype=torch.float64)  # loss, correct, count, replaced
-            bar = _progress(steps_per_epoch, f"epoch {epoch + 1}/{args.epochs}", show_bar)
-            for step, (images, labels, replaced) in enumerate(train_loader):
-                images = images.to(device, non_blocking=True)
-                labels = labels.to(device, non_blocking=True)
-                if args.channels_last:
-                    images = images.contiguous(memory_format=torch.channels_last)
-                targets = labels
-                if mixup is not None:
-                    images, targets = mixup(images, labels)
-                with autocast(device, amp_dtype):
-                    logits = net(images)
-                    loss = loss_fn(logits.float(), targets)
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-                scheduler.step()
-                if ema is not None:
-                    ema.update_parameters(model)
-                n = labels.numel()
-                sums += torch.tensor(
-                    [loss.item() * n, (logits.argmax(-1) == labels).sum().item(), n, replaced],
-                    dtype=torch.float64,
-                )
-                if bar is not None:
-                    bar.update(1)
-                    if step % 5 == 0 or step == steps_per_epoch - 1:
-                        bar.set_postfix(
-                            loss=f"{sums[0].item() / max(sums[2].item(), 1):.4f}",
-                            lr=f"{scheduler.get_last_lr()[0]:.3g}",
-                        )
-            if bar is not None:
-                bar.close()
-            sums = dist.all_sum(sums)
-            train_loss = sums[0].item() / max(sums[2].item(), 1)
-            finite_weights = all(bool(torch.isfinite(t).all()) for t in model.state_dict().values())
-            if not math.isfinite(train_loss) or not finite_weights:
-                raise RuntimeError(
-                    f"training diverged in epoch {epoch + 1} (loss {train_loss:.4g}, "
-                    f"{'finite' if finite_weights else 'non-finite'} weights); "
-                    f"lower --lr (now {lr:.4g}) or add --warmup-epochs"
-                )
-            dist.broadcast_buffers(model)
-            val = evaluate(
-                model,
-                val_loader,
-                device=device,
-                dist=dist,
-                amp_dtype=amp_dtype,
-                channels_last=args.channels_last,
-            )
-            if not math.isfinite(val["loss"]):
-                raise RuntimeError(
-                    f"training diverged in epoch {epoch + 1} (validation loss {val['loss']}); "
-                    f"lower --lr (now {lr:.4g}) or add --warmup-epochs"
-                )
-            val_ema = None
-            if ema is not None:
-                dist.broadcast_buffers(ema.module)
-                val_ema = evaluate(
-                    ema.module,
-                    val_loader,
-                    device=device,
-                    dist=dist,
-                    amp_dtype=amp_dtype,
-                    channels_last=args.channels_last,
-                )
-            score = (val_ema or val)["top1"]
-            is_best = score > best["top1"]
-            if is_best:
-                best = {"top1": score, "epoch": epoch + 1}
-            row = {
-                "epoch": epoch + 1,
-                "train_loss": round(train_loss, 5),
-                "train_top1": None if mixup else round(100 * sums[1].item() / max(sums[2].item(), 1), 3),
-                "val_loss": round(val["loss"], 5),
-                "val_top1": round(val["top1"], 3),
-                "val_top5": round(val["top5"], 3),
-                **({"ema_val_top1": round(val_ema["top1"], 3)} if val_ema else {}),
-                "lr": scheduler.get_last_lr()[0],
-                "seconds": round(time.perf_counter() - t0, 2),
-                "replaced_images": int(sums[3].item()),
-            }
-            history.append(row)
-            if main:
-                deploy = ema.module if ema is not None else model
-                train_state = {
-                    "format": _STATE_FORMAT,
-                    "epoch": epoch + 1,
-                    "model": _cpu_state(model),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "scaler": scaler.state_dict(),
-                    "ema": ema.state_dict() if ema is not None else None,
-                    "best": best,
-                    "history": history,
-                    "args": train_args,
-                }
-                save_checkpoint(output / "last", deploy, train_state)
-                if is_best:
-                    save_checkpoint(output / "best", deploy)
-                atomic_write_text(output / "metrics.csv", rows_to_csv(history))
-                print(_epoch_line(row, args.epochs, is_best), flush=True)  # after the save: it is durable
-            dist.barrier()
-    except BaseException:
-        if main and created_output and output.is_dir() and not any(output.iterdir()):
-            output.rmdir()  # failed before the first checkpoint: leave nothing behind
-        raise
 
+def _describe(
+    cfg: argparse.Namespace,
+    data: RunData,
+    model: nn.Module,
+    data_cfg: dict[str, Any],
+    opt: Optimisation,
+    loaders: Loaders,
+    dist: Dist,
+    output: Path,
+) -> None:
+    params = sum(p.numel() for p in model.parameters()) / 1e6
+    held_out = "" if data.val_idx is None else f" (held out: {len(data.val_idx)} images)"
+    note(f"train {data.train.describe()}{held_out}")
+    note(f"val   {data.val.name}: {len(data.val) if data.val_idx is None else len(data.val_idx)} images")
+    note(
+        f"model {cfg.model}: {params:.2f}M params, {data.num_classes} classes, {data.in_chans} channel(s), "
+        f"input {'x'.join(map(str, data_cfg['input_size']))}"
+    )
+    note(
+        f"{cfg.opt} lr {opt.lr:.4g} wd {opt.weight_decay:g}, {cfg.sched} schedule, "
+        f"batch {loaders.batch_size} x {dist.world_size} process(es) on {dist.device}, "
+        f"{len(loaders.train)} steps/epoch -> {output}"
+    )
+    if cfg.compile is not None:
+        note(f"torch.compile (backend {cfg.compile}): the first step and new batch shapes compile first")
+
+
+def _finish(
+    model: nn.Module, progress: Progress, dist: Dist, output: Path, *, end_epoch: int, epochs: int
+) -> None:
     if dist.enabled:
         # every rank hashes its own replica; rank 0 reports all of them (one writer, no interleaving)
         digests = dist.gather_strings(state_digest(model))
-        if main:
+        if dist.is_main:
             for rank, digest in enumerate(digests):
                 print(f"rank {rank}/{dist.world_size}: final weights sha256 {digest}", flush=True)
         if len(set(digests)) != 1:
             raise RuntimeError(f"processes ended with different weights: {digests}")
-    if main and end_epoch < args.epochs:
-        print(
-            f"stopped after epoch {end_epoch} of {args.epochs}; continue with --resume {output}", flush=True
-        )
-    if main:
-        print(
-            f"best val top-1 {best['top1']:.2f}% (epoch {best['epoch']}) -> {output / 'best'}\n"
-            f"use it: visionzoo predict IMAGES --checkpoint {output / 'best'}   "
-            f"or create_model('local-dir:{output / 'best'}', pretrained=True)",
-            flush=True,
-        )
-    return 0
+    if not dist.is_main:
+        return
+    if end_epoch < epochs:
+        print(f"stopped after epoch {end_epoch} of {epochs}; continue with --resume {output}", flush=True)
+    best = progress.best
+    print(
+        f"best val top-1 {best['top1']:.2f}% (epoch {best['epoch']}) -> {output / 'best'}\n"
+        f"use it: visionzoo predict IMAGES --checkpoint {output / 'best'}   "
+        f"or create_model('local-dir:{output / 'best'}', pretrained=True)",
+        flush=True,
+    )
 
 
-def _output_folder(args: argparse.Namespace, dist: Dist, resume_folder: Path | None) -> Path:
+def _output_folder(args: argparse.Namespace, dist: Dist, resume_run: Path | None) -> Path:
     if args.output:
         output = Path(args.output).expanduser()
-    elif resume_folder is not None:
-        output = resume_folder.parent
+    elif resume_run is not None:
+        output = resume_run
     else:
         output = Path("runs") / f"{args.model.replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}"
     output = Path(dist.gather_strings(str(output))[0])  # rank 0's choice (timestamps may differ)
-    if dist.is_main and output.is_dir():
-        recover_run_folder(output)  # a run killed mid-save: finish the swap, drop temporaries
-    dist.barrier()
-    if resume_folder is None and (output / "last").exists():
-        raise CLIError(
-            f"--output {output} already holds a training run (last/); continue it with --resume {output}, "
-            "or choose another folder"
-        )
+    check_dir_creatable(output)  # before any work; nothing is created yet
     return output
+
+
+class _RunLock:
+    """Rank 0 holds the run folder's lock; every rank learns whether it got it."""
+
+    def __init__(self, output: Path, dist: Dist) -> None:
+        self.output, self.dist = output, dist
+        self.inner: Any = None
+
+    def __enter__(self) -> None:
+        refused = ""
+        if self.dist.is_main:
+            self.inner = lock_run_folder(self.output)
+            try:
+                self.inner.__enter__()
+            except CLIError as e:
+                self.inner, refused = None, str(e)
+        refused = self.dist.gather_strings(refused)[0]
+        if refused:
+            raise CLIError(refused)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.inner is not None:
+            self.inner.__exit__(*exc)
 
 
 def _progress(total: int, desc: str, enabled: bool) -> Any:

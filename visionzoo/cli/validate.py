@@ -5,21 +5,27 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._common import (
     CLIError,
     add_common,
     add_device,
+    add_engine,
     add_model_source,
+    check_positive,
     check_writable_file,
     load_model,
     maybe_optimize,
     model_in_chans,
     note,
     precision_dtype,
+    user_values,
     write_results,
 )
+
+if TYPE_CHECKING:
+    from ..data.datasets import DatasetSpec
 
 
 def register(subparsers: Any) -> None:
@@ -48,7 +54,11 @@ def register(subparsers: Any) -> None:
         "--use-test-size", action="store_true", help="use the config's test_input_size/test_crop_pct"
     )
     p.add_argument(
-        "--precision", choices=("fp32", "bf16", "fp16"), default="fp32", help="inference precision"
+        "--precision",
+        choices=("fp32", "bf16", "fp16", "int8"),
+        default="fp32",
+        help="inference precision; int8 (through ONNX Runtime, with --calibration) also reports the "
+        "accuracy change against fp32",
     )
     p.add_argument("--channels-last", action="store_true", help="channels-last memory format")
     p.add_argument(
@@ -61,15 +71,15 @@ def register(subparsers: Any) -> None:
     p.add_argument("--results", metavar="FILE", help="write the metrics to FILE (.json or .csv)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.add_argument("--no-optimize", action="store_true", help="run the model as built (no BN folding etc.)")
+    add_engine(p)
     add_device(p)
     add_common(p)
     p.set_defaults(func=run)
 
 
-def open_for_model(spec: str, split: str, model: Any) -> Any:
+def open_for_model(spec: DatasetSpec, split: str, model: Any) -> Any:
     """Open ``spec`` with its classes indexed as the model's outputs."""
-    from ..data import model_label_names, open_dataset
-    from ..data.datasets import DatasetError
+    from ..data import UnknownClassesError, model_label_names, open_dataset
 
     names = model_label_names(model, readable=False)
     num_classes = int(getattr(model, "num_classes", 0))
@@ -82,9 +92,7 @@ def open_for_model(spec: str, split: str, model: Any) -> Any:
         return source
     try:
         return open_dataset(spec, split=split, classes=names)
-    except DatasetError as e:
-        if "not among the expected" not in str(e):
-            raise
+    except UnknownClassesError as e:
         raise CLIError(
             f"{e}; class folders must carry the model's class names "
             f"({', '.join(names[:3])}...: the names it was trained with, or ImageNet synsets)"
@@ -99,39 +107,50 @@ def run(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1:
         raise CLIError(f"--batch-size must be >= 1, got {args.batch_size}")
-    check_dataset_spec(args.data)
+    check_positive(img_size=args.img_size, crop_pct=args.crop_pct)
+    data = check_dataset_spec(args.data)
     results_path = Path(args.results) if args.results else None
     if results_path is not None:
         check_writable_file(results_path, what="--results")
     dist = init_distributed(args.device)
     try:
         model = load_model(
-            args.model, pretrained=args.pretrained, checkpoint=args.checkpoint, require_weights="validate"
+            args.model,
+            pretrained=args.pretrained,
+            checkpoint=args.checkpoint,
+            require_weights="validate",
+            refuse_non_finite=True,
         )
-        source = open_for_model(args.data, args.split, model)
-        data_cfg = resolve_model_data_config(
-            model,
-            {
-                "img_size": args.img_size,
-                "crop_pct": args.crop_pct,
-                "crop_mode": args.crop_mode,
-                "interpolation": args.interpolation,
-            },
-            use_test_size=args.use_test_size,
-        )
+        source = open_for_model(data, args.split, model)
+        with user_values():
+            data_cfg = resolve_model_data_config(
+                model,
+                {
+                    "img_size": args.img_size,
+                    "crop_pct": args.crop_pct,
+                    "crop_mode": args.crop_mode,
+                    "interpolation": args.interpolation,
+                },
+                use_test_size=args.use_test_size,
+            )
         in_chans = model_in_chans(model)
         if in_chans not in (1, 3):
             raise CLIError(f"the model takes {in_chans} input channels; image data gives 1 or 3")
-        transform = create_transform(**data_cfg)
+        with user_values():
+            transform = create_transform(**data_cfg)
         model.eval()
         cfg = getattr(model, "pretrained_cfg", None)
         name = cfg.name if cfg is not None else args.model
+        reference = model.to(dist.device) if args.precision == "int8" else None
         model = maybe_optimize(
             model.to(dist.device),
             enabled=not args.no_optimize,
             precision=args.precision,
             channels_last=args.channels_last or None,
             compile=args.compile,
+            engine=args.engine,
+            calibration=args.calibration,
+            batch_size=args.batch_size,
         )
         loader = eval_loader(
             source,
@@ -152,6 +171,15 @@ def run(args: argparse.Namespace) -> int:
             input_dtype=next((p.dtype for p in model.parameters()), precision_dtype(args.precision)),
             channels_last=args.channels_last,
         )
+        if reference is not None:  # int8: the accuracy change against the fp32 model
+            fp32 = evaluate(
+                reference,
+                loader,
+                device=dist.device,
+                dist=dist,
+                input_dtype=precision_dtype("fp32"),
+                channels_last=False,
+            )
     finally:
         dist.shutdown()
     if metrics["images"] == 0:
@@ -172,8 +200,12 @@ def run(args: argparse.Namespace) -> int:
         "crop_pct": data_cfg["crop_pct"],
         "interpolation": data_cfg["interpolation"],
         "precision": args.precision,
+        "engine": args.engine,
         "processes": dist.world_size,
     }
+    if reference is not None:
+        record["fp32_top1"] = round(fp32["top1"], 3)
+        record["top1_change"] = round(metrics["top1"] - fp32["top1"], 3)
     if not dist.is_main:
         return 0
     if results_path is not None:
@@ -186,5 +218,10 @@ def run(args: argparse.Namespace) -> int:
             f"{record['model']} on {record['data']}: top-1 {record['top1']:.2f}%  "
             f"top-5 {record['top5']:.2f}%  loss {record['loss']:.4f}  "
             f"({record['images']} images, {record['img_per_sec']:.1f} img/s)"
+            + (
+                f"; fp32 top-1 {record['fp32_top1']:.2f}% (change {record['top1_change']:+.2f})"
+                if reference is not None
+                else ""
+            )
         )
     return 0

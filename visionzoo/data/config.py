@@ -13,6 +13,7 @@ from typing import Any
 
 from torch import nn
 
+from ..model import model_in_chans
 from ..pretrained import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, PretrainedCfg
 
 __all__ = [
@@ -105,7 +106,9 @@ def resolve_data_config(
     else:
         base = _cfg_get(cfg, "test_input_size") if use_test_size else None
         base = base or _cfg_get(cfg, "input_size") or (3, 224, 224)
-        input_size = (int(in_chans) if in_chans is not None else _model_in_chans(model, cfg), *base[1:])
+        fixed = _model_fixed_size(model)
+        hw = fixed if fixed is not None else tuple(base[1:])
+        input_size = (int(in_chans) if in_chans is not None else _model_in_chans(model, cfg), *hw)
     if any(v < 1 for v in input_size):
         raise ValueError(f"input_size must be positive, got {input_size}")
     chans = input_size[0]
@@ -140,17 +143,20 @@ def resolve_data_config(
     return out
 
 
-def _model_in_chans(model: nn.Module | None, cfg: Mapping[str, Any]) -> int:
-    """The channels the model's first conv takes (a model adapted to ``in_chans=1`` keeps its
-    RGB config, so the conv is the truth), else the config's."""
-    if model is not None and cfg:
-        from ..adapt import as_names
+def _model_fixed_size(model: nn.Module | None) -> tuple[int, int] | None:
+    """The input size a model only accepts (a token model built with ``img_size=``), if any:
+    it wins over its weights' config, which may name another size."""
+    patch_embed = getattr(model, "patch_embed", None)
+    size = getattr(patch_embed, "img_size", None)
+    if size is None or not getattr(patch_embed, "strict_img_size", False):
+        return None
+    return int(size[0]), int(size[1])
 
-        for name in as_names(cfg.get("first_conv")):
-            try:
-                return int(getattr(model.get_submodule(name), "in_channels"))  # noqa: B009
-            except AttributeError:
-                break
+
+def _model_in_chans(model: nn.Module | None, cfg: Mapping[str, Any]) -> int:
+    """The model's input channels (the contract's ``in_chans``), else the config's."""
+    if model is not None:
+        return model_in_chans(model)
     size = _cfg_get(cfg, "input_size")
     return int(size[0]) if size else 3
 

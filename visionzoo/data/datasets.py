@@ -14,18 +14,26 @@ A dataset is named by a string (``DATA`` on the command line):
 Sources yield PIL images converted to the requested mode: 16-bit and float images are scaled to
 8 bits, palette / CMYK / grayscale images converted, transparent images composited onto white.
 Files that are not images, or that fail to decode, are skipped and counted, never fatal.
+
+The name is parsed once, by :func:`parse_dataset_spec`, into a :class:`DatasetSpec` record that
+every function here also accepts. Folder scans follow each real directory at most once (a
+symbolic link to a folder already seen, such as one to its own parent, is skipped, so link
+loops neither hang nor duplicate images), and a class folder without images is left out with a
+warning (as in timm's ``ImageFolder``, whose classes are the labels it finds images for).
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 import os
 import random
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -33,11 +41,15 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 __all__ = [
     "IMAGE_EXTENSIONS",
     "DatasetError",
+    "DatasetSpec",
     "DigitsSource",
+    "EpochSampler",
     "HFSource",
     "ImageFolderSource",
     "ImageSource",
+    "MissingSplitError",
     "TransformDataset",
+    "UnknownClassesError",
     "check_dataset_spec",
     "collate_skipping",
     "convert_image",
@@ -45,6 +57,7 @@ __all__ = [
     "has_split",
     "load_image",
     "open_dataset",
+    "parse_dataset_spec",
     "save_image_folder",
     "train_val_split",
 ]
@@ -60,6 +73,71 @@ _DIGITS_SPLITS = ("train", "val", "test", "all")
 
 class DatasetError(ValueError):
     """A dataset that cannot be used as named (missing, empty, malformed); the message says why."""
+
+
+class MissingSplitError(DatasetError):
+    """The dataset exists but has no such split (callers may fall back to a hold-out)."""
+
+
+class UnknownClassesError(DatasetError):
+    """The dataset has classes that are not among the expected ones (e.g. a model's)."""
+
+
+SpecKind = Literal["digits", "hf", "folder"]
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A parsed dataset name: ``digits[:SPLIT]``, ``hf:NAME[:SPLIT]`` or a folder ``PATH``.
+
+    ``split`` is the split written in the name (None: the caller's choice); ``path`` is the
+    expanded folder of a ``folder`` spec (None otherwise).
+    """
+
+    kind: SpecKind
+    name: str
+    split: str | None = None
+    path: Path | None = None
+
+    def __str__(self) -> str:
+        if self.kind == "folder":
+            return str(self.path)
+        head = "digits" if self.kind == "digits" else f"hf:{self.name}"
+        return f"{head}:{self.split}" if self.split else head
+
+    def with_split(self, split: str) -> DatasetSpec:
+        """The same dataset at ``split`` (a folder picks its split sub-folder when opened)."""
+        return self if self.kind == "folder" else dataclasses.replace(self, split=split)
+
+    def absolute(self) -> DatasetSpec:
+        """With a folder's path made absolute (a run's saved spec must not depend on the cwd)."""
+        if self.path is None:
+            return self
+        return dataclasses.replace(self, path=self.path.absolute())
+
+
+def parse_dataset_spec(spec: str | DatasetSpec) -> DatasetSpec:
+    """Parse a dataset name (the one parser every entry point uses).
+
+    Raises:
+        DatasetError: an empty name, ``hf:`` without a name, an unknown digits split.
+    """
+    if isinstance(spec, DatasetSpec):
+        return spec
+    if not isinstance(spec, str) or not spec:
+        raise DatasetError(f"dataset must be a folder, 'hf:NAME' or 'digits', got {spec!r}")
+    if spec == "digits" or spec.startswith("digits:"):
+        split = spec.partition(":")[2] or None
+        if split is not None and split not in _DIGITS_SPLITS:
+            raise DatasetError(f"unknown digits split {split!r}; valid: {', '.join(_DIGITS_SPLITS)}")
+        return DatasetSpec("digits", "digits", split)
+    if spec.startswith("hf:"):
+        name, _, split = spec[3:].partition(":")
+        if not name:
+            raise DatasetError("hf: needs a dataset name, e.g. hf:uoft-cs/cifar10")
+        return DatasetSpec("hf", name, split or None)
+    path = Path(spec).expanduser()
+    return DatasetSpec("folder", spec, None, path)
 
 
 # --- images ---------------------------------------------------------------------------------------
@@ -124,19 +202,31 @@ def find_images(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], li
     """
     images: list[Path] = []
     skipped: list[Path] = []
+    seen: set[str] = set()
     for p in map(Path, paths):
         if not p.exists():
             raise DatasetError(f"no such file or folder: {p}")
-        files = [p] if p.is_file() else sorted(_walk_files(p))
+        files = [p] if p.is_file() else sorted(_walk_files(p, seen))
         for f in files:
             (images if _is_image_file(f) else skipped).append(f)
     return images, skipped
 
 
-def _walk_files(folder: Path) -> list[Path]:
+def _walk_files(folder: Path, seen: set[str] | None = None) -> list[Path]:
+    """Files under ``folder``; each real directory is entered at most once (``seen`` holds the
+    real paths already walked, shared across calls of one scan), so a link back to a parent ends
+    the descent instead of looping, and two links to one folder do not double its images."""
+    seen = set() if seen is None else seen
     out = []
     for root, dirs, files in os.walk(folder, followlinks=True):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        real = os.path.realpath(root)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs[:] = sorted(
+            d for d in dirs if not d.startswith(".") and os.path.realpath(os.path.join(root, d)) not in seen
+        )
         out += [Path(root) / f for f in sorted(files) if not f.startswith(".")]
     return out
 
@@ -181,24 +271,39 @@ class ImageFolderSource(ImageSource):
             raise DatasetError(
                 f"no class sub-folders in {root}: put images in one folder per class, e.g. {root}/cat/1.jpg"
             )
-        class_list = list(classes) if classes is not None else found
-        index = {c: i for i, c in enumerate(class_list)}
-        unknown = [c for c in found if c not in index]
-        if unknown:
-            raise DatasetError(
-                f"{root} has class folders {unknown[:5]} that are not among the expected classes "
-                f"({len(class_list)}: {', '.join(class_list[:8])}{'...' if len(class_list) > 8 else ''})"
+        if classes is not None:
+            unknown = [c for c in found if c not in set(classes)]
+            if unknown:
+                raise UnknownClassesError(
+                    f"{root} has class folders {unknown[:5]} that are not among the expected classes "
+                    f"({len(classes)}: {', '.join(classes[:8])}{'...' if len(classes) > 8 else ''})"
+                )
+        per_class: dict[str, list[Path]] = {}
+        not_images = 0
+        seen: set[str] = set()  # shared: a class folder linked into another is not walked twice
+        for c in found:
+            imgs: list[Path] = []
+            bad: list[Path] = []
+            for f in _walk_files(root / c, seen):
+                (imgs if _is_image_file(f) else bad).append(f)
+            not_images += len(bad)
+            per_class[c] = imgs
+        if not any(per_class.values()):
+            raise DatasetError(f"data folder {root} has no images in its {len(found)} class folder(s)")
+        empty = [c for c, imgs in per_class.items() if not imgs]
+        if empty:
+            kept = "" if classes is not None else f"; left out, {len(found) - len(empty)} classes remain"
+            _log.warning(
+                "data folder %s: class folder(s) %s hold no images%s", root, ", ".join(empty[:10]), kept
             )
+        class_list = list(classes) if classes is not None else [c for c in found if per_class[c]]
+        index = {c: i for i, c in enumerate(class_list)}
         self.paths: list[Path] = []
         targets: list[int] = []
-        not_images = 0
         for c in found:
-            imgs, bad = find_images([root / c])
-            not_images += len(bad)
-            self.paths += imgs
-            targets += [index[c]] * len(imgs)
-        if not self.paths:
-            raise DatasetError(f"data folder {root} has no images in its {len(found)} class folder(s)")
+            if c in index:
+                self.paths += per_class[c]
+                targets += [index[c]] * len(per_class[c])
         super().__init__(
             name=str(root), classes=class_list, targets=targets, skipped={"non-image files": not_images}
         )
@@ -291,7 +396,7 @@ class HFSource(ImageSource):
         for candidate in (split, *_SPLIT_DIRS.get(split, ())):
             if candidate in available:
                 return candidate
-        raise DatasetError(f"hf:{name} has no {split!r} split; it has {', '.join(available)}")
+        raise MissingSplitError(f"hf:{name} has no {split!r} split; it has {', '.join(available)}")
 
     def load(self, index: int, mode: str = "RGB") -> Image.Image:
         return convert_image(self._ds[index][self._image_col], mode)
@@ -304,73 +409,67 @@ def _split_folder(root: Path, split: str) -> Path | None:
     return None
 
 
-def check_dataset_spec(spec: str) -> None:
+def check_dataset_spec(spec: str | DatasetSpec) -> DatasetSpec:
     """Cheap early check of a dataset name (before any model is built): a folder must exist
-    and be a folder; ``hf:`` needs a name; ``digits`` needs a known split."""
-    if not isinstance(spec, str) or not spec:
-        raise DatasetError(f"dataset must be a folder, 'hf:NAME' or 'digits', got {spec!r}")
-    if spec == "digits" or spec.startswith("digits:"):
-        split = spec.partition(":")[2]
-        if split and split not in _DIGITS_SPLITS:
-            raise DatasetError(f"unknown digits split {split!r}; valid: {', '.join(_DIGITS_SPLITS)}")
-        return
-    if spec.startswith("hf:"):
-        if not spec[3:].partition(":")[0]:
-            raise DatasetError("hf: needs a dataset name, e.g. hf:uoft-cs/cifar10")
-        return
-    root = Path(spec).expanduser()
-    if not root.exists():
-        raise DatasetError(f"data folder not found: {root}")
-    if not root.is_dir():
-        raise DatasetError(f"data must be a folder with one sub-folder per class, got the file {root}")
+    and be a folder; ``hf:`` needs a name; ``digits`` needs a known split.
+
+    Returns:
+        The parsed spec.
+    """
+    parsed = parse_dataset_spec(spec)
+    root = parsed.path
+    if root is not None:
+        if not root.exists():
+            raise DatasetError(f"data folder not found: {root}")
+        if not root.is_dir():
+            raise DatasetError(f"data must be a folder with one sub-folder per class, got the file {root}")
+    return parsed
 
 
-def has_split(spec: str, split: str) -> bool:
-    """Whether dataset ``spec`` has its own ``split`` (otherwise a hold-out is needed)."""
-    if spec.startswith("digits"):
+def has_split(spec: str | DatasetSpec, split: str) -> bool:
+    """Whether dataset ``spec`` has its own ``split`` (otherwise a hold-out is needed); for
+    ``hf:`` the library answers when the split is opened (:class:`MissingSplitError`)."""
+    parsed = parse_dataset_spec(spec)
+    if parsed.path is None:
         return True
-    if spec.startswith("hf:"):
-        return True  # resolved (or refused) by the library when opened
-    root = Path(spec)
-    return root.is_dir() and _split_folder(root, split) is not None
+    return parsed.path.is_dir() and _split_folder(parsed.path, split) is not None
 
 
-def open_dataset(spec: str, *, split: str = "train", classes: Sequence[str] | None = None) -> ImageSource:
+def open_dataset(
+    spec: str | DatasetSpec, *, split: str = "train", classes: Sequence[str] | None = None
+) -> ImageSource:
     """Open a dataset by name (see the module docstring) for ``split``.
 
     Args:
-        spec: ``PATH``, ``hf:NAME[:SPLIT]`` or ``digits[:SPLIT]``; a split in the name wins.
+        spec: ``PATH``, ``hf:NAME[:SPLIT]`` or ``digits[:SPLIT]``, or its parsed
+            :class:`DatasetSpec`; a split in the name wins.
         split: ``train``, ``val`` or ``test``. A folder without split sub-folders is used whole.
         classes: class names to index by (a folder's classes must be among them), e.g. the ones
             a model was trained with.
 
     Raises:
-        DatasetError: missing or empty folders, unknown splits, missing optional packages.
+        DatasetError: missing or empty folders, unknown splits (:class:`MissingSplitError`),
+            missing optional packages.
     """
-    if not isinstance(spec, str) or not spec:
-        raise DatasetError(f"dataset must be a folder, 'hf:NAME' or 'digits', got {spec!r}")
-    if spec == "digits" or spec.startswith("digits:"):
-        source: ImageSource = DigitsSource(spec.partition(":")[2] or split)
-    elif spec.startswith("hf:"):
-        name, _, hf_split = spec[3:].partition(":")
-        if not name:
-            raise DatasetError("hf: needs a dataset name, e.g. hf:uoft-cs/cifar10")
-        source = HFSource(name, hf_split or split)
-    else:
-        root = Path(spec).expanduser()
-        if not root.exists():
-            raise DatasetError(f"data folder not found: {root}")
-        sub = _split_folder(root, split) if root.is_dir() else None
-        if sub is None and root.is_dir() and any(_split_folder(root, s) for s in _SPLIT_DIRS):
-            raise DatasetError(
+    parsed = parse_dataset_spec(spec)
+    root = parsed.path
+    if root is not None:
+        check_dataset_spec(parsed)
+        sub = _split_folder(root, split)
+        if sub is None and any(_split_folder(root, s) for s in _SPLIT_DIRS):
+            raise MissingSplitError(
                 f"{root} has split folders but no {split!r} one "
                 f"({'/'.join(_SPLIT_DIRS.get(split, (split,)))})"
             )
         return ImageFolderSource(sub or root, classes=classes)
+    if parsed.kind == "digits":
+        source: ImageSource = DigitsSource(parsed.split or split)
+    else:
+        source = HFSource(parsed.name, parsed.split or split)
     if classes is not None and list(classes) != source.classes:
         missing = [c for c in source.classes if c not in set(classes)]
         if missing:
-            raise DatasetError(
+            raise UnknownClassesError(
                 f"{source.name} has classes {missing[:5]} that are not among the expected ones"
             )
         index = {c: i for i, c in enumerate(classes)}
@@ -399,6 +498,12 @@ class TransformDataset(torch.utils.data.Dataset):
     count; with ``replace_failed`` (training) the next decodable sample stands in for it and the
     item carries a 1 in third place to be counted, so every batch keeps its size (replicas under
     DistributedDataParallel must all run the same number of equal steps).
+
+    An item may be asked for as ``(i, seed)`` (what :class:`EpochSampler` yields): the random
+    generators (``random``, ``numpy``, ``torch``) are seeded with ``seed`` for that sample's
+    loading and augmentation, and restored after. An augmented sample then depends only on the
+    sampler's (seed, epoch), not on which loader process draws it or on what that process drew
+    before, which is what lets a resumed run match an uninterrupted one for any worker count.
     """
 
     def __init__(
@@ -430,7 +535,14 @@ class TransformDataset(torch.utils.data.Dataset):
             _log.warning("skipping %s: %s", self.source.item_name(index), e)
             return None
 
-    def __getitem__(self, i: int) -> tuple[Any, ...] | None:
+    def __getitem__(self, item: int | tuple[int, int]) -> tuple[Any, ...] | None:
+        if isinstance(item, tuple):
+            i, seed = item
+            with _seeded(seed):
+                return self._get(i)
+        return self._get(item)
+
+    def _get(self, i: int) -> tuple[Any, ...] | None:
         index = self.indices[i]
         img = self._load(index)
         replaced = 0
@@ -449,6 +561,60 @@ class TransformDataset(torch.utils.data.Dataset):
             img = self.transform(img)
         label = self.source.targets[index]
         return (img, label, replaced) if self.replace_failed else (img, label)
+
+
+@contextlib.contextmanager
+def _seeded(seed: int) -> Iterator[None]:
+    """Seed Python's, NumPy's and torch's global generators for one sample, then restore them."""
+    import numpy as np
+
+    states = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.default_generator.manual_seed(seed)  # the CPU generator only: CUDA's stays the model's
+    try:
+        yield
+    finally:
+        random.setstate(states[0])
+        np.random.set_state(states[1])
+        torch.set_rng_state(states[2])
+
+
+class EpochSampler(torch.utils.data.Sampler[tuple[int, int]]):
+    """This rank's share of a seeded shuffle of ``n`` samples, each with its augmentation seed.
+
+    Yields ``(position, sample seed)`` for :class:`TransformDataset`. Both the order and the
+    seeds are a function of ``(seed, epoch)`` alone (call :meth:`set_epoch` before each epoch),
+    so nothing about the data loading needs saving to resume a run exactly. Under several
+    processes the order is padded to a multiple of ``world_size`` (as ``DistributedSampler``
+    does) and rank ``r`` takes every ``world_size``-th sample from ``r``.
+    """
+
+    def __init__(
+        self, n: int, *, seed: int, rank: int = 0, world_size: int = 1, shuffle: bool = True
+    ) -> None:
+        if n < 1:
+            raise ValueError(f"EpochSampler needs at least one sample, got n={n}")
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank must be in [0, world_size={world_size}), got {rank}")
+        self.n, self.seed, self.rank, self.world_size, self.shuffle = n, seed, rank, world_size, shuffle
+        self.epoch = 0
+        self.per_rank = -(-n // world_size)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.per_rank
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        g = torch.Generator().manual_seed((self.seed * 1_000_003 + self.epoch * 7_919) % 2**63)
+        order = torch.randperm(self.n, generator=g) if self.shuffle else torch.arange(self.n)
+        seeds = torch.randint(0, 2**62, (self.n,), generator=g)
+        total = self.per_rank * self.world_size
+        positions = (order.tolist() * -(-total // self.n))[:total]
+        for pos in positions[self.rank :: self.world_size]:
+            yield pos, int(seeds[pos])
 
 
 def collate_skipping(batch: list[tuple[Any, ...] | None]) -> tuple[torch.Tensor, torch.Tensor, int]:

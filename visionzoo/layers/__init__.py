@@ -1,51 +1,228 @@
-"""Shared building blocks, one concept per file."""
+"""Shared building blocks, one concept per file.
 
-from .activations import LayerType, create_act_layer, get_act_layer
+The public names follow ``timm.layers`` for the layers visionzoo has, so code written against
+timm imports them from here unchanged.
+"""
+
+from ._fx import (
+    create_feature_extractor,
+    get_graph_node_names,
+    get_notrace_functions,
+    get_notrace_modules,
+    is_notrace_function,
+    is_notrace_module,
+    register_notrace_function,
+    register_notrace_module,
+)
+from .activations import (
+    GELU,
+    GELUTanh,
+    HardMish,
+    HardSigmoid,
+    HardSwish,
+    LayerType,
+    Mish,
+    PReLU,
+    QuickGELU,
+    Sigmoid,
+    Swish,
+    Tanh,
+    act_or_identity,
+    create_act_layer,
+    gelu,
+    get_act_fn,
+    get_act_layer,
+    hard_mish,
+    hard_sigmoid,
+    hard_swish,
+    mish,
+    sigmoid,
+    swish,
+    tanh,
+)
+from .attention import Attention, set_fused_attn
+from .attention_pool import AttentionPoolLatent
 from .blur_pool import BlurPool2d, create_aa
 from .classifier import ClassifierHead, create_classifier
-from .conv_bn_act import Conv2dSame, ConvNormAct, create_conv2d
+from .config import (
+    is_exportable,
+    is_no_jit,
+    is_scriptable,
+    set_exportable,
+    set_layer_config,
+    set_no_jit,
+    set_scriptable,
+)
+from .conv_bn_act import Conv2dSame, ConvBnAct, ConvNormAct, create_conv2d
 from .create_attn import create_attn, get_attn, register_attn
-from .drop import DropBlock2d, DropPath, drop_path
-from .eca import EcaModule
-from .helpers import get_padding, make_divisible, to_2tuple
+from .diff_attention import DiffAttention
+from .drop import DropBlock2d, DropPath, drop_block_2d, drop_path
+from .eca import EcaModule, EfficientChannelAttn
+from .evo_norm import EvoNorm2dS0
+from .filter_response_norm import FilterResponseNormTlu2d
+from .format import Format, get_channel_dim, get_spatial_dim, nchw_to, nhwc_to
+from .grn import GlobalResponseNorm
+from .helpers import (
+    extend_tuple,
+    get_padding,
+    get_same_padding,
+    make_divisible,
+    to_2tuple,
+    to_3tuple,
+    to_4tuple,
+    to_ntuple,
+)
+from .hybrid_embed import HybridEmbed
 from .inplace_abn import InPlaceABN2d, inplace_abn_kernel
+from .layer_norm import LayerNorm, LayerNorm2d
+from .layer_scale import LayerScale
+from .mlp import GlobalResponseNormMlp, GluMlp, Mlp, SwiGLU, SwiGLUPacked
 from .norm import GroupNorm, GroupNorm1, get_norm_layer
 from .norm_act import BatchNormAct2d, GroupNormAct, get_norm_act_layer, register_norm_act
-from .pool import AvgPool2dSame, SelectAdaptivePool2d, adaptive_pool_feat_mult
-from .squeeze_excite import SEModule
+from .norm_mlp_head import NormMlpClassifierHead
+from .padding import pad_same
+from .patch_dropout import PatchDropout
+from .patch_embed import PatchEmbed, resample_patch_embed
+from .pool import (
+    AdaptiveAvgMaxPool2d,
+    AdaptiveCatAvgMaxPool2d,
+    AvgPool2dSame,
+    MaxPool2dSame,
+    SelectAdaptivePool2d,
+    adaptive_avgmax_pool2d,
+    adaptive_catavgmax_pool2d,
+    adaptive_pool_feat_mult,
+    select_adaptive_pool2d,
+)
+from .pos_embed import resample_abs_pos_embed
+from .rms_norm import RmsNorm, RmsNorm2d, SimpleNorm, SimpleNorm2d
+from .squeeze_excite import SEModule, SqueezeExcite
+from .std_conv import StdConv2d, StdConv2dSame
+from .token_pool import TOKEN_POOL_TYPES, global_pool_nlc
+from .weight_init import lecun_normal_, trunc_normal_, trunc_normal_tf_, variance_scaling_
 
 __all__ = [
+    "GELU",
+    "TOKEN_POOL_TYPES",
+    "AdaptiveAvgMaxPool2d",
+    "AdaptiveCatAvgMaxPool2d",
+    "Attention",
+    "AttentionPoolLatent",
     "AvgPool2dSame",
     "BatchNormAct2d",
     "BlurPool2d",
     "ClassifierHead",
     "Conv2dSame",
+    "ConvBnAct",
     "ConvNormAct",
+    "DiffAttention",
     "DropBlock2d",
     "DropPath",
     "EcaModule",
+    "EfficientChannelAttn",
+    "EvoNorm2dS0",
+    "FilterResponseNormTlu2d",
+    "Format",
+    "GELUTanh",
+    "GlobalResponseNorm",
+    "GlobalResponseNormMlp",
+    "GluMlp",
     "GroupNorm",
     "GroupNorm1",
     "GroupNormAct",
+    "HardMish",
+    "HardSigmoid",
+    "HardSwish",
+    "HybridEmbed",
     "InPlaceABN2d",
+    "LayerNorm",
+    "LayerNorm2d",
+    "LayerScale",
     "LayerType",
+    "MaxPool2dSame",
+    "Mish",
+    "Mlp",
+    "NormMlpClassifierHead",
+    "PReLU",
+    "PatchDropout",
+    "PatchEmbed",
+    "QuickGELU",
+    "RmsNorm",
+    "RmsNorm2d",
     "SEModule",
     "SelectAdaptivePool2d",
+    "Sigmoid",
+    "SimpleNorm",
+    "SimpleNorm2d",
+    "SqueezeExcite",
+    "StdConv2d",
+    "StdConv2dSame",
+    "SwiGLU",
+    "SwiGLUPacked",
+    "Swish",
+    "Tanh",
+    "act_or_identity",
+    "adaptive_avgmax_pool2d",
+    "adaptive_catavgmax_pool2d",
     "adaptive_pool_feat_mult",
     "create_aa",
     "create_act_layer",
     "create_attn",
     "create_classifier",
     "create_conv2d",
+    "create_feature_extractor",
+    "drop_block_2d",
     "drop_path",
+    "extend_tuple",
+    "gelu",
+    "get_act_fn",
     "get_act_layer",
     "get_attn",
+    "get_channel_dim",
+    "get_graph_node_names",
     "get_norm_act_layer",
     "get_norm_layer",
+    "get_notrace_functions",
+    "get_notrace_modules",
     "get_padding",
+    "get_same_padding",
+    "get_spatial_dim",
+    "global_pool_nlc",
+    "hard_mish",
+    "hard_sigmoid",
+    "hard_swish",
     "inplace_abn_kernel",
+    "is_exportable",
+    "is_no_jit",
+    "is_notrace_function",
+    "is_notrace_module",
+    "is_scriptable",
+    "lecun_normal_",
     "make_divisible",
+    "mish",
+    "nchw_to",
+    "nhwc_to",
+    "pad_same",
     "register_attn",
     "register_norm_act",
+    "register_notrace_function",
+    "register_notrace_module",
+    "resample_abs_pos_embed",
+    "resample_patch_embed",
+    "select_adaptive_pool2d",
+    "set_exportable",
+    "set_fused_attn",
+    "set_layer_config",
+    "set_no_jit",
+    "set_scriptable",
+    "sigmoid",
+    "swish",
+    "tanh",
     "to_2tuple",
+    "to_3tuple",
+    "to_4tuple",
+    "to_ntuple",
+    "trunc_normal_",
+    "trunc_normal_tf_",
+    "variance_scaling_",
 ]

@@ -50,8 +50,12 @@ class BlurPool2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.pad(x, self.padding, mode=self.pad_mode)
-        channels = self.channels or x.shape[1]
-        weight = self.filt if self.channels else self.filt.expand(channels, 1, *self.filt.shape[2:])
+        if self.channels is None:  # one filter for any channel count
+            channels = x.shape[1]
+            weight = self.filt.expand(channels, -1, -1, -1)
+        else:
+            channels = self.channels
+            weight = self.filt
         return F.conv2d(x, weight.to(x.dtype), stride=self.stride, groups=channels)
 
 

@@ -15,22 +15,21 @@ from torch import nn
 
 from .activations import LayerType
 from .blur_pool import create_aa
-from .helpers import get_padding, is_static_pad, same_pad_amount
+from .helpers import get_padding, is_static_pad
 from .norm_act import get_norm_act_layer
+from .padding import pad_same
 
-__all__ = ["Conv2dSame", "ConvNormAct", "create_conv2d"]
+__all__ = ["Conv2dSame", "ConvBnAct", "ConvNormAct", "create_conv2d"]
+
+# NOTE: the padding depends on the input's shape: FX traces keep the call as one node
+torch.fx.wrap("pad_same")
 
 
 class Conv2dSame(nn.Conv2d):
     """Conv2d with TensorFlow 'SAME' padding computed from the input size."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        kh, kw = self.kernel_size
-        sh, sw = self.stride
-        dh, dw = self.dilation
-        ph = same_pad_amount(x.shape[-2], kh, sh, dh)
-        pw = same_pad_amount(x.shape[-1], kw, sw, dw)
-        x = F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
+        x = pad_same(x, self.kernel_size, self.stride, self.dilation)  # type: ignore[arg-type]
         return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
 
 
@@ -125,3 +124,6 @@ class ConvNormAct(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.bn(self.conv(x))
         return self.aa(x) if self.aa is not None else x
+
+
+ConvBnAct = ConvNormAct  # NOTE: timm's older name

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["DropBlock2d", "DropPath", "drop_path"]
+__all__ = ["DropBlock2d", "DropPath", "drop_block_2d", "drop_path"]
 
 
 def drop_path(
@@ -37,6 +37,30 @@ class DropPath(nn.Module):
 
     def extra_repr(self) -> str:
         return f"drop_prob={self.drop_prob:.3f}"
+
+
+def drop_block_2d(
+    x: torch.Tensor,
+    drop_prob: float = 0.1,
+    block_size: int = 7,
+    gamma_scale: float = 1.0,
+    with_noise: bool = False,
+    inplace: bool = False,
+    batchwise: bool = False,
+    *,
+    training: bool = True,
+    couple_channels: bool = True,
+    scale_by_keep: bool = True,
+) -> torch.Tensor:
+    """Functional :class:`DropBlock2d` (timm's signature; ``with_noise``/``inplace``/``batchwise``
+    are accepted and must stay False: this implementation has only the plain form)."""
+    for name, flag in (("with_noise", with_noise), ("inplace", inplace), ("batchwise", batchwise)):
+        if flag:
+            raise ValueError(f"drop_block_2d: {name}=True is not supported")
+    block = DropBlock2d(
+        drop_prob, block_size, gamma_scale, couple_channels=couple_channels, scale_by_keep=scale_by_keep
+    )
+    return block.train(training)(x)
 
 
 class DropBlock2d(nn.Module):

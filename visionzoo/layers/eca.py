@@ -11,9 +11,9 @@ import math
 import torch
 from torch import nn
 
-from .activations import LayerType, create_act_layer
+from .activations import LayerType, act_or_identity
 
-__all__ = ["EcaModule"]
+__all__ = ["EcaModule", "EfficientChannelAttn"]
 
 
 class EcaModule(nn.Module):
@@ -41,9 +41,12 @@ class EcaModule(nn.Module):
         if kernel_size % 2 != 1:
             raise ValueError(f"ECA kernel_size must be odd, got {kernel_size}")
         self.conv = nn.Conv1d(1, 1, kernel_size=kernel_size, padding=(kernel_size - 1) // 2, bias=False)
-        self.gate = create_act_layer(gate_layer)
+        self.gate = act_or_identity(gate_layer)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = x.mean((2, 3)).view(x.shape[0], 1, -1)
         y = self.gate(self.conv(y)).view(x.shape[0], -1, 1, 1)
         return x * y
+
+
+EfficientChannelAttn = EcaModule  # NOTE: timm's alias

@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
+from typing import Any
 
-__all__ = ["get_padding", "make_divisible", "to_2tuple"]
+__all__ = [
+    "extend_tuple",
+    "get_padding",
+    "get_same_padding",
+    "make_divisible",
+    "to_2tuple",
+    "to_3tuple",
+    "to_4tuple",
+    "to_ntuple",
+]
 
 
 def get_padding(kernel_size: int, stride: int = 1, dilation: int = 1) -> int:
@@ -27,6 +38,31 @@ def to_2tuple(x: int | tuple[int, int]) -> tuple[int, int]:
     return tuple(x) if isinstance(x, (tuple, list)) else (x, x)  # type: ignore[return-value]
 
 
+def to_ntuple(n: int) -> Callable[[Any], tuple[Any, ...]]:
+    """A function that repeats a scalar ``n`` times and passes an iterable (not a str) through as a tuple."""
+
+    def parse(x: Any) -> tuple[Any, ...]:
+        if isinstance(x, Iterable) and not isinstance(x, str):
+            return tuple(x)
+        return (x,) * n
+
+    return parse
+
+
+to_3tuple = to_ntuple(3)
+to_4tuple = to_ntuple(4)
+
+
+def extend_tuple(x: Any, n: int) -> tuple[Any, ...]:
+    """``x`` as a tuple of length ``n``, its last value repeated (a scalar fills all ``n``)."""
+    values = tuple(x) if isinstance(x, (tuple, list)) else (x,)
+    if not values:
+        raise ValueError("extend_tuple needs at least one value")
+    if len(values) > n:
+        raise ValueError(f"extend_tuple: {len(values)} values do not fit in {n}")
+    return values + (values[-1],) * (n - len(values))
+
+
 def is_static_pad(kernel_size: int, stride: int = 1, dilation: int = 1) -> bool:
     """Whether TF 'same' padding equals a fixed symmetric padding for any input size."""
     return stride == 1 and (dilation * (kernel_size - 1)) % 2 == 0
@@ -35,3 +71,8 @@ def is_static_pad(kernel_size: int, stride: int = 1, dilation: int = 1) -> bool:
 def same_pad_amount(size: int, kernel_size: int, stride: int, dilation: int = 1) -> int:
     """Total padding TF 'same' needs along one axis of length ``size``."""
     return max((math.ceil(size / stride) - 1) * stride + (kernel_size - 1) * dilation + 1 - size, 0)
+
+
+def get_same_padding(x: int, kernel_size: int, stride: int, dilation: int = 1) -> int:
+    """timm's name for :func:`same_pad_amount`."""
+    return same_pad_amount(x, kernel_size, stride, dilation)

@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._fx import register_notrace_module
 from .activations import LayerType
 from .norm_act import register_norm_act
 
@@ -71,6 +72,8 @@ def _activation_name(act_layer: LayerType | None, apply_act: bool) -> str:
     )
 
 
+# a leaf in feature-extraction graphs, so the CUDA kernel still runs there
+@register_notrace_module
 class InPlaceABN2d(nn.Module):
     """Batch norm with scale ``|weight| + eps``, then leaky ReLU (slope 0.01), ELU or nothing.
 
@@ -89,8 +92,9 @@ class InPlaceABN2d(nn.Module):
         drop_layer: must be None; nothing can sit between the fused norm and activation.
     """
 
-    running_mean: torch.Tensor
-    running_var: torch.Tensor
+    if TYPE_CHECKING:  # NOTE: for type checkers only; TorchScript cannot read these string annotations
+        running_mean: torch.Tensor
+        running_var: torch.Tensor
 
     def __init__(
         self,
@@ -152,21 +156,25 @@ class InPlaceABN2d(nn.Module):
         return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        kernel = inplace_abn_kernel() if x.is_cuda else None
-        if kernel is not None:
-            # NOTE: overwrites x, as the package's own InPlaceABN module does
-            return kernel(
-                x,
-                self.weight,
-                self.bias,
-                self.running_mean,
-                self.running_var,
-                self.training,
-                self.momentum,
-                self.eps,
-                self.activation,
-                self.activation_param,
-            )
+        # NOTE: the compiled kernel is eager-only: scripted and FX-traced modules run the PyTorch
+        # path. Two ifs: TorchScript skips the inner one only under a bare is_scripting() test
+        if not torch.jit.is_scripting():  # noqa: SIM102
+            if not isinstance(x, torch.fx.Proxy) and x.is_cuda:
+                kernel = inplace_abn_kernel()
+                if kernel is not None:
+                    # NOTE: overwrites x, as the package's own InPlaceABN module does
+                    return kernel(
+                        x,
+                        self.weight,
+                        self.bias,
+                        self.running_mean,
+                        self.running_var,
+                        self.training,
+                        self.momentum,
+                        self.eps,
+                        self.activation,
+                        self.activation_param,
+                    )
         scale = None
         if self.weight is not None:
             # |w| with gradient +1 at w == 0, as the kernel has: a zero-initialised weight must still learn

@@ -10,6 +10,9 @@ from typing import Any
 
 from torch import nn
 
+from .layer_norm import LayerNorm
+from .rms_norm import RmsNorm
+
 __all__ = ["GroupNorm", "GroupNorm1", "get_norm_layer"]
 
 
@@ -36,6 +39,8 @@ _NORMS: dict[str, type[nn.Module]] = {
     "groupnorm": GroupNorm,
     "groupnorm1": GroupNorm1,
     "instancenorm": nn.InstanceNorm2d,
+    "layernorm": LayerNorm,
+    "rmsnorm": RmsNorm,
 }
 
 

@@ -1,4 +1,9 @@
-"""Global pooling with a selectable type: avg, max, avgmax (their mean), catavgmax (both)."""
+"""Global pooling with a selectable type: avg, max, avgmax (their mean), catavgmax (both).
+
+The ``fast`` forms (``fast``/``fastavg``, ``fastmax``, ``fastavgmax``, ``fastcatavgmax``) are
+timm's names for the same pools computed as reductions over H and W; here every global pool is
+computed that way, so they equal their plain forms.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,89 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["AvgPool2dSame", "SelectAdaptivePool2d", "adaptive_pool_feat_mult"]
+from .helpers import to_2tuple
+from .padding import pad_same
+
+__all__ = [
+    "AdaptiveAvgMaxPool2d",
+    "AdaptiveCatAvgMaxPool2d",
+    "AvgPool2dSame",
+    "MaxPool2dSame",
+    "SelectAdaptivePool2d",
+    "adaptive_avgmax_pool2d",
+    "adaptive_catavgmax_pool2d",
+    "adaptive_pool_feat_mult",
+    "select_adaptive_pool2d",
+]
 
 POOL_TYPES = ("avg", "max", "avgmax", "catavgmax", "")
+_FAST_TYPES = {
+    "fast": "avg",
+    "fastavg": "avg",
+    "fastmax": "max",
+    "fastavgmax": "avgmax",
+    "fastcatavgmax": "catavgmax",
+}
+
+# NOTE: the padding depends on the input's shape: FX traces keep the call as one node
+torch.fx.wrap("pad_same")
+
+
+def _pool_kind(pool_type: str) -> str:
+    kind = (pool_type or "").lower()
+    kind = _FAST_TYPES.get(kind, kind)
+    if kind not in POOL_TYPES:
+        valid = ", ".join(repr(t) for t in (*POOL_TYPES, *_FAST_TYPES))
+        raise ValueError(f"unknown global_pool {pool_type!r}; valid: {valid}")
+    return kind
+
+
+def adaptive_avgmax_pool2d(x: torch.Tensor, output_size: int | tuple[int, int] = 1) -> torch.Tensor:
+    """The mean of adaptive average and max pooling: ``(B, C, H, W)`` -> ``(B, C, *output_size)``."""
+    return 0.5 * (F.adaptive_avg_pool2d(x, output_size) + F.adaptive_max_pool2d(x, output_size))
+
+
+def adaptive_catavgmax_pool2d(x: torch.Tensor, output_size: int | tuple[int, int] = 1) -> torch.Tensor:
+    """Adaptive average and max pooling concatenated: ``(B, C, H, W)`` -> ``(B, 2C, *output_size)``."""
+    return torch.cat((F.adaptive_avg_pool2d(x, output_size), F.adaptive_max_pool2d(x, output_size)), 1)
+
+
+def select_adaptive_pool2d(
+    x: torch.Tensor, pool_type: str = "avg", output_size: int | tuple[int, int] = 1
+) -> torch.Tensor:
+    """Adaptive pooling of the given type (the :class:`SelectAdaptivePool2d` types but ``''``)."""
+    kind = _pool_kind(pool_type)
+    if kind == "avg":
+        return F.adaptive_avg_pool2d(x, output_size)
+    if kind == "max":
+        return F.adaptive_max_pool2d(x, output_size)
+    if kind == "avgmax":
+        return adaptive_avgmax_pool2d(x, output_size)
+    if kind == "catavgmax":
+        return adaptive_catavgmax_pool2d(x, output_size)
+    raise ValueError("select_adaptive_pool2d needs a pool type; '' (no pooling) is not one")
+
+
+class AdaptiveAvgMaxPool2d(nn.Module):
+    """Module form of :func:`adaptive_avgmax_pool2d`."""
+
+    def __init__(self, output_size: int | tuple[int, int] = 1) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return adaptive_avgmax_pool2d(x, self.output_size)
+
+
+class AdaptiveCatAvgMaxPool2d(nn.Module):
+    """Module form of :func:`adaptive_catavgmax_pool2d`."""
+
+    def __init__(self, output_size: int | tuple[int, int] = 1) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return adaptive_catavgmax_pool2d(x, self.output_size)
 
 
 def adaptive_pool_feat_mult(pool_type: str = "avg") -> int:
@@ -21,22 +106,18 @@ class SelectAdaptivePool2d(nn.Module):
 
     def __init__(self, pool_type: str = "avg", flatten: bool = False) -> None:
         super().__init__()
-        pool_type = (pool_type or "").lower()
-        if pool_type not in POOL_TYPES:
-            raise ValueError(
-                f"unknown global_pool {pool_type!r}; valid: 'avg', 'max', 'avgmax', 'catavgmax', '' "
-            )
-        self.pool_type = pool_type
-        self.flatten = flatten and bool(pool_type)
+        self.kind = _pool_kind(pool_type)
+        self.pool_type = (pool_type or "").lower()
+        self.flatten = flatten and bool(self.kind)
 
     def is_identity(self) -> bool:
-        return not self.pool_type
+        return not self.kind
 
     def feat_mult(self) -> int:
-        return adaptive_pool_feat_mult(self.pool_type)
+        return adaptive_pool_feat_mult(self.kind)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        kind = self.pool_type
+        kind = self.kind
         if not kind:
             return x
         if kind == "avg":
@@ -63,13 +144,28 @@ class AvgPool2dSame(nn.AvgPool2d):
         count_include_pad: bool = True,
     ) -> None:
         super().__init__(kernel_size, stride, 0, ceil_mode, count_include_pad)
+        self.same_kernel = to_2tuple(kernel_size)
+        self.same_stride = to_2tuple(kernel_size if stride is None else stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from .helpers import same_pad_amount, to_2tuple
-
-        kh, kw = to_2tuple(self.kernel_size)
-        sh, sw = to_2tuple(self.stride)
-        ph = same_pad_amount(x.shape[-2], kh, sh)
-        pw = same_pad_amount(x.shape[-1], kw, sw)
-        x = F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
+        x = pad_same(x, self.same_kernel, self.same_stride)
         return F.avg_pool2d(x, self.kernel_size, self.stride, 0, self.ceil_mode, self.count_include_pad)
+
+
+class MaxPool2dSame(nn.MaxPool2d):
+    """Max pool with TF 'SAME' padding computed from the input size (padding never wins the max)."""
+
+    def __init__(
+        self, kernel_size: int, stride: int | None = None, dilation: int = 1, ceil_mode: bool = False
+    ) -> None:
+        super().__init__(kernel_size, stride, 0, dilation, ceil_mode=ceil_mode)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = pad_same(
+            x,
+            to_2tuple(self.kernel_size),
+            to_2tuple(self.stride),
+            to_2tuple(self.dilation),
+            value=float("-inf"),
+        )
+        return F.max_pool2d(x, self.kernel_size, self.stride, 0, self.dilation, self.ceil_mode)

@@ -8,10 +8,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .activations import LayerType, create_act_layer
+from .activations import LayerType, act_or_identity
 from .helpers import make_divisible
 
-__all__ = ["SEModule"]
+__all__ = ["SEModule", "SqueezeExcite"]
 
 
 class SEModule(nn.Module):
@@ -44,9 +44,9 @@ class SEModule(nn.Module):
             rd_channels = make_divisible(channels * rd_ratio, rd_divisor, round_limit=0.0)
         self.fc1 = nn.Conv2d(channels, rd_channels, kernel_size=1, bias=bias)
         self.bn = norm_layer(rd_channels) if norm_layer else nn.Identity()
-        self.act = create_act_layer(act_layer, inplace=True)
+        self.act = act_or_identity(act_layer, inplace=True)
         self.fc2 = nn.Conv2d(rd_channels, channels, kernel_size=1, bias=bias)
-        self.gate = create_act_layer(gate_layer)
+        self.gate = act_or_identity(gate_layer)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = x.mean((2, 3), keepdim=True)
@@ -54,3 +54,6 @@ class SEModule(nn.Module):
             s = 0.5 * s + 0.5 * x.amax((2, 3), keepdim=True)
         s = self.fc2(self.act(self.bn(self.fc1(s))))
         return x * self.gate(s)
+
+
+SqueezeExcite = SEModule  # NOTE: timm's alias

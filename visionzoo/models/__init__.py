@@ -1,5 +1,148 @@
-"""Model families, one module each. Importing this package registers them all."""
+"""Model families, one module each, imported on first use.
 
-from . import cspnet, densenet, inception_v3, resnet, xception_aligned
+``FAMILIES`` names the built-in family modules; the registry imports one of them when a name it
+defines is first asked for (through the generated index in ``_index.py``), and all of them when
+everything is listed. ``visionzoo.models.resnet`` and the like import on attribute access.
 
-__all__ = ["cspnet", "densenet", "inception_v3", "resnet", "xception_aligned"]
+It also offers ``timm.models``' public names that apply to these families (``create_model``,
+``get_pretrained_cfg_value``, ``FeatureGraphNet``, ``ResNet``...), so code written against timm
+imports them from here; family classes load their module on first use too.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ..builder import load_checkpoint, load_pretrained
+from ..compat import (
+    checkpoint_seq,
+    create_model,
+    get_arch_name,
+    get_pretrained_cfg_value,
+    is_model_in_modules,
+    list_models,
+    model_parameters,
+    named_apply,
+    named_modules,
+    parse_model_name,
+    resume_checkpoint,
+    safe_model_name,
+)
+from ..factory import build_model_with_cfg
+from ..features import FeatureDictNet, FeatureGraphNet, FeatureHookNet, FeatureInfo, FeatureListNet
+from ..hub import clean_state_dict, load_state_dict
+from ..layers._fx import (
+    create_feature_extractor,
+    get_graph_node_names,
+    get_notrace_functions,
+    get_notrace_modules,
+    is_notrace_function,
+    is_notrace_module,
+    register_notrace_function,
+    register_notrace_module,
+)
+from ..pretrained import PretrainedCfg
+from ..prune import adapt_model_from_string
+from ..registry import (
+    get_arch_pretrained_cfgs,
+    get_deprecated_models,
+    get_pretrained_cfg,
+    is_model,
+    is_model_pretrained,
+    list_modules,
+    list_pretrained,
+    model_entrypoint,
+    register_model,
+    resolve_pretrained_cfg,
+    split_model_name_tag,
+)
+
+# Adding a family: its module name here, then `python -m visionzoo.models._index`.
+FAMILIES: tuple[str, ...] = (
+    "convnext",
+    "cspnet",
+    "deit",
+    "densenet",
+    "efficientnet",
+    "inception_v3",
+    "mobilenetv3",
+    "regnet",
+    "resnet",
+    "resnetv2",
+    "vision_transformer",
+    "vision_transformer_hybrid",
+    "xception_aligned",
+)
+
+# family classes, as timm.models exports them: class name -> family module
+_FAMILY_CLASSES = {
+    "BasicBlock": "resnet",
+    "Bottleneck": "resnet",
+    "ResNet": "resnet",
+    "CspNet": "cspnet",
+    "DenseNet": "densenet",
+    "InceptionV3": "inception_v3",
+    "XceptionAligned": "xception_aligned",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in FAMILIES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _FAMILY_CLASSES:
+        return getattr(importlib.import_module(f"{__name__}.{_FAMILY_CLASSES[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(FAMILIES) | set(_FAMILY_CLASSES))
+
+
+__all__ = [
+    "FAMILIES",
+    "FeatureDictNet",
+    "FeatureGraphNet",
+    "FeatureHookNet",
+    "FeatureInfo",
+    "FeatureListNet",
+    "PretrainedCfg",
+    "adapt_model_from_string",
+    "build_model_with_cfg",
+    "checkpoint_seq",
+    "clean_state_dict",
+    "create_feature_extractor",
+    "create_model",
+    "get_arch_name",
+    "get_arch_pretrained_cfgs",
+    "get_deprecated_models",
+    "get_graph_node_names",
+    "get_notrace_functions",
+    "get_notrace_modules",
+    "get_pretrained_cfg",
+    "get_pretrained_cfg_value",
+    "is_model",
+    "is_model_in_modules",
+    "is_model_pretrained",
+    "is_notrace_function",
+    "is_notrace_module",
+    "list_models",
+    "list_modules",
+    "list_pretrained",
+    "load_checkpoint",
+    "load_pretrained",
+    "load_state_dict",
+    "model_entrypoint",
+    "model_parameters",
+    "named_apply",
+    "named_modules",
+    "parse_model_name",
+    "register_model",
+    "register_notrace_function",
+    "register_notrace_module",
+    "resolve_pretrained_cfg",
+    "resume_checkpoint",
+    "safe_model_name",
+    "split_model_name_tag",
+    *_FAMILY_CLASSES,
+]

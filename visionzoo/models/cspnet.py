@@ -26,22 +26,21 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
-from ..builder import as_dataclass, build_model_with_cfg, model_args_type
 from ..layers import (
     ClassifierHead,
     ConvNormAct,
     DropPath,
     LayerType,
+    act_or_identity,
     create_aa,
-    create_act_layer,
     get_attn,
     make_divisible,
 )
-from ..model import VisionModel
+from ..model import VisionModel, checkpoint_seq
 from ..pretrained import IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
-from ..registry import register_family
+from ..registry import Entrypoint, family_entrypoint, register_family
+from ..variants import as_dataclass, model_args_type
 
 __all__ = [
     "BottleneckBlock",
@@ -212,7 +211,7 @@ class BottleneckBlock(nn.Module):
         self.attn2 = _attn(attn_layer, mid_chs, act_layer)
         self.conv3 = ConvNormAct(mid_chs, out_chs, 1, apply_act=False, **layers)
         self.drop_path = DropPath(drop_path) if drop_path else nn.Identity()
-        self.act3 = create_act_layer(act_layer)
+        self.act3 = act_or_identity(act_layer)
 
     def zero_init_last(self) -> None:
         _zero_norm_weight(self.conv3)
@@ -538,7 +537,7 @@ class CspNet(VisionModel):
         layers: dict[str, Any] = dict(act_layer=act_layer, norm_layer=norm_layer)
 
         self.stem, stem_taps, last = self._make_stem(in_chans, stem_cfg, aa_layer=aa_layer, **layers)
-        self.feature_info: list[dict[str, Any]] = list(stem_taps)
+        self.feature_info = list(stem_taps)
 
         # stages; a level is recorded when the next stage strides, so it is the last at its size
         total_blocks, block_idx = sum(stages_cfg.depth), 0
@@ -676,17 +675,14 @@ class CspNet(VisionModel):
             ],
         )
 
-    def _checkpointing(self) -> bool:
-        return self.grad_checkpointing and self.training and torch.is_grad_enabled()
-
     def _run_stage(self, stage: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        return checkpoint(stage, x, use_reentrant=False) if self._checkpointing() else stage(x)
+        return checkpoint_seq((stage,), x) if self._checkpointing() else stage(x)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
-        for stage in self.stages:
-            x = self._run_stage(stage, x)
-        return x
+        if not torch.jit.is_scripting() and self._checkpointing():  # static under TorchScript
+            return checkpoint_seq(self.stages, x)
+        return self.stages(x)
 
     def _intermediates(
         self, x: torch.Tensor, take: list[int], *, stop_early: bool
@@ -719,14 +715,6 @@ class CspNet(VisionModel):
             self.stem = self.stem[: self.stem_feat_ends[max_index] + 1]
             self.stem_feat_ends = self.stem_feat_ends[: max_index + 1]
         self.feature_info = self.feature_info[: max_index + 1]
-
-
-def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:
-    # NOTE: timm's default backbone levels: six (the stride-1 stem level too) for names starting
-    # with darknet / cspdarknet, five otherwise, so sedarknet21's default leaves out its last stage
-    six = variant.startswith(("darknet", "cspdarknet"))
-    feature_cfg = dict(flatten_sequential=True, out_indices=tuple(range(6 if six else 5)))
-    return build_model_with_cfg(CspNet, variant, pretrained, feature_cfg=feature_cfg, **kwargs)
 
 
 # --- variants -------------------------------------------------------------------------------------
@@ -796,17 +784,22 @@ _CSPDARKNET53 = CspNetArgs(
 _CSPRESNEXT50 = _csp_resnet(_RESNET_STEM, (256, 512, 1024, 2048), groups=32, block_ratio=0.5)
 _SE_QUARTER: dict[str, Any] = dict(attn_layer="se", attn_kwargs=dict(rd_ratio=0.25))
 
+# NOTE: timm's default backbone levels are six (the stride-1 stem level too) for the names starting
+# with darknet / cspdarknet, five for the others (so sedarknet21's default leaves out its last stage)
+DARKNET_VARIANTS: dict[str, Any] = {
+    "cspdarknet53": _CSPDARKNET53,
+    "darknet17": _darknet((1, 1, 1, 1, 1)),
+    "darknet21": _darknet((1, 1, 1, 2, 2)),
+    "darknet53": _darknet((1, 2, 8, 8, 4)),
+    "darknetaa53": _darknet((1, 2, 8, 8, 4), avg_down=True),
+    "cspdarknet53_iabn": dataclasses.replace(_CSPDARKNET53, norm_layer="inplaceabn"),
+}
 VARIANTS: dict[str, Any] = {
     "cspresnet50": _csp_resnet(_RESNET_STEM, (128, 256, 512, 1024), expand_ratio=2.0, bottle_ratio=0.5),
     "cspresnet50d": _csp_resnet(_DEEP_STEM, (128, 256, 512, 1024), expand_ratio=2.0, bottle_ratio=0.5),
     "cspresnet50w": _csp_resnet(_DEEP_STEM, (256, 512, 1024, 2048), bottle_ratio=0.25, block_ratio=0.5),
     "cspresnext50": _CSPRESNEXT50,
-    "cspdarknet53": _CSPDARKNET53,
-    "darknet17": _darknet((1, 1, 1, 1, 1)),
-    "darknet21": _darknet((1, 1, 1, 2, 2)),
     "sedarknet21": _darknet((1, 1, 1, 2, 2), attn_layer="se"),
-    "darknet53": _darknet((1, 2, 8, 8, 4)),
-    "darknetaa53": _darknet((1, 2, 8, 8, 4), avg_down=True),
     "cs3darknet_s": _cs3(0.5, 0.5),
     "cs3darknet_m": _cs3(0.75, 0.67),
     "cs3darknet_l": _cs3(),
@@ -834,22 +827,11 @@ VARIANTS: dict[str, Any] = {
     "cs3se_edgenet_x": _cs3(1.25, 1.33, bottle_ratio=1.5, block_type="edge", **_SE_QUARTER),
     # In-Place Activated BatchNorm twins (in timm until 0.5; no published weights)
     "cspresnext50_iabn": dataclasses.replace(_CSPRESNEXT50, norm_layer="inplaceabn"),
-    "cspdarknet53_iabn": dataclasses.replace(_CSPDARKNET53, norm_layer="inplaceabn"),
 }
 
 # --- weights --------------------------------------------------------------------------------------
 _RELEASES = "https://github.com/rwightman/pytorch-image-models/releases/download"
-_BASE = dict(
-    url="",
-    num_classes=1000,
-    input_size=(3, 256, 256),
-    pool_size=(8, 8),
-    crop_pct=0.887,
-    interpolation="bilinear",
-    first_conv="stem.conv1.conv",
-    classifier="head.fc",
-    license="apache-2.0",
-)
+_NO_HUB = dict(hf_hub_id=None)  # release assets only (``file`` below adds the Hub copy)
 _BICUBIC = dict(interpolation="bicubic")
 # the 'c2' / 'c2ns' recipes: bicubic, evaluated at 288 as well
 _C2 = dict(_BICUBIC, test_input_size=(3, 288, 288), test_crop_pct=0.95)
@@ -858,13 +840,13 @@ _C2_FULL = dict(_C2, test_crop_pct=1.0)
 
 def _w(profile: dict[str, Any] | None = None, file: str | None = None, **fields: Any) -> dict[str, Any]:
     """A weight config; ``file`` is a release asset, which also means the Hub holds a copy."""
-    cfg = {**_BASE, **(profile or {}), **fields}
+    cfg = {**_NO_HUB, **(profile or {}), **fields}
     if file is not None:
         cfg.update(url=f"{_RELEASES}/{file}", hf_hub_id="timm/")
     return cfg
 
 
-# Weight tags in priority order: an architecture's first tag with weights is its default.
+# "arch.tag": what differs from the family's cfg defaults (one tag per architecture here)
 WEIGHTS = {
     "cspresnet50.ra_in1k": _w(file="v0.1-weights/cspresnet50_ra-d3e8d487.pth"),
     "cspresnet50d.untrained": _w(),
@@ -911,4 +893,40 @@ WEIGHTS = {
     "cspdarknet53_iabn.untrained": _w(),
 }
 
-default_cfgs = register_family(__name__, VARIANTS, _create, weights=WEIGHTS)
+_CFG_DEFAULTS = dict(
+    input_size=(3, 256, 256),
+    pool_size=(8, 8),
+    crop_pct=0.887,
+    interpolation="bilinear",
+    first_conv="stem.conv1.conv",
+    classifier="head.fc",
+    license="apache-2.0",
+)
+
+
+def _weights_of(variants: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in WEIGHTS.items() if k.partition(".")[0] in variants}
+
+
+default_cfgs = {
+    **register_family(
+        __name__,
+        model_cls=CspNet,
+        variants=VARIANTS,
+        weights=_weights_of(VARIANTS),
+        cfg_defaults=_CFG_DEFAULTS,
+        feature_cfg=dict(flatten_sequential=True, out_indices=(0, 1, 2, 3, 4)),
+    ),
+    **register_family(
+        __name__,
+        model_cls=CspNet,
+        variants=DARKNET_VARIANTS,
+        weights=_weights_of(DARKNET_VARIANTS),
+        cfg_defaults=_CFG_DEFAULTS,
+        feature_cfg=dict(flatten_sequential=True, out_indices=(0, 1, 2, 3, 4, 5)),
+    ),
+}
+
+
+def __getattr__(name: str) -> Entrypoint:  # the variants' entrypoints, e.g. cspdarknet53
+    return family_entrypoint(__name__, name)

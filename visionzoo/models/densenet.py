@@ -22,10 +22,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from ..builder import build_model_with_cfg, model_args_type
 from ..layers import BlurPool2d, LayerType, create_aa, get_norm_act_layer
 from ..model import VisionModel
-from ..registry import register_family
+from ..registry import Entrypoint, family_entrypoint, register_family
+from ..variants import model_args_type
 
 __all__ = ["DenseBlock", "DenseLayer", "DenseNet", "DenseTransition", "default_cfgs"]
 
@@ -63,13 +63,18 @@ class DenseLayer(nn.Module):
     def _bottleneck(self, *features: torch.Tensor) -> torch.Tensor:
         return self.conv1(self.norm1(torch.cat(features, 1)))
 
-    def forward(self, features: torch.Tensor | Sequence[torch.Tensor]) -> torch.Tensor:
-        """``[(B, C_i, H, W), ...]`` (or one tensor) -> ``(B, growth_rate, H, W)``."""
-        inputs = (features,) if isinstance(features, torch.Tensor) else tuple(features)
+    def _bottleneck_checkpointed(self, inputs: list[torch.Tensor]) -> torch.Tensor:
         if self.grad_checkpointing and any(t.requires_grad for t in inputs):
-            x = checkpoint(self._bottleneck, *inputs, use_reentrant=False)
+            return checkpoint(self._bottleneck, *inputs, use_reentrant=False)
+        return self._bottleneck(*inputs)
+
+    def forward(self, features: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
+        """``[(B, C_i, H, W), ...]`` (or one tensor) -> ``(B, growth_rate, H, W)``."""
+        inputs = [features] if isinstance(features, torch.Tensor) else list(features)
+        if torch.jit.is_scripting():  # NOTE: checkpoint (eager only) cannot be scripted
+            x = self.conv1(self.norm1(torch.cat(inputs, 1)))
         else:
-            x = self._bottleneck(*inputs)
+            x = self._bottleneck_checkpointed(inputs)
         x = self.conv2(self.norm2(x))
         if self.drop_rate > 0:
             x = F.dropout(x, p=self.drop_rate, training=self.training)
@@ -331,17 +336,6 @@ def _remap_torchvision(state_dict: dict[str, torch.Tensor], model: nn.Module) ->
     return out
 
 
-def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:
-    return build_model_with_cfg(
-        DenseNet,
-        variant,
-        pretrained,
-        feature_cfg=dict(flatten_sequential=True),
-        pretrained_filter_fn=_remap_torchvision,
-        **kwargs,
-    )
-
-
 # --- variants -------------------------------------------------------------------------------------
 DenseNetArgs = model_args_type(DenseNet)
 _D121, _D169, _D201 = (6, 12, 24, 16), (6, 12, 32, 32), (6, 12, 48, 32)
@@ -361,40 +355,38 @@ VARIANTS: dict[str, Any] = {
 }
 
 # --- weights --------------------------------------------------------------------------------------
-_BASE = dict(
-    url="",
-    hf_hub_id="timm/",
-    num_classes=1000,
-    input_size=(3, 224, 224),
-    pool_size=(7, 7),
-    crop_pct=0.875,
-    interpolation="bicubic",
-    first_conv="features.conv0",
-    classifier="classifier",
-    license="apache-2.0",
-)
 _RA = dict(test_input_size=(3, 288, 288), test_crop_pct=0.95)  # timm's RandAugment recipe
 _NO_WEIGHTS = dict(hf_hub_id=None)
 
-
-def _w(**fields: Any) -> dict[str, Any]:
-    return {**_BASE, **fields}
-
-
-# Weight tags in priority order: an architecture's first tag with weights is its default.
-WEIGHTS = {
-    "densenet121.ra_in1k": _w(**_RA),
-    "densenetblur121d.ra_in1k": _w(**_RA),
-    "densenet264d.untrained": _w(**_NO_WEIGHTS),
-    "densenet121.tv_in1k": _w(),
-    "densenet169.tv_in1k": _w(),
-    "densenet201.tv_in1k": _w(),
-    "densenet161.tv_in1k": _w(),
+# "arch.tag": what differs from the family's cfg defaults; default=True marks an arch's default tag
+WEIGHTS: dict[str, dict[str, Any]] = {
+    "densenet121.ra_in1k": dict(_RA, default=True),
+    "densenetblur121d.ra_in1k": _RA,
+    "densenet264d.untrained": _NO_WEIGHTS,
+    "densenet121.tv_in1k": {},
+    "densenet169.tv_in1k": {},
+    "densenet201.tv_in1k": {},
+    "densenet161.tv_in1k": {},
     # names from older timm releases, kept without weights
-    "densenet121d.untrained": _w(**_NO_WEIGHTS),
-    "densenet264.untrained": _w(**_NO_WEIGHTS),
+    "densenet121d.untrained": _NO_WEIGHTS,
+    "densenet264.untrained": _NO_WEIGHTS,
 }
 
 DEPRECATED = {"tv_densenet121": "densenet121.tv_in1k"}
 
-default_cfgs = register_family(__name__, VARIANTS, _create, weights=WEIGHTS, deprecated=DEPRECATED)
+default_cfgs = register_family(
+    __name__,
+    model_cls=DenseNet,
+    variants=VARIANTS,
+    weights=WEIGHTS,
+    cfg_defaults=dict(
+        pool_size=(7, 7), first_conv="features.conv0", classifier="classifier", license="apache-2.0"
+    ),
+    feature_cfg=dict(flatten_sequential=True),
+    filter_fn=_remap_torchvision,
+    deprecated=DEPRECATED,
+)
+
+
+def __getattr__(name: str) -> Entrypoint:  # the variants' entrypoints, e.g. densenet121
+    return family_entrypoint(__name__, name)

@@ -23,12 +23,12 @@ from typing import Any, ClassVar
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
-from ..builder import build_model_with_cfg, model_args_type
 from ..layers import ConvNormAct, LayerType, get_norm_layer
-from ..model import VisionModel
-from ..registry import register_family
+from ..model import VisionModel, checkpoint_seq
+from ..pretrained import IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
+from ..registry import Entrypoint, family_entrypoint, register_family
+from ..variants import model_args_type
 
 __all__ = [
     "InceptionA",
@@ -45,12 +45,6 @@ ConvBlock = Callable[..., nn.Module]
 _AUX_IN_CHS = 768  # channels of Mixed_6e, where the auxiliary classifier branches off
 MIN_INPUT_SIZE = 75  # smaller inputs leave Mixed_7a's unpadded 3x3 convs less than 3x3 to work on
 MIN_INPUT_SIZE_AUX = 299  # the aux head's pool + unpadded 5x5 conv need Mixed_6e at its full 17x17
-
-
-def _chain(x: torch.Tensor, *layers: nn.Module) -> torch.Tensor:
-    for layer in layers:
-        x = layer(x)
-    return x
 
 
 # --- blocks ---------------------------------------------------------------------------------------
@@ -72,8 +66,8 @@ class InceptionA(nn.Module):
         return torch.cat(
             [
                 self.branch1x1(x),
-                _chain(x, self.branch5x5_1, self.branch5x5_2),
-                _chain(x, self.branch3x3dbl_1, self.branch3x3dbl_2, self.branch3x3dbl_3),
+                self.branch5x5_2(self.branch5x5_1(x)),
+                self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
                 self.branch_pool(F.avg_pool2d(x, 3, stride=1, padding=1)),
             ],
             1,
@@ -94,7 +88,7 @@ class InceptionB(nn.Module):
         return torch.cat(
             [
                 self.branch3x3(x),
-                _chain(x, self.branch3x3dbl_1, self.branch3x3dbl_2, self.branch3x3dbl_3),
+                self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
                 F.max_pool2d(x, 3, stride=2),
             ],
             1,
@@ -123,14 +117,9 @@ class InceptionC(nn.Module):
         return torch.cat(
             [
                 self.branch1x1(x),
-                _chain(x, self.branch7x7_1, self.branch7x7_2, self.branch7x7_3),
-                _chain(
-                    x,
-                    self.branch7x7dbl_1,
-                    self.branch7x7dbl_2,
-                    self.branch7x7dbl_3,
-                    self.branch7x7dbl_4,
-                    self.branch7x7dbl_5,
+                self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x))),
+                self.branch7x7dbl_5(
+                    self.branch7x7dbl_4(self.branch7x7dbl_3(self.branch7x7dbl_2(self.branch7x7dbl_1(x))))
                 ),
                 self.branch_pool(F.avg_pool2d(x, 3, stride=1, padding=1)),
             ],
@@ -153,8 +142,8 @@ class InceptionD(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat(
             [
-                _chain(x, self.branch3x3_1, self.branch3x3_2),
-                _chain(x, self.branch7x7x3_1, self.branch7x7x3_2, self.branch7x7x3_3, self.branch7x7x3_4),
+                self.branch3x3_2(self.branch3x3_1(x)),
+                self.branch7x7x3_4(self.branch7x7x3_3(self.branch7x7x3_2(self.branch7x7x3_1(x)))),
                 F.max_pool2d(x, 3, stride=2),
             ],
             1,
@@ -179,7 +168,7 @@ class InceptionE(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b3 = self.branch3x3_1(x)
-        b3dbl = _chain(x, self.branch3x3dbl_1, self.branch3x3dbl_2)
+        b3dbl = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
         return torch.cat(
             [
                 self.branch1x1(x),
@@ -237,6 +226,9 @@ class InceptionV3(VisionModel):
         norm_eps: its epsilon (1e-3, as the TensorFlow original).
         act_layer: activation of every conv block.
     """
+
+    # a feature backbone has no classifier for the auxiliary head to feed
+    features_only_excludes = ("aux_logits",)
 
     head_names: ClassVar[tuple[str, ...]] = ("global_pool", "fc", "AuxLogits")
     # NOTE: the smallest (C, H, W) the trunk takes (its unpadded convs), for callers and the
@@ -346,10 +338,9 @@ class InceptionV3(VisionModel):
                 fc: nn.Module = nn.Linear(768, num_classes) if num_classes > 0 else nn.Identity()
             self.AuxLogits.fc = fc.to(dtype=ref.dtype).train(self.training)
 
-    def _checkpointing(self) -> bool:
-        return self.grad_checkpointing and self.training and torch.is_grad_enabled()
-
     def _check_input(self, x: torch.Tensor, *, with_aux: bool) -> None:
+        if isinstance(x, torch.fx.Proxy):  # NOTE: a symbolic trace has no shape to check
+            return
         least = MIN_INPUT_SIZE_AUX if with_aux and self.AuxLogits is not None else MIN_INPUT_SIZE
         if x.ndim != 4 or min(x.shape[-2:]) < least:
             aux = " with aux_logits=True" if least == MIN_INPUT_SIZE_AUX else ""
@@ -359,10 +350,11 @@ class InceptionV3(VisionModel):
             )
 
     def _run(self, x: torch.Tensor, names: tuple[str, ...]) -> torch.Tensor:
-        use_ckpt = self._checkpointing()
-        for name in names:
-            layer = getattr(self, name)
-            x = checkpoint(layer, x, use_reentrant=False) if use_ckpt else layer(x)
+        layers = [getattr(self, name) for name in names]
+        if self._checkpointing():
+            return checkpoint_seq(layers, x)
+        for layer in layers:
+            x = layer(x)
         return x
 
     # NOTE: with aux_logits the trunk also returns the aux logits, as timm's and torchvision's do;
@@ -371,14 +363,24 @@ class InceptionV3(VisionModel):
         self, x: torch.Tensor
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """``(B, C, H, W)`` -> ``(B, 2048, h, w)``; with ``aux_logits`` also the aux logits."""
-        self._check_input(x, with_aux=True)
-        split = self.layer_names.index("Mixed_6e") + 1
-        x = self._run(x, self.layer_names[:split])
-        aux = self.AuxLogits(x) if self.AuxLogits is not None else None
-        x = self._run(x, self.layer_names[split:])
+        if torch.jit.is_scripting():
+            # NOTE: TorchScript cannot look layers up by name, nor checkpoint: the trunk, spelled out
+            x = self.Pool1(self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x))))
+            x = self.Pool2(self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x)))
+            x = self.Mixed_6a(self.Mixed_5d(self.Mixed_5c(self.Mixed_5b(x))))
+            x = self.Mixed_6e(self.Mixed_6d(self.Mixed_6c(self.Mixed_6b(x))))
+            aux = self.AuxLogits(x) if self.AuxLogits is not None else None
+            x = self.Mixed_7c(self.Mixed_7b(self.Mixed_7a(x)))
+        else:
+            self._check_input(x, with_aux=True)
+            split = self.layer_names.index("Mixed_6e") + 1
+            x = self._run(x, self.layer_names[:split])
+            aux = self.AuxLogits(x) if self.AuxLogits is not None else None
+            x = self._run(x, self.layer_names[split:])
         return x if aux is None else (x, aux)
 
-    def forward(  # type: ignore[override]  # (logits, aux logits) with aux_logits, as forward_features
+    # NOTE: (logits, aux logits) with aux_logits, as forward_features
+    def forward(  # type: ignore[override]
         self, x: torch.Tensor
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         out = self.forward_features(x)
@@ -440,50 +442,19 @@ def _fit_aux_logits(state_dict: dict[str, torch.Tensor], model: nn.Module) -> di
     return state_dict
 
 
-def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:
-    if kwargs.get("aux_logits") and kwargs.get("features_only"):
-        raise ValueError(
-            f"{variant}: features_only=True cannot be combined with aux_logits=True "
-            "(a feature backbone has no classifier); drop one of them"
-        )
-    return build_model_with_cfg(
-        InceptionV3, variant, pretrained, pretrained_filter_fn=_fit_aux_logits, **kwargs
-    )
-
-
 # --- variants -------------------------------------------------------------------------------------
 InceptionV3Args = model_args_type(InceptionV3)
 VARIANTS: dict[str, Any] = {"inception_v3": InceptionV3Args()}
 
 # --- weights --------------------------------------------------------------------------------------
-_INCEPTION_MEAN = _INCEPTION_STD = (0.5, 0.5, 0.5)
-_BASE = dict(
-    url="",
-    hf_hub_id="timm/",
-    num_classes=1000,
-    input_size=(3, 299, 299),
-    pool_size=(8, 8),
-    crop_pct=0.875,
-    interpolation="bicubic",
-    mean=_INCEPTION_MEAN,
-    std=_INCEPTION_STD,
-    first_conv="Conv2d_1a_3x3.conv",
-    classifier="fc",
-    license="apache-2.0",
-)
-
-
-def _w(**fields: Any) -> dict[str, Any]:
-    return {**_BASE, **fields}
-
-
-# Weight tags in priority order: the first is the default.
-WEIGHTS = {
-    "inception_v3.tv_in1k": _w(url="https://download.pytorch.org/models/inception_v3_google-1a9a5a14.pth"),
-    "inception_v3.tf_in1k": _w(),
-    "inception_v3.tf_adv_in1k": _w(),
+WEIGHTS: dict[str, dict[str, Any]] = {
+    "inception_v3.tv_in1k": dict(
+        default=True, url="https://download.pytorch.org/models/inception_v3_google-1a9a5a14.pth"
+    ),
+    "inception_v3.tf_in1k": {},
+    "inception_v3.tf_adv_in1k": {},
     # GluonCV trained with ImageNet's mean / std (the Inception ones work about as well)
-    "inception_v3.gluon_in1k": _w(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)),
+    "inception_v3.gluon_in1k": dict(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)),
 }
 
 DEPRECATED = {
@@ -492,4 +463,24 @@ DEPRECATED = {
     "gluon_inception_v3": "inception_v3.gluon_in1k",
 }
 
-default_cfgs = register_family(__name__, VARIANTS, _create, weights=WEIGHTS, deprecated=DEPRECATED)
+default_cfgs = register_family(
+    __name__,
+    model_cls=InceptionV3,
+    variants=VARIANTS,
+    weights=WEIGHTS,
+    cfg_defaults=dict(
+        input_size=(3, 299, 299),
+        pool_size=(8, 8),
+        mean=IMAGENET_INCEPTION_MEAN,
+        std=IMAGENET_INCEPTION_STD,
+        first_conv="Conv2d_1a_3x3.conv",
+        classifier="fc",
+        license="apache-2.0",
+    ),
+    filter_fn=_fit_aux_logits,
+    deprecated=DEPRECATED,
+)
+
+
+def __getattr__(name: str) -> Entrypoint:  # the entrypoint inception_v3
+    return family_entrypoint(__name__, name)

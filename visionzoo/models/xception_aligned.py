@@ -19,27 +19,27 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from ..builder import as_dataclass, build_model_with_cfg, model_args_type
 from ..layers import (
     ClassifierHead,
     ConvNormAct,
     DropPath,
     LayerType,
-    create_act_layer,
+    act_or_identity,
     create_conv2d,
     get_act_layer,
     get_norm_act_layer,
     get_norm_layer,
 )
-from ..model import VisionModel
+from ..model import VisionModel, checkpoint_seq
 from ..pretrained import IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
-from ..registry import register_family
+from ..registry import Entrypoint, family_entrypoint, register_family
+from ..variants import as_dataclass, model_args_type
 
 __all__ = [
     "PreSeparableConv2d",
@@ -88,10 +88,10 @@ class SeparableConv2d(nn.Module):
             in_chs, in_chs, kernel_size, stride=stride, padding=padding, dilation=dilation, depthwise=True
         )
         self.bn_dw = norm(in_chs)
-        self.act_dw = create_act_layer(act_layer, inplace=True)
+        self.act_dw = act_or_identity(act_layer, inplace=True)
         self.conv_pw = create_conv2d(in_chs, out_chs, 1)
         self.bn_pw = norm(out_chs)
-        self.act_pw = create_act_layer(act_layer, inplace=True)
+        self.act_pw = act_or_identity(act_layer, inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.act_dw(self.bn_dw(self.conv_dw(x)))
@@ -134,9 +134,10 @@ class _TapMixin(nn.Module):
     separable conv, and the feature tap is that conv's input.
     """
 
-    stack: nn.Sequential
-    no_skip: bool
-    drop_path: nn.Module | None
+    if TYPE_CHECKING:  # NOTE: for type checkers only; TorchScript cannot read these string annotations
+        stack: nn.Sequential
+        no_skip: bool
+        drop_path: nn.Module | None
 
     def _shortcut(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -205,7 +206,7 @@ class XceptionModule(_TapMixin):
         for i, width in enumerate(widths):
             if start_with_relu:
                 # the first ReLU reads the block input, which the shortcut still needs
-                self.stack.add_module(f"act{i + 1}", create_act_layer(act_layer, inplace=i > 0))
+                self.stack.add_module(f"act{i + 1}", act_or_identity(act_layer, inplace=i > 0))
             conv = SeparableConv2d(
                 in_chs,
                 width,
@@ -370,7 +371,7 @@ class XceptionAligned(VisionModel):
             stem_out = ConvNormAct(32, _STEM_CHS, 3, act_layer=act, norm_layer=norm)
         self.stem = nn.Sequential(stem_in, stem_out)
 
-        self.feature_info: list[dict[str, Any]] = []
+        self.feature_info = []
         self.feature_blocks: list[int] = []  # index of the block holding each feature level
         self.blocks = nn.Sequential()
         net_stride, dilation = 2, 1
@@ -408,7 +409,7 @@ class XceptionAligned(VisionModel):
         self.feature_info.append(dict(num_chs=num_features, reduction=net_stride, module=f"blocks.{last}"))
         self.feature_blocks.append(last)
         # not in-place: the last block's output is itself a feature level
-        self.act = create_act_layer(act) if preact else nn.Identity()
+        self.act = act_or_identity(act) if preact else nn.Identity()
 
         self.num_classes = num_classes
         self.num_features = num_features
@@ -441,14 +442,10 @@ class XceptionAligned(VisionModel):
     def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
         return dict(stem=r"^stem", blocks=r"^blocks\.(\d+)")
 
-    def _checkpointing(self) -> bool:
-        return self.grad_checkpointing and self.training and torch.is_grad_enabled()
-
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
-        if self._checkpointing():
-            for block in self.blocks:
-                x = checkpoint(block, x, use_reentrant=False)
+        if not torch.jit.is_scripting() and self._checkpointing():  # static under TorchScript
+            x = checkpoint_seq(self.blocks, x)
         else:
             x = self.blocks(x)
         return self.act(x)
@@ -499,16 +496,6 @@ class XceptionAligned(VisionModel):
             self.act = nn.Identity()
 
 
-def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:
-    return build_model_with_cfg(
-        XceptionAligned,
-        variant,
-        pretrained,
-        feature_cfg=dict(flatten_sequential=True, feature_cls="hook"),
-        **kwargs,
-    )
-
-
 # --- variants -------------------------------------------------------------------------------------
 XceptionAlignedArgs = model_args_type(XceptionAligned)
 _B = XceptionBlockCfg
@@ -540,26 +527,11 @@ VARIANTS: dict[str, Any] = {
 }
 
 # --- weights --------------------------------------------------------------------------------------
-_BASE = dict(
-    url="",
-    hf_hub_id="timm/",
-    num_classes=1000,
-    input_size=(3, 299, 299),
-    pool_size=(10, 10),
-    crop_pct=0.903,
-    interpolation="bicubic",
-    mean=IMAGENET_INCEPTION_MEAN,
-    std=IMAGENET_INCEPTION_STD,
-    first_conv="stem.0.conv",
-    classifier="head.fc",
-    license="apache-2.0",
-)
-_TF = _BASE  # ported from TensorFlow DeepLab
-_RA3 = dict(_BASE, crop_pct=0.94)  # trained in timm (RandAugment recipe 3)
+_TF: dict[str, Any] = {}  # ported from TensorFlow DeepLab
+_RA3 = dict(crop_pct=0.94)  # trained in timm (RandAugment recipe 3)
 
-# Weight tags in priority order: an architecture's first tag with weights is its default.
 WEIGHTS = {
-    "xception65.ra3_in1k": _RA3,
+    "xception65.ra3_in1k": dict(_RA3, default=True),
     "xception41.tf_in1k": _TF,
     "xception65.tf_in1k": _TF,
     "xception71.tf_in1k": _TF,
@@ -567,4 +539,24 @@ WEIGHTS = {
     "xception65p.ra3_in1k": _RA3,
 }
 
-default_cfgs = register_family(__name__, VARIANTS, _create, weights=WEIGHTS)
+default_cfgs = register_family(
+    __name__,
+    model_cls=XceptionAligned,
+    variants=VARIANTS,
+    weights=WEIGHTS,
+    cfg_defaults=dict(
+        input_size=(3, 299, 299),
+        pool_size=(10, 10),
+        crop_pct=0.903,
+        mean=IMAGENET_INCEPTION_MEAN,
+        std=IMAGENET_INCEPTION_STD,
+        first_conv="stem.0.conv",
+        classifier="head.fc",
+        license="apache-2.0",
+    ),
+    feature_cfg=dict(flatten_sequential=True, feature_cls="hook"),
+)
+
+
+def __getattr__(name: str) -> Entrypoint:  # the variants' entrypoints, e.g. xception65
+    return family_entrypoint(__name__, name)

@@ -19,12 +19,22 @@ Module names follow timm's ResNet, so timm checkpoints load unchanged.
 
 from __future__ import annotations
 
-from ...registry import register_family
-from .model import BasicBlock, Bottleneck, ResNet, _create
+from ...registry import Entrypoint, family_entrypoint, register_family
+from .model import BasicBlock, Bottleneck, ResNet
 from .variants import VARIANTS, ResNetArgs
-from .weights import DEPRECATED, WEIGHTS
+from .weights import CFG_DEFAULTS, DEPRECATED, WEIGHTS
 
 __all__ = ["VARIANTS", "WEIGHTS", "BasicBlock", "Bottleneck", "ResNet", "ResNetArgs", "default_cfgs"]
 
-# one entrypoint per variant (resnet18, resnet50d, ...), set as attributes of this module
-default_cfgs = register_family(__name__, VARIANTS, _create, weights=WEIGHTS, deprecated=DEPRECATED)
+default_cfgs = register_family(
+    __name__,
+    model_cls=ResNet,
+    variants=VARIANTS,
+    weights=WEIGHTS,
+    cfg_defaults=CFG_DEFAULTS,
+    deprecated=DEPRECATED,
+)
+
+
+def __getattr__(name: str) -> Entrypoint:  # the variants' entrypoints, e.g. resnet50d
+    return family_entrypoint(__name__, name)

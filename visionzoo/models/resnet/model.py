@@ -10,7 +10,6 @@ from typing import Any, cast
 import torch
 from torch import nn
 
-from ...builder import build_model_with_cfg
 from ...layers import (
     AvgPool2dSame,
     DropBlock2d,
@@ -21,7 +20,7 @@ from ...layers import (
     get_act_layer,
     get_norm_layer,
 )
-from ...model import VisionModel
+from ...model import VisionModel, checkpoint_seq
 
 __all__ = ["BasicBlock", "Bottleneck", "ResNet"]
 
@@ -415,16 +414,31 @@ class ResNet(VisionModel):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.maxpool(self.act1(self.bn1(self.conv1(x))))
-        if self.grad_checkpointing and self.training and torch.is_grad_enabled():
-            from torch.utils.checkpoint import checkpoint
+        if torch.jit.is_scripting():
+            # NOTE: TorchScript cannot look stages up by a computed name; it resolves hasattr at
+            # compile time, so this runs layer1..layerN for any N up to 8
+            x = self.layer1(x)  # type: ignore[operator]
+            if hasattr(self, "layer2"):
+                x = self.layer2(x)  # type: ignore[operator]
+            if hasattr(self, "layer3"):
+                x = self.layer3(x)  # type: ignore[operator]
+            if hasattr(self, "layer4"):
+                x = self.layer4(x)  # type: ignore[operator]
+            if hasattr(self, "layer5"):
+                x = self.layer5(x)  # type: ignore[operator]
+            if hasattr(self, "layer6"):
+                x = self.layer6(x)  # type: ignore[operator]
+            if hasattr(self, "layer7"):
+                x = self.layer7(x)  # type: ignore[operator]
+            if hasattr(self, "layer8"):
+                x = self.layer8(x)  # type: ignore[operator]
+        else:
+            x = self._run_stages(x)
+        return x
 
-            for block in (b for stage in self.stages() for b in stage):
-                x = checkpoint(block, x, use_reentrant=False)
-            return x
+    def _run_stages(self, x: torch.Tensor) -> torch.Tensor:
+        if self._checkpointing():
+            return checkpoint_seq([b for stage in self.stages() for b in stage], x)
         for stage in self.stages():
             x = stage(x)
         return x
-
-
-def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:
-    return build_model_with_cfg(ResNet, variant, pretrained, **kwargs)

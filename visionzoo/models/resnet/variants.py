@@ -7,8 +7,8 @@ from typing import Any
 
 from torch import nn
 
-from ...builder import Pruned, model_args_type
 from ...layers import BlurPool2d, SEModule
+from ...variants import Pruned, model_args_type
 from .model import ResNet
 
 __all__ = ["VARIANTS", "ResNetArgs"]

@@ -1,31 +1,23 @@
-"""ResNet weight tags (priority order: an architecture's first tag with weights is its default)
-and the deprecated names that map onto them. Values equal timm 1.0.31's configs."""
+"""ResNet weight tags (``default=True`` marks an architecture's default when it has several) and
+the deprecated names that map onto them. Values equal timm 1.0.31's configs."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-from ...builder import Pruned
+from ...variants import Pruned
 from .variants import VARIANTS, _merge
 
-__all__ = ["DEPRECATED", "WEIGHTS"]
+__all__ = ["CFG_DEFAULTS", "DEPRECATED", "WEIGHTS"]
 
 _TIMM_REPO = "https://github.com/huggingface/pytorch-image-models"
 _RSB_PAPER = "arXiv:2110.00476"
 _TV_REPO = "https://github.com/pytorch/vision"
 _FB_SSL_REPO = "https://github.com/facebookresearch/semi-supervised-ImageNet1K-models"
-# The config every weight starts from; profiles below hold what a training recipe changes.
-_BASE = dict(
-    url="",
-    hf_hub_id="timm/",
-    num_classes=1000,
-    input_size=(3, 224, 224),
-    crop_pct=0.875,
-    interpolation="bilinear",
-    classifier="fc",
-    license="apache-2.0",
-)
+# What every ResNet weight config shares; profiles below hold what a training recipe changes.
+CFG_DEFAULTS = dict(interpolation="bilinear", classifier="fc", license="apache-2.0")
+_PLAIN: dict[str, Any] = {}
 _BICUBIC = dict(interpolation="bicubic")
 _MIIL = dict(interpolation="bicubic", test_input_size=(3, 288, 288), test_crop_pct=0.95)
 _TIMM = dict(_MIIL, origin_url=_TIMM_REPO)  # trained in timm
@@ -46,7 +38,7 @@ _FB_WSL = dict(license="cc-by-nc-4.0", origin_url="https://github.com/facebookre
 
 
 def _w(profile: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    return _merge(_BASE, profile, **fields)
+    return _merge(profile, **fields)
 
 
 def _derive(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
@@ -61,7 +53,7 @@ def _derive(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-# Weight tags in priority order: an architecture's first tag with weights is its default.
+# "arch.tag": what differs from CFG_DEFAULTS (first conv and pool size derived below)
 _WEIGHTS = {
     "resnet10t.c3_in1k": _w(
         _TIMM,
@@ -77,6 +69,7 @@ _WEIGHTS = {
     ),
     "resnet18.a1_in1k": _w(
         _RSB,
+        default=True,
         url="https://github.com/huggingface/pytorch-image-models/releases/download/v0.1-rsb-weights/resnet18_a1_0-d63eafa0.pth",
     ),
     "resnet18.a2_in1k": _w(
@@ -102,6 +95,7 @@ _WEIGHTS = {
     ),
     "resnet18d.ra2_in1k": _w(
         _TIMM,
+        default=True,
         url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights/resnet18d_ra2-48a79e06.pth",
     ),
     "resnet18d.ra4_e3600_r224_in1k": _w(
@@ -112,6 +106,7 @@ _WEIGHTS = {
     ),
     "resnet34.a1_in1k": _w(
         _RSB,
+        default=True,
         url="https://github.com/huggingface/pytorch-image-models/releases/download/v0.1-rsb-weights/resnet34_a1_0-46f8f793.pth",
     ),
     "resnet34.a2_in1k": _w(
@@ -159,6 +154,7 @@ _WEIGHTS = {
     ),
     "resnet50.a1_in1k": _w(
         _RSB,
+        default=True,
         url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-rsb-weights/resnet50_a1_0-14fe96d1.pth",
     ),
     "resnet50.a1h_in1k": _w(
@@ -240,6 +236,7 @@ _WEIGHTS = {
     ),
     "resnet50d.ra2_in1k": _w(
         _TIMM,
+        default=True,
         url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights/resnet50d_ra2-464e36ba.pth",
     ),
     "resnet50d.ra4_e3600_r224_in1k": _w(_RSB, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)),
@@ -266,6 +263,7 @@ _WEIGHTS = {
     "resnet50t.untrained": _w(_TIMM, hf_hub_id=None),
     "resnet101.a1h_in1k": _w(
         _RSB,
+        default=True,
         url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-rsb-weights/resnet101_a1h-36d3f2aa.pth",
     ),
     "resnet101.a1_in1k": _w(
@@ -295,6 +293,7 @@ _WEIGHTS = {
     ),
     "resnet101d.ra2_in1k": _w(
         _RSB,
+        default=True,
         url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights/resnet101d_ra2-2803ffab.pth",
         input_size=(3, 256, 256),
         test_input_size=(3, 320, 320),
@@ -310,6 +309,7 @@ _WEIGHTS = {
     ),
     "resnet152.a1h_in1k": _w(
         _RSB,
+        default=True,
         url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-rsb-weights/resnet152_a1h-dc400468.pth",
     ),
     "resnet152.a1_in1k": _w(
@@ -339,6 +339,7 @@ _WEIGHTS = {
     ),
     "resnet152d.ra2_in1k": _w(
         _RSB,
+        default=True,
         url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights/resnet152d_ra2-5cac0439.pth",
         input_size=(3, 256, 256),
         test_input_size=(3, 320, 320),
@@ -362,6 +363,7 @@ _WEIGHTS = {
     ),
     "wide_resnet50_2.racm_in1k": _w(
         _TIMM,
+        default=True,
         url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights/wide_resnet50_racm-8234f177.pth",
     ),
     "wide_resnet50_2.tv_in1k": _w(
@@ -374,6 +376,7 @@ _WEIGHTS = {
     ),
     "wide_resnet101_2.tv_in1k": _w(
         _TV,
+        default=True,
         url="https://download.pytorch.org/models/wide_resnet101_2-32ee1156.pth",
     ),
     "wide_resnet101_2.tv2_in1k": _w(
@@ -387,6 +390,7 @@ _WEIGHTS = {
     ),
     "resnext50_32x4d.a1h_in1k": _w(
         _RSB,
+        default=True,
         url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-rsb-weights/resnext50_32x4d_a1h-0146ab0a.pth",
     ),
     "resnext50_32x4d.a1_in1k": _w(
@@ -431,6 +435,7 @@ _WEIGHTS = {
     ),
     "resnext101_32x4d.fb_ssl_yfcc100m_ft_in1k": _w(
         _FB_SSL,
+        default=True,
         url="https://dl.fbaipublicfiles.com/semiweaksupervision/model_files/semi_supervised_resnext101_32x4-dc43570a.pth",
     ),
     "resnext101_32x4d.untrained": _w(_TIMM, hf_hub_id=None),
@@ -444,6 +449,7 @@ _WEIGHTS = {
     ),
     "resnext101_32x8d.tv_in1k": _w(
         _TV,
+        default=True,
         url="https://download.pytorch.org/models/resnext101_32x8d-8ba56ff5.pth",
     ),
     "resnext101_32x8d.tv2_in1k": _w(
@@ -464,6 +470,7 @@ _WEIGHTS = {
     ),
     "resnext101_32x16d.fb_wsl_ig1b_ft_in1k": _w(
         _FB_WSL,
+        default=True,
         url="https://download.pytorch.org/models/ig_resnext101_32x16-c6f796b0.pth",
     ),
     "resnext101_32x16d.fb_ssl_yfcc100m_ft_in1k": _w(
@@ -480,6 +487,7 @@ _WEIGHTS = {
     ),
     "resnext101_64x4d.c1_in1k": _w(
         _RSB,
+        default=True,
         url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-tpu-weights/resnext101_64x4d_c-0d0e0cc0.pth",
     ),
     "resnext101_64x4d.tv_in1k": _w(
@@ -506,6 +514,7 @@ _WEIGHTS = {
     ),
     "ecaresnet50t.ra2_in1k": _w(
         _MIIL,
+        default=True,
         url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights/ecaresnet50t_ra2-f7ac63c4.pth",
         input_size=(3, 256, 256),
         test_input_size=(3, 320, 320),
@@ -548,6 +557,7 @@ _WEIGHTS = {
     "seresnet34.untrained": _w(_TIMM, hf_hub_id=None),
     "seresnet50.a1_in1k": _w(
         _RSB,
+        default=True,
         url="https://github.com/huggingface/pytorch-image-models/releases/download/v0.1-rsb-weights/seresnet50_a1_0-ffa00869.pth",
     ),
     "seresnet50.a2_in1k": _w(
@@ -584,6 +594,7 @@ _WEIGHTS = {
     ),
     "seresnext50_32x4d.racm_in1k": _w(
         _TIMM,
+        default=True,
         url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights/seresnext50_32x4d_racm-a304a460.pth",
     ),
     "seresnext50_32x4d.gluon_in1k": _w(
@@ -592,6 +603,7 @@ _WEIGHTS = {
     ),
     "seresnext101_32x4d.gluon_in1k": _w(
         _GLUON,
+        default=True,
         url="https://github.com/rwightman/pytorch-pretrained-gluonresnet/releases/download/v0.1/gluon_seresnext101_32x4d-cf52900d.pth",
     ),
     "seresnext101_32x4d.untrained": _w(_TIMM, hf_hub_id=None),
@@ -623,14 +635,15 @@ _WEIGHTS = {
         _RSB,
         url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-rsb-weights/resnetaa50_a1h-4cf422b3.pth",
     ),
-    "resnetaa50d.sw_in12k_ft_in1k": _w(_RSB, paper_ids=None),
+    "resnetaa50d.sw_in12k_ft_in1k": _w(_RSB, default=True, paper_ids=None),
     "resnetaa50d.sw_in12k": _w(_RSB, num_classes=11821, paper_ids=None),
     "resnetaa50d.d_in12k": _w(_RSB, num_classes=11821, paper_ids=None),
-    "resnetaa101d.sw_in12k_ft_in1k": _w(_RSB, paper_ids=None),
+    "resnetaa101d.sw_in12k_ft_in1k": _w(_RSB, default=True, paper_ids=None),
     "resnetaa101d.sw_in12k": _w(_RSB, num_classes=11821, paper_ids=None),
     "seresnetaa50d.untrained": _w(_TIMM, hf_hub_id=None),
     "seresnextaa101d_32x8d.sw_in12k_ft_in1k_288": _w(
         _RSB,
+        default=True,
         input_size=(3, 288, 288),
         test_input_size=(3, 320, 320),
         paper_ids=None,
@@ -643,6 +656,7 @@ _WEIGHTS = {
     ),
     "seresnextaa201d_32x8d.sw_in12k_ft_in1k_384": _w(
         _BICUBIC,
+        default=True,
         input_size=(3, 384, 384),
         crop_pct=1.0,
     ),
@@ -704,7 +718,7 @@ _WEIGHTS = {
         test_input_size=(3, 416, 416),
     ),
     "test_resnet.r160_in1k": _w(
-        _BASE,
+        _PLAIN,
         input_size=(3, 160, 160),
         crop_pct=0.95,
         mean=(0.5, 0.5, 0.5),

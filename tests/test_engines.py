@@ -1,0 +1,140 @@
+"""Engines behind optimize_for_inference: ONNX Runtime (fp32, int8), auto, the artefact cache."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from timm_oracle import materialize_random
+
+import visionzoo
+from visionzoo.engines import EngineUnavailable, calibration_batches
+
+pytestmark = pytest.mark.slow
+ort = pytest.importorskip("onnxruntime")
+
+
+@pytest.fixture(scope="module")
+def small() -> torch.nn.Module:
+    model = visionzoo.create_model("test_resnet", num_classes=10, device="meta")
+    return materialize_random(model).eval()
+
+
+def test_onnxruntime_engine_matches_eager_at_any_batch_and_size(small, tmp_path: Path) -> None:
+    fast = visionzoo.optimize_for_inference(small, engine="onnxruntime", engine_cache_dir=str(tmp_path))
+    assert fast.engine_report.engine == "onnxruntime" and fast.engine_report.max_rel_err < 1e-4
+    for shape in ((1, 3, 64, 64), (3, 3, 96, 80)):
+        x = torch.randn(shape)
+        with torch.no_grad():
+            ref = small(x)
+        assert torch.allclose(fast(x), ref, rtol=1e-4, atol=1e-4)
+    assert fast.num_classes == 10 and fast.pretrained_cfg is small.pretrained_cfg
+
+
+def test_damaged_artefact_is_rebuilt_not_trusted(small, tmp_path: Path) -> None:
+    visionzoo.optimize_for_inference(small, engine="onnxruntime", engine_cache_dir=str(tmp_path))
+    (artefact,) = tmp_path.glob("*.onnx")
+    artefact.write_bytes(artefact.read_bytes()[:1000])  # cut short
+    again = visionzoo.optimize_for_inference(small, engine="onnxruntime", engine_cache_dir=str(tmp_path))
+    assert again.engine_report.max_rel_err < 1e-4 and artefact.stat().st_size > 1000
+    assert not list(tmp_path.glob(".*partial*")), "temporary files left behind"
+    # other weights: another key, not the stale file
+    other = materialize_random(visionzoo.create_model("test_resnet", num_classes=10, device="meta"), seed=3)
+    visionzoo.optimize_for_inference(other.eval(), engine="onnxruntime", engine_cache_dir=str(tmp_path))
+    assert len(list(tmp_path.glob("*.onnx"))) == 2
+
+
+def test_int8_agrees_with_fp32(small, tmp_path: Path) -> None:
+    calib = torch.randn(32, 3, 160, 160, generator=torch.Generator().manual_seed(1))
+    q = visionzoo.optimize_for_inference(
+        small, precision="int8", engine="onnxruntime", calibration=calib, engine_cache_dir=str(tmp_path)
+    )
+    assert q.engine_report.precision == "int8" and q.engine_report.cosine >= 0.98
+    names = {n.op_type for n in __import__("onnx").load(q.path).graph.node}
+    assert "QuantizeLinear" in names and "DequantizeLinear" in names  # really quantised
+    with pytest.raises(ValueError, match="calibration"):
+        visionzoo.optimize_for_inference(small, precision="int8", engine="onnxruntime")
+    with pytest.raises(ValueError, match="engine='torch' has no int8"):
+        visionzoo.optimize_for_inference(small, precision="int8", calibration=calib)
+
+
+def test_auto_times_the_installed_engines_and_keeps_the_fastest(small, tmp_path: Path) -> None:
+    fast = visionzoo.optimize_for_inference(
+        small, engine="auto", batch_size=2, engine_cache_dir=str(tmp_path)
+    )
+    report = fast.engine_report
+    assert set(report.seconds_per_batch) >= {"torch", "onnxruntime"}
+    assert report.engine == min(report.seconds_per_batch, key=report.seconds_per_batch.get)
+    assert "x" in report.summary()
+
+
+def test_a_missing_runtime_names_the_extra(small) -> None:
+    if importlib.util.find_spec("openvino") is not None:
+        pytest.skip("openvino is installed here")
+    with pytest.raises(EngineUnavailable, match=r"pip install 'visionzoo\[openvino\]'"):
+        visionzoo.optimize_for_inference(small, engine="openvino")
+    with pytest.raises(ValueError, match="unknown engine 'tensorrt'"):
+        visionzoo.optimize_for_inference(small, engine="tensorrt")
+
+
+def test_calibration_from_a_dataset_spec_uses_the_model_data_config() -> None:
+    pytest.importorskip("sklearn")
+    model = visionzoo.create_model("test_resnet", in_chans=1, num_classes=10)
+    batches = calibration_batches("digits:train", model, limit=10)
+    assert sum(len(b) for b in batches) == 10
+    assert batches[0].shape[1:] == (1, *model.pretrained_cfg.input_size[1:])
+    with pytest.raises(TypeError, match="calibration must be"):
+        calibration_batches(3, model)
+
+
+@pytest.mark.parametrize("name", ["cs3darknet_s", "densenet121", "inception_v3", "xception41"])
+def test_onnxruntime_engine_on_every_family(name: str, tmp_path: Path) -> None:
+    model = materialize_random(visionzoo.create_model(name, device="meta")).eval()
+    side = 96 if name != "inception_v3" else 107
+    x = torch.randn(2, 3, side, side)
+    fast = visionzoo.optimize_for_inference(model, engine="onnxruntime", engine_cache_dir=str(tmp_path))
+    with torch.no_grad():
+        ref = model(x)
+    assert float((fast(x) - ref).abs().max() / ref.abs().max()) < 1e-4
+
+
+def _cli(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "visionzoo", *argv],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "VISIONZOO_ENGINE_CACHE": str(cwd / "engines")},
+    )
+
+
+def test_cli_validate_int8_reports_the_change_and_predict_runs_an_engine(tmp_path: Path) -> None:
+    pytest.importorskip("sklearn")
+    model = materialize_random(
+        visionzoo.create_model("test_resnet", in_chans=1, num_classes=10, device="meta")
+    )
+    visionzoo.save_pretrained(model, tmp_path / "run")
+    run = _cli(
+        "validate", "digits", "--split", "test", "--checkpoint", str(tmp_path / "run"),
+        "--precision", "int8", "--calibration", "digits:train", "--json", cwd=tmp_path,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    record = json.loads(run.stdout)
+    assert record["precision"] == "int8" and "top1_change" in record and "fp32_top1" in record
+    assert "engine onnxruntime (int8)" in run.stderr
+    refused = _cli(
+        "validate", "digits", "--checkpoint", str(tmp_path / "run"), "--precision", "int8", cwd=tmp_path
+    )
+    assert refused.returncode == 2 and "--calibration" in refused.stderr.strip().splitlines()[-1]
+    if importlib.util.find_spec("openvino") is None:
+        missing = _cli(
+            "validate", "digits", "--checkpoint", str(tmp_path / "run"), "--engine", "openvino", cwd=tmp_path
+        )
+        assert missing.returncode == 2 and "visionzoo[openvino]" in missing.stderr

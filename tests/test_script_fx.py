@@ -1,0 +1,281 @@
+"""TorchScript and FX tracing over the registry, with outputs equal to eager.
+
+A deterministic sample covering every family and every layer kind (SE, ECA, blur pool, InPlaceABN,
+CS3/Dark/Cross stages, pre-activation Xception, Inception's aux head) is scripted and traced and
+compared with eager. Scripting compiles every module instance (10-30 s for a ResNet-50 on 2 CPU
+cores), so the sweep over *every* name (compile/trace only, on the meta device) is marked ``slow``:
+``pytest -m slow tests/test_script_fx.py``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import warnings
+
+import pytest
+import torch
+from timm_oracle import materialize_random
+from torch import nn
+
+import visionzoo
+import visionzoo.models
+from visionzoo.layers import (
+    Conv2dSame,
+    InPlaceABN2d,
+    create_feature_extractor,
+    get_graph_node_names,
+    get_notrace_functions,
+    get_notrace_modules,
+    is_notrace_function,
+    is_notrace_module,
+    is_scriptable,
+    register_notrace_function,
+    register_notrace_module,
+    set_layer_config,
+    set_scriptable,
+)
+from visionzoo.models import FeatureGraphNet
+
+pytestmark = pytest.mark.contract
+
+# timm 1.0.31's tests/test_models.py EXCLUDE_JIT_FILTERS, verbatim. Of these only 'densenet*' names
+# any of our models; ours script anyway, so the sweep keeps them (see _jit_excluded).
+EXCLUDE_JIT_FILTERS = [
+    "hiera_*",
+    "*naflex*",
+    "*_7b_*",
+    "hrnet*",
+    "dpn*",
+    "densenet*",
+    "selecsls*",
+    "gemma4_vit*",
+]
+SCRIPTS_BEYOND_TIMM = ["densenet*"]
+
+# (name, create_model kwargs, input size)
+SAMPLE = [
+    ("test_resnet", {}, 64),
+    ("resnetblur18", {}, 64),
+    ("seresnet18", {}, 64),
+    ("ecaresnext26t_32x4d", {}, 64),
+    ("resnet50d", {}, 64),
+    ("cs3darknet_focus_s", {}, 64),
+    ("darknet17", {}, 64),
+    ("cspdarknet53", {}, 64),
+    ("cspresnext50_iabn", {}, 64),
+    ("densenet121", {}, 64),
+    ("inception_v3", {}, 75),
+    ("inception_v3", {"aux_logits": True}, 299),
+    ("xception41", {}, 64),
+    ("xception41p", {}, 64),
+    ("convnext_atto", {}, 64),
+    ("convnextv2_atto", {}, 64),
+    ("regnetx_002", {}, 64),
+    ("regnety_002", {}, 64),
+    ("regnetz_005", {}, 64),
+    ("efficientnet_b0", {}, 64),
+    ("tf_efficientnet_b0", {}, 65),
+    ("mixnet_s", {}, 64),
+    ("efficientnet_cc_b0_4e", {}, 64),
+    ("mobilenetv3_small_100", {}, 64),
+    ("mobilenetv4_conv_small", {}, 64),
+    ("mobilenetv4_hybrid_medium", {}, 64),
+    ("lcnet_050", {}, 64),
+]
+SAMPLE_IDS = [n + ("-aux" if kw else "") for n, kw, _ in SAMPLE]
+
+
+def _jit_excluded(name: str) -> bool:
+    return any(fnmatch.fnmatch(name, f) for f in EXCLUDE_JIT_FILTERS) and not any(
+        fnmatch.fnmatch(name, f) for f in SCRIPTS_BEYOND_TIMM
+    )
+
+
+def _build(name: str, **kwargs: object) -> nn.Module:
+    with torch.device("meta"):
+        model = visionzoo.create_model(name, **kwargs)
+    return materialize_random(model).eval()
+
+
+def _as_tuple(out: torch.Tensor | tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    return out if isinstance(out, tuple) else (out,)
+
+
+def _assert_same(got: object, want: object) -> None:
+    for g, w in zip(_as_tuple(got), _as_tuple(want), strict=True):  # type: ignore[arg-type]
+        torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-5)
+
+
+def _script(model: nn.Module) -> torch.jit.ScriptModule:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit.script is deprecated upstream
+        return torch.jit.script(model)
+
+
+def test_sample_covers_every_family():
+    families = {visionzoo.model_entrypoint(n).__module__.split(".")[2] for n, _, _ in SAMPLE}
+    assert families == set(visionzoo.list_modules())
+
+
+@pytest.mark.parametrize(("name", "kwargs", "size"), SAMPLE, ids=SAMPLE_IDS)
+def test_script_matches_eager(name, kwargs, size):
+    model = _build(name, **kwargs)
+    model.set_grad_checkpointing(True)  # eager-only: the scripted graph must not call checkpoint
+    x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
+    scripted = _script(model)
+    with torch.no_grad():
+        _assert_same(scripted(x), model(x))
+        _assert_same(scripted.forward_features(x), model.forward_features(x))
+
+
+# the aux head adds nothing to trace that the plain model lacks, and costs a 299 px forward
+FX_SAMPLE = [s for s in SAMPLE if not s[1]]
+FX_IDS = [n for n, kw, _ in SAMPLE if not kw]
+
+
+@pytest.mark.parametrize(("name", "kwargs", "size"), FX_SAMPLE, ids=FX_IDS)
+def test_fx_trace_matches_eager(name, kwargs, size):
+    model = _build(name, **kwargs)
+    x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
+    traced = torch.fx.symbolic_trace(model)
+    with torch.no_grad():
+        _assert_same(traced(x), model(x))
+
+
+@pytest.mark.parametrize(("name", "kwargs", "size"), FX_SAMPLE, ids=FX_IDS)
+def test_fx_features_match_intermediates(name, kwargs, size):
+    """features_only=True, feature_cls='fx' returns forward_intermediates' maps (same weights)."""
+    model = _build(name, **kwargs)
+    x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        want = model.forward_intermediates(x, intermediates_only=True)
+        graph = FeatureGraphNet(model, out_indices=tuple(range(len(model.feature_info))))
+        got = graph(x)
+    assert graph.feature_info.channels() == [t.shape[1] for t in got]
+    _assert_same(tuple(got), tuple(want))
+
+
+def test_create_model_fx_feature_cls():
+    model = visionzoo.create_model("test_resnet", features_only=True, feature_cls="fx", out_indices=(1, 3))
+    assert type(model).__name__ == "FeatureGraphNet"
+    out = model(torch.randn(1, 3, 64, 64))
+    assert [t.shape[1] for t in out] == model.feature_info.channels()
+    assert [64 // t.shape[-1] for t in out] == model.feature_info.reduction()
+
+
+def test_torchvision_create_feature_extractor_on_our_models():
+    from torchvision.models.feature_extraction import create_feature_extractor as tv_extractor
+
+    model = _build("cs3darknet_focus_s")
+    extractor = tv_extractor(model, return_nodes={"stages.1": "c3", "stages.3": "c5"})
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        out = extractor(x)
+        want = model.forward_intermediates(x, indices=[2, 4], intermediates_only=True)
+    _assert_same((out["c3"], out["c5"]), tuple(want))
+
+
+# --- leaf-module / autowrap registry --------------------------------------------------------------
+def test_inplace_abn_is_a_leaf_in_feature_graphs():
+    assert is_notrace_module(InPlaceABN2d) and InPlaceABN2d in get_notrace_modules()
+    model = _build("cspresnext50_iabn")
+    _, eval_nodes = get_graph_node_names(model)
+    assert "stem.conv1.bn" in eval_nodes  # one node for the whole layer
+    assert not any(n.startswith("stem.conv1.bn.") for n in eval_nodes)
+
+
+class _Shape(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.new_tensor(float(x.shape[-1])) if x.shape[-1] > 2 else x.sum()
+
+
+def halve_if_wide(x: torch.Tensor) -> torch.Tensor:
+    return x[..., : x.shape[-1] // 2] if x.shape[-1] > 4 else x
+
+
+class _UsesFunction(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return halve_if_wide(x) * 2
+
+
+def test_registered_notrace_module_and_function_trace_as_one_node():
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.shape = _Shape()
+            self.fn = _UsesFunction()
+
+        def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+            return {"s": self.shape(x), "f": self.fn(x)}
+
+    with pytest.raises(torch.fx.proxy.TraceError):  # without the registry neither traces
+        create_feature_extractor(Net(), ["fn"])
+    assert register_notrace_module(_Shape) is _Shape
+    assert register_notrace_function(halve_if_wide) is halve_if_wide
+    assert is_notrace_function(halve_if_wide) and halve_if_wide in get_notrace_functions()
+    extractor = create_feature_extractor(Net(), {"shape": "s", "fn": "f"})
+    x = torch.randn(1, 2, 8)
+    out = extractor(x)
+    torch.testing.assert_close(out["f"], x[..., :4] * 2)
+    assert float(out["s"]) == 8.0
+    with pytest.raises(TypeError, match="nn.Module class"):
+        register_notrace_module(halve_if_wide)  # type: ignore[type-var]
+
+
+def test_same_padding_traces_as_one_node_and_matches_eager():
+    conv = Conv2dSame(3, 4, 3, stride=2).eval()
+    traced = torch.fx.symbolic_trace(conv)
+    assert any(n.op == "call_function" and n.target.__name__ == "pad_same" for n in traced.graph.nodes)
+    for size in (7, 8):
+        x = torch.randn(1, 3, size, size)
+        torch.testing.assert_close(traced(x), conv(x))
+        torch.testing.assert_close(_script(conv)(x), conv(x))
+
+
+# --- global switches ------------------------------------------------------------------------------
+def test_layer_config_switches_set_and_restore():
+    assert not is_scriptable()
+    with set_scriptable(True):
+        assert is_scriptable()
+        model = visionzoo.create_model("test_resnet").eval()
+    assert not is_scriptable()
+    x = torch.randn(1, 3, 32, 32)
+    torch.testing.assert_close(_script(model)(x), model(x))
+
+    from visionzoo.layers import is_exportable, is_no_jit
+
+    model = visionzoo.models.create_model(
+        "test_resnet", scriptable=True, exportable=True
+    ).eval()  # timm's kwargs
+    assert not (is_scriptable() or is_exportable())
+    torch.testing.assert_close(_script(model)(x), model(x))
+
+    with set_layer_config(scriptable=True, exportable=True, no_jit=True):
+        assert is_scriptable() and is_exportable() and is_no_jit()
+        with set_layer_config(exportable=False):
+            assert is_scriptable() and not is_exportable()
+        assert is_exportable()
+    assert not (is_scriptable() or is_exportable() or is_no_jit())
+    with pytest.raises(TypeError, match="scriptable must be a bool"):
+        set_layer_config(scriptable="yes")  # type: ignore[arg-type]
+    assert not is_scriptable()
+
+
+# --- every architecture (slow: compile/trace only) ------------------------------------------------
+ALL_NAMES = visionzoo.list_models()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [n for n in ALL_NAMES if not _jit_excluded(n)])
+def test_every_architecture_scripts(name):
+    with torch.device("meta"):
+        model = visionzoo.create_model(name).eval()
+    _script(model)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ALL_NAMES)
+def test_every_architecture_fx_traces(name):
+    with torch.device("meta"):
+        model = visionzoo.create_model(name).eval()
+    torch.fx.symbolic_trace(model)

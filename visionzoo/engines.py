@@ -1,0 +1,462 @@
+"""Inference engines behind :func:`visionzoo.optimize_for_inference`: ONNX Runtime and OpenVINO.
+
+An engine module exports the model to ONNX (dynamic batch), runs it through the real runtime
+with the thread count PyTorch uses, and is verified against the eager model at build time on a
+sample batch: its maximum relative error is measured and the build is refused past the
+precision's tolerance. ``engine="auto"`` times the engines that are installed at the requested
+batch size and keeps the fastest. ``precision="int8"`` quantises after training with a
+calibration set (ONNX Runtime's static quantisation: per-channel int8 weights, uint8
+activations).
+
+Exported files are cached, keyed by the model's weights, input size, engine, precision and
+library versions, written atomically; a damaged or stale file is rebuilt, never trusted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import importlib
+import importlib.util
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = [
+    "ENGINES",
+    "EngineReport",
+    "EngineUnavailable",
+    "available_engines",
+    "build_engine",
+    "engine_cache_dir",
+    "export_onnx",
+]
+
+ENGINES = ("torch", "onnxruntime", "openvino", "auto")
+# engine -> (module that must import, the extra that installs it)
+_RUNTIMES = {"onnxruntime": ("onnxruntime", "onnx"), "openvino": ("openvino", "openvino")}
+# largest max-relative-error accepted at build, per precision (int8 is judged by cosine instead)
+_TOLERANCE = {"fp32": 1e-3, "fp16": 2e-2, "bf16": 5e-2}
+_INT8_MIN_COSINE = 0.98
+
+
+class EngineUnavailable(ImportError):
+    """An engine whose runtime is not installed; the message names the extra to install."""
+
+
+@dataclasses.dataclass
+class EngineReport:
+    """What a build chose and measured: the engine, its error against eager, and the timings."""
+
+    engine: str
+    precision: str
+    max_rel_err: float
+    cosine: float
+    seconds_per_batch: dict[str, float] = dataclasses.field(default_factory=dict)
+    artifact: str | None = None
+
+    def summary(self) -> str:
+        line = f"engine {self.engine} ({self.precision}): max rel err {self.max_rel_err:.2e}"
+        if len(self.seconds_per_batch) > 1:
+            ranked = sorted(self.seconds_per_batch.items(), key=lambda kv: kv[1])
+            best = ranked[0][1]
+            line += "; " + ", ".join(f"{k} {best / v:.2f}x" for k, v in ranked)
+        return line
+
+
+def available_engines() -> tuple[str, ...]:
+    """The engines whose runtime imports here (``torch`` always)."""
+    found = ["torch"]
+    for engine, (module, _) in _RUNTIMES.items():
+        if importlib.util.find_spec(module) is not None:
+            found.append(engine)
+    return tuple(found)
+
+
+def _require(engine: str) -> Any:
+    module, extra = _RUNTIMES[engine]
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise EngineUnavailable(
+            f"engine={engine!r} needs {module}, which is not installed: pip install 'visionzoo[{extra}]'"
+        ) from None
+
+
+def engine_cache_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Where exported engine files go: ``cache_dir``, ``$VISIONZOO_ENGINE_CACHE``, else
+    ``~/.cache/visionzoo/engines``."""
+    if cache_dir is not None:
+        return Path(cache_dir)
+    env = os.environ.get("VISIONZOO_ENGINE_CACHE")
+    if env:
+        return Path(env)
+    return Path.home() / ".cache" / "visionzoo" / "engines"
+
+
+# --- export ----------------------------------------------------------------------------------------
+def export_onnx(
+    model: nn.Module,
+    example: torch.Tensor,
+    path: str | os.PathLike[str],
+    *,
+    dynamic_batch: bool = True,
+    dynamic_size: bool = False,
+    opset: int | None = None,
+) -> None:
+    """Write ``model`` as ONNX (torch's dynamo exporter), with a dynamic batch dimension unless
+    ``dynamic_batch=False`` (and dynamic height / width with ``dynamic_size``). Needs ``onnx``
+    and ``onnxscript`` (``visionzoo[onnx]``)."""
+    for module in ("onnx", "onnxscript"):
+        if importlib.util.find_spec(module) is None:
+            raise EngineUnavailable(f"ONNX export needs {module}: pip install 'visionzoo[onnx]'")
+    kwargs: dict[str, Any] = {"input_names": ["input"], "output_names": ["output"], "dynamo": True}
+    kwargs["external_data"] = False  # one self-contained file (renamed into place atomically)
+    dims: dict[int, Any] = {0: torch.export.Dim("batch")} if dynamic_batch else {}
+    if dynamic_size:
+        dims.update({2: torch.export.Dim("height", min=8), 3: torch.export.Dim("width", min=8)})
+    if dims:
+        kwargs["dynamic_shapes"] = (dims,)
+    if opset is not None:
+        kwargs["opset_version"] = opset
+    with contextlib.redirect_stdout(sys.stderr), torch.no_grad():  # exporter progress lines
+        torch.onnx.export(model, (example,), str(path), **kwargs)
+
+
+# --- runtime modules -------------------------------------------------------------------------------
+class _EngineModule(nn.Module):
+    """An nn.Module face for a runtime session: images in, the model's output out (fp32 torch).
+
+    It carries the source model's ``pretrained_cfg``, ``num_classes``, ``num_features`` and
+    ``in_chans``, so code that reads them (data configs, label names) works on it.
+    """
+
+    engine = ""
+
+    def __init__(self, source: nn.Module, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        for name in ("pretrained_cfg", "num_classes", "num_features", "in_chans"):
+            if hasattr(source, name):
+                setattr(self, name, getattr(source, name))
+        self.eval()
+
+    def _run(self, x: Any) -> Any:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        array = x.detach().to("cpu", torch.float32).contiguous().numpy()
+        return torch.from_numpy(self._run(array))
+
+    def extra_repr(self) -> str:
+        return f"engine={self.engine}, path={str(self.path)!r}"
+
+
+class OnnxRuntimeModule(_EngineModule):
+    engine = "onnxruntime"
+
+    def __init__(self, source: nn.Module, path: Path) -> None:
+        super().__init__(source, path)
+        ort = _require("onnxruntime")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+
+    def _run(self, x: Any) -> Any:
+        return self.session.run(None, {self.input_name: x})[0]
+
+
+class OpenVinoModule(_EngineModule):
+    engine = "openvino"
+
+    def __init__(self, source: nn.Module, path: Path) -> None:
+        super().__init__(source, path)
+        ov = _require("openvino")
+        core = ov.Core()
+        config = {"INFERENCE_NUM_THREADS": torch.get_num_threads(), "INFERENCE_PRECISION_HINT": "f32"}
+        self.compiled = core.compile_model(str(path), "CPU", config)
+
+    def _run(self, x: Any) -> Any:
+        return self.compiled(x)[0]
+
+
+_MODULES: dict[str, Callable[[nn.Module, Path], _EngineModule]] = {
+    "onnxruntime": OnnxRuntimeModule,
+    "openvino": OpenVinoModule,
+}
+
+
+# --- calibration and quantisation ----------------------------------------------------------------
+def calibration_batches(calibration: Any, model: nn.Module, *, limit: int = 64) -> list[torch.Tensor]:
+    """Calibration images as float batches: a tensor ``(N, C, H, W)``, an iterable of tensors or
+    ``(images, labels)`` pairs (a DataLoader), or a dataset spec string (``digits:test``, an
+    image folder) read with the model's own data config. At most ``limit`` images are used."""
+    if isinstance(calibration, str):
+        return _spec_batches(calibration, model, limit)
+    if isinstance(calibration, torch.Tensor):
+        if calibration.ndim != 4:
+            raise ValueError(f"calibration tensor must be (N, C, H, W), got shape {tuple(calibration.shape)}")
+        return [calibration[i : i + 8].float() for i in range(0, min(len(calibration), limit), 8)]
+    if isinstance(calibration, Iterable):
+        batches, seen = [], 0
+        for item in calibration:
+            x = item[0] if isinstance(item, (tuple, list)) else item
+            if not isinstance(x, torch.Tensor) or x.ndim != 4:
+                raise TypeError(f"calibration batches must be (N, C, H, W) tensors, got {type(x).__name__}")
+            batches.append(x.float())
+            seen += len(x)
+            if seen >= limit:
+                break
+        if batches:
+            return batches
+    raise TypeError(
+        "calibration must be a (N, C, H, W) tensor, an iterable of image batches (e.g. a DataLoader) "
+        f"or a dataset spec string, got {type(calibration).__name__}"
+    )
+
+
+def _spec_batches(spec: str, model: nn.Module, limit: int) -> list[torch.Tensor]:
+    from .data.config import resolve_model_data_config
+    from .data.datasets import open_dataset
+    from .data.transforms import create_transform
+
+    cfg = resolve_model_data_config(model)
+    transform = create_transform(
+        cfg["input_size"],
+        interpolation=cfg["interpolation"],
+        mean=cfg["mean"],
+        std=cfg["std"],
+        crop_pct=cfg["crop_pct"],
+        crop_mode=cfg["crop_mode"],
+    )
+    name, _, split = spec.partition(":")
+    source = open_dataset(name, split=split or "train")
+    mode = "L" if cfg["input_size"][0] == 1 else "RGB"
+    images = [transform(source.load(i, mode)) for i in range(min(len(source), limit))]
+    return [torch.stack(images[i : i + 8]) for i in range(0, len(images), 8)]
+
+
+def _quantize_int8(fp32_path: Path, out: Path, batches: list[torch.Tensor]) -> None:
+    from onnxruntime import quantization as q
+
+    class Reader(q.CalibrationDataReader):
+        def __init__(self) -> None:
+            self.items: Iterator[torch.Tensor] = iter(batches)
+
+        def get_next(self) -> dict[str, Any] | None:
+            x = next(self.items, None)
+            return None if x is None else {"input": x.numpy()}
+
+    prepared = out.with_name(out.name + ".pre.onnx")
+    try:
+        q.quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
+        q.quantize_static(
+            str(prepared),
+            str(out),
+            Reader(),
+            quant_format=q.QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=q.QuantType.QUInt8,
+            weight_type=q.QuantType.QInt8,
+            calibrate_method=q.CalibrationMethod.MinMax,
+        )
+    finally:
+        prepared.unlink(missing_ok=True)
+
+
+# --- cache -----------------------------------------------------------------------------------------
+def _weights_digest(model: nn.Module) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    for name, t in model.state_dict().items():
+        h.update(name.encode())
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _cache_key(model: nn.Module, engine: str, precision: str, input_size: tuple[int, ...]) -> str:
+    import onnx
+
+    cfg = getattr(model, "pretrained_cfg", None)
+    parts = [
+        getattr(cfg, "name", None) or type(model).__name__,
+        _weights_digest(model),
+        "x".join(map(str, input_size)),
+        engine,
+        precision,
+        f"torch{torch.__version__}",
+        f"onnx{onnx.__version__}",
+        f"{engine}{getattr(importlib.import_module(_RUNTIMES[engine][0]), '__version__', '?')}",
+    ]
+    digest = hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
+    return f"{parts[0].replace('/', '_')}-{engine}-{precision}-{digest}"
+
+
+def _valid_onnx(path: Path) -> bool:
+    import onnx
+
+    try:
+        onnx.checker.check_model(str(path))
+    except Exception:  # damaged, truncated or not ONNX at all: rebuild it
+        return False
+    return True
+
+
+def _atomic_build(dest: Path, build: Callable[[Path], None]) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        build(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _artifact(
+    model: nn.Module,
+    engine: str,
+    precision: str,
+    example: torch.Tensor,
+    calibration: Any,
+    cache_dir: Path,
+) -> Path:
+    key = _cache_key(model, engine, precision, tuple(example.shape[1:]))
+    dest = cache_dir / f"{key}.onnx"
+    if dest.is_file() and _valid_onnx(dest):
+        return dest
+    if precision == "int8":
+        fp32 = _artifact(model, engine, "fp32", example, None, cache_dir)
+        batches = calibration_batches(calibration, model)
+        _atomic_build(dest, lambda tmp: _quantize_int8(fp32, tmp, batches))
+    else:
+        _atomic_build(dest, lambda tmp: _export_any_size(model, example, tmp))
+    return dest
+
+
+def _export_any_size(model: nn.Module, example: torch.Tensor, path: Path) -> None:
+    """Export with a dynamic image size where the model allows it (a convnet without a fixed
+    input size), else at the example's size."""
+    cfg = getattr(model, "pretrained_cfg", None)
+    if not getattr(cfg, "fixed_input_size", False):
+        try:
+            export_onnx(model, example, path, dynamic_size=True)
+            return
+        except Exception:  # (the exporter's errors have many types) a size-dependent graph
+            pass
+    export_onnx(model, example, path)
+
+
+# --- build and choose ------------------------------------------------------------------------------
+def _errors(out: torch.Tensor, ref: torch.Tensor) -> tuple[float, float]:
+    out, ref = out.float().flatten(1), ref.float().flatten(1)
+    rel = float((out - ref).abs().max() / ref.abs().max().clamp_min(1e-12))
+    cos = float(torch.nn.functional.cosine_similarity(out, ref, dim=1).min())
+    return rel, cos
+
+
+def _seconds_per_call(module: nn.Module, x: torch.Tensor, calls: int) -> float:
+    with torch.inference_mode():
+        module(x)  # warm-up
+        start = time.perf_counter()
+        for _ in range(calls):
+            module(x)
+    return (time.perf_counter() - start) / calls
+
+
+def build_engine(
+    model: nn.Module,
+    engine: str,
+    *,
+    precision: str = "fp32",
+    batch_size: int = 1,
+    input_size: tuple[int, int, int] | None = None,
+    calibration: Any = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    torch_build: Callable[[], nn.Module] | None = None,
+    timing_calls: int = 5,
+) -> tuple[nn.Module, EngineReport]:
+    """Build ``model`` on ``engine`` and verify it against eager on a sample batch.
+
+    Args:
+        model: the eager model (left untouched).
+        engine: ``"onnxruntime"``, ``"openvino"``, or ``"auto"`` (time the installed engines,
+            ``torch_build()`` included, at ``batch_size`` and keep the fastest).
+        precision: ``"fp32"`` or ``"int8"`` (post-training static quantisation).
+        batch_size: the batch the engine is timed and verified at (any batch runs: dynamic).
+        input_size: ``(C, H, W)``; default: the model's config.
+        calibration: int8 calibration images (see :func:`calibration_batches`).
+        cache_dir: where exported files are kept (:func:`engine_cache_dir`).
+        torch_build: builds the ``torch`` engine's module (for ``auto``).
+        timing_calls: calls timed per engine for ``auto``.
+
+    Returns:
+        ``(module, report)``.
+
+    Raises:
+        EngineUnavailable: the runtime is not installed (the message names the extra).
+        ValueError: the engine's outputs are off by more than the precision's tolerance.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; valid: {', '.join(ENGINES)}")
+    if precision == "int8" and calibration is None:
+        raise ValueError(
+            "precision='int8' needs calibration data: calibration=tensor, DataLoader or 'digits'"
+        )
+    if input_size is None:
+        cfg = getattr(model, "pretrained_cfg", None)
+        input_size = tuple(cfg.input_size) if cfg is not None else (3, 224, 224)  # type: ignore[assignment]
+    assert input_size is not None
+    example = torch.randn(batch_size, *input_size, generator=torch.Generator().manual_seed(0))
+    if precision == "int8":  # verify on data the quantiser has seen the like of
+        example = torch.cat(calibration_batches(calibration, model, limit=batch_size))[:batch_size]
+    eager = model.eval()
+    with torch.inference_mode():
+        ref = eager(example)
+    folder = engine_cache_dir(cache_dir)
+    candidates = [e for e in available_engines() if e != "torch"] if engine == "auto" else [engine]
+    built: dict[str, tuple[nn.Module, float, float]] = {}
+    for name in candidates:
+        if name == "openvino" and precision == "int8":
+            continue  # (int8 goes through ONNX Runtime's quantiser)
+        _require(name)
+        path = _artifact(eager, name, precision, example, calibration, folder)
+        module: nn.Module = _MODULES[name](eager, path)
+        with torch.inference_mode():
+            rel, cos = _errors(module(example), ref)
+        ok = cos >= _INT8_MIN_COSINE if precision == "int8" else rel <= _TOLERANCE.get(precision, 1e-3)
+        if not ok:
+            raise ValueError(
+                f"engine {name} ({precision}) does not reproduce the eager model: max rel err {rel:.2e}, "
+                f"min cosine {cos:.4f}; use engine='torch' or another precision"
+            )
+        built[name] = (module, rel, cos)
+    if engine != "auto":
+        chosen, rel, cos = built[engine]
+        return chosen, EngineReport(engine, precision, rel, cos, artifact=str(getattr(chosen, "path", "")))
+    timings = {n: _seconds_per_call(m, example, timing_calls) for n, (m, _, _) in built.items()}
+    if torch_build is not None and precision != "int8":
+        fast = torch_build()
+        timings["torch"] = _seconds_per_call(fast, example, timing_calls)
+        built["torch"] = (fast, *_errors(fast(example).detach(), ref))
+    if not timings:
+        raise EngineUnavailable("engine='auto' found no engine to time; pip install 'visionzoo[onnx]'")
+    best = min(timings, key=lambda k: timings[k])
+    chosen, rel, cos = built[best]
+    return chosen, EngineReport(
+        best, precision, rel, cos, timings, artifact=str(getattr(chosen, "path", "")) or None
+    )

@@ -1,0 +1,145 @@
+"""Two-layer MLPs: ``fc1 -> act -> [norm] -> fc2``, as ``nn.Linear`` on channels-last input or
+as 1x1 convs on ``(B, C, H, W)`` maps (``use_conv``); keys ``fc1.*`` / ``fc2.*`` either way. And
+the gated (GLU / SwiGLU) token MLPs of the transformer families."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+import torch
+from torch import nn
+
+from .activations import LayerType, act_or_identity
+from .grn import GlobalResponseNorm
+
+__all__ = ["GlobalResponseNormMlp", "GluMlp", "Mlp", "SwiGLU", "SwiGLUPacked"]
+
+
+def _linear(in_features: int, out_features: int, *, use_conv: bool, bias: bool = True) -> nn.Module:
+    if use_conv:
+        return nn.Conv2d(in_features, out_features, 1, bias=bias)
+    return nn.Linear(in_features, out_features, bias=bias)
+
+
+class Mlp(nn.Module):
+    """``fc1 -> act -> drop -> norm -> fc2 -> drop`` (``norm`` optional, on the hidden width)."""
+
+    def __init__(
+        self,
+        in_features: int,
+        hidden_features: int | None = None,
+        out_features: int | None = None,
+        *,
+        act_layer: LayerType = "gelu",
+        norm_layer: Callable[[int], nn.Module] | None = None,
+        bias: bool = True,
+        drop: float = 0.0,
+        use_conv: bool = False,
+    ) -> None:
+        super().__init__()
+        hidden = hidden_features or in_features
+        self.fc1 = _linear(in_features, hidden, use_conv=use_conv, bias=bias)
+        self.act = act_or_identity(act_layer)
+        self.drop1 = nn.Dropout(drop)
+        self.norm = norm_layer(hidden) if norm_layer is not None else nn.Identity()
+        self.fc2 = _linear(hidden, out_features or in_features, use_conv=use_conv, bias=bias)
+        self.drop2 = nn.Dropout(drop)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.norm(self.drop1(self.act(self.fc1(x))))
+        return self.drop2(self.fc2(x))
+
+
+class GlobalResponseNormMlp(nn.Module):
+    """``fc1 -> act -> drop -> GRN -> fc2 -> drop``: the ConvNeXt-V2 block MLP."""
+
+    def __init__(
+        self,
+        in_features: int,
+        hidden_features: int | None = None,
+        out_features: int | None = None,
+        *,
+        act_layer: LayerType = "gelu",
+        bias: bool = True,
+        drop: float = 0.0,
+        use_conv: bool = False,
+    ) -> None:
+        super().__init__()
+        hidden = hidden_features or in_features
+        self.fc1 = _linear(in_features, hidden, use_conv=use_conv, bias=bias)
+        self.act = act_or_identity(act_layer)
+        self.drop1 = nn.Dropout(drop)
+        self.grn = GlobalResponseNorm(hidden, channels_last=not use_conv)
+        self.fc2 = _linear(hidden, out_features or in_features, use_conv=use_conv, bias=bias)
+        self.drop2 = nn.Dropout(drop)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.grn(self.drop1(self.act(self.fc1(x))))
+        return self.drop2(self.fc2(x))
+
+
+class GluMlp(nn.Module):
+    """Gated MLP with one packed ``fc1`` whose output halves are value and gate.
+
+    ``gate_last`` picks which half goes through the activation (the second by default).
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        hidden_features: int | None = None,
+        out_features: int | None = None,
+        act_layer: LayerType = nn.Sigmoid,
+        norm_layer: Callable[[int], nn.Module] | None = None,
+        bias: bool = True,
+        drop: float = 0.0,
+        gate_last: bool = True,
+    ) -> None:
+        super().__init__()
+        hidden = hidden_features or in_features
+        if hidden % 2:
+            raise ValueError(f"GluMlp hidden_features must be even, got {hidden}")
+        self.gate_last = gate_last
+        self.fc1 = nn.Linear(in_features, hidden, bias=bias)
+        self.act = act_or_identity(act_layer)
+        self.drop1 = nn.Dropout(drop)
+        self.norm = norm_layer(hidden // 2) if norm_layer is not None else nn.Identity()
+        self.fc2 = nn.Linear(hidden // 2, out_features or in_features, bias=bias)
+        self.drop2 = nn.Dropout(drop)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x1, x2 = self.fc1(x).chunk(2, dim=-1)
+        x = x1 * self.act(x2) if self.gate_last else self.act(x1) * x2
+        return self.drop2(self.fc2(self.norm(self.drop1(x))))
+
+
+SwiGLUPacked = partial(GluMlp, act_layer=nn.SiLU, gate_last=False)
+
+
+class SwiGLU(nn.Module):
+    """SwiGLU MLP with separate gate (``fc1_g``) and value (``fc1_x``) projections."""
+
+    def __init__(
+        self,
+        in_features: int,
+        hidden_features: int | None = None,
+        out_features: int | None = None,
+        act_layer: LayerType = nn.SiLU,
+        norm_layer: Callable[[int], nn.Module] | None = None,
+        bias: bool = True,
+        drop: float = 0.0,
+    ) -> None:
+        super().__init__()
+        hidden = hidden_features or in_features
+        self.fc1_g = nn.Linear(in_features, hidden, bias=bias)
+        self.fc1_x = nn.Linear(in_features, hidden, bias=bias)
+        self.act = act_or_identity(act_layer)
+        self.drop1 = nn.Dropout(drop)
+        self.norm = norm_layer(hidden) if norm_layer is not None else nn.Identity()
+        self.fc2 = nn.Linear(hidden, out_features or in_features, bias=bias)
+        self.drop2 = nn.Dropout(drop)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.act(self.fc1_g(x)) * self.fc1_x(x)
+        return self.drop2(self.fc2(self.norm(self.drop1(x))))

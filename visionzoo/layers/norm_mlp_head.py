@@ -1,0 +1,131 @@
+"""Pool -> norm -> (optional hidden layer) -> classifier: the head of ConvNeXt-style models.
+
+State-dict keys: ``norm.*``, ``pre_logits.fc.*`` (with ``hidden_size``) and ``fc.*``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from .activations import LayerType, act_or_identity
+from .layer_norm import LayerNorm2d
+from .pool import SelectAdaptivePool2d
+
+__all__ = ["NormMlpClassifierHead"]
+
+
+def _linear(in_features: int, out_features: int, use_conv: bool) -> nn.Module:
+    # without pooling the head runs on (B, C, H, W) maps: 1x1 convs with the same weights
+    return nn.Conv2d(in_features, out_features, 1) if use_conv else nn.Linear(in_features, out_features)
+
+
+class NormMlpClassifierHead(nn.Module):
+    """Global pool, norm over channels, optional ``fc -> act`` hidden layer, dropout, classifier.
+
+    Args:
+        in_features: channels of the ``(B, C, H, W)`` input.
+        num_classes: classifier outputs (0: ``fc`` is an identity).
+        hidden_size: width of the pre-logits layer (None: no such layer).
+        pool_type: ``avg``, ``max``, ``avgmax``, ``catavgmax`` (both pools, each normed, twice
+            the width; not with a hidden layer) or ``''`` (no pooling: the head keeps the map and
+            its linear layers become 1x1 convs).
+        drop_rate: dropout before the classifier.
+        norm_layer: channels-first norm (default ``LayerNorm2d``).
+        act_layer: activation of the hidden layer.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        num_classes: int,
+        hidden_size: int | None = None,
+        pool_type: str = "avg",
+        drop_rate: float = 0.0,
+        *,
+        norm_layer: Callable[[int], nn.Module] = LayerNorm2d,
+        act_layer: LayerType = "tanh",
+    ) -> None:
+        super().__init__()
+        self.in_features = in_features
+        self.hidden_size = hidden_size
+        self.global_pool = self._pool(pool_type, hidden_size)
+        self.num_features = in_features * self.global_pool.feat_mult()
+        self.use_conv = self.global_pool.is_identity()
+        self.norm = norm_layer(in_features)
+        self.flatten = nn.Flatten(1) if pool_type else nn.Identity()
+        if hidden_size:
+            self.pre_logits: nn.Module = nn.Sequential(
+                OrderedDict(
+                    fc=_linear(in_features, hidden_size, self.use_conv), act=act_or_identity(act_layer)
+                )
+            )
+            self.num_features = hidden_size
+        else:
+            self.pre_logits = nn.Identity()
+        self.drop = nn.Dropout(drop_rate)
+        self.fc = _linear(self.num_features, num_classes, self.use_conv) if num_classes > 0 else nn.Identity()
+
+    @staticmethod
+    def _pool(pool_type: str, hidden_size: int | None) -> SelectAdaptivePool2d:
+        pool = SelectAdaptivePool2d(pool_type)
+        if pool.feat_mult() != 1 and hidden_size:
+            raise ValueError(
+                f"pool_type {pool_type!r} doubles the pooled width, which the hidden layer "
+                f"(hidden_size={hidden_size}) cannot take; use avg, max or avgmax, or drop the hidden "
+                "layer (reset_other=True)"
+            )
+        return pool
+
+    def reset(
+        self,
+        num_classes: int,
+        pool_type: str | None = None,
+        *,
+        reset_other: bool = False,
+        in_features: int | None = None,
+    ) -> None:
+        """New classifier of ``num_classes`` outputs; ``reset_other`` also drops the norm and the
+        hidden layer (for a backbone whose features no longer match them)."""
+        resized = in_features is not None and in_features != self.in_features
+        if resized and not (reset_other or isinstance(self.norm, nn.Identity)):
+            raise ValueError(
+                f"the head's norm is sized for {self.in_features} features, not {in_features}; "
+                "pass reset_other=True to drop it"
+            )
+        if reset_other:
+            self.norm = nn.Identity()
+            self.pre_logits = nn.Identity()
+            self.hidden_size = None
+        if pool_type is not None:
+            self.global_pool = self._pool(pool_type, self.hidden_size).train(self.training)
+            self.flatten = nn.Flatten(1) if pool_type else nn.Identity()
+        if in_features is not None:
+            self.in_features = in_features
+        self.num_features = self.hidden_size or self.in_features * self.global_pool.feat_mult()
+        use_conv = self.global_pool.is_identity()
+        if self.hidden_size and use_conv != self.use_conv:  # same weights, other layer type
+            old = self.pre_logits.get_submodule("fc")
+            weight, bias = old.get_parameter("weight"), old.get_parameter("bias")
+            new = _linear(self.in_features, self.hidden_size, use_conv).to(weight.device, weight.dtype)
+            with torch.no_grad():
+                new.get_parameter("weight").copy_(weight.reshape(new.get_parameter("weight").shape))
+                new.get_parameter("bias").copy_(bias)
+            self.pre_logits.add_module("fc", new.train(old.training))
+        self.use_conv = use_conv
+        self.fc = _linear(self.num_features, num_classes, use_conv) if num_classes > 0 else nn.Identity()
+        self.fc.train(self.training)
+
+    def forward(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = self.global_pool(x)
+        if self.global_pool.feat_mult() == 2:  # catavgmax: norm each pooled half
+            avg, mx = x.chunk(2, dim=1)
+            x = torch.cat((self.norm(avg), self.norm(mx)), dim=1)
+        else:
+            x = self.norm(x)
+        x = self.flatten(x)
+        x = self.drop(self.pre_logits(x))
+        return x if pre_logits else self.fc(x)

@@ -1,0 +1,676 @@
+"""MobileNetV3, MobileNetV4, FBNetV3 and LCNet: the block-string networks with an efficient head
+(global pooling before the head conv, no norm after it except in MobileNetV4).
+
+* MobileNetV3 - `Searching for MobileNetV3` - https://arxiv.org/abs/1905.02244
+* MobileNetV4 - `MobileNetV4 - Universal Models for the Mobile Ecosystem` -
+  https://arxiv.org/abs/2404.10518
+* FBNetV3 - https://arxiv.org/abs/2006.02049; LCNet - https://arxiv.org/abs/2109.15099
+
+Weights: Apache-2.0 (TensorFlow ports and timm-trained), MIT for the LCNet ports.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..layers import SelectAdaptivePool2d, act_or_identity, create_conv2d, get_act_layer, get_norm_act_layer
+from ..layers.activations import LayerType
+from ..model import VisionModel, checkpoint_seq
+from ..pretrained import IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
+from ..registry import Entrypoint, family_entrypoint, register_family
+from ..variants import model_args_type
+from ._efficientnet_blocks import SqueezeExcite
+from ._efficientnet_builder import (
+    BN_EPS_TF_DEFAULT,
+    FEATURE_CFG,
+    ArchDef,
+    BlockArgs,
+    EfficientNetBuilder,
+    efficientnet_init_weights,
+    resolve_block_args,
+    resolve_norm_layer,
+    round_channels,
+    run_stages,
+)
+
+__all__ = ["MobileNetV3"]
+
+
+class MobileNetV3(VisionModel):
+    """Stem conv, stages of blocks from block strings, then pool -> 1x1 head conv -> classifier.
+
+    ``num_features`` is the width out of the last stage (``forward_features``); the head conv
+    widens the pooled features to ``head_hidden_size`` (the constructor's ``num_features``, as in
+    timm).
+
+    Args:
+        block_args: stages of block strings or of decoded block kwargs.
+        num_features: head conv width.
+        head_bias: bias on the head conv (MobileNetV3); ``head_norm``: norm+act after it
+            instead (MobileNetV4).
+        se_from_exp: size SE from the expanded width.
+        layer_scale_init_value: LayerScale on ``uir`` / attention blocks (MobileNetV4 hybrid).
+        (other args as :class:`~visionzoo.models.efficientnet.EfficientNet`)
+    """
+
+    classifier_name = "classifier"
+    head_names: ClassVar[tuple[str, ...]] = (
+        "global_pool", "conv_head", "norm_head", "act2", "flatten", "classifier",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        block_args: ArchDef | BlockArgs,
+        num_classes: int = 1000,
+        in_chans: int = 3,
+        stem_size: int = 16,
+        fix_stem: bool = False,
+        num_features: int = 1280,
+        head_bias: bool = True,
+        head_norm: bool = False,
+        pad_type: str = "",
+        act_layer: LayerType | None = None,
+        norm_layer: LayerType | None = None,
+        aa_layer: LayerType | None = None,
+        se_layer: Callable[..., nn.Module] | None = None,
+        se_from_exp: bool = True,
+        round_chs_fn: Callable[[int], int] | None = None,
+        drop_rate: float = 0.0,
+        drop_path_rate: float = 0.0,
+        layer_scale_init_value: float | None = None,
+        global_pool: str = "avg",
+        *,
+        output_stride: int = 32,
+        channel_multiplier: float = 1.0,
+        round_limit: float = 0.9,
+        depth_multiplier: float | Sequence[float] = 1.0,
+        group_size: int | None = None,
+        bn_eps: float | None = None,
+        bn_momentum: float | None = None,
+        feature_location: str = "bottleneck",
+    ) -> None:
+        super().__init__()
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
+            raise ValueError(f"num_classes must be an int >= 0, got {num_classes!r}")
+        act = get_act_layer(act_layer or nn.ReLU)
+        norm = resolve_norm_layer(norm_layer, bn_eps, bn_momentum)
+        norm_act = get_norm_act_layer(norm, act)
+        assert norm_act is not None
+        round_fn = round_chs_fn or partial(
+            round_channels, multiplier=channel_multiplier, round_limit=round_limit
+        )
+        stages = resolve_block_args(block_args, depth_multiplier=depth_multiplier, group_size=group_size)
+        self.in_chans = in_chans
+        self.num_classes = num_classes
+        self.drop_rate = drop_rate
+
+        if not fix_stem:
+            stem_size = round_fn(stem_size)
+        self.conv_stem = create_conv2d(in_chans, stem_size, 3, stride=2, padding=pad_type)
+        self.bn1 = norm_act(stem_size, inplace=True)
+        builder = EfficientNetBuilder(
+            output_stride=output_stride,
+            pad_type=pad_type,
+            round_chs_fn=round_fn,
+            se_from_exp=se_from_exp,
+            act_layer=act,
+            norm_layer=norm,
+            aa_layer=aa_layer,
+            se_layer=se_layer or SqueezeExcite,
+            drop_path_rate=drop_path_rate,
+            layer_scale_init_value=layer_scale_init_value,
+            feature_location=feature_location,
+        )
+        self.blocks = nn.Sequential(*builder(stem_size, stages))
+        self.feature_info = builder.features
+        self.stage_ends = [f["stage"] for f in self.feature_info]
+        self.num_features = builder.in_chs
+        self.head_hidden_size = num_features
+
+        self.global_pool = SelectAdaptivePool2d(global_pool)
+        pooled = self.num_features * self.global_pool.feat_mult()
+        self.conv_head: nn.Module
+        self.norm_head: nn.Module = nn.Identity()
+        self.act2: nn.Module = nn.Identity()
+        if head_norm:  # MobileNetV4: norm+act after the (bias-free) head conv
+            self.conv_head = create_conv2d(pooled, num_features, 1, padding=pad_type, bias=False)
+            self.norm_head = norm_act(num_features)
+        else:
+            self.conv_head = create_conv2d(pooled, num_features, 1, padding=pad_type, bias=head_bias)
+            self.act2 = act_or_identity(act, inplace=True)
+        self.flatten = nn.Flatten(1) if global_pool else nn.Identity()
+        self.classifier = nn.Linear(num_features, num_classes) if num_classes > 0 else nn.Identity()
+        self._initialize()
+
+    def init_weights(self) -> None:
+        efficientnet_init_weights(self)
+
+    def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
+        return dict(stem=r"^conv_stem|bn1", blocks=r"^blocks\.(\d+)" if coarse else r"^blocks\.(\d+)\.(\d+)")
+
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
+        """New classifier. The head conv is sized for the pooled width: a pooling that changes
+        that width (``catavgmax``) replaces the whole head, head conv included."""
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
+            raise ValueError(f"num_classes must be an int >= 0, got {num_classes!r}")
+        pool_type = self.global_pool.pool_type if global_pool is None else global_pool
+        pool = SelectAdaptivePool2d(pool_type)
+        pooled = self.num_features * pool.feat_mult()
+        if not isinstance(self.conv_head, nn.Identity) and self.conv_head.in_channels != pooled:  # type: ignore[union-attr]
+            self.conv_head = nn.Identity()
+            self.norm_head = nn.Identity()
+            self.act2 = nn.Identity()
+        if isinstance(self.conv_head, nn.Identity):
+            self.head_hidden_size = pooled
+        ref = next(self.parameters(), None)
+        device = ref.device if ref is not None and ref.device.type != "meta" else None
+        with torch.device(device or "cpu"):
+            fc = nn.Linear(self.head_hidden_size, num_classes) if num_classes > 0 else nn.Identity()
+        if ref is not None:
+            fc.to(dtype=ref.dtype)
+        self.global_pool = pool
+        self.flatten = nn.Flatten(1) if pool_type else nn.Identity()
+        self.classifier = fc.train(self.training)
+        self.num_classes = num_classes
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.bn1(self.conv_stem(x))
+        if self._checkpointing():
+            x = checkpoint_seq([b for stage in self.blocks.children() for b in stage.children()], x)
+        else:
+            x = self.blocks(x)
+        return x
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = self.global_pool(x)
+        x = self.flatten(self.act2(self.norm_head(self.conv_head(x))))
+        if self.drop_rate > 0.0:
+            x = F.dropout(x, p=self.drop_rate, training=self.training)
+        return x if pre_logits else self.classifier(x)
+
+    def _intermediates(
+        self, x: torch.Tensor, take: list[int], *, stop_early: bool
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        if any("hook_type" in f for f in self.feature_info):
+            return super()._intermediates(x, take, stop_early=stop_early)
+        x, intermediates, _ = run_stages(self, x, [self.stage_ends[i] for i in take], stop_early=stop_early)
+        return x, intermediates
+
+    def _prune_trunk(self, max_index: int, *, prune_head: bool) -> None:
+        end = self.stage_ends[max_index]
+        truncated = end < len(self.blocks)
+        self.blocks = self.blocks[:end]
+        if truncated:
+            self.num_features = self.feature_info[max_index]["num_chs"]
+        if prune_head or truncated:  # the pre-logits conv belongs to the head
+            self.conv_head = nn.Identity()
+            self.norm_head = nn.Identity()
+            self.act2 = nn.Identity()
+
+
+# --- variants -------------------------------------------------------------------------------------
+_LARGE = (  # relu in the first three stages, the model's hard-swish after
+    ("ds_r1_k3_s1_e1_c16_nre",),
+    ("ir_r1_k3_s2_e4_c24_nre", "ir_r1_k3_s1_e3_c24_nre"),
+    ("ir_r3_k5_s2_e3_c40_se0.25_nre",),
+    ("ir_r1_k3_s2_e6_c80", "ir_r1_k3_s1_e2.5_c80", "ir_r2_k3_s1_e2.3_c80"),
+    ("ir_r2_k3_s1_e6_c112_se0.25",),
+    ("ir_r3_k5_s2_e6_c160_se0.25",),
+    ("cn_r1_k1_s1_c960",),
+)
+_LARGE_RW = (("ds_r1_k3_s1_e1_c16_nre_noskip",), *_LARGE[1:])
+_LARGE_MINIMAL = (
+    ("ds_r1_k3_s1_e1_c16",),
+    ("ir_r1_k3_s2_e4_c24", "ir_r1_k3_s1_e3_c24"),
+    ("ir_r3_k3_s2_e3_c40",),
+    ("ir_r1_k3_s2_e6_c80", "ir_r1_k3_s1_e2.5_c80", "ir_r2_k3_s1_e2.3_c80"),
+    ("ir_r2_k3_s1_e6_c112",),
+    ("ir_r3_k3_s2_e6_c160",),
+    ("cn_r1_k1_s1_c960",),
+)
+_SMALL = (
+    ("ds_r1_k3_s2_e1_c16_se0.25_nre",),
+    ("ir_r1_k3_s2_e4.5_c24_nre", "ir_r1_k3_s1_e3.67_c24_nre"),
+    ("ir_r1_k5_s2_e4_c40_se0.25", "ir_r2_k5_s1_e6_c40_se0.25"),
+    ("ir_r2_k5_s1_e3_c48_se0.25",),
+    ("ir_r3_k5_s2_e6_c96_se0.25",),
+    ("cn_r1_k1_s1_c576",),
+)
+_SMALL_MINIMAL = (
+    ("ds_r1_k3_s2_e1_c16",),
+    ("ir_r1_k3_s2_e4.5_c24", "ir_r1_k3_s1_e3.67_c24"),
+    ("ir_r1_k3_s2_e4_c40", "ir_r2_k3_s1_e6_c40"),
+    ("ir_r2_k3_s1_e3_c48",),
+    ("ir_r3_k3_s2_e6_c96",),
+    ("cn_r1_k1_s1_c576",),
+)
+_FBNETV3_B = (
+    ("ds_r2_k3_s1_e1_c16",),
+    ("ir_r1_k5_s2_e4_c24", "ir_r3_k5_s1_e2_c24"),
+    ("ir_r1_k5_s2_e5_c40_se0.25", "ir_r4_k5_s1_e3_c40_se0.25"),
+    ("ir_r1_k5_s2_e5_c72", "ir_r4_k3_s1_e3_c72"),
+    ("ir_r1_k3_s1_e5_c120_se0.25", "ir_r5_k5_s1_e3_c120_se0.25"),
+    ("ir_r1_k3_s2_e6_c184_se0.25", "ir_r5_k5_s1_e4_c184_se0.25", "ir_r1_k5_s1_e6_c224_se0.25"),
+    ("cn_r1_k1_s1_c1344",),
+)
+_FBNETV3_D = (
+    ("ds_r2_k3_s1_e1_c16",),
+    ("ir_r1_k3_s2_e5_c24", "ir_r5_k3_s1_e2_c24"),
+    ("ir_r1_k5_s2_e4_c40_se0.25", "ir_r4_k3_s1_e3_c40_se0.25"),
+    ("ir_r1_k3_s2_e5_c72", "ir_r4_k3_s1_e3_c72"),
+    ("ir_r1_k3_s1_e5_c128_se0.25", "ir_r6_k5_s1_e3_c128_se0.25"),
+    ("ir_r1_k3_s2_e6_c208_se0.25", "ir_r5_k5_s1_e5_c208_se0.25", "ir_r1_k5_s1_e6_c240_se0.25"),
+    ("cn_r1_k1_s1_c1440",),
+)
+_FBNETV3_G = (
+    ("ds_r3_k3_s1_e1_c24",),
+    ("ir_r1_k5_s2_e4_c40", "ir_r4_k5_s1_e2_c40"),
+    ("ir_r1_k5_s2_e4_c56_se0.25", "ir_r4_k5_s1_e3_c56_se0.25"),
+    ("ir_r1_k5_s2_e5_c104", "ir_r4_k3_s1_e3_c104"),
+    ("ir_r1_k3_s1_e5_c160_se0.25", "ir_r8_k5_s1_e3_c160_se0.25"),
+    ("ir_r1_k3_s2_e6_c264_se0.25", "ir_r6_k5_s1_e5_c264_se0.25", "ir_r2_k5_s1_e6_c288_se0.25"),
+    ("cn_r1_k1_s1_c1728",),
+)
+_LCNET = (
+    ("dsa_r1_k3_s1_c32",),
+    ("dsa_r2_k3_s2_c64",),
+    ("dsa_r2_k3_s2_c128",),
+    ("dsa_r1_k3_s2_c256", "dsa_r1_k5_s1_c256"),
+    ("dsa_r4_k5_s1_c256",),
+    ("dsa_r2_k5_s2_c512_se0.25",),
+)
+# MobileNetV4. Block kinds: uir a>0,k>0 ExtraDW; a0,k>0 IR; a>0,k0 ConvNeXt-like; a0,k0 FFN.
+_MNV4_CONV_SMALL = (
+    ("cn_r1_k3_s2_e1_c32", "cn_r1_k1_s1_e1_c32"),
+    ("cn_r1_k3_s2_e1_c96", "cn_r1_k1_s1_e1_c64"),
+    ("uir_r1_a5_k5_s2_e3_c96", "uir_r4_a0_k3_s1_e2_c96", "uir_r1_a3_k0_s1_e4_c96"),
+    (
+        "uir_r1_a3_k3_s2_e6_c128",
+        "uir_r1_a5_k5_s1_e4_c128",
+        "uir_r1_a0_k5_s1_e4_c128",
+        "uir_r1_a0_k5_s1_e3_c128",
+        "uir_r2_a0_k3_s1_e4_c128",
+    ),
+    ("cn_r1_k1_s1_c960",),
+)
+_MNV4_CONV_MEDIUM = (
+    ("er_r1_k3_s2_e4_c48",),
+    ("uir_r1_a3_k5_s2_e4_c80", "uir_r1_a3_k3_s1_e2_c80"),
+    (
+        "uir_r1_a3_k5_s2_e6_c160",
+        "uir_r2_a3_k3_s1_e4_c160",
+        "uir_r1_a3_k5_s1_e4_c160",
+        "uir_r1_a3_k3_s1_e4_c160",
+        "uir_r1_a3_k0_s1_e4_c160",
+        "uir_r1_a0_k0_s1_e2_c160",
+        "uir_r1_a3_k0_s1_e4_c160",
+    ),
+    (
+        "uir_r1_a5_k5_s2_e6_c256",
+        "uir_r1_a5_k5_s1_e4_c256",
+        "uir_r2_a3_k5_s1_e4_c256",
+        "uir_r1_a0_k0_s1_e4_c256",
+        "uir_r1_a3_k0_s1_e4_c256",
+        "uir_r1_a3_k5_s1_e2_c256",
+        "uir_r1_a5_k5_s1_e4_c256",
+        "uir_r2_a0_k0_s1_e4_c256",
+        "uir_r1_a5_k0_s1_e2_c256",
+    ),
+    ("cn_r1_k1_s1_c960",),
+)
+_MNV4_CONV_LARGE = (
+    ("er_r1_k3_s2_e4_c48",),
+    ("uir_r1_a3_k5_s2_e4_c96", "uir_r1_a3_k3_s1_e4_c96"),
+    (
+        "uir_r1_a3_k5_s2_e4_c192",
+        "uir_r3_a3_k3_s1_e4_c192",
+        "uir_r1_a3_k5_s1_e4_c192",
+        "uir_r5_a5_k3_s1_e4_c192",
+        "uir_r1_a3_k0_s1_e4_c192",
+    ),
+    (
+        "uir_r4_a5_k5_s2_e4_c512",
+        "uir_r1_a5_k0_s1_e4_c512",
+        "uir_r1_a5_k3_s1_e4_c512",
+        "uir_r2_a5_k0_s1_e4_c512",
+        "uir_r1_a5_k3_s1_e4_c512",
+        "uir_r1_a5_k5_s1_e4_c512",
+        "uir_r3_a5_k0_s1_e4_c512",
+    ),
+    ("cn_r1_k1_s1_c960",),
+)
+_MQA_M, _MQA_M_KV = "mqa_r1_k3_h4_s1_d64_c256", "mqa_r1_k3_h4_s1_v2_d64_c160"  # v2: keys/values strided
+_MNV4_HYBRID_MEDIUM = (
+    ("er_r1_k3_s2_e4_c48",),
+    ("uir_r1_a3_k5_s2_e4_c80", "uir_r1_a3_k3_s1_e2_c80"),
+    (
+        "uir_r1_a3_k5_s2_e6_c160",
+        "uir_r1_a0_k0_s1_e2_c160",
+        "uir_r1_a3_k3_s1_e4_c160",
+        "uir_r1_a3_k5_s1_e4_c160",
+        _MQA_M_KV,
+        "uir_r1_a3_k3_s1_e4_c160",
+        _MQA_M_KV,
+        "uir_r1_a3_k0_s1_e4_c160",
+        _MQA_M_KV,
+        "uir_r1_a3_k3_s1_e4_c160",
+        _MQA_M_KV,
+        "uir_r1_a3_k0_s1_e4_c160",
+    ),
+    (
+        "uir_r1_a5_k5_s2_e6_c256",
+        "uir_r1_a5_k5_s1_e4_c256",
+        "uir_r2_a3_k5_s1_e4_c256",
+        "uir_r1_a0_k0_s1_e2_c256",
+        "uir_r1_a3_k5_s1_e2_c256",
+        "uir_r1_a0_k0_s1_e2_c256",
+        "uir_r1_a0_k0_s1_e4_c256",
+        _MQA_M,
+        "uir_r1_a3_k0_s1_e4_c256",
+        _MQA_M,
+        "uir_r1_a5_k5_s1_e4_c256",
+        _MQA_M,
+        "uir_r1_a5_k0_s1_e4_c256",
+        _MQA_M,
+        "uir_r1_a5_k0_s1_e4_c256",
+    ),
+    ("cn_r1_k1_s1_c960",),
+)
+_MQA_L, _MQA_L_KV = "mqa_r1_k3_h8_s1_d64_c512", "mqa_r1_k3_h8_s1_v2_d48_c192"
+_MNV4_HYBRID_LARGE = (
+    ("er_r1_k3_s2_e4_c48",),
+    ("uir_r1_a3_k5_s2_e4_c96", "uir_r1_a3_k3_s1_e4_c96"),
+    (
+        "uir_r1_a3_k5_s2_e4_c192",
+        "uir_r3_a3_k3_s1_e4_c192",
+        "uir_r1_a3_k5_s1_e4_c192",
+        "uir_r2_a5_k3_s1_e4_c192",
+        _MQA_L_KV,
+        "uir_r1_a5_k3_s1_e4_c192",
+        _MQA_L_KV,
+        "uir_r1_a5_k3_s1_e4_c192",
+        _MQA_L_KV,
+        "uir_r1_a5_k3_s1_e4_c192",
+        _MQA_L_KV,
+        "uir_r1_a3_k0_s1_e4_c192",
+    ),
+    (
+        "uir_r4_a5_k5_s2_e4_c512",
+        "uir_r1_a5_k0_s1_e4_c512",
+        "uir_r1_a5_k3_s1_e4_c512",
+        "uir_r2_a5_k0_s1_e4_c512",
+        "uir_r1_a5_k3_s1_e4_c512",
+        "uir_r1_a5_k5_s1_e4_c512",
+        _MQA_L,
+        "uir_r1_a5_k0_s1_e4_c512",
+        _MQA_L,
+        "uir_r1_a5_k0_s1_e4_c512",
+        _MQA_L,
+        "uir_r1_a5_k0_s1_e4_c512",
+        _MQA_L,
+        "uir_r1_a5_k0_s1_e4_c512",
+    ),
+    ("cn_r1_k1_s1_c960",),
+)
+
+MobileNetV3Args = model_args_type(MobileNetV3)
+_TF = dict(pad_type="same", bn_eps=BN_EPS_TF_DEFAULT)  # the TensorFlow ports
+# MobileNetV3's SE: hard-sigmoid gate, relu inside, hidden width rounded to a multiple of 8
+_SE_HARD = partial(
+    SqueezeExcite, gate_layer="hard_sigmoid", force_act_layer=nn.ReLU, rd_round_fn=round_channels
+)
+
+
+def _mnv3(arch: Any, cm: float, dm: float = 1.0, tf: bool = False) -> Any:
+    minimal = arch in (_LARGE_MINIMAL, _SMALL_MINIMAL)
+    return MobileNetV3Args(
+        block_args=arch,
+        num_features=1024 if arch in (_SMALL, _SMALL_MINIMAL) else 1280,
+        fix_stem=cm < 0.75,
+        channel_multiplier=cm,
+        depth_multiplier=dm,
+        act_layer="relu" if minimal else "hard_swish",
+        se_layer=_SE_HARD,
+        **(_TF if tf else {}),
+    )
+
+
+def _fbnetv3(arch: Any, stem: int) -> Any:
+    rd_round = partial(round_channels, multiplier=1.0, round_limit=0.95)
+    return MobileNetV3Args(
+        block_args=arch,
+        num_features=1984,
+        head_bias=False,
+        stem_size=stem,
+        round_limit=0.95,
+        se_from_exp=False,
+        act_layer="hard_swish",
+        se_layer=partial(SqueezeExcite, gate_layer="hard_sigmoid", rd_round_fn=rd_round),
+    )
+
+
+def _lcnet(cm: float) -> Any:
+    se = partial(SqueezeExcite, gate_layer="hard_sigmoid", force_act_layer=nn.ReLU)
+    return MobileNetV3Args(block_args=_LCNET, channel_multiplier=cm, act_layer="hard_swish", se_layer=se)
+
+
+def _mnv4(arch: Any, stem: int, cm: float = 1.0, act: str = "relu", **kw: Any) -> Any:
+    hybrid = arch in (_MNV4_HYBRID_MEDIUM, _MNV4_HYBRID_LARGE)
+    return MobileNetV3Args(
+        block_args=arch,
+        head_bias=False,
+        head_norm=True,
+        stem_size=stem,
+        fix_stem=cm < 1.0,
+        channel_multiplier=cm,
+        act_layer=act,
+        layer_scale_init_value=1e-5 if hybrid else None,
+        **kw,
+    )
+
+
+VARIANTS: dict[str, Any] = {
+    "mobilenetv3_large_075": _mnv3(_LARGE, 0.75),
+    "mobilenetv3_large_100": _mnv3(_LARGE, 1.0),
+    "mobilenetv3_large_150d": _mnv3(_LARGE, 1.5, 1.2),
+    "mobilenetv3_small_050": _mnv3(_SMALL, 0.5),
+    "mobilenetv3_small_075": _mnv3(_SMALL, 0.75),
+    "mobilenetv3_small_100": _mnv3(_SMALL, 1.0),
+    "mobilenetv3_rw": MobileNetV3Args(
+        block_args=_LARGE_RW,
+        head_bias=False,
+        act_layer="hard_swish",
+        se_layer=partial(SqueezeExcite, gate_layer="hard_sigmoid"),
+        bn_eps=BN_EPS_TF_DEFAULT,
+    ),
+    "tf_mobilenetv3_large_075": _mnv3(_LARGE, 0.75, tf=True),
+    "tf_mobilenetv3_large_100": _mnv3(_LARGE, 1.0, tf=True),
+    "tf_mobilenetv3_large_minimal_100": _mnv3(_LARGE_MINIMAL, 1.0, tf=True),
+    "tf_mobilenetv3_small_075": _mnv3(_SMALL, 0.75, tf=True),
+    "tf_mobilenetv3_small_100": _mnv3(_SMALL, 1.0, tf=True),
+    "tf_mobilenetv3_small_minimal_100": _mnv3(_SMALL_MINIMAL, 1.0, tf=True),
+    "fbnetv3_b": _fbnetv3(_FBNETV3_B, 16),
+    "fbnetv3_d": _fbnetv3(_FBNETV3_D, 24),
+    "fbnetv3_g": _fbnetv3(_FBNETV3_G, 32),
+    "lcnet_035": _lcnet(0.35),
+    "lcnet_050": _lcnet(0.5),
+    "lcnet_075": _lcnet(0.75),
+    "lcnet_100": _lcnet(1.0),
+    "lcnet_150": _lcnet(1.5),
+    "mobilenetv4_conv_small_035": _mnv4(_MNV4_CONV_SMALL, 32, 0.35),
+    "mobilenetv4_conv_small_050": _mnv4(_MNV4_CONV_SMALL, 32, 0.5),
+    "mobilenetv4_conv_small": _mnv4(_MNV4_CONV_SMALL, 32),
+    "mobilenetv4_conv_medium": _mnv4(_MNV4_CONV_MEDIUM, 32),
+    "mobilenetv4_conv_large": _mnv4(_MNV4_CONV_LARGE, 24),
+    "mobilenetv4_hybrid_medium": _mnv4(_MNV4_HYBRID_MEDIUM, 32),
+    "mobilenetv4_hybrid_large": _mnv4(_MNV4_HYBRID_LARGE, 24, act="gelu"),
+    "mobilenetv4_conv_aa_medium": _mnv4(_MNV4_CONV_MEDIUM, 32, aa_layer="avg"),
+    "mobilenetv4_conv_blur_medium": _mnv4(_MNV4_CONV_MEDIUM, 32, aa_layer="blurpc"),
+    "mobilenetv4_conv_aa_large": _mnv4(_MNV4_CONV_LARGE, 24, aa_layer="avg"),
+    "mobilenetv4_hybrid_medium_075": _mnv4(_MNV4_HYBRID_MEDIUM, 32, 0.75),
+    "mobilenetv4_hybrid_large_075": _mnv4(_MNV4_HYBRID_LARGE, 24, 0.75, act="gelu"),
+}
+
+
+# --- weights --------------------------------------------------------------------------------------
+_RW = "https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights/"
+_RW_TRESNET = "https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-tresnet/"
+_HF = "https://github.com/huggingface/pytorch-image-models/releases/download/v0.1-weights/"
+_INC: dict[str, Any] = dict(mean=IMAGENET_INCEPTION_MEAN, std=IMAGENET_INCEPTION_STD)
+_UNTRAINED: dict[str, Any] = dict(hf_hub_id=None)
+CFG_DEFAULTS: dict[str, Any] = dict(
+    first_conv="conv_stem", classifier="classifier", pool_size=(7, 7), license="apache-2.0"
+)
+
+
+def _w(
+    *,
+    default: bool = False,
+    size: int | None = None,
+    test: int | None = None,
+    crop: float | None = None,
+    **cfg: Any,
+) -> dict[str, Any]:
+    """A weight's fields that differ from ``CFG_DEFAULTS``: ``size`` sets the (square) input size
+    and the final pool size that follows from it, ``test`` the test input size, ``crop`` crop_pct."""
+    if default:
+        cfg["default"] = True
+    if size is not None:
+        cfg.update(input_size=(3, size, size), pool_size=(math.ceil(size / 32),) * 2)
+    if test is not None:
+        cfg["test_input_size"] = (3, test, test)
+    if crop is not None:
+        cfg["crop_pct"] = crop
+    return cfg
+
+
+# "arch.tag" in timm's order; an architecture with several tags marks its default (timm's first).
+WEIGHTS: dict[str, dict[str, Any]] = {
+    "mobilenetv3_large_075.untrained": _w(**_UNTRAINED, interpolation="bilinear"),
+    "mobilenetv3_large_100.ra_in1k": _w(default=True, url=_RW + "mobilenetv3_large_100_ra-f55367f5.pth"),
+    "mobilenetv3_large_100.ra4_e3600_r224_in1k": _w(**_INC, test=256, crop=0.95, test_crop_pct=1.0),
+    "mobilenetv3_large_100.miil_in21k_ft_in1k": _w(
+        url=_RW_TRESNET + "mobilenetv3_large_100_1k_miil_78_0-66471c13.pth",
+        interpolation="bilinear",
+        mean=(0.0, 0.0, 0.0),
+        std=(1.0, 1.0, 1.0),
+        origin_url="https://github.com/Alibaba-MIIL/ImageNet21K",
+        paper_ids="arXiv:2104.10972v4",
+    ),
+    "mobilenetv3_large_100.miil_in21k": _w(
+        url=_RW_TRESNET + "mobilenetv3_large_100_in21k_miil-d71cc17b.pth",
+        interpolation="bilinear",
+        mean=(0.0, 0.0, 0.0),
+        std=(1.0, 1.0, 1.0),
+        num_classes=11221,
+        origin_url="https://github.com/Alibaba-MIIL/ImageNet21K",
+        paper_ids="arXiv:2104.10972v4",
+    ),
+    "mobilenetv3_large_150d.ra4_e3600_r256_in1k": _w(
+        **_INC, size=256, test=320, crop=0.95, interpolation="bilinear", test_crop_pct=1.0
+    ),
+    "mobilenetv3_small_050.lamb_in1k": _w(url=_RW + "mobilenetv3_small_050_lambc-4b7bbe87.pth"),
+    "mobilenetv3_small_075.lamb_in1k": _w(url=_RW + "mobilenetv3_small_075_lambc-384766db.pth"),
+    "mobilenetv3_small_100.lamb_in1k": _w(url=_RW + "mobilenetv3_small_100_lamb-266a294c.pth"),
+    "mobilenetv3_rw.rmsp_in1k": _w(url=_RW + "mobilenetv3_100-35495452.pth"),
+    "tf_mobilenetv3_large_075.in1k": _w(
+        **_INC, url=_RW + "tf_mobilenetv3_large_075-150ee8b0.pth", interpolation="bilinear"
+    ),
+    "tf_mobilenetv3_large_100.in1k": _w(
+        **_INC, url=_RW + "tf_mobilenetv3_large_100-427764d5.pth", interpolation="bilinear"
+    ),
+    "tf_mobilenetv3_large_minimal_100.in1k": _w(
+        **_INC, url=_RW + "tf_mobilenetv3_large_minimal_100-8596ae28.pth", interpolation="bilinear"
+    ),
+    "tf_mobilenetv3_small_075.in1k": _w(
+        **_INC, url=_RW + "tf_mobilenetv3_small_075-da427f52.pth", interpolation="bilinear"
+    ),
+    "tf_mobilenetv3_small_100.in1k": _w(
+        **_INC, url=_RW + "tf_mobilenetv3_small_100-37f49e2b.pth", interpolation="bilinear"
+    ),
+    "tf_mobilenetv3_small_minimal_100.in1k": _w(
+        **_INC, url=_RW + "tf_mobilenetv3_small_minimal_100-922a7843.pth", interpolation="bilinear"
+    ),
+    "fbnetv3_b.ra2_in1k": _w(
+        url=_RW + "fbnetv3_b_224-ead5d2a1.pth", test=256, crop=0.95, interpolation="bilinear"
+    ),
+    "fbnetv3_d.ra2_in1k": _w(
+        url=_RW + "fbnetv3_d_224-c98bce42.pth", test=256, crop=0.95, interpolation="bilinear"
+    ),
+    "fbnetv3_g.ra2_in1k": _w(
+        url=_RW + "fbnetv3_g_240-0b1df83b.pth", size=240, test=288, crop=0.95, interpolation="bilinear"
+    ),
+    "lcnet_035.untrained": _w(**_UNTRAINED, interpolation="bilinear"),
+    "lcnet_050.ra2_in1k": _w(url=_RW + "lcnet_050-f447553b.pth"),
+    "lcnet_075.ra2_in1k": _w(url=_RW + "lcnet_075-318cad2c.pth"),
+    "lcnet_100.ra2_in1k": _w(url=_RW + "lcnet_100-a929038c.pth"),
+    "lcnet_150.untrained": _w(**_UNTRAINED, interpolation="bilinear"),
+    "mobilenetv4_conv_small_035.untrained": _w(**_INC, **_UNTRAINED, test=256, test_crop_pct=0.95),
+    "mobilenetv4_conv_small_050.e3000_r224_in1k": _w(**_INC, test=256, test_crop_pct=0.95),
+    "mobilenetv4_conv_small.e2400_r224_in1k": _w(default=True, test=256, test_crop_pct=0.95),
+    "mobilenetv4_conv_small.e1200_r224_in1k": _w(test=256, test_crop_pct=0.95),
+    "mobilenetv4_conv_small.e3600_r256_in1k": _w(**_INC, size=256, test=320, crop=0.95, test_crop_pct=1.0),
+    "mobilenetv4_conv_medium.e500_r256_in1k": _w(
+        default=True, size=256, test=320, crop=0.95, test_crop_pct=1.0
+    ),
+    "mobilenetv4_conv_medium.e500_r224_in1k": _w(test=256, crop=0.95, test_crop_pct=1.0),
+    "mobilenetv4_conv_medium.e250_r384_in12k_ft_in1k": _w(size=384, crop=0.95),
+    "mobilenetv4_conv_medium.e180_r384_in12k": _w(size=384, crop=1.0, num_classes=11821),
+    "mobilenetv4_conv_medium.e180_ad_r384_in12k": _w(size=384, crop=1.0, num_classes=11821),
+    "mobilenetv4_conv_medium.e250_r384_in12k": _w(size=384, crop=1.0, num_classes=11821),
+    "mobilenetv4_conv_large.e600_r384_in1k": _w(
+        default=True, size=384, test=448, crop=0.95, test_crop_pct=1.0
+    ),
+    "mobilenetv4_conv_large.e500_r256_in1k": _w(size=256, test=320, crop=0.95, test_crop_pct=1.0),
+    "mobilenetv4_hybrid_medium.e200_r256_in12k_ft_in1k": _w(
+        default=True, size=256, test=320, crop=0.95, test_crop_pct=1.0
+    ),
+    "mobilenetv4_hybrid_medium.ix_e550_r256_in1k": _w(size=256, test=320, crop=0.95, test_crop_pct=1.0),
+    "mobilenetv4_hybrid_medium.ix_e550_r384_in1k": _w(size=384, test=448, crop=0.95, test_crop_pct=1.0),
+    "mobilenetv4_hybrid_medium.e500_r224_in1k": _w(test=256, crop=0.95, test_crop_pct=1.0),
+    "mobilenetv4_hybrid_medium.e200_r256_in12k": _w(
+        size=256, test=320, crop=0.95, test_crop_pct=1.0, num_classes=11821
+    ),
+    "mobilenetv4_hybrid_large.ix_e600_r384_in1k": _w(
+        default=True, size=384, test=448, crop=0.95, test_crop_pct=1.0
+    ),
+    "mobilenetv4_hybrid_large.e600_r384_in1k": _w(size=384, test=448, crop=0.95, test_crop_pct=1.0),
+    "mobilenetv4_conv_aa_medium.untrained": _w(**_UNTRAINED, size=256, crop=0.95),
+    "mobilenetv4_conv_blur_medium.e500_r224_in1k": _w(test=256, crop=0.95, test_crop_pct=1.0),
+    "mobilenetv4_conv_aa_large.e230_r448_in12k_ft_in1k": _w(
+        default=True, size=448, test=544, crop=0.95, test_crop_pct=1.0
+    ),
+    "mobilenetv4_conv_aa_large.e230_r384_in12k_ft_in1k": _w(size=384, test=480, crop=0.95, test_crop_pct=1.0),
+    "mobilenetv4_conv_aa_large.e600_r384_in1k": _w(size=384, test=480, crop=0.95, test_crop_pct=1.0),
+    "mobilenetv4_conv_aa_large.e230_r384_in12k": _w(
+        size=384, test=448, crop=0.95, test_crop_pct=1.0, num_classes=11821
+    ),
+    "mobilenetv4_hybrid_medium_075.untrained": _w(**_UNTRAINED, crop=0.95),
+    "mobilenetv4_hybrid_large_075.untrained": _w(**_UNTRAINED, size=256, crop=0.95),
+}
+
+DEPRECATED = {
+    "mobilenetv3_large_100_miil": "mobilenetv3_large_100.miil_in21k_ft_in1k",
+    "mobilenetv3_large_100_miil_in21k": "mobilenetv3_large_100.miil_in21k",
+}
+
+default_cfgs = register_family(
+    __name__,
+    model_cls=MobileNetV3,
+    variants=VARIANTS,
+    weights=WEIGHTS,
+    cfg_defaults=CFG_DEFAULTS,
+    feature_cfg=FEATURE_CFG,
+    deprecated=DEPRECATED,
+)
+
+
+def __getattr__(name: str) -> Entrypoint:  # the variants' entrypoints, e.g. mobilenetv3_large_100
+    return family_entrypoint(__name__, name)

@@ -1,0 +1,90 @@
+"""What a family declares: variant argument records and the recipe of one architecture.
+
+A family file imports only this module, :mod:`visionzoo.model` and
+:func:`visionzoo.registry.register_family`. The registry turns each variant into a
+:class:`Recipe`; the factory hands the recipe (with the resolved pretrained config) to the builder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from torch import nn
+
+from .adapt import FilterFn
+
+__all__ = ["Pruned", "Recipe", "as_dataclass", "model_args_type"]
+
+T = TypeVar("T")
+
+
+@dataclasses.dataclass(frozen=True)
+class Pruned:
+    """Marks a variant built with its layers resized to the pruning spec shipped for it."""
+
+    args: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """Everything the builder needs for one registered architecture.
+
+    Attributes:
+        name: the architecture name (selects the pruning spec of a pruned variant).
+        model_cls: the model class.
+        args: the variant's constructor arguments (a :func:`model_args_type` record).
+        pruned: resize layers to the variant's pruning spec after instantiation.
+        feature_cfg: defaults of the ``features_only`` wrapper (``out_indices``, ``feature_cls``,
+            ``flatten_sequential``...).
+        filter_fn: the family's checkpoint remap, applied to every checkpoint loaded into it.
+    """
+
+    name: str
+    model_cls: Callable[..., nn.Module]
+    args: Any = None
+    pruned: bool = False
+    feature_cfg: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    filter_fn: FilterFn | None = None
+
+
+def model_args_type(model_cls: type[nn.Module]) -> type:
+    """A frozen dataclass whose fields are ``model_cls.__init__``'s parameters.
+
+    Families declare variants as instances of it; ``dataclasses.replace(variant, **kwargs)``
+    then merges user overrides and rejects unknown names, with the constructor signature as the
+    single source of truth.
+    """
+    params = list(inspect.signature(model_cls.__init__).parameters.values())[1:]
+    specs: list[Any] = []
+    for p in params:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if p.default is p.empty:
+            specs.append((p.name, Any))
+        else:
+            if isinstance(p.default, (list, dict, set)):
+                raise TypeError(f"{model_cls.__name__}.{p.name} has a mutable default; use a tuple")
+            specs.append((p.name, Any, dataclasses.field(default=p.default)))
+    cls = dataclasses.make_dataclass(f"{model_cls.__name__}Args", specs, frozen=True, kw_only=True)
+    cls.model_cls = model_cls  # type: ignore[attr-defined]
+    return cls
+
+
+def as_dataclass(cls: type[T], value: T | Mapping[str, Any], what: str) -> T:
+    """``value`` if it is a ``cls``, else ``cls(**value)`` for a mapping of its fields.
+
+    For nested config records (a stage table, a block list) given as plain dicts, e.g. from a
+    ``config.json``; unknown keys raise ``TypeError`` naming them and the valid ones.
+    """
+    if isinstance(value, cls):
+        return value
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{what} must be a {cls.__name__} or a dict of its fields, got {value!r}")
+    valid = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    unknown = sorted(set(value) - set(valid))
+    if unknown:
+        raise TypeError(f"{what} has unknown keys {unknown}; valid keys: {', '.join(valid)}")
+    return cls(**value)
