@@ -38,11 +38,13 @@ def test_structure(name: str) -> None:
     cfg = model.pretrained_cfg
     for conv in visionzoo.adapt.as_names(cfg.first_conv):
         assert f"{conv}.weight" in state, conv
-    for fc in visionzoo.adapt.as_names(cfg.classifier):
+    classifiers = visionzoo.adapt.as_names(cfg.classifier)
+    for fc in classifiers:
         assert f"{fc}.weight" in state, fc
-        assert model.get_classifier() is model.get_submodule(fc)
+    if classifiers:  # (a distilled model has two; get_classifier gives the first)
+        assert model.get_classifier() is model.get_submodule(classifiers[0])
 
-    # feature levels: real modules, growing reductions, the last one feeds forward_features
+    # feature levels: real modules, growing reductions
     info = model.feature_info
     assert info, "no feature levels"
     for level in info:
@@ -50,7 +52,6 @@ def test_structure(name: str) -> None:
         model.get_submodule(level["module"])
     reductions = [level["reduction"] for level in info]
     assert reductions == sorted(reductions), reductions
-    assert info[-1]["num_chs"] == model.num_features
 
     # the group matcher puts every parameter in a group: each one is matched (stem or blocks),
     # except a tail of the parameter order that holds the classifier (timm's head group)
