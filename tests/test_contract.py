@@ -29,7 +29,8 @@ def _x(chans: int = 3, size: int = SIZE) -> torch.Tensor:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_structure(name: str) -> None:
-    model = visionzoo.create_model(name, device="meta")
+    # with a classifier even where the default has none (feature models: num_classes=0)
+    model = visionzoo.create_model(name, num_classes=7, device="meta")
     assert isinstance(model, visionzoo.VisionModel)
     assert model.pretrained_cfg is model.default_cfg and model.pretrained_cfg.architecture == name
     state = model.state_dict()
