@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup lint format test demo bench clean
+.PHONY: setup lint format test test-all parity demo bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,19 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# CI's suite: structural checks on every architecture, forward/backward and numeric parity on each
+# family's sample (tests/sampling.py); the slowest 15 tests at the end. See docs/testing.md.
 test: lint
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --durations=15
+
+# The same with every architecture through the forward/backward and numeric tests (slow).
+test-all: lint
+	VISIONZOO_FULL=1 $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --durations=15
+
+# Numeric (and structural) parity with timm on every architecture timm has: prints a per-family
+# table (archs, passed, failed, seconds) and the wall time.
+parity: setup
+	VISIONZOO_PARITY=all $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) -m parity --durations=15
 
 # The main job on the embedded dataset (scikit-learn's 8x8 handwritten digits, no download):
 # train resnet10t adapted to 1 channel and 10 classes, check it on the held-out test split, then

@@ -1,9 +1,10 @@
-"""Shared fixtures: deterministic seeds, a quiet tqdm, small inputs, no network."""
+"""Shared fixtures: deterministic seeds, a quiet tqdm, small inputs, no network; the parity table."""
 
 from __future__ import annotations
 
 import os
 import socket
+import time
 
 import pytest
 import torch
@@ -30,3 +31,45 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+# --- the summary table of numeric parity (make parity) -------------------------------------------
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_STARTED] = time.monotonic()
+
+
+_STARTED = pytest.StashKey[float]()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """Per family: architectures, passed and failed numeric parity tests, and their seconds.
+
+    The parity tests tag their reports with ``parity_family`` / ``parity_arch`` (record_property),
+    which travel with the reports from xdist workers too; sampled-out (skipped) tests carry none.
+    """
+    rows: dict[str, dict] = {}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            props = dict(getattr(report, "user_properties", ()))
+            if "parity_family" not in props or getattr(report, "when", None) not in ("setup", "call"):
+                continue
+            if report.when == "setup" and report.passed:
+                continue  # a passing setup is followed by its call report
+            row = rows.setdefault(props["parity_family"], dict(archs=set(), passed=0, failed=0, seconds=0.0))
+            row["archs"].add(props["parity_arch"])
+            row["passed" if report.passed else "failed"] += 1
+            row["seconds"] += report.duration
+    if not rows:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("numeric parity with timm")
+    write(f"{'family':<24}{'archs':>7}{'passed':>8}{'failed':>8}{'seconds':>10}")
+    for family in sorted(rows):
+        r = rows[family]
+        write(f"{family:<24}{len(r['archs']):>7}{r['passed']:>8}{r['failed']:>8}{r['seconds']:>10.1f}")
+    total = {k: sum(r[k] for r in rows.values()) for k in ("passed", "failed", "seconds")}
+    archs = sum(len(r["archs"]) for r in rows.values())
+    write(f"{'all':<24}{archs:>7}{total['passed']:>8}{total['failed']:>8}{total['seconds']:>10.1f}")
+    started = config.stash.get(_STARTED, None)
+    if started is not None:
+        write(f"wall time: {time.monotonic() - started:.0f} s (seconds above: summed test time)")

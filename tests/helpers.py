@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import math
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -13,32 +15,52 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-# Architectures with unpadded ("valid") convs, and the smallest input side each accepts. Their
-# feature maps are a few pixels smaller than ceil(size / reduction), so a level's reduction r is
-# checked by how its width grows instead: 32 more input pixels give 32 / r more.
-UNPADDED_MIN_SIZE = {"inception_v3": 75}
+
+def min_input_side(model: torch.nn.Module) -> int:
+    """The smallest input side ``model`` takes (0: any).
+
+    Read from the pretrained cfg's ``min_input_size`` where it has one, else from the model's own
+    ``min_input_size`` attribute: a model with unpadded ("valid") convs, such as Inception-v3,
+    states its minimum there because its cfg must equal timm's field by field and timm's has none.
+    """
+    cfg = getattr(model, "pretrained_cfg", None)
+    sides = [cfg.min_input_size[-1]] if cfg is not None and cfg.min_input_size else []
+    declared = getattr(model, "min_input_size", None)
+    if declared:
+        sides.append(declared[-1])
+    return max(sides, default=0)
 
 
-def input_side(name: str, size: int) -> int:
-    """``size`` raised to the smallest input side ``name`` accepts."""
-    return max(size, UNPADDED_MIN_SIZE.get(name.partition(".")[0], 0))
+def input_side(model: torch.nn.Module, size: int) -> int:
+    """``size`` raised to the smallest input side ``model`` accepts (its cfg's input size where the
+    model takes that size only)."""
+    cfg = getattr(model, "pretrained_cfg", None)
+    if cfg is not None and cfg.fixed_input_size:
+        return cfg.input_size[-1]
+    return max(size, min_input_side(model))
 
 
 def assert_feature_widths(
     widths: Sequence[int],
     reductions: Sequence[int],
-    name: str,
+    model: torch.nn.Module,
     size: int,
     widths_at: Callable[[int], list[int]],
 ) -> None:
     """Feature-map ``widths`` at input side ``size`` fit the levels' ``reductions``;
-    ``widths_at(side)`` gives the widths at another input side."""
+    ``widths_at(side)`` gives the widths at another input side.
+
+    A model with no minimum input size pads its convs: its maps are ceil(size / r) wide
+    (floor(size / r) after flooring pools, as DenseNet's transitions). One with a minimum has
+    unpadded convs and maps a few pixels smaller, so a level's reduction r is checked by how its
+    width grows instead: 32 more input pixels give 32 / r more.
+    """
     widths = list(widths)
     assert len(widths) == len(reductions), (widths, reductions)
-    if name.partition(".")[0] in UNPADDED_MIN_SIZE:
+    if min_input_side(model):
         grown = widths_at(size + 32)
         assert [g - w for g, w in zip(grown, widths)] == [32 // r for r in reductions], (widths, grown)
-    else:  # padded convs give ceil(size / r), flooring pools (DenseNet's transitions) floor(size / r)
+    else:
         assert all(w in (size // r, -(-size // r)) for w, r in zip(widths, reductions)), (widths, reductions)
 
 
@@ -128,3 +150,60 @@ def lay_out_hub_cache(cache_dir: Path, repo_id: str, files: dict[str, bytes]) ->
     for name, data in files.items():
         (snapshot / name).write_bytes(data)
     return snapshot
+
+
+MATCH_PREV_GROUP = 99999  # a matcher suffix that folds the match into the group before it (timm's value)
+
+
+def _ordinals(matcher: dict | Callable[[str], object]) -> Callable[[str], tuple[float, ...]]:
+    """name -> its group ordinal under ``matcher``; ``(inf,)`` where nothing matches."""
+    if callable(matcher):  # timm's Inception-v3 gives a function: name -> ordinal
+
+        def by_function(name: str) -> tuple[float, ...]:
+            found = matcher(name)
+            return tuple(float(v) for v in found) if isinstance(found, (tuple, list)) else (float(found),)
+
+        return by_function
+    compiled = []
+    for index, spec in enumerate(matcher.values()):
+        if spec is None:
+            continue
+        for pattern, suffix in [(spec, None)] if isinstance(spec, str) else spec:
+            compiled.append((re.compile(pattern), index, suffix))
+
+    def by_regex(name: str) -> tuple[float, ...]:
+        for pattern, index, suffix in compiled:
+            found = pattern.match(name)
+            if found:
+                numbers = [g for g in found.groups() if g is not None]
+                return tuple(float(v) for v in (index, *numbers, *(suffix or ())))
+        return (math.inf,)
+
+    return by_regex
+
+
+def parameter_groups(model: torch.nn.Module, matcher: dict | Callable[[str], object]) -> list[list[str]]:
+    """Parameter names grouped by ``model.group_matcher()``, in group order.
+
+    The semantics of timm's ``group_parameters`` (layer-wise LR decay): the matcher's keys are
+    ordered groups, each a regex or a list of ``(regex, suffix)``; a name's ordinal is (key index,
+    the regex's captured numbers, suffix); a suffix ending in ``MATCH_PREV_GROUP`` joins the group
+    before it; a name no regex matches gets the last ordinal (the head).
+    """
+    ordinal = _ordinals(matcher)
+    by_ordinal: dict[tuple[float, ...], list[str]] = {}
+    for name, _ in model.named_parameters():
+        by_ordinal.setdefault(ordinal(name), []).append(name)
+    groups: list[list[str]] = []
+    for key in sorted(by_ordinal):
+        if groups and key[-1] == MATCH_PREV_GROUP:
+            groups[-1].extend(by_ordinal[key])
+        else:
+            groups.append(list(by_ordinal[key]))
+    return groups
+
+
+def unmatched_parameters(model: torch.nn.Module, matcher: dict | Callable[[str], object]) -> list[str]:
+    """Parameter names the matcher leaves out (timm puts them in the head's group)."""
+    ordinal = _ordinals(matcher)
+    return [n for n, _ in model.named_parameters() if ordinal(n) == (math.inf,)]

@@ -17,6 +17,8 @@ from safetensors.torch import load_file
 import visionzoo
 from visionzoo.cli import main
 
+pytestmark = pytest.mark.cli
+
 MODEL = "test_resnet"
 SIZE = "32"
 TRAIN = ["--model", MODEL, "--img-size", SIZE, "--batch-size", "4", "--workers", "0", "--no-progress"]

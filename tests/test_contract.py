@@ -1,13 +1,23 @@
-"""The model contract, checked on every registered model at random init with tiny inputs."""
+"""The model contract over the registry.
+
+Structural checks (built on the meta device: no memory, no arithmetic) run for every registered
+name. The checks that run real forward/backward passes with tiny inputs run on each family's
+sample in CI and on every name with ``VISIONZOO_FULL=1`` (``make test-all``); see sampling.py.
+"""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
-from helpers import assert_feature_widths, input_side
+from helpers import assert_feature_widths, input_side, parameter_groups, unmatched_parameters
+from sampling import require_sampled
 from timm_oracle import materialize_random
 
 import visionzoo
+
+pytestmark = pytest.mark.contract
 
 NAMES = visionzoo.list_models()
 SIZE = 64
@@ -18,11 +28,62 @@ def _x(chans: int = 3, size: int = SIZE) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_contract(name: str) -> None:
-    model = visionzoo.create_model(name, num_classes=7)
+def test_structure(name: str) -> None:
+    # with a classifier even where the default has none (feature models: num_classes=0)
+    model = visionzoo.create_model(name, num_classes=7, device="meta")
     assert isinstance(model, visionzoo.VisionModel)
     assert model.pretrained_cfg is model.default_cfg and model.pretrained_cfg.architecture == name
-    size = input_side(name, SIZE)
+    state = model.state_dict()
+
+    # config keys point at real modules
+    cfg = model.pretrained_cfg
+    for conv in visionzoo.adapt.as_names(cfg.first_conv):
+        assert f"{conv}.weight" in state, conv
+    classifiers = visionzoo.adapt.as_names(cfg.classifier)
+    for fc in classifiers:
+        assert f"{fc}.weight" in state, fc
+    if classifiers:  # (a distilled model has two; get_classifier gives the first)
+        assert model.get_classifier() is model.get_submodule(classifiers[0])
+
+    # feature levels: real modules, growing reductions
+    info = model.feature_info
+    assert info, "no feature levels"
+    for level in info:
+        assert level["num_chs"] > 0 and level["reduction"] >= 1, level
+        model.get_submodule(level["module"])
+    reductions = [level["reduction"] for level in info]
+    assert reductions == sorted(reductions), reductions
+
+    # the group matcher puts every parameter in a group: each one is matched (stem or blocks),
+    # except a tail of the parameter order that holds the classifier (timm's head group)
+    names = [n for n, _ in model.named_parameters()]
+    classifier = {f"{fc}.{p}" for fc in visionzoo.adapt.as_names(cfg.classifier) for p in ("weight", "bias")}
+    first_conv = {f"{c}.weight" for c in visionzoo.adapt.as_names(cfg.first_conv)}
+    groups = {}
+    for coarse in (False, True):
+        matcher = model.group_matcher(coarse=coarse)
+        assert {"stem", "blocks"} <= set(matcher)
+        unmatched = unmatched_parameters(model, matcher)
+        assert unmatched == names[len(names) - len(unmatched) :], f"left out of every group: {unmatched}"
+        assert classifier & set(names) <= set(unmatched), "the classifier is matched as trunk"
+        groups[coarse] = parameter_groups(model, matcher)
+        assert sorted(n for g in groups[coarse] for n in g) == sorted(names)
+        assert first_conv <= set(groups[coarse][0]), "the first conv is not in the first (stem) group"
+        assert len(groups[coarse]) >= 3, groups  # stem, at least one block group, head
+    # over the trunk both match, each coarse group is a run of consecutive fine groups
+    trunk = set(names) - set(unmatched_parameters(model, model.group_matcher()))
+    trunk -= set(unmatched_parameters(model, model.group_matcher(coarse=True)))
+    runs = {c: [[n for n in g if n in trunk] for g in groups[c]] for c in (False, True)}
+    assert list(itertools.chain(*runs[True])) == list(itertools.chain(*runs[False]))
+    fine_bounds = set(itertools.accumulate((len(g) for g in runs[False]), initial=0))
+    assert set(itertools.accumulate((len(g) for g in runs[True]), initial=0)) <= fine_bounds
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_contract(name: str) -> None:
+    require_sampled(name)
+    model = visionzoo.create_model(name, num_classes=7)
+    size = input_side(model, SIZE)
     x = _x(size=size)
 
     # train step: logits, a loss, gradients for every parameter
@@ -49,21 +110,12 @@ def test_contract(name: str) -> None:
         assert_feature_widths(
             [t.shape[-1] for t in inters],
             [info["reduction"] for info in model.feature_info],
-            name,
+            model,
             size,
             lambda s: [t.shape[-1] for t in model.forward_intermediates(_x(size=s), intermediates_only=True)],
         )
         last_two = model.forward_intermediates(x, indices=2, intermediates_only=True)
         assert [t.shape for t in last_two] == [t.shape for t in inters[-2:]]
-
-    # config keys point at real modules
-    state = model.state_dict()
-    cfg = model.pretrained_cfg
-    for conv in visionzoo.adapt.as_names(cfg.first_conv):
-        assert f"{conv}.weight" in state, conv
-    for fc in visionzoo.adapt.as_names(cfg.classifier):
-        assert f"{fc}.weight" in state, fc
-        assert model.get_classifier() is model.get_submodule(fc)
 
     # classifier resets
     model.reset_classifier(0)
@@ -73,16 +125,20 @@ def test_contract(name: str) -> None:
     with torch.no_grad():
         assert model(x).shape == (2, 3)
 
-    # matchers cover every parameter
-    matcher = model.group_matcher()
-    assert {"stem", "blocks"} <= set(matcher)
-
 
 @pytest.mark.parametrize("name", NAMES)
 def test_features_only_follow_feature_info(name: str) -> None:
+    require_sampled(name)
+    model = visionzoo.create_model(name, device="meta")
     backbone = visionzoo.create_model(name, features_only=True, device="meta")
+    # the levels it says it returns, no classifier
+    levels = [model.feature_info[i] for i in backbone.feature_info.out_indices]
+    assert backbone.feature_info.channels() == [level["num_chs"] for level in levels]
+    assert backbone.feature_info.reduction() == [level["reduction"] for level in levels]
+    for fc in visionzoo.adapt.as_names(model.pretrained_cfg.classifier):
+        assert f"{fc}.weight" not in backbone.state_dict()
     materialize_random(backbone)
-    size = input_side(name, SIZE)
+    size = input_side(model, SIZE)
     with torch.no_grad():
         outs = backbone(_x(size=size))
         info = backbone.feature_info
@@ -90,27 +146,26 @@ def test_features_only_follow_feature_info(name: str) -> None:
         assert_feature_widths(
             [o.shape[-1] for o in outs],
             info.reduction(),
-            name,
+            model,
             size,
             lambda s: [o.shape[-1] for o in backbone(_x(size=s))],
         )
-    cfg = visionzoo.get_pretrained_cfg(name)
-    for fc in visionzoo.adapt.as_names(cfg.classifier if cfg else None):
-        assert f"{fc}.weight" not in backbone.state_dict()
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_single_channel_input(name: str) -> None:
+    require_sampled(name)
     model = visionzoo.create_model(name, in_chans=1, num_classes=5, device="meta")
     materialize_random(model)
     with torch.no_grad():
-        assert model(_x(1, input_side(name, SIZE))).shape == (2, 5)
+        assert model(_x(1, input_side(model, SIZE))).shape == (2, 5)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_prune_intermediate_layers_keeps_the_early_levels(name: str) -> None:
+    require_sampled(name)
     model = materialize_random(visionzoo.create_model(name, device="meta"))
-    x = _x(size=input_side(name, SIZE))
+    x = _x(size=input_side(model, SIZE))
     with torch.no_grad():
         before = model.forward_intermediates(x, indices=(0, 1), intermediates_only=True)
         kept = model.prune_intermediate_layers((0, 1))

@@ -39,6 +39,8 @@ timm = pytest.importorskip("timm")
 from timm.data import create_transform as timm_create_transform
 from timm.data import resolve_data_config as timm_resolve_data_config
 
+pytestmark = pytest.mark.loading
+
 
 def _norm(cfg: dict) -> dict:
     return {k: tuple(v) if isinstance(v, (list, tuple)) else v for k, v in cfg.items()}

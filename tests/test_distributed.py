@@ -19,7 +19,11 @@ import visionzoo
 from visionzoo.cli import main
 from visionzoo.cli._distributed import state_digest
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="torchrun with gloo on Linux/macOS")
+pytestmark = [
+    pytest.mark.cli,
+    pytest.mark.slow,
+    pytest.mark.skipif(sys.platform == "win32", reason="torchrun with gloo on Linux/macOS"),
+]
 
 
 def _free_port() -> int:

@@ -17,6 +17,8 @@ import visionzoo
 from visionzoo.adapt import adapt_input_conv
 from visionzoo.hub import WeightsError
 
+pytestmark = pytest.mark.loading
+
 ARCH = "resnet18"
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from sampling import by_size
 from timm_oracle import materialize_random, rel_err, timm
 from torch import nn
 
@@ -29,24 +30,28 @@ from visionzoo.optimize import (
     supported_precisions,
 )
 
+pytestmark = pytest.mark.contract
+
 SIZE = 96  # the smallest size every family accepts (Inception-v3 needs > 75 px)
 BF16 = "bf16" in supported_precisions("cpu")
 
 
-@functools.cache
 def _smallest(module: str, count: int = 2) -> tuple[str, ...]:
     """The ``count`` registered models of ``module`` with the fewest parameters."""
-    sizes = []
-    for name in visionzoo.list_models(module=module):
-        try:
-            model = visionzoo.create_model(name, device="meta")
-        except Exception:  # a model that does not build is test_contract's failure, not ours
-            continue
-        sizes.append((sum(p.numel() for p in model.parameters()), name))
-    return tuple(name for _, name in sorted(sizes)[:count])
+    return by_size(module)[:count]
 
 
-CASES = [name for module in visionzoo.list_modules() for name in _smallest(module)]
+def _case(case: str) -> str:
+    """``module-rank`` -> the rank-th smallest model of the module (resolved in the test, so
+    collection builds no model)."""
+    module, _, rank = case.rpartition("-")
+    names = _smallest(module)
+    if int(rank) >= len(names):
+        pytest.skip(f"{module} has {len(names)} model(s)")
+    return names[int(rank)]
+
+
+CASES = [f"{module}-{rank}" for module in visionzoo.list_modules() for rank in (0, 1)]
 
 
 def _random(name: str, **kwargs) -> nn.Module:
@@ -97,8 +102,9 @@ def _bns_fed_by_convs(model: nn.Module, x: torch.Tensor, *, intermediates: bool 
 
 
 # --- every family ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", CASES)
-def test_fp32_same_outputs_and_bn_folded(name: str) -> None:
+@pytest.mark.parametrize("case", CASES)
+def test_fp32_same_outputs_and_bn_folded(case: str) -> None:
+    name = _case(case)
     model = _random(name)
     x = _x()
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -131,8 +137,9 @@ def test_fp32_same_outputs_and_bn_folded(name: str) -> None:
     assert all(p.requires_grad for p in model.parameters())
 
 
-@pytest.mark.parametrize("name", CASES)
-def test_features_only_backbone(name: str) -> None:
+@pytest.mark.parametrize("case", CASES)
+def test_features_only_backbone(case: str) -> None:
+    name = _case(case)
     backbone = _random(name, features_only=True)
     x = _x()
     fast = optimize_for_inference(backbone)
@@ -183,8 +190,8 @@ TIE = 0.05  # a top-1 margin below this many logit standard deviations is a near
 
 
 @pytest.mark.skipif(not BF16, reason="this CPU has no native bf16")
-@pytest.mark.parametrize("name", CASES)
-def test_bf16_agrees_with_fp32_on_photos(name: str) -> None:
+@pytest.mark.parametrize("case", CASES)
+def test_bf16_agrees_with_fp32_on_photos(case: str) -> None:
     """Logit cosine >= 0.999 on 100 crops of real photos, and top-1 agreement >= 99% on the
     crops where fp32 makes a clear call.
 
@@ -195,6 +202,7 @@ def test_bf16_agrees_with_fp32_on_photos(name: str) -> None:
     flips the same ones). Those near-ties (margin < ``TIE`` logit std) are left out of the
     agreement count.
     """
+    name = _case(case)
     model = visionzoo.create_model(name).eval()
     bias = getattr(model.get_classifier(), "bias", None)
     if bias is not None:
@@ -479,9 +487,10 @@ def _grads(model: nn.Module, x: torch.Tensor, *, amp: bool = False) -> tuple[tor
     return out.detach().float(), grads, saved
 
 
-@pytest.mark.parametrize("name", CASES)
-def test_training_settings(name: str) -> None:
+@pytest.mark.parametrize("case", CASES)
+def test_training_settings(case: str) -> None:
     """Gradient checkpointing, channels_last and bf16 autocast train every family correctly."""
+    name = _case(case)
     model = _random(name).train()
     for m in model.modules():  # batch statistics would differ between the runs compared
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
@@ -520,11 +529,12 @@ def test_training_settings(name: str) -> None:
             assert F.cosine_similarity(grads, timm_grads, dim=0) >= 0.999
 
 
-@pytest.mark.parametrize("name", [n for module in visionzoo.list_modules() for n in _smallest(module, 1)])
-def test_torch_compile_trains(name: str) -> None:
+@pytest.mark.parametrize("case", [f"{module}-0" for module in visionzoo.list_modules()])
+def test_torch_compile_trains(case: str) -> None:
     """Every family compiles for training as one graph (no graph breaks) and computes what eager
     does: outputs and gradients. ``aot_eager`` runs dynamo and AOT autograd, where a model's code
     can fail to compile, without inductor's minutes of C++ code generation per model."""
+    name = _case(case)
     # all families share VisionModel.forward and dynamo allows 8 recompilations per code object:
     # start from a clean cache, not from what earlier tests in this worker compiled
     torch._dynamo.reset()

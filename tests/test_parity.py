@@ -1,8 +1,13 @@
-"""Parity with timm on the same weights: every registered architecture timm also has.
+"""Parity with timm: every registered architecture timm also has, in two depths.
 
-timm's model gets random weights and BN statistics (so zero-initialised residual branches
-count), ours loads them with strict=True, and logits, unpooled features and features_only
-outputs must agree to 1e-4 relative. Pretrained configs must equal timm's field by field.
+Structural (every name, in CI): both models built on the meta device (no memory, no init, no
+forward): state-dict keys, shapes and dtypes, feature levels, widths, the parameter
+groups of the group matcher; and every pretrained cfg field, the tags' order and the default tag.
+
+Numeric (each family's sample in CI, see sampling.py; every name with ``VISIONZOO_PARITY=all``, which
+``make parity`` sets): timm's model gets random weights and BN statistics (so zero-initialised
+residual branches count), ours loads them with strict=True, and logits, unpooled features and
+features_only outputs must agree to 1e-4 relative.
 """
 
 from __future__ import annotations
@@ -11,31 +16,74 @@ import dataclasses
 
 import pytest
 import torch
-from helpers import input_side
+from helpers import input_side, parameter_groups, unmatched_parameters
+from sampling import family_of, parity_all, require_sampled
 from timm_oracle import rel_err, timm, timm_model
 
 import visionzoo
 from visionzoo.builder import load_state_dict_into
+
+pytestmark = pytest.mark.parity
 
 TIMM_NAMES = set(timm.list_models())
 NAMES = [n for n in visionzoo.list_models() if n in TIMM_NAMES]
 TOL = 1e-4
 
 
-def _input(model_name: str) -> torch.Tensor:
-    cfg = visionzoo.get_pretrained_cfg(model_name)
-    size = input_side(model_name, 64) if cfg is None or not cfg.fixed_input_size else cfg.input_size[-1]
+def _input(model: torch.nn.Module) -> torch.Tensor:
+    cfg = model.pretrained_cfg
+    size = input_side(model, 64)
     chans = 3 if cfg is None else cfg.input_size[0]
     return torch.randn(2, chans, size, size, generator=torch.Generator().manual_seed(1))
 
 
+def _levels(model: torch.nn.Module) -> list[tuple[int, int, str]]:
+    return [(f["num_chs"], f["reduction"], f["module"]) for f in model.feature_info]
+
+
 @pytest.mark.parametrize("name", NAMES)
-def test_outputs_match_timm(name: str) -> None:
+def test_structure_matches_timm(name: str) -> None:
+    ours = visionzoo.create_model(name, device="meta")
+    with torch.device("meta"):
+        theirs = timm.create_model(name, pretrained=False)
+    mine, ref = ours.state_dict(), theirs.state_dict()
+    # the same keys (a checkpoint loads with strict=True); their order is not part of that contract
+    assert sorted(mine) == sorted(ref), "state-dict keys differ"
+    for key, t in ref.items():
+        assert (mine[key].shape, mine[key].dtype) == (t.shape, t.dtype), key
+    assert _levels(ours) == _levels(theirs)
+    assert (ours.num_features, ours.num_classes) == (theirs.num_features, theirs.num_classes)
+    assert ours.head_hidden_size == getattr(theirs, "head_hidden_size", theirs.num_features)
+    classifiers = visionzoo.adapt.as_names(theirs.pretrained_cfg["classifier"])
+    assert ours.get_classifier(name_only=True) in classifiers
+    # layer-wise LR decay groups the trunk as timm does (the fine groups; the coarse ones are
+    # unions of them, test_contract.py). What timm's matcher leaves to the head group we may group
+    # with the last block (densenet's final norm): ours cover at least as much.
+    mine_matcher, ref_matcher = ours.group_matcher(), theirs.group_matcher()
+    headless = set(unmatched_parameters(theirs, ref_matcher))
+    assert set(unmatched_parameters(ours, mine_matcher)) <= headless
+
+    def trunk(groups: list[list[str]]) -> list[list[str]]:
+        return [kept for g in groups if (kept := [n for n in g if n not in headless])]
+
+    assert trunk(parameter_groups(ours, mine_matcher)) == trunk(parameter_groups(theirs, ref_matcher))
+
+
+def _record(record_property, name: str) -> None:
+    """Tag the report with the family, for the summary table of ``make parity`` (conftest.py)."""
+    record_property("parity_family", family_of(name))
+    record_property("parity_arch", name)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_outputs_match_timm(name: str, record_property) -> None:
+    require_sampled(name, everything=parity_all())
+    _record(record_property, name)
     theirs = timm_model(name)
     ours = visionzoo.create_model(name, device="meta")
     load_state_dict_into(ours, theirs.state_dict(), strict=True)
     ours.eval()
-    x = _input(name)
+    x = _input(ours)
     with torch.no_grad():
         assert rel_err(ours(x), theirs(x)) < TOL
         assert rel_err(ours.forward_features(x), theirs.forward_features(x)) < TOL
@@ -46,12 +94,14 @@ def test_outputs_match_timm(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_features_only_match_timm(name: str) -> None:
+def test_features_only_match_timm(name: str, record_property) -> None:
+    require_sampled(name, everything=parity_all())
+    _record(record_property, name)
     theirs = timm_model(name, features_only=True)
     ours = visionzoo.create_model(name, features_only=True, device="meta")
     load_state_dict_into(ours, theirs.state_dict(), strict=True)
     ours.eval()
-    x = _input(name)
+    x = _input(visionzoo.create_model(name, device="meta"))
     with torch.no_grad():
         a, b = ours(x), theirs(x)
     assert len(a) == len(b)

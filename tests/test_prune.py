@@ -11,6 +11,8 @@ from torch import nn
 import visionzoo
 from visionzoo.prune import adapt_model_from_string, parse_prune_spec
 
+pytestmark = pytest.mark.contract
+
 
 @pytest.mark.parametrize("name", ["ecaresnet50d_pruned", "ecaresnet101d_pruned"])
 def test_pruned_shapes_follow_the_spec(name: str) -> None:

@@ -13,6 +13,8 @@ import torch
 import visionzoo
 from visionzoo import registry
 
+pytestmark = pytest.mark.contract
+
 
 def test_list_models_wildcards_modules_and_natural_sort() -> None:
     names = visionzoo.list_models("resnet1*")

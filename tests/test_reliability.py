@@ -31,6 +31,8 @@ from visionzoo.cli import main
 from visionzoo.cli.train import checkpoint_bytes
 from visionzoo.hub import WeightsError
 
+pytestmark = pytest.mark.reliability
+
 MODEL = "test_resnet"
 DEAD = 2**22 + 7  # above Linux's largest pid_max: the process of a temporary named -DEAD is gone
 OPTIONS = ["--model", MODEL, "--batch-size", "4", "--workers", "0", "--no-progress"]

@@ -22,6 +22,8 @@ from helpers import http_server, random_state_dict, write_safetensors
 
 import visionzoo
 
+pytestmark = pytest.mark.contract
+
 SEED_URL = (
     "https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights/resnet34-43635321.pth"
 )

@@ -1,6 +1,7 @@
 """Aligned Xception specifics the registry-wide suites do not reach: hook-based feature taps
-inside blocks, output_stride (dilation), the post- vs pre-activation block structure,
-prune_intermediate_layers, gradient checkpointing, block_cfg validation."""
+inside blocks (also under output_stride), the post- vs pre-activation block structure, the pruned
+cut, block_cfg validation, timm checkpoints. (output_stride, drop-path, forward_intermediates,
+checkpointing and pruning against timm: test_capabilities.py.)"""
 
 from __future__ import annotations
 
@@ -17,20 +18,14 @@ from visionzoo.builder import load_state_dict_into
 from visionzoo.features import FeatureHookNet
 from visionzoo.models import xception_aligned as xa
 
+pytestmark = pytest.mark.family
+
 SIZE = 64
 POST, PRE = "xception41", "xception41p"
 
 
 def _x(size: int = SIZE) -> torch.Tensor:
     return torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(3))
-
-
-def _pair(name: str, **kwargs) -> tuple[nn.Module, nn.Module]:
-    """timm's model with random weights and ours loaded from it (strict), both in eval mode."""
-    theirs = timm_model(name, **kwargs)
-    ours = visionzoo.create_model(name, device="meta", **kwargs)
-    load_state_dict_into(ours, theirs.state_dict(), strict=True)
-    return ours.eval(), theirs
 
 
 def _random(name: str, **kwargs) -> nn.Module:
@@ -78,25 +73,6 @@ def test_forward_intermediates_equal_features_only(name: str, output_stride: int
         assert torch.equal(a, b)
 
 
-@pytest.mark.parametrize("name", [POST, PRE])
-def test_forward_intermediates_match_timm(name: str) -> None:
-    ours, theirs = _pair(name)
-    x = _x()
-    with torch.no_grad():
-        for kwargs in (
-            {},
-            dict(indices=[1, 3], stop_early=True),
-            dict(indices=2, intermediates_only=True),
-            dict(indices=(0,), intermediates_only=True),
-        ):
-            a, b = ours.forward_intermediates(x, **kwargs), theirs.forward_intermediates(x, **kwargs)
-            if not kwargs.get("intermediates_only"):
-                assert rel_err(a[0], b[0]) < 1e-5
-                a, b = a[1], b[1]
-            assert [t.shape for t in a] == [t.shape for t in b], kwargs
-            assert all(rel_err(p, q) < 1e-5 for p, q in zip(a, b)), kwargs
-
-
 def test_taps_sit_before_the_strided_conv() -> None:
     """Level k is at reduction 2**(k+1) because it is read before its block's strided conv."""
     model = _random(POST)
@@ -108,29 +84,6 @@ def test_taps_sit_before_the_strided_conv() -> None:
         assert block.stack.conv2.conv_pw.out_channels == f["num_chs"]
     assert model.feature_blocks == [0, 1, 2, 11, 12]
     assert xa.xception71(device="meta").feature_blocks == [0, 2, 4, 21, 22]
-
-
-# --- output stride --------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", [POST, PRE])
-@pytest.mark.parametrize("output_stride", [16, 8])
-def test_output_stride_matches_timm(name: str, output_stride: int) -> None:
-    ours, theirs = _pair(name, output_stride=output_stride)
-    x = _x()
-    with torch.no_grad():
-        feats = ours.forward_features(x)
-        assert feats.shape[-1] == SIZE // output_stride
-        assert rel_err(feats, theirs.forward_features(x)) < 1e-4
-        assert rel_err(ours(x), theirs(x)) < 1e-4
-    assert [f["reduction"] for f in ours.feature_info] == [f["reduction"] for f in theirs.feature_info]
-    dilations = [
-        m.dilation[0] for m in ours.modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3)
-    ]
-    assert max(dilations) == 32 // output_stride
-
-
-def test_output_stride_rejects_other_values() -> None:
-    with pytest.raises(ValueError, match="output_stride"):
-        visionzoo.create_model(POST, output_stride=4, device="meta")
 
 
 # --- block structure ------------------------------------------------------------------------------
@@ -180,65 +133,12 @@ def test_pre_activation_residual_adds_the_normalised_input() -> None:
         assert torch.allclose(block(x), block.stack(pre) + pre, atol=1e-6)
 
 
-# --- pruning, checkpointing, drop path ------------------------------------------------------------
-@pytest.mark.parametrize("indices", [[0, 2], 2, [4]])
-def test_prune_intermediate_layers_matches_timm(indices) -> None:
-    ours, theirs = _pair(PRE)
-    assert ours.prune_intermediate_layers(indices) == theirs.prune_intermediate_layers(indices)
-    assert list(ours.state_dict()) == list(theirs.state_dict())
-    assert ours.num_features == theirs.num_features
-    x = _x()
-    take = indices if isinstance(indices, list) else [3, 4]
-    with torch.no_grad():
-        assert rel_err(ours(x), theirs(x)) < 1e-5
-        (fa, a), (fb, b) = ours.forward_intermediates(x, indices=take), theirs.forward_intermediates(x, take)
-    assert rel_err(fa, fb) < 1e-5
-    assert all(rel_err(p, q) < 1e-5 for p, q in zip(a, b))
-
-
+# --- pruning ------------------------------------------------------------------------------------
 def test_forward_intermediates_after_pruning_names_the_cut() -> None:
     model = _random(POST)
     model.prune_intermediate_layers([1])
     with pytest.raises(ValueError, match="pruned"):
         model.forward_intermediates(_x(), indices=[3])
-
-
-@pytest.mark.parametrize("name", [POST, PRE])
-def test_grad_checkpointing_gives_the_same_gradients(name: str) -> None:
-    model = _random(name).train()
-    x = _x(32)
-    calls = []
-    model.blocks[1].stack.conv1.register_forward_pre_hook(lambda *_: calls.append(1))
-
-    def grads(checkpointing: bool, intermediates: bool) -> dict[str, torch.Tensor]:
-        model.zero_grad()
-        model.set_grad_checkpointing(checkpointing)
-        if intermediates:
-            final, inters = model.forward_intermediates(x)
-            loss = final.sum() + sum(t.sum() for t in inters)
-        else:
-            loss = model(x).square().sum()
-        loss.backward()
-        return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
-
-    for intermediates in (False, True):
-        plain = grads(False, intermediates)
-        calls.clear()
-        ckpt = grads(True, intermediates)
-        assert len(calls) == 2  # recomputed in backward: the block really was checkpointed
-        trunk = {n for n, _ in model.named_parameters() if not n.startswith("head.")}
-        assert trunk <= set(plain) and set(plain) == set(ckpt)
-        assert all(torch.allclose(plain[n], ckpt[n], rtol=1e-4, atol=1e-6) for n in plain)
-
-
-def test_drop_path_rates_follow_timm() -> None:
-    ours = visionzoo.create_model("xception65", drop_path_rate=0.2, device="meta")
-    with torch.device("meta"):
-        theirs = __import__("timm").create_model("xception65", drop_path_rate=0.2)
-    ours_p = [b.drop_path.drop_prob if b.drop_path is not None else 0.0 for b in ours.blocks]
-    theirs_p = [b.drop_path.drop_prob if b.drop_path is not None else 0.0 for b in theirs.blocks]
-    assert ours_p == pytest.approx(theirs_p)
-    assert ours_p[0] == 0.0 and ours_p[-1] == pytest.approx(0.2)
 
 
 # --- block_cfg ------------------------------------------------------------------------------------

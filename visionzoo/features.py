@@ -228,7 +228,9 @@ def _record_input(found: dict[Any, torch.Tensor], key: Any, _m: nn.Module, input
 
 
 def _run(module: nn.Module, x: Any, use_checkpoint: bool) -> Any:
-    if use_checkpoint and torch.is_grad_enabled():
+    # Parameter-free children (activations, pools) are not checkpointed: they save little, and an
+    # in-place one (ReLU(inplace=True)) overwrites the input its recomputation would need.
+    if use_checkpoint and torch.is_grad_enabled() and any(True for _ in module.parameters()):
         return checkpoint(module, x, use_reentrant=False)
     return module(x)
 

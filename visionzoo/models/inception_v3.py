@@ -231,6 +231,10 @@ class InceptionV3(VisionModel):
     features_only_excludes = ("aux_logits",)
 
     head_names: ClassVar[tuple[str, ...]] = ("global_pool", "fc", "AuxLogits")
+    # NOTE: the smallest (C, H, W) the trunk takes (its unpadded convs), for callers and the
+    # contract tests. timm's configs carry no min_input_size for this architecture, and ours equal
+    # timm's field by field, so the model states it (the aux head needs MIN_INPUT_SIZE_AUX).
+    min_input_size: ClassVar[tuple[int, int, int]] = (3, MIN_INPUT_SIZE, MIN_INPUT_SIZE)
     # the trunk in forward order; the auxiliary head branches off after Mixed_6e
     layer_names: ClassVar[tuple[str, ...]] = (
         "Conv2d_1a_3x3",

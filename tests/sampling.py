@@ -1,0 +1,106 @@
+"""Which architectures the expensive per-architecture tests run on.
+
+Cheap structural checks (meta device, no arithmetic) run on every registered name. Tests that do
+real forward/backward passes or numeric parity run, in CI, on a per-family sample; with
+``VISIONZOO_FULL=1`` (``make test-all``) on every name, and the numeric parity sweep with
+``VISIONZOO_PARITY=all`` (``make parity``).
+
+The sample rule, per family module (``visionzoo.list_models(module=m)``):
+
+1. build every name of the module on the meta device (no memory, no init) and describe it by its
+   *parts*: the classes of its modules (block types, attention layers, anti-aliasing, norms,
+   activations) and its state-dict key templates with the numbers masked (stem types, downsample
+   layouts, attention placement: ``layer#.#.se.fc#.weight``);
+2. order the names by parameter count, then by name;
+3. take the smallest, then walk on in that order and take every name that adds a part no name
+   taken so far has.
+
+So the sample holds the smallest model of each family and, for every block type and structural
+option the family has, the smallest model that has it. It is a pure function of the registry: the
+same names on every run and machine, and a new family is sampled without edits here.
+
+Collection stays cheap: test modules parametrize over ``visionzoo.list_models()`` (names only);
+the sample is computed on first use inside a test and cached for the process.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+
+import pytest
+import torch
+
+import visionzoo
+
+__all__ = ["by_size", "family_of", "family_sample", "full", "parity_all", "require_sampled", "sampled"]
+
+_DIGITS = re.compile(r"\d+")
+
+
+def full() -> bool:
+    """``VISIONZOO_FULL=1``: run the per-architecture forward/backward tests on every name."""
+    return os.environ.get("VISIONZOO_FULL", "") not in ("", "0")
+
+
+def parity_all() -> bool:
+    """``VISIONZOO_PARITY=all`` (or ``VISIONZOO_FULL=1``): numeric parity on every name."""
+    return os.environ.get("VISIONZOO_PARITY", "") == "all" or full()
+
+
+@functools.cache
+def _module_index() -> dict[str, str]:
+    return {name: m for m in visionzoo.list_modules() for name in visionzoo.list_models(module=m)}
+
+
+def family_of(name: str) -> str:
+    """The family module that registers ``name``."""
+    return _module_index()[name.partition(".")[0]]
+
+
+def _parts(model: torch.nn.Module) -> set[str]:
+    kinds = {f"{type(m).__module__}.{type(m).__qualname__}" for m in model.modules()}
+    keys = {_DIGITS.sub("#", k) for k in model.state_dict()}
+    return kinds | keys
+
+
+@functools.cache
+def _described(module: str) -> tuple[tuple[int, str, frozenset[str]], ...]:
+    """(parameter count, name, parts) of every name of ``module``, smallest first."""
+    described = []
+    for name in visionzoo.list_models(module=module):
+        model = visionzoo.create_model(name, device="meta")
+        described.append((sum(p.numel() for p in model.parameters()), name, frozenset(_parts(model))))
+        del model
+    return tuple(sorted(described, key=lambda d: (d[0], d[1])))
+
+
+def by_size(module: str) -> tuple[str, ...]:
+    """The names of ``module`` by parameter count (then name), smallest first."""
+    return tuple(name for _, name, _ in _described(module))
+
+
+@functools.cache
+def family_sample(module: str) -> tuple[str, ...]:
+    """The sample of ``module`` by the rule in this file's docstring."""
+    seen: set[str] = set()
+    taken = []
+    for _, name, parts in _described(module):
+        if not taken or parts - seen:
+            taken.append(name)
+            seen |= parts
+    return tuple(taken)
+
+
+def sampled(name: str) -> bool:
+    """Whether ``name`` is in its family's sample."""
+    return name.partition(".")[0] in family_sample(family_of(name))
+
+
+def require_sampled(name: str, *, everything: bool | None = None) -> None:
+    """Skip the calling test unless ``name`` is sampled (or ``everything`` / ``VISIONZOO_FULL``)."""
+    if everything if everything is not None else full():
+        return
+    if not sampled(name):
+        pytest.skip("not in the CI sample of its family (tests/sampling.py); VISIONZOO_FULL=1 runs it")

@@ -1,0 +1,241 @@
+"""Generic behaviour, tested once over the registry and gated by capability.
+
+A capability is what a model's constructor accepts (``output_stride``, ``drop_path_rate``) or what
+the model has (a minimum input size); every model has gradient checkpointing, intermediates and
+pruning. Where timm has the architecture, its model is the oracle. These tests run real passes,
+so they take each family's sample in CI and every name with ``VISIONZOO_FULL=1`` (sampling.py).
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import itertools
+import math
+
+import pytest
+import torch
+from helpers import assert_feature_widths, input_side, min_input_side
+from sampling import require_sampled
+from timm_oracle import materialize_random, rel_err, timm, timm_model
+from torch import nn
+
+import visionzoo
+from visionzoo.builder import load_state_dict_into
+
+pytestmark = pytest.mark.contract
+
+NAMES = visionzoo.list_models()
+TIMM_NAMES = set(timm.list_models())
+IN_TIMM = [n for n in NAMES if n in TIMM_NAMES]
+SIZE = 64
+
+
+def _x(size: int = SIZE, batch: int = 2) -> torch.Tensor:
+    return torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(3))
+
+
+def _accepts(name: str, kwarg: str) -> bool:
+    model = visionzoo.create_model(name, device="meta")
+    return kwarg in inspect.signature(type(model).__init__).parameters
+
+
+def _random(name: str, **kwargs) -> nn.Module:
+    return materialize_random(visionzoo.create_model(name, device="meta", **kwargs))
+
+
+def _pair(name: str, **kwargs) -> tuple[nn.Module, nn.Module]:
+    """timm's model with random weights and ours loaded from it (strict), both in eval mode."""
+    theirs = timm_model(name, **kwargs)
+    ours = visionzoo.create_model(name, device="meta", **kwargs)
+    load_state_dict_into(ours, theirs.state_dict(), strict=True)
+    return ours.eval(), theirs
+
+
+# --- gradient checkpointing -----------------------------------------------------------------------
+@pytest.mark.parametrize("name", NAMES)
+def test_grad_checkpointing_gives_the_same_gradients(name: str) -> None:
+    require_sampled(name)
+    model = _random(name, num_classes=3).train()
+    x = _x(input_side(model, 32))
+    calls = []
+    for m in model.modules():
+        m.register_forward_pre_hook(lambda *_: calls.append(1))
+
+    def grads(checkpointing: bool, intermediates: bool) -> tuple[dict[str, torch.Tensor], int]:
+        model.zero_grad()
+        model.set_grad_checkpointing(checkpointing)
+        calls.clear()
+        if intermediates:
+            final, inters = model.forward_intermediates(x)
+            loss = final.square().sum() + sum(t.square().sum() for t in inters)
+        else:
+            loss = model(x).square().sum()
+        loss.backward()
+        return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}, len(calls)
+
+    for intermediates in (False, True):
+        state = copy.deepcopy(model.state_dict())  # train-mode BN statistics move on every pass
+        plain, plain_calls = grads(False, intermediates)
+        model.load_state_dict(state)
+        ckpt, ckpt_calls = grads(True, intermediates)
+        # recomputed in backward: modules really were checkpointed
+        assert ckpt_calls > plain_calls, f"nothing recomputed (intermediates={intermediates})"
+        if not intermediates:  # (intermediates skip the head, which may hold more than the classifier)
+            assert {n for n, _ in model.named_parameters()} <= set(plain)
+        assert set(plain) == set(ckpt)
+        for n in plain:
+            torch.testing.assert_close(ckpt[n], plain[n], rtol=1e-4, atol=1e-6, msg=n)
+    model.set_grad_checkpointing(False)
+
+
+def _timm_accepts(name: str, **kwargs) -> bool:
+    """Whether timm builds ``name`` with ``kwargs`` (timm's MobileNetV3 takes no output_stride)."""
+    try:
+        with torch.device("meta"):
+            timm.create_model(name, **kwargs)
+    except TypeError:
+        return False
+    return True
+
+
+# --- output_stride --------------------------------------------------------------------------------
+def _max_dilation(model: nn.Module) -> int:
+    return max(m.dilation[0] for m in model.modules() if isinstance(m, nn.Conv2d) and m.kernel_size[0] > 1)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("output_stride", [16, 8])
+def test_output_stride(name: str, output_stride: int) -> None:
+    require_sampled(name)
+    if not _accepts(name, "output_stride"):
+        pytest.skip("the constructor takes no output_stride")
+    default = visionzoo.create_model(name, device="meta")
+    stride = max(f["reduction"] for f in default.feature_info)
+    model = _random(name, output_stride=output_stride)
+    assert max(f["reduction"] for f in model.feature_info) == output_stride
+    assert [f["num_chs"] for f in model.feature_info] == [f["num_chs"] for f in default.feature_info]
+    assert _max_dilation(model) == _max_dilation(default) * stride // output_stride
+    x = _x()
+    with torch.no_grad():
+        feats = model.forward_features(x)
+        assert feats.shape[-1] == math.ceil(SIZE / output_stride)
+        inters = model.forward_intermediates(x, intermediates_only=True)
+        assert_feature_widths(
+            [t.shape[-1] for t in inters],
+            [f["reduction"] for f in model.feature_info],
+            model,
+            SIZE,
+            lambda s: [t.shape[-1] for t in model.forward_intermediates(_x(s), intermediates_only=True)],
+        )
+    if name in TIMM_NAMES and _timm_accepts(name, output_stride=output_stride):
+        ours, theirs = _pair(name, output_stride=output_stride)
+        with torch.no_grad():
+            assert rel_err(ours.forward_features(x), theirs.forward_features(x)) < 1e-4
+            assert rel_err(ours(x), theirs(x)) < 1e-4
+        assert [(f["num_chs"], f["reduction"]) for f in ours.feature_info] == [
+            (f["num_chs"], f["reduction"]) for f in theirs.feature_info
+        ]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_output_stride_rejects_other_values(name: str) -> None:
+    require_sampled(name)
+    if not _accepts(name, "output_stride"):
+        pytest.skip("the constructor takes no output_stride")
+    with pytest.raises(ValueError, match="output_stride"):
+        visionzoo.create_model(name, output_stride=3, device="meta")
+
+
+# --- drop path ------------------------------------------------------------------------------------
+def _drop_path_rates(model: nn.Module) -> list[tuple[str, float]]:
+    return [(n, float(m.drop_prob)) for n, m in model.named_modules() if type(m).__name__ == "DropPath"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_drop_path_rates_rise_linearly_over_the_blocks(name: str) -> None:
+    require_sampled(name)
+    if not _accepts(name, "drop_path_rate"):
+        pytest.skip("the constructor takes no drop_path_rate")
+    assert all(p == 0 for _, p in _drop_path_rates(visionzoo.create_model(name, device="meta")))
+    rate = 0.2
+    mine = _drop_path_rates(visionzoo.create_model(name, drop_path_rate=rate, device="meta"))
+    assert mine, "drop_path_rate builds no DropPath"
+    # the linear rule: block i of n drops with rate * i / (n - 1) (or / n), in block order (the first
+    # block, at rate 0, may have no DropPath at all)
+    rates = [p for _, p in mine]
+    step = rates[-1] - rates[-2] if len(rates) > 1 else rate
+    assert rate * 0.5 <= rates[-1] <= rate + 1e-6  # rate * (n - 1) / n where the rule divides by n
+    assert step > 0 and (rates[0] == pytest.approx(0.0, abs=1e-6) or rates[0] == pytest.approx(step))
+    assert [b - a for a, b in itertools.pairwise(rates)] == pytest.approx([step] * (len(rates) - 1), abs=1e-6)
+    if name in TIMM_NAMES:
+        with torch.device("meta"):
+            theirs = timm.create_model(name, drop_path_rate=rate)
+        ref = _drop_path_rates(theirs)
+        assert [n for n, _ in mine] == [n for n, _ in ref]
+        assert rates == pytest.approx([p for _, p in ref], abs=1e-6)
+
+
+# --- forward_intermediates and pruning against timm -----------------------------------------------
+INTERMEDIATE_CALLS = [
+    {},
+    dict(indices=2, intermediates_only=True),
+    dict(indices=(0,), intermediates_only=True),
+    dict(indices=(0, 2), stop_early=True, intermediates_only=True),
+    dict(indices=[1, 3], stop_early=True, intermediates_only=True),
+    dict(indices=None, stop_early=True, intermediates_only=True),
+]
+
+
+@pytest.mark.features
+@pytest.mark.parametrize("name", IN_TIMM)
+def test_forward_intermediates_match_timm(name: str) -> None:
+    require_sampled(name)
+    ours, theirs = _pair(name)
+    x = _x(input_side(ours, SIZE))
+    with torch.no_grad():
+        final, _ = ours.forward_intermediates(x)
+        assert torch.equal(final, ours.forward_features(x))
+        for kwargs in INTERMEDIATE_CALLS:
+            a, b = ours.forward_intermediates(x, **kwargs), theirs.forward_intermediates(x, **kwargs)
+            if not kwargs.get("intermediates_only"):
+                assert rel_err(a[0], b[0]) < 1e-5, kwargs
+                a, b = a[1], b[1]
+            assert [t.shape for t in a] == [t.shape for t in b], kwargs
+            assert all(rel_err(p, q) < 1e-5 for p, q in zip(a, b)), kwargs
+
+
+@pytest.mark.features
+@pytest.mark.parametrize("name", IN_TIMM)
+@pytest.mark.parametrize("indices", [1, (0, 2), -1])
+def test_prune_intermediate_layers_match_timm(name: str, indices) -> None:
+    require_sampled(name)
+    ours, theirs = _pair(name)
+    if indices == -1:
+        indices = [len(ours.feature_info) - 1]  # keep the whole trunk, drop the head
+    kept = ours.prune_intermediate_layers(indices)
+    assert kept == theirs.prune_intermediate_layers(indices)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert (ours.num_features, ours.num_classes) == (theirs.num_features, theirs.num_classes)
+    x = _x(input_side(ours, SIZE))
+    with torch.no_grad():
+        assert rel_err(ours(x), theirs(x)) < 1e-5
+        (fa, a), (fb, b) = ours.forward_intermediates(x, indices=kept), theirs.forward_intermediates(x, kept)
+    assert rel_err(fa, fb) < 1e-5
+    assert len(a) == len(b) and all(rel_err(p, q) < 1e-5 for p, q in zip(a, b))
+
+
+# --- minimum input size ---------------------------------------------------------------------------
+@pytest.mark.parametrize("name", NAMES)
+def test_min_input_size_is_accepted_and_declared_minimums_hold(name: str) -> None:
+    require_sampled(name)
+    model = visionzoo.create_model(name, device="meta")
+    side = min_input_side(model)
+    if not side:
+        pytest.skip("no minimum input size")
+    model = materialize_random(model)
+    with torch.no_grad():
+        assert model(torch.randn(1, 3, side, side)).shape == (1, model.num_classes)
+        if getattr(model, "min_input_size", None):  # stated by the model: smaller is refused by name
+            with pytest.raises(ValueError, match=str(side)):
+                model(torch.randn(1, 3, side - 1, side))
