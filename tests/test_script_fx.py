@@ -14,6 +14,7 @@ import warnings
 
 import pytest
 import torch
+from sampling import require_sampled
 from timm_oracle import materialize_random
 from torch import nn
 
@@ -81,6 +82,11 @@ SAMPLE = [
     ("mobilenetv4_conv_small", {}, 64),
     ("mobilenetv4_hybrid_medium", {}, 64),
     ("lcnet_050", {}, 64),
+    ("resnetv2_50x1_bit", {}, 64),
+    ("resnetv2_50d_evos", {}, 64),
+    ("vit_tiny_patch16_224", {}, 224),
+    ("deit_tiny_distilled_patch16_224", {}, 224),
+    ("vit_tiny_r_s16_p8_224", {}, 224),
 ]
 SAMPLE_IDS = [n + ("-aux" if kw else "") for n, kw, _ in SAMPLE]
 
@@ -268,6 +274,7 @@ ALL_NAMES = visionzoo.list_models()
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [n for n in ALL_NAMES if not _jit_excluded(n)])
 def test_every_architecture_scripts(name):
+    require_sampled(name)  # each family's CI sample; every name under VISIONZOO_FULL=1
     with torch.device("meta"):
         model = visionzoo.create_model(name).eval()
     _script(model)
@@ -276,6 +283,7 @@ def test_every_architecture_scripts(name):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ALL_NAMES)
 def test_every_architecture_fx_traces(name):
+    require_sampled(name)
     with torch.device("meta"):
         model = visionzoo.create_model(name).eval()
     torch.fx.symbolic_trace(model)
