@@ -81,6 +81,11 @@ SAMPLE = [
     ("mobilenetv4_conv_small", {}, 64),
     ("mobilenetv4_hybrid_medium", {}, 64),
     ("lcnet_050", {}, 64),
+    ("resnetv2_50x1_bit", {}, 64),
+    ("resnetv2_50d_evos", {}, 64),
+    ("vit_tiny_patch16_224", {}, 224),
+    ("deit_tiny_distilled_patch16_224", {}, 224),
+    ("vit_tiny_r_s16_p8_224", {}, 224),
 ]
 SAMPLE_IDS = [n + ("-aux" if kw else "") for n, kw, _ in SAMPLE]
 
