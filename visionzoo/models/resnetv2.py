@@ -587,7 +587,7 @@ class ResNetV2(VisionModel):
             self.norm = nn.Identity()
 
 
-def _checkpoint_blocks(stages: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def _checkpoint_blocks(stages: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
     """Run ``stages`` with one recompute unit per block (eager only: TorchScript parses no
     two-generator comprehensions)."""
     return checkpoint_seq([b for stage in stages for b in cast(ResNetStage, stage).blocks], x)
