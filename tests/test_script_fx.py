@@ -35,6 +35,7 @@ from visionzoo.layers import (
     set_layer_config,
     set_scriptable,
 )
+from visionzoo.model import TokenModel
 from visionzoo.models import FeatureGraphNet
 
 pytestmark = pytest.mark.contract
@@ -150,13 +151,21 @@ def test_fx_trace_matches_eager(name, kwargs, size):
 
 @pytest.mark.parametrize(("name", "kwargs", "size"), FX_SAMPLE, ids=FX_IDS)
 def test_fx_features_match_intermediates(name, kwargs, size):
-    """features_only=True, feature_cls='fx' returns forward_intermediates' maps (same weights)."""
+    """features_only=True, feature_cls='fx' returns forward_intermediates' maps (same weights);
+    token models' taps are NLC tokens with the prefix, compared on the patch grid."""
     model = _build(name, **kwargs)
     x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         want = model.forward_intermediates(x, intermediates_only=True)
         graph = FeatureGraphNet(model, out_indices=tuple(range(len(model.feature_info))))
         got = graph(x)
+    if isinstance(model, TokenModel):
+        # as timm's, the taps are the blocks' raw (B, prefix + H * W, C) tokens; forward_intermediates
+        # gives the patch tokens on the (B, C, H, W) grid
+        h, w = model.patch_embed.dynamic_feat_size((size, size))
+        prefix = model.num_prefix_tokens
+        assert all(t.shape[1] == prefix + h * w for t in got)
+        got = [t[:, prefix:].reshape(t.shape[0], h, w, -1).permute(0, 3, 1, 2) for t in got]
     assert graph.feature_info.channels() == [t.shape[1] for t in got]
     _assert_same(tuple(got), tuple(want))
 

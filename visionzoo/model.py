@@ -324,17 +324,18 @@ class TokenModel(VisionModel):
     classifier_name: ClassVar[str] = "head"
     head_names: ClassVar[tuple[str, ...]] = ("attn_pool", "fc_norm", "head_drop", "head")
 
-    global_pool: str  # type: ignore[assignment]  # a pool type, not a pooling module
-    num_prefix_tokens: int
-    pool_include_prefix: bool
-    embed_dim: int
-    patch_embed: Any  # a PatchEmbed-like module (grid_size, dynamic_feat_size)
-    blocks: nn.Sequential
-    norm: nn.Module
-    fc_norm: nn.Module
-    head_drop: nn.Module
-    head: nn.Module
-    attn_pool: nn.Module | None
+    if TYPE_CHECKING:  # NOTE: for type checkers only; TorchScript cannot read these string annotations
+        global_pool: str  # type: ignore[assignment]  # a pool type, not a pooling module
+        num_prefix_tokens: int
+        pool_include_prefix: bool
+        embed_dim: int
+        patch_embed: Any  # a PatchEmbed-like module (grid_size, dynamic_feat_size)
+        blocks: nn.Sequential
+        norm: nn.Module
+        fc_norm: nn.Module
+        head_drop: nn.Module
+        head: nn.Module
+        attn_pool: nn.Module | None
 
     def _embed(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, C, H, W)`` -> tokens ``(B, prefix + L, embed_dim)`` ready for the blocks."""
@@ -343,7 +344,10 @@ class TokenModel(VisionModel):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, C, H, W)`` -> normalised tokens ``(B, N, embed_dim)``, prefix tokens first."""
         x = self._embed(x)
-        x = checkpoint_seq(self.blocks, x) if self._checkpointing() else self.blocks(x)
+        if not torch.jit.is_scripting() and self._checkpointing():  # static under TorchScript
+            x = checkpoint_seq(self.blocks, x)
+        else:
+            x = self.blocks(x)
         return self.norm(x)
 
     # --- head ----------------------------------------------------------------------------------

@@ -23,6 +23,9 @@ def group_std(x: torch.Tensor, groups: int = 32, eps: float = 1e-5) -> torch.Ten
     return std.expand(g.shape).reshape(b, c, h, w)
 
 
+torch.fx.wrap("group_std")  # checks the channel count against the groups: one node in FX graphs
+
+
 class EvoNorm2dS0(nn.Module):
     """``x * sigmoid(v * x) / group_std(x) * weight + bias`` (the affine part only without act).
 

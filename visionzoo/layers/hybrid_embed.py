@@ -138,15 +138,18 @@ class HybridEmbed(nn.Module):
             setter(enable)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        in_h, in_w = x.shape[-2:]
+        in_h, in_w = x.shape[-2], x.shape[-1]
         x = self.backbone(x)
         if self.strict_img_size:
-            torch._assert(
-                (x.shape[-2], x.shape[-1]) == self.feature_size,
-                f"input size ({in_h}, {in_w}) gives a {tuple(x.shape[-2:])} feature map, not the "
+            # two checks, not one tuple compare: a traced (FX) size cannot drive Python control flow
+            feat_h, feat_w = x.shape[-2], x.shape[-1]
+            msg = (
+                f"input size ({in_h}, {in_w}) gives a ({feat_h}, {feat_w}) feature map, not the "
                 f"{self.feature_size} of the model's img_size {self.img_size}; build the model with "
-                "img_size=(H, W) or dynamic_img_size=True, or call set_input_size()",
+                "img_size=(H, W) or dynamic_img_size=True, or call set_input_size()"
             )
+            torch._assert(feat_h == self.feature_size[0], msg)
+            torch._assert(feat_w == self.feature_size[1], msg)
         if self.dynamic_img_pad:
             h, w = x.shape[-2:]
             pad_h = (self.patch_size[0] - h % self.patch_size[0]) % self.patch_size[0]

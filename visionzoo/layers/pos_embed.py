@@ -12,10 +12,9 @@ __all__ = ["resample_abs_pos_embed"]
 
 def resample_abs_pos_embed(
     posemb: torch.Tensor,
-    new_size: tuple[int, int] | list[int],
-    old_size: tuple[int, int] | list[int] | None = None,
+    new_size: list[int],
+    old_size: list[int] | None = None,
     num_prefix_tokens: int = 1,
-    *,
     interpolation: str = "bicubic",
     antialias: bool = True,
 ) -> torch.Tensor:
@@ -24,7 +23,7 @@ def resample_abs_pos_embed(
     Args:
         posemb: the embeddings; the first ``num_prefix_tokens`` (class / register tokens) are
             copied unchanged.
-        new_size: target grid ``(H', W')``.
+        new_size: target grid ``(H', W')`` (a list for TorchScript; eager callers may pass a tuple).
         old_size: source grid; None assumes a square one.
         num_prefix_tokens: leading tokens that are not on the grid.
 
@@ -34,8 +33,10 @@ def resample_abs_pos_embed(
     num_tokens = posemb.shape[1]
     if old_size is None:
         side = int(math.sqrt(num_tokens - num_prefix_tokens))
-        old_size = (side, side)
-    old, new = (int(old_size[0]), int(old_size[1])), (int(new_size[0]), int(new_size[1]))
+        old = (side, side)
+    else:
+        old = (int(old_size[0]), int(old_size[1]))
+    new = (int(new_size[0]), int(new_size[1]))
     if old[0] * old[1] + num_prefix_tokens != num_tokens:
         raise ValueError(
             f"position embedding has {num_tokens} tokens, not {num_prefix_tokens} prefix + grid {old}"
@@ -45,6 +46,6 @@ def resample_abs_pos_embed(
     prefix, grid = posemb[:, :num_prefix_tokens], posemb[:, num_prefix_tokens:]
     dim = grid.shape[-1]
     grid = grid.float().reshape(1, old[0], old[1], dim).permute(0, 3, 1, 2)
-    grid = F.interpolate(grid, size=new, mode=interpolation, antialias=antialias)
+    grid = F.interpolate(grid, size=[new[0], new[1]], mode=interpolation, antialias=antialias)
     grid = grid.permute(0, 2, 3, 1).reshape(1, new[0] * new[1], dim).to(posemb.dtype)
     return torch.cat([prefix, grid], dim=1) if num_prefix_tokens else grid

@@ -26,4 +26,7 @@ def global_pool_nlc(
         return x.amax(dim=1)
     if pool_type == "avgmax":
         return 0.5 * (x.amax(dim=1) + x.mean(dim=1))
-    raise ValueError(f"unknown token pool type {pool_type!r}; valid: {TOKEN_POOL_TYPES}")
+    # NOTE: TorchScript reads no globals and no !r here: TOKEN_POOL_TYPES, written out
+    raise ValueError(
+        f"unknown token pool type '{pool_type}'; valid: ('', 'token', 'avg', 'avgmax', 'max', 'map')"
+    )

@@ -9,7 +9,7 @@ Weights: Apache-2.0 (Facebook Research's DeiT releases). Module names follow tim
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -94,10 +94,11 @@ class VisionTransformerDistilled(VisionTransformer):
             raise RuntimeError("the distilled ViT needs its class token and position embedding")
         if self.dynamic_img_size:
             b, h, w, c = x.shape
+            grid = self.patch_embed.grid_size
             pos_embed = resample_abs_pos_embed(
                 pos_embed,
-                (h, w),
-                self.patch_embed.grid_size,
+                [h, w],
+                [grid[0], grid[1]],
                 num_prefix_tokens=0 if self.no_embed_class else self.num_prefix_tokens,
             )
             x = x.reshape(b, -1, c)
@@ -108,13 +109,14 @@ class VisionTransformerDistilled(VisionTransformer):
             x = torch.cat((cls, dist, x), dim=1) + pos_embed
         return self.pos_drop(x)
 
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> Any:
+    # NOTE: annotated Tensor for TorchScript; eager distilled training returns (logits, dist logits)
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x, x_dist = self.head_drop(x[:, 0]), self.head_drop(x[:, 1])
         if pre_logits:
             return (x + x_dist) / 2
         x, x_dist = self.head(x), self.head_dist(x_dist)
         if self.distilled_training and self.training and not torch.jit.is_scripting():
-            return x, x_dist
+            return cast(torch.Tensor, (x, x_dist))  # eager only: static under TorchScript
         return (x + x_dist) / 2
 
 

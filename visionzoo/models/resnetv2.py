@@ -546,8 +546,8 @@ class ResNetV2(VisionModel):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
-        if self._checkpointing():
-            x = checkpoint_seq([b for stage in self.stages for b in cast(ResNetStage, stage).blocks], x)
+        if not torch.jit.is_scripting() and self._checkpointing():  # static under TorchScript
+            x = _checkpoint_blocks(self.stages, x)
         else:
             x = self.stages(x)
         return self.norm(x)
@@ -585,6 +585,12 @@ class ResNetV2(VisionModel):
             self.stem = self.stem[: self.stem_feat_idx + 1]
         if max_index < len(self.feature_info) - 1:
             self.norm = nn.Identity()
+
+
+def _checkpoint_blocks(stages: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """Run ``stages`` with one recompute unit per block (eager only: TorchScript parses no
+    two-generator comprehensions)."""
+    return checkpoint_seq([b for stage in stages for b in cast(ResNetStage, stage).blocks], x)
 
 
 # --- BiT .npz checkpoints -------------------------------------------------------------------------

@@ -643,7 +643,10 @@ class VisionTransformer(TokenModel):
             prefix = 0 if self.no_embed_class else self.num_prefix_tokens
             with torch.no_grad():
                 resampled = resample_abs_pos_embed(
-                    self.pos_embed, self.patch_embed.grid_size, prev_grid, num_prefix_tokens=prefix
+                    self.pos_embed,
+                    list(self.patch_embed.grid_size),
+                    list(prev_grid),
+                    num_prefix_tokens=prefix,
                 )
             self.pos_embed = nn.Parameter(resampled, requires_grad=self.pos_embed.requires_grad)
         self.feature_info = [dict(fi, reduction=self.patch_embed.feat_ratio()) for fi in self.feature_info]
@@ -660,10 +663,11 @@ class VisionTransformer(TokenModel):
             return torch.cat(prefix, dim=1)
         if self.dynamic_img_size:
             b, h, w, c = x.shape
+            grid = self.patch_embed.grid_size
             pos_embed = resample_abs_pos_embed(
                 self.pos_embed,
-                (h, w),
-                self.patch_embed.grid_size,
+                [h, w],
+                [grid[0], grid[1]],
                 num_prefix_tokens=0 if self.no_embed_class else self.num_prefix_tokens,
             )
             x = x.reshape(b, -1, c)

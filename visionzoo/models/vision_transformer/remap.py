@@ -174,7 +174,11 @@ def checkpoint_filter_fn(
                 old is not None and old != patch_embed.grid_size
             ):
                 value = resample_abs_pos_embed(
-                    value, patch_embed.grid_size, old, num_prefix_tokens=prefix_tokens, **resample
+                    value,
+                    list(patch_embed.grid_size),
+                    None if old is None else list(old),
+                    num_prefix_tokens=prefix_tokens,
+                    **resample,
                 )
         elif adapt_layer_scale and "gamma_" in key:
             key = re.sub(r"gamma_([0-9])", r"ls\1.gamma", key)
