@@ -27,6 +27,7 @@ pytestmark = pytest.mark.contract
 
 NAMES = visionzoo.list_models()
 TIMM_NAMES = set(timm.list_models())
+TOL = 1e-4  # outputs to 1e-4 relative, as the parity suite
 IN_TIMM = [n for n in NAMES if n in TIMM_NAMES]
 SIZE = 64
 
@@ -115,7 +116,14 @@ def test_output_stride(name: str, output_stride: int) -> None:
     model = _random(name, output_stride=output_stride)
     assert max(f["reduction"] for f in model.feature_info) == output_stride
     assert [f["num_chs"] for f in model.feature_info] == [f["num_chs"] for f in default.feature_info]
-    assert _max_dilation(model) == _max_dilation(default) * stride // output_stride
+    expected = _max_dilation(default) * stride // output_stride
+    if name in TIMM_NAMES:  # (a last stage of one strided block keeps the previous dilation)
+        try:
+            with torch.device("meta"):
+                expected = _max_dilation(timm.create_model(name, output_stride=output_stride))
+        except TypeError:  # timm's model takes no output_stride: the generic rule stands
+            pass
+    assert _max_dilation(model) == expected
     x = _x()
     with torch.no_grad():
         feats = model.forward_features(x)
@@ -163,7 +171,8 @@ def test_drop_path_rates_rise_linearly_over_the_blocks(name: str) -> None:
     assert mine, "drop_path_rate builds no DropPath"
     # the linear rule: block i of n drops with rate * i / (n - 1) (or / n), in block order (the first
     # block, at rate 0, may have no DropPath at all)
-    rates = [p for _, p in mine]
+    # one rate per block (a transformer block has two DropPaths, at the same rate)
+    rates = list({n.rsplit(".", 1)[0]: p for n, p in reversed(mine)}.values())[::-1]
     step = rates[-1] - rates[-2] if len(rates) > 1 else rate
     assert rate * 0.5 <= rates[-1] <= rate + 1e-6  # rate * (n - 1) / n where the rule divides by n
     assert step > 0 and (rates[0] == pytest.approx(0.0, abs=1e-6) or rates[0] == pytest.approx(step))
@@ -173,7 +182,7 @@ def test_drop_path_rates_rise_linearly_over_the_blocks(name: str) -> None:
             theirs = timm.create_model(name, drop_path_rate=rate)
         ref = _drop_path_rates(theirs)
         assert [n for n, _ in mine] == [n for n, _ in ref]
-        assert rates == pytest.approx([p for _, p in ref], abs=1e-6)
+        assert [p for _, p in mine] == pytest.approx([p for _, p in ref], abs=1e-6)
 
 
 # --- forward_intermediates and pruning against timm -----------------------------------------------
@@ -199,10 +208,10 @@ def test_forward_intermediates_match_timm(name: str) -> None:
         for kwargs in INTERMEDIATE_CALLS:
             a, b = ours.forward_intermediates(x, **kwargs), theirs.forward_intermediates(x, **kwargs)
             if not kwargs.get("intermediates_only"):
-                assert rel_err(a[0], b[0]) < 1e-5, kwargs
+                assert rel_err(a[0], b[0]) < TOL, kwargs  # (the parity tolerance)
                 a, b = a[1], b[1]
             assert [t.shape for t in a] == [t.shape for t in b], kwargs
-            assert all(rel_err(p, q) < 1e-5 for p, q in zip(a, b)), kwargs
+            assert all(rel_err(p, q) < TOL for p, q in zip(a, b)), kwargs
 
 
 @pytest.mark.features
@@ -219,10 +228,10 @@ def test_prune_intermediate_layers_match_timm(name: str, indices) -> None:
     assert (ours.num_features, ours.num_classes) == (theirs.num_features, theirs.num_classes)
     x = _x(input_side(ours, SIZE))
     with torch.no_grad():
-        assert rel_err(ours(x), theirs(x)) < 1e-5
+        assert rel_err(ours(x), theirs(x)) < TOL
         (fa, a), (fb, b) = ours.forward_intermediates(x, indices=kept), theirs.forward_intermediates(x, kept)
-    assert rel_err(fa, fb) < 1e-5
-    assert len(a) == len(b) and all(rel_err(p, q) < 1e-5 for p, q in zip(a, b))
+    assert rel_err(fa, fb) < TOL
+    assert len(a) == len(b) and all(rel_err(p, q) < TOL for p, q in zip(a, b))
 
 
 # --- minimum input size ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from sampling import require_sampled
 from timm_oracle import materialize_random
 
 import visionzoo
+from visionzoo.model import TokenModel
 
 pytestmark = pytest.mark.contract
 
@@ -85,6 +86,7 @@ def test_contract(name: str) -> None:
     model = visionzoo.create_model(name, num_classes=7)
     size = input_side(model, SIZE)
     x = _x(size=size)
+    token = isinstance(model, TokenModel)  # forward_features gives (B, tokens, C)
 
     # train step: logits, a loss, gradients for every parameter
     model.train()
@@ -97,7 +99,7 @@ def test_contract(name: str) -> None:
     model.eval()
     with torch.no_grad():
         feats = model.forward_features(x)
-        assert feats.shape[1] == model.num_features
+        assert feats.shape[-1 if token else 1] == model.num_features
         assert model.forward_head(feats, pre_logits=True).shape == (2, model.head_hidden_size)
         assert torch.allclose(model.forward_head(feats), model(x), rtol=1e-4, atol=1e-5)
 
@@ -121,7 +123,12 @@ def test_contract(name: str) -> None:
     model.reset_classifier(0)
     with torch.no_grad():
         assert model(x).shape == (2, model.head_hidden_size)
-    model.reset_classifier(3, "catavgmax")
+    # a wider pool where the head can take it; a head that cannot (a token pool, a hidden layer
+    # sized for one pool) refuses with ValueError and takes the plain average
+    try:
+        model.reset_classifier(3, "avg" if token else "catavgmax")
+    except ValueError:
+        model.reset_classifier(3)  # (the pool it has)
     with torch.no_grad():
         assert model(x).shape == (2, 3)
 
@@ -175,4 +182,8 @@ def test_prune_intermediate_layers_keeps_the_early_levels(name: str) -> None:
     assert all(torch.equal(a, b) for a, b in zip(before, after))
     # head gone, no pooling: the model now returns the last kept level's map
     assert model.num_classes == 0 and model.num_features == model.feature_info[1]["num_chs"]
-    assert torch.equal(out, after[1])
+    if isinstance(model, TokenModel):  # tokens after the kept final norm (or, for a distilled
+        # head, its two prefix tokens averaged): the kept level's width
+        assert out.shape[0] == 2 and out.shape[-1] == after[1].shape[1]
+    else:
+        assert torch.equal(out, after[1])
