@@ -280,10 +280,27 @@ def test_layer_config_switches_set_and_restore():
 ALL_NAMES = visionzoo.list_models()
 
 
+# Known gaps (issue 12 stays open for them): strict xfails, so a fix shows up as a failure to remove
+KNOWN_GAPS = {
+    ("script", "vit_dwee_patch16_reg1_gap_256"): "differential attention does not script yet",
+    ("script", "vit_dpwee_patch16_reg1_gap_256"): "differential attention does not script yet",
+    ("fx", "test_vit"): "dynamic_img_size position-embedding resampling does not FX-trace yet",
+    ("fx", "test_vit2"): "dynamic_img_size position-embedding resampling does not FX-trace yet",
+    ("fx", "test_vit4"): "dynamic_img_size position-embedding resampling does not FX-trace yet",
+}
+
+
+def _known_gap(request: pytest.FixtureRequest, kind: str, name: str) -> None:
+    reason = KNOWN_GAPS.get((kind, name))
+    if reason is not None:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [n for n in ALL_NAMES if not _jit_excluded(n)])
-def test_every_architecture_scripts(name):
+def test_every_architecture_scripts(name, request):
     require_sampled(name)  # each family's CI sample; every name under VISIONZOO_FULL=1
+    _known_gap(request, "script", name)
     with torch.device("meta"):
         model = visionzoo.create_model(name).eval()
     _script(model)
@@ -291,8 +308,9 @@ def test_every_architecture_scripts(name):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ALL_NAMES)
-def test_every_architecture_fx_traces(name):
+def test_every_architecture_fx_traces(name, request):
     require_sampled(name)
+    _known_gap(request, "fx", name)
     with torch.device("meta"):
         model = visionzoo.create_model(name).eval()
     torch.fx.symbolic_trace(model)
