@@ -337,7 +337,10 @@ def user_models() -> Iterator[None]:
             for fn in fns:
                 registry._entrypoints.pop(fn.__name__, None)
                 module = registry._arch_to_module.pop(fn.__name__, None)
-                registry._module_to_archs.get(module, set()).discard(fn.__name__)
+                archs = registry._module_to_archs.get(module, set())
+                archs.discard(fn.__name__)
+                if not archs:
+                    registry._module_to_archs.pop(module, None)
 
 
 @pytest.mark.parametrize("name", ["plain_net", "swallowing_net"])

@@ -343,7 +343,7 @@ def list_pretrained(filter: str | Iterable[str] = "", exclude_filters: str | Ite
 def list_modules() -> list[str]:
     """Family module names that register models, sorted."""
     _load_builtin_models()
-    return sorted(_module_to_archs)
+    return sorted(module for module, archs in _module_to_archs.items() if archs)
 
 
 def is_model_pretrained(model_name: str) -> bool:
