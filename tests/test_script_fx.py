@@ -88,8 +88,10 @@ SAMPLE = [
     ("vit_tiny_patch16_224", {}, 224),
     ("deit_tiny_distilled_patch16_224", {}, 224),
     ("vit_tiny_r_s16_p8_224", {}, 224),
+    ("vit_dwee_patch16_reg1_gap_256", {"img_size": 64}, 64),  # differential attention
+    ("vit_dpwee_patch16_reg1_gap_256", {"img_size": 64}, 64),  # and its parallel block
 ]
-SAMPLE_IDS = [n + ("-aux" if kw else "") for n, kw, _ in SAMPLE]
+SAMPLE_IDS = [n + ("-aux" if kw.get("aux_logits") else "") for n, kw, _ in SAMPLE]
 
 
 def _jit_excluded(name: str) -> bool:
@@ -136,8 +138,8 @@ def test_script_matches_eager(name, kwargs, size):
 
 
 # the aux head adds nothing to trace that the plain model lacks, and costs a 299 px forward
-FX_SAMPLE = [s for s in SAMPLE if not s[1]]
-FX_IDS = [n for n, kw, _ in SAMPLE if not kw]
+FX_SAMPLE = [s for s in SAMPLE if not s[1].get("aux_logits")]
+FX_IDS = [n for n, kw, _ in FX_SAMPLE]
 
 
 @pytest.mark.parametrize(("name", "kwargs", "size"), FX_SAMPLE, ids=FX_IDS)
@@ -168,6 +170,21 @@ def test_fx_features_match_intermediates(name, kwargs, size):
         got = [t[:, prefix:].reshape(t.shape[0], h, w, -1).permute(0, 3, 1, 2) for t in got]
     assert graph.feature_info.channels() == [t.shape[1] for t in got]
     _assert_same(tuple(got), tuple(want))
+
+
+@pytest.mark.parametrize("name", ["test_vit", "test_vit4", "deit_tiny_distilled_patch16_224"])
+def test_dynamic_size_vit_graphs_follow_the_input_size(name):
+    """With dynamic_img_size the position embedding is resampled per call: one traced (and one
+    scripted) graph serves every input size, equal to eager at each."""
+    model = _build(name, dynamic_img_size=True)
+    traced, scripted = torch.fx.symbolic_trace(model), _script(model)
+    node = [n for n in traced.graph.nodes if n.op == "call_function" and "resample" in n.name]
+    assert node, "the resampling is one call_function node of the graph"
+    for h, w in ((64, 64), (48, 80), (96, 32)):
+        x = torch.randn(1, 3, h, w, generator=torch.Generator().manual_seed(h + w))
+        with torch.no_grad():
+            _assert_same(traced(x), model(x))
+            _assert_same(scripted(x), model(x))
 
 
 def test_create_model_fx_feature_cls():
@@ -280,27 +297,10 @@ def test_layer_config_switches_set_and_restore():
 ALL_NAMES = visionzoo.list_models()
 
 
-# Known gaps (issue 12 stays open for them): strict xfails, so a fix shows up as a failure to remove
-KNOWN_GAPS = {
-    ("script", "vit_dwee_patch16_reg1_gap_256"): "differential attention does not script yet",
-    ("script", "vit_dpwee_patch16_reg1_gap_256"): "differential attention does not script yet",
-    ("fx", "test_vit"): "dynamic_img_size position-embedding resampling does not FX-trace yet",
-    ("fx", "test_vit2"): "dynamic_img_size position-embedding resampling does not FX-trace yet",
-    ("fx", "test_vit4"): "dynamic_img_size position-embedding resampling does not FX-trace yet",
-}
-
-
-def _known_gap(request: pytest.FixtureRequest, kind: str, name: str) -> None:
-    reason = KNOWN_GAPS.get((kind, name))
-    if reason is not None:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [n for n in ALL_NAMES if not _jit_excluded(n)])
-def test_every_architecture_scripts(name, request):
+def test_every_architecture_scripts(name):
     require_sampled(name)  # each family's CI sample; every name under VISIONZOO_FULL=1
-    _known_gap(request, "script", name)
     with torch.device("meta"):
         model = visionzoo.create_model(name).eval()
     _script(model)
@@ -308,9 +308,8 @@ def test_every_architecture_scripts(name, request):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ALL_NAMES)
-def test_every_architecture_fx_traces(name, request):
+def test_every_architecture_fx_traces(name):
     require_sampled(name)
-    _known_gap(request, "fx", name)
     with torch.device("meta"):
         model = visionzoo.create_model(name).eval()
     torch.fx.symbolic_trace(model)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -16,7 +16,7 @@ from torch import nn
 
 from .norm import RmsNorm
 
-__all__ = ["DiffAttention", "diff_lambda_init"]
+__all__ = ["DiffAttention", "DiffLambda", "diff_attend", "diff_lambda", "diff_lambda_init"]
 
 
 def diff_lambda_init(depth: int) -> float:
@@ -42,38 +42,85 @@ def _reset_lambda(module: Any) -> None:
             nn.init.normal_(p, mean=0.0, std=0.1)
 
 
-def diff_lambda(module: Any) -> torch.Tensor:
-    """``exp(q1 . k1) - exp(q2 . k2) + lambda_init`` (or ``exp(a) - exp(b) + lambda_init``)."""
-    if module.lambda_a is not None:
-        lambda_1, lambda_2 = torch.exp(module.lambda_a), torch.exp(module.lambda_b)
-    else:
-        lambda_1 = torch.exp(torch.sum(module.lambda_q1 * module.lambda_k1, dim=-1).float())
-        lambda_2 = torch.exp(torch.sum(module.lambda_q2 * module.lambda_k2, dim=-1).float())
-    return lambda_1 - lambda_2 + module.lambda_init
+def diff_lambda(
+    lambda_a: torch.Tensor | None,
+    lambda_b: torch.Tensor | None,
+    lambda_q1: torch.Tensor | None,
+    lambda_k1: torch.Tensor | None,
+    lambda_q2: torch.Tensor | None,
+    lambda_k2: torch.Tensor | None,
+    lambda_init: float,
+) -> torch.Tensor:
+    """``exp(a) - exp(b) + lambda_init`` with the two scalars, else ``exp(q1 . k1) - exp(q2 . k2)
+    + lambda_init`` (tensors, not the module: TorchScript takes no module arguments)."""
+    if lambda_a is not None and lambda_b is not None:
+        return torch.exp(lambda_a) - torch.exp(lambda_b) + lambda_init
+    if lambda_q1 is None or lambda_k1 is None or lambda_q2 is None or lambda_k2 is None:
+        raise RuntimeError("differential attention needs lambda_a/b or lambda_q1/k1/q2/k2")
+    lambda_1 = torch.exp(torch.sum(lambda_q1 * lambda_k1, dim=-1).float())
+    lambda_2 = torch.exp(torch.sum(lambda_q2 * lambda_k2, dim=-1).float())
+    return lambda_1 - lambda_2 + lambda_init
 
 
 def diff_attend(
-    module: Any, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, num_heads: int
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    lam: torch.Tensor,
+    num_heads: int,
+    scale: float,
+    dropout_p: float,
+    fused: bool,
 ) -> torch.Tensor:
-    """Differential attention of ``q``, ``k`` ``(B, 2 * heads, N, d)`` over ``v`` ``(B, heads, N, 2d)``;
-    returns ``(B, heads, N, 2d)`` after the per-head sub-norm."""
+    """Differential attention of ``q``, ``k`` ``(B, 2 * heads, N, d)`` over ``v`` ``(B, heads, N, 2d)``:
+    ``(B, heads, N, 2d)``, before the per-head sub-norm. ``dropout_p`` applies to both maps."""
     b, _, n, d = q.shape
-    lam = diff_lambda(module).type_as(q)
-    if module.fused_attn:
+    lam = lam.type_as(q)
+    if fused:
         q1, q2 = q.reshape(b, num_heads, 2, n, d).unbind(2)
         k1, k2 = k.reshape(b, num_heads, 2, n, d).unbind(2)
-        p = module.attn_drop.p if module.training else 0.0
-        x = F.scaled_dot_product_attention(q1, k1, v, dropout_p=p) - lam * F.scaled_dot_product_attention(
-            q2, k2, v, dropout_p=p
+        x1 = F.scaled_dot_product_attention(q1, k1, v, dropout_p=dropout_p)
+        return x1 - lam * F.scaled_dot_product_attention(q2, k2, v, dropout_p=dropout_p)
+    attn = ((q * scale) @ k.transpose(-2, -1)).softmax(dim=-1)
+    attn = F.dropout(attn, p=dropout_p, training=dropout_p > 0.0).view(b, num_heads, 2, n, n)
+    return (attn[:, :, 0] - lam * attn[:, :, 1]) @ v
+
+
+class DiffLambda:
+    """The differential-attention parameters as attributes of the layer that owns them (timm's keys:
+    ``lambda_*`` and ``sub_norm`` sit on the attention module or block, not in a submodule)."""
+
+    if TYPE_CHECKING:  # for mypy only: TorchScript rejects these annotations on a module class
+        lambda_init: float
+        scale: float
+        num_heads: int
+        fused_attn: bool
+        training: bool
+        attn_drop: nn.Dropout
+        sub_norm: nn.Module
+        lambda_a: torch.Tensor | None
+        lambda_b: torch.Tensor | None
+        lambda_q1: torch.Tensor | None
+        lambda_k1: torch.Tensor | None
+        lambda_q2: torch.Tensor | None
+        lambda_k2: torch.Tensor | None
+
+    def _diff_attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        lam = diff_lambda(
+            self.lambda_a,
+            self.lambda_b,
+            self.lambda_q1,
+            self.lambda_k1,
+            self.lambda_q2,
+            self.lambda_k2,
+            self.lambda_init,
         )
-    else:
-        attn = module.attn_drop(((q * module.scale) @ k.transpose(-2, -1)).softmax(dim=-1))
-        attn = attn.view(b, num_heads, 2, n, n)
-        x = (attn[:, :, 0] - lam * attn[:, :, 1]) @ v
-    return module.sub_norm(x) * (1 - module.lambda_init)
+        p = self.attn_drop.p if self.training else 0.0
+        x = diff_attend(q, k, v, lam, self.num_heads, self.scale, p, self.fused_attn)
+        return self.sub_norm(x) * (1 - self.lambda_init)
 
 
-class DiffAttention(nn.Module):
+class DiffAttention(DiffLambda, nn.Module):
     """Multi-head differential self-attention (keys ``qkv``, ``proj``, ``sub_norm``, ``lambda_*``).
 
     Args:
@@ -129,5 +176,5 @@ class DiffAttention(nn.Module):
         q = self.q_norm(q.reshape(b, n, 2 * self.num_heads, self.head_dim).transpose(1, 2))
         k = self.k_norm(k.reshape(b, n, 2 * self.num_heads, self.head_dim).transpose(1, 2))
         v = v.reshape(b, n, self.num_heads, 2 * self.head_dim).transpose(1, 2)
-        x = diff_attend(self, q, k, v, self.num_heads).transpose(1, 2).reshape(b, n, c)
+        x = self._diff_attend(q, k, v).transpose(1, 2).reshape(b, n, c)
         return self.proj_drop(self.proj(self.norm(x)))

@@ -14,7 +14,6 @@ from typing import Any, cast
 import torch
 from torch import nn
 
-from ..layers import resample_abs_pos_embed
 from ..pretrained import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from ..registry import Entrypoint, family_entrypoint, register_family
 from .vision_transformer.model import VisionTransformer
@@ -93,15 +92,7 @@ class VisionTransformerDistilled(VisionTransformer):
         if pos_embed is None or cls_token is None:
             raise RuntimeError("the distilled ViT needs its class token and position embedding")
         if self.dynamic_img_size:
-            b, h, w, c = x.shape
-            grid = self.patch_embed.grid_size
-            pos_embed = resample_abs_pos_embed(
-                pos_embed,
-                [h, w],
-                [grid[0], grid[1]],
-                num_prefix_tokens=0 if self.no_embed_class else self.num_prefix_tokens,
-            )
-            x = x.reshape(b, -1, c)
+            x, pos_embed = self._pos_embed_on_grid(x, pos_embed)
         cls, dist = cls_token.expand(x.shape[0], -1, -1), self.dist_token.expand(x.shape[0], -1, -1)
         if self.no_embed_class:
             x = torch.cat((cls, dist, x + pos_embed), dim=1)

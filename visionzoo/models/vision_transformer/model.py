@@ -25,9 +25,12 @@ from ...layers import (
     get_norm_layer,
     resample_abs_pos_embed,
 )
-from ...layers.diff_attention import _lambda_params, _reset_lambda, diff_attend, diff_lambda_init
+from ...layers.diff_attention import DiffLambda, _lambda_params, _reset_lambda, diff_lambda_init
 from ...layers.token_pool import TOKEN_POOL_TYPES
 from ...model import TokenModel
+
+# One graph node under FX: the resampling branches on the token grid, a size only a call knows.
+torch.fx.wrap("resample_abs_pos_embed")
 
 __all__ = [
     "Block",
@@ -269,7 +272,7 @@ class ParallelScalingBlock(nn.Module):
         return x + self.drop_path(self.ls(y))
 
 
-class DiffParallelScalingBlock(nn.Module):
+class DiffParallelScalingBlock(DiffLambda, nn.Module):
     """:class:`ParallelScalingBlock` with differential attention and one fused output projection.
 
     Papers: https://arxiv.org/abs/2302.05442 (parallel block), https://arxiv.org/abs/2410.05258
@@ -336,7 +339,7 @@ class DiffParallelScalingBlock(nn.Module):
         q = self.q_norm(q.reshape(b, n, 2 * self.num_heads, self.head_dim).transpose(1, 2))
         k = self.k_norm(k.reshape(b, n, 2 * self.num_heads, self.head_dim).transpose(1, 2))
         v = v.reshape(b, n, self.num_heads, 2 * self.head_dim).transpose(1, 2)
-        x_attn = diff_attend(self, q, k, v, self.num_heads).transpose(1, 2).reshape(b, n, c)
+        x_attn = self._diff_attend(q, k, v).transpose(1, 2).reshape(b, n, c)
         x_mlp = self.mlp_drop(self.mlp_act(x_mlp))
         y = self.out_proj(torch.cat((x_attn, x_mlp), dim=-1))
         return x + self.drop_path(self.ls(y))
@@ -652,6 +655,20 @@ class VisionTransformer(TokenModel):
         self.feature_info = [dict(fi, reduction=self.patch_embed.feat_ratio()) for fi in self.feature_info]
 
     # --- forward -------------------------------------------------------------------------------
+    def _pos_embed_on_grid(
+        self, x: torch.Tensor, pos_embed: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``dynamic_img_size``: NHWC patch tokens flattened, the embedding resampled to their grid."""
+        b, h, w, c = x.shape
+        grid = self.patch_embed.grid_size
+        pos_embed = resample_abs_pos_embed(
+            pos_embed,
+            [h, w],
+            [grid[0], grid[1]],
+            num_prefix_tokens=0 if self.no_embed_class else self.num_prefix_tokens,
+        )
+        return x.reshape(b, -1, c), pos_embed
+
     def _pos_embed(self, x: torch.Tensor) -> torch.Tensor:
         prefix = []
         if self.cls_token is not None:
@@ -662,15 +679,7 @@ class VisionTransformer(TokenModel):
             prefix.append(x.reshape(x.shape[0], -1, x.shape[-1]))
             return torch.cat(prefix, dim=1)
         if self.dynamic_img_size:
-            b, h, w, c = x.shape
-            grid = self.patch_embed.grid_size
-            pos_embed = resample_abs_pos_embed(
-                self.pos_embed,
-                [h, w],
-                [grid[0], grid[1]],
-                num_prefix_tokens=0 if self.no_embed_class else self.num_prefix_tokens,
-            )
-            x = x.reshape(b, -1, c)
+            x, pos_embed = self._pos_embed_on_grid(x, self.pos_embed)
         else:
             pos_embed = self.pos_embed
         if self.no_embed_class:  # position embedding on patch tokens only (DeiT III, big_vision)
