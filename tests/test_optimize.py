@@ -143,10 +143,6 @@ def test_fp32_same_outputs_and_bn_folded(case: str) -> None:
 @pytest.mark.parametrize("case", CASES)
 def test_features_only_backbone(case: str) -> None:
     name = _case(case)
-    if visionzoo.get_pretrained_cfg(name).fixed_input_size:
-        # NOTE: known gap (issue 13 open): a token backbone built at another img_size gets an
-        # example input of its config's size inside optimize_for_inference
-        pytest.skip("token-model backbones at a non-default img_size: known gap")
     backbone = _random(name, features_only=True)
     x = _x()
     fast = optimize_for_inference(backbone)

@@ -222,9 +222,11 @@ def _example_input(model: nn.Module) -> torch.Tensor:
     dtype = ref.dtype if ref is not None and ref.is_floating_point() else torch.float32
     cfg = getattr(model, "pretrained_cfg", None)
     size = tuple(getattr(cfg, "input_size", None) or (3, 224, 224))
-    grid_size = getattr(getattr(model, "patch_embed", None), "img_size", None)
-    if grid_size is not None:  # a token model built for another size than its weights'
-        size = (size[0], *grid_size)
+    # a token model (or a feature wrapper around one) built for another size than its weights'
+    embed = next((m for m in model.modules() if hasattr(m, "patch_size") and hasattr(m, "img_size")), None)
+    img_size = getattr(embed, "img_size", None)
+    if img_size is not None:
+        size = (size[0], *img_size)
     first = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
     chans = first.in_channels if first is not None else size[0]
     return torch.randn(1, chans, *size[1:], device=device, dtype=dtype)
