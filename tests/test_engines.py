@@ -93,10 +93,20 @@ def test_calibration_from_a_dataset_spec_uses_the_model_data_config() -> None:
         calibration_batches(3, model)
 
 
-@pytest.mark.parametrize("name", ["cs3darknet_s", "densenet121", "inception_v3", "xception41"])
-def test_onnxruntime_engine_on_every_family(name: str, tmp_path: Path) -> None:
-    model = materialize_random(visionzoo.create_model(name, device="meta")).eval()
-    side = 96 if name != "inception_v3" else 107
+ENGINE_CASES = [
+    ("cs3darknet_s", {}, 96),
+    ("densenet121", {}, 96),
+    ("inception_v3", {}, 107),
+    ("xception41", {}, 96),
+    ("convnext_atto", {}, 96),
+    ("mobilenetv3_small_050", {}, 96),
+    ("vit_tiny_patch16_224", {"img_size": 64}, 64),  # a token model at its own size, not its weights'
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs", "side"), ENGINE_CASES, ids=[c[0] for c in ENGINE_CASES])
+def test_onnxruntime_engine_on_every_family(name: str, kwargs: dict, side: int, tmp_path: Path) -> None:
+    model = materialize_random(visionzoo.create_model(name, device="meta", **kwargs)).eval()
     x = torch.randn(2, 3, side, side)
     fast = visionzoo.optimize_for_inference(model, engine="onnxruntime", engine_cache_dir=str(tmp_path))
     with torch.no_grad():

@@ -30,6 +30,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from .model import model_input_size
+
 __all__ = [
     "ENGINES",
     "EngineReport",
@@ -121,6 +123,8 @@ def export_onnx(
     kwargs: dict[str, Any] = {"input_names": ["input"], "output_names": ["output"], "dynamo": True}
     kwargs["external_data"] = False  # one self-contained file (renamed into place atomically)
     dims: dict[int, Any] = {0: torch.export.Dim("batch")} if dynamic_batch else {}
+    if dynamic_batch and example.shape[0] < 2:  # torch.export specialises a batch of 0 or 1
+        example = example.expand(2, *example.shape[1:])
     if dynamic_size:
         dims.update({2: torch.export.Dim("height", min=8), 3: torch.export.Dim("width", min=8)})
     if dims:
@@ -398,7 +402,7 @@ def build_engine(
             ``torch_build()`` included, at ``batch_size`` and keep the fastest).
         precision: ``"fp32"`` or ``"int8"`` (post-training static quantisation).
         batch_size: the batch the engine is timed and verified at (any batch runs: dynamic).
-        input_size: ``(C, H, W)``; default: the model's config.
+        input_size: ``(C, H, W)``; default: the size the model takes (``model_input_size``).
         calibration: int8 calibration images (see :func:`calibration_batches`).
         cache_dir: where exported files are kept (:func:`engine_cache_dir`).
         torch_build: builds the ``torch`` engine's module (for ``auto``).
@@ -418,9 +422,7 @@ def build_engine(
             "precision='int8' needs calibration data: calibration=tensor, DataLoader or 'digits'"
         )
     if input_size is None:
-        cfg = getattr(model, "pretrained_cfg", None)
-        input_size = tuple(cfg.input_size) if cfg is not None else (3, 224, 224)  # type: ignore[assignment]
-    assert input_size is not None
+        input_size = model_input_size(model)
     example = torch.randn(batch_size, *input_size, generator=torch.Generator().manual_seed(0))
     if precision == "int8":  # verify on data the quantiser has seen the like of
         example = torch.cat(calibration_batches(calibration, model, limit=batch_size))[:batch_size]

@@ -20,7 +20,7 @@ from .layers.classifier import ClassifierHead, create_classifier
 from .layers.token_pool import TOKEN_POOL_TYPES, global_pool_nlc
 from .pretrained import PretrainedCfg
 
-__all__ = ["TokenModel", "VisionModel", "checkpoint_seq", "model_in_chans"]
+__all__ = ["TokenModel", "VisionModel", "checkpoint_seq", "model_in_chans", "model_input_size"]
 
 
 def model_in_chans(model: nn.Module) -> int:
@@ -32,6 +32,20 @@ def model_in_chans(model: nn.Module) -> int:
     cfg = getattr(model, "pretrained_cfg", None)
     size = cfg.get("input_size") if isinstance(cfg, Mapping) else None
     return int(size[0]) if size else 3
+
+
+def model_input_size(model: nn.Module) -> tuple[int, int, int]:
+    """``(C, H, W)`` a model takes: its channels, and the size of its patch embedding (a token
+    model built at another ``img_size`` than its weights', also inside a feature wrapper), else
+    its config's size, else 224 px."""
+    cfg = getattr(model, "pretrained_cfg", None)
+    size = cfg.get("input_size") if isinstance(cfg, Mapping) else None
+    hw = tuple(size[1:]) if size else (224, 224)
+    embed = next((m for m in model.modules() if hasattr(m, "patch_size") and hasattr(m, "img_size")), None)
+    img_size = getattr(embed, "img_size", None)
+    if img_size is not None:
+        hw = tuple(img_size)
+    return (model_in_chans(model), int(hw[0]), int(hw[1]))
 
 
 def checkpoint_seq(

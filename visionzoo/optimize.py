@@ -28,6 +28,7 @@ from torch.utils.hooks import RemovableHandle
 
 from .layers.conv_bn_act import Conv2dSame
 from .layers.norm_act import BatchNormAct2d
+from .model import model_input_size
 
 __all__ = [
     "FoldedNormAct",
@@ -215,21 +216,11 @@ class _FlowTracer(TorchFunctionMode):
 
 
 def _example_input(model: nn.Module) -> torch.Tensor:
-    """A one-image batch of the size the model expects (a token model's ``img_size``, else its
-    config's, else 224 px)."""
+    """A one-image batch of the size the model takes (:func:`~visionzoo.model.model_input_size`)."""
     ref = next(iter(model.parameters()), None)
     device = ref.device if ref is not None else torch.device("cpu")
     dtype = ref.dtype if ref is not None and ref.is_floating_point() else torch.float32
-    cfg = getattr(model, "pretrained_cfg", None)
-    size = tuple(getattr(cfg, "input_size", None) or (3, 224, 224))
-    # a token model (or a feature wrapper around one) built for another size than its weights'
-    embed = next((m for m in model.modules() if hasattr(m, "patch_size") and hasattr(m, "img_size")), None)
-    img_size = getattr(embed, "img_size", None)
-    if img_size is not None:
-        size = (size[0], *img_size)
-    first = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
-    chans = first.in_channels if first is not None else size[0]
-    return torch.randn(1, chans, *size[1:], device=device, dtype=dtype)
+    return torch.randn(1, *model_input_size(model), device=device, dtype=dtype)
 
 
 def _run_traced(
