@@ -5,15 +5,18 @@
 folder as a whole: the new content is written into a fresh sibling folder, flushed to disk and
 swapped in by one rename, so a reader, a crash or a kill sees the complete old folder or the
 complete new one, and concurrent writers each swap in a complete folder (the last one wins).
-What a killed writer leaves is cleaned up by the next write.
+What a killed writer leaves is cleaned up by the next write, or by :func:`recover_folder`.
+`visionzoo train` writes its ``last/`` and ``best/`` checkpoint folders with it too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
 import sys
@@ -26,7 +29,7 @@ from typing import Any
 
 from torch import nn
 
-__all__ = ["CONFIG_NAME", "SAFE_WEIGHTS_NAME", "save_pretrained", "write_folder"]
+__all__ = ["CONFIG_NAME", "SAFE_WEIGHTS_NAME", "recover_folder", "save_pretrained", "write_folder"]
 
 # The files of a saved folder (timm's Hub layout), which visionzoo.hub reads back.
 SAFE_WEIGHTS_NAME = "model.safetensors"
@@ -116,8 +119,15 @@ _SAVE_MARK = ".vzsave-"
 _STALE_FILE = re.compile(r"^\.(tmp[A-Za-z0-9]{6}|.+\.tmp|vzsave-.*)$")
 
 
-def write_folder(folder: Path, write: Callable[[Path], None]) -> Path:
+def write_folder(folder: Path, write: Callable[[Path], None], *, keep_other_files: bool = True) -> Path:
     """Fill a fresh sibling of ``folder`` with ``write(tmp)`` and swap it in as a whole.
+
+    Args:
+        folder: the folder to replace (created if missing; a link: what it points at).
+        write: fills the empty folder it is given.
+        keep_other_files: files already in ``folder`` that ``write`` does not write are kept (a
+            README beside a saved model); False: the folder holds exactly what ``write`` wrote
+            (a training checkpoint, where a file of an older save would not match the rest).
 
     Returns ``folder``. Raises ``NotADirectoryError`` when ``folder`` is a file.
     """
@@ -126,14 +136,17 @@ def write_folder(folder: Path, write: Callable[[Path], None]) -> Path:
         raise NotADirectoryError(f"cannot save into {folder}: it is a file, not a folder")
     parent = folder.parent
     parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_saves(folder)
+    recover_folder(folder)
     try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}{_SAVE_MARK}{_host()}-{os.getpid()}-", dir=parent))
+        tmp = _make_dir(parent, f".{folder.name}{_SAVE_MARK}{_host()}-{os.getpid()}-")
     except PermissionError:
-        return _write_in_place(folder, write, f"its parent {parent} is not writable")
+        return _write_in_place(
+            folder, write, f"its parent {parent} is not writable", keep_other_files=keep_other_files
+        )
     try:
         write(tmp)
-        _carry_over(folder, tmp)
+        if keep_other_files:
+            _carry_over(folder, tmp)
         for f in tmp.iterdir():
             _fsync(f)
         _fsync(tmp)
@@ -143,13 +156,28 @@ def write_folder(folder: Path, write: Callable[[Path], None]) -> Path:
         except OSError as e:
             if e.errno not in (errno.EBUSY, errno.EXDEV, errno.EPERM):
                 raise
-            return _write_in_place(folder, write, f"it cannot be renamed ({e.strerror})")
+            return _write_in_place(
+                folder, write, f"it cannot be renamed ({e.strerror})", keep_other_files=keep_other_files
+            )
         _fsync(parent)
         if in_cwd:  # the working directory was the old folder: follow the new one
             os.chdir(folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)  # the new folder's temp, or the old save after a swap
     return folder
+
+
+def _make_dir(parent: Path, prefix: str) -> Path:
+    """A new folder ``parent/prefixRANDOM`` with the usual permissions (``tempfile.mkdtemp``'s are
+    owner-only, and the temporary folder becomes the saved one)."""
+    for _ in range(100):
+        path = parent / f"{prefix}{secrets.token_hex(4)}"
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, f"no free temporary name {prefix}... in {parent}")
 
 
 def _swap_in(tmp: Path, folder: Path) -> None:
@@ -237,10 +265,14 @@ def _link_or_copy(src: str, dst: str | Path) -> None:
         shutil.copy2(src, dst)
 
 
-def _remove_stale_saves(folder: Path) -> None:
-    """Remove temporary folders of savers that are gone (this host: the process is dead; another
-    host sharing the file system: older than a day). A previous save a killed saver had moved
-    aside (systems without an atomic exchange) is put back first."""
+def recover_folder(folder: Path) -> None:
+    """Finish what killed writers of ``folder`` left, before reading it.
+
+    The temporary folders beside it of writers that are gone (this host: the process is dead;
+    another host sharing the file system: older than a day) are removed. A writer killed between its two
+    renames (systems without an atomic exchange) leaves no ``folder``: its new folder, complete
+    before the old one was moved aside, is put in place (the old one if the new one is missing).
+    """
     host = _host()
     pattern = re.compile(rf"^\.(.*){re.escape(_SAVE_MARK)}([A-Za-z0-9]+)-(\d+)-")
     try:
@@ -261,11 +293,13 @@ def _remove_stale_saves(folder: Path) -> None:
         if not stale:
             continue
         if m.group(1) == folder.name and entry.name.endswith(".old") and not folder.exists():
-            try:
-                os.rename(entry.path, folder)
-                continue
-            except OSError:
-                pass
+            new = entry.path.removesuffix(".old")
+            with contextlib.suppress(OSError):
+                os.rename(new, folder)  # the rename the writer did not get to
+            if not folder.exists():
+                with contextlib.suppress(OSError):
+                    os.rename(entry.path, folder)
+                    continue
         shutil.rmtree(entry.path, ignore_errors=True)
 
 
@@ -283,8 +317,9 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _write_in_place(folder: Path, write: Callable[[Path], None], why: str) -> Path:
-    """Fallback when the folder cannot be replaced as a whole: each file atomically, in turn."""
+def _write_in_place(folder: Path, write: Callable[[Path], None], why: str, *, keep_other_files: bool) -> Path:
+    """Fallback when the folder cannot be replaced as a whole: each file atomically, in turn
+    (without ``keep_other_files``, the files ``write`` did not write are removed last)."""
     warnings.warn(
         f"saving into {folder} file by file, not as a whole folder, because {why}; a crash between "
         "the files can leave one new and one old",
@@ -295,13 +330,27 @@ def _write_in_place(folder: Path, write: Callable[[Path], None], why: str) -> Pa
     tmp = Path(tempfile.mkdtemp(prefix=f"{_SAVE_MARK}{os.getpid()}-", dir=folder))
     try:
         write(tmp)
-        for f in sorted(tmp.iterdir(), key=lambda p: p.name == CONFIG_NAME):  # config last
+        written = sorted(tmp.iterdir(), key=lambda p: p.name == CONFIG_NAME)  # config last
+        for f in written:
             _fsync(f)
             os.replace(f, folder / f.name)
+        if not keep_other_files:
+            keep = {f.name for f in written} | {tmp.name}
+            for entry in os.scandir(folder):
+                if entry.name not in keep:
+                    _remove(entry)
         _fsync(folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return folder
+
+
+def _remove(entry: os.DirEntry[str]) -> None:
+    if entry.is_dir(follow_symlinks=False):
+        shutil.rmtree(entry.path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(entry.path)
 
 
 def _is_cwd(folder: Path) -> bool:
