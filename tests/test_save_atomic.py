@@ -17,7 +17,7 @@ import pytest
 import torch
 
 import visionzoo
-from visionzoo import hub
+from visionzoo import hub, save
 
 pytestmark = pytest.mark.reliability
 
@@ -60,7 +60,7 @@ def _assert_complete(folder: Path, refs: list[Path]) -> None:
 
 
 def _temporaries(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.parent.iterdir() if hub._SAVE_MARK in p.name) + sorted(
+    return sorted(p.name for p in folder.parent.iterdir() if save._SAVE_MARK in p.name) + sorted(
         p.name for p in folder.iterdir() if p.name.startswith(".")
     )
 
@@ -86,7 +86,7 @@ def test_frozen_or_killed_saver_leaves_the_old_or_the_new_save(tmp_path: Path) -
                 os.kill(proc.pid, signal.SIGCONT)
         for _ in range(2000):  # kill while a save is in progress
             os.kill(proc.pid, signal.SIGSTOP)
-            if any(hub._SAVE_MARK in p.name for p in tmp_path.iterdir()):
+            if any(save._SAVE_MARK in p.name for p in tmp_path.iterdir()):
                 break
             os.kill(proc.pid, signal.SIGCONT)
             time.sleep(0.002)
@@ -96,7 +96,7 @@ def test_frozen_or_killed_saver_leaves_the_old_or_the_new_save(tmp_path: Path) -
         if proc.is_alive():
             proc.kill()
             proc.join()
-    left = [p.name for p in tmp_path.iterdir() if hub._SAVE_MARK in p.name]
+    left = [p.name for p in tmp_path.iterdir() if save._SAVE_MARK in p.name]
     assert left, "the saver was not caught in the middle of a save"
     _assert_complete(folder, refs)
     model = visionzoo.create_model(ARCH, num_classes=7)
@@ -146,9 +146,9 @@ def test_next_save_cleans_leftovers_and_keeps_other_files(tmp_path: Path) -> Non
     safetensors library's ``.tmpXXXXXX``); a live saver's and the user's own files stay."""
     folder = tmp_path / "saved"
     folder.mkdir()
-    host = hub._host()
-    dead = tmp_path / f".saved{hub._SAVE_MARK}{host}-{2**22 + 7}-abc"  # above Linux's largest pid
-    live = tmp_path / f".saved{hub._SAVE_MARK}{host}-{os.getpid()}-abc"
+    host = save._host()
+    dead = tmp_path / f".saved{save._SAVE_MARK}{host}-{2**22 + 7}-abc"  # above Linux's largest pid
+    live = tmp_path / f".saved{save._SAVE_MARK}{host}-{os.getpid()}-abc"
     for d in (dead, live):
         d.mkdir()
         (d / ".tmpAb12Cd").write_bytes(b"half a safetensors file")

@@ -1,7 +1,8 @@
 """A training run's folder: atomic checkpoint folders, crash recovery, and the run lock.
 
-``last/`` and ``best/`` are written under a temporary name and swapped in by rename, so an
-interrupted save never leaves a half-written checkpoint; :func:`recover_run_folder` finishes or
+``last/`` and ``best/`` are written by the core's atomic folder writer
+(:func:`visionzoo.save.write_folder`): filled under a temporary name and swapped in by rename, so
+an interrupted save never leaves a half-written checkpoint; :func:`recover_run_folder` finishes or
 undoes a swap a kill interrupted. :func:`lock_run_folder` holds an advisory lock (``flock``) on
 ``RUN/.train.lock`` for the whole run, so a second ``visionzoo train`` into the same folder is
 refused; the kernel drops the lock when its process ends however it ends, so a killed run never
@@ -14,13 +15,14 @@ import contextlib
 import filecmp
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from ..save import recover_folder, save_pretrained, write_folder
 from ._common import CLIError, atomic_write_text, check_writable_dir, fsync_path, note, rows_to_csv
 
 __all__ = [
@@ -33,7 +35,6 @@ __all__ = [
     "save_checkpoint",
     "sync_derived_files",
     "used_bytes",
-    "write_folder_atomically",
 ]
 
 STATE_NAME = "training_state.pt"
@@ -42,54 +43,30 @@ ADAPTIVE = ("adam", "adamw", "nadam", "radam")
 
 
 def save_checkpoint(folder: Path, model: nn.Module, state: dict[str, Any] | None = None) -> None:
-    """Write ``folder`` (model.safetensors + config.json [+ training state]) atomically."""
-    from .. import save_pretrained
+    """Write ``folder`` (model.safetensors + config.json [+ training state]) atomically, as
+    exactly these files (no file of an older checkpoint stays beside them)."""
 
     def write(tmp: Path) -> None:
         save_pretrained(model, tmp)
         if state is not None:
             torch.save(state, tmp / STATE_NAME)
 
-    write_folder_atomically(folder, write)
-
-
-def write_folder_atomically(folder: Path, write: Callable[[Path], None]) -> None:
-    """Fill a temporary sibling folder, fsync it, and swap it in by rename.
-
-    The previous ``folder`` is moved aside (``.NAME.old-PID``) only once the new one
-    (``.NAME.tmp-PID``) is complete on disk, so after a crash at any point either ``folder`` is
-    whole or :func:`recover_run_folder` can finish the swap. A failure restores the previous one.
-    """
-    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
-    old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        tmp.mkdir()
-        write(tmp)
-        for f in tmp.iterdir():
-            fsync_path(f)
-        fsync_path(tmp)
-        if folder.exists():
-            os.replace(folder, old)
-        os.replace(tmp, folder)
-        fsync_path(folder.parent)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old.exists() and not folder.exists():
-            os.replace(old, folder)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+    write_folder(folder, write, keep_other_files=False)
 
 
 def recover_run_folder(run: Path) -> None:
     """Repair what a killed ``visionzoo train`` may leave in a run folder, and remove its temporaries.
 
-    A ``.NAME.old-PID`` without ``NAME`` means the crash came between moving the previous
-    checkpoint aside and renaming the new one in; the new one (``.NAME.tmp-PID``) was complete,
-    so it takes its place. Every other ``.tmp``/``.old`` entry is a leftover and is removed.
+    :func:`visionzoo.save.recover_folder` finishes an interrupted swap of ``last/`` or ``best/``
+    and removes the temporaries of writers that are gone. A run folder written before train used
+    that writer may hold ``.NAME.tmp-PID`` / ``.NAME.old-PID`` instead: a ``.NAME.old-PID`` without
+    ``NAME`` means the crash came between moving the previous checkpoint aside and renaming the
+    new one in; the new one (``.NAME.tmp-PID``) was complete, so it takes its place. Every other
+    such entry whose writer is gone is removed.
     """
     for name in ("last", "best"):
         folder = run / name
+        recover_folder(folder)
         if not folder.exists():
             for old in sorted(run.glob(f".{name}.old-*")):
                 new = old.with_name(f".{name}.tmp-{old.name.rsplit('-', 1)[-1]}")
@@ -134,7 +111,7 @@ def sync_derived_files(output: Path, state: dict[str, Any]) -> None:
                     shutil.copyfile(last / n, tmp / n)
 
             note(f"best/ is behind last/ (interrupted save); copying epoch {state['epoch']} into {best}")
-            write_folder_atomically(best, copy)
+            write_folder(best, copy, keep_other_files=False)
     atomic_write_text(output / "metrics.csv", rows_to_csv(state["history"]))
 
 
