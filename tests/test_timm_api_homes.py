@@ -8,6 +8,7 @@ it, with the same outputs and gradients as without, drop-path masks included.
 
 from __future__ import annotations
 
+import argparse
 import copy
 import sys
 import types
@@ -198,3 +199,20 @@ def _stages(net: nn.Module) -> list[nn.Sequential]:
     if hasattr(net, "blocks"):  # EfficientNet / MobileNetV3: blocks = stages of blocks
         return list(net.blocks)
     return [stage.blocks for stage in net.stages]  # ResNet-V2: stages[i].blocks
+
+
+# --- resume_checkpoint ----------------------------------------------------------------------------
+def test_resume_checkpoint_reads_a_checkpoint_with_timms_run_args(tmp_path: Path) -> None:
+    """timm's train.py stores its ``argparse.Namespace`` under ``args``: the allowed global."""
+    trained = visionzoo.create_model("test_resnet", num_classes=3)
+    path = tmp_path / "last.pth.tar"
+    state = {"epoch": 1, "state_dict": trained.state_dict(), "args": argparse.Namespace(lr=0.1), "version": 2}
+    torch.save(state, path)
+    fresh = visionzoo.create_model("test_resnet", num_classes=3)
+    assert builder.resume_checkpoint(fresh, path) == 2
+    assert timm.models.resume_checkpoint(visionzoo.create_model("test_resnet", num_classes=3), str(path)) == 2
+    for k, v in trained.state_dict().items():
+        torch.testing.assert_close(fresh.state_dict()[k], v)
+    torch.save({**state, "args": nn.Identity()}, path)  # anything else is still refused
+    with pytest.raises(visionzoo.WeightsError, match="refusing to resume from .*other than tensors"):
+        builder.resume_checkpoint(fresh, path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import pickle
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -226,7 +227,8 @@ def resume_checkpoint(
 
     Loads the model weights and, when given, the optimizer's and the loss scaler's state (under
     ``loss_scaler.state_dict_key``). The file is read with ``torch.load(weights_only=True)``: it
-    never runs code. ``log_info`` is accepted for timm's signature; nothing is logged.
+    never runs code; the run's ``args`` (an ``argparse.Namespace``) is allowed, as for
+    ``load_checkpoint``. ``log_info`` is accepted for timm's signature; nothing is logged.
 
     Returns:
         The epoch to resume at (the checkpoint's ``epoch``, +1 for ``version`` >= 2 files, as
@@ -239,8 +241,14 @@ def resume_checkpoint(
     if not path.is_file():
         raise hub.WeightsError(f"checkpoint not found: {path}")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # refused globals and damaged files alike: say which file and why
+        # NOTE: hub's weights-only reader, with its one allow-list of training-checkpoint globals
+        ckpt = hub._torch_load(path, mmap=False)
+    except pickle.UnpicklingError as e:
+        raise hub.WeightsError(
+            f"refusing to resume from {path}: it holds objects other than tensors and plain data, "
+            "which only arbitrary unpickling (able to run code) would load"
+        ) from e
+    except Exception as e:  # damaged files fail in many ways: say which file and why
         raise hub.WeightsError(f"cannot resume from {path}: {str(e).splitlines()[0]}") from e
     if not isinstance(ckpt, dict):
         raise hub.WeightsError(f"{path} holds a {type(ckpt).__name__}, not a checkpoint")
