@@ -349,7 +349,8 @@ def test_has_weights_prefixes_overlay_and_advice_follow_the_table(
     assert PretrainedCfg(license=str(folder)).has_weights
     assert "license" in visionzoo.pretrained.SOURCE_KEYS and "url" not in visionzoo.pretrained.SOURCE_KEYS
     assert visionzoo.parse_model_name(f"test-dir:{folder}") == ("test-dir", str(folder))
-    assert visionzoo.parse_model_name(f"local-dir:{folder}") == (None, f"local-dir:{folder}")
+    with pytest.raises(ValueError, match="unknown source 'local-dir:'; valid: hf-hub:, hf_hub:, test-dir:"):
+        visionzoo.parse_model_name(f"local-dir:{folder}")  # removed from the table: not a name either
     model = visionzoo.create_model(f"test-dir:{folder}", pretrained=True)
     assert model.pretrained_cfg.license == str(folder) and _same(model, weights)
     # an overlay naming a source replaces the config's others

@@ -10,6 +10,7 @@ from .builder import load_checkpoint, load_pretrained
 from .factory import build_model_with_cfg, create_model, parse_model_name, save_pretrained
 from .features import FeatureDictNet, FeatureHookNet, FeatureInfo, FeatureListNet
 from .hub import WeightsError, WeightsUnavailable
+from .layers.config import is_exportable, is_scriptable, set_exportable, set_scriptable
 from .model import VisionModel
 from .optimize import optimize_for_inference
 from .pretrained import PretrainedCfg
@@ -19,6 +20,7 @@ from .registry import (
     get_arch_pretrained_cfgs,
     get_deprecated_models,
     get_pretrained_cfg,
+    get_pretrained_cfg_value,
     is_model,
     is_model_pretrained,
     list_models,
@@ -49,8 +51,11 @@ __all__ = [
     "get_arch_pretrained_cfgs",
     "get_deprecated_models",
     "get_pretrained_cfg",
+    "get_pretrained_cfg_value",
+    "is_exportable",
     "is_model",
     "is_model_pretrained",
+    "is_scriptable",
     "list_models",
     "list_modules",
     "list_pretrained",
@@ -63,5 +68,7 @@ __all__ = [
     "register_model",
     "resolve_pretrained_cfg",
     "save_pretrained",
+    "set_exportable",
+    "set_scriptable",
     "split_model_name_tag",
 ]

@@ -11,7 +11,9 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import pickle
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -38,6 +40,7 @@ __all__ = [
     "load_checkpoint",
     "load_pretrained",
     "load_state_dict_into",
+    "resume_checkpoint",
 ]
 
 _FEATURE_CLASSES: dict[str, type[nn.Module]] = {
@@ -211,6 +214,57 @@ def load_checkpoint(
     if filter_fn is not None:
         state_dict = filter_fn(state_dict, model)
     load_state_dict_into(model, state_dict, strict=strict, source=str(checkpoint_path))
+
+
+def resume_checkpoint(
+    model: nn.Module,
+    checkpoint_path: str | os.PathLike[str],
+    optimizer: torch.optim.Optimizer | None = None,
+    loss_scaler: Any = None,
+    log_info: bool = True,
+) -> int | None:
+    """Restore a training checkpoint in the layout timm's ``train.py`` writes (timm's call).
+
+    Loads the model weights and, when given, the optimizer's and the loss scaler's state (under
+    ``loss_scaler.state_dict_key``). The file is read with ``torch.load(weights_only=True)``: it
+    never runs code; the run's ``args`` (an ``argparse.Namespace``) is allowed, as for
+    ``load_checkpoint``. ``log_info`` is accepted for timm's signature; nothing is logged.
+
+    Returns:
+        The epoch to resume at (the checkpoint's ``epoch``, +1 for ``version`` >= 2 files, as
+        timm's saver writes them), or None for a plain state dict.
+
+    Raises:
+        WeightsError: a missing or unreadable file, or one that holds no checkpoint dict.
+    """
+    path = Path(checkpoint_path)
+    if not path.is_file():
+        raise hub.WeightsError(f"checkpoint not found: {path}")
+    try:
+        # NOTE: hub's weights-only reader, with its one allow-list of training-checkpoint globals
+        ckpt = hub._torch_load(path, mmap=False)
+    except pickle.UnpicklingError as e:
+        raise hub.WeightsError(
+            f"refusing to resume from {path}: it holds objects other than tensors and plain data, "
+            "which only arbitrary unpickling (able to run code) would load"
+        ) from e
+    except Exception as e:  # damaged files fail in many ways: say which file and why
+        raise hub.WeightsError(f"cannot resume from {path}: {str(e).splitlines()[0]}") from e
+    if not isinstance(ckpt, dict):
+        raise hub.WeightsError(f"{path} holds a {type(ckpt).__name__}, not a checkpoint")
+    if "state_dict" not in ckpt:
+        model.load_state_dict(hub.clean_state_dict(ckpt))
+        return None
+    model.load_state_dict(hub.clean_state_dict(ckpt["state_dict"]))
+    if optimizer is not None and "optimizer" in ckpt:
+        optimizer.load_state_dict(ckpt["optimizer"])
+    key = getattr(loss_scaler, "state_dict_key", None)
+    if loss_scaler is not None and key in ckpt:
+        loss_scaler.load_state_dict(ckpt[key])
+    epoch = ckpt.get("epoch")
+    if epoch is None:
+        return None
+    return int(epoch) + (1 if ckpt.get("version", 1) > 1 else 0)
 
 
 # --- the builder ----------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from . import hub
 from .adapt import FilterFn
 from .builder import build_model
 from .hub import save_pretrained
+from .layers.config import set_layer_config
 from .pretrained import PretrainedCfg, as_pretrained_cfg
 from .registry import (
     UnknownModelError,
@@ -32,14 +33,46 @@ from .registry import (
 )
 from .variants import Pruned, Recipe
 
-__all__ = ["build_model_with_cfg", "create_model", "parse_model_name", "save_pretrained"]
+__all__ = [
+    "build_model_with_cfg",
+    "create_model",
+    "parse_model_name",
+    "safe_model_name",
+    "save_pretrained",
+]
 
 
 def parse_model_name(model_name: str) -> tuple[str | None, str]:
-    """``"hf-hub:org/repo"`` -> ``("hf-hub", "org/repo")``; a plain name has source ``None``."""
+    """``"hf-hub:org/repo"`` -> ``("hf-hub", "org/repo")``, ``"resnet50"`` -> ``(None, "resnet50")``.
+
+    Raises:
+        TypeError: ``model_name`` is not a non-empty string.
+        ValueError: a ``source:`` prefix no weight source has, nothing after a known prefix, or a
+            plain name that cannot be a model name (whitespace or a path separator in it).
+    """
     if not isinstance(model_name, str) or not model_name:
         raise TypeError(f"model_name must be a non-empty string, got {model_name!r}")
-    return hub.split_source_prefix(model_name)
+    source, location = hub.split_source_prefix(model_name)
+    if source is not None:
+        if not location:
+            raise ValueError(f"{model_name!r} names no {source} location after the prefix")
+        return source, location
+    if ":" in model_name:  # no model name has one: a source prefix the table does not know
+        scheme = model_name.split(":", 1)[0] + ":"
+        valid = ", ".join(prefix for s in hub.SOURCES for prefix in s.prefixes)
+        raise ValueError(f"{model_name!r}: unknown source {scheme!r}; valid: {valid} or a plain model name")
+    if any(c.isspace() for c in model_name) or "/" in model_name or "\\" in model_name:
+        raise ValueError(f"{model_name!r} is not a model name (e.g. 'resnet50' or 'resnet50.a1_in1k')")
+    return None, model_name
+
+
+def safe_model_name(model_name: str, remove_source: bool = True) -> str:
+    """``model_name`` as a file-name-safe string (run folders, exported files): every
+    non-alphanumeric character becomes ``_``, trailing ones are dropped; ``remove_source`` first
+    drops a ``hf-hub:`` / ``local-dir:`` prefix (see :func:`parse_model_name`)."""
+    if remove_source:
+        model_name = parse_model_name(model_name)[1]
+    return "".join(c if c.isalnum() else "_" for c in model_name).rstrip("_")
 
 
 def _check_has_weights(cfg: PretrainedCfg) -> None:
@@ -62,6 +95,9 @@ def create_model(
     pretrained_cfg_overlay: Mapping[str, Any] | None = None,
     checkpoint_path: str | os.PathLike[str] | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
+    scriptable: bool | None = None,
+    exportable: bool | None = None,
+    no_jit: bool | None = None,
     **kwargs: Any,
 ) -> nn.Module:
     """Build a model by name.
@@ -76,6 +112,9 @@ def create_model(
         pretrained_cfg_overlay: fields replacing the config's, e.g. ``dict(file="w.safetensors")``.
         checkpoint_path: a local checkpoint to load after building (training checkpoints OK).
         cache_dir: download cache for Hub / URL weights.
+        scriptable, exportable, no_jit: timm's layer switches, set (when not None) while the
+            model is built, as ``set_layer_config`` does; every visionzoo layer scripts and
+            exports either way.
         **kwargs: model arguments: ``num_classes``, ``in_chans``, ``global_pool``, ``drop_rate``,
             ``drop_path_rate``, ``output_stride``, ``features_only``, ``out_indices``,
             ``feature_cls``, ``device``, ``dtype`` and each family's own. ``None`` values are
@@ -89,42 +128,43 @@ def create_model(
         >>> m(torch.randn(1, 1, 224, 224)).shape  # doctest: +SKIP
         torch.Size([1, 1000])
     """
-    name, named = model_name, hub.name_source(model_name, cache_dir)
-    if named is not None:  # hf-hub:... / local-dir:...: architecture and config from config.json
-        arch, cfg_fields, model_args = named
-        if pretrained_cfg is None:
-            pretrained_cfg = as_pretrained_cfg(cfg_fields)
-        for key, value in model_args.items():
-            kwargs.setdefault(key, value)
-        name = arch
-    arch, tag = resolve_model_name(name)
-    cfg = resolve_pretrained_cfg(
-        f"{arch}.{tag}" if tag else arch,
-        pretrained_cfg,
-        pretrained_cfg_overlay,
-    )
-    if pretrained:
-        _check_has_weights(cfg)
-    recipe = get_recipe(arch)
-    if recipe is not None:
-        return build_model(
-            recipe, cfg, pretrained, checkpoint_path=checkpoint_path, cache_dir=cache_dir, **kwargs
+    with set_layer_config(scriptable=scriptable, exportable=exportable, no_jit=no_jit):
+        name, named = model_name, hub.name_source(model_name, cache_dir)
+        if named is not None:  # hf-hub:... / local-dir:...: architecture and config from config.json
+            arch, cfg_fields, model_args = named
+            if pretrained_cfg is None:
+                pretrained_cfg = as_pretrained_cfg(cfg_fields)
+            for key, value in model_args.items():
+                kwargs.setdefault(key, value)
+            name = arch
+        arch, tag = resolve_model_name(name)
+        cfg = resolve_pretrained_cfg(
+            f"{arch}.{tag}" if tag else arch,
+            pretrained_cfg,
+            pretrained_cfg_overlay,
         )
-    # a bare @register_model entrypoint: it gets the resolved config when the caller chose one, and
-    # builder options only when set, so simple user entrypoints need not accept them
-    chosen = pretrained_cfg is not None or pretrained_cfg_overlay or tag
-    options = dict(
-        pretrained_cfg=cfg if chosen else None, checkpoint_path=checkpoint_path, cache_dir=cache_dir
-    )
-    kwargs.update({k: v for k, v in options.items() if v is not None})
-    model = model_entrypoint(arch)(pretrained=pretrained, **kwargs)
-    if kwargs.get("features_only") and not getattr(model, "feature_info", None):
-        # a user entrypoint that swallowed features_only would otherwise return a classifier
-        raise ValueError(
-            f"{arch} does not support features_only: its entrypoint returned a {type(model).__name__} "
-            "without feature_info; build it with build_model_with_cfg and set feature_info"
+        if pretrained:
+            _check_has_weights(cfg)
+        recipe = get_recipe(arch)
+        if recipe is not None:
+            return build_model(
+                recipe, cfg, pretrained, checkpoint_path=checkpoint_path, cache_dir=cache_dir, **kwargs
+            )
+        # a bare @register_model entrypoint: it gets the resolved config when the caller chose one, and
+        # builder options only when set, so simple user entrypoints need not accept them
+        chosen = pretrained_cfg is not None or pretrained_cfg_overlay or tag
+        options = dict(
+            pretrained_cfg=cfg if chosen else None, checkpoint_path=checkpoint_path, cache_dir=cache_dir
         )
-    return model
+        kwargs.update({k: v for k, v in options.items() if v is not None})
+        model = model_entrypoint(arch)(pretrained=pretrained, **kwargs)
+        if kwargs.get("features_only") and not getattr(model, "feature_info", None):
+            # a user entrypoint that swallowed features_only would otherwise return a classifier
+            raise ValueError(
+                f"{arch} does not support features_only: its entrypoint returned a {type(model).__name__} "
+                "without feature_info; build it with build_model_with_cfg and set feature_info"
+            )
+        return model
 
 
 def build_model_with_cfg(

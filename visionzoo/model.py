@@ -2,12 +2,14 @@
 
 A family subclasses :class:`VisionModel`, builds its trunk and head in ``__init__`` and
 implements ``forward_features``. Classification head handling, ``forward_intermediates``,
-gradient checkpointing switches and config access come from here.
+gradient checkpointing switches and config access come from here, with the module helpers
+families (and code written for timm) call: ``checkpoint_seq``, ``named_apply``, ``named_modules``,
+``model_parameters``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
@@ -20,7 +22,16 @@ from .layers.classifier import ClassifierHead, create_classifier
 from .layers.token_pool import TOKEN_POOL_TYPES, global_pool_nlc
 from .pretrained import PretrainedCfg
 
-__all__ = ["TokenModel", "VisionModel", "checkpoint_seq", "model_in_chans", "model_input_size"]
+__all__ = [
+    "TokenModel",
+    "VisionModel",
+    "checkpoint_seq",
+    "model_in_chans",
+    "model_input_size",
+    "model_parameters",
+    "named_apply",
+    "named_modules",
+]
 
 
 def model_in_chans(model: nn.Module) -> int:
@@ -49,25 +60,49 @@ def model_input_size(model: nn.Module) -> tuple[int, int, int]:
 
 
 def checkpoint_seq(
-    functions: Iterable[Callable[[torch.Tensor], torch.Tensor]],
+    functions: Iterable[Any],
     x: torch.Tensor,
-    *,
     every: int = 1,
+    flatten: bool = False,
     skip_last: bool = False,
+    preserve_rng_state: bool = True,
+    *,
+    use_reentrant: bool | None = None,
 ) -> torch.Tensor:
-    """Run ``functions`` (modules, e.g. an ``nn.Sequential``'s blocks) in order, recomputing the
-    activations inside each run of ``every`` of them in backward instead of keeping them.
+    """Run ``functions`` in order, recomputing the activations inside each run of ``every`` of them
+    in backward instead of keeping them (timm's call; eager only).
 
     Args:
-        functions: the sequence to run.
-        x: its input.
+        functions: the modules (or tensor functions) to run, e.g. an ``nn.Sequential``.
+        x: their input.
         every: how many functions one checkpoint spans.
-        skip_last: run the last span normally (its activations are needed right away).
+        flatten: ``functions`` holds sequences (stages of blocks): run their items instead, so
+            each block is a recompute unit.
+        skip_last: run the last function normally (its activations are needed right away).
+        preserve_rng_state: replay the RNG state in recomputation, so dropout / drop-path draw
+            the same masks as in the forward pass.
+        use_reentrant: torch's reentrant checkpoint variant (default: the non-reentrant one).
 
     Returns:
         The output of the last function.
+
+    Raises:
+        ValueError: ``every`` is not a positive int.
+        TypeError: with ``flatten``, an item that is not a sequence of functions.
     """
-    fns = list(functions)
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ValueError(f"every must be an int >= 1, got {every!r}")
+    fns: list[Callable[[torch.Tensor], torch.Tensor]] = []
+    for item in functions:
+        if not flatten:
+            fns.append(item)
+        elif isinstance(item, Iterable):
+            fns.extend(item)
+        else:
+            raise TypeError(
+                f"checkpoint_seq(flatten=True) needs sequences of functions (e.g. stages as "
+                f"nn.Sequential), got a {type(item).__name__}"
+            )
 
     def run_span(start: int, end: int) -> Callable[[torch.Tensor], torch.Tensor]:
         def forward(t: torch.Tensor) -> torch.Tensor:
@@ -77,13 +112,55 @@ def checkpoint_seq(
 
         return forward
 
-    spans = [(i, min(i + every, len(fns))) for i in range(0, len(fns), max(1, every))]
-    for i, (start, end) in enumerate(spans):
-        if skip_last and i == len(spans) - 1:
-            x = run_span(start, end)(x)
-        else:
-            x = checkpoint(run_span(start, end), x, use_reentrant=False)
-    return x
+    last = len(fns) - 1 if skip_last and fns else len(fns)
+    for start in range(0, last, every):
+        end = min(start + every, last)
+        x = checkpoint(
+            run_span(start, end),
+            x,
+            use_reentrant=bool(use_reentrant),
+            preserve_rng_state=preserve_rng_state,
+        )
+    return run_span(last, len(fns))(x)
+
+
+def named_apply(
+    fn: Callable[..., Any],
+    module: nn.Module,
+    name: str = "",
+    depth_first: bool = True,
+    include_root: bool = False,
+) -> nn.Module:
+    """Call ``fn(module=m, name=dotted_name)`` on every submodule of ``module`` (timm's helper, used
+    for per-module weight init). Children come before their parent with ``depth_first``, after
+    it otherwise; ``include_root`` adds ``module`` itself.
+
+    Returns:
+        ``module``.
+    """
+    for child_name, child in named_modules(module, name, depth_first=depth_first, include_root=include_root):
+        fn(module=child, name=child_name)
+    return module
+
+
+def named_modules(
+    module: nn.Module, name: str = "", depth_first: bool = True, include_root: bool = False
+) -> Iterator[tuple[str, nn.Module]]:
+    """``(dotted name, submodule)`` pairs in :func:`named_apply`'s order."""
+    if not depth_first and include_root:
+        yield name, module
+    for child_name, child in module.named_children():
+        dotted = f"{name}.{child_name}" if name else child_name
+        yield from named_modules(child, dotted, depth_first=depth_first, include_root=True)
+    if depth_first and include_root:
+        yield name, module
+
+
+def model_parameters(model: nn.Module, exclude_head: bool = False) -> Iterator[nn.Parameter]:
+    """``model``'s parameters; ``exclude_head`` leaves out the last two (the classifier's weight and
+    bias, as timm counts them)."""
+    params = list(model.parameters())
+    return iter(params[:-2] if exclude_head else params)
 
 
 class VisionModel(nn.Module):

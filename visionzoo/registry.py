@@ -30,11 +30,14 @@ __all__ = [
     "Entrypoint",
     "UnknownModelError",
     "family_entrypoint",
+    "get_arch_name",
     "get_arch_pretrained_cfgs",
     "get_deprecated_models",
     "get_pretrained_cfg",
+    "get_pretrained_cfg_value",
     "get_recipe",
     "is_model",
+    "is_model_in_modules",
     "is_model_pretrained",
     "list_models",
     "list_modules",
@@ -100,6 +103,11 @@ def split_model_name_tag(model_name: str, no_tag: str = "") -> tuple[str, str]:
     """``"resnet50.a1_in1k"`` -> ``("resnet50", "a1_in1k")``; a name with no tag gets ``no_tag``."""
     arch, _, tag = model_name.partition(".")
     return arch, tag or no_tag
+
+
+def get_arch_name(model_name: str) -> str:
+    """``"resnet50.a1_in1k"`` -> ``"resnet50"``."""
+    return split_model_name_tag(model_name)[0]
 
 
 def _module_short_name(module: str) -> str:
@@ -284,15 +292,19 @@ def list_models(
     module: str | Iterable[str] = "",
     pretrained: bool = False,
     exclude_filters: str | Iterable[str] = "",
+    name_matches_cfg: bool = False,
     include_tags: bool | None = None,
 ) -> list[str]:
-    """Registered model names, naturally sorted (``resnet2`` before ``resnet10``).
+    """Registered model names, naturally sorted (``resnet2`` before ``resnet10``); timm's
+    arguments, in timm's order.
 
     Args:
         filter: fnmatch pattern(s) to include, e.g. ``"resnet*"`` or ``["*resnext*", "dense*"]``.
         module: limit to family module(s), e.g. ``"resnet"`` (imports only those families).
         pretrained: keep only names that have weights.
         exclude_filters: fnmatch pattern(s) to drop after including.
+        name_matches_cfg: keep only names with a pretrained config registered under them (an
+            architecture with any config, or an ``arch.tag``).
         include_tags: list ``arch.tag`` names; defaults to ``pretrained``.
 
     Returns:
@@ -323,7 +335,15 @@ def list_models(
             names = {n for n in names if not any(fnmatch.fnmatchcase(n, p) for p in excludes)}
         if pretrained:
             names = {n for n in names if _name_has_weights(n)}
+        if name_matches_cfg:
+            names = {n for n in names if _name_has_cfg(n)}
     return sorted(names, key=_natural_key)
+
+
+def _name_has_cfg(name: str) -> bool:
+    arch, tag = split_model_name_tag(name)
+    tags = _cfgs.get(arch) or {}
+    return bool(tags) and (not tag or tag in tags)
 
 
 def _name_has_weights(name: str) -> bool:
@@ -333,6 +353,12 @@ def _name_has_weights(name: str) -> bool:
         return False
     cfg = tags.get(tag) if tag else next(iter(tags.values()))
     return cfg is not None and cfg.has_weights
+
+
+def is_model_in_modules(model_name: str, module_names: str | Iterable[str]) -> bool:
+    """Whether ``model_name``'s architecture is registered by one of the family modules named."""
+    modules = _as_list(module_names)
+    return bool(modules) and get_arch_name(model_name) in list_models(module=modules)
 
 
 def list_pretrained(filter: str | Iterable[str] = "", exclude_filters: str | Iterable[str] = "") -> list[str]:
@@ -366,6 +392,20 @@ def get_pretrained_cfg(model_name: str, allow_unregistered: bool = True) -> Pret
         raise UnknownModelError(f"model {arch!r} has no pretrained cfg registered")
     cfg = tags[tag] if tag else next(iter(tags.values()))
     return with_results(cfg)
+
+
+def get_pretrained_cfg_value(model_name: str, cfg_key: str) -> Any:
+    """One field of ``model_name``'s pretrained config (``None`` when the model has no config).
+
+    Raises:
+        KeyError: ``cfg_key`` is not a config field (the message lists the valid ones).
+    """
+    cfg = get_pretrained_cfg(model_name)
+    if cfg is None:
+        return None
+    if cfg_key not in cfg:
+        raise KeyError(f"{cfg_key!r} is not a pretrained cfg field; valid: {', '.join(cfg)}")
+    return cfg[cfg_key]
 
 
 def get_arch_pretrained_cfgs(model_name: str) -> dict[str, PretrainedCfg]:

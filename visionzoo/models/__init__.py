@@ -14,22 +14,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from ..builder import load_checkpoint, load_pretrained
-from ..compat import (
-    checkpoint_seq,
-    create_model,
-    get_arch_name,
-    get_pretrained_cfg_value,
-    is_model_in_modules,
-    list_models,
-    model_parameters,
-    named_apply,
-    named_modules,
-    parse_model_name,
-    resume_checkpoint,
-    safe_model_name,
-)
-from ..factory import build_model_with_cfg
+from ..builder import load_checkpoint, load_pretrained, resume_checkpoint
+from ..factory import build_model_with_cfg, create_model, parse_model_name, safe_model_name
 from ..features import FeatureDictNet, FeatureGraphNet, FeatureHookNet, FeatureInfo, FeatureListNet
 from ..hub import clean_state_dict, load_state_dict
 from ..layers._fx import (
@@ -42,14 +28,19 @@ from ..layers._fx import (
     register_notrace_function,
     register_notrace_module,
 )
+from ..model import checkpoint_seq, model_parameters, named_apply, named_modules
 from ..pretrained import PretrainedCfg
 from ..prune import adapt_model_from_string
 from ..registry import (
+    get_arch_name,
     get_arch_pretrained_cfgs,
     get_deprecated_models,
     get_pretrained_cfg,
+    get_pretrained_cfg_value,
     is_model,
+    is_model_in_modules,
     is_model_pretrained,
+    list_models,
     list_modules,
     list_pretrained,
     model_entrypoint,

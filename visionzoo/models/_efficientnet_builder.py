@@ -63,7 +63,6 @@ __all__ = [
     "BN_MOMENTUM_TF_DEFAULT",
     "BlockArgs",
     "EfficientNetBuilder",
-    "checkpoint_blocks",
     "decode_arch_def",
     "decode_block_str",
     "efficientnet_init_weights",
@@ -505,11 +504,6 @@ def resolve_block_args(
 # features_only for both families: the taps sit inside ``blocks``; the hook wrapper keeps timm's
 # backbone layout (``conv_stem``, ``bn1``, ``blocks.*``), so timm features-only checkpoints load as is.
 FEATURE_CFG = dict(feature_cls="hook", no_rewrite=False)
-
-
-def checkpoint_blocks(blocks: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Run ``blocks`` (stages of blocks) with one recompute unit per block (eager only)."""
-    return checkpoint_seq([b for stage in blocks.children() for b in stage.children()], x)
 
 
 def run_stages(

@@ -29,7 +29,7 @@ from ..layers.activations import LayerType
 from ..layers.evo_norm import EvoNorm2dS0
 from ..layers.global_context import GlobalContext
 from ..layers.layer_norm import LayerNormAct2d
-from ..model import VisionModel
+from ..model import VisionModel, checkpoint_seq
 from ..pretrained import IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
 from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import Pruned, model_args_type
@@ -40,7 +40,6 @@ from ._efficientnet_builder import (
     ArchDef,
     BlockArgs,
     EfficientNetBuilder,
-    checkpoint_blocks,
     decode_arch_def,
     efficientnet_init_weights,
     resolve_block_args,
@@ -166,7 +165,7 @@ class EfficientNet(VisionModel):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.bn1(self.conv_stem(x))
         if not torch.jit.is_scripting() and self._checkpointing():  # static under TorchScript
-            x = checkpoint_blocks(self.blocks, x)
+            x = checkpoint_seq(self.blocks, x, flatten=True)  # one recompute unit per block
         else:
             x = self.blocks(x)
         return self.bn2(self.conv_head(x))

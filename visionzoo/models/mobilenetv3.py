@@ -22,7 +22,7 @@ from torch import nn
 
 from ..layers import SelectAdaptivePool2d, act_or_identity, create_conv2d, get_act_layer, get_norm_act_layer
 from ..layers.activations import LayerType
-from ..model import VisionModel
+from ..model import VisionModel, checkpoint_seq
 from ..pretrained import IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
 from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import model_args_type
@@ -33,7 +33,6 @@ from ._efficientnet_builder import (
     ArchDef,
     BlockArgs,
     EfficientNetBuilder,
-    checkpoint_blocks,
     efficientnet_init_weights,
     resolve_block_args,
     resolve_norm_layer,
@@ -184,7 +183,7 @@ class MobileNetV3(VisionModel):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.bn1(self.conv_stem(x))
         if not torch.jit.is_scripting() and self._checkpointing():  # static under TorchScript
-            x = checkpoint_blocks(self.blocks, x)
+            x = checkpoint_seq(self.blocks, x, flatten=True)  # one recompute unit per block
         else:
             x = self.blocks(x)
         return x

@@ -547,7 +547,8 @@ class ResNetV2(VisionModel):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
         if not torch.jit.is_scripting() and self._checkpointing():  # static under TorchScript
-            x = _checkpoint_blocks(self.stages, x)
+            # one recompute unit per block, across stages
+            x = checkpoint_seq((cast(ResNetStage, s).blocks for s in self.stages), x, flatten=True)
         else:
             x = self.stages(x)
         return self.norm(x)
@@ -585,12 +586,6 @@ class ResNetV2(VisionModel):
             self.stem = self.stem[: self.stem_feat_idx + 1]
         if max_index < len(self.feature_info) - 1:
             self.norm = nn.Identity()
-
-
-def _checkpoint_blocks(stages: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
-    """Run ``stages`` with one recompute unit per block (eager only: TorchScript parses no
-    two-generator comprehensions)."""
-    return checkpoint_seq([b for stage in stages for b in cast(ResNetStage, stage).blocks], x)
 
 
 # --- BiT .npz checkpoints -------------------------------------------------------------------------
