@@ -11,23 +11,29 @@ from __future__ import annotations
 import csv
 import dataclasses
 import functools
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
 from importlib import resources
+from types import MappingProxyType
 from typing import Any
 
 __all__ = [
+    "HUGGINGFACE_RELEASES",
     "IMAGENET_DEFAULT_MEAN",
     "IMAGENET_DEFAULT_STD",
     "IMAGENET_INCEPTION_MEAN",
     "IMAGENET_INCEPTION_STD",
+    "NO_WEIGHTS",
     "OPENAI_CLIP_MEAN",
     "OPENAI_CLIP_STD",
+    "RWIGHTMAN_RELEASES",
     "WEIGHT_CFG_BASE",
     "PretrainedCfg",
     "as_pretrained_cfg",
     "cfg_for_in_chans",
     "published_results",
+    "weight",
 ]
 
 IMAGENET_DEFAULT_MEAN = (0.485, 0.456, 0.406)
@@ -40,6 +46,15 @@ OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 # What every registered weight config starts from (a family's cfg_defaults and each entry go over
 # it): weights on the Hub at "timm/arch.tag", no direct URL, as timm's configs say.
 WEIGHT_CFG_BASE: dict[str, Any] = dict(url="", hf_hub_id="timm/")
+
+# A weight-table profile for a name with no published weights (timm's ``untrained`` tags): no Hub
+# copy, so ``pretrained=True`` has nothing to load. Read-only, as every table shares it.
+NO_WEIGHTS: Mapping[str, Any] = MappingProxyType({"hf_hub_id": None})
+
+# Release-asset roots of timm's GitHub repository, old home and new, that many weight URLs start
+# with (``RWIGHTMAN_RELEASES + "v0.1-weights/file.pth"``).
+RWIGHTMAN_RELEASES = "https://github.com/rwightman/pytorch-image-models/releases/download/"
+HUGGINGFACE_RELEASES = "https://github.com/huggingface/pytorch-image-models/releases/download/"
 
 # Keys a mapping view always shows, even when None (timm shows these too).
 _KEEP_NULL = frozenset({"pool_size", "first_conv", "classifier"})
@@ -176,6 +191,58 @@ def _check_fields(values: Mapping[str, Any], what: str) -> None:
             f"{what}: unknown field(s) {', '.join(map(repr, unknown))}; "
             f"valid fields are {', '.join(sorted(_FIELD_NAMES))}"
         )
+
+
+def weight(
+    *profiles: Mapping[str, Any],
+    default: bool = False,
+    size: int | None = None,
+    test: int | None = None,
+    crop: float | None = None,
+    pool_reduction: int | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """One entry of a family's weight table (``{"arch.tag": weight(...)}``).
+
+    Every family writes its table with this, so entries read alike and a misspelt field fails
+    where the table is written, not at registration.
+
+    Args:
+        profiles: shared field sets (a training recipe, :data:`NO_WEIGHTS`), merged left to right.
+        default: mark this tag as its architecture's default (required where it has several).
+        size: square input side: sets ``input_size``, and ``pool_size`` when ``pool_reduction``
+            is given (a family passes that once, e.g. ``functools.partial(weight,
+            pool_reduction=32)``, so the final feature map follows the input).
+        test: square test input side (``test_input_size``).
+        crop: ``crop_pct``.
+        fields: :class:`PretrainedCfg` fields, over the profiles.
+
+    Returns:
+        The fields as a dict, with ``default=True`` when marked (``register_family`` reads it).
+    """
+    derived: dict[str, Any] = {}
+    if size is not None:
+        derived["input_size"] = (3, size, size)
+        if pool_reduction is not None:
+            derived["pool_size"] = (math.ceil(size / pool_reduction),) * 2
+    if test is not None:
+        derived["test_input_size"] = (3, test, test)
+    if crop is not None:
+        derived["crop_pct"] = crop
+    clash = sorted(derived.keys() & fields.keys())
+    if clash:
+        raise TypeError(
+            f"weight entry: {', '.join(clash)} given both as a field and through size=/test=/crop=; "
+            "give each once"
+        )
+    entry: dict[str, Any] = {}
+    for part in (*profiles, fields):
+        _check_fields(part, "weight entry")
+        entry.update(part)
+    entry.update(derived)
+    if default:
+        entry["default"] = True
+    return entry
 
 
 def as_pretrained_cfg(value: PretrainedCfg | Mapping[str, Any]) -> PretrainedCfg:

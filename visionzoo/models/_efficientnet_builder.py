@@ -48,6 +48,13 @@ from ..layers.attention2d import MultiQueryAttention2d
 from ..layers.cond_conv2d import CondConv2d
 from ..layers.helpers import make_divisible
 from ..model import checkpoint_seq
+from ..pretrained import (
+    HUGGINGFACE_RELEASES,
+    IMAGENET_INCEPTION_MEAN,
+    IMAGENET_INCEPTION_STD,
+    RWIGHTMAN_RELEASES,
+    weight,
+)
 from ._efficientnet_blocks import (
     CondConvResidual,
     ConvBnAct,
@@ -61,11 +68,17 @@ from ._efficientnet_blocks import (
 __all__ = [
     "BN_EPS_TF_DEFAULT",
     "BN_MOMENTUM_TF_DEFAULT",
+    "CFG_DEFAULTS",
+    "HF_WEIGHTS",
+    "INCEPTION_NORM",
+    "RW_TRESNET",
+    "RW_WEIGHTS",
     "BlockArgs",
     "EfficientNetBuilder",
     "decode_arch_def",
     "decode_block_str",
     "efficientnet_init_weights",
+    "effnet_weight",
     "round_channels",
     "run_stages",
 ]
@@ -504,6 +517,17 @@ def resolve_block_args(
 # features_only for both families: the taps sit inside ``blocks``; the hook wrapper keeps timm's
 # backbone layout (``conv_stem``, ``bn1``, ``blocks.*``), so timm features-only checkpoints load as is.
 FEATURE_CFG = dict(feature_cls="hook", no_rewrite=False)
+
+# The weight tables of both families: what their configs share, an entry whose ``size=`` also sets
+# the final pool size (the trunk reduces by 32), and the release folders their URLs start with.
+CFG_DEFAULTS: dict[str, Any] = dict(
+    first_conv="conv_stem", classifier="classifier", pool_size=(7, 7), license="apache-2.0"
+)
+effnet_weight = partial(weight, pool_reduction=32)
+RW_WEIGHTS = RWIGHTMAN_RELEASES + "v0.1-weights/"
+RW_TRESNET = RWIGHTMAN_RELEASES + "v0.1-tresnet/"
+HF_WEIGHTS = HUGGINGFACE_RELEASES + "v0.1-weights/"
+INCEPTION_NORM: dict[str, Any] = dict(mean=IMAGENET_INCEPTION_MEAN, std=IMAGENET_INCEPTION_STD)
 
 
 def run_stages(

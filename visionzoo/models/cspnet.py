@@ -38,7 +38,13 @@ from ..layers import (
     make_divisible,
 )
 from ..model import VisionModel, checkpoint_seq
-from ..pretrained import IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
+from ..pretrained import (
+    IMAGENET_INCEPTION_MEAN,
+    IMAGENET_INCEPTION_STD,
+    NO_WEIGHTS,
+    RWIGHTMAN_RELEASES,
+    weight,
+)
 from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import as_dataclass, model_args_type
 
@@ -830,67 +836,50 @@ VARIANTS: dict[str, Any] = {
 }
 
 # --- weights --------------------------------------------------------------------------------------
-_RELEASES = "https://github.com/rwightman/pytorch-image-models/releases/download"
-_NO_HUB = dict(hf_hub_id=None)  # release assets only (``file`` below adds the Hub copy)
+_TPU = RWIGHTMAN_RELEASES + "v0.1-tpu-weights/"  # timm's TPU-trained releases
 _BICUBIC = dict(interpolation="bicubic")
 # the 'c2' / 'c2ns' recipes: bicubic, evaluated at 288 as well
 _C2 = dict(_BICUBIC, test_input_size=(3, 288, 288), test_crop_pct=0.95)
 _C2_FULL = dict(_C2, test_crop_pct=1.0)
 
 
-def _w(profile: dict[str, Any] | None = None, file: str | None = None, **fields: Any) -> dict[str, Any]:
-    """A weight config; ``file`` is a release asset, which also means the Hub holds a copy."""
-    cfg = {**_NO_HUB, **(profile or {}), **fields}
-    if file is not None:
-        cfg.update(url=f"{_RELEASES}/{file}", hf_hub_id="timm/")
-    return cfg
-
-
 # "arch.tag": what differs from the family's cfg defaults (one tag per architecture here)
 WEIGHTS = {
-    "cspresnet50.ra_in1k": _w(file="v0.1-weights/cspresnet50_ra-d3e8d487.pth"),
-    "cspresnet50d.untrained": _w(),
-    "cspresnet50w.untrained": _w(),
-    "cspresnext50.ra_in1k": _w(file="v0.1-weights/cspresnext50_ra_224-648b4713.pth"),
-    "cspdarknet53.ra_in1k": _w(file="v0.1-weights/cspdarknet53_ra_256-d05c7c21.pth"),
-    "darknet17.untrained": _w(),
-    "darknet21.untrained": _w(),
-    "sedarknet21.untrained": _w(),
-    "darknet53.c2ns_in1k": _w(_C2_FULL, file="v0.1-tpu-weights/darknet53_256_c2ns-3aeff817.pth"),
-    "darknetaa53.c2ns_in1k": _w(
-        file="v0.1-tpu-weights/darknetaa53_c2ns-5c28ec8a.pth",
-        test_input_size=(3, 288, 288),
-        test_crop_pct=1.0,
+    "cspresnet50.ra_in1k": weight(url=RWIGHTMAN_RELEASES + "v0.1-weights/cspresnet50_ra-d3e8d487.pth"),
+    "cspresnet50d.untrained": weight(NO_WEIGHTS),
+    "cspresnet50w.untrained": weight(NO_WEIGHTS),
+    "cspresnext50.ra_in1k": weight(url=RWIGHTMAN_RELEASES + "v0.1-weights/cspresnext50_ra_224-648b4713.pth"),
+    "cspdarknet53.ra_in1k": weight(url=RWIGHTMAN_RELEASES + "v0.1-weights/cspdarknet53_ra_256-d05c7c21.pth"),
+    "darknet17.untrained": weight(NO_WEIGHTS),
+    "darknet21.untrained": weight(NO_WEIGHTS),
+    "sedarknet21.untrained": weight(NO_WEIGHTS),
+    "darknet53.c2ns_in1k": weight(_C2_FULL, url=_TPU + "darknet53_256_c2ns-3aeff817.pth"),
+    "darknetaa53.c2ns_in1k": weight(
+        url=_TPU + "darknetaa53_c2ns-5c28ec8a.pth", test_input_size=(3, 288, 288), test_crop_pct=1.0
     ),
-    "cs3darknet_s.untrained": _w(_BICUBIC),
-    "cs3darknet_m.c2ns_in1k": _w(_C2, file="v0.1-tpu-weights/cs3darknet_m_c2ns-43f06604.pth"),
-    "cs3darknet_l.c2ns_in1k": _w(_C2, file="v0.1-tpu-weights/cs3darknet_l_c2ns-16220c5d.pth"),
-    "cs3darknet_x.c2ns_in1k": _w(
-        _C2_FULL, file="v0.1-tpu-weights/cs3darknet_x_c2ns-4e4490aa.pth", crop_pct=0.95
-    ),
-    "cs3darknet_focus_s.ra4_e3600_r256_in1k": _w(
+    "cs3darknet_s.untrained": weight(_BICUBIC, NO_WEIGHTS),
+    "cs3darknet_m.c2ns_in1k": weight(_C2, url=_TPU + "cs3darknet_m_c2ns-43f06604.pth"),
+    "cs3darknet_l.c2ns_in1k": weight(_C2, url=_TPU + "cs3darknet_l_c2ns-16220c5d.pth"),
+    "cs3darknet_x.c2ns_in1k": weight(_C2_FULL, url=_TPU + "cs3darknet_x_c2ns-4e4490aa.pth", crop_pct=0.95),
+    "cs3darknet_focus_s.ra4_e3600_r256_in1k": weight(
         _BICUBIC,
-        hf_hub_id="timm/",
         mean=IMAGENET_INCEPTION_MEAN,
         std=IMAGENET_INCEPTION_STD,
         test_input_size=(3, 320, 320),
         test_crop_pct=1.0,
     ),
-    "cs3darknet_focus_m.c2ns_in1k": _w(_C2, file="v0.1-tpu-weights/cs3darknet_focus_m_c2ns-e23bed41.pth"),
-    "cs3darknet_focus_l.c2ns_in1k": _w(_C2, file="v0.1-tpu-weights/cs3darknet_focus_l_c2ns-65ef8888.pth"),
-    "cs3darknet_focus_x.untrained": _w(_BICUBIC),
-    "cs3sedarknet_l.c2ns_in1k": _w(_C2, file="v0.1-tpu-weights/cs3sedarknet_l_c2ns-e8d1dc13.pth"),
-    "cs3sedarknet_x.c2ns_in1k": _w(_C2_FULL, file="v0.1-tpu-weights/cs3sedarknet_x_c2ns-b4d0abc0.pth"),
-    "cs3sedarknet_xdw.untrained": _w(_BICUBIC),
-    "cs3edgenet_x.c2_in1k": _w(_C2_FULL, file="v0.1-tpu-weights/cs3edgenet_x_c2-2e1610a9.pth"),
-    "cs3se_edgenet_x.c2ns_in1k": _w(
-        _C2_FULL,
-        file="v0.1-tpu-weights/cs3se_edgenet_x_c2ns-76f8e3ac.pth",
-        crop_pct=0.95,
-        test_input_size=(3, 320, 320),
+    "cs3darknet_focus_m.c2ns_in1k": weight(_C2, url=_TPU + "cs3darknet_focus_m_c2ns-e23bed41.pth"),
+    "cs3darknet_focus_l.c2ns_in1k": weight(_C2, url=_TPU + "cs3darknet_focus_l_c2ns-65ef8888.pth"),
+    "cs3darknet_focus_x.untrained": weight(_BICUBIC, NO_WEIGHTS),
+    "cs3sedarknet_l.c2ns_in1k": weight(_C2, url=_TPU + "cs3sedarknet_l_c2ns-e8d1dc13.pth"),
+    "cs3sedarknet_x.c2ns_in1k": weight(_C2_FULL, url=_TPU + "cs3sedarknet_x_c2ns-b4d0abc0.pth"),
+    "cs3sedarknet_xdw.untrained": weight(_BICUBIC, NO_WEIGHTS),
+    "cs3edgenet_x.c2_in1k": weight(_C2_FULL, url=_TPU + "cs3edgenet_x_c2-2e1610a9.pth"),
+    "cs3se_edgenet_x.c2ns_in1k": weight(
+        _C2_FULL, url=_TPU + "cs3se_edgenet_x_c2ns-76f8e3ac.pth", crop_pct=0.95, test_input_size=(3, 320, 320)
     ),
-    "cspresnext50_iabn.untrained": _w(),
-    "cspdarknet53_iabn.untrained": _w(),
+    "cspresnext50_iabn.untrained": weight(NO_WEIGHTS),
+    "cspdarknet53_iabn.untrained": weight(NO_WEIGHTS),
 }
 
 _CFG_DEFAULTS = dict(

@@ -14,11 +14,12 @@ from typing import Any, cast
 import torch
 from torch import nn
 
-from ..pretrained import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from ..pretrained import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, weight
 from ..registry import Entrypoint, family_entrypoint, register_family
 from .vision_transformer.model import VisionTransformer
 from .vision_transformer.remap import checkpoint_filter_fn as vit_checkpoint_filter_fn
 from .vision_transformer.variants import VisionTransformerArgs
+from .vision_transformer.weights import CFG_DEFAULTS as VIT_CFG_DEFAULTS
 
 __all__ = [
     "DEPRECATED",
@@ -116,19 +117,8 @@ def checkpoint_filter_fn(state_dict: dict[str, Any], model: nn.Module) -> dict[s
     return vit_checkpoint_filter_fn(state_dict, model, adapt_layer_scale=True)
 
 
-CFG_DEFAULTS: dict[str, Any] = dict(
-    num_classes=1000,
-    input_size=(3, 224, 224),
-    pool_size=None,
-    crop_pct=0.9,
-    interpolation="bicubic",
-    fixed_input_size=True,
-    mean=IMAGENET_DEFAULT_MEAN,
-    std=IMAGENET_DEFAULT_STD,
-    first_conv="patch_embed.proj",
-    classifier="head",
-    license="apache-2.0",
-)
+# the ViT's, but DeiT normalises with the ImageNet statistics
+CFG_DEFAULTS: dict[str, Any] = dict(VIT_CFG_DEFAULTS, mean=IMAGENET_DEFAULT_MEAN, std=IMAGENET_DEFAULT_STD)
 
 
 def _v(patch_size: int, dims: tuple[int, int, int], **fields: Any) -> Any:
@@ -169,67 +159,67 @@ DISTILLED_VARIANTS: dict[str, Any] = {  # VisionTransformerDistilled takes the V
 }
 
 _FB = "https://dl.fbaipublicfiles.com/"
-_D = dict(default=True)
 _DIST = dict(classifier=("head", "head_dist"))
 
 
-def _w(*profiles: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for part in (*profiles, fields):
-        merged.update(part)
-    return merged
-
-
 WEIGHTS: dict[str, dict[str, Any]] = {
-    "deit3_base_patch16_224.fb_in1k": _w(_D, url=_FB + "deit/deit_3_base_224_1k.pth"),
-    "deit3_base_patch16_224.fb_in22k_ft_in1k": _w(url=_FB + "deit/deit_3_base_224_21k.pth", crop_pct=1.0),
-    "deit3_base_patch16_384.fb_in1k": _w(
-        _D, url=_FB + "deit/deit_3_base_384_1k.pth", input_size=(3, 384, 384), crop_pct=1.0
+    "deit3_base_patch16_224.fb_in1k": weight(default=True, url=_FB + "deit/deit_3_base_224_1k.pth"),
+    "deit3_base_patch16_224.fb_in22k_ft_in1k": weight(url=_FB + "deit/deit_3_base_224_21k.pth", crop_pct=1.0),
+    "deit3_base_patch16_384.fb_in1k": weight(
+        default=True, url=_FB + "deit/deit_3_base_384_1k.pth", input_size=(3, 384, 384), crop_pct=1.0
     ),
-    "deit3_base_patch16_384.fb_in22k_ft_in1k": _w(
+    "deit3_base_patch16_384.fb_in22k_ft_in1k": weight(
         url=_FB + "deit/deit_3_base_384_21k.pth", input_size=(3, 384, 384), crop_pct=1.0
     ),
-    "deit3_huge_patch14_224.fb_in1k": _w(_D, url=_FB + "deit/deit_3_huge_224_1k.pth"),
-    "deit3_huge_patch14_224.fb_in22k_ft_in1k": _w(url=_FB + "deit/deit_3_huge_224_21k_v1.pth", crop_pct=1.0),
-    "deit3_large_patch16_224.fb_in1k": _w(_D, url=_FB + "deit/deit_3_large_224_1k.pth"),
-    "deit3_large_patch16_224.fb_in22k_ft_in1k": _w(url=_FB + "deit/deit_3_large_224_21k.pth", crop_pct=1.0),
-    "deit3_large_patch16_384.fb_in1k": _w(
-        _D, url=_FB + "deit/deit_3_large_384_1k.pth", input_size=(3, 384, 384), crop_pct=1.0
+    "deit3_huge_patch14_224.fb_in1k": weight(default=True, url=_FB + "deit/deit_3_huge_224_1k.pth"),
+    "deit3_huge_patch14_224.fb_in22k_ft_in1k": weight(
+        url=_FB + "deit/deit_3_huge_224_21k_v1.pth", crop_pct=1.0
     ),
-    "deit3_large_patch16_384.fb_in22k_ft_in1k": _w(
+    "deit3_large_patch16_224.fb_in1k": weight(default=True, url=_FB + "deit/deit_3_large_224_1k.pth"),
+    "deit3_large_patch16_224.fb_in22k_ft_in1k": weight(
+        url=_FB + "deit/deit_3_large_224_21k.pth", crop_pct=1.0
+    ),
+    "deit3_large_patch16_384.fb_in1k": weight(
+        default=True, url=_FB + "deit/deit_3_large_384_1k.pth", input_size=(3, 384, 384), crop_pct=1.0
+    ),
+    "deit3_large_patch16_384.fb_in22k_ft_in1k": weight(
         url=_FB + "deit/deit_3_large_384_21k.pth", input_size=(3, 384, 384), crop_pct=1.0
     ),
-    "deit3_medium_patch16_224.fb_in1k": _w(_D, url=_FB + "deit/deit_3_medium_224_1k.pth"),
-    "deit3_medium_patch16_224.fb_in22k_ft_in1k": _w(url=_FB + "deit/deit_3_medium_224_21k.pth", crop_pct=1.0),
-    "deit3_small_patch16_224.fb_in1k": _w(_D, url=_FB + "deit/deit_3_small_224_1k.pth"),
-    "deit3_small_patch16_224.fb_in22k_ft_in1k": _w(url=_FB + "deit/deit_3_small_224_21k.pth", crop_pct=1.0),
-    "deit3_small_patch16_384.fb_in1k": _w(
-        _D, url=_FB + "deit/deit_3_small_384_1k.pth", input_size=(3, 384, 384), crop_pct=1.0
+    "deit3_medium_patch16_224.fb_in1k": weight(default=True, url=_FB + "deit/deit_3_medium_224_1k.pth"),
+    "deit3_medium_patch16_224.fb_in22k_ft_in1k": weight(
+        url=_FB + "deit/deit_3_medium_224_21k.pth", crop_pct=1.0
     ),
-    "deit3_small_patch16_384.fb_in22k_ft_in1k": _w(
+    "deit3_small_patch16_224.fb_in1k": weight(default=True, url=_FB + "deit/deit_3_small_224_1k.pth"),
+    "deit3_small_patch16_224.fb_in22k_ft_in1k": weight(
+        url=_FB + "deit/deit_3_small_224_21k.pth", crop_pct=1.0
+    ),
+    "deit3_small_patch16_384.fb_in1k": weight(
+        default=True, url=_FB + "deit/deit_3_small_384_1k.pth", input_size=(3, 384, 384), crop_pct=1.0
+    ),
+    "deit3_small_patch16_384.fb_in22k_ft_in1k": weight(
         url=_FB + "deit/deit_3_small_384_21k.pth", input_size=(3, 384, 384), crop_pct=1.0
     ),
-    "deit_base_distilled_patch16_224.fb_in1k": _w(
+    "deit_base_distilled_patch16_224.fb_in1k": weight(
         _DIST, url=_FB + "deit/deit_base_distilled_patch16_224-df68dfff.pth"
     ),
-    "deit_base_distilled_patch16_384.fb_in1k": _w(
+    "deit_base_distilled_patch16_384.fb_in1k": weight(
         _DIST,
         url=_FB + "deit/deit_base_distilled_patch16_384-d0272ac0.pth",
         input_size=(3, 384, 384),
         crop_pct=1.0,
     ),
-    "deit_base_patch16_224.fb_in1k": _w(url=_FB + "deit/deit_base_patch16_224-b5f2ef4d.pth"),
-    "deit_base_patch16_384.fb_in1k": _w(
+    "deit_base_patch16_224.fb_in1k": weight(url=_FB + "deit/deit_base_patch16_224-b5f2ef4d.pth"),
+    "deit_base_patch16_384.fb_in1k": weight(
         url=_FB + "deit/deit_base_patch16_384-8de9b5d1.pth", input_size=(3, 384, 384), crop_pct=1.0
     ),
-    "deit_small_distilled_patch16_224.fb_in1k": _w(
+    "deit_small_distilled_patch16_224.fb_in1k": weight(
         _DIST, url=_FB + "deit/deit_small_distilled_patch16_224-649709d9.pth"
     ),
-    "deit_small_patch16_224.fb_in1k": _w(url=_FB + "deit/deit_small_patch16_224-cd65a155.pth"),
-    "deit_tiny_distilled_patch16_224.fb_in1k": _w(
+    "deit_small_patch16_224.fb_in1k": weight(url=_FB + "deit/deit_small_patch16_224-cd65a155.pth"),
+    "deit_tiny_distilled_patch16_224.fb_in1k": weight(
         _DIST, url=_FB + "deit/deit_tiny_distilled_patch16_224-b40b3cf7.pth"
     ),
-    "deit_tiny_patch16_224.fb_in1k": _w(url=_FB + "deit/deit_tiny_patch16_224-a1311bcf.pth"),
+    "deit_tiny_patch16_224.fb_in1k": weight(url=_FB + "deit/deit_tiny_patch16_224-a1311bcf.pth"),
 }
 
 DEPRECATED: dict[str, str | None] = {

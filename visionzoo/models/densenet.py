@@ -24,6 +24,7 @@ from torch.utils.checkpoint import checkpoint
 
 from ..layers import BlurPool2d, LayerType, create_aa, get_norm_act_layer
 from ..model import VisionModel
+from ..pretrained import NO_WEIGHTS, weight
 from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import model_args_type
 
@@ -356,20 +357,19 @@ VARIANTS: dict[str, Any] = {
 
 # --- weights --------------------------------------------------------------------------------------
 _RA = dict(test_input_size=(3, 288, 288), test_crop_pct=0.95)  # timm's RandAugment recipe
-_NO_WEIGHTS = dict(hf_hub_id=None)
 
 # "arch.tag": what differs from the family's cfg defaults; default=True marks an arch's default tag
 WEIGHTS: dict[str, dict[str, Any]] = {
-    "densenet121.ra_in1k": dict(_RA, default=True),
-    "densenetblur121d.ra_in1k": _RA,
-    "densenet264d.untrained": _NO_WEIGHTS,
-    "densenet121.tv_in1k": {},
-    "densenet169.tv_in1k": {},
-    "densenet201.tv_in1k": {},
-    "densenet161.tv_in1k": {},
+    "densenet121.ra_in1k": weight(_RA, default=True),
+    "densenetblur121d.ra_in1k": weight(_RA),
+    "densenet264d.untrained": weight(NO_WEIGHTS),
+    "densenet121.tv_in1k": weight(),
+    "densenet169.tv_in1k": weight(),
+    "densenet201.tv_in1k": weight(),
+    "densenet161.tv_in1k": weight(),
     # names from older timm releases, kept without weights
-    "densenet121d.untrained": _NO_WEIGHTS,
-    "densenet264.untrained": _NO_WEIGHTS,
+    "densenet121d.untrained": weight(NO_WEIGHTS),
+    "densenet264.untrained": weight(NO_WEIGHTS),
 }
 
 DEPRECATED = {"tv_densenet121": "densenet121.tv_in1k"}

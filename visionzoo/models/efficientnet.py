@@ -16,7 +16,6 @@ Apache-2.0 (the TensorFlow and timm-trained weights).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
@@ -30,18 +29,24 @@ from ..layers.evo_norm import EvoNorm2dS0
 from ..layers.global_context import GlobalContext
 from ..layers.layer_norm import LayerNormAct2d
 from ..model import VisionModel, checkpoint_seq
-from ..pretrained import IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
+from ..pretrained import NO_WEIGHTS, RWIGHTMAN_RELEASES
 from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import Pruned, model_args_type
 from ._efficientnet_blocks import SqueezeExcite
 from ._efficientnet_builder import (
     BN_EPS_TF_DEFAULT,
+    CFG_DEFAULTS,
     FEATURE_CFG,
+    HF_WEIGHTS,
+    INCEPTION_NORM,
+    RW_TRESNET,
+    RW_WEIGHTS,
     ArchDef,
     BlockArgs,
     EfficientNetBuilder,
     decode_arch_def,
     efficientnet_init_weights,
+    effnet_weight,
     resolve_block_args,
     resolve_norm_layer,
     round_channels,
@@ -656,369 +661,408 @@ VARIANTS: dict[str, Any] = {
 
 
 # --- weights --------------------------------------------------------------------------------------
-_RW = "https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights/"
-_RW_TRESNET = "https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-tresnet/"
-_HF = "https://github.com/huggingface/pytorch-image-models/releases/download/v0.1-weights/"
-_INC: dict[str, Any] = dict(mean=IMAGENET_INCEPTION_MEAN, std=IMAGENET_INCEPTION_STD)
-_UNTRAINED: dict[str, Any] = dict(hf_hub_id=None)
-CFG_DEFAULTS: dict[str, Any] = dict(
-    first_conv="conv_stem", classifier="classifier", pool_size=(7, 7), license="apache-2.0"
-)
-
-
-def _w(
-    *,
-    default: bool = False,
-    size: int | None = None,
-    test: int | None = None,
-    crop: float | None = None,
-    **cfg: Any,
-) -> dict[str, Any]:
-    """A weight's fields that differ from ``CFG_DEFAULTS``: ``size`` sets the (square) input size
-    and the final pool size that follows from it, ``test`` the test input size, ``crop`` crop_pct."""
-    if default:
-        cfg["default"] = True
-    if size is not None:
-        cfg.update(input_size=(3, size, size), pool_size=(math.ceil(size / 32),) * 2)
-    if test is not None:
-        cfg["test_input_size"] = (3, test, test)
-    if crop is not None:
-        cfg["crop_pct"] = crop
-    return cfg
-
-
+# cfg defaults, release folders and the entry helper (``size=`` sets the pool size too) are
+# shared with the sibling family, in _efficientnet_builder.
+_RW_EFFV2 = RWIGHTMAN_RELEASES + "v0.1-effv2-weights/"
 # "arch.tag" in timm's order; an architecture with several tags marks its default (timm's first).
 WEIGHTS: dict[str, dict[str, Any]] = {
-    "mnasnet_050.untrained": _w(**_UNTRAINED),
-    "mnasnet_075.untrained": _w(**_UNTRAINED),
-    "mnasnet_100.rmsp_in1k": _w(url=_RW + "mnasnet_b1-74cb7081.pth"),
-    "mnasnet_140.untrained": _w(**_UNTRAINED),
-    "semnasnet_050.untrained": _w(**_UNTRAINED),
-    "semnasnet_075.rmsp_in1k": _w(url=_RW + "semnasnet_075-18710866.pth"),
-    "semnasnet_100.rmsp_in1k": _w(url=_RW + "mnasnet_a1-d9418771.pth"),
-    "semnasnet_140.untrained": _w(**_UNTRAINED),
-    "mnasnet_small.lamb_in1k": _w(url=_RW + "mnasnet_small_lamb-aff75073.pth"),
-    "mobilenetv1_100.ra4_e3600_r224_in1k": _w(**_INC, test=256, test_crop_pct=0.95),
-    "mobilenetv1_100h.ra4_e3600_r224_in1k": _w(**_INC, test=256, test_crop_pct=0.95),
-    "mobilenetv1_125.ra4_e3600_r224_in1k": _w(**_INC, test=256, crop=0.9, test_crop_pct=1.0),
-    "mobilenetv2_035.untrained": _w(**_UNTRAINED),
-    "mobilenetv2_050.lamb_in1k": _w(url=_RW + "mobilenetv2_050-3d30d450.pth"),
-    "mobilenetv2_075.untrained": _w(**_UNTRAINED),
-    "mobilenetv2_100.ra_in1k": _w(url=_RW + "mobilenetv2_100_ra-b33bc2c4.pth"),
-    "mobilenetv2_110d.ra_in1k": _w(url=_RW + "mobilenetv2_110d_ra-77090ade.pth"),
-    "mobilenetv2_120d.ra_in1k": _w(url=_RW + "mobilenetv2_120d_ra-5987e2ed.pth"),
-    "mobilenetv2_140.ra_in1k": _w(url=_RW + "mobilenetv2_140_ra-21a4e913.pth"),
-    "fbnetc_100.rmsp_in1k": _w(url=_RW + "fbnetc_100-c345b898.pth", interpolation="bilinear"),
-    "spnasnet_100.rmsp_in1k": _w(url=_RW + "spnasnet_100-048bc3f4.pth", interpolation="bilinear"),
-    "efficientnet_b0.ra_in1k": _w(default=True, url=_RW + "efficientnet_b0_ra-3dd342df.pth"),
-    "efficientnet_b0.ra4_e3600_r224_in1k": _w(**_INC, test=256, crop=0.9, test_crop_pct=1.0),
-    "efficientnet_b1.ra4_e3600_r240_in1k": _w(
-        **_INC, default=True, size=240, test=288, crop=0.9, test_crop_pct=1.0
+    "mnasnet_050.untrained": effnet_weight(NO_WEIGHTS),
+    "mnasnet_075.untrained": effnet_weight(NO_WEIGHTS),
+    "mnasnet_100.rmsp_in1k": effnet_weight(url=RW_WEIGHTS + "mnasnet_b1-74cb7081.pth"),
+    "mnasnet_140.untrained": effnet_weight(NO_WEIGHTS),
+    "semnasnet_050.untrained": effnet_weight(NO_WEIGHTS),
+    "semnasnet_075.rmsp_in1k": effnet_weight(url=RW_WEIGHTS + "semnasnet_075-18710866.pth"),
+    "semnasnet_100.rmsp_in1k": effnet_weight(url=RW_WEIGHTS + "mnasnet_a1-d9418771.pth"),
+    "semnasnet_140.untrained": effnet_weight(NO_WEIGHTS),
+    "mnasnet_small.lamb_in1k": effnet_weight(url=RW_WEIGHTS + "mnasnet_small_lamb-aff75073.pth"),
+    "mobilenetv1_100.ra4_e3600_r224_in1k": effnet_weight(INCEPTION_NORM, test=256, test_crop_pct=0.95),
+    "mobilenetv1_100h.ra4_e3600_r224_in1k": effnet_weight(INCEPTION_NORM, test=256, test_crop_pct=0.95),
+    "mobilenetv1_125.ra4_e3600_r224_in1k": effnet_weight(
+        INCEPTION_NORM, test=256, crop=0.9, test_crop_pct=1.0
     ),
-    "efficientnet_b1.ft_in1k": _w(url=_RW + "efficientnet_b1-533bc792.pth", test=256, test_crop_pct=1.0),
-    "efficientnet_b2.ra_in1k": _w(
-        url=_RW + "efficientnet_b2_ra-bcdf34b7.pth", size=256, test=288, test_crop_pct=1.0
+    "mobilenetv2_035.untrained": effnet_weight(NO_WEIGHTS),
+    "mobilenetv2_050.lamb_in1k": effnet_weight(url=RW_WEIGHTS + "mobilenetv2_050-3d30d450.pth"),
+    "mobilenetv2_075.untrained": effnet_weight(NO_WEIGHTS),
+    "mobilenetv2_100.ra_in1k": effnet_weight(url=RW_WEIGHTS + "mobilenetv2_100_ra-b33bc2c4.pth"),
+    "mobilenetv2_110d.ra_in1k": effnet_weight(url=RW_WEIGHTS + "mobilenetv2_110d_ra-77090ade.pth"),
+    "mobilenetv2_120d.ra_in1k": effnet_weight(url=RW_WEIGHTS + "mobilenetv2_120d_ra-5987e2ed.pth"),
+    "mobilenetv2_140.ra_in1k": effnet_weight(url=RW_WEIGHTS + "mobilenetv2_140_ra-21a4e913.pth"),
+    "fbnetc_100.rmsp_in1k": effnet_weight(
+        url=RW_WEIGHTS + "fbnetc_100-c345b898.pth", interpolation="bilinear"
     ),
-    "efficientnet_b3.ra2_in1k": _w(
-        url=_RW + "efficientnet_b3_ra2-cf984f9c.pth", size=288, test=320, test_crop_pct=1.0
+    "spnasnet_100.rmsp_in1k": effnet_weight(
+        url=RW_WEIGHTS + "spnasnet_100-048bc3f4.pth", interpolation="bilinear"
     ),
-    "efficientnet_b4.ra2_in1k": _w(
-        url=_RW + "efficientnet_b4_ra2_320-7eb33cd5.pth", size=320, test=384, test_crop_pct=1.0
+    "efficientnet_b0.ra_in1k": effnet_weight(
+        default=True, url=RW_WEIGHTS + "efficientnet_b0_ra-3dd342df.pth"
     ),
-    "efficientnet_b5.sw_in12k_ft_in1k": _w(default=True, size=448, crop=1.0, crop_mode="squash"),
-    "efficientnet_b5.sw_in12k": _w(size=416, crop=0.95, num_classes=11821),
-    "efficientnet_b6.untrained": _w(**_UNTRAINED, size=528, crop=0.942),
-    "efficientnet_b7.untrained": _w(**_UNTRAINED, size=600, crop=0.949),
-    "efficientnet_b8.untrained": _w(**_UNTRAINED, size=672, crop=0.954),
-    "efficientnet_l2.untrained": _w(**_UNTRAINED, size=800, crop=0.961),
-    "efficientnet_b0_gn.untrained": _w(**_UNTRAINED),
-    "efficientnet_b0_g8_gn.untrained": _w(**_UNTRAINED),
-    "efficientnet_b0_g16_evos.untrained": _w(**_UNTRAINED),
-    "efficientnet_b3_gn.untrained": _w(**_UNTRAINED, size=288, test=320, crop=1.0),
-    "efficientnet_b3_g8_gn.untrained": _w(**_UNTRAINED, size=288, test=320, crop=1.0),
-    "efficientnet_blur_b0.untrained": _w(**_UNTRAINED),
-    "efficientnet_h_b5.sw_r448_e450_in1k": _w(size=448, test=576, crop=1.0, crop_mode="squash"),
-    "efficientnet_x_b3.untrained": _w(**_UNTRAINED, size=288, crop=0.95),
-    "efficientnet_x_b5.sw_r448_e450_in1k": _w(size=448, test=576, crop=1.0, crop_mode="squash"),
-    "efficientnet_es.ra_in1k": _w(url=_RW + "efficientnet_es_ra-f111e99c.pth"),
-    "efficientnet_em.ra2_in1k": _w(url=_RW + "efficientnet_em_ra2-66250f76.pth", size=240, crop=0.882),
-    "efficientnet_el.ra_in1k": _w(url=_RW + "efficientnet_el-3b455510.pth", size=300, crop=0.904),
-    "efficientnet_es_pruned.in1k": _w(url=_RW + "efficientnet_es_pruned75-1b7248cf.pth"),
-    "efficientnet_el_pruned.in1k": _w(
-        url=_RW + "efficientnet_el_pruned70-ef2a2ccf.pth", size=300, crop=0.904
+    "efficientnet_b0.ra4_e3600_r224_in1k": effnet_weight(
+        INCEPTION_NORM, test=256, crop=0.9, test_crop_pct=1.0
     ),
-    "efficientnet_cc_b0_4e.untrained": _w(**_UNTRAINED),
-    "efficientnet_cc_b0_8e.untrained": _w(**_UNTRAINED),
-    "efficientnet_cc_b1_8e.untrained": _w(**_UNTRAINED, size=240, crop=0.882),
-    "efficientnet_lite0.ra_in1k": _w(url=_RW + "efficientnet_lite0_ra-37913777.pth"),
-    "efficientnet_lite1.untrained": _w(**_UNTRAINED, size=240, crop=0.882),
-    "efficientnet_lite2.untrained": _w(**_UNTRAINED, size=260, crop=0.89),
-    "efficientnet_lite3.untrained": _w(**_UNTRAINED, size=300, crop=0.904),
-    "efficientnet_lite4.untrained": _w(**_UNTRAINED, size=380, crop=0.922),
-    "efficientnet_b1_pruned.in1k": _w(
-        **_INC, url=_RW_TRESNET + "effnetb1_pruned-bea43a3a.pth", size=240, crop=0.882
+    "efficientnet_b1.ra4_e3600_r240_in1k": effnet_weight(
+        INCEPTION_NORM, default=True, size=240, test=288, crop=0.9, test_crop_pct=1.0
     ),
-    "efficientnet_b2_pruned.in1k": _w(
-        **_INC, url=_RW_TRESNET + "effnetb2_pruned-08c1b27c.pth", size=260, crop=0.89
+    "efficientnet_b1.ft_in1k": effnet_weight(
+        url=RW_WEIGHTS + "efficientnet_b1-533bc792.pth", test=256, test_crop_pct=1.0
     ),
-    "efficientnet_b3_pruned.in1k": _w(
-        **_INC, url=_RW_TRESNET + "effnetb3_pruned-59ecf72d.pth", size=300, crop=0.904
+    "efficientnet_b2.ra_in1k": effnet_weight(
+        url=RW_WEIGHTS + "efficientnet_b2_ra-bcdf34b7.pth", size=256, test=288, test_crop_pct=1.0
     ),
-    "efficientnetv2_rw_t.ra2_in1k": _w(url=_RW + "efficientnetv2_t_agc-3620981a.pth", test=288, crop=1.0),
-    "gc_efficientnetv2_rw_t.agc_in1k": _w(
-        url=_RW + "gc_efficientnetv2_rw_t_agc-927a0bde.pth", test=288, crop=1.0
+    "efficientnet_b3.ra2_in1k": effnet_weight(
+        url=RW_WEIGHTS + "efficientnet_b3_ra2-cf984f9c.pth", size=288, test=320, test_crop_pct=1.0
     ),
-    "efficientnetv2_rw_s.ra2_in1k": _w(
-        url=_RW + "efficientnet_v2s_ra2_288-a6477665.pth", size=288, test=384, crop=1.0
+    "efficientnet_b4.ra2_in1k": effnet_weight(
+        url=RW_WEIGHTS + "efficientnet_b4_ra2_320-7eb33cd5.pth", size=320, test=384, test_crop_pct=1.0
     ),
-    "efficientnetv2_rw_m.agc_in1k": _w(
-        url=_RW + "efficientnetv2_rw_m_agc-3d90cb1e.pth", size=320, test=416, crop=1.0
+    "efficientnet_b5.sw_in12k_ft_in1k": effnet_weight(default=True, size=448, crop=1.0, crop_mode="squash"),
+    "efficientnet_b5.sw_in12k": effnet_weight(size=416, crop=0.95, num_classes=11821),
+    "efficientnet_b6.untrained": effnet_weight(NO_WEIGHTS, size=528, crop=0.942),
+    "efficientnet_b7.untrained": effnet_weight(NO_WEIGHTS, size=600, crop=0.949),
+    "efficientnet_b8.untrained": effnet_weight(NO_WEIGHTS, size=672, crop=0.954),
+    "efficientnet_l2.untrained": effnet_weight(NO_WEIGHTS, size=800, crop=0.961),
+    "efficientnet_b0_gn.untrained": effnet_weight(NO_WEIGHTS),
+    "efficientnet_b0_g8_gn.untrained": effnet_weight(NO_WEIGHTS),
+    "efficientnet_b0_g16_evos.untrained": effnet_weight(NO_WEIGHTS),
+    "efficientnet_b3_gn.untrained": effnet_weight(NO_WEIGHTS, size=288, test=320, crop=1.0),
+    "efficientnet_b3_g8_gn.untrained": effnet_weight(NO_WEIGHTS, size=288, test=320, crop=1.0),
+    "efficientnet_blur_b0.untrained": effnet_weight(NO_WEIGHTS),
+    "efficientnet_h_b5.sw_r448_e450_in1k": effnet_weight(size=448, test=576, crop=1.0, crop_mode="squash"),
+    "efficientnet_x_b3.untrained": effnet_weight(NO_WEIGHTS, size=288, crop=0.95),
+    "efficientnet_x_b5.sw_r448_e450_in1k": effnet_weight(size=448, test=576, crop=1.0, crop_mode="squash"),
+    "efficientnet_es.ra_in1k": effnet_weight(url=RW_WEIGHTS + "efficientnet_es_ra-f111e99c.pth"),
+    "efficientnet_em.ra2_in1k": effnet_weight(
+        url=RW_WEIGHTS + "efficientnet_em_ra2-66250f76.pth", size=240, crop=0.882
     ),
-    "efficientnetv2_s.untrained": _w(**_UNTRAINED, size=288, test=384, crop=1.0),
-    "efficientnetv2_m.untrained": _w(**_UNTRAINED, size=320, test=416, crop=1.0),
-    "efficientnetv2_l.untrained": _w(**_UNTRAINED, size=384, test=480, crop=1.0),
-    "efficientnetv2_xl.untrained": _w(**_UNTRAINED, size=384, test=512, crop=1.0),
-    "tf_efficientnet_b0.ns_jft_in1k": _w(default=True, url=_RW + "tf_efficientnet_b0_ns-c0e6a31c.pth"),
-    "tf_efficientnet_b0.ap_in1k": _w(**_INC, url=_RW + "tf_efficientnet_b0_ap-f262efe1.pth"),
-    "tf_efficientnet_b0.aa_in1k": _w(url=_RW + "tf_efficientnet_b0_aa-827b6e33.pth"),
-    "tf_efficientnet_b0.in1k": _w(url=_HF + "tf_efficientnet_b0-0af12548.pth"),
-    "tf_efficientnet_b1.ns_jft_in1k": _w(
-        default=True, url=_RW + "tf_efficientnet_b1_ns-99dd0c41.pth", size=240, crop=0.882
+    "efficientnet_el.ra_in1k": effnet_weight(
+        url=RW_WEIGHTS + "efficientnet_el-3b455510.pth", size=300, crop=0.904
     ),
-    "tf_efficientnet_b1.ap_in1k": _w(
-        **_INC, url=_RW + "tf_efficientnet_b1_ap-44ef0a3d.pth", size=240, crop=0.882
+    "efficientnet_es_pruned.in1k": effnet_weight(url=RW_WEIGHTS + "efficientnet_es_pruned75-1b7248cf.pth"),
+    "efficientnet_el_pruned.in1k": effnet_weight(
+        url=RW_WEIGHTS + "efficientnet_el_pruned70-ef2a2ccf.pth", size=300, crop=0.904
     ),
-    "tf_efficientnet_b1.aa_in1k": _w(url=_RW + "tf_efficientnet_b1_aa-ea7a6ee0.pth", size=240, crop=0.882),
-    "tf_efficientnet_b1.in1k": _w(url=_HF + "tf_efficientnet_b1-5c1377c4.pth", size=240, crop=0.882),
-    "tf_efficientnet_b2.ns_jft_in1k": _w(
-        default=True, url=_RW + "tf_efficientnet_b2_ns-00306e48.pth", size=260, crop=0.89
+    "efficientnet_cc_b0_4e.untrained": effnet_weight(NO_WEIGHTS),
+    "efficientnet_cc_b0_8e.untrained": effnet_weight(NO_WEIGHTS),
+    "efficientnet_cc_b1_8e.untrained": effnet_weight(NO_WEIGHTS, size=240, crop=0.882),
+    "efficientnet_lite0.ra_in1k": effnet_weight(url=RW_WEIGHTS + "efficientnet_lite0_ra-37913777.pth"),
+    "efficientnet_lite1.untrained": effnet_weight(NO_WEIGHTS, size=240, crop=0.882),
+    "efficientnet_lite2.untrained": effnet_weight(NO_WEIGHTS, size=260, crop=0.89),
+    "efficientnet_lite3.untrained": effnet_weight(NO_WEIGHTS, size=300, crop=0.904),
+    "efficientnet_lite4.untrained": effnet_weight(NO_WEIGHTS, size=380, crop=0.922),
+    "efficientnet_b1_pruned.in1k": effnet_weight(
+        INCEPTION_NORM, url=RW_TRESNET + "effnetb1_pruned-bea43a3a.pth", size=240, crop=0.882
     ),
-    "tf_efficientnet_b2.ap_in1k": _w(
-        **_INC, url=_RW + "tf_efficientnet_b2_ap-2f8e7636.pth", size=260, crop=0.89
+    "efficientnet_b2_pruned.in1k": effnet_weight(
+        INCEPTION_NORM, url=RW_TRESNET + "effnetb2_pruned-08c1b27c.pth", size=260, crop=0.89
     ),
-    "tf_efficientnet_b2.aa_in1k": _w(url=_RW + "tf_efficientnet_b2_aa-60c94f97.pth", size=260, crop=0.89),
-    "tf_efficientnet_b2.in1k": _w(url=_HF + "tf_efficientnet_b2-e393ef04.pth", size=260, crop=0.89),
-    "tf_efficientnet_b3.ns_jft_in1k": _w(
-        default=True, url=_RW + "tf_efficientnet_b3_ns-9d44bf68.pth", size=300, crop=0.904
+    "efficientnet_b3_pruned.in1k": effnet_weight(
+        INCEPTION_NORM, url=RW_TRESNET + "effnetb3_pruned-59ecf72d.pth", size=300, crop=0.904
     ),
-    "tf_efficientnet_b3.ap_in1k": _w(
-        **_INC, url=_RW + "tf_efficientnet_b3_ap-aad25bdd.pth", size=300, crop=0.904
+    "efficientnetv2_rw_t.ra2_in1k": effnet_weight(
+        url=RW_WEIGHTS + "efficientnetv2_t_agc-3620981a.pth", test=288, crop=1.0
     ),
-    "tf_efficientnet_b3.aa_in1k": _w(url=_RW + "tf_efficientnet_b3_aa-84b4657e.pth", size=300, crop=0.904),
-    "tf_efficientnet_b3.in1k": _w(url=_HF + "tf_efficientnet_b3-e3bd6955.pth", size=300, crop=0.904),
-    "tf_efficientnet_b4.ns_jft_in1k": _w(
-        default=True, url=_RW + "tf_efficientnet_b4_ns-d6313a46.pth", size=380, crop=0.922
+    "gc_efficientnetv2_rw_t.agc_in1k": effnet_weight(
+        url=RW_WEIGHTS + "gc_efficientnetv2_rw_t_agc-927a0bde.pth", test=288, crop=1.0
     ),
-    "tf_efficientnet_b4.ap_in1k": _w(
-        **_INC, url=_RW + "tf_efficientnet_b4_ap-dedb23e6.pth", size=380, crop=0.922
+    "efficientnetv2_rw_s.ra2_in1k": effnet_weight(
+        url=RW_WEIGHTS + "efficientnet_v2s_ra2_288-a6477665.pth", size=288, test=384, crop=1.0
     ),
-    "tf_efficientnet_b4.aa_in1k": _w(url=_RW + "tf_efficientnet_b4_aa-818f208c.pth", size=380, crop=0.922),
-    "tf_efficientnet_b4.in1k": _w(url=_HF + "tf_efficientnet_b4-74ee3bed.pth", size=380, crop=0.922),
-    "tf_efficientnet_b5.ns_jft_in1k": _w(
-        default=True, url=_RW + "tf_efficientnet_b5_ns-6f26d0cf.pth", size=456, crop=0.934
+    "efficientnetv2_rw_m.agc_in1k": effnet_weight(
+        url=RW_WEIGHTS + "efficientnetv2_rw_m_agc-3d90cb1e.pth", size=320, test=416, crop=1.0
     ),
-    "tf_efficientnet_b5.ap_in1k": _w(
-        **_INC, url=_RW + "tf_efficientnet_b5_ap-9e82fae8.pth", size=456, crop=0.934
+    "efficientnetv2_s.untrained": effnet_weight(NO_WEIGHTS, size=288, test=384, crop=1.0),
+    "efficientnetv2_m.untrained": effnet_weight(NO_WEIGHTS, size=320, test=416, crop=1.0),
+    "efficientnetv2_l.untrained": effnet_weight(NO_WEIGHTS, size=384, test=480, crop=1.0),
+    "efficientnetv2_xl.untrained": effnet_weight(NO_WEIGHTS, size=384, test=512, crop=1.0),
+    "tf_efficientnet_b0.ns_jft_in1k": effnet_weight(
+        default=True, url=RW_WEIGHTS + "tf_efficientnet_b0_ns-c0e6a31c.pth"
     ),
-    "tf_efficientnet_b5.ra_in1k": _w(url=_RW + "tf_efficientnet_b5_ra-9a3e5369.pth", size=456, crop=0.934),
-    "tf_efficientnet_b5.aa_in1k": _w(url=_HF + "tf_efficientnet_b5_aa-99018a74.pth", size=456, crop=0.934),
-    "tf_efficientnet_b5.in1k": _w(url=_HF + "tf_efficientnet_b5-c6949ce9.pth", size=456, crop=0.934),
-    "tf_efficientnet_b6.ns_jft_in1k": _w(
-        default=True, url=_RW + "tf_efficientnet_b6_ns-51548356.pth", size=528, crop=0.942
+    "tf_efficientnet_b0.ap_in1k": effnet_weight(
+        INCEPTION_NORM, url=RW_WEIGHTS + "tf_efficientnet_b0_ap-f262efe1.pth"
     ),
-    "tf_efficientnet_b6.ap_in1k": _w(
-        **_INC, url=_RW + "tf_efficientnet_b6_ap-4ffb161f.pth", size=528, crop=0.942
+    "tf_efficientnet_b0.aa_in1k": effnet_weight(url=RW_WEIGHTS + "tf_efficientnet_b0_aa-827b6e33.pth"),
+    "tf_efficientnet_b0.in1k": effnet_weight(url=HF_WEIGHTS + "tf_efficientnet_b0-0af12548.pth"),
+    "tf_efficientnet_b1.ns_jft_in1k": effnet_weight(
+        default=True, url=RW_WEIGHTS + "tf_efficientnet_b1_ns-99dd0c41.pth", size=240, crop=0.882
     ),
-    "tf_efficientnet_b6.aa_in1k": _w(url=_RW + "tf_efficientnet_b6_aa-80ba17e4.pth", size=528, crop=0.942),
-    "tf_efficientnet_b7.ns_jft_in1k": _w(
-        default=True, url=_RW + "tf_efficientnet_b7_ns-1dbc32de.pth", size=600, crop=0.949
+    "tf_efficientnet_b1.ap_in1k": effnet_weight(
+        INCEPTION_NORM, url=RW_WEIGHTS + "tf_efficientnet_b1_ap-44ef0a3d.pth", size=240, crop=0.882
     ),
-    "tf_efficientnet_b7.ap_in1k": _w(
-        **_INC, url=_RW + "tf_efficientnet_b7_ap-ddb28fec.pth", size=600, crop=0.949
+    "tf_efficientnet_b1.aa_in1k": effnet_weight(
+        url=RW_WEIGHTS + "tf_efficientnet_b1_aa-ea7a6ee0.pth", size=240, crop=0.882
     ),
-    "tf_efficientnet_b7.ra_in1k": _w(url=_RW + "tf_efficientnet_b7_ra-6c08e654.pth", size=600, crop=0.949),
-    "tf_efficientnet_b7.aa_in1k": _w(url=_HF + "tf_efficientnet_b7_aa-076e3472.pth", size=600, crop=0.949),
-    "tf_efficientnet_l2.ns_jft_in1k_475": _w(
-        default=True, url=_RW + "tf_efficientnet_l2_ns_475-bebbd00a.pth", size=475, crop=0.936
+    "tf_efficientnet_b1.in1k": effnet_weight(
+        url=HF_WEIGHTS + "tf_efficientnet_b1-5c1377c4.pth", size=240, crop=0.882
     ),
-    "tf_efficientnet_l2.ns_jft_in1k": _w(url=_RW + "tf_efficientnet_l2_ns-df73bb44.pth", size=800, crop=0.96),
-    "tf_efficientnet_b8.ap_in1k": _w(
-        **_INC, default=True, url=_RW + "tf_efficientnet_b8_ap-00e169fa.pth", size=672, crop=0.954
+    "tf_efficientnet_b2.ns_jft_in1k": effnet_weight(
+        default=True, url=RW_WEIGHTS + "tf_efficientnet_b2_ns-00306e48.pth", size=260, crop=0.89
     ),
-    "tf_efficientnet_b8.ra_in1k": _w(url=_RW + "tf_efficientnet_b8_ra-572d5dd9.pth", size=672, crop=0.954),
-    "tf_efficientnet_es.in1k": _w(**_INC, url=_RW + "tf_efficientnet_es-ca1afbfe.pth"),
-    "tf_efficientnet_em.in1k": _w(**_INC, url=_RW + "tf_efficientnet_em-e78cfe58.pth", size=240, crop=0.882),
-    "tf_efficientnet_el.in1k": _w(**_INC, url=_RW + "tf_efficientnet_el-5143854e.pth", size=300, crop=0.904),
-    "tf_efficientnet_cc_b0_4e.in1k": _w(**_INC, url=_RW + "tf_efficientnet_cc_b0_4e-4362b6b2.pth"),
-    "tf_efficientnet_cc_b0_8e.in1k": _w(**_INC, url=_RW + "tf_efficientnet_cc_b0_8e-66184a25.pth"),
-    "tf_efficientnet_cc_b1_8e.in1k": _w(
-        **_INC, url=_RW + "tf_efficientnet_cc_b1_8e-f7c79ae1.pth", size=240, crop=0.882
+    "tf_efficientnet_b2.ap_in1k": effnet_weight(
+        INCEPTION_NORM, url=RW_WEIGHTS + "tf_efficientnet_b2_ap-2f8e7636.pth", size=260, crop=0.89
     ),
-    "tf_efficientnet_lite0.in1k": _w(**_INC, url=_RW + "tf_efficientnet_lite0-0aa007d2.pth"),
-    "tf_efficientnet_lite1.in1k": _w(
-        **_INC, url=_RW + "tf_efficientnet_lite1-bde8b488.pth", size=240, crop=0.882
+    "tf_efficientnet_b2.aa_in1k": effnet_weight(
+        url=RW_WEIGHTS + "tf_efficientnet_b2_aa-60c94f97.pth", size=260, crop=0.89
     ),
-    "tf_efficientnet_lite2.in1k": _w(
-        **_INC, url=_RW + "tf_efficientnet_lite2-dcccb7df.pth", size=260, crop=0.89
+    "tf_efficientnet_b2.in1k": effnet_weight(
+        url=HF_WEIGHTS + "tf_efficientnet_b2-e393ef04.pth", size=260, crop=0.89
     ),
-    "tf_efficientnet_lite3.in1k": _w(
-        **_INC, url=_RW + "tf_efficientnet_lite3-b733e338.pth", size=300, crop=0.904, interpolation="bilinear"
+    "tf_efficientnet_b3.ns_jft_in1k": effnet_weight(
+        default=True, url=RW_WEIGHTS + "tf_efficientnet_b3_ns-9d44bf68.pth", size=300, crop=0.904
     ),
-    "tf_efficientnet_lite4.in1k": _w(
-        **_INC, url=_RW + "tf_efficientnet_lite4-741542c3.pth", size=380, crop=0.92, interpolation="bilinear"
+    "tf_efficientnet_b3.ap_in1k": effnet_weight(
+        INCEPTION_NORM, url=RW_WEIGHTS + "tf_efficientnet_b3_ap-aad25bdd.pth", size=300, crop=0.904
     ),
-    "tf_efficientnetv2_s.in21k_ft_in1k": _w(
-        **_INC,
+    "tf_efficientnet_b3.aa_in1k": effnet_weight(
+        url=RW_WEIGHTS + "tf_efficientnet_b3_aa-84b4657e.pth", size=300, crop=0.904
+    ),
+    "tf_efficientnet_b3.in1k": effnet_weight(
+        url=HF_WEIGHTS + "tf_efficientnet_b3-e3bd6955.pth", size=300, crop=0.904
+    ),
+    "tf_efficientnet_b4.ns_jft_in1k": effnet_weight(
+        default=True, url=RW_WEIGHTS + "tf_efficientnet_b4_ns-d6313a46.pth", size=380, crop=0.922
+    ),
+    "tf_efficientnet_b4.ap_in1k": effnet_weight(
+        INCEPTION_NORM, url=RW_WEIGHTS + "tf_efficientnet_b4_ap-dedb23e6.pth", size=380, crop=0.922
+    ),
+    "tf_efficientnet_b4.aa_in1k": effnet_weight(
+        url=RW_WEIGHTS + "tf_efficientnet_b4_aa-818f208c.pth", size=380, crop=0.922
+    ),
+    "tf_efficientnet_b4.in1k": effnet_weight(
+        url=HF_WEIGHTS + "tf_efficientnet_b4-74ee3bed.pth", size=380, crop=0.922
+    ),
+    "tf_efficientnet_b5.ns_jft_in1k": effnet_weight(
+        default=True, url=RW_WEIGHTS + "tf_efficientnet_b5_ns-6f26d0cf.pth", size=456, crop=0.934
+    ),
+    "tf_efficientnet_b5.ap_in1k": effnet_weight(
+        INCEPTION_NORM, url=RW_WEIGHTS + "tf_efficientnet_b5_ap-9e82fae8.pth", size=456, crop=0.934
+    ),
+    "tf_efficientnet_b5.ra_in1k": effnet_weight(
+        url=RW_WEIGHTS + "tf_efficientnet_b5_ra-9a3e5369.pth", size=456, crop=0.934
+    ),
+    "tf_efficientnet_b5.aa_in1k": effnet_weight(
+        url=HF_WEIGHTS + "tf_efficientnet_b5_aa-99018a74.pth", size=456, crop=0.934
+    ),
+    "tf_efficientnet_b5.in1k": effnet_weight(
+        url=HF_WEIGHTS + "tf_efficientnet_b5-c6949ce9.pth", size=456, crop=0.934
+    ),
+    "tf_efficientnet_b6.ns_jft_in1k": effnet_weight(
+        default=True, url=RW_WEIGHTS + "tf_efficientnet_b6_ns-51548356.pth", size=528, crop=0.942
+    ),
+    "tf_efficientnet_b6.ap_in1k": effnet_weight(
+        INCEPTION_NORM, url=RW_WEIGHTS + "tf_efficientnet_b6_ap-4ffb161f.pth", size=528, crop=0.942
+    ),
+    "tf_efficientnet_b6.aa_in1k": effnet_weight(
+        url=RW_WEIGHTS + "tf_efficientnet_b6_aa-80ba17e4.pth", size=528, crop=0.942
+    ),
+    "tf_efficientnet_b7.ns_jft_in1k": effnet_weight(
+        default=True, url=RW_WEIGHTS + "tf_efficientnet_b7_ns-1dbc32de.pth", size=600, crop=0.949
+    ),
+    "tf_efficientnet_b7.ap_in1k": effnet_weight(
+        INCEPTION_NORM, url=RW_WEIGHTS + "tf_efficientnet_b7_ap-ddb28fec.pth", size=600, crop=0.949
+    ),
+    "tf_efficientnet_b7.ra_in1k": effnet_weight(
+        url=RW_WEIGHTS + "tf_efficientnet_b7_ra-6c08e654.pth", size=600, crop=0.949
+    ),
+    "tf_efficientnet_b7.aa_in1k": effnet_weight(
+        url=HF_WEIGHTS + "tf_efficientnet_b7_aa-076e3472.pth", size=600, crop=0.949
+    ),
+    "tf_efficientnet_l2.ns_jft_in1k_475": effnet_weight(
+        default=True, url=RW_WEIGHTS + "tf_efficientnet_l2_ns_475-bebbd00a.pth", size=475, crop=0.936
+    ),
+    "tf_efficientnet_l2.ns_jft_in1k": effnet_weight(
+        url=RW_WEIGHTS + "tf_efficientnet_l2_ns-df73bb44.pth", size=800, crop=0.96
+    ),
+    "tf_efficientnet_b8.ap_in1k": effnet_weight(
+        INCEPTION_NORM,
         default=True,
-        url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-effv2-weights/tf_efficientnetv2_s_21ft1k-d7dafa41.pth",
+        url=RW_WEIGHTS + "tf_efficientnet_b8_ap-00e169fa.pth",
+        size=672,
+        crop=0.954,
+    ),
+    "tf_efficientnet_b8.ra_in1k": effnet_weight(
+        url=RW_WEIGHTS + "tf_efficientnet_b8_ra-572d5dd9.pth", size=672, crop=0.954
+    ),
+    "tf_efficientnet_es.in1k": effnet_weight(
+        INCEPTION_NORM, url=RW_WEIGHTS + "tf_efficientnet_es-ca1afbfe.pth"
+    ),
+    "tf_efficientnet_em.in1k": effnet_weight(
+        INCEPTION_NORM, url=RW_WEIGHTS + "tf_efficientnet_em-e78cfe58.pth", size=240, crop=0.882
+    ),
+    "tf_efficientnet_el.in1k": effnet_weight(
+        INCEPTION_NORM, url=RW_WEIGHTS + "tf_efficientnet_el-5143854e.pth", size=300, crop=0.904
+    ),
+    "tf_efficientnet_cc_b0_4e.in1k": effnet_weight(
+        INCEPTION_NORM, url=RW_WEIGHTS + "tf_efficientnet_cc_b0_4e-4362b6b2.pth"
+    ),
+    "tf_efficientnet_cc_b0_8e.in1k": effnet_weight(
+        INCEPTION_NORM, url=RW_WEIGHTS + "tf_efficientnet_cc_b0_8e-66184a25.pth"
+    ),
+    "tf_efficientnet_cc_b1_8e.in1k": effnet_weight(
+        INCEPTION_NORM, url=RW_WEIGHTS + "tf_efficientnet_cc_b1_8e-f7c79ae1.pth", size=240, crop=0.882
+    ),
+    "tf_efficientnet_lite0.in1k": effnet_weight(
+        INCEPTION_NORM, url=RW_WEIGHTS + "tf_efficientnet_lite0-0aa007d2.pth"
+    ),
+    "tf_efficientnet_lite1.in1k": effnet_weight(
+        INCEPTION_NORM, url=RW_WEIGHTS + "tf_efficientnet_lite1-bde8b488.pth", size=240, crop=0.882
+    ),
+    "tf_efficientnet_lite2.in1k": effnet_weight(
+        INCEPTION_NORM, url=RW_WEIGHTS + "tf_efficientnet_lite2-dcccb7df.pth", size=260, crop=0.89
+    ),
+    "tf_efficientnet_lite3.in1k": effnet_weight(
+        INCEPTION_NORM,
+        url=RW_WEIGHTS + "tf_efficientnet_lite3-b733e338.pth",
         size=300,
-        test=384,
-        crop=1.0,
-    ),
-    "tf_efficientnetv2_s.in1k": _w(
-        **_INC,
-        url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-effv2-weights/tf_efficientnetv2_s-eb54923e.pth",
-        size=300,
-        test=384,
-        crop=1.0,
-    ),
-    "tf_efficientnetv2_s.in21k": _w(
-        **_INC,
-        url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-effv2-weights/tf_efficientnetv2_s_21k-6337ad01.pth",
-        size=300,
-        test=384,
-        crop=1.0,
-        num_classes=21843,
-    ),
-    "tf_efficientnetv2_m.in21k_ft_in1k": _w(
-        **_INC,
-        default=True,
-        url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-effv2-weights/tf_efficientnetv2_m_21ft1k-bf41664a.pth",
-        size=384,
-        test=480,
-        crop=1.0,
-        crop_mode="squash",
-    ),
-    "tf_efficientnetv2_m.in1k": _w(
-        **_INC,
-        url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-effv2-weights/tf_efficientnetv2_m-cc09e0cd.pth",
-        size=384,
-        test=480,
-        crop=1.0,
-        crop_mode="squash",
-    ),
-    "tf_efficientnetv2_m.in21k": _w(
-        **_INC,
-        url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-effv2-weights/tf_efficientnetv2_m_21k-361418a2.pth",
-        size=384,
-        test=480,
-        crop=1.0,
-        crop_mode="squash",
-        num_classes=21843,
-    ),
-    "tf_efficientnetv2_l.in21k_ft_in1k": _w(
-        **_INC,
-        default=True,
-        url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-effv2-weights/tf_efficientnetv2_l_21ft1k-60127a9d.pth",
-        size=384,
-        test=480,
-        crop=1.0,
-        crop_mode="squash",
-    ),
-    "tf_efficientnetv2_l.in1k": _w(
-        **_INC,
-        url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-effv2-weights/tf_efficientnetv2_l-d664b728.pth",
-        size=384,
-        test=480,
-        crop=1.0,
-        crop_mode="squash",
-    ),
-    "tf_efficientnetv2_l.in21k": _w(
-        **_INC,
-        url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-effv2-weights/tf_efficientnetv2_l_21k-91a19ec9.pth",
-        size=384,
-        test=480,
-        crop=1.0,
-        crop_mode="squash",
-        num_classes=21843,
-    ),
-    "tf_efficientnetv2_xl.in21k_ft_in1k": _w(
-        **_INC,
-        default=True,
-        url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-effv2-weights/tf_efficientnetv2_xl_in21ft1k-06c35c48.pth",
-        size=384,
-        test=512,
-        crop=1.0,
-        crop_mode="squash",
-    ),
-    "tf_efficientnetv2_xl.in21k": _w(
-        **_INC,
-        url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-effv2-weights/tf_efficientnetv2_xl_in21k-fd7e8abf.pth",
-        size=384,
-        test=512,
-        crop=1.0,
-        crop_mode="squash",
-        num_classes=21843,
-    ),
-    "tf_efficientnetv2_b0.in1k": _w(
-        url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-effv2-weights/tf_efficientnetv2_b0-c7cc451f.pth",
-        size=192,
-        test=224,
-    ),
-    "tf_efficientnetv2_b1.in1k": _w(
-        url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-effv2-weights/tf_efficientnetv2_b1-be6e41b0.pth",
-        size=192,
-        test=240,
-        crop=0.882,
-    ),
-    "tf_efficientnetv2_b2.in1k": _w(
-        url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-effv2-weights/tf_efficientnetv2_b2-847de54e.pth",
-        size=208,
-        test=260,
-        crop=0.89,
-    ),
-    "tf_efficientnetv2_b3.in21k_ft_in1k": _w(
-        **_INC, default=True, size=240, test=300, crop=0.9, crop_mode="squash"
-    ),
-    "tf_efficientnetv2_b3.in1k": _w(
-        url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-effv2-weights/tf_efficientnetv2_b3-57773f13.pth",
-        size=240,
-        test=300,
         crop=0.904,
+        interpolation="bilinear",
     ),
-    "tf_efficientnetv2_b3.in21k": _w(**_INC, size=240, test=300, crop=0.904, num_classes=21843),
-    "mixnet_s.ft_in1k": _w(url=_RW + "mixnet_s-a907afbc.pth"),
-    "mixnet_m.ft_in1k": _w(url=_RW + "mixnet_m-4647fc68.pth"),
-    "mixnet_l.ft_in1k": _w(url=_RW + "mixnet_l-5a9a2ed8.pth"),
-    "mixnet_xl.ra_in1k": _w(url=_RW + "mixnet_xl_ra-aac3c00c.pth"),
-    "mixnet_xxl.untrained": _w(**_UNTRAINED),
-    "tf_mixnet_s.in1k": _w(url=_RW + "tf_mixnet_s-89d3354b.pth"),
-    "tf_mixnet_m.in1k": _w(url=_RW + "tf_mixnet_m-0f4d8805.pth"),
-    "tf_mixnet_l.in1k": _w(url=_RW + "tf_mixnet_l-6c92e0c8.pth"),
-    "tinynet_a.in1k": _w(
+    "tf_efficientnet_lite4.in1k": effnet_weight(
+        INCEPTION_NORM,
+        url=RW_WEIGHTS + "tf_efficientnet_lite4-741542c3.pth",
+        size=380,
+        crop=0.92,
+        interpolation="bilinear",
+    ),
+    "tf_efficientnetv2_s.in21k_ft_in1k": effnet_weight(
+        INCEPTION_NORM,
+        default=True,
+        url=_RW_EFFV2 + "tf_efficientnetv2_s_21ft1k-d7dafa41.pth",
+        size=300,
+        test=384,
+        crop=1.0,
+    ),
+    "tf_efficientnetv2_s.in1k": effnet_weight(
+        INCEPTION_NORM, url=_RW_EFFV2 + "tf_efficientnetv2_s-eb54923e.pth", size=300, test=384, crop=1.0
+    ),
+    "tf_efficientnetv2_s.in21k": effnet_weight(
+        INCEPTION_NORM,
+        url=_RW_EFFV2 + "tf_efficientnetv2_s_21k-6337ad01.pth",
+        size=300,
+        test=384,
+        crop=1.0,
+        num_classes=21843,
+    ),
+    "tf_efficientnetv2_m.in21k_ft_in1k": effnet_weight(
+        INCEPTION_NORM,
+        default=True,
+        url=_RW_EFFV2 + "tf_efficientnetv2_m_21ft1k-bf41664a.pth",
+        size=384,
+        test=480,
+        crop=1.0,
+        crop_mode="squash",
+    ),
+    "tf_efficientnetv2_m.in1k": effnet_weight(
+        INCEPTION_NORM,
+        url=_RW_EFFV2 + "tf_efficientnetv2_m-cc09e0cd.pth",
+        size=384,
+        test=480,
+        crop=1.0,
+        crop_mode="squash",
+    ),
+    "tf_efficientnetv2_m.in21k": effnet_weight(
+        INCEPTION_NORM,
+        url=_RW_EFFV2 + "tf_efficientnetv2_m_21k-361418a2.pth",
+        size=384,
+        test=480,
+        crop=1.0,
+        crop_mode="squash",
+        num_classes=21843,
+    ),
+    "tf_efficientnetv2_l.in21k_ft_in1k": effnet_weight(
+        INCEPTION_NORM,
+        default=True,
+        url=_RW_EFFV2 + "tf_efficientnetv2_l_21ft1k-60127a9d.pth",
+        size=384,
+        test=480,
+        crop=1.0,
+        crop_mode="squash",
+    ),
+    "tf_efficientnetv2_l.in1k": effnet_weight(
+        INCEPTION_NORM,
+        url=_RW_EFFV2 + "tf_efficientnetv2_l-d664b728.pth",
+        size=384,
+        test=480,
+        crop=1.0,
+        crop_mode="squash",
+    ),
+    "tf_efficientnetv2_l.in21k": effnet_weight(
+        INCEPTION_NORM,
+        url=_RW_EFFV2 + "tf_efficientnetv2_l_21k-91a19ec9.pth",
+        size=384,
+        test=480,
+        crop=1.0,
+        crop_mode="squash",
+        num_classes=21843,
+    ),
+    "tf_efficientnetv2_xl.in21k_ft_in1k": effnet_weight(
+        INCEPTION_NORM,
+        default=True,
+        url=_RW_EFFV2 + "tf_efficientnetv2_xl_in21ft1k-06c35c48.pth",
+        size=384,
+        test=512,
+        crop=1.0,
+        crop_mode="squash",
+    ),
+    "tf_efficientnetv2_xl.in21k": effnet_weight(
+        INCEPTION_NORM,
+        url=_RW_EFFV2 + "tf_efficientnetv2_xl_in21k-fd7e8abf.pth",
+        size=384,
+        test=512,
+        crop=1.0,
+        crop_mode="squash",
+        num_classes=21843,
+    ),
+    "tf_efficientnetv2_b0.in1k": effnet_weight(
+        url=_RW_EFFV2 + "tf_efficientnetv2_b0-c7cc451f.pth", size=192, test=224
+    ),
+    "tf_efficientnetv2_b1.in1k": effnet_weight(
+        url=_RW_EFFV2 + "tf_efficientnetv2_b1-be6e41b0.pth", size=192, test=240, crop=0.882
+    ),
+    "tf_efficientnetv2_b2.in1k": effnet_weight(
+        url=_RW_EFFV2 + "tf_efficientnetv2_b2-847de54e.pth", size=208, test=260, crop=0.89
+    ),
+    "tf_efficientnetv2_b3.in21k_ft_in1k": effnet_weight(
+        INCEPTION_NORM, default=True, size=240, test=300, crop=0.9, crop_mode="squash"
+    ),
+    "tf_efficientnetv2_b3.in1k": effnet_weight(
+        url=_RW_EFFV2 + "tf_efficientnetv2_b3-57773f13.pth", size=240, test=300, crop=0.904
+    ),
+    "tf_efficientnetv2_b3.in21k": effnet_weight(
+        INCEPTION_NORM, size=240, test=300, crop=0.904, num_classes=21843
+    ),
+    "mixnet_s.ft_in1k": effnet_weight(url=RW_WEIGHTS + "mixnet_s-a907afbc.pth"),
+    "mixnet_m.ft_in1k": effnet_weight(url=RW_WEIGHTS + "mixnet_m-4647fc68.pth"),
+    "mixnet_l.ft_in1k": effnet_weight(url=RW_WEIGHTS + "mixnet_l-5a9a2ed8.pth"),
+    "mixnet_xl.ra_in1k": effnet_weight(url=RW_WEIGHTS + "mixnet_xl_ra-aac3c00c.pth"),
+    "mixnet_xxl.untrained": effnet_weight(NO_WEIGHTS),
+    "tf_mixnet_s.in1k": effnet_weight(url=RW_WEIGHTS + "tf_mixnet_s-89d3354b.pth"),
+    "tf_mixnet_m.in1k": effnet_weight(url=RW_WEIGHTS + "tf_mixnet_m-0f4d8805.pth"),
+    "tf_mixnet_l.in1k": effnet_weight(url=RW_WEIGHTS + "tf_mixnet_l-6c92e0c8.pth"),
+    "tinynet_a.in1k": effnet_weight(
         url="https://github.com/huawei-noah/CV-Backbones/releases/download/v1.2.0/tinynet_a.pth", size=192
     ),
-    "tinynet_b.in1k": _w(
+    "tinynet_b.in1k": effnet_weight(
         url="https://github.com/huawei-noah/CV-Backbones/releases/download/v1.2.0/tinynet_b.pth", size=188
     ),
-    "tinynet_c.in1k": _w(
+    "tinynet_c.in1k": effnet_weight(
         url="https://github.com/huawei-noah/CV-Backbones/releases/download/v1.2.0/tinynet_c.pth", size=184
     ),
-    "tinynet_d.in1k": _w(
+    "tinynet_d.in1k": effnet_weight(
         url="https://github.com/huawei-noah/CV-Backbones/releases/download/v1.2.0/tinynet_d.pth", size=152
     ),
-    "tinynet_e.in1k": _w(
+    "tinynet_e.in1k": effnet_weight(
         url="https://github.com/huawei-noah/CV-Backbones/releases/download/v1.2.0/tinynet_e.pth", size=106
     ),
-    "mobilenet_edgetpu_100.untrained": _w(**_UNTRAINED, crop=0.9),
-    "mobilenet_edgetpu_v2_xs.untrained": _w(**_UNTRAINED, crop=0.9),
-    "mobilenet_edgetpu_v2_s.untrained": _w(**_UNTRAINED, crop=0.9),
-    "mobilenet_edgetpu_v2_m.ra4_e3600_r224_in1k": _w(**_INC, test=256, crop=0.9, test_crop_pct=0.95),
-    "mobilenet_edgetpu_v2_l.untrained": _w(**_UNTRAINED, crop=0.9),
-    "test_efficientnet.r160_in1k": _w(size=160, crop=0.95),
-    "test_efficientnet_ln.r160_in1k": _w(size=160, crop=0.95),
-    "test_efficientnet_gn.r160_in1k": _w(**_INC, size=160, crop=0.95),
-    "test_efficientnet_evos.r160_in1k": _w(**_INC, size=160, crop=0.95),
+    "mobilenet_edgetpu_100.untrained": effnet_weight(NO_WEIGHTS, crop=0.9),
+    "mobilenet_edgetpu_v2_xs.untrained": effnet_weight(NO_WEIGHTS, crop=0.9),
+    "mobilenet_edgetpu_v2_s.untrained": effnet_weight(NO_WEIGHTS, crop=0.9),
+    "mobilenet_edgetpu_v2_m.ra4_e3600_r224_in1k": effnet_weight(
+        INCEPTION_NORM, test=256, crop=0.9, test_crop_pct=0.95
+    ),
+    "mobilenet_edgetpu_v2_l.untrained": effnet_weight(NO_WEIGHTS, crop=0.9),
+    "test_efficientnet.r160_in1k": effnet_weight(size=160, crop=0.95),
+    "test_efficientnet_ln.r160_in1k": effnet_weight(size=160, crop=0.95),
+    "test_efficientnet_gn.r160_in1k": effnet_weight(INCEPTION_NORM, size=160, crop=0.95),
+    "test_efficientnet_evos.r160_in1k": effnet_weight(INCEPTION_NORM, size=160, crop=0.95),
 }
 
 DEPRECATED = {

@@ -26,7 +26,7 @@ from torch import nn
 
 from ..layers import ConvNormAct, LayerType, get_norm_layer
 from ..model import VisionModel, checkpoint_seq
-from ..pretrained import IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
+from ..pretrained import IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD, weight
 from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import model_args_type
 
@@ -448,13 +448,13 @@ VARIANTS: dict[str, Any] = {"inception_v3": InceptionV3Args()}
 
 # --- weights --------------------------------------------------------------------------------------
 WEIGHTS: dict[str, dict[str, Any]] = {
-    "inception_v3.tv_in1k": dict(
+    "inception_v3.tv_in1k": weight(
         default=True, url="https://download.pytorch.org/models/inception_v3_google-1a9a5a14.pth"
     ),
-    "inception_v3.tf_in1k": {},
-    "inception_v3.tf_adv_in1k": {},
+    "inception_v3.tf_in1k": weight(),
+    "inception_v3.tf_adv_in1k": weight(),
     # GluonCV trained with ImageNet's mean / std (the Inception ones work about as well)
-    "inception_v3.gluon_in1k": dict(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)),
+    "inception_v3.gluon_in1k": weight(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)),
 }
 
 DEPRECATED = {

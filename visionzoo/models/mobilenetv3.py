@@ -11,7 +11,6 @@ Weights: Apache-2.0 (TensorFlow ports and timm-trained), MIT for the LCNet ports
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, ClassVar
@@ -23,17 +22,22 @@ from torch import nn
 from ..layers import SelectAdaptivePool2d, act_or_identity, create_conv2d, get_act_layer, get_norm_act_layer
 from ..layers.activations import LayerType
 from ..model import VisionModel, checkpoint_seq
-from ..pretrained import IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
+from ..pretrained import NO_WEIGHTS
 from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import model_args_type
 from ._efficientnet_blocks import SqueezeExcite
 from ._efficientnet_builder import (
     BN_EPS_TF_DEFAULT,
+    CFG_DEFAULTS,
     FEATURE_CFG,
+    INCEPTION_NORM,
+    RW_TRESNET,
+    RW_WEIGHTS,
     ArchDef,
     BlockArgs,
     EfficientNetBuilder,
     efficientnet_init_weights,
+    effnet_weight,
     resolve_block_args,
     resolve_norm_layer,
     round_channels,
@@ -520,52 +524,27 @@ VARIANTS: dict[str, Any] = {
 
 
 # --- weights --------------------------------------------------------------------------------------
-_RW = "https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights/"
-_RW_TRESNET = "https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-tresnet/"
-_HF = "https://github.com/huggingface/pytorch-image-models/releases/download/v0.1-weights/"
-_INC: dict[str, Any] = dict(mean=IMAGENET_INCEPTION_MEAN, std=IMAGENET_INCEPTION_STD)
-_UNTRAINED: dict[str, Any] = dict(hf_hub_id=None)
-CFG_DEFAULTS: dict[str, Any] = dict(
-    first_conv="conv_stem", classifier="classifier", pool_size=(7, 7), license="apache-2.0"
-)
-
-
-def _w(
-    *,
-    default: bool = False,
-    size: int | None = None,
-    test: int | None = None,
-    crop: float | None = None,
-    **cfg: Any,
-) -> dict[str, Any]:
-    """A weight's fields that differ from ``CFG_DEFAULTS``: ``size`` sets the (square) input size
-    and the final pool size that follows from it, ``test`` the test input size, ``crop`` crop_pct."""
-    if default:
-        cfg["default"] = True
-    if size is not None:
-        cfg.update(input_size=(3, size, size), pool_size=(math.ceil(size / 32),) * 2)
-    if test is not None:
-        cfg["test_input_size"] = (3, test, test)
-    if crop is not None:
-        cfg["crop_pct"] = crop
-    return cfg
-
-
+# cfg defaults, release folders and the entry helper (``size=`` sets the pool size too) are
+# shared with the sibling family, in _efficientnet_builder.
 # "arch.tag" in timm's order; an architecture with several tags marks its default (timm's first).
 WEIGHTS: dict[str, dict[str, Any]] = {
-    "mobilenetv3_large_075.untrained": _w(**_UNTRAINED, interpolation="bilinear"),
-    "mobilenetv3_large_100.ra_in1k": _w(default=True, url=_RW + "mobilenetv3_large_100_ra-f55367f5.pth"),
-    "mobilenetv3_large_100.ra4_e3600_r224_in1k": _w(**_INC, test=256, crop=0.95, test_crop_pct=1.0),
-    "mobilenetv3_large_100.miil_in21k_ft_in1k": _w(
-        url=_RW_TRESNET + "mobilenetv3_large_100_1k_miil_78_0-66471c13.pth",
+    "mobilenetv3_large_075.untrained": effnet_weight(NO_WEIGHTS, interpolation="bilinear"),
+    "mobilenetv3_large_100.ra_in1k": effnet_weight(
+        default=True, url=RW_WEIGHTS + "mobilenetv3_large_100_ra-f55367f5.pth"
+    ),
+    "mobilenetv3_large_100.ra4_e3600_r224_in1k": effnet_weight(
+        INCEPTION_NORM, test=256, crop=0.95, test_crop_pct=1.0
+    ),
+    "mobilenetv3_large_100.miil_in21k_ft_in1k": effnet_weight(
+        url=RW_TRESNET + "mobilenetv3_large_100_1k_miil_78_0-66471c13.pth",
         interpolation="bilinear",
         mean=(0.0, 0.0, 0.0),
         std=(1.0, 1.0, 1.0),
         origin_url="https://github.com/Alibaba-MIIL/ImageNet21K",
         paper_ids="arXiv:2104.10972v4",
     ),
-    "mobilenetv3_large_100.miil_in21k": _w(
-        url=_RW_TRESNET + "mobilenetv3_large_100_in21k_miil-d71cc17b.pth",
+    "mobilenetv3_large_100.miil_in21k": effnet_weight(
+        url=RW_TRESNET + "mobilenetv3_large_100_in21k_miil-d71cc17b.pth",
         interpolation="bilinear",
         mean=(0.0, 0.0, 0.0),
         std=(1.0, 1.0, 1.0),
@@ -573,87 +552,111 @@ WEIGHTS: dict[str, dict[str, Any]] = {
         origin_url="https://github.com/Alibaba-MIIL/ImageNet21K",
         paper_ids="arXiv:2104.10972v4",
     ),
-    "mobilenetv3_large_150d.ra4_e3600_r256_in1k": _w(
-        **_INC, size=256, test=320, crop=0.95, interpolation="bilinear", test_crop_pct=1.0
+    "mobilenetv3_large_150d.ra4_e3600_r256_in1k": effnet_weight(
+        INCEPTION_NORM, size=256, test=320, crop=0.95, interpolation="bilinear", test_crop_pct=1.0
     ),
-    "mobilenetv3_small_050.lamb_in1k": _w(url=_RW + "mobilenetv3_small_050_lambc-4b7bbe87.pth"),
-    "mobilenetv3_small_075.lamb_in1k": _w(url=_RW + "mobilenetv3_small_075_lambc-384766db.pth"),
-    "mobilenetv3_small_100.lamb_in1k": _w(url=_RW + "mobilenetv3_small_100_lamb-266a294c.pth"),
-    "mobilenetv3_rw.rmsp_in1k": _w(url=_RW + "mobilenetv3_100-35495452.pth"),
-    "tf_mobilenetv3_large_075.in1k": _w(
-        **_INC, url=_RW + "tf_mobilenetv3_large_075-150ee8b0.pth", interpolation="bilinear"
+    "mobilenetv3_small_050.lamb_in1k": effnet_weight(
+        url=RW_WEIGHTS + "mobilenetv3_small_050_lambc-4b7bbe87.pth"
     ),
-    "tf_mobilenetv3_large_100.in1k": _w(
-        **_INC, url=_RW + "tf_mobilenetv3_large_100-427764d5.pth", interpolation="bilinear"
+    "mobilenetv3_small_075.lamb_in1k": effnet_weight(
+        url=RW_WEIGHTS + "mobilenetv3_small_075_lambc-384766db.pth"
     ),
-    "tf_mobilenetv3_large_minimal_100.in1k": _w(
-        **_INC, url=_RW + "tf_mobilenetv3_large_minimal_100-8596ae28.pth", interpolation="bilinear"
+    "mobilenetv3_small_100.lamb_in1k": effnet_weight(
+        url=RW_WEIGHTS + "mobilenetv3_small_100_lamb-266a294c.pth"
     ),
-    "tf_mobilenetv3_small_075.in1k": _w(
-        **_INC, url=_RW + "tf_mobilenetv3_small_075-da427f52.pth", interpolation="bilinear"
+    "mobilenetv3_rw.rmsp_in1k": effnet_weight(url=RW_WEIGHTS + "mobilenetv3_100-35495452.pth"),
+    "tf_mobilenetv3_large_075.in1k": effnet_weight(
+        INCEPTION_NORM, url=RW_WEIGHTS + "tf_mobilenetv3_large_075-150ee8b0.pth", interpolation="bilinear"
     ),
-    "tf_mobilenetv3_small_100.in1k": _w(
-        **_INC, url=_RW + "tf_mobilenetv3_small_100-37f49e2b.pth", interpolation="bilinear"
+    "tf_mobilenetv3_large_100.in1k": effnet_weight(
+        INCEPTION_NORM, url=RW_WEIGHTS + "tf_mobilenetv3_large_100-427764d5.pth", interpolation="bilinear"
     ),
-    "tf_mobilenetv3_small_minimal_100.in1k": _w(
-        **_INC, url=_RW + "tf_mobilenetv3_small_minimal_100-922a7843.pth", interpolation="bilinear"
+    "tf_mobilenetv3_large_minimal_100.in1k": effnet_weight(
+        INCEPTION_NORM,
+        url=RW_WEIGHTS + "tf_mobilenetv3_large_minimal_100-8596ae28.pth",
+        interpolation="bilinear",
     ),
-    "fbnetv3_b.ra2_in1k": _w(
-        url=_RW + "fbnetv3_b_224-ead5d2a1.pth", test=256, crop=0.95, interpolation="bilinear"
+    "tf_mobilenetv3_small_075.in1k": effnet_weight(
+        INCEPTION_NORM, url=RW_WEIGHTS + "tf_mobilenetv3_small_075-da427f52.pth", interpolation="bilinear"
     ),
-    "fbnetv3_d.ra2_in1k": _w(
-        url=_RW + "fbnetv3_d_224-c98bce42.pth", test=256, crop=0.95, interpolation="bilinear"
+    "tf_mobilenetv3_small_100.in1k": effnet_weight(
+        INCEPTION_NORM, url=RW_WEIGHTS + "tf_mobilenetv3_small_100-37f49e2b.pth", interpolation="bilinear"
     ),
-    "fbnetv3_g.ra2_in1k": _w(
-        url=_RW + "fbnetv3_g_240-0b1df83b.pth", size=240, test=288, crop=0.95, interpolation="bilinear"
+    "tf_mobilenetv3_small_minimal_100.in1k": effnet_weight(
+        INCEPTION_NORM,
+        url=RW_WEIGHTS + "tf_mobilenetv3_small_minimal_100-922a7843.pth",
+        interpolation="bilinear",
     ),
-    "lcnet_035.untrained": _w(**_UNTRAINED, interpolation="bilinear"),
-    "lcnet_050.ra2_in1k": _w(url=_RW + "lcnet_050-f447553b.pth"),
-    "lcnet_075.ra2_in1k": _w(url=_RW + "lcnet_075-318cad2c.pth"),
-    "lcnet_100.ra2_in1k": _w(url=_RW + "lcnet_100-a929038c.pth"),
-    "lcnet_150.untrained": _w(**_UNTRAINED, interpolation="bilinear"),
-    "mobilenetv4_conv_small_035.untrained": _w(**_INC, **_UNTRAINED, test=256, test_crop_pct=0.95),
-    "mobilenetv4_conv_small_050.e3000_r224_in1k": _w(**_INC, test=256, test_crop_pct=0.95),
-    "mobilenetv4_conv_small.e2400_r224_in1k": _w(default=True, test=256, test_crop_pct=0.95),
-    "mobilenetv4_conv_small.e1200_r224_in1k": _w(test=256, test_crop_pct=0.95),
-    "mobilenetv4_conv_small.e3600_r256_in1k": _w(**_INC, size=256, test=320, crop=0.95, test_crop_pct=1.0),
-    "mobilenetv4_conv_medium.e500_r256_in1k": _w(
+    "fbnetv3_b.ra2_in1k": effnet_weight(
+        url=RW_WEIGHTS + "fbnetv3_b_224-ead5d2a1.pth", test=256, crop=0.95, interpolation="bilinear"
+    ),
+    "fbnetv3_d.ra2_in1k": effnet_weight(
+        url=RW_WEIGHTS + "fbnetv3_d_224-c98bce42.pth", test=256, crop=0.95, interpolation="bilinear"
+    ),
+    "fbnetv3_g.ra2_in1k": effnet_weight(
+        url=RW_WEIGHTS + "fbnetv3_g_240-0b1df83b.pth", size=240, test=288, crop=0.95, interpolation="bilinear"
+    ),
+    "lcnet_035.untrained": effnet_weight(NO_WEIGHTS, interpolation="bilinear"),
+    "lcnet_050.ra2_in1k": effnet_weight(url=RW_WEIGHTS + "lcnet_050-f447553b.pth"),
+    "lcnet_075.ra2_in1k": effnet_weight(url=RW_WEIGHTS + "lcnet_075-318cad2c.pth"),
+    "lcnet_100.ra2_in1k": effnet_weight(url=RW_WEIGHTS + "lcnet_100-a929038c.pth"),
+    "lcnet_150.untrained": effnet_weight(NO_WEIGHTS, interpolation="bilinear"),
+    "mobilenetv4_conv_small_035.untrained": effnet_weight(
+        INCEPTION_NORM, NO_WEIGHTS, test=256, test_crop_pct=0.95
+    ),
+    "mobilenetv4_conv_small_050.e3000_r224_in1k": effnet_weight(INCEPTION_NORM, test=256, test_crop_pct=0.95),
+    "mobilenetv4_conv_small.e2400_r224_in1k": effnet_weight(default=True, test=256, test_crop_pct=0.95),
+    "mobilenetv4_conv_small.e1200_r224_in1k": effnet_weight(test=256, test_crop_pct=0.95),
+    "mobilenetv4_conv_small.e3600_r256_in1k": effnet_weight(
+        INCEPTION_NORM, size=256, test=320, crop=0.95, test_crop_pct=1.0
+    ),
+    "mobilenetv4_conv_medium.e500_r256_in1k": effnet_weight(
         default=True, size=256, test=320, crop=0.95, test_crop_pct=1.0
     ),
-    "mobilenetv4_conv_medium.e500_r224_in1k": _w(test=256, crop=0.95, test_crop_pct=1.0),
-    "mobilenetv4_conv_medium.e250_r384_in12k_ft_in1k": _w(size=384, crop=0.95),
-    "mobilenetv4_conv_medium.e180_r384_in12k": _w(size=384, crop=1.0, num_classes=11821),
-    "mobilenetv4_conv_medium.e180_ad_r384_in12k": _w(size=384, crop=1.0, num_classes=11821),
-    "mobilenetv4_conv_medium.e250_r384_in12k": _w(size=384, crop=1.0, num_classes=11821),
-    "mobilenetv4_conv_large.e600_r384_in1k": _w(
+    "mobilenetv4_conv_medium.e500_r224_in1k": effnet_weight(test=256, crop=0.95, test_crop_pct=1.0),
+    "mobilenetv4_conv_medium.e250_r384_in12k_ft_in1k": effnet_weight(size=384, crop=0.95),
+    "mobilenetv4_conv_medium.e180_r384_in12k": effnet_weight(size=384, crop=1.0, num_classes=11821),
+    "mobilenetv4_conv_medium.e180_ad_r384_in12k": effnet_weight(size=384, crop=1.0, num_classes=11821),
+    "mobilenetv4_conv_medium.e250_r384_in12k": effnet_weight(size=384, crop=1.0, num_classes=11821),
+    "mobilenetv4_conv_large.e600_r384_in1k": effnet_weight(
         default=True, size=384, test=448, crop=0.95, test_crop_pct=1.0
     ),
-    "mobilenetv4_conv_large.e500_r256_in1k": _w(size=256, test=320, crop=0.95, test_crop_pct=1.0),
-    "mobilenetv4_hybrid_medium.e200_r256_in12k_ft_in1k": _w(
+    "mobilenetv4_conv_large.e500_r256_in1k": effnet_weight(size=256, test=320, crop=0.95, test_crop_pct=1.0),
+    "mobilenetv4_hybrid_medium.e200_r256_in12k_ft_in1k": effnet_weight(
         default=True, size=256, test=320, crop=0.95, test_crop_pct=1.0
     ),
-    "mobilenetv4_hybrid_medium.ix_e550_r256_in1k": _w(size=256, test=320, crop=0.95, test_crop_pct=1.0),
-    "mobilenetv4_hybrid_medium.ix_e550_r384_in1k": _w(size=384, test=448, crop=0.95, test_crop_pct=1.0),
-    "mobilenetv4_hybrid_medium.e500_r224_in1k": _w(test=256, crop=0.95, test_crop_pct=1.0),
-    "mobilenetv4_hybrid_medium.e200_r256_in12k": _w(
+    "mobilenetv4_hybrid_medium.ix_e550_r256_in1k": effnet_weight(
+        size=256, test=320, crop=0.95, test_crop_pct=1.0
+    ),
+    "mobilenetv4_hybrid_medium.ix_e550_r384_in1k": effnet_weight(
+        size=384, test=448, crop=0.95, test_crop_pct=1.0
+    ),
+    "mobilenetv4_hybrid_medium.e500_r224_in1k": effnet_weight(test=256, crop=0.95, test_crop_pct=1.0),
+    "mobilenetv4_hybrid_medium.e200_r256_in12k": effnet_weight(
         size=256, test=320, crop=0.95, test_crop_pct=1.0, num_classes=11821
     ),
-    "mobilenetv4_hybrid_large.ix_e600_r384_in1k": _w(
+    "mobilenetv4_hybrid_large.ix_e600_r384_in1k": effnet_weight(
         default=True, size=384, test=448, crop=0.95, test_crop_pct=1.0
     ),
-    "mobilenetv4_hybrid_large.e600_r384_in1k": _w(size=384, test=448, crop=0.95, test_crop_pct=1.0),
-    "mobilenetv4_conv_aa_medium.untrained": _w(**_UNTRAINED, size=256, crop=0.95),
-    "mobilenetv4_conv_blur_medium.e500_r224_in1k": _w(test=256, crop=0.95, test_crop_pct=1.0),
-    "mobilenetv4_conv_aa_large.e230_r448_in12k_ft_in1k": _w(
+    "mobilenetv4_hybrid_large.e600_r384_in1k": effnet_weight(
+        size=384, test=448, crop=0.95, test_crop_pct=1.0
+    ),
+    "mobilenetv4_conv_aa_medium.untrained": effnet_weight(NO_WEIGHTS, size=256, crop=0.95),
+    "mobilenetv4_conv_blur_medium.e500_r224_in1k": effnet_weight(test=256, crop=0.95, test_crop_pct=1.0),
+    "mobilenetv4_conv_aa_large.e230_r448_in12k_ft_in1k": effnet_weight(
         default=True, size=448, test=544, crop=0.95, test_crop_pct=1.0
     ),
-    "mobilenetv4_conv_aa_large.e230_r384_in12k_ft_in1k": _w(size=384, test=480, crop=0.95, test_crop_pct=1.0),
-    "mobilenetv4_conv_aa_large.e600_r384_in1k": _w(size=384, test=480, crop=0.95, test_crop_pct=1.0),
-    "mobilenetv4_conv_aa_large.e230_r384_in12k": _w(
+    "mobilenetv4_conv_aa_large.e230_r384_in12k_ft_in1k": effnet_weight(
+        size=384, test=480, crop=0.95, test_crop_pct=1.0
+    ),
+    "mobilenetv4_conv_aa_large.e600_r384_in1k": effnet_weight(
+        size=384, test=480, crop=0.95, test_crop_pct=1.0
+    ),
+    "mobilenetv4_conv_aa_large.e230_r384_in12k": effnet_weight(
         size=384, test=448, crop=0.95, test_crop_pct=1.0, num_classes=11821
     ),
-    "mobilenetv4_hybrid_medium_075.untrained": _w(**_UNTRAINED, crop=0.95),
-    "mobilenetv4_hybrid_large_075.untrained": _w(**_UNTRAINED, size=256, crop=0.95),
+    "mobilenetv4_hybrid_medium_075.untrained": effnet_weight(NO_WEIGHTS, crop=0.95),
+    "mobilenetv4_hybrid_large_075.untrained": effnet_weight(NO_WEIGHTS, size=256, crop=0.95),
 }
 
 DEPRECATED = {

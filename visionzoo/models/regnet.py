@@ -41,6 +41,7 @@ from ..layers import (
     make_divisible,
 )
 from ..model import VisionModel, checkpoint_seq
+from ..pretrained import HUGGINGFACE_RELEASES, NO_WEIGHTS, weight
 from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import model_args_type
 
@@ -660,7 +661,7 @@ def _tv(file: str) -> str:
 
 
 def _tpu(file: str) -> str:  # timm's TPU-trained releases
-    return f"https://github.com/huggingface/pytorch-image-models/releases/download/v0.1-tpu-weights/{file}"
+    return f"{HUGGINGFACE_RELEASES}v0.1-tpu-weights/{file}"
 
 
 def _vissl(path: str) -> str:
@@ -682,110 +683,107 @@ _SWAG = dict(license="cc-by-nc-4.0", origin_url="https://github.com/pytorch/visi
 _SWAG_LC = dict(crop_pct=0.965, **_SWAG)  # linear classifier on the frozen SWAG trunk
 _SEER = dict(license="seer-license", origin_url="https://github.com/facebookresearch/vissl")
 _SEER_SSL = dict(crop_pct=0.965, num_classes=0, **_SEER)  # self-supervised trunk, no classifier
-_NO_WEIGHTS = dict(hf_hub_id=None)
 
 WEIGHTS: dict[str, dict[str, Any]] = {
-    "regnetv_040.ra3_in1k": dict(url=_tpu("regnetv_040_ra3-c248f51f.pth"), first_conv="stem", **_TIMM),
-    "regnetv_064.ra3_in1k": dict(url=_tpu("regnetv_064_ra3-530616c2.pth"), first_conv="stem", **_TIMM),
-    "regnetx_002.pycls_in1k": dict(**_PYCLS),
-    "regnetx_004.pycls_in1k": dict(**_PYCLS),
-    "regnetx_004_tv.tv2_in1k": dict(url=_tv("regnet_x_400mf-62229a5f.pth"), **_TV),
-    "regnetx_006.pycls_in1k": dict(**_PYCLS),
-    "regnetx_008.tv2_in1k": dict(default=True, url=_tv("regnet_x_800mf-94a99ebd.pth"), **_TV),
-    "regnetx_008.pycls_in1k": dict(**_PYCLS),
-    "regnetx_016.tv2_in1k": dict(default=True, url=_tv("regnet_x_1_6gf-a12f2b72.pth"), **_TV),
-    "regnetx_016.pycls_in1k": dict(**_PYCLS),
-    "regnetx_032.tv2_in1k": dict(default=True, url=_tv("regnet_x_3_2gf-7071aa85.pth"), **_TV),
-    "regnetx_032.pycls_in1k": dict(**_PYCLS),
-    "regnetx_040.pycls_in1k": dict(**_PYCLS),
-    "regnetx_064.pycls_in1k": dict(**_PYCLS),
-    "regnetx_080.tv2_in1k": dict(default=True, url=_tv("regnet_x_8gf-2b70d774.pth"), **_TV),
-    "regnetx_080.pycls_in1k": dict(**_PYCLS),
-    "regnetx_120.pycls_in1k": dict(**_PYCLS),
-    "regnetx_160.tv2_in1k": dict(default=True, url=_tv("regnet_x_16gf-ba3796d7.pth"), **_TV),
-    "regnetx_160.pycls_in1k": dict(**_PYCLS),
-    "regnetx_320.tv2_in1k": dict(default=True, url=_tv("regnet_x_32gf-6eb8fdc6.pth"), **_TV),
-    "regnetx_320.pycls_in1k": dict(**_PYCLS),
-    "regnety_002.pycls_in1k": dict(**_PYCLS),
-    "regnety_004.tv2_in1k": dict(default=True, url=_tv("regnet_y_400mf-e6988f5f.pth"), **_TV),
-    "regnety_004.pycls_in1k": dict(**_PYCLS),
-    "regnety_006.pycls_in1k": dict(**_PYCLS),
-    "regnety_008.pycls_in1k": dict(**_PYCLS),
-    "regnety_008_tv.tv2_in1k": dict(url=_tv("regnet_y_800mf-58fc7688.pth"), **_TV),
-    "regnety_016.tv2_in1k": dict(default=True, url=_tv("regnet_y_1_6gf-0d7bc02a.pth"), **_TV),
-    "regnety_016.pycls_in1k": dict(**_PYCLS),
-    "regnety_032.ra_in1k": dict(
-        default=True,
-        url="https://github.com/huggingface/pytorch-image-models/releases/download/v0.1-weights/regnety_032_ra-7f2439f9.pth",
-        **_TIMM,
+    "regnetv_040.ra3_in1k": weight(_TIMM, url=_tpu("regnetv_040_ra3-c248f51f.pth"), first_conv="stem"),
+    "regnetv_064.ra3_in1k": weight(_TIMM, url=_tpu("regnetv_064_ra3-530616c2.pth"), first_conv="stem"),
+    "regnetx_002.pycls_in1k": weight(_PYCLS),
+    "regnetx_004.pycls_in1k": weight(_PYCLS),
+    "regnetx_004_tv.tv2_in1k": weight(_TV, url=_tv("regnet_x_400mf-62229a5f.pth")),
+    "regnetx_006.pycls_in1k": weight(_PYCLS),
+    "regnetx_008.tv2_in1k": weight(_TV, default=True, url=_tv("regnet_x_800mf-94a99ebd.pth")),
+    "regnetx_008.pycls_in1k": weight(_PYCLS),
+    "regnetx_016.tv2_in1k": weight(_TV, default=True, url=_tv("regnet_x_1_6gf-a12f2b72.pth")),
+    "regnetx_016.pycls_in1k": weight(_PYCLS),
+    "regnetx_032.tv2_in1k": weight(_TV, default=True, url=_tv("regnet_x_3_2gf-7071aa85.pth")),
+    "regnetx_032.pycls_in1k": weight(_PYCLS),
+    "regnetx_040.pycls_in1k": weight(_PYCLS),
+    "regnetx_064.pycls_in1k": weight(_PYCLS),
+    "regnetx_080.tv2_in1k": weight(_TV, default=True, url=_tv("regnet_x_8gf-2b70d774.pth")),
+    "regnetx_080.pycls_in1k": weight(_PYCLS),
+    "regnetx_120.pycls_in1k": weight(_PYCLS),
+    "regnetx_160.tv2_in1k": weight(_TV, default=True, url=_tv("regnet_x_16gf-ba3796d7.pth")),
+    "regnetx_160.pycls_in1k": weight(_PYCLS),
+    "regnetx_320.tv2_in1k": weight(_TV, default=True, url=_tv("regnet_x_32gf-6eb8fdc6.pth")),
+    "regnetx_320.pycls_in1k": weight(_PYCLS),
+    "regnety_002.pycls_in1k": weight(_PYCLS),
+    "regnety_004.tv2_in1k": weight(_TV, default=True, url=_tv("regnet_y_400mf-e6988f5f.pth")),
+    "regnety_004.pycls_in1k": weight(_PYCLS),
+    "regnety_006.pycls_in1k": weight(_PYCLS),
+    "regnety_008.pycls_in1k": weight(_PYCLS),
+    "regnety_008_tv.tv2_in1k": weight(_TV, url=_tv("regnet_y_800mf-58fc7688.pth")),
+    "regnety_016.tv2_in1k": weight(_TV, default=True, url=_tv("regnet_y_1_6gf-0d7bc02a.pth")),
+    "regnety_016.pycls_in1k": weight(_PYCLS),
+    "regnety_032.ra_in1k": weight(
+        _TIMM, default=True, url=HUGGINGFACE_RELEASES + "v0.1-weights/regnety_032_ra-7f2439f9.pth"
     ),
-    "regnety_032.tv2_in1k": dict(url=_tv("regnet_y_3_2gf-9180c971.pth"), **_TV),
-    "regnety_032.pycls_in1k": dict(**_PYCLS),
-    "regnety_040.ra3_in1k": dict(default=True, url=_tpu("regnety_040_ra3-670e1166.pth"), **_TIMM),
-    "regnety_040.pycls_in1k": dict(**_PYCLS),
-    "regnety_040_sgn.untrained": dict(**_NO_WEIGHTS, **_TIMM),
-    "regnety_064.ra3_in1k": dict(default=True, url=_tpu("regnety_064_ra3-aa26dc7d.pth"), **_TIMM),
-    "regnety_064.pycls_in1k": dict(**_PYCLS),
-    "regnety_080.ra3_in1k": dict(default=True, url=_tpu("regnety_080_ra3-1fdc4344.pth"), **_TIMM),
-    "regnety_080.pycls_in1k": dict(**_PYCLS),
-    "regnety_080_tv.tv2_in1k": dict(url=_tv("regnet_y_8gf-dc2b1b54.pth"), **_TV),
-    "regnety_120.sw_in12k_ft_in1k": dict(default=True, **_TIMM),
-    "regnety_120.sw_in12k": dict(num_classes=11821, **_TIMM),
-    "regnety_120.pycls_in1k": dict(**_PYCLS),
-    "regnety_160.sw_in12k_ft_in1k": dict(default=True, **_TIMM),
-    "regnety_160.lion_in12k_ft_in1k": dict(**_TIMM),
-    "regnety_160.sw_in12k": dict(num_classes=11821, **_TIMM),
-    "regnety_160.deit_in1k": dict(
-        url="https://dl.fbaipublicfiles.com/deit/regnety_160-a5fe301d.pth", **_TIMM
+    "regnety_032.tv2_in1k": weight(_TV, url=_tv("regnet_y_3_2gf-9180c971.pth")),
+    "regnety_032.pycls_in1k": weight(_PYCLS),
+    "regnety_040.ra3_in1k": weight(_TIMM, default=True, url=_tpu("regnety_040_ra3-670e1166.pth")),
+    "regnety_040.pycls_in1k": weight(_PYCLS),
+    "regnety_040_sgn.untrained": weight(_TIMM, NO_WEIGHTS),
+    "regnety_064.ra3_in1k": weight(_TIMM, default=True, url=_tpu("regnety_064_ra3-aa26dc7d.pth")),
+    "regnety_064.pycls_in1k": weight(_PYCLS),
+    "regnety_080.ra3_in1k": weight(_TIMM, default=True, url=_tpu("regnety_080_ra3-1fdc4344.pth")),
+    "regnety_080.pycls_in1k": weight(_PYCLS),
+    "regnety_080_tv.tv2_in1k": weight(_TV, url=_tv("regnet_y_8gf-dc2b1b54.pth")),
+    "regnety_120.sw_in12k_ft_in1k": weight(_TIMM, default=True),
+    "regnety_120.sw_in12k": weight(_TIMM, num_classes=11821),
+    "regnety_120.pycls_in1k": weight(_PYCLS),
+    "regnety_160.sw_in12k_ft_in1k": weight(_TIMM, default=True),
+    "regnety_160.lion_in12k_ft_in1k": weight(_TIMM),
+    "regnety_160.sw_in12k": weight(_TIMM, num_classes=11821),
+    "regnety_160.deit_in1k": weight(
+        _TIMM, url="https://dl.fbaipublicfiles.com/deit/regnety_160-a5fe301d.pth"
     ),
-    "regnety_160.tv2_in1k": dict(url=_tv("regnet_y_16gf-3e4a00f9.pth"), **_TV),
-    "regnety_160.swag_ft_in1k": dict(url=_tv("regnet_y_16gf_swag-43afe44d.pth"), **_res(384), **_SWAG),
-    "regnety_160.swag_lc_in1k": dict(url=_tv("regnet_y_16gf_lc_swag-f3ec0043.pth"), **_SWAG_LC),
-    "regnety_160.pycls_in1k": dict(**_PYCLS),
-    "regnety_320.tv2_in1k": dict(default=True, url=_tv("regnet_y_32gf-8db6d4b5.pth"), **_TV),
-    "regnety_320.swag_ft_in1k": dict(url=_tv("regnet_y_32gf_swag-04fdfa75.pth"), **_res(384), **_SWAG),
-    "regnety_320.swag_lc_in1k": dict(url=_tv("regnet_y_32gf_lc_swag-e1583746.pth"), **_SWAG_LC),
-    "regnety_320.seer_ft_in1k": dict(
+    "regnety_160.tv2_in1k": weight(_TV, url=_tv("regnet_y_16gf-3e4a00f9.pth")),
+    "regnety_160.swag_ft_in1k": weight(_res(384), _SWAG, url=_tv("regnet_y_16gf_swag-43afe44d.pth")),
+    "regnety_160.swag_lc_in1k": weight(_SWAG_LC, url=_tv("regnet_y_16gf_lc_swag-f3ec0043.pth")),
+    "regnety_160.pycls_in1k": weight(_PYCLS),
+    "regnety_320.tv2_in1k": weight(_TV, default=True, url=_tv("regnet_y_32gf-8db6d4b5.pth")),
+    "regnety_320.swag_ft_in1k": weight(_res(384), _SWAG, url=_tv("regnet_y_32gf_swag-04fdfa75.pth")),
+    "regnety_320.swag_lc_in1k": weight(_SWAG_LC, url=_tv("regnet_y_32gf_lc_swag-e1583746.pth")),
+    "regnety_320.seer_ft_in1k": weight(
+        _res(384),
+        _SEER,
         url=_vissl("seer_finetuned/seer_regnet32_finetuned_in1k_model_final_checkpoint_phase78.torch"),
-        **_res(384),
-        **_SEER,
     ),
-    "regnety_320.seer": dict(
-        url=_vissl("seer_regnet32d/seer_regnet32gf_model_iteration244000.torch"), **_SEER_SSL
+    "regnety_320.seer": weight(
+        _SEER_SSL, url=_vissl("seer_regnet32d/seer_regnet32gf_model_iteration244000.torch")
     ),
-    "regnety_320.pycls_in1k": dict(**_PYCLS),
-    "regnety_640.seer_ft_in1k": dict(
+    "regnety_320.pycls_in1k": weight(_PYCLS),
+    "regnety_640.seer_ft_in1k": weight(
+        _res(384),
+        _SEER,
         default=True,
         url=_vissl("seer_finetuned/seer_regnet64_finetuned_in1k_model_final_checkpoint_phase78.torch"),
-        **_res(384),
-        **_SEER,
     ),
-    "regnety_640.seer": dict(
-        url=_vissl("seer_regnet64/seer_regnet64gf_model_final_checkpoint_phase0.torch"), **_SEER_SSL
+    "regnety_640.seer": weight(
+        _SEER_SSL, url=_vissl("seer_regnet64/seer_regnet64gf_model_final_checkpoint_phase0.torch")
     ),
-    "regnety_1280.swag_ft_in1k": dict(
-        default=True, url=_tv("regnet_y_128gf_swag-c8ce3e52.pth"), **_res(384), **_SWAG
+    "regnety_1280.swag_ft_in1k": weight(
+        _res(384), _SWAG, default=True, url=_tv("regnet_y_128gf_swag-c8ce3e52.pth")
     ),
-    "regnety_1280.swag_lc_in1k": dict(url=_tv("regnet_y_128gf_lc_swag-cbe8ce12.pth"), **_SWAG_LC),
-    "regnety_1280.seer_ft_in1k": dict(
+    "regnety_1280.swag_lc_in1k": weight(_SWAG_LC, url=_tv("regnet_y_128gf_lc_swag-cbe8ce12.pth")),
+    "regnety_1280.seer_ft_in1k": weight(
+        _res(384),
+        _SEER,
         url=_vissl("seer_finetuned/seer_regnet128_finetuned_in1k_model_final_checkpoint_phase78.torch"),
-        **_res(384),
-        **_SEER,
     ),
-    "regnety_1280.seer": dict(
+    "regnety_1280.seer": weight(
+        _SEER_SSL,
         url=_vissl(
             "swav_ig1b_regnet128Gf_cnstant_bs32_node16_sinkhorn10_proto16k_syncBN64_warmup8k/model_final_checkpoint_phase0.torch"
         ),
-        **_SEER_SSL,
     ),
-    "regnety_2560.seer_ft_in1k": dict(
+    "regnety_2560.seer_ft_in1k": weight(
+        _res(384),
+        _SEER,
         url=_vissl("seer_finetuned/seer_regnet256_finetuned_in1k_model_final_checkpoint_phase38.torch"),
-        **_res(384),
-        **_SEER,
     ),
-    "regnetz_005.untrained": dict(**_NO_WEIGHTS, **_TIMM),
-    "regnetz_040.ra3_in1k": dict(url=_tpu("regnetz_040_ra3-9007edf5.pth"), **_res(256), **_Z320),
-    "regnetz_040_h.ra3_in1k": dict(url=_tpu("regnetz_040h_ra3-f594343b.pth"), **_res(256), **_Z320),
+    "regnetz_005.untrained": weight(_TIMM, NO_WEIGHTS),
+    "regnetz_040.ra3_in1k": weight(_res(256), _Z320, url=_tpu("regnetz_040_ra3-9007edf5.pth")),
+    "regnetz_040_h.ra3_in1k": weight(_res(256), _Z320, url=_tpu("regnetz_040h_ra3-f594343b.pth")),
 }
 
 DEPRECATED = {"regnetz_040h": "regnetz_040_h"}

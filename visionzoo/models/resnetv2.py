@@ -43,6 +43,7 @@ from ..layers import (
     make_divisible,
 )
 from ..model import VisionModel, checkpoint_seq
+from ..pretrained import NO_WEIGHTS, weight
 from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import model_args_type
 
@@ -745,33 +746,33 @@ _IN21K_FT = dict(_NPZ, input_size=(3, 448, 448), pool_size=(14, 14), crop_pct=1.
 _RA4 = dict(interpolation="bicubic", crop_pct=0.9, test_input_size=(3, 288, 288), test_crop_pct=1.0)
 _A1H = dict(interpolation="bicubic", crop_pct=0.95, test_input_size=(3, 288, 288), test_crop_pct=1.0)
 _DEEP = dict(first_conv="stem.conv1")
-_UNTRAINED = dict(hf_hub_id=None, interpolation="bicubic")
+_UNTRAINED = dict(NO_WEIGHTS, interpolation="bicubic")
 
 WEIGHTS: dict[str, dict[str, Any]] = {
-    "resnetv2_50x1_bit.goog_distilled_in1k": dict(_NPZ, default=True, interpolation="bicubic"),
-    "resnetv2_152x2_bit.goog_teacher_in21k_ft_in1k": dict(_NPZ, default=True, interpolation="bicubic"),
-    "resnetv2_152x2_bit.goog_teacher_in21k_ft_in1k_384": dict(
+    "resnetv2_50x1_bit.goog_distilled_in1k": weight(_NPZ, default=True, interpolation="bicubic"),
+    "resnetv2_152x2_bit.goog_teacher_in21k_ft_in1k": weight(_NPZ, default=True, interpolation="bicubic"),
+    "resnetv2_152x2_bit.goog_teacher_in21k_ft_in1k_384": weight(
         _NPZ, input_size=(3, 384, 384), pool_size=(12, 12), crop_pct=1.0, interpolation="bicubic"
     ),
-    "resnetv2_50x1_bit.goog_in21k_ft_in1k": _IN21K_FT,
-    "resnetv2_50x3_bit.goog_in21k_ft_in1k": dict(_IN21K_FT, default=True),
-    "resnetv2_101x1_bit.goog_in21k_ft_in1k": dict(_IN21K_FT, default=True),
-    "resnetv2_101x3_bit.goog_in21k_ft_in1k": dict(_IN21K_FT, default=True),
-    "resnetv2_152x2_bit.goog_in21k_ft_in1k": _IN21K_FT,
-    "resnetv2_152x4_bit.goog_in21k_ft_in1k": dict(
+    "resnetv2_50x1_bit.goog_in21k_ft_in1k": weight(_IN21K_FT),
+    "resnetv2_50x3_bit.goog_in21k_ft_in1k": weight(_IN21K_FT, default=True),
+    "resnetv2_101x1_bit.goog_in21k_ft_in1k": weight(_IN21K_FT, default=True),
+    "resnetv2_101x3_bit.goog_in21k_ft_in1k": weight(_IN21K_FT, default=True),
+    "resnetv2_152x2_bit.goog_in21k_ft_in1k": weight(_IN21K_FT),
+    "resnetv2_152x4_bit.goog_in21k_ft_in1k": weight(
         _IN21K_FT, default=True, input_size=(3, 480, 480), pool_size=(15, 15)
     ),
-    "resnetv2_50x1_bit.goog_in21k": _IN21K,
-    "resnetv2_50x3_bit.goog_in21k": _IN21K,
-    "resnetv2_101x1_bit.goog_in21k": _IN21K,
-    "resnetv2_101x3_bit.goog_in21k": _IN21K,
-    "resnetv2_152x2_bit.goog_in21k": _IN21K,
-    "resnetv2_152x4_bit.goog_in21k": _IN21K,
-    "resnetv2_18.ra4_e3600_r224_in1k": _RA4,
-    "resnetv2_18d.ra4_e3600_r224_in1k": dict(_RA4, **_DEEP),
-    "resnetv2_34.ra4_e3600_r224_in1k": _RA4,
-    "resnetv2_34d.ra4_e3600_r224_in1k": dict(_RA4, default=True, **_DEEP),
-    "resnetv2_34d.ra4_e3600_r384_in1k": dict(
+    "resnetv2_50x1_bit.goog_in21k": weight(_IN21K),
+    "resnetv2_50x3_bit.goog_in21k": weight(_IN21K),
+    "resnetv2_101x1_bit.goog_in21k": weight(_IN21K),
+    "resnetv2_101x3_bit.goog_in21k": weight(_IN21K),
+    "resnetv2_152x2_bit.goog_in21k": weight(_IN21K),
+    "resnetv2_152x4_bit.goog_in21k": weight(_IN21K),
+    "resnetv2_18.ra4_e3600_r224_in1k": weight(_RA4),
+    "resnetv2_18d.ra4_e3600_r224_in1k": weight(_RA4, _DEEP),
+    "resnetv2_34.ra4_e3600_r224_in1k": weight(_RA4),
+    "resnetv2_34d.ra4_e3600_r224_in1k": weight(_RA4, _DEEP, default=True),
+    "resnetv2_34d.ra4_e3600_r384_in1k": weight(
         _DEEP,
         interpolation="bicubic",
         crop_pct=1.0,
@@ -779,16 +780,16 @@ WEIGHTS: dict[str, dict[str, Any]] = {
         pool_size=(12, 12),
         test_input_size=(3, 448, 448),
     ),
-    "resnetv2_50.a1h_in1k": _A1H,
-    "resnetv2_50d.untrained": dict(_UNTRAINED, **_DEEP),
-    "resnetv2_50t.untrained": dict(_UNTRAINED, **_DEEP),
-    "resnetv2_101.a1h_in1k": _A1H,
-    "resnetv2_101d.untrained": dict(_UNTRAINED, **_DEEP),
-    "resnetv2_152.untrained": _UNTRAINED,
-    "resnetv2_152d.untrained": dict(_UNTRAINED, **_DEEP),
-    "resnetv2_50d_gn.ah_in1k": dict(_A1H, **_DEEP),
-    "resnetv2_50d_evos.ah_in1k": dict(_A1H, **_DEEP),
-    "resnetv2_50d_frn.untrained": dict(_UNTRAINED, **_DEEP),
+    "resnetv2_50.a1h_in1k": weight(_A1H),
+    "resnetv2_50d.untrained": weight(_UNTRAINED, _DEEP),
+    "resnetv2_50t.untrained": weight(_UNTRAINED, _DEEP),
+    "resnetv2_101.a1h_in1k": weight(_A1H),
+    "resnetv2_101d.untrained": weight(_UNTRAINED, _DEEP),
+    "resnetv2_152.untrained": weight(_UNTRAINED),
+    "resnetv2_152d.untrained": weight(_UNTRAINED, _DEEP),
+    "resnetv2_50d_gn.ah_in1k": weight(_A1H, _DEEP),
+    "resnetv2_50d_evos.ah_in1k": weight(_A1H, _DEEP),
+    "resnetv2_50d_frn.untrained": weight(_UNTRAINED, _DEEP),
 }
 
 DEPRECATED: dict[str, str | None] = {

@@ -26,13 +26,14 @@ import torch
 from torch import nn
 
 from ..layers import ConvNormAct, GroupNormAct, HybridEmbed, StdConv2d, StdConv2dSame
-from ..pretrained import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from ..pretrained import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, NO_WEIGHTS, RWIGHTMAN_RELEASES, weight
 from ..registry import Entrypoint, family_entrypoint, register_family
 from .resnetv2 import ResNetV2, resnetv2_stem
 from .vision_transformer import VisionTransformer
 from .vision_transformer.big_vision import big_vision_prefix
 from .vision_transformer.remap import checkpoint_filter_fn as vit_checkpoint_filter_fn
 from .vision_transformer.variants import VisionTransformerArgs
+from .vision_transformer.weights import CFG_DEFAULTS as VIT_CFG_DEFAULTS
 
 __all__ = [
     "CFG_DEFAULTS",
@@ -253,25 +254,13 @@ VARIANTS: dict[str, Any] = {
 }
 
 # --- weights --------------------------------------------------------------------------------------
-CFG_DEFAULTS: dict[str, Any] = dict(
-    num_classes=1000,
-    input_size=(3, 224, 224),
-    pool_size=None,
-    crop_pct=0.9,
-    interpolation="bicubic",
-    fixed_input_size=True,
-    mean=(0.5, 0.5, 0.5),
-    std=(0.5, 0.5, 0.5),
-    first_conv="patch_embed.backbone.stem.conv",
-    classifier="head",
-    license="apache-2.0",
-)
+CFG_DEFAULTS: dict[str, Any] = dict(VIT_CFG_DEFAULTS, first_conv="patch_embed.backbone.stem.conv")
 _AUGREG = "https://storage.googleapis.com/vit_models/augreg/"
 _NPZ = dict(custom_load=True)  # original big_vision .npz at `url`; the Hub copy is a state dict
 _RTI = dict(first_conv="patch_embed.backbone.conv")
 _384 = dict(input_size=(3, 384, 384), crop_pct=1.0)
 _RESNET = dict(
-    hf_hub_id=None,
+    NO_WEIGHTS,
     mean=IMAGENET_DEFAULT_MEAN,
     std=IMAGENET_DEFAULT_STD,
     first_conv="patch_embed.backbone.conv1.0",
@@ -286,85 +275,77 @@ _MCI = dict(
 _MCLIP = "https://docs-assets.developer.apple.com/ml-research/datasets/mobileclip/"
 
 
-def _w(*parts: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for part in (*parts, fields):
-        merged.update(part)
-    return merged
-
-
 WEIGHTS: dict[str, dict[str, Any]] = {
-    "vit_tiny_r_s16_p8_224.augreg_in21k_ft_in1k": _w(
+    "vit_tiny_r_s16_p8_224.augreg_in21k_ft_in1k": weight(
         _NPZ,
         _RTI,
         default=True,
         url=_AUGREG
         + "R_Ti_16-i21k-300ep-lr_0.001-aug_none-wd_0.03-do_0.0-sd_0.0--imagenet2012-steps_20k-lr_0.03-res_224.npz",
     ),
-    "vit_tiny_r_s16_p8_384.augreg_in21k_ft_in1k": _w(
+    "vit_tiny_r_s16_p8_384.augreg_in21k_ft_in1k": weight(
         _NPZ,
         _RTI,
         _384,
         url=_AUGREG
         + "R_Ti_16-i21k-300ep-lr_0.001-aug_none-wd_0.03-do_0.0-sd_0.0--imagenet2012-steps_20k-lr_0.03-res_384.npz",
     ),
-    "vit_small_r26_s32_224.augreg_in21k_ft_in1k": _w(
+    "vit_small_r26_s32_224.augreg_in21k_ft_in1k": weight(
         _NPZ,
         default=True,
         url=_AUGREG
         + "R26_S_32-i21k-300ep-lr_0.001-aug_light0-wd_0.03-do_0.1-sd_0.1--imagenet2012-steps_20k-lr_0.03-res_224.npz",
     ),
-    "vit_small_r26_s32_384.augreg_in21k_ft_in1k": _w(
+    "vit_small_r26_s32_384.augreg_in21k_ft_in1k": weight(
         _NPZ,
         _384,
         url=_AUGREG
         + "R26_S_32-i21k-300ep-lr_0.001-aug_medium2-wd_0.03-do_0.0-sd_0.0--imagenet2012-steps_20k-lr_0.03-res_384.npz",
     ),
-    "vit_base_r26_s32_224.untrained": dict(hf_hub_id=None),
-    "vit_base_r50_s16_384.orig_in21k_ft_in1k": _w(
-        _384,
-        url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-vitjx/jx_vit_base_resnet50_384-9fd3c705.pth",
+    "vit_base_r26_s32_224.untrained": weight(NO_WEIGHTS),
+    "vit_base_r50_s16_384.orig_in21k_ft_in1k": weight(
+        _384, url=RWIGHTMAN_RELEASES + "v0.1-vitjx/jx_vit_base_resnet50_384-9fd3c705.pth"
     ),
-    "vit_large_r50_s32_224.augreg_in21k_ft_in1k": _w(
+    "vit_large_r50_s32_224.augreg_in21k_ft_in1k": weight(
         _NPZ,
         default=True,
         url=_AUGREG
         + "R50_L_32-i21k-300ep-lr_0.001-aug_medium1-wd_0.1-do_0.1-sd_0.1--imagenet2012-steps_20k-lr_0.01-res_224.npz",
     ),
-    "vit_large_r50_s32_384.augreg_in21k_ft_in1k": _w(
+    "vit_large_r50_s32_384.augreg_in21k_ft_in1k": weight(
         _NPZ,
         _384,
         url=_AUGREG
         + "R50_L_32-i21k-300ep-lr_0.001-aug_medium2-wd_0.1-do_0.0-sd_0.0--imagenet2012-steps_20k-lr_0.01-res_384.npz",
     ),
-    "vit_tiny_r_s16_p8_224.augreg_in21k": _w(
+    "vit_tiny_r_s16_p8_224.augreg_in21k": weight(
         _NPZ,
         _RTI,
         num_classes=21843,
         url=_AUGREG + "R_Ti_16-i21k-300ep-lr_0.001-aug_none-wd_0.03-do_0.0-sd_0.0.npz",
     ),
-    "vit_small_r26_s32_224.augreg_in21k": _w(
+    "vit_small_r26_s32_224.augreg_in21k": weight(
         _NPZ,
         num_classes=21843,
         url=_AUGREG + "R26_S_32-i21k-300ep-lr_0.001-aug_medium2-wd_0.03-do_0.0-sd_0.0.npz",
     ),
-    "vit_base_r50_s16_224.orig_in21k": dict(num_classes=0),
-    "vit_large_r50_s32_224.augreg_in21k": _w(
+    "vit_base_r50_s16_224.orig_in21k": weight(num_classes=0),
+    "vit_large_r50_s32_224.augreg_in21k": weight(
         _NPZ,
         num_classes=21843,
         url=_AUGREG + "R50_L_32-i21k-300ep-lr_0.001-aug_medium2-wd_0.1-do_0.0-sd_0.0.npz",
     ),
-    "vit_small_resnet26d_224.untrained": _RESNET,
-    "vit_small_resnet50d_s16_224.untrained": _RESNET,
-    "vit_base_resnet26d_224.untrained": _RESNET,
-    "vit_base_resnet50d_224.untrained": _RESNET,
-    "vit_base_mci_224.apple_mclip_lt": _w(
+    "vit_small_resnet26d_224.untrained": weight(_RESNET),
+    "vit_small_resnet50d_s16_224.untrained": weight(_RESNET),
+    "vit_base_resnet26d_224.untrained": weight(_RESNET),
+    "vit_base_resnet50d_224.untrained": weight(_RESNET),
+    "vit_base_mci_224.apple_mclip_lt": weight(
         _MCI, default=True, hf_hub_id="apple/mobileclip_b_lt_timm", url=_MCLIP + "mobileclip_blt.pt"
     ),
-    "vit_base_mci_224.apple_mclip": _w(
+    "vit_base_mci_224.apple_mclip": weight(
         _MCI, hf_hub_id="apple/mobileclip_b_timm", url=_MCLIP + "mobileclip_b.pt"
     ),
-    "vit_base_mci_224.apple_mclip2_dfndr2b": _MCI,
+    "vit_base_mci_224.apple_mclip2_dfndr2b": weight(_MCI),
 }
 
 DEPRECATED: dict[str, str | None] = {

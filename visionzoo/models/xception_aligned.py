@@ -37,7 +37,7 @@ from ..layers import (
     get_norm_layer,
 )
 from ..model import VisionModel, checkpoint_seq
-from ..pretrained import IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
+from ..pretrained import IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD, weight
 from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import as_dataclass, model_args_type
 
@@ -531,12 +531,12 @@ _TF: dict[str, Any] = {}  # ported from TensorFlow DeepLab
 _RA3 = dict(crop_pct=0.94)  # trained in timm (RandAugment recipe 3)
 
 WEIGHTS = {
-    "xception65.ra3_in1k": dict(_RA3, default=True),
-    "xception41.tf_in1k": _TF,
-    "xception65.tf_in1k": _TF,
-    "xception71.tf_in1k": _TF,
-    "xception41p.ra3_in1k": _RA3,
-    "xception65p.ra3_in1k": _RA3,
+    "xception65.ra3_in1k": weight(_RA3, default=True),
+    "xception41.tf_in1k": weight(_TF),
+    "xception65.tf_in1k": weight(_TF),
+    "xception71.tf_in1k": weight(_TF),
+    "xception41p.ra3_in1k": weight(_RA3),
+    "xception65p.ra3_in1k": weight(_RA3),
 }
 
 default_cfgs = register_family(
