@@ -20,7 +20,10 @@ Sections (``--sections``, all by default):
   ``import torch``; and the first ``create_model`` after import with the 5 families and with 25
   more synthetic families registered through the public API (flat: each call imports only the
   family it needs).
-* ``flops``: achieved GFLOP/s against this machine's measured matmul peak (fp32, bf16).
+* ``latency``: batch-1 seconds per image, visionzoo default and optimised ÷ timm default.
+* ``flops``: achieved GFLOP/s against this machine's measured matmul peak (fp32, bf16), and the
+  achieved memory traffic against its measured copy bandwidth (the bound of small models: bytes
+  every operator reads and writes, counted at dispatch, an upper bound on DRAM traffic).
 * ``accuracy``: fp32 optimised vs original (max relative error) and bf16 vs fp32 (top-1
   agreement, logit cosine) on crops of real photos (see ``benchmarks.photos``).
 
@@ -48,6 +51,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
 
 from .memory import MEMORY_MODES
 from .timing import Ratio, interleaved, ratio, time_calls
@@ -62,7 +67,7 @@ DEFAULT_MODELS = (
     "xception71",
     "inception_v3",
 )
-SECTIONS = ("eval", "compiled", "train", "memory", "create", "import", "flops", "accuracy")
+SECTIONS = ("eval", "latency", "compiled", "train", "memory", "create", "import", "flops", "accuracy")
 FOCUS = ("resnet50d", "cspdarknet53", "densenet121", "inception_v3")  # the issue's speed targets
 RESNET50_CLASS = ("resnet50", "resnet50d")
 PRETRAINED_TARGETS = ("resnet50", "resnet152")
@@ -103,6 +108,16 @@ def matmul_peak(dtype: torch.dtype, *, repeats: int = 3) -> float:
     return best
 
 
+def copy_bandwidth(*, mbytes: int = 256, repeats: int = 5) -> float:
+    """Best GB/s (bytes read + written) of copying a ``mbytes`` fp32 tensor: the machine's
+    memory bandwidth as one process with the configured threads sees it."""
+    src = torch.randn(mbytes * 2**20 // 4)
+    dst = torch.empty_like(src)
+    dst.copy_(src)
+    best = min(time_calls(lambda: dst.copy_(src), 1) for _ in range(repeats))
+    return 2 * src.numel() * 4 / best / 1e9
+
+
 # --- results ---------------------------------------------------------------------------------------
 @dataclass
 class ModelResult:
@@ -117,6 +132,9 @@ class ModelResult:
     create_sec: dict[str, float] = field(default_factory=dict)
     create_ratios: dict[str, Ratio] = field(default_factory=dict)
     gflops_per_img: float | None = None
+    mbytes_per_img: float | None = None  # bytes operators read and write, per image (batch 8)
+    latency_sec: dict[str, float] = field(default_factory=dict)  # batch 1, median
+    latency_ratios: dict[str, Ratio] = field(default_factory=dict)
     accuracy: dict[str, float] = field(default_factory=dict)
 
 
@@ -175,6 +193,30 @@ def bench_eval(res: ModelResult, args: argparse.Namespace, bf16: bool) -> None:
         res.eval_ratios["opt_bf16_vs_timm_bf16"] = ratio(
             times["vz_opt_bf16"], times["timm_cl_bf16"], invert=True
         )
+
+
+def bench_latency(res: ModelResult, args: argparse.Namespace) -> None:
+    """Batch 1: what a single request waits for."""
+    from visionzoo import optimize_for_inference
+
+    ref, ours = _pair(res.name)
+    x = torch.randn(1, 3, args.img_size, args.img_size)
+    runs: dict[str, Callable[[], Any]] = {
+        "timm": lambda: ref(x),
+        "visionzoo": lambda: ours(x),
+        "vz_opt_fp32": (lambda m: lambda: m(x))(optimize_for_inference(ours)),
+    }
+    with torch.inference_mode():
+        for fn in runs.values():
+            fn()
+            fn()
+        times = interleaved(
+            {k: (lambda fn=fn: time_calls(fn, args.iters)) for k, fn in runs.items()}, args.rounds
+        )
+    for k, t in times.items():
+        res.latency_sec[k] = _median(t)
+    res.latency_ratios["default"] = ratio(times["visionzoo"], times["timm"], invert=True)
+    res.latency_ratios["opt_fp32"] = ratio(times["vz_opt_fp32"], times["timm"], invert=True)
 
 
 def bench_compiled(res: ModelResult, args: argparse.Namespace, bf16: bool) -> None:
@@ -303,6 +345,25 @@ def bench_flops(res: ModelResult, args: argparse.Namespace) -> None:
     with FlopCounterMode(display=False) as counter, torch.inference_mode():
         model(torch.randn(1, 3, args.img_size, args.img_size))
     res.gflops_per_img = counter.get_total_flops() / 1e9
+    batch = args.batch_size  # weights are read once per batch: count at the eval batch
+    with _ByteCounter() as bytes_moved, torch.inference_mode():
+        model(torch.randn(batch, 3, args.img_size, args.img_size))
+    res.mbytes_per_img = bytes_moved.total / batch / 1e6
+
+
+class _ByteCounter(TorchDispatchMode):
+    """Bytes each operator reads (tensor arguments) and writes (tensor results); views move none."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.total = 0
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        out = func(*args, **(kwargs or {}))
+        if not getattr(func, "is_view", False):
+            tensors = [t for t in tree_flatten((args, kwargs, out))[0] if isinstance(t, torch.Tensor)]
+            self.total += sum(t.numel() * t.element_size() for t in tensors)
+        return out
 
 
 def _randomize(model: nn.Module, seed: int = 0) -> None:
@@ -501,11 +562,16 @@ def render(
         f"{args.rounds} interleaved rounds ({args.iters} forward calls per eval measurement)",
         f"- load average (1, 5, 15 min) at start: {context['load_start']}; at end: {context['load_end']}",
     ]
-    if peaks:
+    matmul = {k: v for k, v in peaks.items() if k != "copy GB/s"}
+    if matmul:
         out.append(
             "- measured matmul peak: "
-            + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peaks.items())
+            + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in matmul.items())
             + " (best square torch.mm, n = 1024-4096)"
+        )
+    if "copy GB/s" in peaks:
+        out.append(
+            f"- measured copy bandwidth: {peaks['copy GB/s']:.1f} GB/s (256 MB fp32 copy, read + write)"
         )
     out.append("")
     out.append(
@@ -659,6 +725,44 @@ def render(
                 rows,
             )
         )
+    traffic = [r for r in results if r.mbytes_per_img and r.ips]
+    if traffic and "copy GB/s" in peaks:
+        out += [
+            "",
+            "## Achieved memory traffic (bytes operators read and write, an upper bound on DRAM traffic)",
+            "",
+        ]
+        rows = []
+        for r in traffic:
+
+            def gbs(key: str, r: ModelResult = r) -> str:
+                if key not in r.ips or r.mbytes_per_img is None:
+                    return "-"
+                g = r.mbytes_per_img * r.ips[key] / 1e3
+                return f"{g:.1f} ({100 * g / peaks['copy GB/s']:.0f}%)"
+
+            rows.append(
+                [r.name, f"{r.mbytes_per_img:.0f}", gbs("timm"), gbs("visionzoo"), gbs("vz_opt_fp32")]
+            )
+        out.append(
+            _table(
+                ["model", "MB/img", "timm default GB/s (% copy bw)", "default GB/s", "optimised fp32 GB/s"],
+                rows,
+            )
+        )
+    lats = [r for r in results if r.latency_ratios]
+    if lats:
+        out += ["", "## Batch-1 latency (speed ratio: > 1 means visionzoo answers sooner)", ""]
+        rows = [
+            [
+                r.name,
+                f"{1e3 * r.latency_sec['timm']:.1f}",
+                f"{_fmt_ratio(r.latency_ratios['default'])}",
+                f"{_fmt_ratio(r.latency_ratios['opt_fp32'])}",
+            ]
+            for r in lats
+        ]
+        out.append(_table(["model", "timm default ms", "default ÷ timm", "optimised fp32 ÷ timm"], rows))
     accs = [r for r in results if r.accuracy]
     if accs:
         out += [
@@ -896,6 +1000,8 @@ def main(argv: list[str] | None = None) -> None:
         peaks["fp32"] = matmul_peak(torch.float32)
         if bf16:
             peaks["bf16"] = matmul_peak(torch.bfloat16)
+        log("measuring copy bandwidth")
+        peaks["copy GB/s"] = copy_bandwidth()
     imports = None
     if "import" in args.sections:
         log("timing imports")
@@ -912,6 +1018,7 @@ def main(argv: list[str] | None = None) -> None:
         start = time.perf_counter()
         sections: dict[str, Callable[[], None]] = {
             "eval": lambda res=res: bench_eval(res, args, bf16),
+            "latency": lambda res=res: bench_latency(res, args),
             "compiled": lambda res=res: bench_compiled(res, args, bf16),
             "train": lambda res=res: bench_train(res, args, train_modes),
             "memory": lambda res=res: bench_memory(res, args, [m for m in train_modes if m in MEMORY_MODES]),
