@@ -93,10 +93,10 @@ def test_calibration_from_a_dataset_spec_uses_the_model_data_config() -> None:
         calibration_batches(3, model)
 
 
+# one model per kind of graph the exporter meets (residual stages, separable convs, LayerNorm and
+# GELU, squeeze-excite with hard activations, attention); the smallest of each, for CI's time
 ENGINE_CASES = [
     ("cs3darknet_s", {}, 96),
-    ("densenet121", {}, 96),
-    ("inception_v3", {}, 107),
     ("xception41", {}, 96),
     ("convnext_atto", {}, 96),
     ("mobilenetv3_small_050", {}, 96),
@@ -105,7 +105,7 @@ ENGINE_CASES = [
 
 
 @pytest.mark.parametrize(("name", "kwargs", "side"), ENGINE_CASES, ids=[c[0] for c in ENGINE_CASES])
-def test_onnxruntime_engine_on_every_family(name: str, kwargs: dict, side: int, tmp_path: Path) -> None:
+def test_onnxruntime_engine_on_each_kind_of_graph(name: str, kwargs: dict, side: int, tmp_path: Path) -> None:
     model = materialize_random(visionzoo.create_model(name, device="meta", **kwargs)).eval()
     x = torch.randn(2, 3, side, side)
     fast = visionzoo.optimize_for_inference(model, engine="onnxruntime", engine_cache_dir=str(tmp_path))

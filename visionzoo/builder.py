@@ -241,8 +241,7 @@ def resume_checkpoint(
     if not path.is_file():
         raise hub.WeightsError(f"checkpoint not found: {path}")
     try:
-        # NOTE: hub's weights-only reader, with its one allow-list of training-checkpoint globals
-        ckpt = hub._torch_load(path, mmap=False)
+        ckpt = hub.read_torch_checkpoint(path)  # weights-only, hub's one allow-list
     except pickle.UnpicklingError as e:
         raise hub.WeightsError(
             f"refusing to resume from {path}: it holds objects other than tensors and plain data, "

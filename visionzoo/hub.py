@@ -63,6 +63,7 @@ __all__ = [
     "name_source",
     "offline_advice",
     "overlay_cfg",
+    "read_torch_checkpoint",
     "save_pretrained",
     "selected_source",
     "source_fields",
@@ -344,7 +345,15 @@ def _unsafe_globals(found: set[str]) -> list[str]:
     return sorted(g for g in found if not _is_safe_global(g, torch_names))
 
 
-def _torch_load(path: Path, mmap: bool) -> Any:
+def read_torch_checkpoint(path: str | os.PathLike[str], *, mmap: bool = False) -> Any:
+    """A torch checkpoint as saved (a dict with ``state_dict``, ``optimizer``, ``epoch``, ...), read
+    weights-only: tensors and plain data, plus the run's ``argparse.Namespace`` of a training
+    checkpoint (timm's ``train.py`` stores one), nothing that could run code.
+
+    Raises:
+        pickle.UnpicklingError: the file imports anything else.
+    """
+    path = Path(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap and zipfile.is_zipfile(path))
     except pickle.UnpicklingError:
@@ -438,7 +447,7 @@ def load_checkpoint_file(
             "If you trust the file, rename it to .pth"
         )
     try:
-        obj = _torch_load(path, mmap)
+        obj = read_torch_checkpoint(path, mmap=mmap)
     except pickle.UnpicklingError as e:
         found = _pickle_globals(path)
         unsafe = _unsafe_globals(found or set())
