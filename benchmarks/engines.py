@@ -2,7 +2,8 @@
 
 For each model and batch size: images/s of timm's default, ONNX Runtime's plain session on the
 exported file (default session options), and each engine behind ``optimize_for_inference``
-(``torch``, ``onnxruntime``, ``auto``, and ``int8`` through ONNX Runtime), as ratios against
+(``torch``, ``onnxruntime``, ``openvino`` where installed, ``auto``, and ``int8`` through ONNX
+Runtime), as ratios against
 timm's default and against the plain ONNX Runtime session, with the fraction of the measured
 fp32 matmul peak each reaches (model FLOPs x img/s / peak). Contenders are timed interleaved
 (each round runs all of them once, the order alternating), medians of ``--rounds`` rounds.
@@ -57,7 +58,9 @@ def bench_model(name: str, batch: int, rounds: int, peak: float) -> list[str]:
         folder = Path(tmp)
         runs: dict[str, Callable[[torch.Tensor], object]] = {"timm default": theirs}
         runs["onnxruntime plain"] = _plain_session(ours, x, folder)
-        for engine in ("torch", "onnxruntime", "auto"):
+        from visionzoo.engines import available_engines
+
+        for engine in (*available_engines(), "auto"):
             runs[engine] = visionzoo.optimize_for_inference(
                 ours, engine=engine, batch_size=batch, engine_cache_dir=tmp
             )
@@ -104,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in args.models.split(","):
         for batch in (int(b) for b in args.batches.split(",")):
             out += bench_model(name, batch, args.rounds, peak)
-            print("\n".join(out[-7:]), flush=True)
+            print("\n".join(out[-9:]), flush=True)
     print("\n".join(out))
 
 
