@@ -187,3 +187,21 @@ def test_prune_intermediate_layers_keeps_the_early_levels(name: str) -> None:
         assert out.shape[0] == 2 and out.shape[-1] == after[1].shape[1]
     else:
         assert torch.equal(out, after[1])
+
+
+def test_model_input_size_is_what_the_model_takes() -> None:
+    """The example size optimize_for_inference and the engines build with: a token model's own
+    img_size (also behind a feature wrapper), the in_chans the model was built with, and for a
+    plain nn.Module its first convolution's channels."""
+    from visionzoo.model import model_input_size
+
+    vit = visionzoo.create_model("vit_tiny_patch16_224", img_size=64, device="meta")
+    assert vit.pretrained_cfg.input_size == (3, 224, 224)  # the weights' size, as timm keeps it
+    assert model_input_size(vit) == (3, 64, 64)
+    backbone = visionzoo.create_model(
+        "vit_tiny_patch16_224", img_size=(48, 80), features_only=True, device="meta"
+    )
+    assert model_input_size(backbone) == (3, 48, 80)
+    assert model_input_size(visionzoo.create_model("resnet18", in_chans=1, device="meta")) == (1, 224, 224)
+    plain = torch.nn.Sequential(torch.nn.Conv2d(5, 4, 3), torch.nn.ReLU())
+    assert model_input_size(plain) == (5, 224, 224)

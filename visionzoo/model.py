@@ -36,13 +36,17 @@ __all__ = [
 
 def model_in_chans(model: nn.Module) -> int:
     """Input channels of a model: the contract's ``in_chans`` (which the builder keeps equal to
-    ``pretrained_cfg.input_size[0]``), else its config's, else 3."""
+    ``pretrained_cfg.input_size[0]``), else its config's, else its first convolution's (any
+    ``nn.Module``), else 3."""
     chans = getattr(model, "in_chans", None)
     if isinstance(chans, int):
         return chans
     cfg = getattr(model, "pretrained_cfg", None)
     size = cfg.get("input_size") if isinstance(cfg, Mapping) else None
-    return int(size[0]) if size else 3
+    if size:
+        return int(size[0])
+    first = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+    return first.in_channels if first is not None else 3
 
 
 def model_input_size(model: nn.Module) -> tuple[int, int, int]:
