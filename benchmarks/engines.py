@@ -1,7 +1,7 @@
 """Engines x precisions on this machine: ``python -m benchmarks.engines [--models a,b] [--batches 1,8]``.
 
 For each model and batch size: images/s of timm's default, ONNX Runtime's plain session on the
-exported file (default session options), and each engine behind ``optimize_for_inference``
+exported file (default session options with torch's thread count), and each engine behind ``optimize_for_inference``
 (``torch``, ``onnxruntime``, ``openvino`` where installed, ``auto``, and ``int8`` through ONNX
 Runtime), as ratios against
 timm's default and against the plain ONNX Runtime session, with the fraction of the measured
@@ -33,7 +33,11 @@ def _plain_session(model: nn.Module, x: torch.Tensor, folder: Path) -> Callable[
 
     path = folder / "plain.onnx"
     export_onnx(model, x, path)
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    options = ort.SessionOptions()
+    # default options but the thread count: ORT's default (every core, its own affinity) would
+    # escape a pinned run (taskset) and compare two cores against one
+    options.intra_op_num_threads = torch.get_num_threads()
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     return lambda t: session.run(None, {name: t.numpy()})
 
