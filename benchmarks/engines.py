@@ -1,12 +1,12 @@
 """Engines x precisions on this machine: ``python -m benchmarks.engines [--models a,b] [--batches 1,8]``.
 
 For each model and batch size: images/s of timm's default, ONNX Runtime's plain session on the
-exported file (default session options with torch's thread count), and each engine behind ``optimize_for_inference``
-(``torch``, ``onnxruntime``, ``openvino`` where installed, ``auto``, and ``int8`` through ONNX
-Runtime), as ratios against
-timm's default and against the plain ONNX Runtime session, with the fraction of the measured
-fp32 matmul peak each reaches (model FLOPs x img/s / peak). Contenders are timed interleaved
-(each round runs all of them once, the order alternating), medians of ``--rounds`` rounds.
+exported file (default session options with torch's thread count), and each engine behind
+``optimize_for_inference`` (``torch``, ``onnxruntime``, ``openvino`` where installed, ``auto``, and
+``int8`` through ONNX Runtime), as ratios against timm's default and against the plain ONNX
+Runtime session, with the fraction of the measured fp32 matmul peak each reaches (model FLOPs x
+img/s / peak). Contenders are timed interleaved (each round runs all of them once, the order
+alternating), medians of ``--rounds`` rounds.
 """
 
 from __future__ import annotations
