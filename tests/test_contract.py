@@ -205,3 +205,13 @@ def test_model_input_size_is_what_the_model_takes() -> None:
     assert model_input_size(visionzoo.create_model("resnet18", in_chans=1, device="meta")) == (1, 224, 224)
     plain = torch.nn.Sequential(torch.nn.Conv2d(5, 4, 3), torch.nn.ReLU())
     assert model_input_size(plain) == (5, 224, 224)
+
+
+def test_create_model_builds_where_the_callers_device_context_says() -> None:
+    """As with timm and any nn.Module: `with torch.device("meta")` builds an empty model (a 3B
+    model costs nothing), unless `device=` says otherwise."""
+    with torch.device("meta"):
+        empty = visionzoo.create_model("aimv2_3b_patch14_224")
+        cpu = visionzoo.create_model("resnet10t", device="cpu")
+    assert all(p.is_meta for p in empty.parameters())
+    assert all(p.device.type == "cpu" for p in cpu.parameters())

@@ -8,6 +8,7 @@ materialised and initialised afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import os
@@ -356,8 +357,11 @@ def build_model(
                     f"{variant}: features_only=True cannot be combined with {name}={ctor_kwargs[name]!r} "
                     "(a feature backbone has no classifier); drop one of them"
                 )
+    # weights about to be overwritten are built on meta; otherwise on `device`, or wherever the
+    # caller's own `with torch.device(...)` puts new tensors (meta for an empty model, as in timm)
     use_meta = pretrained or checkpoint_path is not None
-    with torch.device("meta") if use_meta else torch.device(device or "cpu"):
+    where = torch.device("meta") if use_meta else (torch.device(device) if device is not None else None)
+    with where if where is not None else contextlib.nullcontext():
         model = recipe.model_cls(**ctor_kwargs)
     setattr(model, "pretrained_cfg", cfg)  # noqa: B010 (also for models not derived from VisionModel)
     if recipe.pruned:
