@@ -442,3 +442,22 @@ def test_optimize_folds_norms_after_mixed_kernel_convs() -> None:
     x = torch.randn(2, 3, 67, 66)
     with torch.no_grad():
         assert rel_err(fast(x), model(x)) < TOL
+
+
+def test_fbnetc_pretrained_builds_with_the_bn_eps_its_weights_were_trained_with(tmp_path) -> None:
+    """As timm: fbnetc_100 with pretrained=True uses BN eps 1e-3 (its weights'), without 1e-5; a
+    bn_eps the caller passes wins over both."""
+    from safetensors.torch import save_file
+
+    def eps(model: nn.Module) -> set[float]:
+        return {m.eps for m in model.modules() if isinstance(m, nn.BatchNorm2d)}
+
+    plain = visionzoo.create_model("fbnetc_100")
+    assert eps(plain) == {1e-5} == eps(timm.create_model("fbnetc_100"))
+    path = tmp_path / "fbnetc.safetensors"
+    save_file({k: v.contiguous() for k, v in plain.state_dict().items()}, str(path))
+    overlay = dict(file=str(path))
+    trained = visionzoo.create_model("fbnetc_100", pretrained=True, pretrained_cfg_overlay=overlay)
+    assert eps(trained) == {1e-3}
+    mine = visionzoo.create_model("fbnetc_100", pretrained=True, pretrained_cfg_overlay=overlay, bn_eps=1e-4)
+    assert eps(mine) == {1e-4}

@@ -349,6 +349,9 @@ def build_model(
             kwargs.setdefault("in_chans", cfg.input_size[0])
         if "img_size" in accepted and cfg.fixed_input_size:  # as timm: the weights' size is the default
             kwargs.setdefault("img_size", tuple(cfg.input_size[-2:]))
+    if pretrained:  # what the published weights were trained with; the caller's value wins
+        for key, value in recipe.pretrained_args.items():
+            kwargs.setdefault(key, value)
     ctor_kwargs = _merge_args(variant, recipe.args, kwargs)
     if features_only:
         for name in getattr(recipe.model_cls, "features_only_excludes", ()):

@@ -24,7 +24,7 @@ from torch import nn
 
 from .adapt import FilterFn
 from .pretrained import WEIGHT_CFG_BASE, PretrainedCfg, as_pretrained_cfg, with_results
-from .variants import Pruned, Recipe
+from .variants import Pruned, Recipe, WhenPretrained
 
 __all__ = [
     "Entrypoint",
@@ -477,7 +477,8 @@ def register_family(
         module_name: the family module's ``__name__``.
         model_cls: the model class every variant builds.
         variants: ``{name: args}``, ``args`` a :func:`~visionzoo.variants.model_args_type`
-            record (or :class:`~visionzoo.variants.Pruned` around one).
+            record (or :class:`~visionzoo.variants.Pruned` / :class:`~visionzoo.variants.WhenPretrained`
+            around one).
         weights: ``{"arch.tag": fields}``: only what differs from ``cfg_defaults``; one entry
             per architecture with several tags carries ``default=True``.
         cfg_defaults: fields shared by the family's weight configs, over the core base
@@ -500,6 +501,8 @@ def register_family(
     module = _module_short_name(module_name)
     with _lock:
         for name, args in variants.items():
+            pretrained_args = dict(args.overrides) if isinstance(args, WhenPretrained) else {}
+            args = args.args if isinstance(args, WhenPretrained) else args
             pruned = isinstance(args, Pruned)
             _recipes[name] = Recipe(
                 name=name,
@@ -508,6 +511,7 @@ def register_family(
                 pruned=pruned,
                 feature_cfg=dict(feature_cfg or {}),
                 filter_fn=filter_fn,
+                pretrained_args=pretrained_args,
             )
             try:
                 register_model(_make_entrypoint(name, args, module_name))

@@ -16,7 +16,7 @@ from torch import nn
 
 from .adapt import FilterFn
 
-__all__ = ["Pruned", "Recipe", "as_dataclass", "model_args_type"]
+__all__ = ["Pruned", "Recipe", "WhenPretrained", "as_dataclass", "model_args_type"]
 
 T = TypeVar("T")
 
@@ -26,6 +26,16 @@ class Pruned:
     """Marks a variant built with its layers resized to the pruning spec shipped for it."""
 
     args: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class WhenPretrained:
+    """Marks a variant whose published weights were trained with other constructor arguments than
+    the architecture's defaults (e.g. a BatchNorm epsilon): ``overrides`` apply only with
+    ``pretrained=True``, as timm does, and a value the caller passes still wins."""
+
+    args: Any
+    overrides: Mapping[str, Any]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +50,8 @@ class Recipe:
         feature_cfg: defaults of the ``features_only`` wrapper (``out_indices``, ``feature_cls``,
             ``flatten_sequential``...).
         filter_fn: the family's checkpoint remap, applied to every checkpoint loaded into it.
+        pretrained_args: constructor arguments used only with ``pretrained=True``
+            (:class:`WhenPretrained`).
     """
 
     name: str
@@ -48,6 +60,7 @@ class Recipe:
     pruned: bool = False
     feature_cfg: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     filter_fn: FilterFn | None = None
+    pretrained_args: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def model_args_type(model_cls: type[nn.Module]) -> type:

@@ -31,7 +31,7 @@ from ..layers.layer_norm import LayerNormAct2d
 from ..model import VisionModel, checkpoint_seq
 from ..pretrained import NO_WEIGHTS, RWIGHTMAN_RELEASES
 from ..registry import Entrypoint, family_entrypoint, register_family
-from ..variants import Pruned, model_args_type
+from ..variants import Pruned, WhenPretrained, model_args_type
 from ._efficientnet_blocks import SqueezeExcite
 from ._efficientnet_builder import (
     BN_EPS_TF_DEFAULT,
@@ -543,8 +543,10 @@ VARIANTS: dict[str, Any] = {
     "mobilenetv2_140": _mobilenetv2(1.4),
     "mobilenetv2_110d": _mobilenetv2(1.1, 1.2, fix_stem_head=True),
     "mobilenetv2_120d": _mobilenetv2(1.2, 1.4, fix_stem_head=True),
-    # NOTE: timm builds fbnetc_100 with BN eps 1e-3 only when pretrained; unpretrained it is 1e-5
-    "fbnetc_100": EfficientNetArgs(block_args=_FBNETC, stem_size=16, num_features=1984),
+    # its weights were trained with BN eps 1e-3; built without them it keeps 1e-5, as in timm
+    "fbnetc_100": WhenPretrained(
+        EfficientNetArgs(block_args=_FBNETC, stem_size=16, num_features=1984), {"bn_eps": BN_EPS_TF_DEFAULT}
+    ),
     "spnasnet_100": _mnasnet(_SPNASNET, 1.0),
     "efficientnet_b0": _effnet(1.0, 1.0),
     "efficientnet_b1": _effnet(1.0, 1.1),
