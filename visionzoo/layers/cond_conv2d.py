@@ -17,6 +17,9 @@ from .padding import get_padding_value, pad_same
 
 __all__ = ["CondConv2d"]
 
+# NOTE: the "same" padding depends on the input's shape: FX traces keep the call as one node
+torch.fx.wrap("pad_same")
+
 
 class CondConv2d(nn.Module):
     """A conv whose kernel is ``routing_weights @ experts`` for each sample.
