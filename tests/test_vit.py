@@ -683,3 +683,25 @@ def test_save_pretrained_round_trip_keeps_size_and_pooling(tmp_path, name) -> No
     with torch.no_grad():
         assert torch.allclose(loaded(x), model(x), atol=1e-6)
     assert loaded.patch_embed.img_size == (64, 64) and loaded.global_pool == model.global_pool
+
+
+@pytest.mark.parametrize(
+    ("arch", "align_corners"),
+    [
+        ("vit_base_patch16_radio_v3", True),
+        ("vit_huge_patch16_radio_v3", True),
+        ("vit_large_patch16_radio_v3", False),
+    ],
+)
+def test_radio_pos_embed_resized_as_each_release_does(arch: str, align_corners: bool) -> None:
+    """The C-RADIOv3 base and huge checkpoints' own code resizes the position embedding bilinearly
+    with align_corners=True, the others with False (timm loads them the same way)."""
+    import visionzoo
+    from visionzoo.models.vision_transformer.remap import checkpoint_filter_fn
+
+    model = visionzoo.create_model(arch, img_size=64, device="meta")  # a 4 x 4 grid, no prefix in pos_embed
+    src = torch.randn(1, 8 * 8, model.embed_dim, generator=torch.Generator().manual_seed(0))
+    got = checkpoint_filter_fn({"pos_embed": src}, model)["pos_embed"]
+    grid = src.reshape(1, 8, 8, -1).permute(0, 3, 1, 2)
+    want = F.interpolate(grid, size=(4, 4), mode="bilinear", antialias=False, align_corners=align_corners)
+    assert torch.allclose(got, want.permute(0, 2, 3, 1).reshape(1, 16, -1), atol=1e-6)

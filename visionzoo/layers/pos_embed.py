@@ -17,6 +17,7 @@ def resample_abs_pos_embed(
     num_prefix_tokens: int = 1,
     interpolation: str = "bicubic",
     antialias: bool = True,
+    align_corners: bool = False,
 ) -> torch.Tensor:
     """Resample ``(1, prefix + H * W, D)`` position embeddings to an ``new_size`` grid.
 
@@ -26,6 +27,8 @@ def resample_abs_pos_embed(
         new_size: target grid ``(H', W')`` (a list for TorchScript; eager callers may pass a tuple).
         old_size: source grid; None assumes a square one.
         num_prefix_tokens: leading tokens that are not on the grid.
+        align_corners: ``F.interpolate``'s, for checkpoints whose own code resized that way (some
+            RADIO releases).
 
     Returns:
         ``(1, prefix + H' * W', D)`` in the input's dtype.
@@ -46,6 +49,8 @@ def resample_abs_pos_embed(
     prefix, grid = posemb[:, :num_prefix_tokens], posemb[:, num_prefix_tokens:]
     dim = grid.shape[-1]
     grid = grid.float().reshape(1, old[0], old[1], dim).permute(0, 3, 1, 2)
-    grid = F.interpolate(grid, size=[new[0], new[1]], mode=interpolation, antialias=antialias)
+    grid = F.interpolate(
+        grid, size=[new[0], new[1]], mode=interpolation, antialias=antialias, align_corners=align_corners
+    )
     grid = grid.permute(0, 2, 3, 1).reshape(1, new[0] * new[1], dim).to(posemb.dtype)
     return torch.cat([prefix, grid], dim=1) if num_prefix_tokens else grid

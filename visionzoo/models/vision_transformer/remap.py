@@ -109,11 +109,21 @@ def pretrained_grid_size(
     return grid if grid[0] * grid[1] == num_tokens else None
 
 
+# RADIO releases whose own code resizes the position embedding with align_corners=True (the C-RADIOv3
+# base and huge checkpoints; the others use False), as timm loads them
+_RADIO_ALIGN_CORNERS = ("vit_base_patch16_radio_v3", "vit_huge_patch16_radio_v3")
+
+
 def _resampling(model: nn.Module) -> dict[str, Any]:
     arch = getattr(getattr(model, "pretrained_cfg", None), "architecture", None) or ""
     if "flexi" in arch or "radio" in arch:  # these were trained / are used with bilinear resizes
         return dict(interpolation="bilinear", antialias=False)
     return dict(interpolation="bicubic", antialias=True)
+
+
+def _pos_embed_align_corners(model: nn.Module) -> bool:
+    arch = getattr(getattr(model, "pretrained_cfg", None), "architecture", None) or ""
+    return arch in _RADIO_ALIGN_CORNERS
 
 
 def checkpoint_filter_fn(
@@ -178,6 +188,7 @@ def checkpoint_filter_fn(
                     list(patch_embed.grid_size),
                     None if old is None else list(old),
                     num_prefix_tokens=prefix_tokens,
+                    align_corners=_pos_embed_align_corners(model),
                     **resample,
                 )
         elif adapt_layer_scale and "gamma_" in key:
