@@ -157,6 +157,18 @@ def _pair(name: str) -> tuple[nn.Module, nn.Module]:
     return ref, ours
 
 
+def _time_forwards(runs: dict[str, Callable[[], Any]], args: argparse.Namespace) -> dict[str, list[float]]:
+    """Seconds per call of each inference contender, interleaved over ``args.rounds``, after two
+    warm-up calls each (oneDNN primitive creation, allocator)."""
+    with torch.inference_mode():
+        for fn in runs.values():
+            fn()
+            fn()
+        return interleaved(
+            {k: (lambda fn=fn: time_calls(fn, args.iters)) for k, fn in runs.items()}, args.rounds
+        )
+
+
 def bench_eval(res: ModelResult, args: argparse.Namespace, bf16: bool) -> None:
     from visionzoo import optimize_for_inference
 
@@ -175,13 +187,7 @@ def bench_eval(res: ModelResult, args: argparse.Namespace, bf16: bool) -> None:
         x_bf16 = x_cl.to(torch.bfloat16)
         runs["vz_opt_bf16"] = (lambda m: lambda: m(x))(optimize_for_inference(ours, precision="bf16"))
         runs["timm_cl_bf16"] = lambda: ref_bf16(x_bf16)
-    with torch.inference_mode():
-        for fn in runs.values():  # warm-up: oneDNN primitive creation, allocator
-            fn()
-            fn()
-        times = interleaved(
-            {k: (lambda fn=fn: time_calls(fn, args.iters)) for k, fn in runs.items()}, args.rounds
-        )
+    times = _time_forwards(runs, args)
     for k, t in times.items():
         res.ips[k] = args.batch_size / _median(t)
     base = times["timm"]
@@ -206,13 +212,7 @@ def bench_latency(res: ModelResult, args: argparse.Namespace) -> None:
         "visionzoo": lambda: ours(x),
         "vz_opt_fp32": (lambda m: lambda: m(x))(optimize_for_inference(ours)),
     }
-    with torch.inference_mode():
-        for fn in runs.values():
-            fn()
-            fn()
-        times = interleaved(
-            {k: (lambda fn=fn: time_calls(fn, args.iters)) for k, fn in runs.items()}, args.rounds
-        )
+    times = _time_forwards(runs, args)
     for k, t in times.items():
         res.latency_sec[k] = _median(t)
     res.latency_ratios["default"] = ratio(times["visionzoo"], times["timm"], invert=True)
@@ -757,8 +757,8 @@ def render(
             [
                 r.name,
                 f"{1e3 * r.latency_sec['timm']:.1f}",
-                f"{_fmt_ratio(r.latency_ratios['default'])}",
-                f"{_fmt_ratio(r.latency_ratios['opt_fp32'])}",
+                _fmt_ratio(r.latency_ratios["default"]),
+                _fmt_ratio(r.latency_ratios["opt_fp32"]),
             ]
             for r in lats
         ]

@@ -26,26 +26,17 @@ def small() -> torch.nn.Module:
     return materialize_random(model).eval()
 
 
-def test_onnxruntime_engine_matches_eager_at_any_batch_and_size(small, tmp_path: Path) -> None:
-    fast = visionzoo.optimize_for_inference(small, engine="onnxruntime", engine_cache_dir=str(tmp_path))
-    assert fast.engine_report.engine == "onnxruntime" and fast.engine_report.max_rel_err < 1e-4
+@pytest.mark.parametrize("engine", ["onnxruntime", "openvino"])
+def test_engine_matches_eager_at_any_batch_and_size(engine: str, small, tmp_path: Path) -> None:
+    pytest.importorskip(engine)
+    fast = visionzoo.optimize_for_inference(small, engine=engine, engine_cache_dir=str(tmp_path))
+    assert fast.engine_report.engine == engine and fast.engine_report.max_rel_err < 1e-4
     for shape in ((1, 3, 64, 64), (3, 3, 96, 80)):
         x = torch.randn(shape)
         with torch.no_grad():
             ref = small(x)
         assert torch.allclose(fast(x), ref, rtol=1e-4, atol=1e-4)
     assert fast.num_classes == 10 and fast.pretrained_cfg is small.pretrained_cfg
-
-
-def test_openvino_engine_matches_eager_at_any_batch_and_size(small, tmp_path: Path) -> None:
-    pytest.importorskip("openvino")
-    fast = visionzoo.optimize_for_inference(small, engine="openvino", engine_cache_dir=str(tmp_path))
-    assert fast.engine_report.engine == "openvino" and fast.engine_report.max_rel_err < 1e-4
-    for shape in ((1, 3, 64, 64), (3, 3, 96, 80)):
-        x = torch.randn(shape)
-        with torch.no_grad():
-            ref = small(x)
-        assert torch.allclose(fast(x), ref, rtol=1e-4, atol=1e-4)
 
 
 def test_damaged_artefact_is_rebuilt_not_trusted(small, tmp_path: Path) -> None:
