@@ -357,8 +357,9 @@ def _name_has_weights(name: str) -> bool:
 
 def is_model_in_modules(model_name: str, module_names: str | Iterable[str]) -> bool:
     """Whether ``model_name``'s architecture is registered by one of the family modules named."""
-    modules = _as_list(module_names)
-    return bool(modules) and get_arch_name(model_name) in list_models(module=modules)
+    arch = get_arch_name(model_name)
+    _load_family_of(arch)  # only the family that defines it, not every module named
+    return _arch_to_module.get(arch) in _as_list(module_names)
 
 
 def list_pretrained(filter: str | Iterable[str] = "", exclude_filters: str | Iterable[str] = "") -> list[str]:
