@@ -110,8 +110,9 @@ def main(argv: list[str] | None = None) -> None:
     ]
     for name in args.models.split(","):
         for batch in (int(b) for b in args.batches.split(",")):
-            out += bench_model(name, batch, args.rounds, peak)
-            print("\n".join(out[-9:]), flush=True)
+            rows = bench_model(name, batch, args.rounds, peak)
+            out += rows
+            print("\n".join(rows), flush=True)
     print("\n".join(out))
 
 

@@ -5,11 +5,14 @@ with the thread count PyTorch uses, and is verified against the eager model at b
 sample batch: its maximum relative error is measured and the build is refused past the
 precision's tolerance. ``engine="auto"`` times the engines that are installed at the requested
 batch size and keeps the fastest. ``precision="int8"`` quantises after training with a
-calibration set (ONNX Runtime's static quantisation: per-channel int8 weights, uint8
-activations).
+calibration set: ONNX Runtime's static quantiser writes a QDQ file (per-channel int8 weights,
+uint8 activations) that either runtime runs with int8 kernels. The first and last weighted
+layers stay fp32: the first sees the raw image (quantising it costs the most agreement) and
+both cost little.
 
-Exported files are cached, keyed by the model's weights, input size, engine, precision and
-library versions, written atomically; a damaged or stale file is rebuilt, never trusted.
+Exported files are ONNX, shared by both runtimes, cached and keyed by the model's weights,
+input size, precision, library versions and (int8) the quantiser and calibration images,
+written atomically; a damaged or stale file is rebuilt, never trusted.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import hashlib
 import importlib
 import importlib.util
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -48,6 +52,8 @@ _RUNTIMES = {"onnxruntime": ("onnxruntime", "onnx"), "openvino": ("openvino", "o
 # largest max-relative-error accepted at build, per precision (int8 is judged by cosine instead)
 _TOLERANCE = {"fp32": 1e-3, "fp16": 2e-2, "bf16": 5e-2}
 _INT8_MIN_COSINE = 0.98
+# names the int8 quantiser settings in the cache key: change it when _quantize_int8 changes
+_INT8_RECIPE = "qdq-minmax-perchannel-fp32ends"
 
 
 class EngineUnavailable(ImportError):
@@ -265,6 +271,7 @@ def _quantize_int8(fp32_path: Path, out: Path, batches: list[torch.Tensor]) -> N
     prepared = out.with_name(out.name + ".pre.onnx")
     try:
         q.quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
+        weighted = _weighted_nodes(prepared)
         q.quantize_static(
             str(prepared),
             str(out),
@@ -274,37 +281,53 @@ def _quantize_int8(fp32_path: Path, out: Path, batches: list[torch.Tensor]) -> N
             activation_type=q.QuantType.QUInt8,
             weight_type=q.QuantType.QInt8,
             calibrate_method=q.CalibrationMethod.MinMax,
+            nodes_to_exclude=[weighted[0], weighted[-1]] if len(weighted) > 2 else [],
         )
     finally:
         prepared.unlink(missing_ok=True)
 
 
+def _weighted_nodes(path: Path) -> list[str]:
+    """Names of the conv / matmul nodes that read a stored weight, in graph (topological) order."""
+    import onnx
+
+    graph = onnx.load(str(path)).graph
+    stored = {t.name for t in graph.initializer}
+    return [
+        n.name
+        for n in graph.node
+        if n.op_type in ("Conv", "Gemm", "MatMul") and any(i in stored for i in n.input[1:])
+    ]
+
+
 # --- cache -----------------------------------------------------------------------------------------
-def _weights_digest(model: nn.Module) -> str:
+def _digest(tensors: Iterable[tuple[str, torch.Tensor]]) -> str:
     h = hashlib.blake2b(digest_size=16)
-    for name, t in model.state_dict().items():
+    for name, t in tensors:
         h.update(name.encode())
         h.update(str(tuple(t.shape)).encode())
         h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
 
 
-def _cache_key(model: nn.Module, engine: str, precision: str, input_size: tuple[int, ...]) -> str:
+def _cache_key(model: nn.Module, precision: str, input_size: tuple[int, ...], recipe: str = "") -> str:
+    """The file is ONNX, so both runtimes read the same one; ``recipe`` names what else it
+    depends on (for int8: the quantiser, its settings and the calibration images), so a change
+    there is a new file rather than a stale one."""
     import onnx
 
     cfg = getattr(model, "pretrained_cfg", None)
     parts = [
         getattr(cfg, "name", None) or type(model).__name__,
-        _weights_digest(model),
+        _digest(model.state_dict().items()),
         "x".join(map(str, input_size)),
-        engine,
         precision,
+        recipe,
         f"torch{torch.__version__}",
         f"onnx{onnx.__version__}",
-        f"{engine}{getattr(importlib.import_module(_RUNTIMES[engine][0]), '__version__', '?')}",
     ]
     digest = hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
-    return f"{parts[0].replace('/', '_')}-{engine}-{precision}-{digest}"
+    return f"{parts[0].replace('/', '_')}-{precision}-{digest}"
 
 
 def _valid_onnx(path: Path) -> bool:
@@ -332,20 +355,18 @@ def _atomic_build(dest: Path, build: Callable[[Path], None]) -> None:
 
 
 def _artifact(
-    model: nn.Module,
-    engine: str,
-    precision: str,
-    example: torch.Tensor,
-    calibration: Any,
-    cache_dir: Path,
+    model: nn.Module, precision: str, example: torch.Tensor, calibration: Any, cache_dir: Path
 ) -> Path:
-    key = _cache_key(model, engine, precision, tuple(example.shape[1:]))
-    dest = cache_dir / f"{key}.onnx"
+    batches = calibration_batches(calibration, model) if precision == "int8" else []
+    recipe = ""
+    if batches:
+        quantiser = f"onnxruntime{_require('onnxruntime').__version__}:{_INT8_RECIPE}"
+        recipe = f"{quantiser}:{_digest((str(i), b) for i, b in enumerate(batches))}"
+    dest = cache_dir / f"{_cache_key(model, precision, tuple(example.shape[1:]), recipe)}.onnx"
     if dest.is_file() and _valid_onnx(dest):
         return dest
     if precision == "int8":
-        fp32 = _artifact(model, engine, "fp32", example, None, cache_dir)
-        batches = calibration_batches(calibration, model)
+        fp32 = _artifact(model, "fp32", example, None, cache_dir)
         _atomic_build(dest, lambda tmp: _quantize_int8(fp32, tmp, batches))
     else:
         _atomic_build(dest, lambda tmp: _export_any_size(model, example, tmp))
@@ -373,13 +394,20 @@ def _errors(out: torch.Tensor, ref: torch.Tensor) -> tuple[float, float]:
     return rel, cos
 
 
-def _seconds_per_call(module: nn.Module, x: torch.Tensor, calls: int) -> float:
+def _seconds_per_call(modules: dict[str, nn.Module], x: torch.Tensor, rounds: int) -> dict[str, float]:
+    """Median seconds per call of each module: one call per module per round, the order
+    reversed every round, so a burst of load elsewhere or a warm cache favours no one."""
+    names = list(modules)
+    times: dict[str, list[float]] = {n: [] for n in names}
     with torch.inference_mode():
-        module(x)  # warm-up
-        start = time.perf_counter()
-        for _ in range(calls):
-            module(x)
-    return (time.perf_counter() - start) / calls
+        for module in modules.values():
+            module(x)  # warm-up
+        for r in range(max(rounds, 1)):
+            for name in names if r % 2 == 0 else reversed(names):
+                start = time.perf_counter()
+                modules[name](x)
+                times[name].append(time.perf_counter() - start)
+    return {n: statistics.median(t) for n, t in times.items()}
 
 
 def build_engine(
@@ -406,7 +434,7 @@ def build_engine(
         calibration: int8 calibration images (see :func:`calibration_batches`).
         cache_dir: where exported files are kept (:func:`engine_cache_dir`).
         torch_build: builds the ``torch`` engine's module (for ``auto``).
-        timing_calls: calls timed per engine for ``auto``.
+        timing_calls: rounds timed for ``auto`` (one call per engine each, interleaved; median).
 
     Returns:
         ``(module, report)``.
@@ -433,10 +461,8 @@ def build_engine(
     candidates = [e for e in available_engines() if e != "torch"] if engine == "auto" else [engine]
     built: dict[str, tuple[nn.Module, float, float]] = {}
     for name in candidates:
-        if name == "openvino" and precision == "int8":
-            continue  # (int8 goes through ONNX Runtime's quantiser)
         _require(name)
-        path = _artifact(eager, name, precision, example, calibration, folder)
+        path = _artifact(eager, precision, example, calibration, folder)
         module: nn.Module = _MODULES[name](eager, path)
         with torch.inference_mode():
             rel, cos = _errors(module(example), ref)
@@ -450,11 +476,10 @@ def build_engine(
     if engine != "auto":
         chosen, rel, cos = built[engine]
         return chosen, EngineReport(engine, precision, rel, cos, artifact=str(getattr(chosen, "path", "")))
-    timings = {n: _seconds_per_call(m, example, timing_calls) for n, (m, _, _) in built.items()}
     if torch_build is not None and precision != "int8":
         fast = torch_build()
-        timings["torch"] = _seconds_per_call(fast, example, timing_calls)
         built["torch"] = (fast, *_errors(fast(example).detach(), ref))
+    timings = _seconds_per_call({n: m for n, (m, _, _) in built.items()}, example, timing_calls)
     if not timings:
         raise EngineUnavailable("engine='auto' found no engine to time; pip install 'visionzoo[onnx]'")
     best = min(timings, key=lambda k: timings[k])

@@ -730,7 +730,8 @@ def optimize_for_inference(
             ``batch_size`` and keep the fastest. Every engine is checked against the eager
             model at build; the choice and errors are in the result's ``engine_report``.
         batch_size: the batch ``auto`` times and the build verifies at.
-        calibration: for ``precision="int8"`` (ONNX Runtime engines): a ``(N, C, H, W)`` tensor,
+        calibration: for ``precision="int8"`` (the ONNX Runtime and OpenVINO engines; ONNX
+            Runtime's quantiser, so it needs ``visionzoo[onnx]``): a ``(N, C, H, W)`` tensor,
             a DataLoader or a dataset spec (``"digits:train"``, a folder), preprocessed with the
             model's data config.
         engine_cache_dir: where exported engine files are cached (default
@@ -811,7 +812,7 @@ def _with_engine(
         raise ValueError(f"engine={engine!r} runs fp32 or int8, not {precision!r}; use engine='torch' for it")
     if engine == "torch":  # (here only with int8)
         raise ValueError(
-            "precision='int8' runs on engine='onnxruntime' (or 'auto'); engine='torch' has no int8"
+            "precision='int8' runs on engine='onnxruntime', 'openvino' or 'auto'; engine='torch' has no int8"
         )
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")

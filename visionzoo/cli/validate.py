@@ -57,8 +57,8 @@ def register(subparsers: Any) -> None:
         "--precision",
         choices=("fp32", "bf16", "fp16", "int8"),
         default="fp32",
-        help="inference precision; int8 (through ONNX Runtime, with --calibration) also reports the "
-        "accuracy change against fp32",
+        help="inference precision; int8 (quantised by ONNX Runtime, run by --engine, with "
+        "--calibration) also reports the accuracy change against fp32",
     )
     p.add_argument("--channels-last", action="store_true", help="channels-last memory format")
     p.add_argument(
