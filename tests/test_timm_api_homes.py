@@ -214,5 +214,17 @@ def test_resume_checkpoint_reads_a_checkpoint_with_timms_run_args(tmp_path: Path
     for k, v in trained.state_dict().items():
         torch.testing.assert_close(fresh.state_dict()[k], v)
     torch.save({**state, "args": nn.Identity()}, path)  # anything else is still refused
-    with pytest.raises(visionzoo.WeightsError, match="refusing to resume from .*other than tensors"):
+    with pytest.raises(visionzoo.WeightsError, match="refusing to load .*arbitrary unpickling"):
         builder.resume_checkpoint(fresh, path)
+
+
+def test_resume_checkpoint_refuses_damaged_files_with_the_loaders_messages(tmp_path: Path) -> None:
+    model = visionzoo.create_model("test_resnet", num_classes=3)
+    path = tmp_path / "last.pth.tar"
+    torch.save({"epoch": 1, "state_dict": model.state_dict()}, path)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # a copy cut short
+    with pytest.raises(visionzoo.WeightsError, match="truncated or corrupt"):
+        builder.resume_checkpoint(model, path)
+    torch.save([1, 2], path)
+    with pytest.raises(visionzoo.WeightsError, match="holds a list, not a checkpoint"):
+        builder.resume_checkpoint(model, path)

@@ -389,7 +389,7 @@ def test_resume_checkpoint_reads_timm_train_checkpoints(tmp_path):
 
     torch.save(state, tmp_path / "weights.pth")  # a plain state dict: weights only, no epoch
     assert visionzoo.models.resume_checkpoint(fresh, tmp_path / "weights.pth") is None
-    with pytest.raises(visionzoo.WeightsError, match="checkpoint not found"):
+    with pytest.raises(visionzoo.WeightsError, match="weights file not found"):
         visionzoo.models.resume_checkpoint(fresh, tmp_path / "missing.pth")
 
 

@@ -12,7 +12,6 @@ import contextlib
 import dataclasses
 import difflib
 import os
-import pickle
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -229,27 +228,18 @@ def resume_checkpoint(
     Loads the model weights and, when given, the optimizer's and the loss scaler's state (under
     ``loss_scaler.state_dict_key``). The file is read with ``torch.load(weights_only=True)``: it
     never runs code; the run's ``args`` (an ``argparse.Namespace``) is allowed, as for
-    ``load_checkpoint``. ``log_info`` is accepted for timm's signature; nothing is logged.
+    ``load_checkpoint``; unsafe, missing and damaged files are refused as there. ``log_info`` is
+    accepted for timm's signature; nothing is logged.
 
     Returns:
         The epoch to resume at (the checkpoint's ``epoch``, +1 for ``version`` >= 2 files, as
         timm's saver writes them), or None for a plain state dict.
 
     Raises:
-        WeightsError: a missing or unreadable file, or one that holds no checkpoint dict.
+        WeightsError: a missing, damaged or unsafe file, or one that holds no checkpoint dict.
     """
     path = Path(checkpoint_path)
-    if not path.is_file():
-        raise hub.WeightsError(f"checkpoint not found: {path}")
-    try:
-        ckpt = hub.read_torch_checkpoint(path)  # weights-only, hub's one allow-list
-    except pickle.UnpicklingError as e:
-        raise hub.WeightsError(
-            f"refusing to resume from {path}: it holds objects other than tensors and plain data, "
-            "which only arbitrary unpickling (able to run code) would load"
-        ) from e
-    except Exception as e:  # damaged files fail in many ways: say which file and why
-        raise hub.WeightsError(f"cannot resume from {path}: {str(e).splitlines()[0]}") from e
+    ckpt = hub.read_checkpoint(path)  # hub's checks: weights-only, damaged and unsafe files refused
     if not isinstance(ckpt, dict):
         raise hub.WeightsError(f"{path} holds a {type(ckpt).__name__}, not a checkpoint")
     if "state_dict" not in ckpt:

@@ -63,6 +63,7 @@ __all__ = [
     "name_source",
     "offline_advice",
     "overlay_cfg",
+    "read_checkpoint",
     "read_torch_checkpoint",
     "save_pretrained",
     "selected_source",
@@ -425,13 +426,31 @@ def load_checkpoint_file(
             run code to load (those are refused, never executed).
     """
     path = Path(path)
-    _check_file(path)
     if path.suffix == ".npz":  # JAX/Flax (big_vision) arrays under their parameter paths
+        _check_file(path)
         return _load_npz(path)
+    obj, is_safetensors = _read_checked(path, mmap)
+    return clean_state_dict(obj) if is_safetensors else _unwrap_checkpoint(obj, path, use_ema)
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> Any:
+    """What a safetensors or PyTorch file holds, as saved (a training checkpoint stays a dict with
+    ``state_dict``, ``optimizer``, ``epoch``, ...), after the checks :func:`load_checkpoint_file`
+    makes: pickles are read weights-only, and a file that would need code to load is refused.
+
+    Raises:
+        WeightsError: missing, empty, truncated or corrupt files, and unsafe pickles.
+    """
+    return _read_checked(Path(path), False)[0]
+
+
+def _read_checked(path: Path, mmap: bool) -> tuple[Any, bool]:
+    """The file's contents and whether it was safetensors; every failure a WeightsError."""
+    _check_file(path)
     kind, named = _sniff(path), _named_format(path)
     if kind == "safetensors" or (kind is None and named == "safetensors"):
         try:
-            return clean_state_dict(_read_safetensors(path, mmap))
+            return _read_safetensors(path, mmap), True
         except _Corrupt as e:
             raise _corrupt_safetensors(path, str(e)) from None
     if kind is None:
@@ -447,7 +466,7 @@ def load_checkpoint_file(
             "If you trust the file, rename it to .pth"
         )
     try:
-        obj = read_torch_checkpoint(path, mmap=mmap)
+        return read_torch_checkpoint(path, mmap=mmap), False
     except pickle.UnpicklingError as e:
         found = _pickle_globals(path)
         unsafe = _unsafe_globals(found or set())
@@ -467,7 +486,6 @@ def load_checkpoint_file(
             f"{path} could not be read as a PyTorch checkpoint (truncated or corrupt: "
             f"{_first_line(e)}); delete it and download or save it again"
         ) from e
-    return _unwrap_checkpoint(obj, path, use_ema)
 
 
 def _load_npz(path: Path) -> dict[str, torch.Tensor]:
