@@ -3,10 +3,11 @@
 For each model and batch size: images/s of timm's default, ONNX Runtime's plain session on the
 exported file (default session options with torch's thread count), and each engine behind
 ``optimize_for_inference`` (``torch``, ``onnxruntime``, ``openvino`` where installed, ``auto``, and
-``int8`` through ONNX Runtime), as ratios against timm's default and against the plain ONNX
+``int8`` through ONNX Runtime and OpenVINO), as ratios against timm's default and against the plain ONNX
 Runtime session, with the fraction of the measured fp32 matmul peak each reaches (model FLOPs x
 img/s / peak). Contenders are timed interleaved (each round runs all of them once, the order
-alternating), medians of ``--rounds`` rounds.
+alternating), medians of ``--rounds`` rounds. ``--contenders`` times a subset (timm's default and
+the plain session are always timed: they are the ratios' denominators).
 """
 
 from __future__ import annotations
@@ -42,7 +43,12 @@ def _plain_session(model: nn.Module, x: torch.Tensor, folder: Path) -> Callable[
     return lambda t: session.run(None, {name: t.numpy()})
 
 
-def bench_model(name: str, batch: int, rounds: int, peak: float) -> list[str]:
+BASELINES = ("timm default", "onnxruntime plain")
+
+
+def bench_model(
+    name: str, batch: int, rounds: int, peak: float, contenders: set[str] | None = None
+) -> list[str]:
     import timm
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -64,14 +70,20 @@ def bench_model(name: str, batch: int, rounds: int, peak: float) -> list[str]:
         runs["onnxruntime plain"] = _plain_session(ours, x, folder)
         from visionzoo.engines import available_engines
 
+        def wanted(label: str) -> bool:
+            return contenders is None or label in contenders
+
         for engine in (*available_engines(), "auto"):
-            runs[engine] = visionzoo.optimize_for_inference(
-                ours, engine=engine, batch_size=batch, engine_cache_dir=tmp
-            )
-        runs["int8 (onnxruntime)"] = visionzoo.optimize_for_inference(
-            ours, precision="int8", engine="onnxruntime", calibration=calib, engine_cache_dir=tmp
-        )
-        chosen = getattr(runs["auto"], "engine_report", None)
+            if wanted(engine):
+                runs[engine] = visionzoo.optimize_for_inference(
+                    ours, engine=engine, batch_size=batch, engine_cache_dir=tmp
+                )
+        for engine in available_engines():
+            if engine != "torch" and wanted(f"int8 ({engine})"):
+                runs[f"int8 ({engine})"] = visionzoo.optimize_for_inference(
+                    ours, precision="int8", engine=engine, calibration=calib, engine_cache_dir=tmp
+                )
+        chosen = getattr(runs.get("auto"), "engine_report", None)
 
         def timer(fn: Callable[[torch.Tensor], object]) -> Callable[[], float]:
             def once() -> float:
@@ -91,7 +103,8 @@ def bench_model(name: str, batch: int, rounds: int, peak: float) -> list[str]:
             f"{med['onnxruntime plain'] / s:.2f} | {gflop * ips / peak:.0%} |"
         )
     if chosen is not None:
-        rows.append(f"| {name} | {batch} | (auto chose {chosen.engine}) | | | | |")
+        timed = ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in sorted(chosen.seconds_per_batch.items()))
+        rows.append(f"| {name} | {batch} | (auto chose {chosen.engine}; its timing: {timed}) | | | | |")
     return rows
 
 
@@ -100,7 +113,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--models", default=",".join(DEFAULT_MODELS))
     p.add_argument("--batches", default="1,8")
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument(
+        "--contenders",
+        default=None,
+        help="comma-separated subset, e.g. 'auto,int8 (openvino)' (default: all); "
+        f"{' and '.join(BASELINES)} are always timed",
+    )
     args = p.parse_args(argv)
+    contenders = None if args.contenders is None else set(args.contenders.split(","))
     peak = matmul_peak(torch.float32)
     out = [
         f"CPU: {cpu_name()}, {torch.get_num_threads()} threads; fp32 matmul peak {peak:.0f} GFLOP/s",
@@ -110,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     ]
     for name in args.models.split(","):
         for batch in (int(b) for b in args.batches.split(",")):
-            rows = bench_model(name, batch, args.rounds, peak)
+            rows = bench_model(name, batch, args.rounds, peak, contenders)
             out += rows
             print("\n".join(rows), flush=True)
     print("\n".join(out))

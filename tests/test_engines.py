@@ -14,7 +14,7 @@ import torch
 from timm_oracle import materialize_random
 
 import visionzoo
-from visionzoo.engines import EngineUnavailable, calibration_batches
+from visionzoo.engines import EngineReport, EngineUnavailable, _pick, calibration_batches
 
 pytestmark = pytest.mark.slow
 ort = pytest.importorskip("onnxruntime")
@@ -89,8 +89,17 @@ def test_auto_times_the_installed_engines_and_keeps_the_fastest(small, tmp_path:
     )
     report = fast.engine_report
     assert set(report.seconds_per_batch) >= {"torch", "onnxruntime"}
-    assert report.engine == min(report.seconds_per_batch, key=report.seconds_per_batch.get)
-    assert "x" in report.summary()
+    assert report.engine == _pick(report.seconds_per_batch)
+    assert f"{report.engine} 1.00x" in report.summary()
+
+
+def test_auto_keeps_onnxruntime_unless_another_engine_is_clearly_faster() -> None:
+    assert _pick({"onnxruntime": 1.00, "openvino": 0.97, "torch": 1.2}) == "onnxruntime"
+    assert _pick({"onnxruntime": 1.00, "openvino": 0.90, "torch": 1.2}) == "openvino"
+    assert _pick({"onnxruntime": 1.00, "openvino": 0.97, "torch": 0.80}) == "torch"
+    assert _pick({"openvino": 0.97, "torch": 0.96}) == "torch"  # no ONNX Runtime: the fastest
+    report = EngineReport("onnxruntime", "fp32", 0.0, 1.0, {"onnxruntime": 1.0, "openvino": 0.98})
+    assert "kept onnxruntime" in report.summary()
 
 
 def test_a_missing_runtime_names_the_extra(small, monkeypatch: pytest.MonkeyPatch) -> None:
