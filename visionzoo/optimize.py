@@ -727,8 +727,9 @@ def optimize_for_inference(
         engine: ``"torch"`` (this module's path), ``"onnxruntime"`` or ``"openvino"`` (the model
             exported to ONNX with a dynamic batch and run by that runtime; ``visionzoo[onnx]`` /
             ``visionzoo[openvino]``), or ``"auto"``: time the installed engines at
-            ``batch_size`` and keep the fastest. Every engine is checked against the eager
-            model at build; the choice and errors are in the result's ``engine_report``.
+            ``batch_size`` and keep the fastest (ONNX Runtime unless another is >5% faster).
+            Every engine is checked against the eager model at build; the choice and errors
+            are in the result's ``engine_report``.
         batch_size: the batch ``auto`` times and the build verifies at.
         calibration: for ``precision="int8"`` (the ONNX Runtime and OpenVINO engines; ONNX
             Runtime's quantiser, so it needs ``visionzoo[onnx]``): a ``(N, C, H, W)`` tensor,

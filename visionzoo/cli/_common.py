@@ -305,7 +305,8 @@ def add_engine(p: argparse.ArgumentParser, *, extra: tuple[str, ...] = ()) -> No
         default="torch",
         help="inference engine: torch (default), onnxruntime or openvino (the model exported to ONNX "
         "and run by that runtime; pip install 'visionzoo[onnx]' / '[openvino]'), auto (time the "
-        "installed ones and keep the fastest); every engine is checked against the eager model"
+        "installed ones and keep the fastest; ONNX Runtime unless another is >5%% faster); "
+        "every engine is checked against the eager model"
         + ("; all: a table of every engine and precision on this machine" if "all" in extra else ""),
     )
     p.add_argument(
