@@ -7,6 +7,7 @@ Generic behaviour (every name's outputs, configs, features, pruning...) is the s
 
 from __future__ import annotations
 
+import itertools
 import math
 from functools import partial
 
@@ -20,6 +21,7 @@ import visionzoo
 from visionzoo.builder import load_checkpoint, load_state_dict_into
 from visionzoo.layers import Conv2dSame, create_conv2d
 from visionzoo.layers.cond_conv2d import CondConv2d
+from visionzoo.layers.helpers import same_pad_amount
 from visionzoo.layers.mixed_conv2d import MixedConv2d
 from visionzoo.models._efficientnet_builder import decode_arch_def, decode_block_str, round_channels
 from visionzoo.models.efficientnet import EfficientNet
@@ -283,6 +285,15 @@ def test_same_padding_matches_tf(kernel: int, stride: int, dilation: int, size: 
 
     dw = create_conv2d(4, 4, kernel, stride=stride, dilation=dilation, padding="same", depthwise=True)
     assert rel_err(dw(x), _tf_same_reference(x, dw.weight, stride, dilation)) < 1e-6
+
+
+def test_same_pad_amount_is_tfs_formula_for_every_size() -> None:
+    """The exporter-friendly form against TF's ceil/max definition, kernels narrower than the
+    stride (where the max matters) included."""
+    for kernel, stride, dilation in itertools.product((1, 2, 3, 5), (1, 2, 3, 4), (1, 2)):
+        for n in range(1, 40):
+            tf = max((math.ceil(n / stride) - 1) * stride + (kernel - 1) * dilation + 1 - n, 0)
+            assert same_pad_amount(n, kernel, stride, dilation) == tf, (n, kernel, stride, dilation)
 
 
 def test_same_padding_is_static_where_it_can_be() -> None:

@@ -15,6 +15,7 @@ from timm_oracle import materialize_random
 
 import visionzoo
 from visionzoo.engines import EngineReport, EngineUnavailable, _pick, calibration_batches
+from visionzoo.registry import is_model_in_modules
 
 pytestmark = pytest.mark.slow
 ort = pytest.importorskip("onnxruntime")
@@ -25,19 +26,6 @@ onnx = pytest.importorskip("onnx")
 def small() -> torch.nn.Module:
     model = visionzoo.create_model("test_resnet", num_classes=10, device="meta")
     return materialize_random(model).eval()
-
-
-@pytest.mark.parametrize("engine", ["onnxruntime", "openvino"])
-def test_engine_matches_eager_at_any_batch_and_size(engine: str, small, tmp_path: Path) -> None:
-    pytest.importorskip(engine)
-    fast = visionzoo.optimize_for_inference(small, engine=engine, engine_cache_dir=str(tmp_path))
-    assert fast.engine_report.engine == engine and fast.engine_report.max_rel_err < 1e-4
-    for shape in ((1, 3, 64, 64), (3, 3, 96, 80)):
-        x = torch.randn(shape)
-        with torch.no_grad():
-            ref = small(x)
-        assert torch.allclose(fast(x), ref, rtol=1e-4, atol=1e-4)
-    assert fast.num_classes == 10 and fast.pretrained_cfg is small.pretrained_cfg
 
 
 def test_damaged_artefact_is_rebuilt_not_trusted(small, tmp_path: Path) -> None:
@@ -120,25 +108,52 @@ def test_calibration_from_a_dataset_spec_uses_the_model_data_config() -> None:
         calibration_batches(3, model)
 
 
-# one model per kind of graph the exporter meets (residual stages, separable convs, LayerNorm and
-# GELU, squeeze-excite with hard activations, attention); the smallest of each, for CI's time
+# one small model of every family (each kind of graph the exporter meets: residual stages,
+# separable convs, dense concatenation, inception branches, weight-standardised convs with group
+# norm, LayerNorm and GELU, squeeze-excite with hard activations, TF "same" padding, attention,
+# a distilled two-head ViT, a conv stem under a ViT)
 ENGINE_CASES = [
+    ("test_resnet", {}, 64),
     ("cs3darknet_s", {}, 96),
+    ("densenet121", {"block_config": (2, 2, 2, 2)}, 64),  # its full depth: a minute to export
+    ("inception_v3", {}, 96),
     ("xception41", {}, 96),
+    ("resnetv2_18", {}, 64),
+    ("regnetx_002", {}, 64),
     ("convnext_atto", {}, 96),
+    ("tf_efficientnet_b0", {}, 97),  # dynamic "same" padding at an odd size
     ("mobilenetv3_small_050", {}, 96),
     ("vit_tiny_patch16_224", {"img_size": 64}, 64),  # a token model at its own size, not its weights'
+    ("deit_tiny_distilled_patch16_224", {"img_size": 64}, 64),
+    ("vit_tiny_r_s16_p8_224", {"img_size": 64}, 64),
 ]
 
 
+def test_engine_cases_cover_every_family() -> None:
+    names = [c[0] for c in ENGINE_CASES]
+    missing = [m for m in visionzoo.list_modules() if not any(is_model_in_modules(n, m) for n in names)]
+    assert not missing, f"add a small model of {missing} to ENGINE_CASES"
+
+
 @pytest.mark.parametrize(("name", "kwargs", "side"), ENGINE_CASES, ids=[c[0] for c in ENGINE_CASES])
-def test_onnxruntime_engine_on_each_kind_of_graph(name: str, kwargs: dict, side: int, tmp_path: Path) -> None:
+def test_every_engine_matches_eager_on_every_family(
+    name: str, kwargs: dict, side: int, tmp_path: Path
+) -> None:
     model = materialize_random(visionzoo.create_model(name, device="meta", **kwargs)).eval()
-    x = torch.randn(2, 3, side, side)
-    fast = visionzoo.optimize_for_inference(model, engine="onnxruntime", engine_cache_dir=str(tmp_path))
-    with torch.no_grad():
-        ref = model(x)
-    assert float((fast(x) - ref).abs().max() / ref.abs().max()) < 1e-4
+    shapes = [(1, 3, side, side)]
+    if not model.pretrained_cfg.fixed_input_size:  # convnets export with a dynamic image size
+        shapes.append((3, 3, side + 16, side))
+    for engine in [e for e in visionzoo.engines.available_engines() if e != "torch"]:
+        fast = visionzoo.optimize_for_inference(model, engine=engine, engine_cache_dir=str(tmp_path))
+        assert fast.engine_report.engine == engine and fast.engine_report.max_rel_err < 1e-4
+        for shape in shapes:  # any batch, and sizes other than the one exported at
+            x = torch.randn(shape)
+            with torch.no_grad():
+                ref = model(x)
+            err = float((fast(x) - ref).abs().max() / ref.abs().max())
+            assert err < 1e-4, f"{engine} at {shape}: max rel err {err:.2e}"
+        assert fast.num_classes == model.num_classes and fast.pretrained_cfg is model.pretrained_cfg
+    assert len(list(tmp_path.glob("*.onnx"))) == 1  # both runtimes run the one exported file
 
 
 def _cli(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:

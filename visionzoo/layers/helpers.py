@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from typing import Any
+
+import torch
 
 __all__ = [
     "extend_tuple",
@@ -69,8 +70,19 @@ def is_static_pad(kernel_size: int, stride: int = 1, dilation: int = 1) -> bool:
 
 
 def same_pad_amount(size: int, kernel_size: int, stride: int, dilation: int = 1) -> int:
-    """Total padding TF 'same' needs along one axis of length ``size``."""
-    return max((math.ceil(size / stride) - 1) * stride + (kernel_size - 1) * dilation + 1 - size, 0)
+    """Total padding TF 'same' needs along one axis of length ``size``.
+
+    TF's ``max((ceil(size / stride) - 1) * stride + span - size, 0)`` (``span``: the dilated
+    kernel), written as ``span - stride + (-size) % stride``, with the ``max`` only where
+    ``span < stride`` can make it negative: for a symbolic size (an export with a dynamic image
+    size) the ceil/max form nests, layer after layer, into expressions the exporter took minutes
+    to reason about (tf_efficientnet_b0: 400 s, against 26 s in this form).
+    """
+    span = (kernel_size - 1) * dilation + 1
+    total = span - stride + (-size) % stride
+    if span >= stride:
+        return total
+    return max(total, 0) if isinstance(size, int) else torch.sym_max(total, 0)
 
 
 def get_same_padding(x: int, kernel_size: int, stride: int, dilation: int = 1) -> int:
