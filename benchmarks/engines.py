@@ -78,11 +78,15 @@ def bench_model(
                 runs[engine] = visionzoo.optimize_for_inference(
                     ours, engine=engine, batch_size=batch, engine_cache_dir=tmp
                 )
+        refused = []
         for engine in available_engines():
             if engine != "torch" and wanted(f"int8 ({engine})"):
-                runs[f"int8 ({engine})"] = visionzoo.optimize_for_inference(
-                    ours, precision="int8", engine=engine, calibration=calib, engine_cache_dir=tmp
-                )
+                try:
+                    runs[f"int8 ({engine})"] = visionzoo.optimize_for_inference(
+                        ours, precision="int8", engine=engine, calibration=calib, engine_cache_dir=tmp
+                    )
+                except ValueError as e:  # the build's check refused it: a row that says why
+                    refused.append(f"| {name} | {batch} | int8 ({engine}) refused: {e} | | | | |")
         chosen = getattr(runs.get("auto"), "engine_report", None)
 
         def timer(fn: Callable[[torch.Tensor], object]) -> Callable[[], float]:
@@ -102,6 +106,7 @@ def bench_model(
             f"| {name} | {batch} | {k} | {ips:.1f} | {med['timm default'] / s:.2f} | "
             f"{med['onnxruntime plain'] / s:.2f} | {gflop * ips / peak:.0%} |"
         )
+    rows += refused
     if chosen is not None:
         timed = ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in sorted(chosen.seconds_per_batch.items()))
         rows.append(f"| {name} | {batch} | (auto chose {chosen.engine}; its timing: {timed}) | | | | |")

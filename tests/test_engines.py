@@ -14,7 +14,7 @@ import torch
 from timm_oracle import materialize_random
 
 import visionzoo
-from visionzoo.engines import EngineReport, EngineUnavailable, _pick, calibration_batches
+from visionzoo.engines import EngineReport, EngineUnavailable, _pick, build_engine, calibration_batches
 from visionzoo.registry import is_model_in_modules
 
 pytestmark = pytest.mark.slow
@@ -88,6 +88,48 @@ def test_auto_keeps_onnxruntime_unless_another_engine_is_clearly_faster() -> Non
     assert _pick({"openvino": 0.97, "torch": 0.96}) == "torch"  # no ONNX Runtime: the fastest
     report = EngineReport("onnxruntime", "fp32", 0.0, 1.0, {"onnxruntime": 1.0, "openvino": 0.98})
     assert "kept onnxruntime" in report.summary()
+
+
+def test_auto_int8_times_both_runtimes_and_refuses_a_model_int8_cannot_reproduce(
+    small, tmp_path: Path
+) -> None:
+    pytest.importorskip("openvino")
+    calib = torch.randn(16, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    q = visionzoo.optimize_for_inference(
+        small, precision="int8", engine="auto", calibration=calib, engine_cache_dir=str(tmp_path)
+    )
+    assert set(q.engine_report.seconds_per_batch) == {"onnxruntime", "openvino"}  # no torch int8
+    assert q.engine_report.cosine >= 0.98 and not q.engine_report.refused
+
+    # one channel a thousand times louder than the rest: per-tensor int8 activations keep only it,
+    # and the last layer reads only the others
+    net = torch.nn.Sequential(*(torch.nn.Conv2d(3, 3, 1) for _ in range(3))).eval()
+    with torch.no_grad():
+        net[0].weight.copy_(torch.eye(3).view(3, 3, 1, 1) * torch.tensor([1e3, 1, 1]).view(3, 1, 1, 1))
+        net[1].weight.copy_(torch.eye(3).view(3, 3, 1, 1))
+        net[2].weight[:, 0] = 0
+    with pytest.raises(ValueError, match=r"no engine does reproduce the eager model in int8 \(onnxruntime: "):
+        build_engine(
+            net,
+            "auto",
+            precision="int8",
+            input_size=(3, 8, 8),
+            calibration=calib[:, :, :8, :8],
+            cache_dir=tmp_path,
+        )
+    with pytest.raises(ValueError, match="engine onnxruntime does not reproduce .* needed: cosine >= 0.98"):
+        build_engine(
+            net,
+            "onnxruntime",
+            precision="int8",
+            input_size=(3, 8, 8),
+            calibration=calib[:, :, :8, :8],
+            cache_dir=tmp_path,
+        )
+    report = EngineReport(
+        "onnxruntime", "int8", 0.1, 0.99, {"onnxruntime": 1.0}, None, {"openvino": "min cosine 0.96"}
+    )
+    assert report.summary().endswith("openvino refused (min cosine 0.96)")
 
 
 def test_a_missing_runtime_names_the_extra(small, monkeypatch: pytest.MonkeyPatch) -> None:

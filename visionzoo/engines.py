@@ -75,6 +75,7 @@ class EngineReport:
     cosine: float
     seconds_per_batch: dict[str, float] = dataclasses.field(default_factory=dict)
     artifact: str | None = None
+    refused: dict[str, str] = dataclasses.field(default_factory=dict)  # auto: failed the check
 
     def summary(self) -> str:
         line = f"engine {self.engine} ({self.precision}): max rel err {self.max_rel_err:.2e}"
@@ -84,6 +85,8 @@ class EngineReport:
             line += "; speed vs it: " + ", ".join(f"{k} {times[self.engine] / v:.2f}x" for k, v in ranked)
             if ranked[0][0] != self.engine:
                 line += f" (a lead under {_AUTO_MARGIN:.0%} is noise: kept {self.engine})"
+        for name, why in self.refused.items():
+            line += f"; {name} refused ({why})"
         return line
 
 
@@ -483,6 +486,7 @@ def build_engine(
     folder = engine_cache_dir(cache_dir)
     candidates = [e for e in available_engines() if e != "torch"] if engine == "auto" else [engine]
     built: dict[str, tuple[nn.Module, float, float]] = {}
+    refused: dict[str, str] = {}
     for name in candidates:
         _require(name)
         path = _artifact(eager, precision, example, calibration, folder)
@@ -490,12 +494,22 @@ def build_engine(
         with torch.inference_mode():
             rel, cos = _errors(module(example), ref)
         ok = cos >= _INT8_MIN_COSINE if precision == "int8" else rel <= _TOLERANCE.get(precision, 1e-3)
-        if not ok:
-            raise ValueError(
-                f"engine {name} ({precision}) does not reproduce the eager model: max rel err {rel:.2e}, "
-                f"min cosine {cos:.4f}; use engine='torch' or another precision"
-            )
-        built[name] = (module, rel, cos)
+        if ok:
+            built[name] = (module, rel, cos)
+        else:  # auto goes on without it (and says so); a named engine is refused outright
+            refused[name] = f"max rel err {rel:.2e}, min cosine {cos:.4f}"
+    if refused and (engine != "auto" or not built):
+        found = "; ".join(f"{k}: {v}" for k, v in refused.items())
+        what = f"engine {engine} does not" if engine != "auto" else "no engine does"
+        need = (
+            f"cosine >= {_INT8_MIN_COSINE}"
+            if precision == "int8"
+            else f"max rel err <= {_TOLERANCE.get(precision, 1e-3):g}"
+        )
+        raise ValueError(
+            f"{what} reproduce the eager model in {precision} ({found}; needed: {need}); "
+            "use engine='torch' or another precision"
+        )
     if engine != "auto":
         chosen, rel, cos = built[engine]
         return chosen, EngineReport(engine, precision, rel, cos, artifact=str(getattr(chosen, "path", "")))
@@ -508,5 +522,5 @@ def build_engine(
     best = _pick(timings)
     chosen, rel, cos = built[best]
     return chosen, EngineReport(
-        best, precision, rel, cos, timings, artifact=str(getattr(chosen, "path", "")) or None
+        best, precision, rel, cos, timings, str(getattr(chosen, "path", "")) or None, refused
     )
