@@ -29,7 +29,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -485,27 +485,25 @@ def build_engine(
         ref = eager(example)
     folder = engine_cache_dir(cache_dir)
     candidates = [e for e in available_engines() if e != "torch"] if engine == "auto" else [engine]
+    for name in candidates:
+        _require(name)  # a missing runtime says so before any export
+    # one file for every runtime: exported (and for int8, calibrated) once, not per engine
+    path = _artifact(eager, precision, example, calibration, folder) if candidates else None
+    tolerance = _TOLERANCE.get(precision, 1e-3)
     built: dict[str, tuple[nn.Module, float, float]] = {}
     refused: dict[str, str] = {}
     for name in candidates:
-        _require(name)
-        path = _artifact(eager, precision, example, calibration, folder)
-        module: nn.Module = _MODULES[name](eager, path)
+        module: nn.Module = _MODULES[name](eager, cast(Path, path))
         with torch.inference_mode():
             rel, cos = _errors(module(example), ref)
-        ok = cos >= _INT8_MIN_COSINE if precision == "int8" else rel <= _TOLERANCE.get(precision, 1e-3)
-        if ok:
+        if cos >= _INT8_MIN_COSINE if precision == "int8" else rel <= tolerance:
             built[name] = (module, rel, cos)
         else:  # auto goes on without it (and says so); a named engine is refused outright
             refused[name] = f"max rel err {rel:.2e}, min cosine {cos:.4f}"
     if refused and (engine != "auto" or not built):
         found = "; ".join(f"{k}: {v}" for k, v in refused.items())
         what = f"engine {engine} does not" if engine != "auto" else "no engine does"
-        need = (
-            f"cosine >= {_INT8_MIN_COSINE}"
-            if precision == "int8"
-            else f"max rel err <= {_TOLERANCE.get(precision, 1e-3):g}"
-        )
+        need = f"cosine >= {_INT8_MIN_COSINE}" if precision == "int8" else f"max rel err <= {tolerance:g}"
         raise ValueError(
             f"{what} reproduce the eager model in {precision} ({found}; needed: {need}); "
             "use engine='torch' or another precision"
@@ -522,5 +520,5 @@ def build_engine(
     best = _pick(timings)
     chosen, rel, cos = built[best]
     return chosen, EngineReport(
-        best, precision, rel, cos, timings, str(getattr(chosen, "path", "")) or None, refused
+        best, precision, rel, cos, timings, artifact=str(getattr(chosen, "path", "")) or None, refused=refused
     )
