@@ -65,6 +65,12 @@ def test_int8_agrees_with_fp32(small, tmp_path: Path) -> None:
         small, precision="int8", engine="onnxruntime", calibration=calib * 0.5, engine_cache_dir=str(tmp_path)
     )
     assert len(list(tmp_path.glob("*-int8-*.onnx"))) == 2
+    # the same images from a one-pass generator: read once, all of them, so the same file
+    once = (calib[i : i + 8] for i in range(0, len(calib), 8))
+    again = visionzoo.optimize_for_inference(
+        small, precision="int8", engine="onnxruntime", calibration=once, engine_cache_dir=str(tmp_path)
+    )
+    assert again.path == q.path
     with pytest.raises(ValueError, match="calibration"):
         visionzoo.optimize_for_inference(small, precision="int8", engine="onnxruntime")
     with pytest.raises(ValueError, match="engine='torch' has no int8"):

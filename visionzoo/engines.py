@@ -365,9 +365,10 @@ def _atomic_build(dest: Path, build: Callable[[Path], None]) -> None:
 
 
 def _artifact(
-    model: nn.Module, precision: str, example: torch.Tensor, calibration: Any, cache_dir: Path
+    model: nn.Module, precision: str, example: torch.Tensor, batches: list[torch.Tensor], cache_dir: Path
 ) -> Path:
-    batches = calibration_batches(calibration, model) if precision == "int8" else []
+    """The engine file for ``precision`` (int8: calibrated on ``batches``), from the cache or
+    built."""
     recipe = ""
     if batches:
         quantiser = f"onnxruntime{_require('onnxruntime').__version__}:{_INT8_RECIPE}"
@@ -376,7 +377,7 @@ def _artifact(
     if dest.is_file() and _valid_onnx(dest):
         return dest
     if precision == "int8":
-        fp32 = _artifact(model, "fp32", example, None, cache_dir)
+        fp32 = _artifact(model, "fp32", example, [], cache_dir)
         _atomic_build(dest, lambda tmp: _quantize_int8(fp32, tmp, batches))
     else:
         _atomic_build(dest, lambda tmp: _export_any_size(model, example, tmp))
@@ -478,8 +479,10 @@ def build_engine(
     if input_size is None:
         input_size = model_input_size(model)
     example = torch.randn(batch_size, *input_size, generator=torch.Generator().manual_seed(0))
-    if precision == "int8":  # verify on data the quantiser has seen the like of
-        example = torch.cat(calibration_batches(calibration, model, limit=batch_size))[:batch_size]
+    # read once: a generator or a one-pass loader has nothing left for a second read
+    batches = calibration_batches(calibration, model) if precision == "int8" else []
+    if batches:  # verify on data the quantiser has seen the like of
+        example = torch.cat(batches)[:batch_size]
     eager = model.eval()
     with torch.inference_mode():
         ref = eager(example)
@@ -488,7 +491,7 @@ def build_engine(
     for name in candidates:
         _require(name)  # a missing runtime says so before any export
     # one file for every runtime: exported (and for int8, calibrated) once, not per engine
-    path = _artifact(eager, precision, example, calibration, folder) if candidates else None
+    path = _artifact(eager, precision, example, batches, folder) if candidates else None
     tolerance = _TOLERANCE.get(precision, 1e-3)
     built: dict[str, tuple[nn.Module, float, float]] = {}
     refused: dict[str, str] = {}
