@@ -165,9 +165,9 @@ ENGINE_CASES = [
     ("resnetv2_18", {}, 64),
     ("regnetx_002", {}, 64),
     ("convnext_atto", {}, 96),
-    ("tf_efficientnet_b0", {}, 97),  # dynamic "same" padding at an odd size
+    ("test_efficientnet", {"pad_type": "same"}, 97),  # TF's dynamic "same" padding, at an odd size
     ("mobilenetv3_small_050", {}, 96),
-    ("vit_tiny_patch16_224", {"img_size": 64}, 64),  # a token model at its own size, not its weights'
+    ("test_vit", {"img_size": 64}, 64),  # a token model at its own size, not its weights'
     ("deit_tiny_distilled_patch16_224", {"img_size": 64}, 64),
     ("vit_tiny_r_s16_p8_224", {"img_size": 64}, 64),
 ]

@@ -18,7 +18,7 @@ import pytest
 import torch
 from helpers import input_side, parameter_groups, unmatched_parameters
 from sampling import family_of, parity_all, require_sampled
-from timm_oracle import rel_err, timm, timm_model
+from timm_oracle import rel_err, timm, timm_model, timm_on_meta
 
 import visionzoo
 from visionzoo.builder import load_state_dict_into
@@ -44,8 +44,7 @@ def _levels(model: torch.nn.Module) -> list[tuple[int, int, str]]:
 @pytest.mark.parametrize("name", NAMES)
 def test_structure_matches_timm(name: str) -> None:
     ours = visionzoo.create_model(name, device="meta")
-    with torch.device("meta"):
-        theirs = timm.create_model(name, pretrained=False)
+    theirs = timm_on_meta(name)
     mine, ref = ours.state_dict(), theirs.state_dict()
     # the same keys (a checkpoint loads with strict=True); their order is not part of that contract
     assert sorted(mine) == sorted(ref), "state-dict keys differ"

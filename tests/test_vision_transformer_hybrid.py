@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import torch
-from timm_oracle import materialize_random, rel_err, timm
+from timm_oracle import materialize_random, rel_err, timm, timm_model
 from torch import nn
 
 from visionzoo.layers import HybridEmbed
@@ -40,9 +40,7 @@ def _ours(name: str, **kwargs: Any) -> VisionTransformer:
 )
 def test_outputs_match_timm(name: str, kwargs: dict[str, Any]) -> None:
     kwargs = dict(kwargs, img_size=64)
-    with torch.device("meta"):
-        theirs = timm.create_model(name, **kwargs)
-    theirs = materialize_random(theirs)
+    theirs = timm_model(name, **kwargs)
     ours = _ours(name, **kwargs).eval()
     ours.load_state_dict(theirs.state_dict(), strict=True)
     x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))

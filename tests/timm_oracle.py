@@ -7,6 +7,7 @@ import math
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 timm = __import__("pytest").importorskip("timm")
 
@@ -38,10 +39,35 @@ def materialize_random(model: nn.Module, *, seed: int = 0) -> nn.Module:
     return model.eval()
 
 
+# in-place initialisers: on a meta tensor they compute nothing and change no shape
+_INIT_OPS = frozenset(
+    {
+        *("uniform_", "normal_", "trunc_normal_", "exponential_", "bernoulli_", "random_"),
+        *("clamp_", "clamp_min_", "clamp_max_", "erfinv_", "exp_", "log_", "sqrt_", "neg_", "abs_"),
+        *("mul_", "add_", "sub_", "div_", "fill_", "zero_", "copy_"),
+    }
+)
+
+
+class _NoInitOnMeta(TorchFunctionMode):
+    """Skip in-place initialisers on meta tensors. timm initialises the meta model it builds, and
+    its ``trunc_normal_`` (``clamp_`` on meta runs a Python decomposition) costs five times the
+    build itself for a ViT; the model built is the same."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if getattr(func, "__name__", "") in _INIT_OPS and args and getattr(args[0], "is_meta", False):
+            return args[0]
+        return func(*args, **(kwargs or {}))
+
+
+def timm_on_meta(name: str, **kwargs) -> nn.Module:
+    """timm's ``name`` on the meta device: structure, no storage, no init."""
+    with torch.device("meta"), _NoInitOnMeta():
+        return timm.create_model(name, pretrained=False, **kwargs)
+
+
 def timm_model(name: str, **kwargs) -> nn.Module:
-    with torch.device("meta"):
-        model = timm.create_model(name, pretrained=False, **kwargs)
-    return materialize_random(model)
+    return materialize_random(timm_on_meta(name, **kwargs))
 
 
 def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
