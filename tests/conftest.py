@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
 import time
 
 import pytest
+import sampling
 import torch
 
 os.environ.setdefault("TQDM_DISABLE", "1")
@@ -31,6 +34,29 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+# --- one family ranking per run (tests/sampling.py), shared by the xdist workers ---------------------
+_SHARED = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # the controller (or a run without xdist) makes the folder; workers inherit the variable
+    if not hasattr(config, "workerinput") and not os.environ.get(sampling.SHARED_DIR_ENV):
+        folder = tempfile.mkdtemp(prefix="visionzoo-sample-")
+        os.environ[sampling.SHARED_DIR_ENV] = config.stash[_SHARED] = folder
+
+
+@pytest.hookimpl(trylast=True)  # after -k / -m: rank only the families still selected
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    sampling.deselect_unsampled(items, config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    folder = config.stash.get(_SHARED, None)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
+        os.environ.pop(sampling.SHARED_DIR_ENV, None)
 
 
 # --- the summary table of numeric parity (make parity) -------------------------------------------

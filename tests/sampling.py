@@ -20,22 +20,35 @@ So the sample holds the smallest model of each family and, for every block type 
 option the family has, the smallest model that has it. It is a pure function of the registry: the
 same names on every run and machine, and a new family is sampled without edits here.
 
-Collection stays cheap: test modules parametrize over ``visionzoo.list_models()`` (names only);
-the sample is computed on first use inside a test and cached for the process.
+Tests marked ``@pytest.mark.sampled`` parametrize over names (``visionzoo.list_models()``); after
+``-k`` / ``-m`` have selected, conftest.py deselects the names outside the sample
+(:func:`deselect_unsampled`), ranking only the families still selected. The ranking is done once
+per run: xdist workers share it through a folder conftest.py makes for the run.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
+from pathlib import Path
 
 import pytest
 import torch
 
 import visionzoo
 
-__all__ = ["by_size", "family_of", "family_sample", "full", "parity_all", "require_sampled", "sampled"]
+__all__ = [
+    "by_size",
+    "deselect_unsampled",
+    "family_of",
+    "family_sample",
+    "full",
+    "parity_all",
+    "sampled",
+    "selected",
+]
 
 _DIGITS = re.compile(r"\d+")
 
@@ -66,15 +79,39 @@ def _parts(model: torch.nn.Module) -> set[str]:
     return kinds | keys
 
 
-@functools.cache
-def _described(module: str) -> tuple[tuple[int, str, frozenset[str]], ...]:
-    """(parameter count, name, parts) of every name of ``module``, smallest first."""
+Described = tuple[tuple[int, str, frozenset[str]], ...]
+
+# set by conftest.py for one pytest run: the xdist workers share each family's description there
+# (the first worker to need a family builds it, the other reads it), as a run in one process would
+SHARED_DIR_ENV = "VISIONZOO_SAMPLE_DIR"
+
+
+def _describe(module: str) -> Described:
     described = []
     for name in visionzoo.list_models(module=module):
         model = visionzoo.create_model(name, device="meta")
         described.append((sum(p.numel() for p in model.parameters()), name, frozenset(_parts(model))))
         del model
     return tuple(sorted(described, key=lambda d: (d[0], d[1])))
+
+
+@functools.cache
+def _described(module: str) -> Described:
+    """(parameter count, name, parts) of every name of ``module``, smallest first."""
+    folder = os.environ.get(SHARED_DIR_ENV)
+    if not folder:
+        return _describe(module)
+    from filelock import FileLock
+
+    path = Path(folder) / f"{module}.json"
+    with FileLock(f"{path}.lock"):
+        if path.is_file():
+            return tuple((p, n, frozenset(parts)) for p, n, parts in json.loads(path.read_text()))
+        described = _describe(module)
+        tmp = path.with_suffix(".partial")
+        tmp.write_text(json.dumps([(p, n, sorted(parts)) for p, n, parts in described]))
+        tmp.replace(path)
+    return described
 
 
 def by_size(module: str) -> tuple[str, ...]:
@@ -107,9 +144,27 @@ def sampled(name: str) -> bool:
     return name.partition(".")[0] in family_sample(family_of(name))
 
 
-def require_sampled(name: str, *, everything: bool | None = None) -> None:
-    """Skip the calling test unless ``name`` is sampled (or ``everything`` / ``VISIONZOO_FULL``)."""
-    if everything if everything is not None else full():
+def selected(name: str, *, parity: bool = False) -> bool:
+    """Whether a ``sampled`` test runs on ``name``: in the sample, or every name with
+    ``VISIONZOO_FULL=1`` (and, for ``parity=True`` tests, with ``VISIONZOO_PARITY=all``)."""
+    return full() or (parity and parity_all()) or sampled(name)
+
+
+def deselect_unsampled(items: list[pytest.Item], config: pytest.Config) -> None:
+    """Drop the items of ``@pytest.mark.sampled`` tests whose ``name`` parameter is not selected.
+
+    The families are ranked in this worker's own order (the second xdist worker from the last
+    family back), so that two workers build different families and read each other's from the
+    shared folder (see ``_described``)."""
+    marked = [(item, mark) for item in items if (mark := item.get_closest_marker("sampled"))]
+    if not marked or full():
         return
-    if not sampled(name):
-        pytest.skip("not in the CI sample of its family (tests/sampling.py); VISIONZOO_FULL=1 runs it")
+    families = sorted({family_of(item.callspec.params["name"]) for item, _ in marked})
+    if os.environ.get("PYTEST_XDIST_WORKER", "gw0") not in ("gw0", "master"):
+        families.reverse()
+    for module in families:
+        family_sample(module)
+    dropped = {id(item) for item, mark in marked if not selected(item.callspec.params["name"], **mark.kwargs)}
+    if dropped:
+        config.hook.pytest_deselected(items=[item for item in items if id(item) in dropped])
+        items[:] = [item for item in items if id(item) not in dropped]

@@ -17,7 +17,6 @@ import math
 import pytest
 import torch
 from helpers import assert_feature_widths, input_side, min_input_side
-from sampling import require_sampled
 from timm_oracle import materialize_random, rel_err, timm, timm_model, timm_on_meta
 from torch import nn
 
@@ -56,8 +55,8 @@ def _pair(name: str, **kwargs) -> tuple[nn.Module, nn.Module]:
 
 # --- gradient checkpointing -----------------------------------------------------------------------
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.sampled
 def test_grad_checkpointing_gives_the_same_gradients(name: str) -> None:
-    require_sampled(name)
     model = _random(name, num_classes=3).train()
     x = _x(input_side(model, 32))
     calls = []
@@ -107,8 +106,8 @@ def _max_dilation(model: nn.Module) -> int:
 
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("output_stride", [16, 8])
+@pytest.mark.sampled
 def test_output_stride(name: str, output_stride: int) -> None:
-    require_sampled(name)
     if not _accepts(name, "output_stride"):
         pytest.skip("the constructor takes no output_stride")
     default = visionzoo.create_model(name, device="meta")
@@ -144,8 +143,8 @@ def test_output_stride(name: str, output_stride: int) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.sampled
 def test_output_stride_rejects_other_values(name: str) -> None:
-    require_sampled(name)
     if not _accepts(name, "output_stride"):
         pytest.skip("the constructor takes no output_stride")
     with pytest.raises(ValueError, match="output_stride"):
@@ -158,8 +157,8 @@ def _drop_path_rates(model: nn.Module) -> list[tuple[str, float]]:
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.sampled
 def test_drop_path_rates_rise_linearly_over_the_blocks(name: str) -> None:
-    require_sampled(name)
     if not _accepts(name, "drop_path_rate"):
         pytest.skip("the constructor takes no drop_path_rate")
     assert all(p == 0 for _, p in _drop_path_rates(visionzoo.create_model(name, device="meta")))
@@ -194,8 +193,8 @@ INTERMEDIATE_CALLS = [
 
 @pytest.mark.features
 @pytest.mark.parametrize("name", IN_TIMM)
+@pytest.mark.sampled
 def test_forward_intermediates_match_timm(name: str) -> None:
-    require_sampled(name)
     ours, theirs = _pair(name)
     x = _x(input_side(ours, SIZE))
     with torch.no_grad():
@@ -213,8 +212,8 @@ def test_forward_intermediates_match_timm(name: str) -> None:
 @pytest.mark.features
 @pytest.mark.parametrize("name", IN_TIMM)
 @pytest.mark.parametrize("indices", [1, (0, 2), -1])
+@pytest.mark.sampled
 def test_prune_intermediate_layers_match_timm(name: str, indices) -> None:
-    require_sampled(name)
     ours, theirs = _pair(name)
     if indices == -1:
         indices = [len(ours.feature_info) - 1]  # keep the whole trunk, drop the head
@@ -232,8 +231,8 @@ def test_prune_intermediate_layers_match_timm(name: str, indices) -> None:
 
 # --- minimum input size ---------------------------------------------------------------------------
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.sampled
 def test_min_input_size_is_accepted_and_declared_minimums_hold(name: str) -> None:
-    require_sampled(name)
     model = visionzoo.create_model(name, device="meta")
     side = min_input_side(model)
     if not side:

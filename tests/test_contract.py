@@ -12,7 +12,6 @@ import itertools
 import pytest
 import torch
 from helpers import assert_feature_widths, input_side, parameter_groups, unmatched_parameters
-from sampling import require_sampled
 from timm_oracle import materialize_random
 
 import visionzoo
@@ -81,8 +80,8 @@ def test_structure(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.sampled
 def test_contract(name: str) -> None:
-    require_sampled(name)
     model = visionzoo.create_model(name, num_classes=7)
     size = input_side(model, SIZE)
     x = _x(size=size)
@@ -134,8 +133,8 @@ def test_contract(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.sampled
 def test_features_only_follow_feature_info(name: str) -> None:
-    require_sampled(name)
     model = visionzoo.create_model(name, device="meta")
     backbone = visionzoo.create_model(name, features_only=True, device="meta")
     # the levels it says it returns, no classifier
@@ -160,8 +159,8 @@ def test_features_only_follow_feature_info(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.sampled
 def test_single_channel_input(name: str) -> None:
-    require_sampled(name)
     model = visionzoo.create_model(name, in_chans=1, num_classes=5, device="meta")
     materialize_random(model)
     with torch.no_grad():
@@ -169,8 +168,8 @@ def test_single_channel_input(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.sampled
 def test_prune_intermediate_layers_keeps_the_early_levels(name: str) -> None:
-    require_sampled(name)
     model = materialize_random(visionzoo.create_model(name, device="meta"))
     x = _x(size=input_side(model, SIZE))
     with torch.no_grad():

@@ -17,7 +17,7 @@ import dataclasses
 import pytest
 import torch
 from helpers import input_side, parameter_groups, unmatched_parameters
-from sampling import family_of, parity_all, require_sampled
+from sampling import family_of
 from timm_oracle import rel_err, timm, timm_model, timm_on_meta
 
 import visionzoo
@@ -75,8 +75,8 @@ def _record(record_property, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.sampled(parity=True)
 def test_outputs_match_timm(name: str, record_property) -> None:
-    require_sampled(name, everything=parity_all())
     _record(record_property, name)
     theirs = timm_model(name)
     ours = visionzoo.create_model(name, device="meta")
@@ -93,8 +93,8 @@ def test_outputs_match_timm(name: str, record_property) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.sampled(parity=True)
 def test_features_only_match_timm(name: str, record_property) -> None:
-    require_sampled(name, everything=parity_all())
     _record(record_property, name)
     theirs = timm_model(name, features_only=True)
     ours = visionzoo.create_model(name, features_only=True, device="meta")

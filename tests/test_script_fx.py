@@ -14,7 +14,6 @@ import warnings
 
 import pytest
 import torch
-from sampling import require_sampled
 from timm_oracle import materialize_random
 from torch import nn
 
@@ -299,8 +298,8 @@ ALL_NAMES = visionzoo.list_models()
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [n for n in ALL_NAMES if not _jit_excluded(n)])
+@pytest.mark.sampled
 def test_every_architecture_scripts(name):
-    require_sampled(name)  # each family's CI sample; every name under VISIONZOO_FULL=1
     with torch.device("meta"):
         model = visionzoo.create_model(name).eval()
     _script(model)
@@ -308,8 +307,8 @@ def test_every_architecture_scripts(name):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ALL_NAMES)
+@pytest.mark.sampled
 def test_every_architecture_fx_traces(name):
-    require_sampled(name)
     with torch.device("meta"):
         model = visionzoo.create_model(name).eval()
     torch.fx.symbolic_trace(model)
