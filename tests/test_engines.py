@@ -77,6 +77,38 @@ def test_int8_agrees_with_fp32(small, tmp_path: Path) -> None:
         visionzoo.optimize_for_inference(small, precision="int8", calibration=calib)
 
 
+def _runtime_ops(path: str, folder: Path) -> set[str]:
+    """The op types ONNX Runtime runs the file with, after fusing Q/DQ pairs into int8 kernels."""
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(folder / "optimised.onnx")
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    return {n.op_type for n in onnx.load(options.optimized_model_filepath).graph.node}
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "side", "int8", "not_int8"),
+    [
+        # a convnet: SiLU's Sigmoid and Mul run int8 between the convs
+        ("cs3darknet_s", {}, 64, {"QLinearConv", "QLinearSigmoid", "QLinearMul", "QLinearAdd"}, set()),
+        # LayerNorm / GELU / Softmax blocks: int8 through the weighted layers and the adds between;
+        # attention's Muls stay float
+        ("test_vit", {"img_size": 64}, 64, {"QLinearMatMul", "QLinearAdd"}, {"QLinearMul"}),
+    ],
+)
+def test_int8_runs_int8_between_weighted_layers_and_float_around_float_blocks(
+    name: str, kwargs: dict, side: int, int8: set, not_int8: set, tmp_path: Path
+) -> None:
+    model = materialize_random(visionzoo.create_model(name, device="meta", **kwargs)).eval()
+    calib = torch.randn(16, 3, side, side, generator=torch.Generator().manual_seed(2))
+    q = visionzoo.optimize_for_inference(
+        model, precision="int8", engine="onnxruntime", calibration=calib, engine_cache_dir=str(tmp_path)
+    )
+    assert q.engine_report.cosine >= 0.98
+    ops = _runtime_ops(q.path, tmp_path)
+    assert int8 <= ops and not ops & not_int8, sorted(ops)
+
+
 def test_auto_times_the_installed_engines_and_keeps_the_fastest(small, tmp_path: Path) -> None:
     fast = visionzoo.optimize_for_inference(
         small, engine="auto", batch_size=2, engine_cache_dir=str(tmp_path)
