@@ -47,7 +47,6 @@ __all__ = [
     "full",
     "parity_all",
     "sampled",
-    "selected",
 ]
 
 _DIGITS = re.compile(r"\d+")
@@ -144,27 +143,30 @@ def sampled(name: str) -> bool:
     return name.partition(".")[0] in family_sample(family_of(name))
 
 
-def selected(name: str, *, parity: bool = False) -> bool:
-    """Whether a ``sampled`` test runs on ``name``: in the sample, or every name with
-    ``VISIONZOO_FULL=1`` (and, for ``parity=True`` tests, with ``VISIONZOO_PARITY=all``)."""
-    return full() or (parity and parity_all()) or sampled(name)
+def _everything(mark: pytest.Mark) -> bool:
+    """Whether a ``sampled`` test runs on every name: ``VISIONZOO_FULL=1``, or for
+    ``sampled(parity=True)`` tests ``VISIONZOO_PARITY=all``."""
+    return full() or (mark.kwargs.get("parity", False) and parity_all())
 
 
 def deselect_unsampled(items: list[pytest.Item], config: pytest.Config) -> None:
-    """Drop the items of ``@pytest.mark.sampled`` tests whose ``name`` parameter is not selected.
+    """Drop the items of ``@pytest.mark.sampled`` tests whose ``name`` parameter is not sampled.
 
     The families are ranked in this worker's own order (the second xdist worker from the last
     family back), so that two workers build different families and read each other's from the
-    shared folder (see ``_described``)."""
-    marked = [(item, mark) for item in items if (mark := item.get_closest_marker("sampled"))]
-    if not marked or full():
+    shared folder (see ``_described``). A run where every marked test takes every name ranks
+    nothing."""
+    restricted = [
+        item for item in items if (mark := item.get_closest_marker("sampled")) and not _everything(mark)
+    ]
+    if not restricted:
         return
-    families = sorted({family_of(item.callspec.params["name"]) for item, _ in marked})
+    families = sorted({family_of(item.callspec.params["name"]) for item in restricted})
     if os.environ.get("PYTEST_XDIST_WORKER", "gw0") not in ("gw0", "master"):
         families.reverse()
     for module in families:
         family_sample(module)
-    dropped = {id(item) for item, mark in marked if not selected(item.callspec.params["name"], **mark.kwargs)}
+    dropped = {id(item) for item in restricted if not sampled(item.callspec.params["name"])}
     if dropped:
         config.hook.pytest_deselected(items=[item for item in items if id(item) in dropped])
         items[:] = [item for item in items if id(item) not in dropped]
