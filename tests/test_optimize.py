@@ -10,11 +10,11 @@ from __future__ import annotations
 import functools
 import importlib.util
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import SHALLOWER
 from sampling import by_size
 from timm_oracle import materialize_random, rel_err, timm
 from torch import nn
@@ -445,11 +445,6 @@ def test_compile_option() -> None:
         assert out.dtype == torch.float32 and F.cosine_similarity(out, ref, dim=1).min() >= 0.999
 
 
-# the same code at a fraction of the depth, for the compile tests: DenseNet-121 takes a minute to
-# compile for training, with 2 layers per block a few seconds
-_SHALLOWER: dict[str, dict[str, Any]] = {"densenet": {"block_config": (2, 2, 2, 2)}}
-
-
 def test_compiled_models_each_get_one_graph() -> None:
     """Dynamo allows 8 recompilations per code object, and every family shares
     ``VisionModel.forward``: more than eight compiled models (every family's smallest, in each
@@ -463,7 +458,7 @@ def test_compiled_models_each_get_one_graph() -> None:
     x = _x()
     for module in modules:
         name = _smallest(module, 1)[0]
-        model = _random(name, **_SHALLOWER.get(module, {})).eval()
+        model = _random(name, **SHALLOWER.get(module, {})).eval()
         with torch.no_grad():
             ref = model(x)
         for precision in precisions:
@@ -554,7 +549,7 @@ def test_torch_compile_trains(case: str) -> None:
     # all families share VisionModel.forward and dynamo allows 8 recompilations per code object:
     # start from a clean cache, not from what earlier tests in this worker compiled
     torch._dynamo.reset()
-    model = _random(name, **_SHALLOWER.get(case.rpartition("-")[0], {})).train()
+    model = _random(name, **SHALLOWER.get(case.rpartition("-")[0], {})).train()
     for m in model.modules():  # running statistics would move between the two runs
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
             m.momentum = 0.0
