@@ -272,6 +272,7 @@ def _spec_batches(spec: str, model: nn.Module, limit: int) -> list[torch.Tensor]
 
 
 def _quantize_int8(fp32_path: Path, out: Path, batches: list[torch.Tensor]) -> None:
+    import onnx
     from onnxruntime import quantization as q
 
     class Reader(q.CalibrationDataReader):
@@ -285,8 +286,6 @@ def _quantize_int8(fp32_path: Path, out: Path, batches: list[torch.Tensor]) -> N
     prepared = out.with_name(out.name + ".pre.onnx")
     try:
         q.quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
-        import onnx
-
         graph = onnx.load(str(prepared)).graph
         weighted, op_types = _weighted_nodes(graph), _int8_op_types(graph)
         q.quantize_static(
