@@ -7,6 +7,7 @@ covered as soon as it is registered. No timing here: speed lives in ``benchmarks
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib.util
 from pathlib import Path
@@ -208,6 +209,8 @@ def test_bf16_agrees_with_fp32_on_photos(case: str) -> None:
     """
     name = _case(case)
     model = visionzoo.create_model(name).eval()
+    if model.pretrained_cfg.fixed_input_size:  # token models: built at the crops' size
+        model = visionzoo.create_model(name, img_size=SIZE).eval()
     bias = getattr(model.get_classifier(), "bias", None)
     if bias is not None:
         nn.init.zeros_(bias)
@@ -516,12 +519,14 @@ def test_training_settings(case: str) -> None:
     assert rel_err(out, ref_out) <= 1e-5 and rel_err(grads, ref_grads) <= 1e-4
     assert saved < ref_saved, "gradient checkpointing saved no activation memory"
 
-    # other conv kernels: small float differences, which training-mode batch statistics over a
-    # batch of 2 amplify (timm's models move exactly as much), hence cosines, not 1e-4
+    # other conv kernels round differently, and training-mode batch statistics over a batch of 2
+    # amplify that (inception_v3's NCHW gradients are themselves at cosine 0.996 from float64):
+    # judged against a float64 run, not against the NCHW run's own rounding
+    exact_out, exact_grads, _ = _grads(copy.deepcopy(model).double(), x.double())
     model.to(memory_format=torch.channels_last)
     out, grads, _ = _grads(model, x.contiguous(memory_format=torch.channels_last))
-    assert F.cosine_similarity(out, ref_out, dim=1).min() >= 0.9999
-    assert F.cosine_similarity(grads, ref_grads, dim=0) >= 0.99
+    assert F.cosine_similarity(out.double(), exact_out.double(), dim=1).min() >= 0.9999
+    assert F.cosine_similarity(grads.double(), exact_grads, dim=0) >= 0.99
 
     if BF16:
         # bf16 gradients through batch statistics of 2 samples are far from fp32's, for any
@@ -529,7 +534,8 @@ def test_training_settings(case: str) -> None:
         out, grads, _ = _grads(model, x, amp=True)
         assert torch.isfinite(out).all() and torch.isfinite(grads).all()
         if timm.is_model(name):
-            ref = timm.create_model(name).train().to(memory_format=torch.channels_last)
+            size = {"img_size": SIZE} if model.pretrained_cfg.fixed_input_size else {}
+            ref = timm.create_model(name, **size).train().to(memory_format=torch.channels_last)
             ref.load_state_dict(model.state_dict(), strict=False)  # no running stats on either
             for m in ref.modules():
                 if isinstance(m, nn.modules.batchnorm._BatchNorm):
