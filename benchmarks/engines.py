@@ -3,11 +3,12 @@
 For each model and batch size: images/s of timm's default, ONNX Runtime's plain session on the
 exported file (default session options with torch's thread count), and each engine behind
 ``optimize_for_inference`` (``torch``, ``onnxruntime``, ``openvino`` where installed, ``auto``, and
-``int8`` through ONNX Runtime and OpenVINO), as ratios against timm's default and against the plain ONNX
-Runtime session, with the fraction of the measured fp32 matmul peak each reaches (model FLOPs x
-img/s / peak). Contenders are timed interleaved (each round runs all of them once, the order
-alternating), medians of ``--rounds`` rounds. ``--contenders`` times a subset (timm's default and
-the plain session are always timed: they are the ratios' denominators).
+``int8`` through ONNX Runtime and OpenVINO), as ratios against timm's default, against the plain
+ONNX Runtime session and against our fp32 path (the ``torch`` engine: int8's target), with the
+fraction of the measured fp32 matmul peak each reaches (model FLOPs x img/s / peak). Contenders
+are timed interleaved (each round runs all of them once, the order alternating), medians of
+``--rounds`` rounds. ``--contenders`` times a subset (timm's default and the plain session are
+always timed: they are the ratios' denominators).
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def bench_model(
                         ours, precision="int8", engine=engine, calibration=calib, engine_cache_dir=tmp
                     )
                 except ValueError as e:  # the build's check refused it: a row that says why
-                    refused.append(f"| {name} | {batch} | int8 ({engine}) refused: {e} | | | | |")
+                    refused.append(f"| {name} | {batch} | int8 ({engine}) refused: {e} | | | | | |")
         chosen = getattr(runs.get("auto"), "engine_report", None)
 
         def timer(fn: Callable[[torch.Tensor], object]) -> Callable[[], float]:
@@ -100,16 +101,20 @@ def bench_model(
         secs = interleaved({k: timer(v) for k, v in runs.items()}, rounds)
     med = {k: statistics.median(v) for k, v in secs.items()}
     rows = []
+
+    def ours(s: float) -> str:  # the int8 target's denominator: our fp32 path
+        return f"{med['torch'] / s:.2f}" if "torch" in med else "-"
+
     for k, s in med.items():
         ips = batch / s
         rows.append(
             f"| {name} | {batch} | {k} | {ips:.1f} | {med['timm default'] / s:.2f} | "
-            f"{med['onnxruntime plain'] / s:.2f} | {gflop * ips / peak:.0%} |"
+            f"{med['onnxruntime plain'] / s:.2f} | {ours(s)} | {gflop * ips / peak:.0%} |"
         )
     rows += refused
     if chosen is not None:
         timed = ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in sorted(chosen.seconds_per_batch.items()))
-        rows.append(f"| {name} | {batch} | (auto chose {chosen.engine}; its timing: {timed}) | | | | |")
+        rows.append(f"| {name} | {batch} | (auto chose {chosen.engine}; its timing: {timed}) | | | | | |")
     return rows
 
 
@@ -130,8 +135,9 @@ def main(argv: list[str] | None = None) -> None:
     out = [
         f"CPU: {cpu_name()}, {torch.get_num_threads()} threads; fp32 matmul peak {peak:.0f} GFLOP/s",
         "",
-        "| model | batch | engine | img/s | ÷ timm default | ÷ ORT plain | of fp32 peak |",
-        "|---|---|---|---|---|---|---|",
+        "| model | batch | engine | img/s | ÷ timm default | ÷ ORT plain | ÷ ours fp32 (torch) "
+        "| of fp32 peak |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name in args.models.split(","):
         for batch in (int(b) for b in args.batches.split(",")):

@@ -139,8 +139,6 @@ def test_resume_repairs_a_save_interrupted_at_any_step(
     """The on-disk states a kill can leave while checkpoints are saved (last/ is written first,
     then best/, then metrics.csv, each folder by temporary name + rename) are all repaired."""
     args = ["train", colours, *TRAIN, "--epochs", "3", "--lr", "0.05", "--seed", "0"]
-    state = torch.load(reference_run / "last" / "training_state.pt", weights_only=True)
-    assert state["best"]["epoch"] == 1, "precondition: the reference run's best epoch is its first"
     run = tmp_path / "run"
     assert _cli(capsys, *args, "--stop-after", "1", "--output", run)[0] == 0
     epoch1 = shutil.copytree(run / "last", tmp_path / "epoch1")
@@ -150,7 +148,10 @@ def test_resume_repairs_a_save_interrupted_at_any_step(
     code, _, err = _cli(capsys, *args, "--stop-after", "1", "--resume", run)
     assert code == 0, err
     assert "best/ is behind last/" in err
-    _assert_same_weights(run / "best", reference_run / "best")
+    # best/ was rebuilt from epoch 1's last/, then epoch 2 ran and replaced it only if better
+    # (which epoch wins differs between CPUs' float kernels)
+    best_epoch = torch.load(run / "last" / "training_state.pt", weights_only=True)["best"]["epoch"]
+    _assert_same_weights(run / "best", epoch1 if best_epoch == 1 else run / "last")
 
     # killed inside epoch 2's save, between moving the old last/ aside and renaming the new one in,
     # with debris of other interrupted writes and a metrics.csv one epoch behind
