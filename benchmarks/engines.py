@@ -2,13 +2,13 @@
 
 For each model and batch size: images/s of timm's default, ONNX Runtime's plain session on the
 exported file (default session options with torch's thread count), and each engine behind
-``optimize_for_inference`` (``torch``, ``onnxruntime``, ``openvino`` where installed, ``auto``, and
-``int8`` through ONNX Runtime and OpenVINO), as ratios against timm's default, against the plain
-ONNX Runtime session and against our fp32 path (the ``torch`` engine: int8's target), with the
-fraction of the measured fp32 matmul peak each reaches (model FLOPs x img/s / peak). Contenders
-are timed interleaved (each round runs all of them once, the order alternating), medians of
-``--rounds`` rounds. ``--contenders`` times a subset (timm's default and the plain session are
-always timed: they are the ratios' denominators).
+``optimize_for_inference`` (``torch``, ``onnxruntime``, ``openvino`` where installed, ``auto``,
+and ``int8`` on each engine that has it here: torch's PT2E, ONNX Runtime, OpenVINO), as ratios
+against timm's default, against the plain ONNX Runtime session and against our fp32 path (the
+``torch`` engine: int8's target), with the fraction of the measured fp32 matmul peak each reaches
+(model FLOPs x img/s / peak). Contenders are timed interleaved (each round runs all of them once,
+the order alternating), medians of ``--rounds`` rounds. ``--contenders`` times a subset (timm's
+default and the plain session are always timed: they are the ratios' denominators).
 """
 
 from __future__ import annotations
@@ -80,8 +80,8 @@ def bench_model(
                     ours, engine=engine, batch_size=batch, engine_cache_dir=tmp
                 )
         refused = []
-        for engine in available_engines():
-            if engine != "torch" and wanted(f"int8 ({engine})"):
+        for engine in available_engines("int8"):
+            if wanted(f"int8 ({engine})"):
                 try:
                     runs[f"int8 ({engine})"] = visionzoo.optimize_for_inference(
                         ours, precision="int8", engine=engine, calibration=calib, engine_cache_dir=tmp

@@ -15,7 +15,15 @@ from helpers import SHALLOWER
 from timm_oracle import materialize_random
 
 import visionzoo
-from visionzoo.engines import EngineReport, EngineUnavailable, _pick, build_engine, calibration_batches
+from visionzoo.engines import (
+    EngineReport,
+    EngineUnavailable,
+    _pick,
+    available_engines,
+    build_engine,
+    calibration_batches,
+)
+from visionzoo.optimize import supported_precisions
 from visionzoo.registry import is_model_in_modules
 
 pytestmark = pytest.mark.slow
@@ -74,8 +82,30 @@ def test_int8_agrees_with_fp32(small, tmp_path: Path) -> None:
     assert again.path == q.path
     with pytest.raises(ValueError, match="calibration"):
         visionzoo.optimize_for_inference(small, precision="int8", engine="onnxruntime")
-    with pytest.raises(ValueError, match="engine='torch' has no int8"):
-        visionzoo.optimize_for_inference(small, precision="int8", calibration=calib)
+
+
+def test_torch_int8_is_pt2e_compiled_and_agrees_with_fp32(small) -> None:
+    """engine='torch' int8: PyTorch's PT2E quantisation (torchao), run by inductor."""
+    pytest.importorskip("torchao")
+    calib = torch.randn(16, 3, 96, 96, generator=torch.Generator().manual_seed(1))
+    once = (calib[i : i + 8] for i in range(0, len(calib), 8))  # a one-pass loader: read once
+    q = visionzoo.optimize_for_inference(small, precision="int8", calibration=once, batch_size=4)
+    report = q.engine_report
+    assert (report.engine, report.precision, report.artifact) == ("torch", "int8", None)
+    assert report.cosine >= 0.98 and not list(q.parameters())
+    # the first and last weighted layers read fp32 weights, the others dequantised int8 ones
+    weighted = [n for n in q.graph_module.graph.nodes if n.op == "call_function" and n.target in _CONV_LINEAR]
+    int8_weight = [str(getattr(n.args[1], "target", "")) == _DEQUANT_PER_CHANNEL for n in weighted]
+    assert len(weighted) > 3 and not int8_weight[0] and not int8_weight[-1] and all(int8_weight[1:-1])
+    for batch in (1, 3):  # any batch (a batch of its own compiles once more)
+        x = torch.randn(batch, 3, 96, 96)
+        with torch.inference_mode():
+            cos = torch.nn.functional.cosine_similarity(q(x), small(x), dim=1)
+        assert q(x).dtype == torch.float32 and cos.min() >= 0.98, cos
+
+
+_CONV_LINEAR = (torch.ops.aten.conv2d.default, torch.ops.aten.linear.default)
+_DEQUANT_PER_CHANNEL = "quantized_decomposed.dequantize_per_channel.default"  # (torchao registers it)
 
 
 def _runtime_ops(path: str, folder: Path) -> set[str]:
@@ -137,7 +167,8 @@ def test_auto_int8_times_both_runtimes_and_refuses_a_model_int8_cannot_reproduce
     q = visionzoo.optimize_for_inference(
         small, precision="int8", engine="auto", calibration=calib, engine_cache_dir=str(tmp_path)
     )
-    assert set(q.engine_report.seconds_per_batch) == {"onnxruntime", "openvino"}  # no torch int8
+    assert set(q.engine_report.seconds_per_batch) == set(available_engines("int8"))  # torch: torchao
+    assert {"onnxruntime", "openvino"} <= set(available_engines("int8"))
     assert q.engine_report.cosine >= 0.98 and not q.engine_report.refused
 
     # one channel a thousand times louder than the rest: per-tensor int8 activations keep only it,
@@ -147,10 +178,12 @@ def test_auto_int8_times_both_runtimes_and_refuses_a_model_int8_cannot_reproduce
         net[0].weight.copy_(torch.eye(3).view(3, 3, 1, 1) * torch.tensor([1e3, 1, 1]).view(3, 1, 1, 1))
         net[1].weight.copy_(torch.eye(3).view(3, 3, 1, 1))
         net[2].weight[:, 0] = 0
-    refusals = {  # auto: every runtime refused; a named engine: that one
-        "auto": r"no engine does reproduce the eager model in int8 \(onnxruntime: ",
+    refusals = {  # auto: every engine refused; a named engine: that one
+        "auto": r"no engine does reproduce the eager model in int8 \(.*onnxruntime: .*openvino: ",
         "onnxruntime": "engine onnxruntime does not reproduce .* needed: cosine >= 0.98",
     }
+    if "torch" in available_engines("int8"):
+        refusals["torch"] = "engine torch does not reproduce .* use another engine or fp32"
     for engine, message in refusals.items():
         with pytest.raises(ValueError, match=message):
             build_engine(
@@ -173,6 +206,10 @@ def test_a_missing_runtime_names_the_extra(small, monkeypatch: pytest.MonkeyPatc
         visionzoo.optimize_for_inference(small, engine="openvino")
     with pytest.raises(ValueError, match="unknown engine 'tensorrt'"):
         visionzoo.optimize_for_inference(small, engine="tensorrt")
+    monkeypatch.setitem(sys.modules, "torchao", None)
+    assert "torch" not in available_engines("int8") and "torch" in available_engines()
+    with pytest.raises(EngineUnavailable, match=r"precision='int8' .* pip install 'visionzoo\[torchao\]'"):
+        visionzoo.optimize_for_inference(small, precision="int8", calibration=torch.randn(2, 3, 64, 64))
 
 
 def test_calibration_from_a_dataset_spec_uses_the_model_data_config() -> None:
@@ -257,7 +294,9 @@ def test_cli_validate_int8_reports_the_change_and_predict_runs_an_engine(tmp_pat
     assert run.returncode == 0, run.stderr[-2000:]
     record = json.loads(run.stdout)
     assert record["precision"] == "int8" and "top1_change" in record and "fp32_top1" in record
-    assert "engine onnxruntime (int8)" in run.stderr
+    # no --engine: torch's own int8 where torchao is installed, else ONNX Runtime's
+    engine = available_engines("int8")[0]
+    assert record["engine"] == engine and f"engine {engine} (int8)" in run.stderr
     refused = _cli(
         "validate", "digits", "--checkpoint", str(tmp_path / "run"), "--precision", "int8", cwd=tmp_path
     )
@@ -267,3 +306,16 @@ def test_cli_validate_int8_reports_the_change_and_predict_runs_an_engine(tmp_pat
             "validate", "digits", "--checkpoint", str(tmp_path / "run"), "--engine", "openvino", cwd=tmp_path
         )
         assert missing.returncode == 2 and "visionzoo[openvino]" in missing.stderr
+
+
+def test_cli_benchmark_engine_all_times_every_engine_and_precision(tmp_path: Path) -> None:
+    run = _cli(
+        "benchmark", "-m", "test_resnet", "--img-size", "64", "-b", "2", "--steps", "2", "--warmup", "1",
+        "--engine", "all", cwd=tmp_path,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = {tuple(line.split()[:2]) for line in run.stdout.splitlines() if line.endswith("%")}
+    want = {("torch", p) for p in supported_precisions("cpu")}
+    want |= {(e, "fp32") for e in available_engines()} | {(e, "int8") for e in available_engines("int8")}
+    assert rows == want, run.stdout
+    assert "KernelPreference" not in run.stderr  # torchao's import-time warning is kept quiet

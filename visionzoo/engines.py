@@ -8,7 +8,9 @@ batch size and keeps the fastest. ``precision="int8"`` quantises after training 
 calibration set: ONNX Runtime's static quantiser writes a QDQ file (per-channel int8 weights,
 uint8 activations) that either runtime runs with int8 kernels. The first and last weighted
 layers stay fp32: the first sees the raw image (quantising it costs the most agreement) and
-both cost little.
+both cost little. On the ``torch`` engine int8 is PyTorch's own PT2E quantisation (torchao's x86
+inductor quantizer: per-channel int8 weights, uint8 activations, the same fp32 ends), compiled by
+inductor with frozen weights, so it runs oneDNN's int8 kernels (AMX / VNNI where the CPU has them).
 
 Exported files are ONNX, shared by both runtimes, cached and keyed by the model's weights,
 input size, precision, library versions and (int8) the quantiser and calibration images,
@@ -22,6 +24,7 @@ import dataclasses
 import hashlib
 import importlib
 import importlib.util
+import logging
 import os
 import statistics
 import sys
@@ -49,6 +52,8 @@ __all__ = [
 ENGINES = ("torch", "onnxruntime", "openvino", "auto")
 # engine -> (module that must import, the extra that installs it)
 _RUNTIMES = {"onnxruntime": ("onnxruntime", "onnx"), "openvino": ("openvino", "openvino")}
+# the torch engine's int8: (module, extra)
+_PT2E = ("torchao", "torchao")
 # largest max-relative-error accepted at build, per precision (int8 is judged by cosine instead)
 _TOLERANCE = {"fp32": 1e-3, "fp16": 2e-2, "bf16": 5e-2}
 _INT8_MIN_COSINE = 0.98
@@ -94,22 +99,51 @@ class EngineReport:
         return line
 
 
-def available_engines() -> tuple[str, ...]:
-    """The engines whose runtime imports here (``torch`` always)."""
-    found = ["torch"]
-    for engine, (module, _) in _RUNTIMES.items():
-        if importlib.util.find_spec(module) is not None:
-            found.append(engine)
-    return tuple(found)
+def _installed(module: str) -> bool:
+    if module in sys.modules:  # (None there: an import that is made to fail)
+        return sys.modules[module] is not None
+    return importlib.util.find_spec(module) is not None
 
 
-def _require(engine: str) -> Any:
-    module, extra = _RUNTIMES[engine]
+def available_engines(precision: str = "fp32") -> tuple[str, ...]:
+    """The engines that run ``precision`` (``"fp32"`` or ``"int8"``) with what is installed here:
+    for fp32 ``torch`` always and each runtime that imports; for int8 ``torch`` with torchao, and
+    each runtime with ONNX Runtime (its quantiser writes the file both runtimes run)."""
+    if precision == "int8":
+        found = ["torch"] if _installed(_PT2E[0]) else []
+        if _installed("onnxruntime"):
+            found += [e for e, (module, _) in _RUNTIMES.items() if _installed(module)]
+        return tuple(found)
+    return ("torch", *(e for e, (module, _) in _RUNTIMES.items() if _installed(module)))
+
+
+@contextlib.contextmanager
+def _torchao_quiet() -> Iterator[None]:
+    """torchao's import warns, through torch's pytree logger, about a deprecated registration of
+    its own: nothing a user can act on."""
+    log = logging.getLogger("torch.utils._pytree")
+    level = log.level
+    log.setLevel(logging.ERROR)
     try:
-        return importlib.import_module(module)
+        yield
+    finally:
+        log.setLevel(level)
+
+
+def _require(engine: str, precision: str = "fp32") -> Any:
+    """Import what ``engine`` needs for ``precision``, or say which extra installs it."""
+    if engine == "torch":
+        module, extra = _PT2E
+        what = "engine='torch' with precision='int8' (PyTorch's PT2E quantisation)"
+    else:
+        module, extra = _RUNTIMES[engine]
+        what = f"engine={engine!r}"
+    try:
+        with _torchao_quiet() if engine == "torch" else contextlib.nullcontext():
+            return importlib.import_module(module)
     except ImportError:
         raise EngineUnavailable(
-            f"engine={engine!r} needs {module}, which is not installed: pip install 'visionzoo[{extra}]'"
+            f"{what} needs {module}, which is not installed: pip install 'visionzoo[{extra}]'"
         ) from None
 
 
@@ -142,9 +176,9 @@ def export_onnx(
             raise EngineUnavailable(f"ONNX export needs {module}: pip install 'visionzoo[onnx]'")
     kwargs: dict[str, Any] = {"input_names": ["input"], "output_names": ["output"], "dynamo": True}
     kwargs["external_data"] = False  # one self-contained file (renamed into place atomically)
-    dims: dict[int, Any] = {0: torch.export.Dim("batch")} if dynamic_batch else {}
-    if dynamic_batch and example.shape[0] < 2:  # torch.export specialises a batch of 0 or 1
-        example = example.expand(2, *example.shape[1:])
+    dims: dict[int, Any] = {}
+    if dynamic_batch:
+        example, dims = _any_batch(example)
     if dynamic_size:
         dims.update({2: torch.export.Dim("height", min=8), 3: torch.export.Dim("width", min=8)})
     if dims:
@@ -153,6 +187,14 @@ def export_onnx(
         kwargs["opset_version"] = opset
     with contextlib.redirect_stdout(sys.stderr), torch.no_grad():  # exporter progress lines
         torch.onnx.export(model, (example,), str(path), **kwargs)
+
+
+def _any_batch(example: torch.Tensor) -> tuple[torch.Tensor, dict[int, Any]]:
+    """An example batch and the dims for ``torch.export`` to keep the batch size dynamic (it
+    specialises a batch of 0 or 1, so a single image is expanded to two)."""
+    if example.shape[0] < 2:
+        example = example.expand(2, *example.shape[1:])
+    return example, {0: torch.export.Dim("batch")}
 
 
 # --- runtime modules -------------------------------------------------------------------------------
@@ -165,7 +207,7 @@ class _EngineModule(nn.Module):
 
     engine = ""
 
-    def __init__(self, source: nn.Module, path: Path) -> None:
+    def __init__(self, source: nn.Module, path: Path | None) -> None:
         super().__init__()
         self.path = path
         for name in ("pretrained_cfg", "num_classes", "num_features", "in_chans"):
@@ -181,7 +223,7 @@ class _EngineModule(nn.Module):
         return torch.from_numpy(self._run(array))
 
     def extra_repr(self) -> str:
-        return f"engine={self.engine}, path={str(self.path)!r}"
+        return f"engine={self.engine}" + (f", path={str(self.path)!r}" if self.path else "")
 
 
 class OnnxRuntimeModule(_EngineModule):
@@ -213,6 +255,31 @@ class OpenVinoModule(_EngineModule):
 
     def _run(self, x: Any) -> Any:
         return self.compiled(x)[0]
+
+
+class TorchInt8Module(_EngineModule):
+    """PT2E int8 on the torch engine: the quantised graph, compiled by inductor on first call
+    (with frozen weights, so oneDNN's int8 kernels run on pre-packed weights). A new batch size
+    compiles once more (a dynamic-batch graph from the second size on)."""
+
+    engine = "torch"
+    graph_module: nn.Module
+    quantized: Callable[[torch.Tensor], torch.Tensor]
+
+    def __init__(self, source: nn.Module, quantized: nn.Module) -> None:
+        super().__init__(source, None)
+        # kept off the module tree, like the runtimes' sessions: no parameters, a short repr
+        object.__setattr__(self, "graph_module", quantized)  # the converted graph (inspectable)
+        object.__setattr__(self, "quantized", torch.compile(quantized))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from torch._inductor import config
+
+        # freezing must be on where a call compiles: torch.compile(options=...) does not reach
+        # the int8 lowering (measured: it fails on oneDNN's weight prepacking); it applies under
+        # no_grad / inference_mode
+        with torch.no_grad(), config.patch(freezing=True):
+            return self.quantized(x.float())
 
 
 _MODULES: dict[str, Callable[[nn.Module, Path], _EngineModule]] = {
@@ -302,6 +369,44 @@ def _quantize_int8(fp32_path: Path, out: Path, batches: list[torch.Tensor]) -> N
         )
     finally:
         prepared.unlink(missing_ok=True)
+
+
+def _quantize_pt2e(model: nn.Module, example: torch.Tensor, batches: list[torch.Tensor]) -> nn.Module:
+    """``model`` exported (dynamic batch), annotated by the x86 inductor quantizer (its default:
+    static, per-channel int8 weights, uint8 activations), calibrated on ``batches`` and
+    converted. The first and last weighted layers stay fp32, as in the ONNX recipe."""
+    _require("torch", "int8")
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+    from torchao.quantization.pt2e.quantizer import x86_inductor_quantizer as x86
+
+    example, dims = _any_batch(example)
+    with torch.no_grad():
+        graph = torch.export.export(model, (example,), dynamic_shapes=(dims,)).module()
+        quantizer = x86.X86InductorQuantizer().set_global(x86.get_default_x86_inductor_quantization_config())
+        ends = _weighted_modules(model, example[:1])
+        for name in (ends[0], ends[-1]) if len(ends) > 2 else ():
+            quantizer.set_module_name_qconfig(name, None)
+        prepared = prepare_pt2e(graph, quantizer)  # type: ignore[arg-type]
+        for batch in batches:
+            prepared(batch)
+        return cast(nn.Module, convert_pt2e(prepared))
+
+
+def _weighted_modules(model: nn.Module, x: torch.Tensor) -> list[str]:
+    """Names of the conv / linear modules of ``model`` in the order a forward pass calls them."""
+    order: list[str] = []
+    hooks = [
+        m.register_forward_pre_hook(lambda _m, _i, n=name: order.append(n) if n not in order else None)
+        for name, m in model.named_modules()
+        if isinstance(m, (nn.Conv2d, nn.Linear))
+    ]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return order
 
 
 def _int8_op_types(graph: Any) -> list[str] | None:
@@ -443,6 +548,11 @@ def _seconds_per_call(
     return {n: statistics.median(t) for n, t in times.items()}
 
 
+def _file_of(module: nn.Module) -> str | None:
+    path = getattr(module, "path", None)
+    return str(path) if path else None
+
+
 def _pick(seconds: dict[str, float], *, default: str = _AUTO_DEFAULT, margin: float = _AUTO_MARGIN) -> str:
     """The engine ``auto`` keeps: the fastest, unless it beats ``default`` by ``margin`` or less."""
     best = min(seconds, key=lambda k: seconds[k])
@@ -467,9 +577,10 @@ def build_engine(
 
     Args:
         model: the eager model (left untouched).
-        engine: ``"onnxruntime"``, ``"openvino"``, or ``"auto"`` (time the installed engines,
-            ``torch_build()`` included, at ``batch_size`` and keep the fastest; ONNX Runtime
-            unless another is more than 5% faster).
+        engine: ``"onnxruntime"``, ``"openvino"``, ``"torch"`` (int8 only: PT2E), or ``"auto"``
+            (time the installed engines, ``torch_build()`` or torch's int8 included, at
+            ``batch_size`` and keep the fastest; ONNX Runtime unless another is more than 5%
+            faster).
         precision: ``"fp32"`` or ``"int8"`` (post-training static quantisation).
         batch_size: the batch the engine is timed and verified at (any batch runs: dynamic).
         input_size: ``(C, H, W)``; default: the size the model takes (``model_input_size``).
@@ -488,6 +599,10 @@ def build_engine(
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; valid: {', '.join(ENGINES)}")
+    if engine == "torch" and precision != "int8":
+        raise ValueError(
+            "build_engine builds engine='torch' for int8 only; other precisions: optimize_for_inference"
+        )
     if precision == "int8" and calibration is None:
         raise ValueError(
             "precision='int8' needs calibration data: calibration=tensor, DataLoader or 'digits'"
@@ -503,16 +618,26 @@ def build_engine(
     with torch.inference_mode():
         ref = eager(example)
     folder = engine_cache_dir(cache_dir)
-    candidates = [e for e in available_engines() if e != "torch"] if engine == "auto" else [engine]
+    if engine != "auto":
+        candidates = [engine]
+    elif precision == "int8":
+        candidates = list(available_engines("int8"))
+    else:
+        candidates = [e for e in available_engines() if e != "torch"]  # torch: torch_build below
     for name in candidates:
-        _require(name)  # a missing runtime says so before any export
+        _require(name, precision)  # a missing runtime says so before any export
     # one file for every runtime: exported (and for int8, calibrated) once, not per engine
-    path = _artifact(eager, precision, example, batches, folder) if candidates else None
+    runtimes = [n for n in candidates if n != "torch"]
+    path = _artifact(eager, precision, example, batches, folder) if runtimes else None
     tolerance = _TOLERANCE.get(precision, 1e-3)
     built: dict[str, tuple[nn.Module, float, float]] = {}
     refused: dict[str, str] = {}
     for name in candidates:
-        module: nn.Module = _MODULES[name](eager, cast(Path, path))
+        module: nn.Module
+        if name == "torch":
+            module = TorchInt8Module(eager, _quantize_pt2e(eager, example, batches))
+        else:
+            module = _MODULES[name](eager, cast(Path, path))
         with torch.inference_mode():
             rel, cos = _errors(module(example), ref)
         if cos >= _INT8_MIN_COSINE if precision == "int8" else rel <= tolerance:
@@ -523,13 +648,13 @@ def build_engine(
         found = "; ".join(f"{k}: {v}" for k, v in refused.items())
         what = f"engine {engine} does not" if engine != "auto" else "no engine does"
         need = f"cosine >= {_INT8_MIN_COSINE}" if precision == "int8" else f"max rel err <= {tolerance:g}"
+        instead = "another engine or fp32" if precision == "int8" else "engine='torch' or another precision"
         raise ValueError(
-            f"{what} reproduce the eager model in {precision} ({found}; needed: {need}); "
-            "use engine='torch' or another precision"
+            f"{what} reproduce the eager model in {precision} ({found}; needed: {need}); use {instead}"
         )
     if engine != "auto":
         chosen, rel, cos = built[engine]
-        return chosen, EngineReport(engine, precision, rel, cos, artifact=str(getattr(chosen, "path", "")))
+        return chosen, EngineReport(engine, precision, rel, cos, artifact=_file_of(chosen))
     if torch_build is not None and precision != "int8":
         fast = torch_build()
         built["torch"] = (fast, *_errors(fast(example).detach(), ref))
@@ -539,5 +664,5 @@ def build_engine(
     best = _pick(timings)
     chosen, rel, cos = built[best]
     return chosen, EngineReport(
-        best, precision, rel, cos, timings, artifact=str(getattr(chosen, "path", "")) or None, refused=refused
+        best, precision, rel, cos, timings, artifact=_file_of(chosen), refused=refused
     )

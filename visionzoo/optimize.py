@@ -731,10 +731,12 @@ def optimize_for_inference(
             Every engine is checked against the eager model at build; the choice and errors
             are in the result's ``engine_report``.
         batch_size: the batch ``auto`` times and the build verifies at.
-        calibration: for ``precision="int8"`` (the ONNX Runtime and OpenVINO engines; ONNX
-            Runtime's quantiser, so it needs ``visionzoo[onnx]``): a ``(N, C, H, W)`` tensor,
-            a DataLoader or a dataset spec (``"digits:train"``, a folder), preprocessed with the
-            model's data config.
+        calibration: for ``precision="int8"``: a ``(N, C, H, W)`` tensor, a DataLoader or a
+            dataset spec (``"digits:train"``, a folder), preprocessed with the model's data
+            config. int8 runs on ``engine="torch"`` (PyTorch's PT2E quantisation compiled by
+            inductor; ``visionzoo[torchao]``), ``"onnxruntime"`` / ``"openvino"`` (ONNX
+            Runtime's quantiser; ``visionzoo[onnx]``) or ``"auto"`` (the fastest of those
+            installed).
         engine_cache_dir: where exported engine files are cached (default
             ``~/.cache/visionzoo/engines`` or ``$VISIONZOO_ENGINE_CACHE``).
 
@@ -811,10 +813,6 @@ def _with_engine(
         raise ValueError(f"unknown engine {engine!r}; valid: {', '.join(ENGINES)}")
     if precision not in ("fp32", "int8", torch.float32):
         raise ValueError(f"engine={engine!r} runs fp32 or int8, not {precision!r}; use engine='torch' for it")
-    if engine == "torch":  # (here only with int8)
-        raise ValueError(
-            "precision='int8' runs on engine='onnxruntime', 'openvino' or 'auto'; engine='torch' has no int8"
-        )
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
     module, report = build_engine(

@@ -302,11 +302,12 @@ def add_engine(p: argparse.ArgumentParser, *, extra: tuple[str, ...] = ()) -> No
     p.add_argument(
         "--engine",
         choices=ENGINE_CHOICES + extra,
-        default="torch",
-        help="inference engine: torch (default), onnxruntime or openvino (the model exported to ONNX "
-        "and run by that runtime; pip install 'visionzoo[onnx]' / '[openvino]'), auto (time the "
-        "installed ones and keep the fastest; ONNX Runtime unless another is >5%% faster); "
-        "every engine is checked against the eager model"
+        default=None,
+        help="inference engine: torch (default; for --precision int8 PyTorch's PT2E quantisation, pip "
+        "install 'visionzoo[torchao]', else ONNX Runtime), onnxruntime or openvino (the model "
+        "exported to ONNX and run by that runtime; pip install 'visionzoo[onnx]' / '[openvino]'), "
+        "auto (time the installed ones and keep the fastest; ONNX Runtime unless another is >5%% "
+        "faster); every engine is checked against the eager model"
         + ("; all: a table of every engine and precision on this machine" if "all" in extra else ""),
     )
     p.add_argument(
@@ -323,14 +324,21 @@ def maybe_optimize(
     precision: str = "fp32",
     channels_last: bool | None = None,
     compile: bool = False,
-    engine: str = "torch",
+    engine: str | None = None,
     calibration: str | None = None,
     batch_size: int = 1,
 ) -> nn.Module:
     """Apply :func:`visionzoo.optimize.optimize_for_inference` (BN folding, precision, memory
     format, compile, another engine), or, with ``enabled=False`` (``--no-optimize``), only what
-    was asked for."""
+    was asked for. No ``engine``: torch, and for int8 the first installed of torch (torchao) and
+    ONNX Runtime (the engine that ran is in the note this prints)."""
     global _warned_optimize
+    if engine is None:
+        engine = "torch"
+        if precision == "int8":
+            from ..engines import available_engines
+
+            engine = next(iter(available_engines("int8")), "torch")
     if engine != "torch" or precision == "int8":
         from ..engines import EngineUnavailable
         from ..optimize import optimize_for_inference
@@ -341,7 +349,7 @@ def maybe_optimize(
             fast = optimize_for_inference(
                 model,
                 precision=precision,
-                engine="onnxruntime" if engine == "torch" else engine,
+                engine=engine,
                 calibration=calibration,
                 batch_size=batch_size,
             )

@@ -47,7 +47,7 @@ def register(subparsers: Any) -> None:
         "--precision",
         choices=("fp32", "bf16", "fp16", "int8"),
         default="fp32",
-        help="compute precision (int8: quantised by ONNX Runtime, run by --engine, with --calibration)",
+        help="compute precision (int8: quantised after training for --engine, with --calibration)",
     )
     p.add_argument("--channels-last", action="store_true", help="channels-last memory format")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
@@ -86,10 +86,8 @@ def _engine_table(model: nn.Module, x: torch.Tensor, args: argparse.Namespace) -
     combos: list[tuple[str, str]] = [
         ("torch", p) for p in ("fp32", "bf16", "fp16") if p in supported_precisions("cpu")
     ]
-    runtimes = [e for e in available_engines() if e != "torch"]
-    combos += [(e, "fp32") for e in runtimes]
-    if "onnxruntime" in runtimes:  # (ONNX Runtime's quantiser writes the file both run)
-        combos += [(e, "int8") for e in runtimes]
+    combos += [(e, "fp32") for e in available_engines() if e != "torch"]
+    combos += [(e, "int8") for e in available_engines("int8")]
     rows = []
     for engine, precision in combos:
         net = optimize_for_inference(

@@ -57,7 +57,7 @@ def register(subparsers: Any) -> None:
         "--precision",
         choices=("fp32", "bf16", "fp16", "int8"),
         default="fp32",
-        help="inference precision; int8 (quantised by ONNX Runtime, run by --engine, with "
+        help="inference precision; int8 (quantised after training for --engine, with "
         "--calibration) also reports the accuracy change against fp32",
     )
     p.add_argument("--channels-last", action="store_true", help="channels-last memory format")
@@ -200,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
         "crop_pct": data_cfg["crop_pct"],
         "interpolation": data_cfg["interpolation"],
         "precision": args.precision,
-        "engine": args.engine,
+        "engine": getattr(getattr(model, "engine_report", None), "engine", args.engine or "torch"),
         "processes": dist.world_size,
     }
     if reference is not None:
