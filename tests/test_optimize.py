@@ -25,10 +25,12 @@ from visionzoo.layers import BatchNormAct2d, ConvNormAct
 from visionzoo.optimize import (
     FoldedNormAct,
     PackedConv2d,
+    PackedLinear,
     count_batch_norms,
     find_conv_bn_pairs,
     fold_batch_norm,
     optimize_for_inference,
+    pack_linears,
     supported_precisions,
 )
 
@@ -426,6 +428,49 @@ def test_packed_convolutions_fuse_only_sole_activations() -> None:
     with torch.no_grad():
         assert rel_err(fast(x), model(x)) <= 1e-5
         assert rel_err(fast(x[:1]), model(x[:1])) <= 1e-5  # another batch size re-packs nothing wrong
+
+
+class _Tokens(nn.Module):
+    """Linear -> GELU twice on (B, N, C) tokens: the second GELU's input is also added back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1, self.act1 = nn.Linear(8, 16), nn.GELU()
+        self.fc2, self.act2 = nn.Linear(16, 16), nn.GELU(approximate="tanh")
+        self.head = nn.Linear(16, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.fc2(self.act1(self.fc1(x)))
+        return self.head(self.act2(y) + y)
+
+
+def test_packed_linears_fuse_only_sole_activations_at_any_row_count() -> None:
+    if not torch.backends.mkldnn.is_available():
+        pytest.skip("no oneDNN in this torch build")
+    model = _Tokens().eval()
+    fast = copy.deepcopy(model)
+    x = torch.randn(2, 5, 8)
+    assert pack_linears(fast, x) == 1
+    assert isinstance(fast.fc1, PackedLinear) and fast.fc1.attr == "gelu" and fast.fc1.algorithm == "none"
+    assert isinstance(fast.act1, nn.Identity) and isinstance(fast.act2, nn.GELU)
+    assert isinstance(fast.fc2, PackedLinear) and fast.fc2.attr == "none"
+    with torch.no_grad():
+        for shape in ((2, 5, 8), (3, 7, 8), (2, 5, 8), (4, 8)):  # other row counts pack again
+            t = torch.randn(shape)
+            assert rel_err(fast(t), model(t)) <= 1e-5, shape
+
+
+@pytest.mark.skipif(not BF16, reason="this CPU has no native bf16")
+def test_bf16_token_models_run_packed_linears_with_fused_gelu() -> None:
+    model = _random("test_vit")
+    fast = optimize_for_inference(model, precision="bf16")
+    packed = [m for m in fast.modules() if isinstance(m, PackedLinear)]
+    plain = [m for m in fast.modules() if type(m) is nn.Linear]
+    assert plain == [fast.get_classifier()]  # the fp32 classifier stays a plain Linear
+    assert len(packed) == 4 * len(model.blocks) and sum(m.attr == "gelu" for m in packed) == len(model.blocks)
+    x = _x()
+    with torch.no_grad():
+        assert F.cosine_similarity(fast(x), model(x), dim=1).min() >= 0.999
 
 
 def test_compile_option() -> None:

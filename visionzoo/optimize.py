@@ -33,12 +33,14 @@ from .model import model_input_size
 __all__ = [
     "FoldedNormAct",
     "PackedConv2d",
+    "PackedLinear",
     "check_compile_backend",
     "count_batch_norms",
     "find_conv_bn_pairs",
     "fold_batch_norm",
     "optimize_for_inference",
     "pack_convolutions",
+    "pack_linears",
     "resolve_precision",
     "supported_precisions",
 ]
@@ -385,18 +387,15 @@ _ONEDNN_ACTS: dict[type[nn.Module], Callable[[nn.Module], tuple[str, list[Any], 
 }
 
 
-class PackedConv2d(nn.Module):
-    """A Conv2d run by oneDNN with its weight reordered once (not on every call) and an optional
-    activation fused into it. Inference only: no autograd through it."""
+class _Packed(nn.Module):
+    """A weighted layer run by oneDNN with its weight reordered into oneDNN's layout once per
+    input shape (not on every call) and an optional activation fused into it. Inference only:
+    no autograd through it."""
 
-    def __init__(self, conv: nn.Conv2d, act: nn.Module | None = None) -> None:
+    def __init__(self, layer: nn.Conv2d | nn.Linear, act: nn.Module | None) -> None:
         super().__init__()
-        self.weight = conv.weight
-        self.bias = conv.bias
-        self.padding = [int(p) for p in conv.padding]
-        self.stride = list(conv.stride)
-        self.dilation = list(conv.dilation)
-        self.groups = conv.groups
+        self.weight = layer.weight
+        self.bias = layer.bias
         self.attr, self.scalars, self.algorithm = (
             ("none", [], "") if act is None else _ONEDNN_ACTS[type(act)](act)
         )
@@ -407,24 +406,71 @@ class PackedConv2d(nn.Module):
         state["_packed"] = None  # oneDNN's opaque tensors neither copy nor pickle
         return state
 
+    def _reorder(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _shape_key(self, x: torch.Tensor) -> Any:
+        raise NotImplementedError
+
     def _weight_for(self, x: torch.Tensor) -> torch.Tensor:
-        key = (self.weight.dtype, self.weight.data_ptr(), self.weight._version, x.shape[1:])
+        key = (self.weight.dtype, self.weight.data_ptr(), self.weight._version, self._shape_key(x))
         if self._packed is None or self._packed[0] != key:
-            packed = torch.ops.mkldnn._reorder_convolution_weight(
-                self.weight, self.padding, self.stride, self.dilation, self.groups, list(x.shape)
-            )
-            self._packed = (key, packed)
+            self._packed = (key, self._reorder(x))
         return self._packed[1]
 
+    def _bias_for(self, x: torch.Tensor) -> torch.Tensor | None:
+        return self.bias.to(x.dtype) if self.bias is not None else None
+
+
+class PackedConv2d(_Packed):
+    """A Conv2d on oneDNN with a pre-packed weight and an optional fused activation."""
+
+    def __init__(self, conv: nn.Conv2d, act: nn.Module | None = None) -> None:
+        super().__init__(conv, act)
+        self.padding = [int(p) for p in conv.padding]
+        self.stride = list(conv.stride)
+        self.dilation = list(conv.dilation)
+        self.groups = conv.groups
+
+    def _shape_key(self, x: torch.Tensor) -> Any:
+        return x.shape[1:]
+
+    def _reorder(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.ops.mkldnn._reorder_convolution_weight(
+            self.weight, self.padding, self.stride, self.dilation, self.groups, list(x.shape)
+        )
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        bias = self.bias.to(x.dtype) if self.bias is not None else None
         return torch.ops.mkldnn._convolution_pointwise(
-            x, self._weight_for(x), bias, self.padding, self.stride, self.dilation, self.groups,
-            self.attr, self.scalars, self.algorithm,
+            x, self._weight_for(x), self._bias_for(x), self.padding, self.stride, self.dilation,
+            self.groups, self.attr, self.scalars, self.algorithm,
         )  # fmt: skip
 
     def extra_repr(self) -> str:
         return f"{self.weight.shape[1] * self.groups}, {self.weight.shape[0]}, act={self.attr!r}"
+
+
+class PackedLinear(_Packed):
+    """A Linear on oneDNN with a pre-packed weight and an optional fused activation (for bf16
+    on AMX the reorder into its tile layout would otherwise run on every call). oneDNN picks
+    the layout for the number of rows, so a new row count packs again."""
+
+    def __init__(self, linear: nn.Linear, act: nn.Module | None = None) -> None:
+        super().__init__(linear, act)
+
+    def _shape_key(self, x: torch.Tensor) -> Any:
+        return x.numel() // x.shape[-1]
+
+    def _reorder(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.ops.mkldnn._reorder_linear_weight(self.weight, self._shape_key(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.ops.mkldnn._linear_pointwise(
+            x, self._weight_for(x), self._bias_for(x), self.attr, self.scalars, self.algorithm
+        )
+
+    def extra_repr(self) -> str:
+        return f"{self.weight.shape[1]}, {self.weight.shape[0]}, act={self.attr!r}"
 
 
 def _packable(conv: nn.Module) -> bool:
@@ -476,21 +522,44 @@ def pack_convolutions(model: nn.Module, example_input: torch.Tensor | None = Non
     """Replace plain Conv2d layers by :class:`PackedConv2d`, fusing the activation that alone
     reads each one's output (traced through ``forward`` and ``forward_intermediates``, as for
     batch-norm folding). In place; returns the number of fused activations."""
-    modules = dict(model.named_modules())
-    convs = {n: m for n, m in modules.items() if _packable(m)}
-    acts = {n: m for n, m in modules.items() if type(m) in _ONEDNN_ACTS}
-    if not convs:
+    convs = {n: m for n, m in model.named_modules() if _packable(m)}
+    return _pack(model, convs, PackedConv2d, example_input)
+
+
+def pack_linears(
+    model: nn.Module, example_input: torch.Tensor | None = None, *, dtype: torch.dtype | None = None
+) -> int:
+    """Replace the CPU ``nn.Linear`` layers (those with ``dtype`` weights, if given) by
+    :class:`PackedLinear`, fusing the activation that alone reads each one's output (a ViT
+    MLP's GELU), as :func:`pack_convolutions` does. In place; returns the fused activations."""
+    linears: dict[str, nn.Module] = {
+        n: m
+        for n, m in model.named_modules()
+        if type(m) is nn.Linear and m.weight.device.type == "cpu" and dtype in (None, m.weight.dtype)
+    }
+    return _pack(model, linears, PackedLinear, example_input)
+
+
+def _pack(
+    model: nn.Module,
+    layers: dict[str, nn.Module],
+    packed: Callable[[Any, nn.Module | None], nn.Module],
+    example_input: torch.Tensor | None,
+) -> int:
+    if not layers:
         return 0
+    acts = {n: m for n, m in model.named_modules() if type(m) in _ONEDNN_ACTS}
     x = _example_input(model) if example_input is None else example_input
-    pairs = _trace_conv_acts(lambda: model(x), convs, acts)
+    pairs = _trace_conv_acts(lambda: model(x), layers, acts)
     intermediates = getattr(model, "forward_intermediates", None)
     if callable(intermediates) and pairs:
         with contextlib.suppress(NotImplementedError, ValueError, RuntimeError):
-            pairs &= _trace_conv_acts(lambda: intermediates(x), convs, acts)
+            pairs &= _trace_conv_acts(lambda: intermediates(x), layers, acts)
     fused = dict(pairs)
-    for name, conv in convs.items():
+    modules = dict(model.named_modules())
+    for name, layer in layers.items():
         act = modules[fused[name]] if name in fused else None
-        _replace(model, name, PackedConv2d(conv, act))
+        _replace(model, name, packed(layer, act))
         if act is not None:
             _replace(model, fused[name], nn.Identity())
     return len(fused)
@@ -789,8 +858,11 @@ def optimize_for_inference(
         _keep_classifier_fp32(fast)
     if channels_last:
         fast.to(memory_format=torch.channels_last)
-    if channels_last and not compile and device.type == "cpu" and torch.backends.mkldnn.is_available():
-        pack_convolutions(fast)  # (inductor does its own packing and fusion when compiling)
+    onednn = not compile and device.type == "cpu" and torch.backends.mkldnn.is_available()
+    if channels_last and onednn:  # (inductor does its own packing and fusion when compiling)
+        pack_convolutions(fast)
+    if dtype == torch.bfloat16 and onednn:  # AMX would reorder each bf16 weight on every call
+        pack_linears(fast, dtype=dtype)
     _install_boundary(fast, dtype, channels_last, hooks=not compile)
     if compile:
         return _compiled_entry(fast, "inductor" if compile is True else compile)
