@@ -104,6 +104,25 @@ def test_torch_int8_is_pt2e_compiled_and_agrees_with_fp32(small) -> None:
         assert q(x).dtype == torch.float32 and cos.min() >= 0.98, cos
 
 
+def test_torch_int8_that_cannot_compile_says_so_and_auto_goes_on(tmp_path: Path) -> None:
+    """A real fault: inductor pointed at a C++ compiler that does not exist."""
+    pytest.importorskip("torchao")
+    from torch._inductor import config
+
+    model = materialize_random(visionzoo.create_model("test_resnet", device="meta"), seed=5).eval()
+    calib = torch.randn(8, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+    no_compiler = {"cpp.cxx": ("no-such-c++-compiler",), "fx_graph_cache": False}
+    with config.patch(no_compiler):
+        with pytest.raises(RuntimeError, match=r"engine='torch' could not build int8 .*C\+\+ compiler"):
+            visionzoo.optimize_for_inference(model, precision="int8", engine="torch", calibration=calib)
+        q = visionzoo.optimize_for_inference(
+            model, precision="int8", engine="auto", calibration=calib, engine_cache_dir=str(tmp_path)
+        )
+    report = q.engine_report
+    assert report.engine != "torch" and report.refused["torch"].startswith("build failed")
+    assert "torch refused (build failed" in report.summary()
+
+
 _CONV_LINEAR = (torch.ops.aten.conv2d.default, torch.ops.aten.linear.default)
 _DEQUANT_PER_CHANNEL = "quantized_decomposed.dequantize_per_channel.default"  # (torchao registers it)
 

@@ -26,6 +26,7 @@ import importlib
 import importlib.util
 import logging
 import os
+import platform
 import statistics
 import sys
 import tempfile
@@ -109,8 +110,9 @@ def available_engines(precision: str = "fp32") -> tuple[str, ...]:
     """The engines that run ``precision`` (``"fp32"`` or ``"int8"``) with what is installed here:
     for fp32 ``torch`` always and each runtime that imports; for int8 ``torch`` with torchao, and
     each runtime with ONNX Runtime (its quantiser writes the file both runtimes run)."""
-    if precision == "int8":
-        found = ["torch"] if _installed(_PT2E[0]) else []
+    if precision == "int8":  # (torchao's quantizer here is x86's)
+        x86 = platform.machine().lower() in ("x86_64", "amd64")
+        found = ["torch"] if x86 and _installed(_PT2E[0]) else []
         if _installed("onnxruntime"):
             found += [e for e, (module, _) in _RUNTIMES.items() if _installed(module)]
         return tuple(found)
@@ -635,11 +637,25 @@ def build_engine(
     for name in candidates:
         module: nn.Module
         if name == "torch":
-            module = TorchInt8Module(eager, _quantize_pt2e(eager, example, batches))
+            try:  # export, quantise, and compile (at the first call)
+                module = TorchInt8Module(eager, _quantize_pt2e(eager, example, batches))
+                with torch.inference_mode():
+                    out = module(example)
+            except Exception as e:  # (torch.export's and inductor's errors have many types)
+                why = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+                if engine != "auto":
+                    raise RuntimeError(
+                        f"engine='torch' could not build int8 ({why[:300]}); PT2E needs a model "
+                        "torch.export can trace and inductor a working C++ compiler; "
+                        "use engine='onnxruntime' or 'auto'"
+                    ) from e
+                refused[name] = f"build failed: {why[:200]}"
+                continue
         else:
             module = _MODULES[name](eager, cast(Path, path))
-        with torch.inference_mode():
-            rel, cos = _errors(module(example), ref)
+            with torch.inference_mode():
+                out = module(example)
+        rel, cos = _errors(out, ref)
         if cos >= _INT8_MIN_COSINE if precision == "int8" else rel <= tolerance:
             built[name] = (module, rel, cos)
         else:  # auto goes on without it (and says so); a named engine is refused outright
