@@ -42,7 +42,7 @@ parity: setup
 
 # The main job on the embedded dataset (scikit-learn's 8x8 handwritten digits, no download):
 # train resnet10t adapted to 1 channel and 10 classes, check it on the held-out test split, then
-# classify held-out images written as PNG files, then compare an int8 build (ONNX Runtime) with fp32. About a minute on 2 CPU cores. One compute
+# classify held-out images written as PNG files, then compare int8 builds (torch's PT2E and ONNX Runtime) with fp32. About a minute on 2 CPU cores. One compute
 # thread: this small model gains little from two, and two threads slow down several-fold when
 # anything else runs on the machine (OpenMP threads wait on each other).
 DEMO_DIR ?= runs/demo
