@@ -19,6 +19,7 @@ from helpers import SHALLOWER
 from sampling import by_size
 from timm_oracle import materialize_random, rel_err, timm
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import visionzoo
 from visionzoo.layers import BatchNormAct2d, ConvNormAct
@@ -428,6 +429,46 @@ def test_packed_convolutions_fuse_only_sole_activations() -> None:
     with torch.no_grad():
         assert rel_err(fast(x), model(x)) <= 1e-5
         assert rel_err(fast(x[:1]), model(x[:1])) <= 1e-5  # another batch size re-packs nothing wrong
+
+
+class _Excite(nn.Module):
+    """Squeeze-excite: 1x1 convs on a pooled 1x1 map, SiLU between, a sigmoid gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reduce, self.act = nn.Conv2d(8, 4, 1), nn.SiLU(inplace=True)
+        self.expand, self.gate = nn.Conv2d(4, 8, 1), nn.Sigmoid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gate(self.expand(self.act(self.reduce(x.mean((2, 3), keepdim=True)))))
+
+
+def test_packed_convolutions_on_a_1x1_map_run_as_matrix_products() -> None:
+    if not torch.backends.mkldnn.is_available():
+        pytest.skip("no oneDNN in this torch build")
+    model = _Excite().eval()
+    fast = optimize_for_inference(model, channels_last=True)
+    assert isinstance(fast.reduce, PackedConv2d) and fast.reduce.attr == "swish"
+    assert isinstance(fast.expand, PackedConv2d) and fast.expand.attr == "sigmoid"
+    ops: list[str] = []
+
+    class Ops(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+            ops.append(str(func))
+            return func(*args, **(kwargs or {}))
+
+    with torch.no_grad():
+        for batch in (1, 3):
+            x = torch.randn(batch, 8, 5, 5)
+            with Ops():
+                out = fast(x)
+            assert rel_err(out, model(x)) <= 1e-5
+    assert not any("convolution" in op for op in ops), ops  # F.linear, not oneDNN's conv setup
+    with torch.no_grad():  # the same layer on a larger map goes through oneDNN
+        x = torch.randn(2, 8, 3, 3)
+        assert (
+            rel_err(fast.expand(fast.reduce(x)), model.gate(model.expand(model.act(model.reduce(x))))) <= 1e-5
+        )
 
 
 class _Tokens(nn.Module):
