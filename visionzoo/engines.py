@@ -642,7 +642,8 @@ def build_engine(
                 with torch.inference_mode():
                     out = module(example)
             except Exception as e:  # (torch.export's and inductor's errors have many types)
-                why = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+                first = next(iter(str(e).strip().splitlines()), "")
+                why = f"{type(e).__name__}: {first}"
                 if engine != "auto":
                     raise RuntimeError(
                         f"engine='torch' could not build int8 ({why[:300]}); PT2E needs a model "

@@ -434,8 +434,12 @@ class PackedConv2d(_Packed):
         self.stride = list(conv.stride)
         self.dilation = list(conv.dilation)
         self.groups = conv.groups
-        self._matvec = conv.kernel_size == (1, 1) and self.stride == [1, 1] and self.padding == [0, 0]
-        self._matvec = self._matvec and self.groups == 1
+        self._matvec = (conv.kernel_size, self.stride, self.padding, self.groups) == (
+            (1, 1),
+            [1, 1],
+            [0, 0],
+            1,
+        )
 
     def _shape_key(self, x: torch.Tensor) -> Any:
         return x.shape[1:]
@@ -533,8 +537,7 @@ def pack_convolutions(model: nn.Module, example_input: torch.Tensor | None = Non
     """Replace plain Conv2d layers by :class:`PackedConv2d`, fusing the activation that alone
     reads each one's output (traced through ``forward`` and ``forward_intermediates``, as for
     batch-norm folding). In place; returns the number of fused activations."""
-    convs = {n: m for n, m in model.named_modules() if _packable(m)}
-    return _pack(model, convs, PackedConv2d, example_input)
+    return _pack(model, {n: PackedConv2d for n in _convs(model)}, example_input)
 
 
 def pack_linears(
@@ -543,23 +546,33 @@ def pack_linears(
     """Replace the CPU ``nn.Linear`` layers (those with ``dtype`` weights, if given) by
     :class:`PackedLinear`, fusing the activation that alone reads each one's output (a ViT
     MLP's GELU), as :func:`pack_convolutions` does. In place; returns the fused activations."""
-    linears: dict[str, nn.Module] = {
-        n: m
+    return _pack(model, {n: PackedLinear for n in _linears(model, dtype)}, example_input)
+
+
+def _convs(model: nn.Module) -> list[str]:
+    return [n for n, m in model.named_modules() if _packable(m)]
+
+
+def _linears(model: nn.Module, dtype: torch.dtype | None) -> list[str]:
+    return [
+        n
         for n, m in model.named_modules()
         if type(m) is nn.Linear and m.weight.device.type == "cpu" and dtype in (None, m.weight.dtype)
-    }
-    return _pack(model, linears, PackedLinear, example_input)
+    ]
 
 
 def _pack(
     model: nn.Module,
-    layers: dict[str, nn.Module],
-    packed: Callable[[Any, nn.Module | None], nn.Module],
+    packers: dict[str, Callable[[Any, nn.Module | None], nn.Module]],
     example_input: torch.Tensor | None,
 ) -> int:
-    if not layers:
+    """Replace each named layer by ``packers[name](layer, fused activation or None)``, with one
+    traced pass (and one through ``forward_intermediates``) for all of them."""
+    if not packers:
         return 0
-    acts = {n: m for n, m in model.named_modules() if type(m) in _ONEDNN_ACTS}
+    modules = dict(model.named_modules())
+    layers = {n: modules[n] for n in packers}
+    acts = {n: m for n, m in modules.items() if type(m) in _ONEDNN_ACTS}
     x = _example_input(model) if example_input is None else example_input
     pairs = _trace_conv_acts(lambda: model(x), layers, acts)
     intermediates = getattr(model, "forward_intermediates", None)
@@ -567,10 +580,9 @@ def _pack(
         with contextlib.suppress(NotImplementedError, ValueError, RuntimeError):
             pairs &= _trace_conv_acts(lambda: intermediates(x), layers, acts)
     fused = dict(pairs)
-    modules = dict(model.named_modules())
     for name, layer in layers.items():
         act = modules[fused[name]] if name in fused else None
-        _replace(model, name, packed(layer, act))
+        _replace(model, name, packers[name](layer, act))
         if act is not None:
             _replace(model, fused[name], nn.Identity())
     return len(fused)
@@ -869,11 +881,14 @@ def optimize_for_inference(
         _keep_classifier_fp32(fast)
     if channels_last:
         fast.to(memory_format=torch.channels_last)
-    onednn = not compile and device.type == "cpu" and torch.backends.mkldnn.is_available()
-    if channels_last and onednn:  # (inductor does its own packing and fusion when compiling)
-        pack_convolutions(fast)
-    if dtype == torch.bfloat16 and onednn:  # AMX would reorder each bf16 weight on every call
-        pack_linears(fast, dtype=dtype)
+    if not compile and device.type == "cpu" and torch.backends.mkldnn.is_available():
+        # (inductor does its own packing and fusion when compiling); one trace for both kinds
+        packers: dict[str, Callable[[Any, nn.Module | None], nn.Module]] = {}
+        if channels_last:
+            packers.update((n, PackedConv2d) for n in _convs(fast))
+        if dtype == torch.bfloat16:  # AMX would reorder each bf16 weight on every call
+            packers.update((n, PackedLinear) for n in _linears(fast, dtype))
+        _pack(fast, packers, None)
     _install_boundary(fast, dtype, channels_last, hooks=not compile)
     if compile:
         return _compiled_entry(fast, "inductor" if compile is True else compile)
