@@ -51,9 +51,9 @@ def bench_model(
     name: str, batch: int, rounds: int, peak: float, contenders: set[str] | None = None
 ) -> list[str]:
     import timm
-    from torch.utils.flop_counter import FlopCounterMode
 
     import visionzoo
+    from visionzoo.cli.benchmark import count_flops
 
     ours = visionzoo.create_model(name).eval()
     _randomize(ours)
@@ -61,9 +61,7 @@ def bench_model(
     theirs.load_state_dict(ours.state_dict())
     size = ours.pretrained_cfg.input_size
     x = torch.randn(batch, *size)
-    with FlopCounterMode(display=False) as counter, torch.inference_mode():
-        ours(x[:1])
-    gflop = counter.get_total_flops() / 1e9
+    gflop = count_flops(ours, x[:1]) / 1e9
     calib = torch.randn(32, *size)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

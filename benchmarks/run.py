@@ -337,14 +337,11 @@ def bench_create(res: ModelResult, args: argparse.Namespace) -> None:
 
 
 def bench_flops(res: ModelResult, args: argparse.Namespace) -> None:
-    from torch.utils.flop_counter import FlopCounterMode
-
     import visionzoo
+    from visionzoo.cli.benchmark import count_flops
 
     model = visionzoo.create_model(res.name).eval()
-    with FlopCounterMode(display=False) as counter, torch.inference_mode():
-        model(torch.randn(1, 3, args.img_size, args.img_size))
-    res.gflops_per_img = counter.get_total_flops() / 1e9
+    res.gflops_per_img = count_flops(model, torch.randn(1, 3, args.img_size, args.img_size)) / 1e9
     batch = args.batch_size  # weights are read once per batch: count at the eval batch
     with _ByteCounter() as bytes_moved, torch.inference_mode():
         model(torch.randn(batch, 3, args.img_size, args.img_size))

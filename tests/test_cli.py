@@ -125,7 +125,9 @@ def _published_gmacs(name: str, size: int) -> float | None:
     return None
 
 
-@pytest.mark.parametrize(("name", "size"), [("resnet18", 224), ("resnet10t", 176)])
+@pytest.mark.parametrize(
+    ("name", "size"), [("resnet18", 224), ("resnet10t", 176), ("vit_small_patch16_224", 224)]
+)
 def test_info_reports_macs_features_and_weights(
     name: str, size: int, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -461,7 +461,9 @@ def test_packed_layers_keep_the_layouts_of_the_last_two_batch_sizes() -> None:
     batch size must not run every later batch size on that layout (2.8x slower measured)."""
     if not torch.backends.mkldnn.is_available():
         pytest.skip("no oneDNN in this torch build")
-    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(32, 5))
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(32, 5)
+    )
     fast = optimize_for_inference(model.eval(), channels_last=True)
     conv, linear = fast[0], fast[4]
     assert isinstance(conv, PackedConv2d) and isinstance(linear, PackedLinear)
@@ -545,7 +547,9 @@ def test_token_models_run_packed_linears_with_fused_gelu(precision: str) -> None
     fast = optimize_for_inference(model, precision=precision)
     packed = [m for m in fast.modules() if isinstance(m, PackedLinear)]
     assert not [m for m in fast.modules() if type(m) is nn.Linear]
-    assert len(packed) == 4 * len(model.blocks) + 1 and sum(m.attr == "gelu" for m in packed) == len(model.blocks)
+    assert len(packed) == 4 * len(model.blocks) + 1 and sum(m.attr == "gelu" for m in packed) == len(
+        model.blocks
+    )
     assert fast.get_classifier().weight.dtype == torch.float32  # bf16 too: the logits stay fp32
     x = _x()
     with torch.no_grad():

@@ -31,15 +31,13 @@ def register(subparsers: Any) -> None:
 
 
 def count_macs(model: torch.nn.Module, input_size: tuple[int, int, int]) -> float:
-    """Multiply-accumulates of one forward pass of one image (FLOPs / 2), via torch's flop counter."""
-    from torch.utils.flop_counter import FlopCounterMode
+    """Multiply-accumulates of one forward pass of one image (FLOPs / 2, attention included)."""
+    from .benchmark import count_flops
 
     device = next(model.parameters()).device
     x = torch.zeros(1, *input_size, device=device)
     model.eval()  # inference MACs; training-mode batch norm also refuses one image at 1x1
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(x)
-    return counter.get_total_flops() / 2
+    return count_flops(model, x) / 2
 
 
 def describe(name: str, *, img_size: int | None = None, num_classes: int | None = None) -> dict[str, Any]:
