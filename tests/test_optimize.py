@@ -22,7 +22,7 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import visionzoo
-from visionzoo.layers import BatchNormAct2d, ConvNormAct
+from visionzoo.layers import BatchNormAct2d, ConvNormAct, LayerScale, LayerScale2d
 from visionzoo.optimize import (
     FoldedNormAct,
     PackedConv2d,
@@ -30,6 +30,7 @@ from visionzoo.optimize import (
     count_batch_norms,
     find_conv_bn_pairs,
     fold_batch_norm,
+    fold_layer_scales,
     optimize_for_inference,
     pack_linears,
     supported_precisions,
@@ -558,6 +559,52 @@ def test_token_models_run_packed_linears_with_fused_gelu(precision: str) -> None
         assert rel_err(out, ref) <= 1e-5
     else:
         assert F.cosine_similarity(out, ref, dim=1).min() >= 0.999
+
+
+class _Scaled(nn.Module):
+    """LayerScales after a Linear (through an eval-mode dropout), after a Conv2d, and one whose
+    input is also read by the residual sum (which must stay)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.ls_conv = nn.Conv2d(3, 8, 3, padding=1), LayerScale2d(8, 0.5)
+        self.fc, self.drop, self.ls_fc = nn.Linear(8, 8), nn.Dropout(0.1), LayerScale(8, 0.5, inplace=True)
+        self.shared, self.ls_shared = nn.Linear(8, 8), LayerScale(8, 0.5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t = self.ls_conv(self.conv(x)).flatten(2).transpose(1, 2)
+        t = t + self.ls_fc(self.drop(self.fc(t)))
+        s = self.shared(t)
+        return s + self.ls_shared(s)
+
+
+def test_layer_scales_fold_into_the_layer_whose_output_they_alone_read() -> None:
+    model = _Scaled().eval()
+    for m in (model.ls_conv, model.ls_fc, model.ls_shared):
+        m.gamma.data.uniform_(0.5, 2.0)
+    fast = copy.deepcopy(model)
+    x = torch.randn(2, 3, 6, 6)
+    assert fold_layer_scales(fast, x) == [("conv", "ls_conv"), ("fc", "ls_fc")]
+    assert isinstance(fast.ls_conv, nn.Identity) and isinstance(fast.ls_fc, nn.Identity)
+    assert isinstance(fast.ls_shared, LayerScale)  # the sum reads its input too
+    assert torch.equal(fast.fc.weight, model.fc.weight * model.ls_fc.gamma[:, None])
+    with torch.no_grad():
+        assert rel_err(fast(x), model(x)) <= 1e-6
+
+
+def test_optimised_vits_with_layer_scale_have_none_left() -> None:
+    model = _random("test_vit", init_values=0.5)
+    for m in model.modules():
+        if isinstance(m, LayerScale):
+            m.gamma.data.uniform_(0.5, 2.0)
+    fast = optimize_for_inference(model)
+    assert sum(isinstance(m, LayerScale) for m in model.modules()) == 2 * len(model.blocks)
+    assert not any(isinstance(m, LayerScale) for m in fast.modules())
+    x = _x()
+    with torch.no_grad():
+        assert rel_err(fast(x), model(x)) <= 1e-5
+        for a, b in zip(fast.forward_intermediates(x)[1], model.forward_intermediates(x)[1], strict=True):
+            assert rel_err(a, b) <= 1e-5
 
 
 def test_compile_option() -> None:

@@ -21,12 +21,14 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten, tree_map
 from torch.utils.hooks import RemovableHandle
 
 from .layers.conv_bn_act import Conv2dSame
+from .layers.layer_scale import LayerScale, LayerScale2d
 from .layers.norm_act import BatchNormAct2d
 from .model import model_input_size
 
@@ -38,6 +40,7 @@ __all__ = [
     "count_batch_norms",
     "find_conv_bn_pairs",
     "fold_batch_norm",
+    "fold_layer_scales",
     "optimize_for_inference",
     "pack_convolutions",
     "pack_linears",
@@ -202,6 +205,8 @@ class _FlowTracer(TorchFunctionMode):
         out = func(*args, **kwargs)
         if not _returns_tensor(out):
             return out
+        if func is F.dropout and out is args[0]:
+            return out  # dropout in eval mode hands its input on untouched: not a read
         for t in tree_flatten((args, kwargs))[0]:
             if isinstance(t, torch.Tensor):
                 self.uses[id(t)] += 1
@@ -298,23 +303,29 @@ def find_conv_bn_pairs(model: nn.Module, example_input: torch.Tensor | None = No
     bns = {n: m for n, m in modules.items() if _residue_fn(m) is not None}
     if not convs or not bns:
         return []
-    x = _example_input(model) if example_input is None else example_input
-    entry_points: list[Callable[[], Any]] = [lambda: model(x)]
-    intermediates = getattr(model, "forward_intermediates", None)
-    if callable(intermediates):
-        entry_points.append(lambda: intermediates(x))
     was_training = model.training
     model.eval()
     try:
-        found = _trace_pairs(entry_points[0], convs, bns)
-        for call in entry_points[1:]:
-            # an entry point the model does not support has nothing to preserve
-            with contextlib.suppress(NotImplementedError, ValueError, RuntimeError):
-                found &= _trace_pairs(call, convs, bns)
+        found = _on_every_entry_point(model, example_input, lambda call: _trace_pairs(call, convs, bns))
     finally:
         model.train(was_training)
     order = {name: i for i, name in enumerate(modules)}
     return sorted(found, key=lambda pair: order[pair[0]])
+
+
+def _on_every_entry_point(
+    model: nn.Module, example_input: torch.Tensor | None, find: Callable[[Callable[[], Any]], set]
+) -> set:
+    """What ``find(call)`` finds both in ``model(x)`` and, where the model has it, in
+    ``forward_intermediates(x)``: a fold must keep the feature maps either one returns."""
+    x = _example_input(model) if example_input is None else example_input
+    found = find(lambda: model(x))
+    intermediates = getattr(model, "forward_intermediates", None)
+    if callable(intermediates) and found:
+        # an entry point the model does not support has nothing to preserve
+        with contextlib.suppress(NotImplementedError, ValueError, RuntimeError):
+            found &= find(lambda: intermediates(x))
+    return found
 
 
 @torch.no_grad()
@@ -371,6 +382,38 @@ def fold_batch_norm(model: nn.Module, example_input: torch.Tensor | None = None)
         _fold_into(conv, bn)
         _replace(model, bn_name, residue(bn))
     return pairs
+
+
+# layer type -> the layer scale that may follow it, scaling its output channels
+_SCALE_AFTER: dict[type[nn.Module], type[nn.Module]] = {nn.Linear: LayerScale, nn.Conv2d: LayerScale2d}
+
+
+@torch.no_grad()
+def fold_layer_scales(model: nn.Module, example_input: torch.Tensor | None = None) -> list[tuple[str, str]]:
+    """Fold every layer scale into the Linear (``LayerScale2d``: the Conv2d) whose output it
+    alone reads, in place: ``gamma`` multiplies that layer's weight rows and bias (exact up to
+    float rounding), and one elementwise pass over the tokens goes. Found by tracing, as for
+    :func:`fold_batch_norm`. Returns the ``(layer, scale)`` name pairs that were folded."""
+    modules = dict(model.named_modules())
+    scales = {n: m for n, m in modules.items() if type(m) in (LayerScale, LayerScale2d)}
+    if not scales:
+        return []
+    layers = {n: m for n, m in modules.items() if type(m) in _SCALE_AFTER}
+    pairs = _on_every_entry_point(
+        model, example_input, lambda call: _trace_sole_readers(call, layers, scales)
+    )
+    folded = []
+    for layer_name, scale_name in sorted(pairs):
+        layer, scale = modules[layer_name], modules[scale_name]
+        gamma = scale.gamma
+        if type(scale) is not _SCALE_AFTER[type(layer)] or gamma.numel() != layer.weight.shape[0]:
+            continue
+        layer.weight.mul_(gamma.reshape((-1,) + (1,) * (layer.weight.ndim - 1)).to(layer.weight.dtype))
+        if layer.bias is not None:
+            layer.bias.mul_(gamma.to(layer.bias.dtype))
+        _replace(model, scale_name, nn.Identity())
+        folded.append((layer_name, scale_name))
+    return folded
 
 
 # --- oneDNN: pre-packed weights and fused activations (CPU) ----------------------------------------
@@ -464,7 +507,7 @@ class PackedConv2d(_Packed):
         if self._matvec and x.shape[-2:] == (1, 1):
             # a 1x1 conv on a 1x1 map (squeeze-excite) is a matrix-vector product, where
             # oneDNN's per-call setup costs ~10x the arithmetic (60 against 5-7 us measured)
-            y = torch.nn.functional.linear(x.flatten(1), self.weight.flatten(1), self._bias_for(x))
+            y = F.linear(x.flatten(1), self.weight.flatten(1), self._bias_for(x))
             y = y.view(*y.shape, 1, 1)
             return y if self._act is None else self._act(y)
         return torch.ops.mkldnn._convolution_pointwise(
@@ -510,12 +553,14 @@ def _packable(conv: nn.Module) -> bool:
     )
 
 
-def _trace_conv_acts(call: Callable[[], Any], convs: dict[str, nn.Module], acts: dict[str, nn.Module]) -> set:
-    """``(conv, act)`` pairs where the activation is the only reader of the conv's output.
+def _trace_sole_readers(
+    call: Callable[[], Any], convs: dict[str, nn.Module], acts: dict[str, nn.Module]
+) -> set[tuple[str, str]]:
+    """``(layer, reader)`` pairs where the reader (an activation, a layer scale) is the only
+    module that reads the layer's output.
 
-    An in-place activation overwrites the conv's output, so later readers see the activated
-    values either way: it only needs to be the first reader. An out-of-place one must be the
-    only one.
+    An in-place reader overwrites the layer's output, so later readers see its values either
+    way: it only needs to be the first reader. An out-of-place one must be the only one.
     """
     act_seen: dict[str, list[tuple[torch.Tensor, int]]] = {}
     act_inplace: dict[str, bool] = {}
@@ -586,12 +631,7 @@ def _pack(
     modules = dict(model.named_modules())
     layers = {n: modules[n] for n in packers}
     acts = {n: m for n, m in modules.items() if type(m) in _ONEDNN_ACTS}
-    x = _example_input(model) if example_input is None else example_input
-    pairs = _trace_conv_acts(lambda: model(x), layers, acts)
-    intermediates = getattr(model, "forward_intermediates", None)
-    if callable(intermediates) and pairs:
-        with contextlib.suppress(NotImplementedError, ValueError, RuntimeError):
-            pairs &= _trace_conv_acts(lambda: intermediates(x), layers, acts)
+    pairs = _on_every_entry_point(model, example_input, lambda call: _trace_sole_readers(call, layers, acts))
     fused = dict(pairs)
     for name, layer in layers.items():
         act = modules[fused[name]] if name in fused else None
@@ -822,8 +862,9 @@ def optimize_for_inference(
             ``ValueError`` where the hardware lacks native support.
         channels_last: NHWC memory format; ``None`` picks it where it pays (convnets on
             oneDNN CPUs and on GPUs).
-        fold_bn: fold batch norms into the convolutions before them (exact in fp32), and apply
-            the exact folds of modules that offer one (a ``fuse_for_inference()`` method).
+        fold_bn: fold batch norms into the convolutions before them (exact in fp32), layer
+            scales into the layers before them, and apply the exact folds of modules that offer
+            one (a ``fuse_for_inference()`` method).
         compile: ``True`` wraps the result in ``torch.compile`` (inductor, with its weight
             freezing under ``torch.inference_mode()`` / ``torch.no_grad()``: the compiled model
             keeps the weights it was first called with); a string names another backend. Needs
@@ -889,6 +930,7 @@ def optimize_for_inference(
             fuse = getattr(module, "fuse_for_inference", None)
             if callable(fuse):
                 fuse()
+        fold_layer_scales(fast)
     if dtype != torch.float32:
         fast.to(dtype)
         _keep_classifier_fp32(fast)

@@ -75,7 +75,7 @@ from .helpers import (
 from .hybrid_embed import HybridEmbed
 from .inplace_abn import InPlaceABN2d, inplace_abn_kernel
 from .layer_norm import LayerNorm, LayerNorm2d
-from .layer_scale import LayerScale
+from .layer_scale import LayerScale, LayerScale2d
 from .mlp import GlobalResponseNormMlp, GluMlp, Mlp, SwiGLU, SwiGLUPacked
 from .norm import GroupNorm, GroupNorm1, get_norm_layer
 from .norm_act import BatchNormAct2d, GroupNormAct, get_norm_act_layer, register_norm_act
@@ -138,6 +138,7 @@ __all__ = [
     "LayerNorm",
     "LayerNorm2d",
     "LayerScale",
+    "LayerScale2d",
     "LayerType",
     "MaxPool2dSame",
     "Mish",
