@@ -554,7 +554,7 @@ def _packable(conv: nn.Module) -> bool:
 
 
 def _trace_sole_readers(
-    call: Callable[[], Any], convs: dict[str, nn.Module], acts: dict[str, nn.Module]
+    call: Callable[[], Any], layers: dict[str, nn.Module], readers: dict[str, nn.Module]
 ) -> set[tuple[str, str]]:
     """``(layer, reader)`` pairs where the reader (an activation, a layer scale) is the only
     module that reads the layer's output.
@@ -562,32 +562,32 @@ def _trace_sole_readers(
     An in-place reader overwrites the layer's output, so later readers see its values either
     way: it only needs to be the first reader. An out-of-place one must be the only one.
     """
-    act_seen: dict[str, list[tuple[torch.Tensor, int]]] = {}
-    act_inplace: dict[str, bool] = {}
-    tracer = _FlowTracer({id(m.weight): n for n, m in convs.items()}, {})
+    read_by: dict[str, list[tuple[torch.Tensor, int]]] = {}
+    inplace: dict[str, bool] = {}
+    tracer = _FlowTracer({id(m.weight): n for n, m in layers.items()}, {})
 
-    def act_pre(name: str) -> Callable[..., None]:
-        return lambda _m, i: act_seen.setdefault(name, []).append((i[0], tracer.uses[id(i[0])]))
+    def pre(name: str) -> Callable[..., None]:
+        return lambda _m, i: read_by.setdefault(name, []).append((i[0], tracer.uses[id(i[0])]))
 
-    def act_post(name: str) -> Callable[..., None]:
-        return lambda _m, i, o: act_inplace.__setitem__(name, o is i[0])
+    def post(name: str) -> Callable[..., None]:
+        return lambda _m, i, o: inplace.__setitem__(name, o is i[0])
 
     handles = tuple(
         h
-        for name, m in acts.items()
-        for h in (m.register_forward_pre_hook(act_pre(name)), m.register_forward_hook(act_post(name)))
+        for name, m in readers.items()
+        for h in (m.register_forward_pre_hook(pre(name)), m.register_forward_hook(post(name)))
     )
-    calls, conv_out = _run_traced(call, tracer, convs, {**convs, **acts}, handles)
-    producer = {id(outs[0]): n for n, outs in conv_out.items() if calls[n] == 1 and len(outs) == 1}
+    calls, layer_out = _run_traced(call, tracer, layers, {**layers, **readers}, handles)
+    producer = {id(outs[0]): n for n, outs in layer_out.items() if calls[n] == 1 and len(outs) == 1}
     pairs = set()
-    for name, seen in act_seen.items():
+    for name, seen in read_by.items():
         if calls[name] != 1 or len(seen) != 1:
             continue
         tensor, uses_before = seen[0]
-        conv = producer.get(id(tensor))
-        ok = uses_before == 0 if act_inplace.get(name) else tracer.uses[id(tensor)] == 1
-        if conv is not None and ok:
-            pairs.add((conv, name))
+        layer = producer.get(id(tensor))
+        ok = uses_before == 0 if inplace.get(name) else tracer.uses[id(tensor)] == 1
+        if layer is not None and ok:
+            pairs.add((layer, name))
     return pairs
 
 
