@@ -205,7 +205,7 @@ class _FlowTracer(TorchFunctionMode):
         out = func(*args, **kwargs)
         if not _returns_tensor(out):
             return out
-        if func is F.dropout and out is args[0]:
+        if func is F.dropout and args and out is args[0]:
             return out  # dropout in eval mode hands its input on untouched: not a read
         for t in tree_flatten((args, kwargs))[0]:
             if isinstance(t, torch.Tensor):
