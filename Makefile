@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup lint format test test-all parity demo bench clean
+.PHONY: setup lint format test test-all parity demo bench bench-families clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,11 @@ demo: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks.run
+
+# The families after the seed ones (ViT, ConvNeXt, RegNet, EfficientNet, MobileNet): eval speed
+# against timm and the fraction of the fp32 / bf16 matmul peak (issues 13-15's targets).
+bench-families: setup
+	$(BIN)/python -m benchmarks.run --models families --sections eval,flops
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -67,10 +67,24 @@ DEFAULT_MODELS = (
     "xception71",
     "inception_v3",
 )
+FAMILY_MODELS = (  # issues 13-15: one or two of each family after the seed ones
+    "vit_small_patch16_224",
+    "vit_base_patch16_224",
+    "deit_base_distilled_patch16_224",
+    "convnext_tiny",
+    "convnext_small",
+    "regnety_032",
+    "regnety_040",
+    "efficientnet_b0",
+    "tf_efficientnetv2_s",
+    "mobilenetv3_large_100",
+    "mobilenetv4_conv_medium",
+)
+MODEL_GROUPS = {"seed": DEFAULT_MODELS, "families": FAMILY_MODELS}
 SECTIONS = ("eval", "latency", "compiled", "train", "memory", "create", "import", "flops", "accuracy")
 FOCUS = ("resnet50d", "cspdarknet53", "densenet121", "inception_v3")  # the issue's speed targets
 RESNET50_CLASS = ("resnet50", "resnet50d")
-VIT_TARGETS = ("vit_small_patch16_224", "vit_base_patch16_224", "deit_base_distilled_patch16_224")  # issue 13
+VIT_TARGETS = FAMILY_MODELS[:3]  # issue 13's matmul-peak targets
 PRETRAINED_TARGETS = ("resnet50", "resnet152")
 
 
@@ -961,7 +975,12 @@ def targets(
 # --- main ------------------------------------------------------------------------------------------
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
-    p.add_argument("--models", default=",".join(DEFAULT_MODELS), help="comma-separated model names")
+    p.add_argument(
+        "--models",
+        default="seed",
+        help="comma-separated model names and groups: 'seed' (the seed families' models, the "
+        f"default: {', '.join(DEFAULT_MODELS)}), 'families' (issues 13-15: {', '.join(FAMILY_MODELS)})",
+    )
     p.add_argument("--rounds", type=int, default=5, help="interleaved rounds per measurement (default 5)")
     p.add_argument("--iters", type=int, default=3, help="forward calls per eval measurement (default 3)")
     p.add_argument("--batch-size", type=int, default=8, help="eval batch (default 8)")
@@ -980,7 +999,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--markdown", metavar="PATH", help="also write the report to PATH")
     args = p.parse_args(argv)
-    args.models = [m for m in args.models.split(",") if m]
+    args.models = [n for m in args.models.split(",") if m for n in MODEL_GROUPS.get(m, (m,))]
     args.sections = [s for s in args.sections.split(",") if s]
     args.train_modes = [m for m in args.train_modes.split(",") if m]
     bad = [s for s in args.sections if s not in SECTIONS]
