@@ -395,7 +395,7 @@ def fold_layer_scales(model: nn.Module, example_input: torch.Tensor | None = Non
     float rounding), and one elementwise pass over the tokens goes. Found by tracing, as for
     :func:`fold_batch_norm`. Returns the ``(layer, scale)`` name pairs that were folded."""
     modules = dict(model.named_modules())
-    scales = {n: m for n, m in modules.items() if type(m) in (LayerScale, LayerScale2d)}
+    scales = {n: m for n, m in modules.items() if type(m) in _SCALE_AFTER.values()}
     if not scales:
         return []
     layers = {n: m for n, m in modules.items() if type(m) in _SCALE_AFTER}
@@ -444,7 +444,7 @@ class _Packed(nn.Module):
     _act: nn.Module | None
     _KEEP = 2
 
-    def __init__(self, layer: nn.Conv2d | nn.Linear, act: nn.Module | None) -> None:
+    def __init__(self, layer: nn.Conv2d | nn.Linear, act: nn.Module | None = None) -> None:
         super().__init__()
         self.weight = layer.weight
         self.bias = layer.bias
@@ -525,9 +525,6 @@ class PackedLinear(_Packed):
     every call; fp32 would otherwise copy the bias into the output before the matmul and run
     the activation as a separate pass (ViT-B: 10% of the time). oneDNN picks the layout for
     the number of rows, so a new row count packs again."""
-
-    def __init__(self, linear: nn.Linear, act: nn.Module | None = None) -> None:
-        super().__init__(linear, act)
 
     def _shape_key(self, x: torch.Tensor) -> Any:
         return x.numel() // x.shape[-1]
