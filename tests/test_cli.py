@@ -336,6 +336,37 @@ def test_benchmark(mode: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert r["peak_memory_mb"] > 0 and r["gflop_per_step"] > 0
 
 
+def test_flop_counts_include_the_cpus_fused_attention() -> None:
+    """torch's flop counter has no formula for the CPU's fused attention kernel: counted, its
+    forward equals the matmuls of the decomposed (MATH) attention, and its backward is five
+    matmuls of that size (flash attention recomputes the scores)."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from visionzoo.cli.benchmark import count_flops
+
+    model = visionzoo.create_model("test_vit", img_size=64)
+    x = torch.randn(2, 3, 64, 64)
+
+    def uncounted(train: bool) -> int:
+        model.train(train)
+        with FlopCounterMode(display=False) as counter:
+            if train:
+                model(x).sum().backward()
+            else:
+                with torch.inference_mode():
+                    model(x)
+        model.zero_grad(set_to_none=True)
+        return counter.get_total_flops()
+
+    with sdpa_kernel(SDPBackend.MATH):
+        decomposed = count_flops(model.eval(), x)
+    forward = count_flops(model.eval(), x)
+    attention = forward - uncounted(False)
+    assert forward == decomposed and attention > 0
+    assert count_flops(model.train(), x, train=True) - uncounted(True) == 3.5 * attention
+
+
 @pytest.mark.parametrize("fmt", ["exported-program", "onnx"])
 def test_export_runs_like_eager(
     fmt: str, run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
