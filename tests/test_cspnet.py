@@ -14,6 +14,7 @@ from timm_oracle import materialize_random, rel_err, timm_model
 from torch import nn
 
 import visionzoo
+from visionzoo import hub
 from visionzoo.builder import load_state_dict_into
 from visionzoo.layers import InPlaceABN2d, inplace_abn_kernel
 from visionzoo.models import cspnet
@@ -48,7 +49,7 @@ def test_family_lists_timm_names_and_the_iabn_twins() -> None:
 @pytest.mark.parametrize("name", sorted(IABN_TWINS))
 def test_iabn_pretrained_raises_naming_the_model(name: str) -> None:
     cfg = visionzoo.get_pretrained_cfg(name)
-    assert not cfg.has_weights and cfg.url in ("", None) and cfg.hf_hub_id is None
+    assert not hub.has_weights(cfg) and cfg.url in ("", None) and cfg.hf_hub_id is None
     assert not visionzoo.is_model_pretrained(name)
     with pytest.raises(Exception, match=name) as info:
         visionzoo.create_model(name, pretrained=True)

@@ -19,6 +19,7 @@ from timm_oracle import materialize_random, rel_err, timm_model
 from torch import nn
 
 import visionzoo
+from visionzoo import hub
 from visionzoo.builder import load_state_dict_into
 from visionzoo.models import densenet as dn
 from visionzoo.models import inception_v3 as iv3
@@ -171,7 +172,7 @@ def test_dropped_timm_names_have_no_weights(name: str) -> None:
     assert not visionzoo.is_model_pretrained(name)
     assert name not in visionzoo.list_models(pretrained=True)
     cfg = visionzoo.get_pretrained_cfg(name)
-    assert not cfg.url and cfg.hf_hub_id is None and not cfg.has_weights
+    assert not cfg.url and cfg.hf_hub_id is None and not hub.has_weights(cfg)
     with pytest.raises(visionzoo.UnknownModelError, match=rf"{name}\.untrained has no pretrained weights"):
         visionzoo.create_model(name, pretrained=True)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from visionzoo import hub
 from visionzoo.pretrained import NO_WEIGHTS, WEIGHT_CFG_BASE, as_pretrained_cfg, weight
 
 pytestmark = pytest.mark.contract
@@ -64,6 +65,6 @@ def test_no_weights_means_nothing_to_load() -> None:
     with pytest.raises(TypeError):
         NO_WEIGHTS["hf_hub_id"] = "timm/"  # type: ignore[index]  # shared by every table
     untrained = as_pretrained_cfg({**WEIGHT_CFG_BASE, **weight(NO_WEIGHTS, crop_pct=1.0)})
-    assert not untrained.has_weights
+    assert not hub.has_weights(untrained)
     assert untrained.crop_pct == 1.0
     assert as_pretrained_cfg({**WEIGHT_CFG_BASE, **weight()}).hf_hub_id == "timm/"

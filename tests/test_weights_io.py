@@ -319,7 +319,9 @@ def test_sources_table_names_real_fields_in_priority_order() -> None:
         assert {s.cfg_field, *s.extra_fields} <= fields
     from visionzoo.pretrained import SOURCE_KEYS
 
+    # the fields a saved config drops (declared beside the config) are the table's
     assert {"source", "state_dict", "file", "hf_hub_id", "hf_hub_filename", "url"} == SOURCE_KEYS
+    assert hub.source_fields() == SOURCE_KEYS
     # priority: the first source set is the one used
     cfg = PretrainedCfg(url="http://x/w.pth", hf_hub_id="org/repo", file="w.pth")
     assert hub.selected_source(cfg) is not None and hub.selected_source(cfg).name == "file"
@@ -345,9 +347,9 @@ def test_has_weights_prefixes_overlay_and_advice_follow_the_table(
         offline_example="'somewhere'",
     )
     monkeypatch.setattr(hub, "SOURCES", (by_name["state_dict"], by_name["hf-hub"], extra))
-    assert not PretrainedCfg(url="http://x/w.pth").has_weights  # url removed from the table
-    assert PretrainedCfg(license=str(folder)).has_weights
-    assert "license" in visionzoo.pretrained.SOURCE_KEYS and "url" not in visionzoo.pretrained.SOURCE_KEYS
+    assert not hub.has_weights(PretrainedCfg(url="http://x/w.pth"))  # url removed from the table
+    assert hub.has_weights(PretrainedCfg(license=str(folder)))
+    assert "license" in hub.source_fields() and "url" not in hub.source_fields()
     assert visionzoo.parse_model_name(f"test-dir:{folder}") == ("test-dir", str(folder))
     with pytest.raises(ValueError, match="unknown source 'local-dir:'; valid: hf-hub:, hf_hub:, test-dir:"):
         visionzoo.parse_model_name(f"local-dir:{folder}")  # removed from the table: not a name either

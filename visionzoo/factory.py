@@ -76,7 +76,7 @@ def safe_model_name(model_name: str, remove_source: bool = True) -> str:
 
 
 def _check_has_weights(cfg: PretrainedCfg) -> None:
-    if cfg.has_weights:
+    if hub.has_weights(cfg):
         return
     arch = cfg.architecture or ""
     tags = list_pretrained(arch) if arch else []

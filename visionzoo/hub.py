@@ -54,6 +54,7 @@ __all__ = [
     "WeightsUnavailable",
     "clean_state_dict",
     "download_url",
+    "has_weights",
     "hf_split",
     "is_offline",
     "load_checkpoint_file",
@@ -915,6 +916,13 @@ def _is_set(value: Any) -> bool:
 def selected_source(cfg: PretrainedCfg) -> WeightSource | None:
     """The source ``cfg`` loads from (the first in :data:`SOURCES` it sets), or ``None``."""
     return next((s for s in SOURCES if _is_set(getattr(cfg, s.cfg_field))), None)
+
+
+def has_weights(cfg: PretrainedCfg) -> bool:
+    """True when ``cfg`` sets a weight source (:data:`SOURCES`), so ``pretrained=True`` has
+    something to load. It lives with the table, not on the config, so that configs never look
+    up to the sources."""
+    return selected_source(cfg) is not None
 
 
 def overlay_cfg(cfg: PretrainedCfg, overlay: Mapping[str, Any] | None) -> PretrainedCfg:

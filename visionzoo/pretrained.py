@@ -28,6 +28,7 @@ __all__ = [
     "OPENAI_CLIP_MEAN",
     "OPENAI_CLIP_STD",
     "RWIGHTMAN_RELEASES",
+    "SOURCE_KEYS",
     "WEIGHT_CFG_BASE",
     "PretrainedCfg",
     "as_pretrained_cfg",
@@ -60,14 +61,10 @@ HUGGINGFACE_RELEASES = "https://github.com/huggingface/pytorch-image-models/rele
 _KEEP_NULL = frozenset({"pool_size", "first_conv", "classifier"})
 
 
-def __getattr__(name: str) -> Any:
-    # SOURCE_KEYS (fields that name where weights come from, not what they are) derive from the
-    # table of weight sources in hub.py, which imports this module: read it when asked for.
-    if name == "SOURCE_KEYS":
-        from .hub import source_fields
-
-        return source_fields()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# Fields that say where weights come from, not what they are (timm's ``remove_source`` set, plus
+# ``state_dict``): a saved config drops them. hub.SOURCES chooses among them; a test keeps the two
+# in step, so this module never looks up to the sources.
+SOURCE_KEYS = frozenset({"source", "state_dict", "file", "hf_hub_id", "hf_hub_filename", "url"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,7 +76,7 @@ class PretrainedCfg(Mapping):
     ImageNet results where there are any.
     """
 
-    # weight sources, by priority (hub.SOURCES): state_dict > file > hf_hub_id > url
+    # weight sources (SOURCE_KEYS), by priority (hub.SOURCES): state_dict > file > hf_hub_id > url
     url: str | None = None
     file: str | None = None
     state_dict: dict[str, Any] | None = None
@@ -122,13 +119,6 @@ class PretrainedCfg(Mapping):
     param_count: float | None = None
 
     @property
-    def has_weights(self) -> bool:
-        """True when a weight source (``hub.SOURCES``) is set."""
-        from .hub import selected_source
-
-        return selected_source(self) is not None
-
-    @property
     def name(self) -> str:
         """``arch.tag`` (or just ``arch`` for an untagged config)."""
         arch = self.architecture or ""
@@ -141,9 +131,7 @@ class PretrainedCfg(Mapping):
 
     def to_dict(self, *, remove_source: bool = False, remove_null: bool = True) -> dict[str, Any]:
         """A plain dict in timm's layout (None values dropped but for a few keys timm keeps)."""
-        from .hub import source_fields
-
-        skip = source_fields() if remove_source else frozenset()
+        skip = SOURCE_KEYS if remove_source else frozenset()
         out = {}
         for f in fields(self):
             value = getattr(self, f.name)

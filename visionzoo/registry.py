@@ -23,6 +23,7 @@ from typing import Any
 from torch import nn
 
 from .adapt import FilterFn
+from .hub import has_weights
 from .pretrained import WEIGHT_CFG_BASE, PretrainedCfg, as_pretrained_cfg, with_results
 from .variants import Pruned, Recipe, WhenPretrained
 
@@ -352,7 +353,7 @@ def _name_has_weights(name: str) -> bool:
     if not tags:
         return False
     cfg = tags.get(tag) if tag else next(iter(tags.values()))
-    return cfg is not None and cfg.has_weights
+    return cfg is not None and has_weights(cfg)
 
 
 def is_model_in_modules(model_name: str, module_names: str | Iterable[str]) -> bool:

@@ -44,6 +44,7 @@ def describe(name: str, *, img_size: int | None = None, num_classes: int | None 
     from .. import create_model
     from ..data import resolve_model_data_config
     from ..factory import parse_model_name
+    from ..hub import has_weights
     from ..pretrained import PretrainedCfg
     from ..registry import get_arch_pretrained_cfgs, is_model
 
@@ -87,7 +88,7 @@ def describe(name: str, *, img_size: int | None = None, num_classes: int | None 
         }
     if cfg.architecture and is_model(cfg.architecture):
         for key, wcfg in get_arch_pretrained_cfgs(cfg.architecture).items():
-            if not wcfg.has_weights:
+            if not has_weights(wcfg):
                 continue
             size = wcfg.test_input_size or wcfg.input_size
             info["weights"].append(

@@ -48,6 +48,7 @@ def _param_count(name: str) -> float:
 def collect(
     patterns: list[str], *, pretrained: bool, modules: list[str] | None, exclude: list[str] | None
 ) -> list[dict[str, Any]]:
+    from ..hub import has_weights as cfg_has_weights
     from ..registry import get_pretrained_cfg, list_models
 
     names = list_models(
@@ -56,7 +57,7 @@ def collect(
     rows = []
     for name in names:
         cfg = get_pretrained_cfg(name)
-        has_weights = cfg is not None and cfg.has_weights
+        has_weights = cfg is not None and cfg_has_weights(cfg)
         size = None
         if cfg is not None:
             size = (cfg.test_input_size or cfg.input_size)[-1] if has_weights else cfg.input_size[-1]
