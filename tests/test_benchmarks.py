@@ -16,18 +16,50 @@ def _line(lines: list[str], text: str) -> str:
     return line
 
 
-def test_vit_peak_targets_and_default_parity_are_marked() -> None:
+def test_peak_targets_are_judged_by_every_round() -> None:
     peaks = {"fp32": 400.0, "bf16": 2000.0}
     vit = ModelResult(
-        "vit_small_patch16_224", gflops_per_img=10.0, ips={"vz_opt_fp32": 33.0, "vz_opt_bf16": 100.0}
+        "vit_small_patch16_224",
+        gflops_per_img=10.0,
+        ips={"vz_opt_fp32": 33.0, "vz_opt_bf16": 100.0},
+        ips_range={"vz_opt_fp32": (32.5, 34.0), "vz_opt_bf16": (90.0, 165.0)},
     )
-    vit.eval_ratios["default"] = Ratio(0.99, 0.97, 1.02)  # rounds on both sides of 1
+    deit = ModelResult("deit_base_distilled_patch16_224", gflops_per_img=10.0, ips={"vz_opt_fp32": 31.0})
+    deit.ips_range["vz_opt_fp32"] = (30.0, 33.0)  # 75-82%: straddles 80%
+    lines = targets([vit, deit], None, peaks)
+    fp32 = _line(lines, "vit_small_patch16_224: optimised fp32")
+    assert fp32.startswith("- [met]") and "(got 82% (81-85%))" in fp32
+    assert _line(lines, "vit_small_patch16_224: optimised bf16").startswith("- [NOT met: not shown at 80%]")
+    assert _line(lines, "deit_base_distilled_patch16_224: optimised fp32").startswith(
+        "- [NOT met: not shown at 80%]"
+    )
+    assert _line(lines, "vit_base_patch16_224: optimised fp32").startswith("- [not measured]")
+
+
+def test_a_range_straddling_the_target_is_not_shown_not_parity() -> None:
+    straddles = ModelResult("vit_small_patch16_224")
+    straddles.eval_ratios["default"] = Ratio(1.01, 0.97, 1.02)  # median above 1, rounds on both sides
+    straddles.train_ratios["default"] = Ratio(0.99, 0.98, 1.03)
     slow = ModelResult("convnext_tiny")
     slow.eval_ratios["default"] = Ratio(0.95, 0.93, 0.97)
-    lines = targets([vit, slow], None, peaks)
-    assert _line(lines, "vit_small_patch16_224: optimised fp32").startswith("- [met]")  # 330 of 400
-    assert "(got 82%)" in _line(lines, "vit_small_patch16_224: optimised fp32")
-    assert _line(lines, "vit_small_patch16_224: optimised bf16").startswith("- [NOT met]")  # 1000 of 2000
-    assert _line(lines, "vit_base_patch16_224: optimised fp32").startswith("- [not measured]")
-    assert _line(lines, "vit_small_patch16_224: default eval").startswith("- [parity within noise]")
+    fast = ModelResult("regnety_032")
+    fast.eval_ratios["default"] = Ratio(1.02, 1.00, 1.05)  # every round at least timm's
+    lines = targets([straddles, slow, fast], {"visionzoo": [1.2, 1.0], "torch": [1.0, 1.0]}, {})
+    line = _line(lines, "vit_small_patch16_224: default eval")
+    assert line.startswith("- [NOT met: not shown faster]") and "(got 1.01 (0.97-1.02))" in line
+    assert _line(lines, "vit_small_patch16_224: default train").startswith("- [NOT met: not shown faster]")
     assert _line(lines, "convnext_tiny: default eval").startswith("- [NOT met]")
+    assert _line(lines, "regnety_032: default eval").startswith("- [met]")
+    assert _line(lines, "import visionzoo").startswith("- [NOT met: not shown <= 1.1x]")  # 1.00-1.20
+
+
+def test_memory_passes_only_at_or_below_timms() -> None:
+    over = ModelResult("resnet50")
+    over.memory["default"] = {"visionzoo": 909.5, "timm": 908.6}  # 0.1% more: once passed as 1.001
+    over.memory["default (peak RSS)"] = {"visionzoo": 1.0, "timm": 2.0}  # RSS is no target
+    equal = ModelResult("resnet152")
+    equal.memory["default"] = {"visionzoo": 1873.0, "timm": 1873.0}
+    lines = targets([over, equal], None, {})
+    line = _line(lines, "resnet50: peak training memory")
+    assert line.startswith("- [NOT met]") and "(got 1.0010: 909.5 / 908.6 MB)" in line
+    assert _line(lines, "resnet152: peak training memory").startswith("- [met]")
