@@ -1,9 +1,12 @@
-"""timm as a test oracle: build timm's model without paying for its init, and fill every
-parameter and buffer with random values so that zero-initialised branches count too."""
+"""timm as a test oracle: build timm's model without paying for its init, fill every parameter and
+buffer with random values so that zero-initialised branches count too, and pair it with ours holding
+the same weights (:func:`paired`, :func:`paired_classes`: the one way the tests do that)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -70,6 +73,55 @@ def timm_model(name: str, **kwargs) -> nn.Module:
     return materialize_random(timm_on_meta(name, **kwargs))
 
 
+def paired(name: str, /, **kwargs: Any) -> tuple[nn.Module, nn.Module]:
+    """(ours, timm's) ``name`` built with ``kwargs``, holding the same random weights, in eval mode.
+
+    timm's model gets :func:`materialize_random` weights; ours, built on the meta device, takes its
+    state dict with ``strict=True``: the keys and shapes must be timm's for the pair to exist."""
+    import visionzoo
+    from visionzoo.builder import load_state_dict_into
+
+    theirs = timm_model(name, **kwargs)
+    ours = visionzoo.create_model(name, device="meta", **kwargs)
+    load_state_dict_into(ours, theirs.state_dict(), strict=True)
+    return ours.eval(), theirs
+
+
+def paired_classes(
+    ours_cls: Callable[..., nn.Module],
+    theirs_cls: Callable[..., nn.Module],
+    /,
+    *,
+    theirs_kwargs: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> tuple[nn.Module, nn.Module]:
+    """(ours, timm's) model classes built from ``kwargs`` (timm's from ``theirs_kwargs`` where its
+    layer classes differ), with the same random weights, in eval mode: the options a family has
+    that no registered name sets."""
+    with torch.device("meta"), _NoInitOnMeta():
+        theirs = materialize_random(theirs_cls(**(kwargs if theirs_kwargs is None else theirs_kwargs)))
+    ours = ours_cls(**kwargs)
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    return ours.eval(), theirs
+
+
 def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
     """Max abs difference relative to the reference's max magnitude."""
     return float((a - b).abs().max() / b.abs().max().clamp_min(1e-12))
+
+
+def assert_pair_matches(ours: nn.Module, theirs: nn.Module, x: torch.Tensor, *, tol: float = 1e-4) -> None:
+    """A :func:`paired` pair computes the same features, logits, pre-logits and intermediates on
+    ``x`` (to ``tol`` relative), with the same feature levels and widths."""
+    with torch.no_grad():
+        assert rel_err(ours.forward_features(x), theirs.forward_features(x)) < tol
+        assert rel_err(ours(x), theirs(x)) < tol
+        pre_a = ours.forward_head(ours.forward_features(x), pre_logits=True)
+        pre_b = theirs.forward_head(theirs.forward_features(x), pre_logits=True)
+        assert rel_err(pre_a, pre_b) < tol
+        _, ints_a = ours.forward_intermediates(x)
+        _, ints_b = theirs.forward_intermediates(x)
+    assert len(ints_a) == len(ints_b) == len(ours.feature_info)
+    assert all(rel_err(a, b) < tol for a, b in zip(ints_a, ints_b))
+    assert ours.feature_info == theirs.feature_info
+    assert (ours.num_features, ours.head_hidden_size) == (theirs.num_features, theirs.head_hidden_size)
