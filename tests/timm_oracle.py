@@ -99,7 +99,8 @@ def paired_classes(
     layer classes differ), with the same random weights, in eval mode: the options a family has
     that no registered name sets."""
     with torch.device("meta"), _NoInitOnMeta():
-        theirs = materialize_random(theirs_cls(**(kwargs if theirs_kwargs is None else theirs_kwargs)))
+        theirs = theirs_cls(**(kwargs if theirs_kwargs is None else theirs_kwargs))
+    materialize_random(theirs)
     ours = ours_cls(**kwargs)
     ours.load_state_dict(theirs.state_dict(), strict=True)
     return ours.eval(), theirs

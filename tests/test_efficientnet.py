@@ -1,8 +1,9 @@
-"""The efficientnet / mobilenetv3 families' own parts: the block-string decoder and depth / width
-scaling, TensorFlow "same" padding against an explicit reference, parity with timm for one small
-model per block type, and the checkpoint layouts timm's builders accept for these families.
+"""EfficientNet's own parts, and those of the builder it shares with MobileNetV3: the block-string
+decoder and depth / width scaling, TensorFlow "same" padding against an explicit reference, parity
+with timm for the block types and options the family sample (tests/sampling.py) does not reach, and
+the checkpoint layouts timm's builders accept.
 
-Generic behaviour (every name's outputs, configs, features, pruning...) is the shared suites'.
+Generic behaviour (the sampled names' outputs, configs, features, pruning...) is the shared suites'.
 """
 
 from __future__ import annotations
@@ -14,18 +15,17 @@ from functools import partial
 import pytest
 import torch
 import torch.nn.functional as F
-from timm_oracle import materialize_random, rel_err, timm, timm_model
+from timm_oracle import materialize_random, paired, paired_classes, rel_err, timm, timm_model
 from torch import nn
 
 import visionzoo
-from visionzoo.builder import load_checkpoint, load_state_dict_into
+from visionzoo.builder import load_checkpoint
 from visionzoo.layers import Conv2dSame, create_conv2d
 from visionzoo.layers.cond_conv2d import CondConv2d
 from visionzoo.layers.helpers import same_pad_amount
 from visionzoo.layers.mixed_conv2d import MixedConv2d
 from visionzoo.models._efficientnet_builder import decode_arch_def, decode_block_str, round_channels
 from visionzoo.models.efficientnet import EfficientNet
-from visionzoo.models.mobilenetv3 import MobileNetV3
 
 pytestmark = pytest.mark.family
 
@@ -333,6 +333,9 @@ def test_same_padding_exports_to_onnx(tmp_path: object) -> None:
 
 
 # --- parity with timm, one small model per block type ----------------------------------------------
+# one small model per block type or option the family sample lacks (the sampled names, EvoNorm and
+# channel LayerNorm ones included, are compared by test_parity.py), at odd and even sides: TF
+# "same" padding is dynamic
 PARITY = [
     "efficientnet_b0",  # ds + ir with SE (swish)
     "tf_efficientnet_b0",  # TF same padding, BN eps 1e-3
@@ -340,20 +343,12 @@ PARITY = [
     "tf_efficientnet_cc_b0_4e",  # CondConv experts + same padding
     "tf_efficientnet_es",  # edge residual (er) with a forced input width
     "lcnet_050",  # dsa + hard-swish, hard-sigmoid SE
-    "mobilenetv3_small_050",  # MobileNetV3 efficient head, fixed stem
-    "mobilenetv4_conv_small",  # cn + uir (ExtraDW / IR / ConvNeXt-like), head norm
-    "mobilenetv4_hybrid_medium",  # multi-query attention with strided keys / values, layer scale
-    "test_efficientnet_evos",  # EvoNorm-S0 in place of BN+act
-    "test_efficientnet_ln",  # channel LayerNorm
 ]
 
 
 @pytest.mark.parametrize("name", PARITY)
 def test_outputs_match_timm(name: str) -> None:
-    theirs = timm_model(name)
-    ours = visionzoo.create_model(name, device="meta")
-    load_state_dict_into(ours, theirs.state_dict(), strict=True)
-    ours.eval()
+    ours, theirs = paired(name)
     x = torch.randn(2, 3, 67, 66)  # odd and even sides: dynamic same padding on both
     with torch.no_grad():
         assert rel_err(ours(x), theirs(x)) < TOL
@@ -375,25 +370,23 @@ def test_space_to_depth_and_global_context_match_timm() -> None:
     ]
     for arch, ours_kw, theirs_kw in cases:
         strings = [list(stage) for stage in arch]
-        with torch.device("meta"):
-            theirs = TimmEfficientNet(
-                timm_decode(strings, 0.3), round_chs_fn=partial(round_channels, multiplier=0.25), **theirs_kw
-            )
-        theirs = materialize_random(theirs)
-        ours = EfficientNet(arch, channel_multiplier=0.25, depth_multiplier=0.3, **ours_kw).eval()
-        ours.load_state_dict(theirs.state_dict(), strict=True)
+        ours, theirs = paired_classes(
+            partial(EfficientNet, arch, channel_multiplier=0.25, depth_multiplier=0.3, **ours_kw),
+            partial(
+                TimmEfficientNet,
+                timm_decode(strings, 0.3),
+                round_chs_fn=partial(round_channels, multiplier=0.25),
+                **theirs_kw,
+            ),
+        )
         x = torch.randn(2, 3, 64, 64)
         with torch.no_grad():
             assert rel_err(ours(x), theirs(x)) < TOL
 
 
-@pytest.mark.parametrize("name", ["efficientnet_b0", "mobilenetv3_large_100"])
-def test_expansion_features_match_timm(name: str) -> None:
+def test_expansion_features_match_timm() -> None:
     """``feature_location='expansion'`` taps the expanded width inside each stage's last block."""
-    theirs = timm_model(name, features_only=True, feature_location="expansion")
-    ours = visionzoo.create_model(name, features_only=True, feature_location="expansion", device="meta")
-    load_state_dict_into(ours, theirs.state_dict(), strict=True)
-    ours.eval()
+    ours, theirs = paired("efficientnet_b0", features_only=True, feature_location="expansion")
     assert ours.feature_info.channels() == theirs.feature_info.channels()
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
@@ -402,11 +395,11 @@ def test_expansion_features_match_timm(name: str) -> None:
 
 
 # --- checkpoint layouts -------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["tf_efficientnet_b0", "mobilenetv4_conv_small"])
-def test_timm_checkpoints_load_into_backbones(name: str, tmp_path: object) -> None:
+def test_timm_checkpoints_load_into_backbones(tmp_path: object) -> None:
     """A full timm checkpoint builds our features_only model (the head is left out); a file saved
-    from timm's features_only model (EfficientNetFeatures / MobileNetV3Features: no head) loads
-    into ours strictly and gives the same features."""
+    from timm's features_only model (EfficientNetFeatures: no head) loads into ours strictly and
+    gives the same features."""
+    name = "tf_efficientnet_b0"
     full, theirs = timm_model(name), timm_model(name, features_only=True)
     x = torch.randn(1, 3, 64, 64)
     path = f"{tmp_path}/full.pth"
@@ -425,20 +418,6 @@ def test_timm_checkpoints_load_into_backbones(name: str, tmp_path: object) -> No
     with torch.no_grad():
         for a, b in zip(ours(x), theirs(x), strict=True):
             assert rel_err(a, b) < TOL
-
-
-def test_mobilenetv3_head_follows_pooling() -> None:
-    """The head conv is sized for the pooled width: keeping the pooling keeps it, a wider
-    pooling replaces the head."""
-    model = MobileNetV3(visionzoo.models.mobilenetv3._SMALL, num_features=64).eval()
-    x = torch.randn(2, 3, 64, 64)
-    model.reset_classifier(5)
-    assert model.conv_head.in_channels == model.num_features and model(x).shape == (2, 5)
-    model.reset_classifier(3, "catavgmax")
-    assert isinstance(model.conv_head, nn.Identity) and model.head_hidden_size == 2 * model.num_features
-    assert model(x).shape == (2, 3)
-    with pytest.raises(ValueError, match="num_classes must be an int >= 0, got -1"):
-        model.reset_classifier(-1)
 
 
 def test_optimize_folds_norms_after_mixed_kernel_convs() -> None:

@@ -1,0 +1,86 @@
+"""MobileNetV3 / V4's own parts: parity with timm for the block types and options the family sample
+(tests/sampling.py) does not reach, expansion-level features, the checkpoint layouts timm's
+builder accepts, and the head that follows the pooling.
+
+The block-string decoder and TF "same" padding it shares with EfficientNet: test_efficientnet.py.
+Generic behaviour (the sampled names' outputs, configs, features, pruning...) is the shared suites'.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from timm_oracle import paired, rel_err, timm_model
+from torch import nn
+
+import visionzoo
+from visionzoo.builder import load_checkpoint
+from visionzoo.models.mobilenetv3 import MobileNetV3
+
+pytestmark = pytest.mark.family
+
+TOL = 1e-4
+
+# one small model per block type the family sample lacks (mobilenetv3_small_050 and the smallest
+# MobileNetV4s are compared by test_parity.py), at odd and even sides
+PARITY = [
+    "mobilenetv4_conv_small",  # cn + uir (ExtraDW / IR / ConvNeXt-like), head norm
+    "mobilenetv4_hybrid_medium",  # multi-query attention with strided keys / values, layer scale
+]
+
+
+@pytest.mark.parametrize("name", PARITY)
+def test_outputs_match_timm(name: str) -> None:
+    ours, theirs = paired(name)
+    x = torch.randn(2, 3, 67, 66)
+    with torch.no_grad():
+        assert rel_err(ours(x), theirs(x)) < TOL
+
+
+def test_expansion_features_match_timm() -> None:
+    """``feature_location='expansion'`` taps the expanded width inside each stage's last block."""
+    ours, theirs = paired("mobilenetv3_large_100", features_only=True, feature_location="expansion")
+    assert ours.feature_info.channels() == theirs.feature_info.channels()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        for a, b in zip(ours(x), theirs(x), strict=True):
+            assert rel_err(a, b) < TOL
+
+
+def test_timm_checkpoints_load_into_backbones(tmp_path: object) -> None:
+    """A full timm checkpoint builds our features_only model (the head is left out); a file saved
+    from timm's features_only model (MobileNetV3Features: no head) loads into ours strictly and
+    gives the same features."""
+    name = "mobilenetv4_conv_small"
+    full, theirs = timm_model(name), timm_model(name, features_only=True)
+    x = torch.randn(1, 3, 64, 64)
+    path = f"{tmp_path}/full.pth"
+    torch.save(full.state_dict(), path)
+    ours = visionzoo.create_model(
+        name, pretrained=True, features_only=True, pretrained_cfg_overlay=dict(file=path)
+    )
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert all(torch.equal(v, full.state_dict()[k]) for k, v in ours.state_dict().items())
+
+    path = f"{tmp_path}/backbone.pth"
+    torch.save(theirs.state_dict(), path)
+    ours = visionzoo.create_model(name, features_only=True)
+    load_checkpoint(ours, path)
+    ours.eval()
+    with torch.no_grad():
+        for a, b in zip(ours(x), theirs(x), strict=True):
+            assert rel_err(a, b) < TOL
+
+
+def test_mobilenetv3_head_follows_pooling() -> None:
+    """The head conv is sized for the pooled width: keeping the pooling keeps it, a wider
+    pooling replaces the head."""
+    model = MobileNetV3(visionzoo.models.mobilenetv3._SMALL, num_features=64).eval()
+    x = torch.randn(2, 3, 64, 64)
+    model.reset_classifier(5)
+    assert model.conv_head.in_channels == model.num_features and model(x).shape == (2, 5)
+    model.reset_classifier(3, "catavgmax")
+    assert isinstance(model.conv_head, nn.Identity) and model.head_hidden_size == 2 * model.num_features
+    assert model(x).shape == (2, 3)
+    with pytest.raises(ValueError, match="num_classes must be an int >= 0, got -1"):
+        model.reset_classifier(-1)
