@@ -7,7 +7,8 @@ Every model lists its taps in ``feature_info`` (channels, reduction, module name
 * :class:`FeatureHookNet` taps with forward hooks, for taps nested inside blocks;
 * :class:`FeatureGraphNet` cuts the model's FX graph after the last tap (``feature_cls='fx'``);
 * :class:`FeatureGetterNet` calls ``forward_intermediates`` (token models);
-* :func:`run_trunk` does the same walk for ``forward_intermediates``.
+* :class:`Trunk` declares a model's stem, stages and post modules; :func:`walk_trunk` walks
+  them once for ``forward_features`` and ``forward_intermediates``, :func:`prune_trunk` cuts them.
 
 Module names inside the wrappers follow timm's (``stages.0`` flattened to ``stages_0``), so a
 timm ``features_only`` checkpoint loads into ours unchanged.
@@ -16,9 +17,11 @@ timm ``features_only`` checkpoint loads into ours unchanged.
 from __future__ import annotations
 
 import copy
+import re
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -33,10 +36,14 @@ __all__ = [
     "FeatureHookNet",
     "FeatureInfo",
     "FeatureListNet",
+    "Trunk",
     "feature_take_indices",
     "normalize_out_indices",
-    "run_trunk",
+    "prune_post",
+    "prune_trunk",
     "trunk_modules",
+    "trunk_units",
+    "walk_trunk",
 ]
 
 
@@ -235,40 +242,187 @@ def _run(module: nn.Module, x: Any, use_checkpoint: bool) -> Any:
     return module(x)
 
 
-def run_trunk(
-    model: nn.Module,
-    x: torch.Tensor,
-    indices: Sequence[int],
-    *,
-    exclude: Iterable[str],
-    stop_early: bool = False,
-    grad_checkpointing: bool = False,
-) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """Run ``model``'s trunk (children minus ``exclude``) and collect the features at ``indices``.
+@dataclass(frozen=True)
+class Trunk:
+    """A model's trunk as data: what runs, in order, for the contract's one walk.
 
-    A tap that is a trunk child is read off directly; a tap nested deeper is read with a hook.
-    Returns ``(final output, intermediates in forward order)``.
+    Names are module paths; ``"name.*"`` stands for the children of ``name`` (an
+    ``nn.Sequential``), ``"name*"`` for the top-level children ``name1``, ``name2``... Each is a
+    unit of the walk: a feature tap that is a unit is read off directly, one nested inside a unit
+    with a hook, and an early stop or a pruning cut ends after the unit holding the last tap.
+
+    Attributes:
+        stem: the first units (never checkpointed).
+        stages: the units after the stem. Empty with an empty ``stem``: every top-level child
+            that is not in the model's ``head_names`` or ``post``.
+        post: run only once every unit ran: a final norm / conv of the final output, not of a
+            feature level.
+        blocks: what runs in order inside a stage, for per-block checkpointing: ``"*"`` its
+            children, ``"blocks.*"`` those of its ``blocks``, a plain name that module.
+        checkpoint: the recompute unit with gradient checkpointing: ``"block"``, ``"stage"``, or
+            ``"none"`` (the family checkpoints inside its own blocks).
+        prune_post: what removes ``post`` (besides cutting stages): ``"norm"`` (``prune_norm``),
+            ``"head"`` (``prune_head``, for a post that widens the features for the head). A
+            post without parameters (an activation) goes only with a cut, as in timm.
+        norm_last: ``forward_intermediates(norm=True)`` applies ``post`` to the last stage's
+            map (timm's final norm, which belongs to the last stage).
     """
-    info = _info_list(model)
-    taps = [info[i] for i in sorted(indices)]
-    trunk = trunk_modules(model, exclude=exclude)
-    direct = {t["module"] for t in taps if t.get("hook_type") is None} & {n for _, n, _ in trunk}
+
+    stem: tuple[str, ...] = ()
+    stages: tuple[str, ...] = ()
+    post: tuple[str, ...] = ()
+    blocks: tuple[str, ...] = ("*",)
+    checkpoint: str = "stage"
+    prune_post: tuple[str, ...] = ("norm",)
+    norm_last: bool = False
+
+    def __post_init__(self) -> None:
+        if self.checkpoint not in ("block", "stage", "none"):
+            raise ValueError(f"Trunk.checkpoint must be 'block', 'stage' or 'none', got {self.checkpoint!r}")
+        bad = [p for p in self.prune_post if p not in ("norm", "head")]
+        if bad:
+            raise ValueError(f"Trunk.prune_post entries must be 'norm' or 'head', got {bad!r}")
+
+
+def _expand(model: nn.Module, spec: str) -> list[tuple[str, nn.Module]]:
+    if spec.endswith(".*"):
+        parent = spec[:-2]
+        return [(f"{parent}.{n}", m) for n, m in model.get_submodule(parent).named_children()]
+    if spec.endswith("*"):
+        numbered = re.compile(re.escape(spec[:-1]) + r"\d+")
+        return [(n, m) for n, m in model.named_children() if numbered.fullmatch(n)]
+    return [(spec, model.get_submodule(spec))]
+
+
+def trunk_units(model: nn.Module, trunk: Trunk) -> tuple[list[tuple[str, nn.Module]], int]:
+    """``([(path, module) per unit], number of stem units)`` of ``model`` as it is now (pruned
+    or not)."""
+    if not trunk.stem and not trunk.stages:
+        skip = set(getattr(model, "head_names", ())) | set(trunk.post)
+        return [(n, m) for n, m in model.named_children() if n not in skip], 0
+    stem = [unit for spec in trunk.stem for unit in _expand(model, spec)]
+    return stem + [unit for spec in trunk.stages for unit in _expand(model, spec)], len(stem)
+
+
+def _stage_blocks(stage: nn.Module, trunk: Trunk) -> list[nn.Module]:
+    out: list[nn.Module] = []
+    for spec in trunk.blocks:
+        if spec == "*":
+            out.extend(stage.children())
+        elif spec.endswith(".*"):
+            out.extend(stage.get_submodule(spec[:-2]).children())
+        else:
+            out.append(stage.get_submodule(spec))
+    return out
+
+
+def _owner_unit(paths: Sequence[str], tap: str, model: nn.Module) -> int:
+    for i, path in enumerate(paths):
+        if _owner(path, tap):
+            return i
+    raise ValueError(
+        f"feature tap {tap!r} is in no unit of {type(model).__name__}'s trunk (pruned away by "
+        "prune_intermediate_layers?); ask for the levels it kept"
+    )
+
+
+def walk_trunk(
+    model: nn.Module,
+    trunk: Trunk,
+    x: torch.Tensor,
+    taps: Sequence[dict[str, Any]] = (),
+    *,
+    stop_early: bool = False,
+    checkpointing: bool = False,
+    norm: bool = False,
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Run ``model``'s trunk once: stem, stages, then ``post`` if every unit ran.
+
+    Args:
+        taps: ``feature_info`` entries to collect, in forward order.
+        stop_early: end after the unit holding the last tap (``post`` is then skipped unless
+            that unit is the last).
+        checkpointing: recompute each stage (or block, per ``trunk.checkpoint``) in backward.
+        norm: with ``trunk.norm_last``, apply ``post`` to a tap of the last unit.
+
+    Returns:
+        ``(output, [tapped maps in ``taps`` order])``.
+    """
+    units, num_stem = trunk_units(model, trunk)
+    paths = [p for p, _ in units]
+    end = len(units) - 1
+    if taps:
+        owners = [_owner_unit(paths, t["module"], model) for t in taps]
+        end = owners[-1] if stop_early else end
+    direct = {t["module"] for t in taps if t.get("hook_type") is None and t["module"] in paths}
     nested = [t for t in taps if t["module"] not in direct]
-    hooks = _Taps(model, nested, [t["module"] for t in nested])
     found: dict[str, torch.Tensor] = {}
-    last_tap = taps[-1]["module"]
-    with hooks.attached(model) as hooked:
-        for i, (_, dotted, module) in enumerate(trunk):
-            x = _run(module, x, grad_checkpointing and i > 0)
-            if dotted in direct:
-                found[dotted] = x
-            if stop_early and _owner(dotted, last_tap):
-                break
+    ckpt = checkpointing and trunk.checkpoint != "none"
+    with ExitStack() as stack:
+        hooks = _Taps(model, nested, [t["module"] for t in nested]) if nested else None
+        hooked = stack.enter_context(hooks.attached(model)) if hooks is not None else {}
+        for i, (path, module) in enumerate(units[: end + 1]):
+            if not ckpt or i < num_stem:
+                x = module(x)
+            elif trunk.checkpoint == "block":
+                for block in _stage_blocks(module, trunk) or [module]:
+                    x = _run(block, x, True)
+            else:
+                x = _run(module, x, True)
+            if path in direct:
+                found[path] = x
     found.update(hooked)
+    complete = end == len(units) - 1
+    if complete:
+        for name in trunk.post:
+            post = model.get_submodule(name)
+            x = post(x)
+            if norm and trunk.norm_last and paths and paths[-1] in found:
+                found[paths[-1]] = post(found[paths[-1]])
     missing = [t["module"] for t in taps if t["module"] not in found]
     if missing:
         raise RuntimeError(f"feature taps {missing} were not reached in {type(model).__name__}")
     return x, [found[t["module"]] for t in taps]
+
+
+def prune_trunk(model: nn.Module, trunk: Trunk, last_tap: str) -> None:
+    """Drop the units after the one holding ``last_tap``: a ``"name.*"`` container is sliced,
+    another unit becomes an empty ``nn.Sequential`` / ``nn.Identity`` (no parameters, no keys)."""
+    units, _ = trunk_units(model, trunk)
+    paths = [p for p, _ in units]
+    owner = _owner_unit(paths, last_tap, model)
+    specs = [s for s in (*trunk.stem, *trunk.stages) if s.endswith(".*")]
+    for path, module in units[owner + 1 :]:
+        if not any(path.startswith(s[:-1]) for s in specs):
+            _set(model, path, nn.Sequential() if isinstance(module, nn.Sequential) else nn.Identity())
+    for spec in specs:
+        parent = spec[:-2]
+        kept = sum(1 for p in paths[: owner + 1] if p.startswith(spec[:-1]))
+        container = model.get_submodule(parent)
+        if kept < len(container):
+            _set(model, parent, container[:kept])
+
+
+def prune_post(
+    model: nn.Module, trunk: Trunk, *, truncated: bool, prune_norm: bool, prune_head: bool
+) -> bool:
+    """Replace ``trunk.post`` with ``nn.Identity`` after a cut, or as ``prune_post`` says.
+    Returns whether a post module with parameters went (the features may be narrower now)."""
+    removed = False
+    asked = {"norm": prune_norm, "head": prune_head}
+    wanted = any(asked[p] for p in trunk.prune_post)
+    for name in trunk.post:
+        post = model.get_submodule(name)
+        has_params = any(True for _ in post.parameters())
+        if truncated or (wanted and has_params):
+            _set(model, name, nn.Identity())
+            removed = removed or has_params
+    return removed
+
+
+def _set(model: nn.Module, path: str, module: nn.Module) -> None:
+    parent, _, name = path.rpartition(".")
+    setattr(model.get_submodule(parent) if parent else model, name, module)
 
 
 class FeatureDictNet(nn.ModuleDict):

@@ -1,8 +1,9 @@
 """The model contract: what every visionzoo model offers, implemented once.
 
-A family subclasses :class:`VisionModel`, builds its trunk and head in ``__init__`` and
-implements ``forward_features``. Classification head handling, ``forward_intermediates``,
-gradient checkpointing switches and config access come from here, with the module helpers
+A family subclasses :class:`VisionModel`, builds its trunk and head in ``__init__`` and declares
+the trunk as data (:class:`~visionzoo.features.Trunk`: stem, stages, post modules). The walk over
+it (``forward_features``, ``forward_intermediates``, checkpointing, pruning), head handling and
+config access come from here, with the module helpers
 families (and code written for timm) call: ``checkpoint_seq``, ``named_apply``, ``named_modules``,
 ``model_parameters``.
 """
@@ -17,13 +18,14 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from .features import feature_take_indices, run_trunk, trunk_modules
+from .features import Trunk, feature_take_indices, prune_post, prune_trunk, walk_trunk
 from .layers.classifier import ClassifierHead, create_classifier
 from .layers.token_pool import TOKEN_POOL_TYPES, global_pool_nlc
 from .pretrained import PretrainedCfg
 
 __all__ = [
     "TokenModel",
+    "Trunk",
     "VisionModel",
     "checkpoint_seq",
     "model_in_chans",
@@ -179,10 +181,15 @@ class VisionModel(nn.Module):
         drop_rate: dropout before the classifier.
 
     Class attributes:
+        trunk: the trunk as data (see :class:`~visionzoo.features.Trunk`); the default walks the
+            top-level children that are not in ``head_names``, in order.
         classifier_name: attribute path of the classifier (``"fc"``, ``"head.fc"``...).
         head_names: top-level children that belong to the head, not the trunk.
     """
 
+    trunk: ClassVar[Trunk] = Trunk()
+    # NOTE: TorchScript reads ``head_names`` in the scripted ``forward_features``
+    __constants__ = ["head_names"]
     classifier_name: ClassVar[str] = "fc"
     # constructor options that a features_only backbone cannot honour (the builder refuses them)
     features_only_excludes: ClassVar[tuple[str, ...]] = ()
@@ -285,8 +292,16 @@ class VisionModel(nn.Module):
 
     # --- trunk ---------------------------------------------------------------------------------
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, in_chans, H, W)`` -> ``(B, num_features, H / r, W / r)`` (unpooled)."""
-        raise NotImplementedError
+        """``(B, in_chans, H, W)`` -> ``(B, num_features, H / r, W / r)`` (unpooled): the trunk."""
+        if torch.jit.is_scripting():
+            # NOTE: TorchScript cannot walk modules by computed names; it unrolls this loop over
+            # the children, which are registered in trunk order (the head's come last)
+            for name, module in self.named_children():
+                if name not in self.head_names:
+                    x = module(x)
+            return x
+        else:
+            return walk_trunk(self, self.trunk, x, checkpointing=self._checkpointing())[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
@@ -307,7 +322,8 @@ class VisionModel(nn.Module):
             x: input ``(B, C, H, W)``.
             indices: feature levels (see ``feature_info``): None for all, an int ``n`` for the last
                 ``n``, or a sequence (negative counts from the end).
-            norm: accepted for API compatibility; CNN families have no final norm to apply.
+            norm: apply the final norm to the last stage's map, where the trunk has one that
+                belongs to that stage (``Trunk.norm_last``, as in timm).
             stop_early: stop after the last requested level (the final output is then partial).
             output_fmt: only ``"NCHW"``.
             intermediates_only: return just the list of feature maps.
@@ -318,25 +334,19 @@ class VisionModel(nn.Module):
         if output_fmt != "NCHW":
             raise ValueError(f"output_fmt={output_fmt!r} is not supported; use 'NCHW'")
         take, _ = feature_take_indices(len(self.feature_info), indices)
-        x, intermediates = self._intermediates(x, take, stop_early=stop_early or intermediates_only)
+        x, intermediates = self._intermediates(
+            x, take, stop_early=stop_early or intermediates_only, norm=norm
+        )
         return intermediates if intermediates_only else (x, intermediates)
 
     def _intermediates(
-        self, x: torch.Tensor, take: list[int], *, stop_early: bool
+        self, x: torch.Tensor, take: list[int], *, stop_early: bool, norm: bool = False
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Run the trunk, collecting the feature levels ``take`` in forward order.
-
-        The default runs the top-level children (minus ``head_names``) in order and reads the
-        ``feature_info`` taps; a family whose ``forward_features`` is not that sequential run
-        overrides this (not ``forward_intermediates``).
-        """
-        return run_trunk(
-            self,
-            x,
-            take,
-            exclude=self.head_names,
-            stop_early=stop_early,
-            grad_checkpointing=self.grad_checkpointing and self.training,
+        """Walk the trunk, collecting the feature levels ``take`` (in forward order). A family
+        whose trunk is not a sequence overrides this step."""
+        taps = [self.feature_info[i] for i in sorted(take)]
+        return walk_trunk(
+            self, self.trunk, x, taps, stop_early=stop_early, checkpointing=self._checkpointing(), norm=norm
         )
 
     def prune_intermediate_layers(
@@ -347,32 +357,37 @@ class VisionModel(nn.Module):
     ) -> list[int]:
         """Drop the trunk after the last of ``indices`` (and the head), for a lean backbone.
 
-        With ``prune_head``, or when the trunk was cut short, the classifier goes too and the
-        model returns the last kept feature map.
+        The post modules go with a cut, and with ``prune_norm`` / ``prune_head`` as the trunk
+        says; with ``prune_head``, or after a cut, the classifier goes too and the model
+        returns the last kept feature map.
 
         Returns:
             The absolute feature indices kept, for ``forward_intermediates``.
         """
         take, max_index = feature_take_indices(len(self.feature_info), indices)
         truncated = max_index < len(self.feature_info) - 1
-        self._prune_trunk(max_index, prune_head=prune_head)
-        if truncated:  # features now end at an earlier level: a head sized for the last cannot stay
-            self.num_features = self.head_hidden_size = self.feature_info[max_index]["num_chs"]
+        self._prune_trunk(max_index)
+        narrowed = prune_post(
+            self, self.trunk, truncated=truncated, prune_norm=prune_norm, prune_head=prune_head
+        )
+        num_chs = self.feature_info[max_index]["num_chs"]
+        if truncated or (narrowed and self.num_features != num_chs):
+            # features now end at that level: a head sized for the wider output cannot stay
+            self.num_features = self.head_hidden_size = num_chs
             head = getattr(self, "head", None)
             if isinstance(head, ClassifierHead):
-                head.in_features = self.num_features
+                head.in_features = num_chs
         if prune_head or truncated:
-            self.reset_classifier(0, "")
+            self._prune_head()
         return take
 
-    def _prune_trunk(self, max_index: int, *, prune_head: bool) -> None:
-        """Cut the trunk after feature level ``max_index``. The default empties the top-level
-        children after the one holding that level; families with another layout override this."""
-        last_tap = self.feature_info[max_index]["module"]
-        trunk = trunk_modules(self, exclude=self.head_names)
-        owner = next(i for i, (_, dotted, _) in enumerate(trunk) if last_tap.split(".")[0] == dotted)
-        for name, _, module in trunk[owner + 1 :]:
-            setattr(self, name, nn.Sequential() if isinstance(module, nn.Sequential) else nn.Identity())
+    def _prune_trunk(self, max_index: int) -> None:
+        """Cut the trunk's units after the one holding feature level ``max_index``."""
+        prune_trunk(self, self.trunk, self.feature_info[max_index]["module"])
+
+    def _prune_head(self) -> None:
+        """Remove the classifier (a family with more head modules overrides this step)."""
+        self.reset_classifier(0, "")
 
     # --- training helpers ----------------------------------------------------------------------
     def set_grad_checkpointing(self, enable: bool = True) -> None:

@@ -45,7 +45,7 @@ from ..layers import (
     get_norm_layer,
     make_divisible,
 )
-from ..model import VisionModel, checkpoint_seq
+from ..model import Trunk, VisionModel
 from ..pretrained import NO_WEIGHTS, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, RWIGHTMAN_RELEASES, weight
 from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import model_args_type
@@ -238,6 +238,15 @@ class ConvNeXt(VisionModel):
         drop_path_rate: stochastic depth, rising linearly to this over the blocks.
     """
 
+    trunk = Trunk(
+        stem=("stem",),
+        stages=("stages.*",),
+        post=("norm_pre",),  # ``head_norm_first``'s norm: it belongs to the last stage
+        blocks=("downsample", "blocks.*"),
+        checkpoint="block",
+        norm_last=True,
+    )
+
     classifier_name = "head.fc"
 
     def __init__(
@@ -402,56 +411,9 @@ class ConvNeXt(VisionModel):
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         return self.head(x, pre_logits=pre_logits)
 
-    def _stage(self, stage: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        if self._checkpointing():  # one recompute unit per block
-            return checkpoint_seq(
-                stage.get_submodule("blocks").children(), stage.get_submodule("downsample")(x)
-            )
-        return stage(x)
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stem(x)
-        if not torch.jit.is_scripting() and self._checkpointing():  # static under TorchScript
-            for stage in self.stages:
-                x = self._stage(stage, x)
-        else:
-            x = self.stages(x)
-        return self.norm_pre(x)
-
-    def _intermediates(
-        self, x: torch.Tensor, take: list[int], *, stop_early: bool
-    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Level ``i`` is stage ``i``'s output; ``norm_pre`` applies to the final output only."""
-        last = max(take) if stop_early else len(self.stages) - 1
-        x = self.stem(x)
-        intermediates = []
-        for i, stage in enumerate(self.stages):
-            if i > last:
-                break
-            x = self._stage(stage, x)
-            if i in take:
-                intermediates.append(x)
-        if last == len(self.stages) - 1:
-            x = self.norm_pre(x)
-        return x, intermediates
-
-    def prune_intermediate_layers(
-        self,
-        indices: int | list[int] | tuple[int, ...] = 1,
-        prune_norm: bool = False,
-        prune_head: bool = True,
-    ) -> list[int]:
-        if prune_norm:
-            self.norm_pre = nn.Identity()
-        return super().prune_intermediate_layers(indices, prune_norm=prune_norm, prune_head=prune_head)
-
-    def _prune_trunk(self, max_index: int, *, prune_head: bool) -> None:
-        truncated = max_index < len(self.stages) - 1
-        self.stages = self.stages[: max_index + 1]
-        if truncated:
-            self.norm_pre = nn.Identity()  # sized for (and applied after) the last stage only
-        if (prune_head or truncated) and isinstance(self.head, NormMlpClassifierHead):
-            self.head.reset(0, "", reset_other=True)
+    def _prune_head(self) -> None:
+        """The head's norm and hidden layer go too: they were sized for the final features."""
+        self.reset_classifier(0, "", reset_other=True)
 
 
 # --- checkpoint remap -----------------------------------------------------------------------------

@@ -40,7 +40,7 @@ from ..layers import (
     get_norm_act_layer,
     make_divisible,
 )
-from ..model import VisionModel, checkpoint_seq
+from ..model import Trunk, VisionModel
 from ..pretrained import HUGGINGFACE_RELEASES, NO_WEIGHTS, weight
 from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import model_args_type
@@ -320,6 +320,10 @@ class RegNet(VisionModel):
         zero_init_last: zero the last norm of each residual branch at init.
     """
 
+    # a final conv widens the features for the head: it goes with it (an activation stays)
+    trunk = Trunk(
+        stem=("stem",), stages=("s*",), post=("final_conv",), checkpoint="block", prune_post=("norm", "head")
+    )
     classifier_name = "head.fc"
 
     def __init__(
@@ -432,61 +436,8 @@ class RegNet(VisionModel):
             elif self.zero_init_last and isinstance(m, (Bottleneck, PreBottleneck)):
                 m.zero_init_last()
 
-    def _stages(self) -> list[nn.Module]:
-        return [self.get_submodule(f"s{i}") for i in range(1, 5)]
-
     def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
         return dict(stem=r"^stem", blocks=r"^s(\d+)" if coarse else r"^s(\d+)\.b(\d+)")
-
-    def _stage(self, stage: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        if self._checkpointing():  # one recompute unit per block
-            return checkpoint_seq(stage.children(), x)
-        return stage(x)
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stem(x)
-        if not torch.jit.is_scripting() and self._checkpointing():  # static under TorchScript
-            for stage in self._stages():
-                x = self._stage(stage, x)
-        else:
-            # NOTE: by name: TorchScript cannot iterate a list of submodules built at run time
-            x = self.s4(self.s3(self.s2(self.s1(x))))  # type: ignore[operator]
-        return self.final_conv(x)
-
-    def _intermediates(
-        self, x: torch.Tensor, take: list[int], *, stop_early: bool
-    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Level 0 is the stem, levels 1-4 the stages; ``final_conv`` applies to the final output
-        only, once every stage ran."""
-        last = max(take) if stop_early else 4
-        x = self.stem(x)
-        intermediates = [x] if 0 in take else []
-        for level, stage in enumerate(self._stages()[:last], start=1):
-            x = self._stage(stage, x)
-            if level in take:
-                intermediates.append(x)
-        if last == 4:
-            x = self.final_conv(x)
-        return x, intermediates
-
-    def prune_intermediate_layers(
-        self,
-        indices: int | list[int] | tuple[int, ...] = 1,
-        prune_norm: bool = False,
-        prune_head: bool = True,
-    ) -> list[int]:
-        if (prune_norm or prune_head) and isinstance(self.final_conv, ConvNormAct):
-            # a final conv (with its norm) follows the last level and is not part of the features
-            self.final_conv = nn.Identity()
-            self.num_features = self.head_hidden_size = self.feature_info[-1]["num_chs"]
-            self.head.in_features = self.num_features
-        return super().prune_intermediate_layers(indices, prune_norm=prune_norm, prune_head=prune_head)
-
-    def _prune_trunk(self, max_index: int, *, prune_head: bool) -> None:
-        for level in range(max_index + 1, 5):
-            setattr(self, f"s{level}", nn.Identity())
-        if max_index < 4:
-            self.final_conv = nn.Identity()
 
 
 # --- checkpoint remap -----------------------------------------------------------------------------

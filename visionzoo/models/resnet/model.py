@@ -20,7 +20,7 @@ from ...layers import (
     get_act_layer,
     get_norm_layer,
 )
-from ...model import VisionModel, checkpoint_seq
+from ...model import Trunk, VisionModel
 
 __all__ = ["BasicBlock", "Bottleneck", "ResNet"]
 
@@ -244,6 +244,8 @@ class ResNet(VisionModel):
         block_args: extra keyword arguments for every block.
     """
 
+    trunk = Trunk(stem=("conv1", "bn1", "act1", "maxpool"), stages=("layer*",), checkpoint="block")
+
     def __init__(
         self,
         block: str | BlockType | Sequence[str | BlockType],
@@ -408,37 +410,3 @@ class ResNet(VisionModel):
 
     def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
         return dict(stem=r"^conv1|bn1|maxpool", blocks=r"^layer(\d+)" if coarse else r"^layer(\d+)\.(\d+)")
-
-    def stages(self) -> list[nn.Sequential]:
-        return [getattr(self, f"layer{i + 1}") for i in range(self.num_stages)]
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.maxpool(self.act1(self.bn1(self.conv1(x))))
-        if torch.jit.is_scripting():
-            # NOTE: TorchScript cannot look stages up by a computed name; it resolves hasattr at
-            # compile time, so this runs layer1..layerN for any N up to 8
-            x = self.layer1(x)  # type: ignore[operator]
-            if hasattr(self, "layer2"):
-                x = self.layer2(x)  # type: ignore[operator]
-            if hasattr(self, "layer3"):
-                x = self.layer3(x)  # type: ignore[operator]
-            if hasattr(self, "layer4"):
-                x = self.layer4(x)  # type: ignore[operator]
-            if hasattr(self, "layer5"):
-                x = self.layer5(x)  # type: ignore[operator]
-            if hasattr(self, "layer6"):
-                x = self.layer6(x)  # type: ignore[operator]
-            if hasattr(self, "layer7"):
-                x = self.layer7(x)  # type: ignore[operator]
-            if hasattr(self, "layer8"):
-                x = self.layer8(x)  # type: ignore[operator]
-        else:
-            x = self._run_stages(x)
-        return x
-
-    def _run_stages(self, x: torch.Tensor) -> torch.Tensor:
-        if self._checkpointing():
-            return checkpoint_seq([b for stage in self.stages() for b in stage], x)
-        for stage in self.stages():
-            x = stage(x)
-        return x
