@@ -371,13 +371,13 @@ class VisionModel(nn.Module):
             self, self.trunk, truncated=truncated, prune_norm=prune_norm, prune_head=prune_head
         )
         num_chs = self.feature_info[max_index]["num_chs"]
-        if truncated or (narrowed and self.num_features != num_chs):
-            # features now end at that level: a head sized for the wider output cannot stay
+        narrowed = truncated or (narrowed and self.num_features != num_chs)
+        if narrowed:  # features now end at that level: a head sized for the wider output goes
             self.num_features = self.head_hidden_size = num_chs
             head = getattr(self, "head", None)
             if isinstance(head, ClassifierHead):
                 head.in_features = num_chs
-        if prune_head or truncated:
+        if prune_head or narrowed:
             self._prune_head()
         return take
 

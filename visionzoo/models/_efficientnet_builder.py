@@ -40,14 +40,12 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, cast
 
-import torch
 from torch import nn
 
 from ..layers.activations import LayerType, get_act_layer
 from ..layers.attention2d import MultiQueryAttention2d
 from ..layers.cond_conv2d import CondConv2d
 from ..layers.helpers import make_divisible
-from ..model import checkpoint_seq
 from ..pretrained import (
     HUGGINGFACE_RELEASES,
     IMAGENET_INCEPTION_MEAN,
@@ -80,7 +78,6 @@ __all__ = [
     "efficientnet_init_weights",
     "effnet_weight",
     "round_channels",
-    "run_stages",
 ]
 
 BN_MOMENTUM_TF_DEFAULT = 1 - 0.99
@@ -528,25 +525,3 @@ RW_WEIGHTS = RWIGHTMAN_RELEASES + "v0.1-weights/"
 RW_TRESNET = RWIGHTMAN_RELEASES + "v0.1-tresnet/"
 HF_WEIGHTS = HUGGINGFACE_RELEASES + "v0.1-weights/"
 INCEPTION_NORM: dict[str, Any] = dict(mean=IMAGENET_INCEPTION_MEAN, std=IMAGENET_INCEPTION_STD)
-
-
-def run_stages(
-    model: Any, x: torch.Tensor, take: list[int], *, stop_early: bool
-) -> tuple[torch.Tensor, list[torch.Tensor], bool]:
-    """Stem then stages, collecting the outputs at stage ends ``take`` (0 is the stem).
-
-    Returns ``(x, intermediates, ran every stage)``.
-    """
-    intermediates = []
-    x = model.bn1(model.conv_stem(x))
-    if 0 in take:
-        intermediates.append(x)
-    last = max(take) if stop_early else len(model.blocks)
-    use_ckpt = model._checkpointing()
-    for i, stage in enumerate(model.blocks, start=1):
-        if i > last:
-            return x, intermediates, False
-        x = checkpoint_seq(stage, x) if use_ckpt else stage(x)
-        if i in take:
-            intermediates.append(x)
-    return x, intermediates, True

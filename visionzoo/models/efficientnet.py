@@ -20,7 +20,6 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
-import torch
 from torch import nn
 
 from ..layers import GroupNormAct, create_conv2d, get_act_layer, get_norm_act_layer
@@ -28,7 +27,7 @@ from ..layers.activations import LayerType
 from ..layers.evo_norm import EvoNorm2dS0
 from ..layers.global_context import GlobalContext
 from ..layers.layer_norm import LayerNormAct2d
-from ..model import VisionModel, checkpoint_seq
+from ..model import Trunk, VisionModel
 from ..pretrained import NO_WEIGHTS, RWIGHTMAN_RELEASES
 from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import Pruned, WhenPretrained, model_args_type
@@ -50,7 +49,6 @@ from ._efficientnet_builder import (
     resolve_block_args,
     resolve_norm_layer,
     round_channels,
-    run_stages,
 )
 
 __all__ = ["EfficientNet", "decode_arch_def", "round_channels"]
@@ -75,6 +73,14 @@ class EfficientNet(VisionModel):
         feature_location: ``'bottleneck'`` (stage outputs) or ``'expansion'`` feature taps.
     """
 
+    # the head conv widens the features for the head: it goes with it
+    trunk = Trunk(
+        stem=("conv_stem", "bn1"),
+        stages=("blocks.*",),
+        post=("conv_head", "bn2"),
+        checkpoint="block",
+        prune_post=("norm", "head"),
+    )
     classifier_name = "classifier"
 
     def __init__(
@@ -166,35 +172,6 @@ class EfficientNet(VisionModel):
                 (r"conv_head|bn2", (99999,)),
             ],
         )
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.bn1(self.conv_stem(x))
-        if not torch.jit.is_scripting() and self._checkpointing():  # static under TorchScript
-            x = checkpoint_seq(self.blocks, x, flatten=True)  # one recompute unit per block
-        else:
-            x = self.blocks(x)
-        return self.bn2(self.conv_head(x))
-
-    def _intermediates(
-        self, x: torch.Tensor, take: list[int], *, stop_early: bool
-    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        if any("hook_type" in f for f in self.feature_info):  # expansion taps sit inside blocks
-            return super()._intermediates(x, take, stop_early=stop_early)
-        x, intermediates, complete = run_stages(
-            self, x, [self.stage_ends[i] for i in take], stop_early=stop_early
-        )
-        if complete:
-            x = self.bn2(self.conv_head(x))
-        return x, intermediates
-
-    def _prune_trunk(self, max_index: int, *, prune_head: bool) -> None:
-        end = self.stage_ends[max_index]
-        truncated = end < len(self.blocks)
-        self.blocks = self.blocks[:end]
-        if prune_head or truncated:  # the head conv follows the last stage: it goes with it
-            self.conv_head = nn.Identity()
-            self.bn2 = nn.Identity()
-            self.num_features = self.head_hidden_size = self.feature_info[max_index]["num_chs"]
 
 
 # --- variants -------------------------------------------------------------------------------------

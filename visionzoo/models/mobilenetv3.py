@@ -21,7 +21,7 @@ from torch import nn
 
 from ..layers import SelectAdaptivePool2d, act_or_identity, create_conv2d, get_act_layer, get_norm_act_layer
 from ..layers.activations import LayerType
-from ..model import VisionModel, checkpoint_seq
+from ..model import Trunk, VisionModel
 from ..pretrained import NO_WEIGHTS
 from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import model_args_type
@@ -41,7 +41,6 @@ from ._efficientnet_builder import (
     resolve_block_args,
     resolve_norm_layer,
     round_channels,
-    run_stages,
 )
 
 __all__ = ["MobileNetV3"]
@@ -64,6 +63,7 @@ class MobileNetV3(VisionModel):
         (other args as :class:`~visionzoo.models.efficientnet.EfficientNet`)
     """
 
+    trunk = Trunk(stem=("conv_stem", "bn1"), stages=("blocks.*",), checkpoint="block")
     classifier_name = "classifier"
     head_names: ClassVar[tuple[str, ...]] = (
         "global_pool", "conv_head", "norm_head", "act2", "flatten", "classifier",
@@ -184,14 +184,6 @@ class MobileNetV3(VisionModel):
         self.classifier = fc.train(self.training)
         self.num_classes = num_classes
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.bn1(self.conv_stem(x))
-        if not torch.jit.is_scripting() and self._checkpointing():  # static under TorchScript
-            x = checkpoint_seq(self.blocks, x, flatten=True)  # one recompute unit per block
-        else:
-            x = self.blocks(x)
-        return x
-
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = self.global_pool(x)
         x = self.flatten(self.act2(self.norm_head(self.conv_head(x))))
@@ -199,24 +191,12 @@ class MobileNetV3(VisionModel):
             x = F.dropout(x, p=self.drop_rate, training=self.training)
         return x if pre_logits else self.classifier(x)
 
-    def _intermediates(
-        self, x: torch.Tensor, take: list[int], *, stop_early: bool
-    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        if any("hook_type" in f for f in self.feature_info):
-            return super()._intermediates(x, take, stop_early=stop_early)
-        x, intermediates, _ = run_stages(self, x, [self.stage_ends[i] for i in take], stop_early=stop_early)
-        return x, intermediates
-
-    def _prune_trunk(self, max_index: int, *, prune_head: bool) -> None:
-        end = self.stage_ends[max_index]
-        truncated = end < len(self.blocks)
-        self.blocks = self.blocks[:end]
-        if truncated:
-            self.num_features = self.feature_info[max_index]["num_chs"]
-        if prune_head or truncated:  # the pre-logits conv belongs to the head
-            self.conv_head = nn.Identity()
-            self.norm_head = nn.Identity()
-            self.act2 = nn.Identity()
+    def _prune_head(self) -> None:
+        """The pre-logits conv (and its norm, act) belongs to the head and goes with it."""
+        self.conv_head = nn.Identity()
+        self.norm_head = nn.Identity()
+        self.act2 = nn.Identity()
+        super()._prune_head()
 
 
 # --- variants -------------------------------------------------------------------------------------
