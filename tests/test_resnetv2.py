@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from timm_oracle import materialize_random, rel_err
+from timm_oracle import materialize_random, paired_classes, rel_err
 from torch import nn
 
 from visionzoo.layers import (
@@ -54,16 +54,13 @@ def _pair(**kwargs: Any) -> tuple[nn.Module, nn.Module]:
     from timm.models.resnetv2 import ResNetV2 as TimmResNetV2
 
     theirs_kwargs = {k: _timm_layer(v) for k, v in kwargs.items()}
-    with torch.device("meta"):
-        theirs = TimmResNetV2(**theirs_kwargs)
-    theirs = materialize_random(theirs)
-    ours = rv.ResNetV2(**kwargs).eval()
-    ours.load_state_dict(theirs.state_dict(), strict=True)
-    return ours, theirs
+    return paired_classes(rv.ResNetV2, TimmResNetV2, theirs_kwargs=theirs_kwargs, **kwargs)
 
 
 _BN = dict(conv_layer=create_conv2d, norm_layer=BatchNormAct2d)
 _BASIC = dict(_BN, channels=(64, 128, 256, 512), basic=True, bottle_ratio=1.0)
+# the layouts at an odd size (padding); EvoNorm-S0 and FRN + TLU norms: the family sample
+# (resnetv2_50d_evos / _frn) in test_parity.py
 CASES = {
     # pre-act bottleneck, weight-standardised convs + group norm, 'fixed' padded stem pool (BiT)
     "bit": dict(_TINY, stem_type="fixed", conv_layer=partial(StdConv2d, eps=1e-8)),
@@ -80,11 +77,6 @@ CASES = {
         conv_layer=partial(StdConv2dSame, eps=1e-8),
         num_classes=0,
         global_pool="",
-    ),
-    # EvoNorm-S0 and FRN + TLU norms (resnetv2_50d_evos / _frn)
-    "evos": dict(_TINY, stem_type="deep", avg_down=True, conv_layer=create_conv2d, norm_layer=EvoNorm2dS0),
-    "frn": dict(
-        _TINY, stem_type="deep", avg_down=True, conv_layer=create_conv2d, norm_layer=FilterResponseNormTlu2d
     ),
     # dilated stages with average-pool shortcuts ('same' avg pool at stride 1)
     "dilated": dict(_TINY, output_stride=8, stem_type="deep", avg_down=True, **_BN),

@@ -1,6 +1,6 @@
-"""Hybrid ViTs: numeric parity with timm for each backbone kind (ResNetV2 stem only, ResNetV2
-stages, a cut ResNet, MobileCLIP's conv stem) at a small depth and size, and HybridEmbed's own
-checks. Registered names, their configs and the generic contract are covered by the
+"""Hybrid ViTs: numeric parity with timm for the backbone kind the family sample lacks
+(MobileCLIP's conv stem) and for a dynamic image size, HybridEmbed's own checks, the original
+.npz layouts. Registered names, their configs and the generic contract are covered by the
 registry-wide suites."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import torch
-from timm_oracle import materialize_random, rel_err, timm, timm_model
+from timm_oracle import materialize_random, paired, rel_err
 from torch import nn
 
 from visionzoo.layers import HybridEmbed
@@ -29,20 +29,11 @@ def _ours(name: str, **kwargs: Any) -> VisionTransformer:
     return VisionTransformer(**{**_fields(vh.VARIANTS[name]), **kwargs})
 
 
-@pytest.mark.parametrize(
-    "name, kwargs",
-    [
-        ("vit_tiny_r_s16_p8_224", dict(depth=2)),  # ResNetV2 stem only, 8x8 patches on its map
-        ("vit_small_r26_s32_224", dict(depth=1)),  # ResNetV2 stages, 'same' padded StdConv
-        ("vit_small_resnet50d_s16_224", dict(depth=1)),  # ResNet-50d cut after stage 3
-        ("vit_base_mci_224", dict(depth=1, num_classes=512)),  # conv stem, no projection
-    ],
-)
-def test_outputs_match_timm(name: str, kwargs: dict[str, Any]) -> None:
-    kwargs = dict(kwargs, img_size=64)
-    theirs = timm_model(name, **kwargs)
-    ours = _ours(name, **kwargs).eval()
-    ours.load_state_dict(theirs.state_dict(), strict=True)
+# the backbone kind the family sample lacks (its ResNetV2-stem, ResNetV2-stage and cut-ResNet
+# hybrids are compared at full size by test_parity.py), at a small depth and size
+def test_conv_stem_without_projection_matches_timm() -> None:
+    """MobileCLIP's conv stem, no projection."""
+    ours, theirs = paired("vit_base_mci_224", depth=1, num_classes=512, img_size=64)
     x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         assert rel_err(ours(x), theirs(x)) < 1e-4
@@ -118,7 +109,8 @@ def test_original_hybrid_npz_loads(tmp_path, name: str) -> None:
     """An AugReg hybrid ``.npz`` (ViT part and ResNet part under their Flax paths) read by the hub
     and remapped by the family's filter gives the source model back, key for key."""
     np = pytest.importorskip("numpy")
-    from tests.test_vit import _to_flax  # the ViT part's Flax writer
+    from test_vision_transformer import _to_flax  # the ViT family's Flax writer
+
     from visionzoo.hub import load_checkpoint_file
 
     source = materialize_random(_ours(name, depth=1, img_size=64))
@@ -179,14 +171,7 @@ def test_mobileclip_checkpoint_loads() -> None:
 
 def test_dynamic_img_size_matches_timm() -> None:
     """With ``dynamic_img_size`` the backbone's map of any input becomes the token grid."""
-    import visionzoo
-    from visionzoo.builder import load_state_dict_into
-
-    theirs = materialize_random(
-        timm.create_model("vit_tiny_r_s16_p8_224", dynamic_img_size=True, depth=1, device="meta")
-    )
-    ours = visionzoo.create_model("vit_tiny_r_s16_p8_224", dynamic_img_size=True, depth=1, device="meta")
-    load_state_dict_into(ours, theirs.state_dict(), strict=True)
+    ours, theirs = paired("vit_tiny_r_s16_p8_224", dynamic_img_size=True, depth=1)
     x = torch.randn(1, 3, 96, 128, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
-        assert rel_err(ours.eval()(x), theirs(x)) < 1e-4
+        assert rel_err(ours(x), theirs(x)) < 1e-4

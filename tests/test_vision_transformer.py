@@ -1,13 +1,18 @@
-"""Vision Transformer: numeric parity with timm per option, the token-model contract, and input
-size flexibility checked against independent reference computations."""
+"""Vision Transformer: numeric parity with timm per constructor option (the options no registered
+name of the family sample sets), the token-model contract, input size flexibility checked against
+independent reference computations, and the checkpoint layouts of the original releases.
+
+(Checkpointing, FX / TorchScript, the sampled names' outputs and pretrained cfgs against timm:
+test_capabilities.py, test_script_fx.py and test_parity.py.)
+"""
 
 from __future__ import annotations
 
 import pytest
 import torch
 import torch.nn.functional as F
+from timm_oracle import paired_classes, rel_err, timm
 
-from tests.timm_oracle import materialize_random, rel_err, timm
 from visionzoo.features import FeatureGetterNet
 from visionzoo.layers import resample_abs_pos_embed, resample_patch_embed, set_fused_attn
 from visionzoo.models.vision_transformer import VisionTransformer
@@ -15,6 +20,7 @@ from visionzoo.models.vision_transformer import VisionTransformer
 pytestmark = pytest.mark.family
 
 BASE = dict(img_size=32, patch_size=8, embed_dim=48, depth=3, num_heads=3, num_classes=10)
+
 X = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
 
 OPTIONS = {
@@ -35,14 +41,10 @@ OPTIONS = {
 
 
 def _pair(**kwargs) -> tuple[VisionTransformer, torch.nn.Module]:
-    """(ours, timm's) with the same random weights; ours loads timm's state dict strictly."""
-    kw = dict(BASE, **kwargs)
-    with torch.device("meta"):
-        ref = timm.models.vision_transformer.VisionTransformer(**kw)
-    materialize_random(ref)
-    ours = VisionTransformer(**kw).eval()
-    ours.load_state_dict(ref.state_dict(), strict=True)
-    return ours, ref
+    """(ours, timm's) ViT of ``BASE`` with ``kwargs``, holding the same random weights."""
+    return paired_classes(
+        VisionTransformer, timm.models.vision_transformer.VisionTransformer, **dict(BASE, **kwargs)
+    )
 
 
 @pytest.mark.parametrize("option", list(OPTIONS))
@@ -70,11 +72,13 @@ def test_parity_block_types() -> None:
         (ParallelThingsBlock, tv.ParallelThingsBlock, {}),
     ):
         kw = dict(BASE, **extra)
-        with torch.device("meta"):
-            ref = tv.VisionTransformer(**kw, block_fn=ref_fn)
-        materialize_random(ref)
-        ours = VisionTransformer(**kw, block_fn=ours_fn).eval()
-        ours.load_state_dict(ref.state_dict(), strict=True)
+        ours, ref = paired_classes(
+            VisionTransformer,
+            tv.VisionTransformer,
+            theirs_kwargs=dict(kw, block_fn=ref_fn),
+            **kw,
+            block_fn=ours_fn,
+        )
         with torch.no_grad():
             assert rel_err(ours(X), ref(X)) < 1e-4, ours_fn.__name__
 
@@ -89,11 +93,9 @@ def test_parity_differential_attention() -> None:
         (dict(attn_layer="diff"), dict(attn_layer="diff")),
         (dict(block_fn=DiffParallelScalingBlock), dict(block_fn=tv.DiffParallelScalingBlock)),
     ):
-        with torch.device("meta"):
-            ref = tv.VisionTransformer(**kw, **ref_kw)
-        materialize_random(ref)
-        ours = VisionTransformer(**kw, **ours_kw).eval()
-        ours.load_state_dict(ref.state_dict(), strict=True)
+        ours, ref = paired_classes(
+            VisionTransformer, tv.VisionTransformer, theirs_kwargs=dict(kw, **ref_kw), **kw, **ours_kw
+        )
         with torch.no_grad():
             assert rel_err(ours(X), ref(X)) < 1e-4
             set_fused_attn(ours, False)
@@ -177,18 +179,6 @@ def test_group_matcher_and_no_weight_decay_equal_timm() -> None:
     from timm.models import group_parameters
 
     assert group_parameters(ours, ours.group_matcher()) == group_parameters(ref, ref.group_matcher())
-
-
-def test_grad_checkpointing_gives_same_gradients() -> None:
-    ours, _ = _pair()
-    ours.train()
-    grads = []
-    for enable in (False, True):
-        ours.zero_grad()
-        ours.set_grad_checkpointing(enable)
-        ours(X).sum().backward()
-        grads.append(ours.blocks[0].attn.qkv.weight.grad.clone())
-    assert torch.allclose(grads[0], grads[1], atol=1e-6)
 
 
 # --- input size flexibility, against independent references ----------------------------------
@@ -425,87 +415,6 @@ def test_in_chans_adaptation_of_patch_embedding() -> None:
     assert not reinit
 
 
-# --- DeiT ---------------------------------------------------------------------------------------
-def test_deit_distilled_parity_with_timm() -> None:
-    from timm.models.deit import VisionTransformerDistilled as RefDistilled
-
-    from visionzoo.models.deit import VisionTransformerDistilled
-
-    with torch.device("meta"):
-        ref = RefDistilled(**BASE)
-    materialize_random(ref)
-    ours = VisionTransformerDistilled(**BASE).eval()
-    ours.load_state_dict(ref.state_dict(), strict=True)
-    with torch.no_grad():
-        assert rel_err(ours(X), ref(X)) < 1e-4
-        got = ours.forward_intermediates(X, indices=1, return_prefix_tokens=True, output_fmt="NLC")
-        want = ref.forward_intermediates(X, indices=1, return_prefix_tokens=True, output_fmt="NLC")
-        assert got[1][0][1].shape == (2, 2, 48) and rel_err(got[1][0][0], want[1][0][0]) < 1e-4
-    assert ours.group_matcher() == ref.group_matcher()
-    ours.train().set_distilled_training(True)
-    cls_logits, dist_logits = ours(X)
-    assert cls_logits.shape == dist_logits.shape == (2, 10)
-    ours.reset_classifier(3)
-    assert ours.head_dist.out_features == 3
-    with pytest.raises(ValueError, match="distilled head"):
-        ours.reset_classifier(3, "avg")
-
-
-def test_deit3_layer_scale_names_remapped() -> None:
-    from visionzoo.models.deit import checkpoint_filter_fn
-
-    src = _random_vit(no_embed_class=True, init_values=1e-6)
-    ckpt = {
-        "model": {
-            k.replace(".ls1.gamma", ".gamma_1").replace(".ls2.gamma", ".gamma_2"): v
-            for k, v in src.state_dict().items()
-        }
-    }
-    dst = VisionTransformer(**dict(BASE, no_embed_class=True, init_values=1e-6)).eval()
-    dst.load_state_dict(checkpoint_filter_fn(ckpt, dst), strict=True)
-    with torch.no_grad():
-        assert torch.allclose(dst(X), src(X), atol=1e-6)
-
-
-# --- tables ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("module", ["vision_transformer", "deit"])
-def test_weight_tables_equal_timm_cfgs(module: str) -> None:
-    import importlib
-
-    from timm.models._registry import _model_default_cfgs
-
-    from visionzoo.pretrained import as_pretrained_cfg
-
-    mod = importlib.import_module(f"visionzoo.models.{module}")
-    table = (
-        importlib.import_module(f"visionzoo.models.{module}.weights")
-        if module == "vision_transformer"
-        else mod
-    )
-    importlib.import_module(f"timm.models.{module}")
-    defaults = {}
-    for name, entry in table.WEIGHTS.items():
-        arch, tag = name.split(".", 1)
-        fields = {k: v for k, v in entry.items() if k != "default"}
-        ours = as_pretrained_cfg({"url": "", "hf_hub_id": "timm/", **table.CFG_DEFAULTS, **fields}).to_dict()
-        ref = _model_default_cfgs[arch].cfgs[tag].to_dict()
-        for key in set(ours) | set(ref):
-            a, b = ours.get(key), ref.get(key)
-            b = tuple(b) if isinstance(b, list) else b
-            assert a == b, (name, key, a, b)
-        if entry.get("default"):
-            defaults[arch] = tag
-    for arch, dc in _model_default_cfgs.items():
-        if arch in defaults:
-            assert dc.tags[0] == defaults[arch], arch
-    tags = {}
-    for name in table.WEIGHTS:
-        tags.setdefault(name.split(".", 1)[0], []).append(name.split(".", 1)[1])
-    for arch, order in tags.items():  # timm's order; one default where there are several tags
-        assert order == list(_model_default_cfgs[arch].tags), arch
-        assert len(order) == 1 or defaults.get(arch) == order[0], arch
-
-
 # --- big_vision / AugReg .npz --------------------------------------------------------------------
 def _to_flax(model: VisionTransformer, *, big_vision: bool) -> dict:
     """Write ``model`` in the JAX/Flax layout (HWIO kernels, per-head q/k/v) of the .npz files."""
@@ -591,8 +500,8 @@ def test_npz_with_pickled_objects_is_refused(tmp_path) -> None:
 def test_registered_names_are_timms() -> None:
     import visionzoo
 
-    for module in ("vision_transformer", "deit"):
-        assert set(visionzoo.list_models(module=module)) == set(timm.list_models(module=module)), module
+    module = "vision_transformer"
+    assert set(visionzoo.list_models(module=module)) == set(timm.list_models(module=module))
     assert (
         visionzoo.get_pretrained_cfg("vit_base_patch16_224").name
         == "vit_base_patch16_224.augreg2_in21k_ft_in1k"
@@ -644,13 +553,6 @@ def test_optimize_for_inference_on_a_token_model() -> None:
         assert rel_err(got, ours.forward_intermediates(X, indices=1, intermediates_only=True)[0]) < 1e-5
 
 
-def test_fx_symbolic_trace() -> None:
-    ours, _ = _pair(reg_tokens=1)
-    traced = torch.fx.symbolic_trace(ours)
-    with torch.no_grad():
-        assert torch.allclose(traced(X), ours(X))
-
-
 def test_wrong_input_size_names_the_remedy() -> None:
     ours, _ = _pair()
     with pytest.raises(
@@ -669,7 +571,7 @@ def test_data_config_follows_a_fixed_size_model() -> None:
     assert resolve_model_data_config(dynamic)["input_size"] == (3, 224, 224)
 
 
-@pytest.mark.parametrize("name", ["deit_tiny_distilled_patch16_224", "vit_base_patch16_siglip_224"])
+@pytest.mark.parametrize("name", ["vit_base_patch16_siglip_224"])
 def test_save_pretrained_round_trip_keeps_size_and_pooling(tmp_path, name) -> None:
     import visionzoo
 
