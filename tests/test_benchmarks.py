@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from benchmarks.engines import engine_targets
 from benchmarks.run import DEFAULT_MODELS, FAMILY_MODELS, ModelResult, parse_args, targets
 from benchmarks.timing import Ratio
 
@@ -63,3 +64,23 @@ def test_memory_passes_only_at_or_below_timms() -> None:
     line = _line(lines, "resnet50: peak training memory")
     assert line.startswith("- [NOT met]") and "(got 1.0010: 909.5 / 908.6 MB)" in line
     assert _line(lines, "resnet152: peak training memory").startswith("- [met]")
+
+
+def test_engine_targets_are_judged_by_every_round() -> None:
+    secs = {
+        "onnxruntime plain": [1.0, 1.0, 1.0],
+        "auto": [0.98, 1.02, 0.99],  # the same session: 0.98-1.02x
+        "torch": [3.0, 3.0, 3.0],
+        "int8 (onnxruntime)": [2.2, 2.0, 1.9],  # the fastest int8: 1.36-1.58x torch
+        "int8 (openvino)": [2.5, 2.5, 2.5],
+    }
+    lines = engine_targets("resnet50d", 8, secs)
+    assert _line(lines, "auto >=").startswith("- [NOT met: not shown faster]")
+    int8 = _line(lines, "int8 >=")
+    assert int8.startswith("- [NOT met: not shown >= 1.5x]") and "fastest: int8 (onnxruntime)" in int8
+    secs["auto"] = [0.90, 0.95, 0.97]
+    secs["int8 (onnxruntime)"] = [1.5, 1.6, 1.9]  # 1.58-2.00x
+    lines = engine_targets("resnet50d", 8, secs)
+    assert _line(lines, "auto >=").startswith("- [met]")
+    assert "got 1.88 (1.58-2.00))" in _line(lines, "int8 >=")
+    assert _line(lines, "int8 >=").startswith("- [met]")
