@@ -188,8 +188,10 @@ def test_family_modules_at_timm_paths():
     for name in MODEL_MODULES:
         assert importlib.import_module(f"visionzoo.models.{name}").__name__ == f"visionzoo.models.{name}"
     assert visionzoo.models.ResNet is importlib.import_module("visionzoo.models.resnet").ResNet
-    with pytest.raises(AttributeError, match="EfficientNet"):
-        visionzoo.models.EfficientNet  # noqa: B018  (a family we do not have)
+    # every family's model class is offered (from the registry's index, loaded on first use): the
+    # class create_model builds
+    assert visionzoo.models.EfficientNet is type(visionzoo.create_model("efficientnet_b0", device="meta"))
+    assert "EfficientNet" in visionzoo.models.__all__ and "EfficientNet" in dir(visionzoo.models)
 
 
 def test_activations_module_path():

@@ -30,10 +30,11 @@ from .features import (
     normalize_out_indices,
 )
 from .integrity import StateDictMismatchError, warn_non_finite
+from .layers.config import set_layer_config
 from .model import model_in_chans
 from .pretrained import PretrainedCfg, as_pretrained_cfg, cfg_for_in_chans
 from .prune import adapt_model_from_file
-from .variants import Recipe
+from .variants import Recipe, Resolved
 
 __all__ = [
     "build_model",
@@ -285,8 +286,7 @@ def _check_common_kwargs(variant: str, kwargs: Mapping[str, Any]) -> None:
 
 
 def build_model(
-    recipe: Recipe,
-    pretrained_cfg: PretrainedCfg,
+    resolved: Resolved,
     pretrained: bool = False,
     *,
     pretrained_strict: bool = True,
@@ -297,14 +297,18 @@ def build_model(
     feature_cls: Any = None,
     device: str | torch.device | None = None,
     dtype: torch.dtype | None = None,
+    scriptable: bool | None = None,
+    exportable: bool | None = None,
+    no_jit: bool | None = None,
     **kwargs: Any,
 ) -> nn.Module:
-    """Build ``recipe`` with its resolved config: instantiate, prune, load weights, wrap features.
+    """Build a resolved name: instantiate, prune, load weights, wrap features.
 
     Args:
-        recipe: the architecture's class, variant args and family defaults.
-        pretrained_cfg: the resolved config (weights source, input size, head).
-        pretrained: load the config's weights (the caller has checked that it names some).
+        resolved: the name resolved by :func:`visionzoo.registry.resolve` (or a hand-made
+            record, as ``build_model_with_cfg`` makes): its recipe (class, variant args, family
+            defaults) and config (weights source, input size, head).
+        pretrained: load the config's weights (the resolver has checked that it names some).
         pretrained_strict: load the (adapted) checkpoint strictly.
         cache_dir: download cache for Hub and URL weights.
         checkpoint_path: a local checkpoint loaded after (and instead of) pretrained weights.
@@ -312,13 +316,49 @@ def build_model(
         out_indices: feature levels of the backbone (tuple, or int for the last n).
         feature_cls: backbone wrapper: ``'list'`` (default), ``'dict'``, ``'hook'`` or a class.
         device, dtype: where and in what precision the model ends up.
+        scriptable, exportable, no_jit: timm's layer switches, set (when not None) while the
+            model is built (``set_layer_config``).
         **kwargs: constructor arguments (``num_classes``, ``in_chans``, ``drop_rate``...) over
             the variant's; unknown names raise ``TypeError`` naming the valid ones.
 
     Returns:
         The model; its ``pretrained_cfg`` describes it as built (``in_chans`` channels included).
     """
-    variant, cfg = recipe.name, pretrained_cfg
+    if resolved.recipe is None:
+        raise ValueError(f"{resolved.name} has no build recipe (a bare @register_model entrypoint)")
+    with set_layer_config(scriptable=scriptable, exportable=exportable, no_jit=no_jit):
+        return _build(
+            resolved.recipe,
+            resolved.pretrained_cfg,
+            pretrained,
+            pretrained_strict=pretrained_strict,
+            cache_dir=cache_dir,
+            checkpoint_path=checkpoint_path,
+            features_only=features_only,
+            out_indices=out_indices,
+            feature_cls=feature_cls,
+            device=device,
+            dtype=dtype,
+            **kwargs,
+        )
+
+
+def _build(
+    recipe: Recipe,
+    cfg: PretrainedCfg,
+    pretrained: bool,
+    *,
+    pretrained_strict: bool,
+    cache_dir: str | os.PathLike[str] | None,
+    checkpoint_path: str | os.PathLike[str] | None,
+    features_only: bool,
+    out_indices: Any,
+    feature_cls: Any,
+    device: str | torch.device | None,
+    dtype: torch.dtype | None,
+    **kwargs: Any,
+) -> nn.Module:
+    variant = recipe.name
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     _check_common_kwargs(variant, kwargs)
     if not features_only:  # timm's models reject them too; silently ignoring them would hide a bug

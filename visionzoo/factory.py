@@ -16,22 +16,13 @@ from typing import Any
 
 from torch import nn
 
-from . import hub
+from . import hub, registry
 from .adapt import FilterFn
 from .builder import build_model
 from .hub import save_pretrained
 from .layers.config import set_layer_config
 from .pretrained import PretrainedCfg, as_pretrained_cfg
-from .registry import (
-    UnknownModelError,
-    get_recipe,
-    list_pretrained,
-    model_entrypoint,
-    resolve_model_name,
-    resolve_pretrained_cfg,
-    split_model_name_tag,
-)
-from .variants import Pruned, Recipe
+from .variants import Pruned, Recipe, Resolved
 
 __all__ = [
     "build_model_with_cfg",
@@ -75,18 +66,6 @@ def safe_model_name(model_name: str, remove_source: bool = True) -> str:
     return "".join(c if c.isalnum() else "_" for c in model_name).rstrip("_")
 
 
-def _check_has_weights(cfg: PretrainedCfg) -> None:
-    if hub.has_weights(cfg):
-        return
-    arch = cfg.architecture or ""
-    tags = list_pretrained(arch) if arch else []
-    hint = f"; tags with weights: {', '.join(tags)}" if tags else "; this architecture has none"
-    raise UnknownModelError(
-        f"{cfg.name or arch} has no pretrained weights{hint}. Use pretrained=False, or "
-        "pretrained_cfg_overlay=dict(file='path/to/weights') for your own file"
-    )
-
-
 def create_model(
     model_name: str,
     pretrained: bool = False,
@@ -102,8 +81,8 @@ def create_model(
 ) -> nn.Module:
     """Build a model by name.
 
-    The name is resolved once, to the architecture's build recipe and one
-    :class:`PretrainedCfg`, and both go to the builder.
+    The name is resolved once (:func:`visionzoo.registry.resolve`), to the architecture's build
+    recipe and one :class:`PretrainedCfg`, and that record goes to the builder.
 
     Args:
         model_name: ``arch``, ``arch.tag``, ``hf-hub:org/repo[@rev]`` or ``local-dir:PATH``.
@@ -128,43 +107,50 @@ def create_model(
         >>> m(torch.randn(1, 1, 224, 224)).shape  # doctest: +SKIP
         torch.Size([1, 1000])
     """
+    name, named = model_name, hub.name_source(model_name, cache_dir)
+    if named is not None:  # hf-hub:... / local-dir:...: architecture and config from config.json
+        arch, cfg_fields, model_args = named
+        if pretrained_cfg is None:
+            pretrained_cfg = as_pretrained_cfg(cfg_fields)
+        for key, value in model_args.items():
+            kwargs.setdefault(key, value)
+        name = arch
+    resolved = registry.resolve(
+        name,
+        pretrained=pretrained,
+        pretrained_cfg=pretrained_cfg,
+        pretrained_cfg_overlay=pretrained_cfg_overlay,
+    )
+    if resolved.recipe is not None:
+        return build_model(
+            resolved,
+            pretrained,
+            checkpoint_path=checkpoint_path,
+            cache_dir=cache_dir,
+            scriptable=scriptable,
+            exportable=exportable,
+            no_jit=no_jit,
+            **kwargs,
+        )
+    # a bare @register_model entrypoint: it gets the resolved config when the caller chose one, and
+    # builder options only when set, so simple user entrypoints need not accept them
+    chosen = pretrained_cfg is not None or pretrained_cfg_overlay or resolved.tag
+    options = dict(
+        pretrained_cfg=resolved.pretrained_cfg if chosen else None,
+        checkpoint_path=checkpoint_path,
+        cache_dir=cache_dir,
+    )
+    kwargs.update({k: v for k, v in options.items() if v is not None})
     with set_layer_config(scriptable=scriptable, exportable=exportable, no_jit=no_jit):
-        name, named = model_name, hub.name_source(model_name, cache_dir)
-        if named is not None:  # hf-hub:... / local-dir:...: architecture and config from config.json
-            arch, cfg_fields, model_args = named
-            if pretrained_cfg is None:
-                pretrained_cfg = as_pretrained_cfg(cfg_fields)
-            for key, value in model_args.items():
-                kwargs.setdefault(key, value)
-            name = arch
-        arch, tag = resolve_model_name(name)
-        cfg = resolve_pretrained_cfg(
-            f"{arch}.{tag}" if tag else arch,
-            pretrained_cfg,
-            pretrained_cfg_overlay,
+        model = registry.resolved_entrypoint(resolved)(pretrained=pretrained, **kwargs)
+    if kwargs.get("features_only") and not getattr(model, "feature_info", None):
+        # a user entrypoint that swallowed features_only would otherwise return a classifier
+        raise ValueError(
+            f"{resolved.arch} does not support features_only: its entrypoint returned a "
+            f"{type(model).__name__} without feature_info; build it with build_model_with_cfg and set "
+            "feature_info"
         )
-        if pretrained:
-            _check_has_weights(cfg)
-        recipe = get_recipe(arch)
-        if recipe is not None:
-            return build_model(
-                recipe, cfg, pretrained, checkpoint_path=checkpoint_path, cache_dir=cache_dir, **kwargs
-            )
-        # a bare @register_model entrypoint: it gets the resolved config when the caller chose one, and
-        # builder options only when set, so simple user entrypoints need not accept them
-        chosen = pretrained_cfg is not None or pretrained_cfg_overlay or tag
-        options = dict(
-            pretrained_cfg=cfg if chosen else None, checkpoint_path=checkpoint_path, cache_dir=cache_dir
-        )
-        kwargs.update({k: v for k, v in options.items() if v is not None})
-        model = model_entrypoint(arch)(pretrained=pretrained, **kwargs)
-        if kwargs.get("features_only") and not getattr(model, "feature_info", None):
-            # a user entrypoint that swallowed features_only would otherwise return a classifier
-            raise ValueError(
-                f"{arch} does not support features_only: its entrypoint returned a {type(model).__name__} "
-                "without feature_info; build it with build_model_with_cfg and set feature_info"
-            )
-        return model
+    return model
 
 
 def build_model_with_cfg(
@@ -202,15 +188,16 @@ def build_model_with_cfg(
     """
     if isinstance(model_args, Pruned):
         pruned, model_args = True, model_args.args
-    cfg = resolve_pretrained_cfg(variant, pretrained_cfg, pretrained_cfg_overlay)
-    if pretrained:
-        _check_has_weights(cfg)
+    cfg = registry.resolve_pretrained_cfg(
+        variant, pretrained_cfg, pretrained_cfg_overlay, pretrained=pretrained
+    )
+    arch, tag = registry.split_model_name_tag(variant)
     recipe = Recipe(
-        name=split_model_name_tag(variant)[0],
+        name=arch,
         model_cls=model_cls,
         args=model_args,
         pruned=pruned,
         feature_cfg=dict(feature_cfg or {}),
         filter_fn=pretrained_filter_fn,
     )
-    return build_model(recipe, cfg, pretrained, **kwargs)
+    return build_model(Resolved(arch=arch, tag=tag, recipe=recipe, pretrained_cfg=cfg), pretrained, **kwargs)

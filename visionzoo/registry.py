@@ -3,8 +3,10 @@
 A family registers itself with one :func:`register_family` call: its model class, variant table,
 weight table and defaults become one :class:`~visionzoo.variants.Recipe` and one set of
 pretrained configs per name. Family modules are imported lazily: a query about one name imports
-only the family that defines it (found through the generated index ``visionzoo.models._index``);
-listing everything imports every family. All mutation happens under one lock.
+only the family that defines it, found through the generated index ``_data/model_index.json``
+(written by ``python -m visionzoo.models._index``; read as data, so the registry imports nothing
+from ``visionzoo.models``); listing everything imports every family. All mutation happens under
+one lock.
 """
 
 from __future__ import annotations
@@ -12,24 +14,32 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import fnmatch
+import functools
 import importlib
+import json
 import re
 import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from importlib import resources
+from typing import Any, NamedTuple
 
 from torch import nn
 
 from .adapt import FilterFn
-from .hub import has_weights
+from .builder import build_model
+from .hub import has_weights, overlay_cfg
 from .pretrained import WEIGHT_CFG_BASE, PretrainedCfg, as_pretrained_cfg, with_results
-from .variants import Pruned, Recipe, WhenPretrained
+from .variants import Pruned, Recipe, Resolved, WhenPretrained
 
 __all__ = [
+    "INDEX_FILE",
+    "BuiltinIndex",
     "Entrypoint",
+    "Resolved",
     "UnknownModelError",
+    "builtin_index",
     "family_entrypoint",
     "get_arch_name",
     "get_arch_pretrained_cfgs",
@@ -48,8 +58,10 @@ __all__ = [
     "register_family",
     "register_model",
     "register_pretrained_cfgs",
+    "resolve",
     "resolve_model_name",
     "resolve_pretrained_cfg",
+    "resolved_entrypoint",
     "split_model_name_tag",
 ]
 
@@ -73,6 +85,29 @@ _builtins_loaded = False
 _PACKAGE = "visionzoo.models"
 
 
+INDEX_FILE = "model_index.json"
+
+
+class BuiltinIndex(NamedTuple):
+    """The generated index of the built-in families (``_data/model_index.json``)."""
+
+    families: tuple[str, ...]  # family modules of visionzoo.models, sorted
+    module_of: Mapping[str, str]  # model name or deprecated alias -> family module
+    classes: Mapping[str, str]  # model class name -> the module that defines it
+
+
+@functools.cache
+def builtin_index() -> BuiltinIndex:
+    """The built-in families' index, read once (as data: no family is imported)."""
+    data = json.loads(resources.files("visionzoo._data").joinpath(INDEX_FILE).read_text())
+    names: dict[str, list[str]] = data["names"]
+    return BuiltinIndex(
+        families=tuple(sorted(names)),
+        module_of={n: module for module, ns in names.items() for n in ns},
+        classes=dict(data["classes"]),
+    )
+
+
 def _load_builtin_models() -> None:
     """Import every built-in family once (each registers itself)."""
     global _builtins_loaded
@@ -80,9 +115,7 @@ def _load_builtin_models() -> None:
         return
     with _lock:
         if not _builtins_loaded:
-            from .models import FAMILIES
-
-            for module in FAMILIES:
+            for module in builtin_index().families:
                 importlib.import_module(f"{_PACKAGE}.{module}")
             _builtins_loaded = True
 
@@ -92,9 +125,7 @@ def _load_family_of(name: str) -> None:
     arch = split_model_name_tag(name)[0]
     if arch in _entrypoints or arch in _deprecated or _builtins_loaded:
         return
-    from .models._index import MODULE_OF
-
-    module = MODULE_OF.get(arch)
+    module = builtin_index().module_of.get(arch)
     if module is not None:
         with _lock:
             importlib.import_module(f"{_PACKAGE}.{module}")
@@ -191,11 +222,9 @@ def register_deprecations(module_name: str, aliases: Mapping[str, str | None]) -
             _module_to_deprecated.setdefault(module, {})[alias] = current
 
 
-def resolve_model_name(model_name: str) -> tuple[str, str]:
-    """Resolve a name (with optional tag, or a deprecated alias) to ``(arch, tag)``.
-
-    Raises :class:`UnknownModelError` naming the model and suggesting close names.
-    """
+def _resolve_name(model_name: str, *, stacklevel: int) -> tuple[str, str]:
+    """The one place a name is looked up: load its family, follow an alias (warning once, at
+    ``stacklevel``), check the architecture and tag exist."""
     _load_family_of(model_name)
     arch, tag = split_model_name_tag(model_name)
     if arch in _deprecated:
@@ -207,7 +236,7 @@ def resolve_model_name(model_name: str) -> tuple[str, str]:
             warnings.warn(
                 f"model name {arch!r} is deprecated; use {current!r} instead",
                 DeprecationWarning,
-                stacklevel=3,
+                stacklevel=stacklevel,
             )
         arch, alias_tag = split_model_name_tag(current)
         tag = tag or alias_tag
@@ -220,11 +249,95 @@ def resolve_model_name(model_name: str) -> tuple[str, str]:
     return arch, tag
 
 
+def resolve_model_name(model_name: str) -> tuple[str, str]:
+    """Resolve a name (with optional tag, or a deprecated alias) to ``(arch, tag)``.
+
+    Raises :class:`UnknownModelError` naming the model and suggesting close names.
+    """
+    return _resolve_name(model_name, stacklevel=4)
+
+
+def resolve(
+    model_name: str,
+    *,
+    pretrained: bool = False,
+    pretrained_cfg: str | PretrainedCfg | Mapping[str, Any] | None = None,
+    pretrained_cfg_overlay: Mapping[str, Any] | None = None,
+) -> Resolved:
+    """Resolve a registered name once, to what building it needs: architecture, tag, recipe and
+    the pretrained config (``pretrained_cfg`` as in :func:`resolve_pretrained_cfg`, then the
+    overlay). ``create_model`` and every family entrypoint call this and nothing else of the
+    registry, and hand the record to the builder.
+
+    Raises:
+        UnknownModelError: an unknown name or tag (close names suggested), or
+            ``pretrained=True`` with a config that names no weights (tags that have some listed).
+    """
+    arch, tag = _resolve_name(model_name, stacklevel=4)
+    cfg = _select_cfg(arch, tag, pretrained_cfg, pretrained_cfg_overlay, registered=True)
+    if pretrained:
+        _require_weights(cfg)
+    return Resolved(arch=arch, tag=tag, recipe=_recipes.get(arch), pretrained_cfg=cfg)
+
+
+def resolved_entrypoint(resolved: Resolved) -> Entrypoint:
+    """The entrypoint of a resolved bare ``@register_model`` name (a family name builds from its
+    recipe instead): no second lookup of the name."""
+    return _entrypoints[resolved.arch]
+
+
+def _registered_cfg(arch: str, tag: str, *, registered: bool) -> PretrainedCfg | None:
+    tags = _cfgs.get(arch)
+    if registered and tag and tag not in (tags or {}):
+        valid = ", ".join(tags or {}) or "none"
+        raise UnknownModelError(f"unknown pretrained tag {tag!r} for model {arch!r}; valid tags: {valid}")
+    if not tags:
+        return None
+    return with_results(tags[tag] if tag else next(iter(tags.values())))
+
+
+def _select_cfg(
+    arch: str,
+    tag: str,
+    pretrained_cfg: str | PretrainedCfg | Mapping[str, Any] | None,
+    overlay: Mapping[str, Any] | None,
+    *,
+    registered: bool,
+) -> PretrainedCfg:
+    """The config ``arch`` (already resolved) is built with; see :func:`resolve_pretrained_cfg`."""
+    if isinstance(pretrained_cfg, str):
+        cfg = _registered_cfg(arch, pretrained_cfg or tag, registered=registered)
+    elif pretrained_cfg is not None:
+        cfg = as_pretrained_cfg(pretrained_cfg)
+    else:
+        cfg = _registered_cfg(arch, tag, registered=registered)
+    if cfg is None:
+        cfg = PretrainedCfg(architecture=arch)
+    if overlay:
+        cfg = overlay_cfg(cfg, overlay)
+    if not cfg.architecture:
+        cfg = dataclasses.replace(cfg, architecture=arch)
+    return cfg
+
+
+def _require_weights(cfg: PretrainedCfg) -> None:
+    if has_weights(cfg):
+        return
+    arch = cfg.architecture or ""
+    tags = sorted(
+        (f"{arch}.{t}" if t else arch for t, c in _cfgs.get(arch, {}).items() if has_weights(c)),
+        key=_natural_key,
+    )
+    hint = f"; tags with weights: {', '.join(tags)}" if tags else "; this architecture has none"
+    raise UnknownModelError(
+        f"{cfg.name or arch} has no pretrained weights{hint}. Use pretrained=False, or "
+        "pretrained_cfg_overlay=dict(file='path/to/weights') for your own file"
+    )
+
+
 def _known_names() -> set[str]:
     """Every registered name and alias, plus the built-in ones not imported yet."""
-    from .models._index import MODULE_OF
-
-    return set(_entrypoints) | set(_deprecated) | set(MODULE_OF)
+    return set(_entrypoints) | set(_deprecated) | set(builtin_index().module_of)
 
 
 def _unknown_message(model_name: str) -> str:
@@ -256,7 +369,7 @@ def model_entrypoint(model_name: str, module_filter: str | None = None) -> Entry
 
 def get_recipe(model_name: str) -> Recipe | None:
     """The build recipe of a family-registered architecture (``None`` for a bare entrypoint)."""
-    arch, _ = resolve_model_name(model_name)
+    arch, _ = _resolve_name(model_name, stacklevel=4)
     return _recipes.get(arch)
 
 
@@ -280,10 +393,8 @@ def _load_modules(modules: list[str]) -> None:
     if not modules:
         _load_builtin_models()
         return
-    from .models import FAMILIES
-
     for module in modules:
-        if module in FAMILIES:
+        if module in builtin_index().families:
             with _lock:
                 importlib.import_module(f"{_PACKAGE}.{module}")
 
@@ -386,14 +497,11 @@ def get_pretrained_cfg(model_name: str, allow_unregistered: bool = True) -> Pret
     An unknown tag raises :class:`UnknownModelError` listing the valid tags. An architecture with
     no configs gives ``None`` (or raises when ``allow_unregistered=False``).
     """
-    arch, tag = resolve_model_name(model_name)
-    tags = _cfgs.get(arch)
-    if not tags:
-        if allow_unregistered:
-            return None
+    arch, tag = _resolve_name(model_name, stacklevel=4)
+    cfg = _registered_cfg(arch, tag, registered=True)
+    if cfg is None and not allow_unregistered:
         raise UnknownModelError(f"model {arch!r} has no pretrained cfg registered")
-    cfg = tags[tag] if tag else next(iter(tags.values()))
-    return with_results(cfg)
+    return cfg
 
 
 def get_pretrained_cfg_value(model_name: str, cfg_key: str) -> Any:
@@ -426,35 +534,41 @@ def resolve_pretrained_cfg(
     model_name: str,
     pretrained_cfg: str | PretrainedCfg | Mapping[str, Any] | None = None,
     pretrained_cfg_overlay: Mapping[str, Any] | None = None,
+    *,
+    pretrained: bool = False,
 ) -> PretrainedCfg:
-    """The config a model is built with, resolved once: ``pretrained_cfg`` as a tag (looked up),
-    a full config, or None for the name's own tag (or the default); then
-    ``pretrained_cfg_overlay`` fields replace the config's. An unregistered name gets a bare
-    config naming it."""
-    from .hub import overlay_cfg
-
+    """The config a model is built with: ``pretrained_cfg`` as a tag (looked up), a full config,
+    or None for the name's own tag (or the default); then ``pretrained_cfg_overlay`` fields
+    replace the config's. An unregistered name (a user's own model) gets a bare config naming
+    it. With ``pretrained=True`` a config that names no weights raises
+    :class:`UnknownModelError`. (``create_model`` gets this inside :func:`resolve`.)"""
     arch, tag = split_model_name_tag(model_name)
-    if isinstance(pretrained_cfg, str):
-        tag = pretrained_cfg or tag
-        cfg = get_pretrained_cfg(f"{arch}.{tag}" if tag else arch) if is_model(arch) else None
-    elif pretrained_cfg is not None:
-        cfg = as_pretrained_cfg(pretrained_cfg)
-    else:
-        cfg = get_pretrained_cfg(model_name) if is_model(arch) else None
-    if cfg is None:
-        cfg = PretrainedCfg(architecture=arch)
-    if pretrained_cfg_overlay:
-        cfg = overlay_cfg(cfg, pretrained_cfg_overlay)
-    if not cfg.architecture:
-        cfg = dataclasses.replace(cfg, architecture=arch)
+    registered = is_model(arch)
+    if registered:
+        arch, alias_tag = _resolve_name(arch, stacklevel=4)
+        tag = tag or alias_tag
+    cfg = _select_cfg(arch, tag, pretrained_cfg, pretrained_cfg_overlay, registered=registered)
+    if pretrained:
+        _require_weights(cfg)
     return cfg
 
 
 def _make_entrypoint(name: str, args: Any, module_name: str) -> Entrypoint:
-    def entrypoint(pretrained: bool = False, **kwargs: Any) -> nn.Module:
-        from .factory import create_model
-
-        return create_model(name, pretrained, **kwargs)
+    def entrypoint(
+        pretrained: bool = False,
+        *,
+        pretrained_cfg: str | PretrainedCfg | Mapping[str, Any] | None = None,
+        pretrained_cfg_overlay: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> nn.Module:
+        # what create_model does for a plain name: resolve once, build the record
+        resolved = resolve(
+            name,
+            pretrained=pretrained,
+            pretrained_cfg=pretrained_cfg,
+            pretrained_cfg_overlay=pretrained_cfg_overlay,
+        )
+        return build_model(resolved, pretrained, **kwargs)
 
     entrypoint.__name__ = entrypoint.__qualname__ = name
     entrypoint.__module__ = module_name

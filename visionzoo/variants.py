@@ -1,8 +1,10 @@
-"""What a family declares: variant argument records and the recipe of one architecture.
+"""What a family declares: variant argument records, the recipe of one architecture, and a name
+resolved to both.
 
 A family file imports only this module, :mod:`visionzoo.model` and
 :func:`visionzoo.registry.register_family`. The registry turns each variant into a
-:class:`Recipe`; the factory hands the recipe (with the resolved pretrained config) to the builder.
+:class:`Recipe`, and a model name into one :class:`Resolved` (recipe and pretrained config), which
+the builder takes: the name is not looked up again below the registry.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from typing import Any, TypeVar
 from torch import nn
 
 from .adapt import FilterFn
+from .pretrained import PretrainedCfg
 
-__all__ = ["Pruned", "Recipe", "WhenPretrained", "as_dataclass", "model_args_type"]
+__all__ = ["Pruned", "Recipe", "Resolved", "WhenPretrained", "as_dataclass", "model_args_type"]
 
 T = TypeVar("T")
 
@@ -61,6 +64,31 @@ class Recipe:
     feature_cfg: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     filter_fn: FilterFn | None = None
     pretrained_args: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Resolved:
+    """A model name resolved once (:func:`visionzoo.registry.resolve`): everything the builder
+    and the weight loaders need, so none of them takes a name.
+
+    Attributes:
+        arch: the architecture (a deprecated alias resolved to its current name).
+        tag: the weight tag the name selected (``""`` for the default).
+        recipe: the architecture's build recipe; ``None`` for a bare ``@register_model``
+            entrypoint, which builds itself.
+        pretrained_cfg: the config the model is built with (tag, ``pretrained_cfg`` and overlay
+            applied).
+    """
+
+    arch: str
+    tag: str
+    recipe: Recipe | None
+    pretrained_cfg: PretrainedCfg
+
+    @property
+    def name(self) -> str:
+        """``arch.tag`` (or ``arch`` for the default tag)."""
+        return f"{self.arch}.{self.tag}" if self.tag else self.arch
 
 
 def model_args_type(model_cls: type[nn.Module]) -> type:

@@ -1,12 +1,14 @@
 """Model families, one module each, imported on first use.
 
-``FAMILIES`` names the built-in family modules; the registry imports one of them when a name it
-defines is first asked for (through the generated index in ``_index.py``), and all of them when
+``FAMILIES`` names the built-in family modules, as the registry's generated index lists them
+(``python -m visionzoo.models._index`` finds them: adding a family adds no line here); the
+registry imports one of them when a name it defines is first asked for, and all of them when
 everything is listed. ``visionzoo.models.resnet`` and the like import on attribute access.
 
 It also offers ``timm.models``' public names that apply to these families (``create_model``,
-``get_pretrained_cfg_value``, ``FeatureGraphNet``, ``ResNet``...), so code written against timm
-imports them from here; family classes load their module on first use too.
+``get_pretrained_cfg_value``, ``FeatureGraphNet``, every family's model class such as ``ResNet``
+or ``EfficientNet``...), so code written against timm imports them from here; a family class
+loads its module on first use.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from ..model import checkpoint_seq, model_parameters, named_apply, named_modules
 from ..pretrained import PretrainedCfg
 from ..prune import adapt_model_from_string
 from ..registry import (
+    builtin_index,
     get_arch_name,
     get_arch_pretrained_cfgs,
     get_deprecated_models,
@@ -49,32 +52,14 @@ from ..registry import (
     split_model_name_tag,
 )
 
-# Adding a family: its module name here, then `python -m visionzoo.models._index`.
-FAMILIES: tuple[str, ...] = (
-    "convnext",
-    "cspnet",
-    "deit",
-    "densenet",
-    "efficientnet",
-    "inception_v3",
-    "mobilenetv3",
-    "regnet",
-    "resnet",
-    "resnetv2",
-    "vision_transformer",
-    "vision_transformer_hybrid",
-    "xception_aligned",
-)
+FAMILIES: tuple[str, ...] = builtin_index().families
 
-# family classes, as timm.models exports them: class name -> family module
-_FAMILY_CLASSES = {
-    "BasicBlock": "resnet",
-    "Bottleneck": "resnet",
-    "ResNet": "resnet",
-    "CspNet": "cspnet",
-    "DenseNet": "densenet",
-    "InceptionV3": "inception_v3",
-    "XceptionAligned": "xception_aligned",
+# family classes, as timm.models exports them: class name -> the module defining it. Every
+# family's model class comes from the index; timm.models also exports resnet's two blocks.
+_FAMILY_CLASSES: dict[str, str] = {
+    **builtin_index().classes,
+    "BasicBlock": f"{__name__}.resnet",
+    "Bottleneck": f"{__name__}.resnet",
 }
 
 
@@ -82,7 +67,7 @@ def __getattr__(name: str) -> Any:
     if name in FAMILIES:
         return importlib.import_module(f"{__name__}.{name}")
     if name in _FAMILY_CLASSES:
-        return getattr(importlib.import_module(f"{__name__}.{_FAMILY_CLASSES[name]}"), name)
+        return getattr(importlib.import_module(_FAMILY_CLASSES[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
