@@ -1,7 +1,8 @@
 """save_pretrained is atomic as a folder and safe under concurrency, with real processes: a saver
 frozen (SIGSTOP) or killed (SIGKILL) at any point leaves the complete old or new save; concurrent
 savers (threads and processes) into one folder do not fail and leave one complete save; the next
-save removes what a killed saver left."""
+save removes what a killed saver left. The one file writer under it all (visionzoo.fileio) keeps
+the old file and leaves no temporary when a write fails half-way."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import pytest
 import torch
 
 import visionzoo
-from visionzoo import hub, save
+from visionzoo import fileio, hub, save
 
 pytestmark = pytest.mark.reliability
 
@@ -184,3 +185,60 @@ def test_save_onto_a_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(NotADirectoryError, match="saved: it is a file"):
         visionzoo.save_pretrained(visionzoo.create_model(ARCH), tmp_path / "saved")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["saved"]
+
+
+# --- the one atomic file writer -------------------------------------------------------------------
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("interrupt", [_Stop, KeyboardInterrupt])
+def test_a_write_that_fails_half_way_keeps_the_old_file(
+    tmp_path: Path, interrupt: type[BaseException]
+) -> None:
+    """An exception (or Ctrl-C) inside the writer, after it has written part of the new file:
+    the old file is intact and no temporary is left; a first write leaves no file at all."""
+    target = tmp_path / "results.csv"
+
+    def half(tmp: Path) -> None:
+        tmp.write_text("new,half")
+        raise interrupt
+
+    with pytest.raises(interrupt):
+        fileio.atomic_write(target, half)
+    assert list(tmp_path.iterdir()) == []
+    fileio.atomic_write_text(target, "old,complete\n")
+    with pytest.raises(interrupt):
+        fileio.atomic_write(target, half)
+    assert target.read_text() == "old,complete\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["results.csv"]
+
+
+def test_atomic_writes_from_threads_never_share_a_temporary(tmp_path: Path) -> None:
+    """Eight threads replace one file 20 times each: every read sees one whole version, and the
+    file gets the permissions a plain write gives (not a temporary file's owner-only ones)."""
+    target = tmp_path / "f.txt"
+    versions = {f"{i}:" + str(i) * 5000 for i in range(8)}
+    torn: list[str] = []
+    errors: list[BaseException] = []
+
+    def writer(text: str) -> None:
+        try:
+            for _ in range(20):
+                fileio.atomic_write_text(target, text)
+                got = target.read_text()
+                if got not in versions:
+                    torn.append(got[:20])
+        except Exception as e:  # a thread's exception would only be printed
+            errors.append(e)
+
+    threads = [threading.Thread(target=writer, args=(v,)) for v in versions]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and torn == [] and target.read_text() in versions
+    assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    assert target.stat().st_mode == plain.stat().st_mode

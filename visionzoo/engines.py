@@ -29,7 +29,6 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -38,6 +37,7 @@ from typing import Any, cast
 import torch
 from torch import nn
 
+from .fileio import atomic_write
 from .model import model_input_size
 
 __all__ = [
@@ -473,20 +473,6 @@ def _valid_onnx(path: Path) -> bool:
     return True
 
 
-def _atomic_build(dest: Path, build: Callable[[Path], None]) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        build(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _artifact(
     model: nn.Module, precision: str, example: torch.Tensor, batches: list[torch.Tensor], cache_dir: Path
 ) -> Path:
@@ -501,9 +487,11 @@ def _artifact(
         return dest
     if precision == "int8":
         fp32 = _artifact(model, "fp32", example, [], cache_dir)
-        _atomic_build(dest, lambda tmp: _quantize_int8(fp32, tmp, batches))
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(dest, lambda tmp: _quantize_int8(fp32, tmp, batches))
     else:
-        _atomic_build(dest, lambda tmp: _export_any_size(model, example, tmp))
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(dest, lambda tmp: _export_any_size(model, example, tmp))
     return dest
 
 

@@ -30,7 +30,6 @@ import os
 import pickle
 import re
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
@@ -44,6 +43,7 @@ from typing import Any
 
 import torch
 
+from .fileio import atomic_write
 from .pretrained import PretrainedCfg
 from .save import CONFIG_NAME, SAFE_WEIGHTS_NAME, save_pretrained  # saving lives in save.py
 
@@ -650,13 +650,12 @@ def download_url(
     limit = _deadline_seconds(deadline)
     folder.mkdir(parents=True, exist_ok=True)
     expected = _HASH_IN_NAME.search(name)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".partial", dir=folder)
-    tmp = Path(tmp_name)
-    digest = hashlib.sha256()
-    started = time.monotonic()
-    try:
+
+    def fetch(tmp: Path) -> None:  # raising here leaves nothing in the cache
+        digest = hashlib.sha256()
+        started = time.monotonic()
         request = urllib.request.Request(url, headers={"User-Agent": "visionzoo"})
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as resp:
+        with tmp.open("wb") as out, urllib.request.urlopen(request, timeout=timeout) as resp:
             length = resp.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
             bar = _progress_bar(total, name, progress)
@@ -678,8 +677,6 @@ def download_url(
                 raise WeightsError(
                     f"download of {url} was cut short: got {received} of {total} bytes; try again"
                 )
-            out.flush()
-            os.fsync(out.fileno())
         if check_hash and expected:
             prefix = expected.group(1)
             if not digest.hexdigest().startswith(prefix):
@@ -693,9 +690,10 @@ def download_url(
             raise WeightsError(
                 f"download of {url} is not a usable {name}: {e}; nothing was kept, try again"
             ) from None
-        os.replace(tmp, dest)
+
+    try:
+        atomic_write(dest, fetch)
     except (OSError, http.client.HTTPException) as e:
-        tmp.unlink(missing_ok=True)
         network = isinstance(
             e, (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError)
         )
@@ -704,9 +702,6 @@ def download_url(
                 f"could not download {url}: {e}", advice=offline_advice(place_at=dest)
             ) from e
         raise WeightsError(f"could not download {url}: {e}") from e
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return dest
 
 

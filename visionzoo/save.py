@@ -29,6 +29,8 @@ from typing import Any
 
 from torch import nn
 
+from .fileio import commit, fsync_path
+
 __all__ = ["CONFIG_NAME", "SAFE_WEIGHTS_NAME", "recover_folder", "save_pretrained", "write_folder"]
 
 # The files of a saved folder (timm's Hub layout), which visionzoo.hub reads back.
@@ -148,8 +150,8 @@ def write_folder(folder: Path, write: Callable[[Path], None], *, keep_other_file
         if keep_other_files:
             _carry_over(folder, tmp)
         for f in tmp.iterdir():
-            _fsync(f)
-        _fsync(tmp)
+            fsync_path(f)
+        fsync_path(tmp)
         in_cwd = _is_cwd(folder)
         try:
             _swap_in(tmp, folder)
@@ -159,7 +161,7 @@ def write_folder(folder: Path, write: Callable[[Path], None], *, keep_other_file
             return _write_in_place(
                 folder, write, f"it cannot be renamed ({e.strerror})", keep_other_files=keep_other_files
             )
-        _fsync(parent)
+        fsync_path(parent)
         if in_cwd:  # the working directory was the old folder: follow the new one
             os.chdir(folder)
     finally:
@@ -332,14 +334,13 @@ def _write_in_place(folder: Path, write: Callable[[Path], None], why: str, *, ke
         write(tmp)
         written = sorted(tmp.iterdir(), key=lambda p: p.name == CONFIG_NAME)  # config last
         for f in written:
-            _fsync(f)
-            os.replace(f, folder / f.name)
+            commit(f, folder / f.name, sync_folder=False)  # the folder is flushed once, below
         if not keep_other_files:
             keep = {f.name for f in written} | {tmp.name}
             for entry in os.scandir(folder):
                 if entry.name not in keep:
                     _remove(entry)
-        _fsync(folder)
+        fsync_path(folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return folder
@@ -359,10 +360,3 @@ def _is_cwd(folder: Path) -> bool:
     except OSError:
         return False
 
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
