@@ -11,14 +11,9 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import torch
 from safetensors.torch import save_file
-
-# the same family code at a fraction of the depth, for the tests that compile or export a model:
-# DenseNet-121 takes a minute to compile for training or to export at a dynamic size
-SHALLOWER: dict[str, dict[str, Any]] = {"densenet": {"block_config": (2, 2, 2, 2)}}
 
 
 def min_input_side(model: torch.nn.Module) -> int:

@@ -24,15 +24,23 @@ Tests marked ``@pytest.mark.sampled`` parametrize over names (``visionzoo.list_m
 ``-k`` / ``-m`` have selected, conftest.py deselects the names outside the sample
 (:func:`deselect_unsampled`), ranking only the families still selected. The ranking is done once
 per run: xdist workers share it through a folder conftest.py makes for the run.
+
+A family's own test file is ``tests/test_<module>.py`` (one per family module). What the shared
+suites need of a family that no model fact says -- a kwarg that keeps its code at a fraction of
+the cost where a suite compiles or exports it -- is a module-level ``SHARED_KWARGS`` dict there,
+read by :func:`family_kwargs`; so a new family needs no edit outside its module and its test file.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import os
 import re
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 import torch
@@ -42,8 +50,10 @@ import visionzoo
 __all__ = [
     "by_size",
     "deselect_unsampled",
+    "family_kwargs",
     "family_of",
     "family_sample",
+    "family_test_file",
     "full",
     "parity_all",
     "sampled",
@@ -70,6 +80,18 @@ def _module_index() -> dict[str, str]:
 def family_of(name: str) -> str:
     """The family module that registers ``name``."""
     return _module_index()[name.partition(".")[0]]
+
+
+def family_test_file(module: str) -> ModuleType:
+    """The family's own test file, ``tests/test_<module>.py`` (imported by its module name, as
+    pytest imports it, so both are one module)."""
+    return importlib.import_module(f"test_{module}")
+
+
+def family_kwargs(module: str) -> dict[str, Any]:
+    """``create_model`` kwargs for the shared suites that compile or export one model of each
+    family: the family test file's ``SHARED_KWARGS`` (e.g. DenseNet at 2-2-2-2 layers), else none."""
+    return dict(getattr(family_test_file(module), "SHARED_KWARGS", {}))
 
 
 def _parts(model: torch.nn.Module) -> set[str]:

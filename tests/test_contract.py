@@ -195,7 +195,7 @@ def test_model_input_size_is_what_the_model_takes() -> None:
     from visionzoo.model import model_input_size
 
     vit = visionzoo.create_model("vit_tiny_patch16_224", img_size=64, device="meta")
-    assert vit.pretrained_cfg.input_size == (3, 224, 224)  # the weights' size, as timm keeps it
+    assert vit.pretrained_cfg.input_size == (3, 64, 64)  # the config as built (timm keeps 224)
     assert model_input_size(vit) == (3, 64, 64)
     backbone = visionzoo.create_model(
         "vit_tiny_patch16_224", img_size=(48, 80), features_only=True, device="meta"
@@ -214,3 +214,18 @@ def test_create_model_builds_where_the_callers_device_context_says() -> None:
         cpu = visionzoo.create_model("resnet10t", device="cpu")
     assert all(p.is_meta for p in empty.parameters())
     assert all(p.device.type == "cpu" for p in cpu.parameters())
+
+
+@pytest.mark.parametrize("module", visionzoo.list_modules())
+def test_every_family_has_its_own_test_file(module: str) -> None:
+    """One test file per family module, ``tests/test_<module>.py``, holding what is its own (and
+    the ``SHARED_KWARGS`` the shared suites read through sampling.family_kwargs)."""
+    from pathlib import Path
+
+    import sampling
+
+    path = Path(__file__).with_name(f"test_{module}.py")
+    assert path.is_file(), f"{module} has no test file {path.name}"
+    own = sampling.family_test_file(module)
+    assert Path(own.__file__).resolve() == path.resolve()
+    assert any(n.startswith("test_") and callable(f) for n, f in vars(own).items()), f"{path.name}: no test"

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.family
 # what the shared suites that compile or export every family build DenseNet with (sampling.py,
 # family_kwargs): the same code at 2-2-2-2 layers, where DenseNet-121 takes a minute to compile
 # for training or to export at a dynamic image size
-SHALLOWER: dict[str, Any] = {"block_config": (2, 2, 2, 2)}
+SHARED_KWARGS: dict[str, Any] = {"block_config": (2, 2, 2, 2)}
 
 SIZE = 64
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 from functools import partial
+from typing import Any
 
 import pytest
 import torch
@@ -28,6 +29,10 @@ from visionzoo.models._efficientnet_builder import decode_arch_def, decode_block
 from visionzoo.models.efficientnet import EfficientNet
 
 pytestmark = pytest.mark.family
+
+# what the shared suites that compile or export every family build EfficientNet with (sampling.py,
+# family_kwargs): TF's dynamic "same" padding, so that the exporter and compiler meet it
+SHARED_KWARGS: dict[str, Any] = {"pad_type": "same"}
 
 TOL = 1e-4
 

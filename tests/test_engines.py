@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import SHALLOWER
+from helpers import input_side
+from sampling import by_size, family_kwargs
 from timm_oracle import materialize_random
 
 import visionzoo
@@ -24,9 +25,9 @@ from visionzoo.engines import (
     calibration_batches,
 )
 from visionzoo.optimize import supported_precisions
-from visionzoo.registry import is_model_in_modules
 
 pytestmark = pytest.mark.slow
+TOKEN_SIDE = 64  # the size a fixed-size (token) model is built at for the engine tests
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
 
@@ -241,41 +242,22 @@ def test_calibration_from_a_dataset_spec_uses_the_model_data_config() -> None:
         calibration_batches(3, model)
 
 
-# one small model of every family (each kind of graph the exporter meets: residual stages,
+# the smallest model of every family (each kind of graph the exporter meets: residual stages,
 # separable convs, dense concatenation, inception branches, weight-standardised convs with group
-# norm, LayerNorm and GELU, squeeze-excite with hard activations, TF "same" padding, attention,
-# a distilled two-head ViT, a conv stem under a ViT)
-ENGINE_CASES = [
-    ("test_resnet", {}, 64),
-    ("cs3darknet_s", {}, 96),
-    ("densenet121", SHALLOWER["densenet"], 64),
-    ("inception_v3", {}, 96),
-    ("xception41", {}, 96),
-    ("resnetv2_18", {}, 64),
-    ("regnetx_002", {}, 64),
-    ("convnext_atto", {}, 96),
-    ("test_efficientnet", {"pad_type": "same"}, 97),  # TF's dynamic "same" padding, at an odd size
-    ("mobilenetv3_small_050", {}, 96),
-    ("test_vit", {"img_size": 64}, 64),  # a token model at its own size, not its weights'
-    ("deit_tiny_distilled_patch16_224", {"img_size": 64}, 64),
-    ("vit_tiny_r_s16_p8_224", {"img_size": 64}, 64),
-]
-
-
-def test_engine_cases_cover_every_family() -> None:
-    names = [c[0] for c in ENGINE_CASES]
-    missing = [m for m in visionzoo.list_modules() if not any(is_model_in_modules(n, m) for n in names)]
-    assert not missing, f"add a small model of {missing} to ENGINE_CASES"
-
-
-@pytest.mark.parametrize(("name", "kwargs", "side"), ENGINE_CASES, ids=[c[0] for c in ENGINE_CASES])
-def test_every_engine_matches_eager_on_every_family(
-    name: str, kwargs: dict, side: int, tmp_path: Path
-) -> None:
+# norm, LayerNorm and GELU, squeeze-excite with hard activations, TF "same" padding, attention, a
+# conv stem under a ViT), built with its family's SHARED_KWARGS (sampling.family_kwargs); resolved
+# in the test, so collection builds no model
+@pytest.mark.parametrize("module", visionzoo.list_modules())
+def test_every_engine_matches_eager_on_every_family(module: str, tmp_path: Path) -> None:
+    name, kwargs = by_size(module)[0], family_kwargs(module)
+    fixed = visionzoo.create_model(name, device="meta", **kwargs).pretrained_cfg.fixed_input_size
+    if fixed:  # a token model at a small size of its own
+        kwargs["img_size"] = TOKEN_SIDE
     model = materialize_random(visionzoo.create_model(name, device="meta", **kwargs)).eval()
+    side = TOKEN_SIDE if fixed else input_side(model, 96)
     shapes = [(1, 3, side, side)]
-    if not model.pretrained_cfg.fixed_input_size:  # convnets export with a dynamic image size
-        shapes.append((3, 3, side + 16, side))
+    if not fixed:  # convnets export with a dynamic image size:
+        shapes.append((3, 3, side + 17, side))  # another batch, and an odd side ("same" padding)
     for engine in [e for e in visionzoo.engines.available_engines() if e != "torch"]:
         fast = visionzoo.optimize_for_inference(model, engine=engine, engine_cache_dir=str(tmp_path))
         assert fast.engine_report.engine == engine and fast.engine_report.max_rel_err < 1e-4
@@ -284,7 +266,7 @@ def test_every_engine_matches_eager_on_every_family(
             with torch.no_grad():
                 ref = model(x)
             err = float((fast(x) - ref).abs().max() / ref.abs().max())
-            assert err < 1e-4, f"{engine} at {shape}: max rel err {err:.2e}"
+            assert err < 1e-4, f"{name} on {engine} at {shape}: max rel err {err:.2e}"
         assert fast.num_classes == model.num_classes and fast.pretrained_cfg is model.pretrained_cfg
     assert len(list(tmp_path.glob("*.onnx"))) == 1  # both runtimes run the one exported file
 

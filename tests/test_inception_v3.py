@@ -175,3 +175,18 @@ def test_inception_prune_intermediate_layers() -> None:
     assert model.AuxLogits is None and isinstance(model.Mixed_7c, nn.Identity)
     for a, b in zip(got, expected):
         assert torch.equal(a, b)
+
+
+def test_aux_head_scripts_and_matches_eager() -> None:
+    """With the aux head (at the full 299 px grid) the scripted model returns eager's logits and
+    aux logits, from forward and forward_features."""
+    model = _random("inception_v3", aux_logits=True).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit.script is deprecated upstream
+        scripted = torch.jit.script(model)
+    x = _x(AUX_SIZE)
+    with torch.no_grad():
+        for got, want in ((scripted(x), model(x)), (scripted.forward_features(x), model.forward_features(x))):
+            assert isinstance(got, tuple) and len(got) == len(want) == 2
+            for g, w in zip(got, want, strict=True):
+                torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-5)

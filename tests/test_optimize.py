@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import SHALLOWER
-from sampling import by_size
+from sampling import by_size, family_kwargs
 from timm_oracle import materialize_random, rel_err, timm
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -638,7 +637,7 @@ def test_compiled_models_each_get_one_graph() -> None:
     x = _x()
     for module in modules:
         name = _smallest(module, 1)[0]
-        model = _random(name, **SHALLOWER.get(module, {})).eval()
+        model = _random(name, **family_kwargs(module)).eval()
         with torch.no_grad():
             ref = model(x)
         for precision in precisions:
@@ -732,7 +731,7 @@ def test_torch_compile_trains(case: str) -> None:
     # all families share VisionModel.forward and dynamo allows 8 recompilations per code object:
     # start from a clean cache, not from what earlier tests in this worker compiled
     torch._dynamo.reset()
-    model = _random(name, **SHALLOWER.get(case.rpartition("-")[0], {})).train()
+    model = _random(name, **family_kwargs(case.rpartition("-")[0])).train()
     for m in model.modules():  # running statistics would move between the two runs
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
             m.momentum = 0.0
