@@ -1,4 +1,11 @@
-"""Inference engines behind :func:`visionzoo.optimize_for_inference`: ONNX Runtime and OpenVINO.
+"""Inference engines behind :func:`visionzoo.optimize_for_inference`: the engine table, ONNX
+Runtime and OpenVINO.
+
+Every engine is a row of one table (:data:`ENGINE_TABLE`: name, precisions, what it needs
+installed, how it builds); :func:`build_for_inference` and :func:`build_engine` dispatch through
+it. The torch engine's fp32 / bf16 / fp16 row is the model's own modules optimised in process:
+:mod:`visionzoo.optimize`, which owns those pieces, adds it (imports go optimize -> engines,
+never back).
 
 An engine module exports the model to ONNX (dynamic batch), runs it through the real runtime
 with the thread count PyTorch uses, and is verified against the eager model at build time on a
@@ -42,19 +49,26 @@ from .model import model_input_size
 
 __all__ = [
     "ENGINES",
+    "ENGINE_TABLE",
+    "BuildJob",
+    "Engine",
     "EngineReport",
     "EngineUnavailable",
+    "TorchOptions",
     "available_engines",
     "build_engine",
+    "build_for_inference",
     "engine_cache_dir",
     "export_onnx",
+    "register_engine",
 ]
 
-ENGINES = ("torch", "onnxruntime", "openvino", "auto")
-# engine -> (module that must import, the extra that installs it)
-_RUNTIMES = {"onnxruntime": ("onnxruntime", "onnx"), "openvino": ("openvino", "openvino")}
-# the torch engine's int8: (module, extra)
-_PT2E = ("torchao", "torchao")
+# (module that must import, the extra that installs it)
+_TORCHAO = ("torchao", "torchao")
+_ONNXRUNTIME = ("onnxruntime", "onnx")
+_OPENVINO = ("openvino", "openvino")
+# auto compares the engines at a precision more than one of them runs
+_AUTO_PRECISIONS = ("fp32", "int8")
 # largest max-relative-error accepted at build, per precision (int8 is judged by cosine instead)
 _TOLERANCE = {"fp32": 1e-3, "fp16": 2e-2, "bf16": 5e-2}
 _INT8_MIN_COSINE = 0.98
@@ -107,22 +121,23 @@ def _installed(module: str) -> bool:
 
 
 def available_engines(precision: str = "fp32") -> tuple[str, ...]:
-    """The engines that run ``precision`` (``"fp32"`` or ``"int8"``) with what is installed here:
-    for fp32 ``torch`` always and each runtime that imports; for int8 ``torch`` with torchao, and
-    each runtime with ONNX Runtime (its quantiser writes the file both runtimes run)."""
-    if precision == "int8":  # (torchao's quantizer here is x86's)
-        x86 = platform.machine().lower() in ("x86_64", "amd64")
-        found = ["torch"] if x86 and _installed(_PT2E[0]) else []
-        if _installed("onnxruntime"):
-            found += [e for e, (module, _) in _RUNTIMES.items() if _installed(module)]
-        return tuple(found)
-    return ("torch", *(e for e, (module, _) in _RUNTIMES.items() if _installed(module)))
+    """The engines that run ``precision`` (``"fp32"`` or ``"int8"``) with what is installed here,
+    read off the table: for fp32 ``torch`` always and each runtime that imports; for int8
+    ``torch`` with torchao (on x86), and each runtime with ONNX Runtime (its quantiser writes the
+    file both runtimes run)."""
+    found = {e.name for e in ENGINE_TABLE if precision in e.precisions and e.available()}
+    return tuple(name for name in _names() if name in found)
+
+
+def _names() -> tuple[str, ...]:
+    """The engines of the table, in the order they first appear in it."""
+    return tuple(dict.fromkeys(e.name for e in ENGINE_TABLE))
 
 
 @contextlib.contextmanager
-def _torchao_quiet() -> Iterator[None]:
-    """torchao's import warns, through torch's pytree logger, about a deprecated registration of
-    its own: nothing a user can act on."""
+def _quiet_import() -> Iterator[None]:
+    """Runtimes import with torch's pytree logger quiet: torchao's import warns through it about a
+    deprecated registration of its own, nothing a user can act on."""
     log = logging.getLogger("torch.utils._pytree")
     level = log.level
     log.setLevel(logging.ERROR)
@@ -132,16 +147,10 @@ def _torchao_quiet() -> Iterator[None]:
         log.setLevel(level)
 
 
-def _require(engine: str, precision: str = "fp32") -> Any:
-    """Import what ``engine`` needs for ``precision``, or say which extra installs it."""
-    if engine == "torch":
-        module, extra = _PT2E
-        what = "engine='torch' with precision='int8' (PyTorch's PT2E quantisation)"
-    else:
-        module, extra = _RUNTIMES[engine]
-        what = f"engine={engine!r}"
+def _import(module: str, extra: str, what: str) -> Any:
+    """Import ``module``, which ``what`` needs, or say which extra installs it."""
     try:
-        with _torchao_quiet() if engine == "torch" else contextlib.nullcontext():
+        with _quiet_import():
             return importlib.import_module(module)
     except ImportError:
         raise EngineUnavailable(
@@ -233,7 +242,7 @@ class OnnxRuntimeModule(_EngineModule):
 
     def __init__(self, source: nn.Module, path: Path) -> None:
         super().__init__(source, path)
-        ort = _require("onnxruntime")
+        ort = _import(*_ONNXRUNTIME, "engine='onnxruntime'")
         options = ort.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()
         options.inter_op_num_threads = 1
@@ -250,7 +259,7 @@ class OpenVinoModule(_EngineModule):
 
     def __init__(self, source: nn.Module, path: Path) -> None:
         super().__init__(source, path)
-        ov = _require("openvino")
+        ov = _import(*_OPENVINO, "engine='openvino'")
         core = ov.Core()
         config = {"INFERENCE_NUM_THREADS": torch.get_num_threads(), "INFERENCE_PRECISION_HINT": "f32"}
         self.compiled = core.compile_model(str(path), "CPU", config)
@@ -284,10 +293,123 @@ class TorchInt8Module(_EngineModule):
             return self.quantized(x.float())
 
 
-_MODULES: dict[str, Callable[[nn.Module, Path], _EngineModule]] = {
-    "onnxruntime": OnnxRuntimeModule,
-    "openvino": OpenVinoModule,
-}
+# --- the engine table -----------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class TorchOptions:
+    """How the torch engine builds at fp32 / bf16 / fp16 (see ``optimize_for_inference``)."""
+
+    channels_last: bool | None = None
+    fold_bn: bool = True
+    compile: bool | str = False
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildJob:
+    """What a row's ``build`` gets: the eager model, the precision, the torch engine's options
+    and, for a checked build, the example batch, the calibration batches (int8) and the exported
+    ONNX file (rows that run it)."""
+
+    model: nn.Module
+    precision: str
+    torch_options: TorchOptions = TorchOptions()
+    example: torch.Tensor | None = None
+    batches: tuple[torch.Tensor, ...] = ()
+    path: Path | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Engine:
+    """One row of the engine table: an engine at the precisions it runs one way.
+
+    A ``checked`` row builds another program (an exported graph, a quantised one), so its output
+    is compared with the eager model's at build and refused past the precision's tolerance; an
+    unchecked one (the torch engine at fp32 / bf16 / fp16) transforms the model's own modules and
+    is returned as built.
+    """
+
+    name: str
+    precisions: tuple[str, ...]
+    build: Callable[[BuildJob], nn.Module]
+    requires: tuple[tuple[str, str], ...] = ()  # (module that must import, the extra installing it)
+    what: str = ""  # how a missing module names the row (default: engine='NAME')
+    machines: tuple[str, ...] = ()  # platform.machine() values it is offered on (empty: any)
+    checked: bool = True
+    runs_file: bool = False  # runs the exported ONNX file (one file for every runtime)
+    # where set, a failed build is a RuntimeError with this advice (under auto: refused, skipped);
+    # where empty, the build's own error propagates
+    build_advice: str = ""
+
+    def available(self) -> bool:
+        machine = not self.machines or platform.machine().lower() in self.machines
+        return machine and all(_installed(module) for module, _ in self.requires)
+
+    def require(self) -> None:
+        """Import what the row needs, or raise :class:`EngineUnavailable` naming the extra."""
+        for module, extra in self.requires:
+            _import(module, extra, self.what or f"engine={self.name!r}")
+
+
+def _build_torch_int8(job: BuildJob) -> nn.Module:
+    example = cast(torch.Tensor, job.example)
+    return TorchInt8Module(job.model, _quantize_pt2e(job.model, example, list(job.batches)))
+
+
+def _build_onnxruntime(job: BuildJob) -> nn.Module:
+    return OnnxRuntimeModule(job.model, cast(Path, job.path))
+
+
+def _build_openvino(job: BuildJob) -> nn.Module:
+    return OpenVinoModule(job.model, cast(Path, job.path))
+
+
+_PT2E = "engine='torch' with precision='int8' (PyTorch's PT2E quantisation)"
+# Every engine, one row per way of building. The torch engine's fp32 / bf16 / fp16 row is added
+# by visionzoo.optimize (register_engine), which owns its pieces; auto tries rows in this order.
+ENGINE_TABLE: list[Engine] = [
+    Engine(
+        "torch",
+        ("int8",),
+        _build_torch_int8,
+        requires=(_TORCHAO,),
+        what=_PT2E,
+        machines=("x86_64", "amd64"),  # torchao's quantizer here is x86's
+        build_advice="PT2E needs a model torch.export can trace and inductor a working C++ compiler; "
+        "use engine='onnxruntime' or 'auto'",
+    ),
+    Engine("onnxruntime", ("fp32", "int8"), _build_onnxruntime, requires=(_ONNXRUNTIME,), runs_file=True),
+    Engine("openvino", ("fp32",), _build_openvino, requires=(_OPENVINO,), runs_file=True),
+    # int8: OpenVINO runs the file ONNX Runtime's quantiser writes
+    Engine("openvino", ("int8",), _build_openvino, requires=(_OPENVINO, _ONNXRUNTIME), runs_file=True),
+]
+ENGINES = (*_names(), "auto")
+
+
+def register_engine(row: Engine) -> None:
+    """Add ``row`` to :data:`ENGINE_TABLE`. Raises ``ValueError`` when the engine already has a
+    row for one of its precisions."""
+    taken = [p for e in ENGINE_TABLE if e.name == row.name for p in e.precisions if p in row.precisions]
+    if taken:
+        raise ValueError(f"engine {row.name!r} already has a row for {', '.join(taken)}")
+    ENGINE_TABLE.append(row)
+
+
+def _rows(engine: str, precision: str) -> list[Engine]:
+    """The rows ``engine`` builds ``precision`` with (auto: every available one), or a
+    ``ValueError`` naming the engine or precision and what is valid."""
+    names = (*_names(), "auto")
+    if engine not in names:
+        raise ValueError(f"unknown engine {engine!r}; valid: {', '.join(names)}")
+    if engine == "auto":
+        runs: tuple[str, ...] = _AUTO_PRECISIONS
+        rows = [e for e in ENGINE_TABLE if precision in e.precisions and e.available()]
+    else:
+        runs = tuple(p for e in ENGINE_TABLE if e.name == engine for p in e.precisions)
+        rows = [e for e in ENGINE_TABLE if e.name == engine and precision in e.precisions]
+    if precision not in runs:
+        raise ValueError(
+            f"engine={engine!r} runs {' or '.join(runs)}, not {precision!r}; use engine='torch' for it"
+        )
+    return rows
 
 
 # --- calibration and quantisation ----------------------------------------------------------------
@@ -377,7 +499,7 @@ def _quantize_pt2e(model: nn.Module, example: torch.Tensor, batches: list[torch.
     """``model`` exported (dynamic batch), annotated by the x86 inductor quantizer (its default:
     static, per-channel int8 weights, uint8 activations), calibrated on ``batches`` and
     converted. The first and last weighted layers stay fp32, as in the ONNX recipe."""
-    _require("torch", "int8")
+    _import(*_TORCHAO, _PT2E)
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
     from torchao.quantization.pt2e.quantizer import x86_inductor_quantizer as x86
 
@@ -480,7 +602,8 @@ def _artifact(
     built."""
     recipe = ""
     if batches:
-        quantiser = f"onnxruntime{_require('onnxruntime').__version__}:{_INT8_RECIPE}"
+        ort = _import(*_ONNXRUNTIME, "the int8 quantiser (ONNX Runtime's)")
+        quantiser = f"onnxruntime{ort.__version__}:{_INT8_RECIPE}"
         recipe = f"{quantiser}:{_digest((str(i), b) for i, b in enumerate(batches))}"
     dest = cache_dir / f"{_cache_key(model, precision, tuple(example.shape[1:]), recipe)}.onnx"
     if dest.is_file() and _valid_onnx(dest):
@@ -551,6 +674,37 @@ def _pick(seconds: dict[str, float], *, default: str = _AUTO_DEFAULT, margin: fl
     return best
 
 
+def build_for_inference(
+    model: nn.Module,
+    *,
+    engine: str,
+    precision: str,
+    batch_size: int = 1,
+    calibration: Any = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    torch_options: TorchOptions | None = None,
+) -> nn.Module:
+    """``optimize_for_inference`` past its argument checks: the table's row for ``engine`` at
+    ``precision`` builds the model. An unchecked row (the torch engine at fp32 / bf16 / fp16)
+    is returned as built; any other build, and ``auto``, goes through :func:`build_engine` and
+    carries its :class:`EngineReport` as ``engine_report``."""
+    options = torch_options or TorchOptions()
+    rows = _rows(engine, precision)
+    if engine != "auto" and not rows[0].checked:
+        return rows[0].build(BuildJob(model, precision, options))
+    module, report = build_engine(
+        model,
+        engine,
+        precision=precision,
+        batch_size=batch_size,
+        calibration=calibration,
+        cache_dir=cache_dir,
+        torch_options=options,
+    )
+    module.engine_report = report  # type: ignore[assignment]
+    return module
+
+
 def build_engine(
     model: nn.Module,
     engine: str,
@@ -560,23 +714,23 @@ def build_engine(
     input_size: tuple[int, int, int] | None = None,
     calibration: Any = None,
     cache_dir: str | os.PathLike[str] | None = None,
-    torch_build: Callable[[], nn.Module] | None = None,
+    torch_options: TorchOptions | None = None,
     timing_calls: int = 5,
 ) -> tuple[nn.Module, EngineReport]:
     """Build ``model`` on ``engine`` and verify it against eager on a sample batch.
 
     Args:
         model: the eager model (left untouched).
-        engine: ``"onnxruntime"``, ``"openvino"``, ``"torch"`` (int8 only: PT2E), or ``"auto"``
-            (time the installed engines, ``torch_build()`` or torch's int8 included, at
-            ``batch_size`` and keep the fastest; ONNX Runtime unless another is more than 5%
-            faster).
-        precision: ``"fp32"`` or ``"int8"`` (post-training static quantisation).
+        engine: a name of :data:`ENGINES`: ``"onnxruntime"``, ``"openvino"``, ``"torch"``, or
+            ``"auto"`` (time every row of the table that runs ``precision`` here, and keep the
+            fastest; ONNX Runtime unless another is more than 5% faster).
+        precision: ``"fp32"`` or ``"int8"`` (post-training static quantisation); the torch
+            engine also ``"bf16"`` / ``"fp16"``.
         batch_size: the batch the engine is timed and verified at (any batch runs: dynamic).
         input_size: ``(C, H, W)``; default: the size the model takes (``model_input_size``).
         calibration: int8 calibration images (see :func:`calibration_batches`).
         cache_dir: where exported files are kept (:func:`engine_cache_dir`).
-        torch_build: builds the ``torch`` engine's module (for ``auto``).
+        torch_options: how the torch engine builds at fp32 / bf16 / fp16.
         timing_calls: fewest rounds timed for ``auto`` (one call per engine each, interleaved;
             median; more rounds until each engine has run half a second).
 
@@ -587,12 +741,9 @@ def build_engine(
         EngineUnavailable: the runtime is not installed (the message names the extra).
         ValueError: the engine's outputs are off by more than the precision's tolerance.
     """
-    if engine not in ENGINES:
-        raise ValueError(f"unknown engine {engine!r}; valid: {', '.join(ENGINES)}")
-    if engine == "torch" and precision != "int8":
-        raise ValueError(
-            "build_engine builds engine='torch' for int8 only; other precisions: optimize_for_inference"
-        )
+    rows = _rows(engine, precision)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
     if precision == "int8" and calibration is None:
         raise ValueError(
             "precision='int8' needs calibration data: calibration=tensor, DataLoader or 'digits'"
@@ -607,48 +758,36 @@ def build_engine(
     eager = model.eval()
     with torch.inference_mode():
         ref = eager(example)
-    folder = engine_cache_dir(cache_dir)
-    if engine != "auto":
-        candidates = [engine]
-    elif precision == "int8":
-        candidates = list(available_engines("int8"))
-    else:
-        candidates = [e for e in available_engines() if e != "torch"]  # torch: torch_build below
-    for name in candidates:
-        _require(name, precision)  # a missing runtime says so before any export
+    for row in rows:
+        row.require()  # a missing runtime says so before any export
     # one file for every runtime: exported (and for int8, calibrated) once, not per engine
-    runtimes = [n for n in candidates if n != "torch"]
-    path = _artifact(eager, precision, example, batches, folder) if runtimes else None
+    folder = engine_cache_dir(cache_dir)
+    path = _artifact(eager, precision, example, batches, folder) if any(r.runs_file for r in rows) else None
+    job = BuildJob(eager, precision, torch_options or TorchOptions(), example, tuple(batches), path)
     tolerance = _TOLERANCE.get(precision, 1e-3)
     built: dict[str, tuple[nn.Module, float, float]] = {}
     refused: dict[str, str] = {}
-    for name in candidates:
-        module: nn.Module
-        if name == "torch":
-            try:  # export, quantise, and compile (at the first call)
-                module = TorchInt8Module(eager, _quantize_pt2e(eager, example, batches))
-                with torch.inference_mode():
-                    out = module(example)
-            except Exception as e:  # (torch.export's and inductor's errors have many types)
-                first = next(iter(str(e).strip().splitlines()), "")
-                why = f"{type(e).__name__}: {first}"
-                if engine != "auto":
-                    raise RuntimeError(
-                        f"engine='torch' could not build int8 ({why[:300]}); PT2E needs a model "
-                        "torch.export can trace and inductor a working C++ compiler; "
-                        "use engine='onnxruntime' or 'auto'"
-                    ) from e
-                refused[name] = f"build failed: {why[:200]}"
-                continue
-        else:
-            module = _MODULES[name](eager, cast(Path, path))
+    for row in rows:
+        try:  # (for PT2E: export, quantise, and compile at the first call)
+            module = row.build(job)
             with torch.inference_mode():
                 out = module(example)
+        except Exception as e:  # (torch.export's and inductor's errors have many types)
+            if not row.build_advice:
+                raise
+            first = next(iter(str(e).strip().splitlines()), "")
+            why = f"{type(e).__name__}: {first}"
+            if engine != "auto":
+                raise RuntimeError(
+                    f"engine={row.name!r} could not build {precision} ({why[:300]}); {row.build_advice}"
+                ) from e
+            refused[row.name] = f"build failed: {why[:200]}"
+            continue
         rel, cos = _errors(out, ref)
-        if cos >= _INT8_MIN_COSINE if precision == "int8" else rel <= tolerance:
-            built[name] = (module, rel, cos)
+        if not row.checked or (cos >= _INT8_MIN_COSINE if precision == "int8" else rel <= tolerance):
+            built[row.name] = (module, rel, cos)
         else:  # auto goes on without it (and says so); a named engine is refused outright
-            refused[name] = f"max rel err {rel:.2e}, min cosine {cos:.4f}"
+            refused[row.name] = f"max rel err {rel:.2e}, min cosine {cos:.4f}"
     if refused and (engine != "auto" or not built):
         found = "; ".join(f"{k}: {v}" for k, v in refused.items())
         what = f"engine {engine} does not" if engine != "auto" else "no engine does"
@@ -660,9 +799,6 @@ def build_engine(
     if engine != "auto":
         chosen, rel, cos = built[engine]
         return chosen, EngineReport(engine, precision, rel, cos, artifact=_file_of(chosen))
-    if torch_build is not None and precision != "int8":
-        fast = torch_build()
-        built["torch"] = (fast, *_errors(fast(example).detach(), ref))
     timings = _seconds_per_call({n: m for n, (m, _, _) in built.items()}, example, timing_calls)
     if not timings:
         raise EngineUnavailable("engine='auto' found no engine to time; pip install 'visionzoo[onnx]'")
