@@ -21,7 +21,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from ._common import CLIError, RunFailed
+from ._errors import CLIError, RunFailed
 
 __all__ = ["CLIError", "RunFailed", "build_parser", "main"]
 

@@ -16,7 +16,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from ._common import CLIError, resolve_device
+from ._args import resolve_device
+from ._errors import CLIError
 
 __all__ = ["Dist", "init_distributed", "state_digest"]
 

@@ -14,8 +14,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..data.datasets import DigitsSource, ImageSource, TransformDataset, collate_skipping
-from ._common import CLIError
 from ._distributed import Dist
+from ._errors import CLIError
 
 __all__ = ["autocast", "eval_loader", "evaluate", "num_workers"]
 

@@ -22,8 +22,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..fileio import atomic_write_text, fsync_path
 from ..save import recover_folder, save_pretrained, write_folder
-from ._common import CLIError, atomic_write_text, check_writable_dir, fsync_path, note, rows_to_csv
+from ._errors import CLIError
+from ._files import check_writable_dir
+from ._output import note, rows_to_csv
 
 __all__ = [
     "ADAPTIVE",

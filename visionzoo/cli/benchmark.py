@@ -12,20 +12,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._common import (
-    CLIError,
-    add_common,
-    add_device,
-    add_engine,
-    check_positive,
-    format_table,
-    load_model,
-    maybe_optimize,
-    model_in_chans,
-    precision_dtype,
-    resolve_device,
-    user_values,
-)
+from ._args import add_common, add_device, add_engine, check_positive, precision_dtype, resolve_device
+from ._errors import CLIError, user_values
+from ._model import load_model, maybe_optimize, model_in_chans
+from ._output import format_table
 
 
 def register(subparsers: Any) -> None:

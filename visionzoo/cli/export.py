@@ -14,18 +14,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._common import (
-    CLIError,
-    RunFailed,
-    add_common,
-    add_model_source,
-    check_positive,
-    check_writable_file,
-    load_model,
-    model_in_chans,
-    note,
-    user_values,
-)
+from ._args import add_common, add_model_source, check_positive
+from ._errors import CLIError, RunFailed, user_values
+from ._files import check_writable_file
+from ._model import load_model, model_in_chans
+from ._output import note
 
 _FORMATS = ("onnx", "exported-program")
 

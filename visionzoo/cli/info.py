@@ -8,7 +8,9 @@ from typing import Any
 
 import torch
 
-from ._common import CLIError, add_common, check_positive, fmt_num, format_table
+from ._args import add_common, check_positive
+from ._errors import CLIError
+from ._output import fmt_num, format_table
 
 
 def register(subparsers: Any) -> None:

@@ -7,7 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ._common import CLIError, add_common, atomic_write, check_writable_file, fmt_num, format_table, note
+from ..fileio import atomic_write
+from ._args import add_common
+from ._errors import CLIError
+from ._files import check_writable_file
+from ._output import fmt_num, format_table, note
 
 _SORTS = ("name", "top1", "params")
 

@@ -9,19 +9,10 @@ from typing import Any
 
 import torch
 
-from ._common import (
-    CLIError,
-    add_common,
-    add_device,
-    add_engine,
-    add_model_source,
-    check_positive,
-    load_model,
-    maybe_optimize,
-    note,
-    resolve_device,
-    user_values,
-)
+from ._args import add_common, add_device, add_engine, add_model_source, check_positive, resolve_device
+from ._errors import CLIError, user_values
+from ._model import load_model, maybe_optimize
+from ._output import note
 
 
 def register(subparsers: Any) -> None:

@@ -34,23 +34,15 @@ import torch
 from torch import nn
 
 from ..data.datasets import DatasetSpec, ImageSource
+from ..fileio import atomic_write_text
 from ..pretrained import PretrainedCfg
-from ._common import (
-    CLIError,
-    RunFailed,
-    add_common,
-    add_device,
-    atomic_write_text,
-    check_dir_creatable,
-    check_free_space,
-    check_model_name,
-    format_bytes,
-    note,
-    rows_to_csv,
-    user_values,
-)
+from ._args import add_common, add_device
 from ._distributed import Dist, init_distributed, state_digest
 from ._engine import autocast
+from ._errors import CLIError, RunFailed, user_values
+from ._files import check_dir_creatable, check_free_space
+from ._model import check_model_name
+from ._output import format_bytes, note, rows_to_csv
 from ._runfolder import (
     ADAPTIVE,
     STATE_NAME,

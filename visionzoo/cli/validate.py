@@ -7,22 +7,11 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._common import (
-    CLIError,
-    add_common,
-    add_device,
-    add_engine,
-    add_model_source,
-    check_positive,
-    check_writable_file,
-    load_model,
-    maybe_optimize,
-    model_in_chans,
-    note,
-    precision_dtype,
-    user_values,
-    write_results,
-)
+from ._args import add_common, add_device, add_engine, add_model_source, check_positive, precision_dtype
+from ._errors import CLIError, user_values
+from ._files import check_writable_file
+from ._model import load_model, maybe_optimize, model_in_chans
+from ._output import note, write_results
 
 if TYPE_CHECKING:
     from ..data.datasets import DatasetSpec
