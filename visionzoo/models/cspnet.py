@@ -37,7 +37,7 @@ from ..layers import (
     get_attn,
     make_divisible,
 )
-from ..model import VisionModel, checkpoint_seq
+from ..model import Trunk, VisionModel
 from ..pretrained import (
     IMAGENET_INCEPTION_MEAN,
     IMAGENET_INCEPTION_STD,
@@ -515,6 +515,8 @@ class CspNet(VisionModel):
         zero_init_last: zero the last norm of each residual branch at init.
     """
 
+    # stem levels are read inside the stem (before its pool): each stem child is a unit
+    trunk = Trunk(stem=("stem.*",), stages=("stages.*",))
     classifier_name = "head.fc"
 
     def __init__(
@@ -593,13 +595,6 @@ class CspNet(VisionModel):
             prev = dict(num_chs=s["out_chs"], reduction=net_stride, module=f"stages.{i}")
         self.feature_info.append(prev)
         self.stages = nn.Sequential(*stage_modules)
-        stem_names = [n for n, _ in self.stem.named_children()]
-        # indices of the stem children whose output is a feature level
-        self.stem_feat_ends = [
-            stem_names.index(f["module"].split(".", 1)[1])
-            for f in self.feature_info
-            if f["module"].startswith("stem.")
-        ]
 
         self.num_classes = num_classes
         self.num_features = prev["num_chs"]
@@ -680,47 +675,6 @@ class CspNet(VisionModel):
                 (r"^stages\.(\d+)", (0,)),
             ],
         )
-
-    def _run_stage(self, stage: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        return checkpoint_seq((stage,), x) if self._checkpointing() else stage(x)
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stem(x)
-        if not torch.jit.is_scripting() and self._checkpointing():  # static under TorchScript
-            return checkpoint_seq(self.stages, x)
-        return self.stages(x)
-
-    def _intermediates(
-        self, x: torch.Tensor, take: list[int], *, stop_early: bool
-    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """The first levels are stem outputs (before any stem pool), the rest stage outputs: the
-        same maps as ``features_only``."""
-        num_stem = len(self.stem_feat_ends)
-        intermediates = []
-        level = 0
-        for i, module in enumerate(self.stem):
-            x = module(x)
-            if i in self.stem_feat_ends:
-                if level in take:
-                    intermediates.append(x)
-                level += 1
-        stages = list(self.stages)
-        if stop_early:
-            stages = stages[: max(0, max(take) - num_stem + 1)]
-        for stage in stages:
-            x = self._run_stage(stage, x)
-            if level in take:
-                intermediates.append(x)
-            level += 1
-        return x, intermediates
-
-    def _prune_trunk(self, max_index: int, *, prune_head: bool) -> None:
-        num_stem = len(self.stem_feat_ends)
-        self.stages = self.stages[: max(0, max_index - num_stem + 1)]
-        if max_index < num_stem:
-            self.stem = self.stem[: self.stem_feat_ends[max_index] + 1]
-            self.stem_feat_ends = self.stem_feat_ends[: max_index + 1]
-        self.feature_info = self.feature_info[: max_index + 1]
 
 
 # --- variants -------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from ..layers import BlurPool2d, LayerType, create_aa, get_norm_act_layer
-from ..model import VisionModel
+from ..model import Trunk, VisionModel
 from ..pretrained import NO_WEIGHTS, weight
 from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import model_args_type
@@ -158,6 +158,9 @@ class DenseNet(VisionModel):
         aa_stem_only: with ``aa_layer``, keep the transitions' plain average pools.
     """
 
+    # the concatenation lives inside the dense blocks: the trunk is a plain run of ``features``,
+    # and the dense layers checkpoint themselves (``set_grad_checkpointing``)
+    trunk = Trunk(stages=("features.*",), checkpoint="none")
     classifier_name = "classifier"
 
     def __init__(
@@ -250,10 +253,6 @@ class DenseNet(VisionModel):
         self.features.add_module("norm5", norm(chs))
         self.feature_info.append(dict(num_chs=chs, reduction=reduction, module="features.norm5"))
 
-        names = [n for n, _ in self.features.named_children()]
-        # position in `features` of each level's module (kept valid by prune_intermediate_layers)
-        self.feature_ends = [names.index(f["module"].split(".", 1)[1]) for f in self.feature_info]
-
         self._init_head(chs, num_classes, global_pool)
         self._initialize()
         self.set_grad_checkpointing(memory_efficient)
@@ -288,38 +287,6 @@ class DenseNet(VisionModel):
         for m in self.modules():
             if isinstance(m, DenseLayer):
                 m.grad_checkpointing = enable
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
-
-    def _intermediates(
-        self, x: torch.Tensor, take: list[int], *, stop_early: bool
-    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Level 0 is the stem's last norm-act (stride 2), levels 1..n-2 the dense blocks' outputs
-        before their transitions, the last level the final norm (= ``forward_features``)."""
-        ends = self.feature_ends
-        max_index = max(take)
-        if ends[max_index] >= len(self.features):
-            raise ValueError(
-                f"feature level {max_index} was pruned away by prune_intermediate_layers; "
-                f"levels 0..{self._kept_levels() - 1} remain"
-            )
-        taps = {ends[i] for i in take}
-        last = ends[max_index] if stop_early else len(self.features) - 1
-        intermediates = []
-        for i, module in enumerate(self.features):
-            if i > last:
-                break
-            x = module(x)
-            if i in taps:
-                intermediates.append(x)
-        return x, intermediates
-
-    def _kept_levels(self) -> int:
-        return sum(1 for end in self.feature_ends if end < len(self.features))
-
-    def _prune_trunk(self, max_index: int, *, prune_head: bool) -> None:
-        self.features = self.features[: self.feature_ends[max_index] + 1]
 
 
 _TV_DENSE_KEY = re.compile(

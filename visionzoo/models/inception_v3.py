@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..layers import ConvNormAct, LayerType, get_norm_layer
-from ..model import VisionModel, checkpoint_seq
+from ..model import Trunk, VisionModel, checkpoint_seq
 from ..pretrained import IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD, weight
 from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import model_args_type
@@ -256,6 +256,9 @@ class InceptionV3(VisionModel):
         "Mixed_7b",
         "Mixed_7c",
     )
+    # the walk serves forward_intermediates and pruning; forward_features is this family's own
+    # (the auxiliary head branches off the sequence)
+    trunk = Trunk(stages=layer_names)
 
     def __init__(
         self,
@@ -389,29 +392,17 @@ class InceptionV3(VisionModel):
         return self.forward_head(out)
 
     def _intermediates(
-        self, x: torch.Tensor, take: list[int], *, stop_early: bool
+        self, x: torch.Tensor, take: list[int], *, stop_early: bool, norm: bool = False
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Never runs the auxiliary head. Levels 0 and 1 are the stem's Conv2d_2b_3x3 and
-        Conv2d_4a_3x3, levels 2-4 the last block of each grid size (Mixed_5d, Mixed_6e, Mixed_7c)."""
+        """The trunk walk without the auxiliary head, after the input size check."""
         self._check_input(x, with_aux=False)
-        taps = {self.feature_info[i]["module"] for i in take}
-        last = self.feature_info[max(take)]["module"]
-        intermediates = []
-        for name in self.layer_names:
-            x = self._run(x, (name,))
-            if name in taps:
-                intermediates.append(x)
-            if name == last and stop_early:
-                break
-        return x, intermediates
+        return super()._intermediates(x, take, stop_early=stop_early, norm=norm)
 
-    def _prune_trunk(self, max_index: int, *, prune_head: bool) -> None:
-        cut = self.layer_names.index(self.feature_info[max_index]["module"]) + 1
-        for name in self.layer_names[cut:]:
-            setattr(self, name, nn.Identity())
-        if prune_head or max_index < len(self.feature_info) - 1:
-            self.AuxLogits = None
-            self.aux_logits = False
+    def _prune_head(self) -> None:
+        """The auxiliary classifier goes with the head."""
+        self.AuxLogits = None
+        self.aux_logits = False
+        super()._prune_head()
 
 
 def _fit_aux_logits(state_dict: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:

@@ -25,7 +25,6 @@ import torch
 from torch import nn
 
 from ..adapt import adapt_input_conv
-from ..features import feature_take_indices
 from ..layers import (
     AvgPool2dSame,
     BatchNormAct2d,
@@ -42,7 +41,7 @@ from ..layers import (
     get_norm_act_layer,
     make_divisible,
 )
-from ..model import VisionModel, checkpoint_seq
+from ..model import Trunk, VisionModel
 from ..pretrained import NO_WEIGHTS, weight
 from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import model_args_type
@@ -424,6 +423,15 @@ class ResNetV2(VisionModel):
         zero_init_last: zero the last layer of each residual branch at init.
     """
 
+    # the stem level is read before the stem's pool; the final norm belongs to the last stage
+    trunk = Trunk(
+        stem=("stem.*",),
+        stages=("stages.*",),
+        post=("norm",),
+        blocks=("blocks.*",),
+        checkpoint="block",
+        norm_last=True,
+    )
     classifier_name = "head.fc"
 
     def __init__(
@@ -471,7 +479,6 @@ class ResNetV2(VisionModel):
         # the stem feature is taken before its pooling: the last conv (pre-act) or norm
         deep = _is_deep(stem_type)
         stem_feat = ("conv3" if deep else "conv") if preact else ("norm3" if deep else "norm")
-        self.stem_feat_idx = [n for n, _ in self.stem.named_children()].index(stem_feat)
         self.feature_info = [dict(num_chs=stem_width, reduction=2, module=f"stem.{stem_feat}")]
 
         block_fn: BlockType = (PreActBasic if basic else PreActBottleneck) if preact else Bottleneck
@@ -544,49 +551,6 @@ class ResNetV2(VisionModel):
     def load_pretrained(self, checkpoint_path: str | os.PathLike[str], prefix: str = "resnet/") -> None:
         """Load an original BiT ``.npz`` checkpoint (see :func:`load_bit_npz`)."""
         load_bit_npz(self, checkpoint_path, prefix=prefix)
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stem(x)
-        if not torch.jit.is_scripting() and self._checkpointing():  # static under TorchScript
-            # one recompute unit per block, across stages
-            x = checkpoint_seq((cast(ResNetStage, s).blocks for s in self.stages), x, flatten=True)
-        else:
-            x = self.stages(x)
-        return self.norm(x)
-
-    def forward_intermediates(
-        self,
-        x: torch.Tensor,
-        indices: int | list[int] | tuple[int, ...] | None = None,
-        *,
-        norm: bool = False,
-        stop_early: bool = False,
-        output_fmt: str = "NCHW",
-        intermediates_only: bool = False,
-    ) -> list[torch.Tensor] | tuple[torch.Tensor, list[torch.Tensor]]:
-        """As :meth:`VisionModel.forward_intermediates`; the final norm belongs to the last stage:
-        ``norm=True`` applies it to that stage's map, and the final output has it even when the
-        pass stops early at that stage."""
-        out = super().forward_intermediates(
-            x, indices, stop_early=stop_early, output_fmt=output_fmt, intermediates_only=intermediates_only
-        )
-        final, feats = (None, out) if isinstance(out, list) else out
-        take, _ = feature_take_indices(len(self.feature_info), indices)
-        if len(self.feature_info) - 1 in take:
-            if norm:
-                feats[-1] = self.norm(feats[-1])
-            if final is not None and stop_early:
-                final = self.norm(final)
-        return feats if final is None else (final, feats)
-
-    def _prune_trunk(self, max_index: int, *, prune_head: bool) -> None:
-        """Level 0 is the stem's conv / norm (before its pool); level ``i`` the end of stage ``i - 1``.
-        The final norm belongs to the last stage and goes with it."""
-        self.stages = self.stages[:max_index]
-        if max_index == 0:
-            self.stem = self.stem[: self.stem_feat_idx + 1]
-        if max_index < len(self.feature_info) - 1:
-            self.norm = nn.Identity()
 
 
 # --- BiT .npz checkpoints -------------------------------------------------------------------------

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
 from ..layers import (
     ClassifierHead,
@@ -36,7 +35,7 @@ from ..layers import (
     get_norm_act_layer,
     get_norm_layer,
 )
-from ..model import VisionModel, checkpoint_seq
+from ..model import Trunk, VisionModel
 from ..pretrained import IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD, weight
 from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import as_dataclass, model_args_type
@@ -155,15 +154,6 @@ class _TapMixin(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self._pre(x)
         return self._merge(self.stack(x), x)
-
-    def forward_tap(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(block output, input of the last separable conv)``; the latter is a pyramid level."""
-        x = self._pre(x)
-        *body, last = self.stack
-        tap = x
-        for layer in body:
-            tap = layer(tap)
-        return self._merge(last(tap), x), tap
 
     def prune_to_tap(self) -> None:
         """Drop the last conv and the residual: the block then outputs its feature tap."""
@@ -333,6 +323,9 @@ class XceptionAligned(VisionModel):
         global_pool: ``avg``, ``max``, ``avgmax``, ``catavgmax`` or ``''``.
     """
 
+    # levels before the last are read inside their blocks (with hooks); ``act`` ('p' models)
+    # follows the last level
+    trunk = Trunk(stem=("stem",), stages=("blocks.*",), post=("act",))
     classifier_name = "head.fc"
 
     def __init__(
@@ -442,58 +435,11 @@ class XceptionAligned(VisionModel):
     def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
         return dict(stem=r"^stem", blocks=r"^blocks\.(\d+)")
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stem(x)
-        if not torch.jit.is_scripting() and self._checkpointing():  # static under TorchScript
-            x = checkpoint_seq(self.blocks, x)
-        else:
-            x = self.blocks(x)
-        return self.act(x)
-
-    def _intermediates(
-        self, x: torch.Tensor, take: list[int], *, stop_early: bool
-    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Level ``k < n - 1`` is read inside block ``feature_blocks[k]`` at the input of its last
-        (strided) conv, level ``n - 1`` is the last block's output (before the 'p' models' final
-        act): the same maps as ``features_only``."""
-        max_index = max(take)
-        end = self.feature_blocks[max_index] if stop_early else len(self.blocks) - 1
-        if self.feature_blocks[max_index] >= len(self.blocks):
-            raise ValueError(
-                f"feature level {max_index} is in block {self.feature_blocks[max_index]}, but the model "
-                f"was pruned to {len(self.blocks)} blocks; ask for the levels kept by "
-                "prune_intermediate_layers"
-            )
-        taps = {self.feature_blocks[k]: k for k in take if k < len(self.feature_blocks) - 1}
-        final_level = len(self.feature_blocks) - 1
-        use_ckpt = self._checkpointing()
-        intermediates = []
-        x = self.stem(x)
-        for i, block in enumerate(self.blocks):
-            if i > end:
-                break
-            if i in taps:
-                fn = _tap_block(block).forward_tap
-                x, tap = checkpoint(fn, x, use_reentrant=False) if use_ckpt else fn(x)
-                intermediates.append(tap)
-            else:
-                x = checkpoint(block, x, use_reentrant=False) if use_ckpt else block(x)
-            if i == self.feature_blocks[-1] and final_level in take:
-                intermediates.append(x)
-        if end == len(self.blocks) - 1:
-            x = self.act(x)
-        return x, intermediates
-
-    def _prune_trunk(self, max_index: int, *, prune_head: bool) -> None:
-        end = self.feature_blocks[max_index]
-        if end >= len(self.blocks):
-            raise ValueError(
-                f"the model is already pruned to {len(self.blocks)} blocks; cannot keep level {max_index}"
-            )
-        self.blocks = self.blocks[: end + 1]
-        if max_index < len(self.feature_blocks) - 1:
+    def _prune_trunk(self, max_index: int) -> None:
+        """A level before the last is read inside its block: that block ends at its tap."""
+        super()._prune_trunk(max_index)
+        if max_index < len(self.feature_info) - 1:
             _tap_block(self.blocks[-1]).prune_to_tap()
-            self.act = nn.Identity()
 
 
 # --- variants -------------------------------------------------------------------------------------
