@@ -30,6 +30,7 @@ from .features import (
     normalize_out_indices,
 )
 from .integrity import StateDictMismatchError, warn_non_finite
+from .layers.classifier import check_num_classes
 from .layers.config import set_layer_config
 from .model import model_in_chans
 from .pretrained import PretrainedCfg, as_pretrained_cfg, cfg_for_in_chans
@@ -274,8 +275,8 @@ def _feature_wrapper(feature_cls: Any) -> type[nn.Module]:
 
 def _check_common_kwargs(variant: str, kwargs: Mapping[str, Any]) -> None:
     nc = kwargs.get("num_classes")
-    if nc is not None and (isinstance(nc, bool) or not isinstance(nc, int) or nc < 0):
-        raise ValueError(f"{variant}: num_classes must be an int >= 0, got {nc!r}")
+    if nc is not None:
+        check_num_classes(nc, where=variant)
     ic = kwargs.get("in_chans")
     if ic is not None and (isinstance(ic, bool) or not isinstance(ic, int) or ic < 1):
         raise ValueError(f"{variant}: in_chans must be an int >= 1, got {ic!r}")

@@ -19,7 +19,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from .features import Trunk, feature_take_indices, prune_post, prune_trunk, walk_trunk
-from .layers.classifier import ClassifierHead, create_classifier
+from .layers.classifier import ClassifierHead, check_num_classes, create_classifier
 from .layers.token_pool import TOKEN_POOL_TYPES, global_pool_nlc
 from .pretrained import PretrainedCfg
 
@@ -36,32 +36,36 @@ __all__ = [
 ]
 
 
+def _built_input_size(model: nn.Module) -> tuple[int, ...] | None:
+    cfg = getattr(model, "pretrained_cfg", None)
+    size = cfg.get("input_size") if isinstance(cfg, Mapping) else None
+    return tuple(int(v) for v in size) if size else None
+
+
 def model_in_chans(model: nn.Module) -> int:
-    """Input channels of a model: the contract's ``in_chans`` (which the builder keeps equal to
-    ``pretrained_cfg.input_size[0]``), else its config's, else its first convolution's (any
-    ``nn.Module``), else 3."""
+    """Input channels of a model: what its config says (the builder writes the channels it built
+    with there), else, for a model not built by ``create_model``, the contract's ``in_chans``,
+    else its first convolution's (any ``nn.Module``), else 3."""
+    size = _built_input_size(model)
+    if size:
+        return size[0]
     chans = getattr(model, "in_chans", None)
     if isinstance(chans, int):
         return chans
-    cfg = getattr(model, "pretrained_cfg", None)
-    size = cfg.get("input_size") if isinstance(cfg, Mapping) else None
-    if size:
-        return int(size[0])
     first = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
     return first.in_channels if first is not None else 3
 
 
 def model_input_size(model: nn.Module) -> tuple[int, int, int]:
-    """``(C, H, W)`` a model takes: its channels, and the size of its patch embedding (a token
-    model built at another ``img_size`` than its weights', also inside a feature wrapper), else
-    its config's size, else 224 px."""
-    cfg = getattr(model, "pretrained_cfg", None)
-    size = cfg.get("input_size") if isinstance(cfg, Mapping) else None
-    hw = tuple(size[1:]) if size else (224, 224)
+    """``(C, H, W)`` a model takes: its config's input size (as built: a token model's own
+    ``img_size``, also behind a feature wrapper); for a model not built by ``create_model``, the
+    size of its patch embedding, else 224 px."""
+    size = _built_input_size(model)
+    if size:
+        return (size[0], size[1], size[2])
     embed = next((m for m in model.modules() if hasattr(m, "patch_size") and hasattr(m, "img_size")), None)
     img_size = getattr(embed, "img_size", None)
-    if img_size is not None:
-        hw = tuple(img_size)
+    hw = tuple(img_size) if img_size is not None else (224, 224)
     return (model_in_chans(model), int(hw[0]), int(hw[1]))
 
 
@@ -246,8 +250,7 @@ class VisionModel(nn.Module):
             global_pool: new pooling type (``avg``, ``max``, ``avgmax``, ``catavgmax``, ``''``);
                 kept when None.
         """
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
-            raise ValueError(f"num_classes must be an int >= 0, got {num_classes!r}")
+        check_num_classes(num_classes)
         ref = next(self.parameters(), None)
         device = ref.device if ref is not None and ref.device.type != "meta" else None
         with torch.device(device or "cpu"):
@@ -481,8 +484,7 @@ class TokenModel(VisionModel):
     def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
         """A fresh ``num_classes`` classifier (0 removes it); ``global_pool`` switches the pooling
         among ``''``, ``token``, ``avg``, ``avgmax``, ``max`` (and keeps ``map`` if built with it)."""
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
-            raise ValueError(f"num_classes must be an int >= 0, got {num_classes!r}")
+        check_num_classes(num_classes)
         if global_pool is not None:
             if global_pool not in TOKEN_POOL_TYPES:
                 raise ValueError(

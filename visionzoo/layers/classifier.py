@@ -7,15 +7,27 @@ from torch import nn
 
 from .pool import SelectAdaptivePool2d
 
-__all__ = ["ClassifierHead", "create_classifier"]
+__all__ = ["ClassifierHead", "check_num_classes", "create_classifier"]
+
+
+def check_num_classes(num_classes: object, *, where: str = "") -> int:
+    """``num_classes`` if it is an int >= 0 (0: no classifier), else ``ValueError`` naming it.
+
+    Args:
+        num_classes: the value to check.
+        where: what it was given to (a variant name), put before the message.
+    """
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
+        prefix = f"{where}: " if where else ""
+        raise ValueError(f"{prefix}num_classes must be an int >= 0, got {num_classes!r}")
+    return num_classes
 
 
 def create_classifier(
     num_features: int, num_classes: int, pool_type: str = "avg", *, use_conv: bool = False
 ) -> tuple[SelectAdaptivePool2d, nn.Module]:
     """``(global_pool, fc)``; ``fc`` is ``nn.Identity`` when ``num_classes`` is 0."""
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
-        raise ValueError(f"num_classes must be an int >= 0, got {num_classes!r}")
+    check_num_classes(num_classes)
     pool = SelectAdaptivePool2d(pool_type, flatten=not use_conv)
     width = num_features * pool.feat_mult()
     if num_classes == 0:

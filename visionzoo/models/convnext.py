@@ -45,6 +45,7 @@ from ..layers import (
     get_norm_layer,
     make_divisible,
 )
+from ..layers.classifier import check_num_classes
 from ..model import Trunk, VisionModel
 from ..pretrained import NO_WEIGHTS, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, RWIGHTMAN_RELEASES, weight
 from ..registry import Entrypoint, family_entrypoint, register_family
@@ -392,8 +393,7 @@ class ConvNeXt(VisionModel):
     ) -> None:
         """New classifier of ``num_classes`` outputs (0 removes it); ``reset_other`` also drops the
         head's norm and hidden layer, leaving pool -> fc."""
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
-            raise ValueError(f"num_classes must be an int >= 0, got {num_classes!r}")
+        check_num_classes(num_classes)
         ref = next(self.parameters(), None)
         device = ref.device if ref is not None and ref.device.type != "meta" else torch.device("cpu")
         head = self.head

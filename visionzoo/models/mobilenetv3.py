@@ -21,6 +21,7 @@ from torch import nn
 
 from ..layers import SelectAdaptivePool2d, act_or_identity, create_conv2d, get_act_layer, get_norm_act_layer
 from ..layers.activations import LayerType
+from ..layers.classifier import check_num_classes
 from ..model import Trunk, VisionModel
 from ..pretrained import NO_WEIGHTS
 from ..registry import Entrypoint, family_entrypoint, register_family
@@ -101,8 +102,7 @@ class MobileNetV3(VisionModel):
         feature_location: str = "bottleneck",
     ) -> None:
         super().__init__()
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
-            raise ValueError(f"num_classes must be an int >= 0, got {num_classes!r}")
+        check_num_classes(num_classes)
         act = get_act_layer(act_layer or nn.ReLU)
         norm = resolve_norm_layer(norm_layer, bn_eps, bn_momentum)
         norm_act = get_norm_act_layer(norm, act)
@@ -162,8 +162,7 @@ class MobileNetV3(VisionModel):
     def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
         """New classifier. The head conv is sized for the pooled width: a pooling that changes
         that width (``catavgmax``) replaces the whole head, head conv included."""
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
-            raise ValueError(f"num_classes must be an int >= 0, got {num_classes!r}")
+        check_num_classes(num_classes)
         pool_type = self.global_pool.pool_type if global_pool is None else global_pool
         pool = SelectAdaptivePool2d(pool_type)
         pooled = self.num_features * pool.feat_mult()
