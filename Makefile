@@ -5,8 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
+# every suite run leaves its per-test report here (each test tagged with its family and the kind of
+# cost it has): `make suite-cost` projects it to 98 families (tests/suite_cost.py, docs/testing.md)
+TEST_REPORT ?= runs/test-report.xml
 
-.PHONY: setup lint format test test-all parity demo bench bench-families clean
+.PHONY: setup lint format test test-all parity suite-cost demo bench bench-families clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,16 +32,21 @@ format: setup
 # CI's suite: structural checks on every architecture, forward/backward and numeric parity on each
 # family's sample (tests/sampling.py); the slowest 15 tests at the end. See docs/testing.md.
 test: lint
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --durations=15
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --durations=15 --junitxml=$(TEST_REPORT)
 
 # The same with every architecture through the forward/backward and numeric tests (slow).
 test-all: lint
-	VISIONZOO_FULL=1 $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --durations=15
+	VISIONZOO_FULL=1 $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --durations=15 --junitxml=$(TEST_REPORT)
 
 # Numeric (and structural) parity with timm on every architecture timm has: prints a per-family
 # table (archs, passed, failed, seconds) and the wall time.
 parity: setup
 	VISIONZOO_PARITY=all $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) -m parity --durations=15
+
+# The per-family cost of the last suite run (TEST_REPORT) and its projection to 98 families /
+# 1,375 architectures on 2 workers: CI, make test-all, make parity.
+suite-cost: setup
+	$(BIN)/python -m tests.suite_cost $(TEST_REPORT)
 
 # The main job on the embedded dataset (scikit-learn's 8x8 handwritten digits, no download):
 # train resnet10t adapted to 1 channel and 10 classes, check it on the held-out test split, then

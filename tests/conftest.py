@@ -1,4 +1,5 @@
-"""Shared fixtures: deterministic seeds, a quiet tqdm, small inputs, no network; the parity table."""
+"""Shared fixtures: deterministic seeds, a quiet tqdm, small inputs, no network; the parity table;
+each test's family and kind of cost in its report (``--junitxml``: tests/suite_cost.py reads them)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,8 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.hookimpl(trylast=True)  # after -k / -m: rank only the families still selected
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     sampling.deselect_unsampled(items, config)
+    for item in items:
+        item.user_properties.extend(sampling.cost_properties(item))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -49,6 +49,7 @@ import visionzoo
 
 __all__ = [
     "by_size",
+    "cost_properties",
     "deselect_unsampled",
     "family_kwargs",
     "family_of",
@@ -192,3 +193,38 @@ def deselect_unsampled(items: list[pytest.Item], config: pytest.Config) -> None:
     if dropped:
         config.hook.pytest_deselected(items=[item for item in items if id(item) in dropped])
         items[:] = [item for item in items if id(item) not in dropped]
+
+
+# what a test's cost grows with, for tests/suite_cost.py's projection to more families
+EVERY_NAME, SAMPLED, SAMPLED_PARITY, PER_FAMILY, FAMILY_FILE, FIXED = (
+    "every-name",  # parametrized over every registered name: grows with the architectures
+    "sampled",  # over each family's sample in CI (every name with VISIONZOO_FULL=1)
+    "sampled-parity",  # the same, every name timm has with VISIONZOO_PARITY=all
+    "per-family",  # one case per family module (its smallest model)
+    "family-file",  # a family's own test file, tests/test_<module>.py
+    "fixed",  # independent of the number of families
+)
+
+
+def cost_properties(item: pytest.Item) -> list[tuple[str, str]]:
+    """``[("cost_kind", kind), ("cost_family", module), ("cost_unit", name or module)]`` for
+    ``item`` (only the kind for fixed tests): recorded in its report, so that a ``--junitxml``
+    file says what each test's time grows with."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    modules = set(visionzoo.list_modules())
+    name = params.get("name")
+    if isinstance(name, str) and name.partition(".")[0] in _module_index():
+        mark = item.get_closest_marker("sampled")
+        kind = EVERY_NAME if mark is None else SAMPLED_PARITY if mark.kwargs.get("parity") else SAMPLED
+        return [("cost_kind", kind), ("cost_family", family_of(name)), ("cost_unit", name)]
+    for value in params.values():  # "module" or a "module-rank" case
+        if (
+            isinstance(value, str)
+            and (module := value if value in modules else value.rpartition("-")[0]) in modules
+        ):
+            return [("cost_kind", PER_FAMILY), ("cost_family", module), ("cost_unit", module)]
+    stem = Path(str(item.fspath)).stem
+    if stem.startswith("test_") and stem[len("test_") :] in modules:
+        module = stem[len("test_") :]
+        return [("cost_kind", FAMILY_FILE), ("cost_family", module), ("cost_unit", module)]
+    return [("cost_kind", FIXED)]
