@@ -399,6 +399,8 @@ def prune_trunk(model: nn.Module, trunk: Trunk, last_tap: str) -> None:
         parent = spec[:-2]
         kept = sum(1 for p in paths[: owner + 1] if p.startswith(spec[:-1]))
         container = model.get_submodule(parent)
+        if not isinstance(container, nn.Sequential):
+            raise TypeError(f"Trunk unit {spec!r} needs {parent!r} to be an nn.Sequential to cut it")
         if kept < len(container):
             _set(model, parent, container[:kept])
 

@@ -42,10 +42,12 @@ from typing import Any, cast
 
 from torch import nn
 
+from ..layers import create_conv2d, get_norm_act_layer
 from ..layers.activations import LayerType, get_act_layer
 from ..layers.attention2d import MultiQueryAttention2d
 from ..layers.cond_conv2d import CondConv2d
 from ..layers.helpers import make_divisible
+from ..model import VisionModel
 from ..pretrained import (
     HUGGINGFACE_RELEASES,
     IMAGENET_INCEPTION_MEAN,
@@ -60,6 +62,7 @@ from ._efficientnet_blocks import (
     EdgeResidual,
     InvertedResidual,
     MobileAttention,
+    SqueezeExcite,
     UniversalInvertedResidual,
 )
 
@@ -73,6 +76,7 @@ __all__ = [
     "RW_WEIGHTS",
     "BlockArgs",
     "EfficientNetBuilder",
+    "build_trunk",
     "decode_arch_def",
     "decode_block_str",
     "efficientnet_init_weights",
@@ -485,6 +489,53 @@ def resolve_norm_layer(
         return norm_layer
     kwargs: dict[str, Any] = {k: v for k, v in (("eps", bn_eps), ("momentum", bn_momentum)) if v is not None}
     return partial(nn.BatchNorm2d, **kwargs) if kwargs else nn.BatchNorm2d
+
+
+def build_trunk(
+    model: VisionModel,
+    stages: BlockArgs,
+    *,
+    in_chans: int,
+    stem_size: int,
+    fix_stem: bool,
+    round_chs_fn: Callable[[int], int],
+    act_layer: LayerType | None,
+    norm_layer: LayerType | None,
+    bn_eps: float | None,
+    bn_momentum: float | None,
+    pad_type: str,
+    se_layer: Callable[..., nn.Module] | None,
+    stem_kernel_size: int = 3,
+    **builder_kwargs: Any,
+) -> tuple[int, Callable[..., nn.Module], Callable[..., nn.Module]]:
+    """The trunk both families build: ``conv_stem`` + ``bn1`` (``stem_size`` rounded unless
+    ``fix_stem``), then ``blocks`` from :class:`EfficientNetBuilder` (``builder_kwargs`` are its
+    options), with ``feature_info`` and ``stage_ends``, all set on ``model``.
+
+    Returns:
+        ``(width out of the last stage, act layer, norm-act layer)``, for the family's head.
+    """
+    act = get_act_layer(act_layer or nn.ReLU)
+    norm = resolve_norm_layer(norm_layer, bn_eps, bn_momentum)
+    norm_act = get_norm_act_layer(norm, act)
+    if act is None or norm_act is None:
+        raise ValueError(f"an act_layer and a norm_layer are needed, got {act_layer!r}, {norm_layer!r}")
+    if not fix_stem:
+        stem_size = round_chs_fn(stem_size)
+    model.conv_stem = create_conv2d(in_chans, stem_size, stem_kernel_size, stride=2, padding=pad_type)
+    model.bn1 = norm_act(stem_size, inplace=True)
+    builder = EfficientNetBuilder(
+        pad_type=pad_type,
+        round_chs_fn=round_chs_fn,
+        act_layer=act,
+        norm_layer=norm,
+        se_layer=se_layer or SqueezeExcite,
+        **builder_kwargs,
+    )
+    model.blocks = nn.Sequential(*builder(stem_size, stages))
+    model.feature_info = builder.features
+    model.stage_ends = [f["stage"] for f in builder.features]  # type: ignore[assignment]  # timm's name
+    return builder.in_chs, act, norm_act
 
 
 def resolve_block_args(

@@ -22,7 +22,7 @@ from typing import Any
 
 from torch import nn
 
-from ..layers import GroupNormAct, create_conv2d, get_act_layer, get_norm_act_layer
+from ..layers import GroupNormAct, create_conv2d
 from ..layers.activations import LayerType
 from ..layers.evo_norm import EvoNorm2dS0
 from ..layers.global_context import GlobalContext
@@ -31,7 +31,6 @@ from ..model import Trunk, VisionModel
 from ..pretrained import NO_WEIGHTS, RWIGHTMAN_RELEASES
 from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import Pruned, WhenPretrained, model_args_type
-from ._efficientnet_blocks import SqueezeExcite
 from ._efficientnet_builder import (
     BN_EPS_TF_DEFAULT,
     CFG_DEFAULTS,
@@ -42,12 +41,11 @@ from ._efficientnet_builder import (
     RW_WEIGHTS,
     ArchDef,
     BlockArgs,
-    EfficientNetBuilder,
+    build_trunk,
     decode_arch_def,
     efficientnet_init_weights,
     effnet_weight,
     resolve_block_args,
-    resolve_norm_layer,
     round_channels,
 )
 
@@ -116,43 +114,37 @@ class EfficientNet(VisionModel):
         feature_location: str = "bottleneck",
     ) -> None:
         super().__init__()
-        act = get_act_layer(act_layer or nn.ReLU)
-        norm = resolve_norm_layer(norm_layer, bn_eps, bn_momentum)
-        norm_act = get_norm_act_layer(norm, act)
-        assert norm_act is not None
+        self.in_chans = in_chans
+        self.drop_rate = drop_rate
         round_fn = round_chs_fn or partial(
             round_channels, multiplier=channel_multiplier, divisor=channel_divisor, round_limit=round_limit
         )
-        stages = resolve_block_args(
-            block_args,
-            depth_multiplier=depth_multiplier,
-            depth_trunc=depth_trunc,
-            experts_multiplier=experts_multiplier,
-            fix_first_last=fix_first_last,
-            group_size=group_size,
-        )
-        self.in_chans = in_chans
-        self.drop_rate = drop_rate
-
-        if not fix_stem:
-            stem_size = round_fn(stem_size)
-        self.conv_stem = create_conv2d(in_chans, stem_size, stem_kernel_size, stride=2, padding=pad_type)
-        self.bn1 = norm_act(stem_size, inplace=True)
-        builder = EfficientNetBuilder(
-            output_stride=output_stride,
-            pad_type=pad_type,
+        head_chs, _, norm_act = build_trunk(
+            self,
+            resolve_block_args(
+                block_args,
+                depth_multiplier=depth_multiplier,
+                depth_trunc=depth_trunc,
+                experts_multiplier=experts_multiplier,
+                fix_first_last=fix_first_last,
+                group_size=group_size,
+            ),
+            in_chans=in_chans,
+            stem_size=stem_size,
+            stem_kernel_size=stem_kernel_size,
+            fix_stem=fix_stem,
             round_chs_fn=round_fn,
-            act_layer=act,
-            norm_layer=norm,
+            act_layer=act_layer,
+            norm_layer=norm_layer,
+            bn_eps=bn_eps,
+            bn_momentum=bn_momentum,
+            pad_type=pad_type,
+            se_layer=se_layer,
+            output_stride=output_stride,
             aa_layer=aa_layer,
-            se_layer=se_layer or SqueezeExcite,
             drop_path_rate=drop_path_rate,
             feature_location=feature_location,
         )
-        self.blocks = nn.Sequential(*builder(stem_size, stages))
-        self.feature_info = builder.features
-        self.stage_ends = [f["stage"] for f in self.feature_info]
-        head_chs = builder.in_chs
         self.conv_head: nn.Module = nn.Identity()
         self.bn2: nn.Module = nn.Identity()
         if num_features > 0:

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..layers import SelectAdaptivePool2d, act_or_identity, create_conv2d, get_act_layer, get_norm_act_layer
+from ..layers import SelectAdaptivePool2d, act_or_identity, create_conv2d
 from ..layers.activations import LayerType
 from ..layers.classifier import check_num_classes
 from ..model import Trunk, VisionModel
@@ -36,11 +36,10 @@ from ._efficientnet_builder import (
     RW_WEIGHTS,
     ArchDef,
     BlockArgs,
-    EfficientNetBuilder,
+    build_trunk,
     efficientnet_init_weights,
     effnet_weight,
     resolve_block_args,
-    resolve_norm_layer,
     round_channels,
 )
 
@@ -103,39 +102,30 @@ class MobileNetV3(VisionModel):
     ) -> None:
         super().__init__()
         check_num_classes(num_classes)
-        act = get_act_layer(act_layer or nn.ReLU)
-        norm = resolve_norm_layer(norm_layer, bn_eps, bn_momentum)
-        norm_act = get_norm_act_layer(norm, act)
-        assert norm_act is not None
-        round_fn = round_chs_fn or partial(
-            round_channels, multiplier=channel_multiplier, round_limit=round_limit
-        )
-        stages = resolve_block_args(block_args, depth_multiplier=depth_multiplier, group_size=group_size)
         self.in_chans = in_chans
         self.num_classes = num_classes
         self.drop_rate = drop_rate
-
-        if not fix_stem:
-            stem_size = round_fn(stem_size)
-        self.conv_stem = create_conv2d(in_chans, stem_size, 3, stride=2, padding=pad_type)
-        self.bn1 = norm_act(stem_size, inplace=True)
-        builder = EfficientNetBuilder(
-            output_stride=output_stride,
+        self.num_features, act, norm_act = build_trunk(
+            self,
+            resolve_block_args(block_args, depth_multiplier=depth_multiplier, group_size=group_size),
+            in_chans=in_chans,
+            stem_size=stem_size,
+            fix_stem=fix_stem,
+            round_chs_fn=round_chs_fn
+            or partial(round_channels, multiplier=channel_multiplier, round_limit=round_limit),
+            act_layer=act_layer,
+            norm_layer=norm_layer,
+            bn_eps=bn_eps,
+            bn_momentum=bn_momentum,
             pad_type=pad_type,
-            round_chs_fn=round_fn,
+            se_layer=se_layer,
+            output_stride=output_stride,
             se_from_exp=se_from_exp,
-            act_layer=act,
-            norm_layer=norm,
             aa_layer=aa_layer,
-            se_layer=se_layer or SqueezeExcite,
             drop_path_rate=drop_path_rate,
             layer_scale_init_value=layer_scale_init_value,
             feature_location=feature_location,
         )
-        self.blocks = nn.Sequential(*builder(stem_size, stages))
-        self.feature_info = builder.features
-        self.stage_ends = [f["stage"] for f in self.feature_info]
-        self.num_features = builder.in_chs
         self.head_hidden_size = num_features
 
         self.global_pool = SelectAdaptivePool2d(global_pool)
