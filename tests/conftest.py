@@ -42,6 +42,11 @@ _SHARED = pytest.StashKey[str]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "family_sampled: a per-family test (a 'module' or 'module-rank' parameter) that CI runs on "
+        "sampling.ci_families() only; every family with VISIONZOO_SAMPLE=family or VISIONZOO_FULL=1",
+    )
     # the controller (or a run without xdist) makes the folder; workers inherit the variable
     if not hasattr(config, "workerinput") and not os.environ.get(sampling.SHARED_DIR_ENV):
         folder = tempfile.mkdtemp(prefix="visionzoo-sample-")

@@ -49,6 +49,8 @@ import visionzoo
 
 __all__ = [
     "by_size",
+    "ci_families",
+    "ci_names_per_family",
     "cost_properties",
     "deselect_unsampled",
     "family_kwargs",
@@ -58,6 +60,7 @@ __all__ = [
     "full",
     "parity_all",
     "sampled",
+    "whole_sample",
 ]
 
 _DIGITS = re.compile(r"\d+")
@@ -161,9 +164,68 @@ def family_sample(module: str) -> tuple[str, ...]:
     return tuple(taken)
 
 
+# CI's budget as the families grow (docs/testing.md): the sampled tests take the first k names of
+# each family's sample, k = MAX_CI_SAMPLED_NAMES // families (at least 1: the family's smallest
+# model), and the per-family tests (export to every engine, compile for training) at most
+# MAX_CI_FAMILIES families (ci_families). VISIONZOO_SAMPLE=family (make test-sample) takes every
+# family's whole sample and every family; VISIONZOO_FULL=1 every name.
+MAX_CI_SAMPLED_NAMES = 100
+MAX_CI_FAMILIES = 16
+
+
+def whole_sample() -> bool:
+    """``VISIONZOO_SAMPLE=family`` (or ``VISIONZOO_FULL=1``): no CI cut of the sample or families."""
+    return os.environ.get("VISIONZOO_SAMPLE", "") == "family" or full()
+
+
+def ci_names_per_family() -> int:
+    """How many names of each family's sample the sampled tests take (the sample's own order)."""
+    if whole_sample():
+        return MAX_SAMPLE_PER_FAMILY
+    return max(1, MAX_CI_SAMPLED_NAMES // len(visionzoo.list_modules()))
+
+
 def sampled(name: str) -> bool:
-    """Whether ``name`` is in its family's sample."""
-    return name.partition(".")[0] in family_sample(family_of(name))
+    """Whether ``name`` is among the first :func:`ci_names_per_family` names of its family's sample."""
+    return name.partition(".")[0] in family_sample(family_of(name))[: ci_names_per_family()]
+
+
+def _shared_kinds(parts: frozenset[str]) -> frozenset[str]:
+    """The layer classes a family's model shares with others (torch's, visionzoo.layers'): what an
+    exporter or compiler meets that is not the family's own code."""
+    return frozenset(p for p in parts if p.startswith(("torch.", "visionzoo.layers.")))
+
+
+@functools.cache
+def ci_families() -> tuple[str, ...]:
+    """The families the per-family tests take: every family up to ``MAX_CI_FAMILIES``; past it, the
+    sample rule over families (smallest model first, each family whose smallest model has a shared
+    layer class none taken so far has), then the smallest others, up to the cap."""
+    modules = visionzoo.list_modules()
+    if whole_sample() or len(modules) <= MAX_CI_FAMILIES:
+        return tuple(modules)
+    smallest = sorted((_described(m)[0][0], m, _shared_kinds(_described(m)[0][2])) for m in modules)
+    taken: list[str] = []
+    seen: set[str] = set()
+    for _, module, kinds in smallest:
+        if kinds - seen and len(taken) < MAX_CI_FAMILIES:
+            taken.append(module)
+            seen |= kinds
+    rest = [m for _, m, _ in smallest if m not in taken]
+    return tuple(sorted(taken + rest[: MAX_CI_FAMILIES - len(taken)]))
+
+
+def family_param(item: pytest.Item) -> str | None:
+    """The family module a per-family test case is for: its ``module`` parameter, or the module of
+    a ``"module-rank"`` parameter; None for other tests."""
+    modules = set(visionzoo.list_modules())
+    for value in getattr(getattr(item, "callspec", None), "params", {}).values():
+        if not isinstance(value, str):
+            continue
+        module = value if value in modules else value.rpartition("-")[0]
+        if module in modules:
+            return module
+    return None
 
 
 def _everything(mark: pytest.Mark) -> bool:
@@ -179,6 +241,12 @@ def deselect_unsampled(items: list[pytest.Item], config: pytest.Config) -> None:
     family back), so that two workers build different families and read each other's from the
     shared folder (see ``_described``). A run where every marked test takes every name ranks
     nothing."""
+    per_family = [item for item in items if item.get_closest_marker("family_sampled")]
+    if per_family and not whole_sample():
+        dropped_families = {id(item) for item in per_family if family_param(item) not in ci_families()}
+        if dropped_families:
+            config.hook.pytest_deselected(items=[item for item in items if id(item) in dropped_families])
+            items[:] = [item for item in items if id(item) not in dropped_families]
     restricted = [
         item for item in items if (mark := item.get_closest_marker("sampled")) and not _everything(mark)
     ]
@@ -217,12 +285,8 @@ def cost_properties(item: pytest.Item) -> list[tuple[str, str]]:
         mark = item.get_closest_marker("sampled")
         kind = EVERY_NAME if mark is None else SAMPLED_PARITY if mark.kwargs.get("parity") else SAMPLED
         return [("cost_kind", kind), ("cost_family", family_of(name)), ("cost_unit", name)]
-    for value in params.values():  # "module" or a "module-rank" case
-        if (
-            isinstance(value, str)
-            and (module := value if value in modules else value.rpartition("-")[0]) in modules
-        ):
-            return [("cost_kind", PER_FAMILY), ("cost_family", module), ("cost_unit", module)]
+    if (module := family_param(item)) is not None:
+        return [("cost_kind", PER_FAMILY), ("cost_family", module), ("cost_unit", module)]
     stem = Path(str(item.fspath)).stem
     if stem.startswith("test_") and stem[len("test_") :] in modules:
         module = stem[len("test_") :]

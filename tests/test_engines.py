@@ -248,6 +248,7 @@ def test_calibration_from_a_dataset_spec_uses_the_model_data_config() -> None:
 # conv stem under a ViT), built with its family's SHARED_KWARGS (sampling.family_kwargs); resolved
 # in the test, so collection builds no model
 @pytest.mark.parametrize("module", visionzoo.list_modules())
+@pytest.mark.family_sampled
 def test_every_engine_matches_eager_on_every_family(module: str, tmp_path: Path) -> None:
     name, kwargs = by_size(module)[0], family_kwargs(module)
     fixed = visionzoo.create_model(name, device="meta", **kwargs).pretrained_cfg.fixed_input_size

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from sampling import by_size, family_kwargs
+from sampling import by_size, ci_families, family_kwargs
 from timm_oracle import materialize_random, rel_err, timm
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -111,6 +111,7 @@ def _bns_fed_by_convs(model: nn.Module, x: torch.Tensor, *, intermediates: bool 
 
 # --- every family ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("case", CASES)
+@pytest.mark.family_sampled
 def test_fp32_same_outputs_and_bn_folded(case: str) -> None:
     name = _case(case)
     model = _random(name)
@@ -146,6 +147,7 @@ def test_fp32_same_outputs_and_bn_folded(case: str) -> None:
 
 
 @pytest.mark.parametrize("case", CASES)
+@pytest.mark.family_sampled
 def test_features_only_backbone(case: str) -> None:
     name = _case(case)
     backbone = _random(name, features_only=True)
@@ -199,6 +201,7 @@ TIE = 0.05  # a top-1 margin below this many logit standard deviations is a near
 
 @pytest.mark.skipif(not BF16, reason="this CPU has no native bf16")
 @pytest.mark.parametrize("case", CASES)
+@pytest.mark.family_sampled
 def test_bf16_agrees_with_fp32_on_photos(case: str) -> None:
     """Logit cosine >= 0.999 on 100 crops of real photos, and top-1 agreement >= 99% on the
     crops where fp32 makes a clear call.
@@ -632,7 +635,7 @@ def test_compiled_models_each_get_one_graph() -> None:
     from torch._dynamo.utils import counters
 
     precisions = ("fp32", "bf16") if BF16 else ("fp32",)
-    modules = visionzoo.list_modules()
+    modules = ci_families()  # every family, up to CI's cap (sampling.py)
     assert len(modules) * len(precisions) > 8
     x = _x()
     for module in modules:
@@ -678,6 +681,7 @@ def _grads(model: nn.Module, x: torch.Tensor, *, amp: bool = False) -> tuple[tor
 
 
 @pytest.mark.parametrize("case", CASES)
+@pytest.mark.family_sampled
 def test_training_settings(case: str) -> None:
     """Gradient checkpointing, channels_last and bf16 autocast train every family correctly."""
     name = _case(case)
@@ -723,6 +727,7 @@ def test_training_settings(case: str) -> None:
 
 
 @pytest.mark.parametrize("case", [f"{module}-0" for module in visionzoo.list_modules()])
+@pytest.mark.family_sampled
 def test_torch_compile_trains(case: str) -> None:
     """Every family compiles for training as one graph (no graph breaks) and computes what eager
     does: outputs and gradients. ``aot_eager`` runs dynamo and AOT autograd, where a model's code
