@@ -264,10 +264,11 @@ def deselect_unsampled(items: list[pytest.Item], config: pytest.Config) -> None:
 
 
 # what a test's cost grows with, for tests/suite_cost.py's projection to more families
-EVERY_NAME, SAMPLED, SAMPLED_PARITY, PER_FAMILY, FAMILY_FILE, FIXED = (
+EVERY_NAME, SAMPLED, SAMPLED_PARITY, CI_FAMILIES, PER_FAMILY, FAMILY_FILE, FIXED = (
     "every-name",  # parametrized over every registered name: grows with the architectures
     "sampled",  # over each family's sample in CI (every name with VISIONZOO_FULL=1)
     "sampled-parity",  # the same, every name timm has with VISIONZOO_PARITY=all
+    "ci-families",  # one case per family (family_sampled): CI takes ci_families() only
     "per-family",  # one case per family module (its smallest model)
     "family-file",  # a family's own test file, tests/test_<module>.py
     "fixed",  # independent of the number of families
@@ -286,7 +287,8 @@ def cost_properties(item: pytest.Item) -> list[tuple[str, str]]:
         kind = EVERY_NAME if mark is None else SAMPLED_PARITY if mark.kwargs.get("parity") else SAMPLED
         return [("cost_kind", kind), ("cost_family", family_of(name)), ("cost_unit", name)]
     if (module := family_param(item)) is not None:
-        return [("cost_kind", PER_FAMILY), ("cost_family", module), ("cost_unit", module)]
+        kind = CI_FAMILIES if item.get_closest_marker("family_sampled") else PER_FAMILY
+        return [("cost_kind", kind), ("cost_family", module), ("cost_unit", module)]
     stem = Path(str(item.fspath)).stem
     if stem.startswith("test_") and stem[len("test_") :] in modules:
         module = stem[len("test_") :]

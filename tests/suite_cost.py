@@ -6,18 +6,16 @@ it has and its family: sampling.cost_properties) and prints
 1. per test file and kind: measured seconds, the units that time grows with (architectures for the
    every-name structural checks, sampled names, families) and the seconds per unit;
 2. per family: its architectures, its sampled names and its seconds per kind;
-3. the projection to ``--modules`` families / ``--archs`` architectures: each row's seconds per
-   unit times the units it would have, summed, on ``--workers`` workers (with the run's own
-   measured overhead of wall time over summed test time), for CI (the run as it is), ``make
-   test-all`` (the sampled tests on every name) and ``make parity`` (numeric parity on every
-   name).
+3. the projection to ``--modules`` families / ``--archs`` architectures on ``--workers`` workers:
+   each row's seconds per unit times the units it would have (:func:`project`), for CI (with its
+   cut: sampling.py), ``make test-sample``, ``make test-all`` and ``make parity``.
 
-    python -m pytest -n 2 --junitxml=suite.xml
-    python -m tests.suite_cost suite.xml            # or: python tests/suite_cost.py suite.xml
+    python -m pytest -n 2 --junitxml=runs/test-report.xml     # what make test does
+    python -m tests.suite_cost runs/test-report.xml          # make suite-cost
 
-The projection assumes a new family costs what the measured ones cost on average (per
-architecture, per sampled name, per family); the sample grows with a family's block types, so the
-per-family sample size is the measured mean unless ``--sample-per-family`` says otherwise.
+Measure on the CI run (``make test``): its sampled tests ran on CI's cut, so their seconds per
+name are the smallest models' of each sample. The projection assumes a new family costs what the
+measured ones cost on average (per architecture, per sampled name, per family).
 """
 
 from __future__ import annotations
@@ -30,9 +28,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Case", "main", "project", "read_junit", "rows"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # sampling.py beside this file
+from sampling import MAX_CI_FAMILIES, MAX_CI_SAMPLED_NAMES
 
-KINDS = ("every-name", "sampled", "sampled-parity", "per-family", "family-file", "fixed")
+__all__ = ["RUNS", "Case", "Target", "main", "project", "read_junit", "rows"]
+
+KINDS = ("every-name", "sampled", "sampled-parity", "ci-families", "per-family", "family-file", "fixed")
 
 
 @dataclass
@@ -102,33 +103,59 @@ def _names(cases: Sequence[Case], kinds: tuple[str, ...]) -> dict[str, set[str]]
     return names
 
 
+RUNS = ("ci", "test-sample", "test-all", "parity")
+
+
+@dataclass(frozen=True)
+class Target:
+    """What to project to: families, architectures, CI's cut (sampling.py) and the whole family
+    sample's mean size (at 13 families: 67 names)."""
+
+    modules: int = 98
+    archs: int = 1375
+    ci_names: int = MAX_CI_SAMPLED_NAMES
+    ci_families: int = MAX_CI_FAMILIES
+    sample_per_family: float = 67 / 13
+
+
 def project(
-    cases: Sequence[Case], *, archs_now: int, modules_now: int, archs: int, modules: int, sample: float | None
+    cases: Sequence[Case], *, archs_now: int, modules_now: int, target: Target
 ) -> dict[str, dict[tuple[str, str], float]]:
-    """Projected seconds per (file, kind) for CI, test-all and parity at ``modules`` / ``archs``."""
+    """Projected test seconds per (file, kind) for each of ``RUNS`` at ``target``.
+
+    Per row, the measured seconds per unit (architecture, sampled name, family) times the units the
+    run would have: every architecture; CI's first ``ci_names // modules`` (at least 1) sampled
+    names of each family, ``make test-sample`` the whole family sample, ``make test-all`` every
+    name; CI's ``ci_families`` for the ``family_sampled`` tests, every family elsewhere. ``make
+    parity`` runs test_parity.py alone, on every name."""
     measured = rows(cases)
-    sampled = _names(cases, ("sampled", "sampled-parity"))
-    per_family = sample if sample is not None else sum(map(len, sampled.values())) / max(1, len(sampled))
-    scale = {
-        "every-name": archs / archs_now,
-        "per-family": modules / modules_now,
-        "family-file": modules / modules_now,
-        "fixed": 1.0,
-    }
-    out: dict[str, dict[tuple[str, str], float]] = {"ci": {}, "test-all": {}, "parity": {}}
+    ran = _names(cases, ("sampled", "sampled-parity"))
+    names_ran = max(1, sum(map(len, ran.values())))
+    ci_per_family = min(target.sample_per_family, max(1, target.ci_names // target.modules))
+    family_scale = target.modules / modules_now
+    out: dict[str, dict[tuple[str, str], float]] = {run: {} for run in RUNS}
     for (file, kind), row in measured.items():
+        key = (file, kind)
         if kind in ("sampled", "sampled-parity"):
             per_name = row.seconds / max(1, len(row.units))
-            # a file's sampled test covers the families' samples it was run on
-            share = len(row.units) / max(1, sum(map(len, sampled.values())))
-            out["ci"][(file, kind)] = per_name * per_family * modules * share
-            out["test-all"][(file, kind)] = per_name * archs * share
-            if kind == "sampled-parity":
-                out["parity"][(file, kind)] = per_name * archs * share
+            share = len(row.units) / names_ran  # the part of the sampled names this test takes
+            out["ci"][key] = per_name * ci_per_family * target.modules * share
+            out["test-sample"][key] = per_name * target.sample_per_family * target.modules * share
+            out["test-all"][key] = per_name * target.archs * share
+        elif kind == "every-name":
+            for run in RUNS[:3]:
+                out[run][key] = row.seconds * target.archs / archs_now
+        elif kind == "ci-families":
+            out["ci"][key] = row.seconds * min(target.modules, target.ci_families) / modules_now
+            out["test-sample"][key] = out["test-all"][key] = row.seconds * family_scale
+        elif kind in ("per-family", "family-file"):
+            for run in RUNS[:3]:
+                out[run][key] = row.seconds * family_scale
         else:
-            out["ci"][(file, kind)] = out["test-all"][(file, kind)] = row.seconds * scale[kind]
-            if kind == "every-name" and file == "test_parity":
-                out["parity"][(file, kind)] = row.seconds * scale[kind]
+            for run in RUNS[:3]:
+                out[run][key] = row.seconds
+        if file == "test_parity":
+            out["parity"][key] = out["test-all"][key]
     return out
 
 
@@ -162,34 +189,34 @@ def report(
         cells = "".join(f"{by_family[family][k]:>15.1f}" for k in shown)
         lines.append(f"{family:<26}{len(every[family]):>6}{len(sampled[family]):>7}{cells}")
     lines.append("")
-    projected = project(
-        cases,
-        archs_now=archs_now,
-        modules_now=modules_now,
-        archs=args.archs,
+    target = Target(
         modules=args.modules,
-        sample=args.sample_per_family,
+        archs=args.archs,
+        ci_names=args.ci_names,
+        ci_families=args.ci_families,
+        sample_per_family=args.sample_per_family,
     )
-    overhead = max(1.0, wall / (total / args.workers)) if total and wall else 1.0
+    projected = project(cases, archs_now=archs_now, modules_now=modules_now, target=target)
+    ratio = wall / (total / args.run_workers) if total else 0.0
+    rank = args.rank_seconds_per_arch * args.archs / args.workers / 60
     lines.append(
-        f"projection: {args.modules} families, {args.archs} architectures, {args.workers} workers "
-        f"(measured overhead x{overhead:.2f} of wall time over test time per worker), "
-        f"plus {args.fixed_minutes:.1f} min outside the tests (venv, lint, collection and ranking)"
+        f"projection: {args.modules} families, {args.archs} architectures on {args.workers} workers; "
+        f"wall = test-minutes / workers x {args.efficiency:.2f} (xdist's imbalance; this run: x{ratio:.2f} "
+        f"on {args.run_workers}, collection included) + {args.outside_minutes:.1f} min venv and lint "
+        f"+ {rank:.1f} min ranking the families at collection"
     )
-    lines.append(f"{'file':<28}{'kind':<16}{'CI min':>8}{'test-all':>10}{'parity':>8}")
-    keys = sorted(projected["test-all"], key=lambda k: -projected["ci"][k])
-    for key in keys:
-        ci, full, parity = (projected[run].get(key, 0.0) for run in ("ci", "test-all", "parity"))
-        lines.append(f"{key[0]:<28}{key[1]:<16}{_minutes(ci):>8}{_minutes(full):>10}{_minutes(parity):>8}")
-    for run in ("ci", "test-all", "parity"):
+    lines.append(f"{'file':<28}{'kind':<16}" + "".join(f"{run:>12}" for run in RUNS) + "   (test-minutes)")
+    for key in sorted(projected["test-all"], key=lambda k: -projected["ci"].get(k, 0.0)):
+        cells = "".join(f"{projected[run].get(key, 0.0) / 60:>12.1f}" for run in RUNS)
+        lines.append(f"{key[0]:<28}{key[1]:<16}{cells}")
+    for run in RUNS:
         seconds = sum(projected[run].values())
-        wall_min = seconds / args.workers * overhead / 60 + args.fixed_minutes
+        wall_min = seconds / 60 / args.workers * args.efficiency + args.outside_minutes + rank
         verdict = ""
         if run == "ci":
-            verdict = (
-                f"  -> {'within' if wall_min <= args.budget else 'OVER'} the {args.budget:.0f}-minute budget"
-            )
-        lines.append(f"{run:<10} {seconds / 60:8.1f} test-minutes, {wall_min:6.1f} min wall{verdict}")
+            fits = "within" if wall_min <= args.budget else "OVER"
+            verdict = f"  -> {fits} the {args.budget:.0f}-minute budget"
+        lines.append(f"{run:<12}{seconds / 60:8.1f} test-minutes, {wall_min:6.1f} min wall{verdict}")
     return "\n".join(lines)
 
 
@@ -208,18 +235,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("report", type=Path, help="pytest --junitxml file of the run")
     parser.add_argument("--modules", type=int, default=98, help="families to project to (98)")
     parser.add_argument("--archs", type=int, default=1375, help="architectures to project to (1375)")
-    parser.add_argument("--workers", type=int, default=2, help="pytest-xdist workers (2)")
-    parser.add_argument("--sample-per-family", type=float, default=None, help="default: the measured mean")
+    parser.add_argument("--workers", type=int, default=2, help="pytest-xdist workers projected (2)")
+    parser.add_argument("--run-workers", type=int, default=2, help="workers of the measured run (2)")
+    parser.add_argument("--ci-names", type=int, default=MAX_CI_SAMPLED_NAMES, help="CI's sampled names")
+    parser.add_argument("--ci-families", type=int, default=MAX_CI_FAMILIES, help="CI's per-family cap")
     parser.add_argument(
-        "--fixed-minutes", type=float, default=4.0, help="minutes outside the tests: venv, lint, ranking (4)"
+        "--sample-per-family", type=float, default=67 / 13, help="a whole family sample's size (67/13)"
+    )
+    parser.add_argument("--efficiency", type=float, default=1.1, help="wall over test time per worker")
+    parser.add_argument("--outside-minutes", type=float, default=3.0, help="venv and lint (3 min)")
+    parser.add_argument(
+        "--rank-seconds-per-arch", type=float, default=45 / 548, help="meta build per architecture"
     )
     parser.add_argument("--budget", type=float, default=25.0, help="CI's budget in minutes (25)")
     args = parser.parse_args(argv)
     if not args.report.is_file():
         parser.error(f"no report at {args.report}; run pytest with --junitxml={args.report}")
-    for flag in ("modules", "archs", "workers"):
+    for flag in ("modules", "archs", "workers", "run_workers"):
         if getattr(args, flag) < 1:
-            parser.error(f"--{flag} must be >= 1, got {getattr(args, flag)}")
+            parser.error(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
     try:
         cases, wall = read_junit(args.report)
         archs_now, modules_now = _registry_counts(cases)
@@ -231,6 +265,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    if __package__ in (None, ""):  # python tests/suite_cost.py: import visionzoo from the checkout
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # visionzoo from this checkout
     sys.exit(main())

@@ -15,14 +15,8 @@ CASES = [
     ("test_contract", "test_structure[resnet34]", 1.0, "every-name", "resnet", "resnet34"),
     ("test_capabilities", "test_output_stride[16-resnet18]", 1.5, "sampled", "resnet", "resnet18"),
     ("test_capabilities", "test_output_stride[8-resnet18]", 0.5, "sampled", "resnet", "resnet18"),
-    (
-        "test_engines",
-        "test_every_engine_matches_eager_on_every_family[resnet]",
-        10.0,
-        "per-family",
-        "resnet",
-        "resnet",
-    ),
+    ("test_engines", "test_every_engine[resnet]", 10.0, "ci-families", "resnet", "resnet"),
+    ("test_properties", "test_random_builds[resnet]", 4.0, "per-family", "resnet", "resnet"),
     ("test_resnet", "test_bad_options_are_named[kw0]", 3.0, "family-file", "resnet", "resnet"),
     ("test_cli", "test_help", 5.0, "fixed", None, None),
 ]
@@ -56,23 +50,30 @@ def test_rows_sum_seconds_per_file_and_kind_over_their_units(tmp_path: Path) -> 
 
 def test_projection_scales_each_kind_by_what_it_grows_with(tmp_path: Path) -> None:
     cases, _ = suite_cost.read_junit(_junit(tmp_path / "run.xml"))
-    # one family of 81 architectures, projected to two families of 162 in all
-    out = suite_cost.project(cases, archs_now=81, modules_now=1, archs=162, modules=2, sample=None)
+    # one family of 81 architectures, projected to 4 families of 324 in all; CI takes 2 sampled
+    # names of each family (8 // 4), 2 families for the family_sampled tests; a whole sample is 3
+    target = suite_cost.Target(modules=4, archs=324, ci_names=8, ci_families=2, sample_per_family=3)
+    out = suite_cost.project(cases, archs_now=81, modules_now=1, target=target)
     ci = out["ci"]
-    assert ci[("test_contract", "every-name")] == pytest.approx(2.0 * 2)  # per architecture
-    assert ci[("test_capabilities", "sampled")] == pytest.approx(2.0 * 1 * 2)  # per sampled name
-    assert ci[("test_engines", "per-family")] == pytest.approx(10.0 * 2)
-    assert ci[("test_resnet", "family-file")] == pytest.approx(3.0 * 2)
+    assert ci[("test_contract", "every-name")] == pytest.approx(2.0 * 4)  # per architecture
+    assert ci[("test_capabilities", "sampled")] == pytest.approx(2.0 * 2 * 4)  # per CI name
+    assert ci[("test_engines", "ci-families")] == pytest.approx(10.0 * 2)  # CI's families
+    assert ci[("test_properties", "per-family")] == pytest.approx(4.0 * 4)
+    assert ci[("test_resnet", "family-file")] == pytest.approx(3.0 * 4)
     assert ci[("test_cli", "fixed")] == pytest.approx(5.0)
-    assert out["test-all"][("test_capabilities", "sampled")] == pytest.approx(2.0 * 162)  # every name
-    assert out["parity"] == {}  # no numeric parity test in this run
-    bigger = suite_cost.project(cases, archs_now=81, modules_now=1, archs=162, modules=2, sample=3)
-    assert bigger["ci"][("test_capabilities", "sampled")] == pytest.approx(2.0 * 3 * 2)
+    assert out["test-sample"][("test_capabilities", "sampled")] == pytest.approx(2.0 * 3 * 4)
+    assert out["test-sample"][("test_engines", "ci-families")] == pytest.approx(10.0 * 4)
+    assert out["test-all"][("test_capabilities", "sampled")] == pytest.approx(2.0 * 324)  # every name
+    assert out["parity"] == {}  # no test_parity.py test in this run
+    # a large registry: still the smallest model of each family in CI
+    many = suite_cost.Target(modules=400, archs=4000, ci_names=8, ci_families=2, sample_per_family=3)
+    sampled = suite_cost.project(cases, archs_now=81, modules_now=1, target=many)["ci"]
+    assert sampled[("test_capabilities", "sampled")] == pytest.approx(2.0 * 1 * 400)
 
 
 def test_main_prints_the_tables_and_the_verdict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = _junit(tmp_path / "run.xml")
-    assert suite_cost.main([str(path), "--fixed-minutes", "0"]) == 0
+    assert suite_cost.main([str(path), "--outside-minutes", "0"]) == 0
     out = capsys.readouterr().out
     n = len(visionzoo.list_models(module="resnet"))
     assert f"(1 families, {n} architectures in the run's families)" in out
