@@ -277,15 +277,20 @@ EVERY_NAME, SAMPLED, SAMPLED_PARITY, CI_FAMILIES, PER_FAMILY, FAMILY_FILE, FIXED
 
 def cost_properties(item: pytest.Item) -> list[tuple[str, str]]:
     """``[("cost_kind", kind), ("cost_family", module), ("cost_unit", name or module)]`` for
-    ``item`` (only the kind for fixed tests): recorded in its report, so that a ``--junitxml``
-    file says what each test's time grows with."""
+    ``item`` (only the kind for fixed tests), and a sampled name's ``cost_rank`` in its family's
+    sample: recorded in its report, so that a ``--junitxml`` file says what each test's time grows
+    with."""
     params = getattr(getattr(item, "callspec", None), "params", {})
     modules = set(visionzoo.list_modules())
     name = params.get("name")
     if isinstance(name, str) and name.partition(".")[0] in _module_index():
         mark = item.get_closest_marker("sampled")
         kind = EVERY_NAME if mark is None else SAMPLED_PARITY if mark.kwargs.get("parity") else SAMPLED
-        return [("cost_kind", kind), ("cost_family", family_of(name)), ("cost_unit", name)]
+        props = [("cost_kind", kind), ("cost_family", family_of(name)), ("cost_unit", name)]
+        if mark is not None and not full():  # its place in the family sample (0: the smallest model)
+            sample = family_sample(family_of(name))
+            props.append(("cost_rank", str(sample.index(name) if name in sample else len(sample))))
+        return props
     if (module := family_param(item)) is not None:
         kind = CI_FAMILIES if item.get_closest_marker("family_sampled") else PER_FAMILY
         return [("cost_kind", kind), ("cost_family", module), ("cost_unit", module)]

@@ -46,6 +46,7 @@ class Case:
     family: str | None
     unit: str  # the name or family the test's time counts for ("run" for a fixed test)
     skipped: bool
+    rank: int | None = None  # a sampled name's place in its family's sample (0: the smallest)
 
 
 @dataclass
@@ -78,6 +79,7 @@ def read_junit(path: Path) -> tuple[list[Case], float]:
                 family=props.get("cost_family"),
                 unit=props.get("cost_unit") or "run",
                 skipped=case.find("skipped") is not None,
+                rank=int(props["cost_rank"]) if props.get("cost_rank") else None,
             )
         )
     if untagged and not cases:
@@ -131,7 +133,7 @@ def project(
     measured = rows(cases)
     ran = _names(cases, ("sampled", "sampled-parity"))
     names_ran = max(1, sum(map(len, ran.values())))
-    ci_per_family = min(target.sample_per_family, max(1, target.ci_names // target.modules))
+    ci_per_family = max(1, target.ci_names // target.modules)
     family_scale = target.modules / modules_now
     out: dict[str, dict[tuple[str, str], float]] = {run: {} for run in RUNS}
     for (file, kind), row in measured.items():
@@ -139,7 +141,13 @@ def project(
         if kind in ("sampled", "sampled-parity"):
             per_name = row.seconds / max(1, len(row.units))
             share = len(row.units) / names_ran  # the part of the sampled names this test takes
-            out["ci"][key] = per_name * ci_per_family * target.modules * share
+            # CI's cut takes the first names of each sample: cost them by the measured names of
+            # those ranks (the smallest models) where the report has them
+            first = [
+                c for c in cases if (c.file, c.kind) == key and c.rank is not None and c.rank < ci_per_family
+            ]
+            per_ci_name = sum(c.seconds for c in first) / len({c.unit for c in first}) if first else per_name
+            out["ci"][key] = per_ci_name * ci_per_family * target.modules * share
             out["test-sample"][key] = per_name * target.sample_per_family * target.modules * share
             out["test-all"][key] = per_name * target.archs * share
         elif kind == "every-name":

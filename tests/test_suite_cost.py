@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,18 @@ def test_projection_scales_each_kind_by_what_it_grows_with(tmp_path: Path) -> No
     many = suite_cost.Target(modules=400, archs=4000, ci_names=8, ci_families=2, sample_per_family=3)
     sampled = suite_cost.project(cases, archs_now=81, modules_now=1, target=many)["ci"]
     assert sampled[("test_capabilities", "sampled")] == pytest.approx(2.0 * 1 * 400)
+
+
+def test_ci_projection_costs_the_smallest_sampled_names_by_their_own_time(tmp_path: Path) -> None:
+    """At one name a family, CI runs each family's smallest model: a larger sampled name's time
+    (rank 1 here) does not count for it."""
+    cases, _ = suite_cost.read_junit(_junit(tmp_path / "run.xml"))
+    cases = [c for c in cases if c.kind == "sampled"]
+    cases[0].rank = cases[1].rank = 0  # resnet18: 2.0 s
+    big = dataclasses.replace(cases[0], unit="resnet50", seconds=30.0, rank=1)
+    target = suite_cost.Target(modules=98, archs=1375, ci_names=98, ci_families=2, sample_per_family=2)
+    ci = suite_cost.project([*cases, big], archs_now=81, modules_now=1, target=target)["ci"]
+    assert ci[("test_capabilities", "sampled")] == pytest.approx(2.0 * 1 * 98)
 
 
 def test_main_prints_the_tables_and_the_verdict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
