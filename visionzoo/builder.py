@@ -33,7 +33,7 @@ from .integrity import StateDictMismatchError, warn_non_finite
 from .layers.classifier import check_num_classes
 from .layers.config import set_layer_config
 from .model import model_in_chans
-from .pretrained import PretrainedCfg, as_pretrained_cfg, cfg_for_in_chans
+from .pretrained import PretrainedCfg, as_pretrained_cfg, cfg_as_built
 from .prune import adapt_model_from_file
 from .variants import Recipe, Resolved
 
@@ -80,6 +80,14 @@ def _merge_args(variant: str, base: Any, overrides: dict[str, Any]) -> dict[str,
         )
     merged = dataclasses.replace(base, **overrides)
     return {n: getattr(merged, n) for n in names}
+
+
+def _built_img_size(model: nn.Module) -> tuple[int, int] | None:
+    """The ``img_size`` a token model was built at (its patch embedding's; its position
+    embedding is laid out for it), or None for a model that takes any size."""
+    embed = next((m for m in model.modules() if hasattr(m, "patch_size") and hasattr(m, "img_size")), None)
+    size = getattr(embed, "img_size", None)
+    return None if size is None else (int(size[0]), int(size[1]))
 
 
 def _features_cfg(cfg: PretrainedCfg) -> PretrainedCfg:
@@ -412,11 +420,16 @@ def _build(
         )
     if checkpoint_path is not None:
         load_checkpoint(model, checkpoint_path, filter_fn=recipe.filter_fn)
-    # the config describes the model as built: a 1-channel model's says 1 channel everywhere
+    # the config describes the model as built, once: its channels (a 1-channel model's says 1
+    # channel everywhere, mean/std included) and a token model's input size; everything
+    # downstream (data config, saving, model_input_size) reads it
     in_chans = ctor_kwargs.get("in_chans", getattr(model, "in_chans", None))
-    if isinstance(in_chans, int):
-        cfg = cfg_for_in_chans(cfg, in_chans)
-        setattr(model, "pretrained_cfg", cfg)  # noqa: B010
+    cfg = cfg_as_built(
+        cfg,
+        in_chans=in_chans if isinstance(in_chans, int) else cfg.input_size[0],
+        img_size=_built_img_size(model),
+    )
+    setattr(model, "pretrained_cfg", cfg)  # noqa: B010
     if device is not None or dtype is not None:
         model.to(device=device, dtype=dtype)
     if features_only:

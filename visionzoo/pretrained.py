@@ -12,7 +12,7 @@ import csv
 import dataclasses
 import functools
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from importlib import resources
 from types import MappingProxyType
@@ -32,7 +32,8 @@ __all__ = [
     "WEIGHT_CFG_BASE",
     "PretrainedCfg",
     "as_pretrained_cfg",
-    "cfg_for_in_chans",
+    "cfg_as_built",
+    "channel_stats",
     "published_results",
     "weight",
 ]
@@ -249,34 +250,62 @@ def as_pretrained_cfg(value: PretrainedCfg | Mapping[str, Any]) -> PretrainedCfg
     return PretrainedCfg(**clean)
 
 
-def cfg_for_in_chans(cfg: PretrainedCfg, in_chans: int) -> PretrainedCfg:
-    """The config of a model built for ``in_chans`` input channels.
+def channel_stats(values: Sequence[float], in_chans: int) -> tuple[float, ...]:
+    """A config's per-channel ``mean`` or ``std`` (three RGB values, or one) for ``in_chans``
+    channels: the one rule, used by the builder, the data config and saving.
 
-    The sizes say ``in_chans``, and mean/std follow the first-conv adaptation of
-    :func:`visionzoo.adapt.adapt_input_conv`: one channel sums the source's, so its statistics
-    are the mean of the source's; more channels repeat the source's in order.
+    It is timm's: values of another length than ``in_chans`` become their average, repeated
+    (``timm.data.loader.adapt_to_chs``, how timm's data pipeline normalises an ``in_chans`` model
+    whose config has RGB statistics), so a model trained or evaluated with timm at ``in_chans``
+    channels sees the same normalisation here. timm keeps the 3-channel config on the model;
+    visionzoo writes the fitted values into it.
+
+    Raises:
+        ValueError: ``in_chans`` < 1 or no values.
     """
-    if cfg.input_size[0] == in_chans:
-        return cfg
+    stats = tuple(float(v) for v in values)
+    if isinstance(in_chans, bool) or not isinstance(in_chans, int) or in_chans < 1:
+        raise ValueError(f"in_chans must be an int >= 1, got {in_chans!r}")
+    if not stats:
+        raise ValueError("mean/std needs at least one value, got none")
+    if len(stats) == in_chans:
+        return stats
+    return (sum(stats) / len(stats),) * in_chans
 
-    def chans(size: tuple[int, int, int] | None) -> tuple[int, int, int] | None:
-        return None if size is None else (in_chans, size[1], size[2])
 
-    def stats(values: tuple[float, ...]) -> tuple[float, ...]:
-        if len(values) == in_chans:
-            return values
-        if in_chans == 1:
-            return (sum(values) / len(values),)
-        return tuple(values[i % len(values)] for i in range(in_chans))
+def cfg_as_built(
+    cfg: PretrainedCfg, *, in_chans: int, img_size: tuple[int, int] | None = None
+) -> PretrainedCfg:
+    """``cfg`` describing a model built for ``in_chans`` channels (and, for a token model, the
+    ``img_size`` it was built at): the builder writes this once into ``model.pretrained_cfg``, and
+    the data config, saving and ``model_input_size`` read it.
 
-    return dataclasses.replace(
-        cfg,
-        input_size=(in_chans, cfg.input_size[1], cfg.input_size[2]),
-        test_input_size=chans(cfg.test_input_size),
+    The sizes say ``in_chans``; mean/std follow :func:`channel_stats`; ``img_size`` becomes the
+    input size, marked fixed (``fixed_input_size``: the position embedding is laid out for it, so
+    a saved config rebuilds at that size, in timm too), and a test size the model cannot take is
+    dropped (``test_input_size=None``: the data config then uses the input size). A config that
+    already says all this is returned as is.
+    """
+
+    def chans(size: tuple[int, ...] | None) -> tuple[int, int, int] | None:
+        return None if size is None else (in_chans, int(size[1]), int(size[2]))
+
+    hw = tuple(cfg.input_size[1:]) if img_size is None else (int(img_size[0]), int(img_size[1]))
+    test = chans(cfg.test_input_size)
+    if img_size is not None and test is not None and tuple(test[1:]) != hw:
+        test = None
+    changes: dict[str, Any] = dict(
+        input_size=(in_chans, hw[0], hw[1]),
+        test_input_size=test,
         min_input_size=chans(cfg.min_input_size),
-        mean=stats(tuple(cfg.mean)),
-        std=stats(tuple(cfg.std)),
+        mean=channel_stats(cfg.mean, in_chans),
+        std=channel_stats(cfg.std, in_chans),
     )
+    if img_size is not None:
+        changes["fixed_input_size"] = True
+    if all(getattr(cfg, k) == v for k, v in changes.items()):
+        return cfg
+    return dataclasses.replace(cfg, **changes)
 
 
 @functools.cache

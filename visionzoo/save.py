@@ -30,6 +30,7 @@ from typing import Any
 from torch import nn
 
 from .fileio import commit, fsync_path
+from .pretrained import cfg_as_built
 
 __all__ = ["CONFIG_NAME", "SAFE_WEIGHTS_NAME", "recover_folder", "save_pretrained", "write_folder"]
 
@@ -51,16 +52,17 @@ def save_pretrained(
     rank, two scripts) each swap in a complete save; the last one wins. Leftovers of a killed
     saver are removed by the next save.
 
-    A model with ``in_chans != 3`` gets ``mean``/``std`` of that length, each the average of the
-    three (timm's data pipeline does the same when the lengths differ).
+    The config saved is the model's as built (``create_model`` writes its channels, mean/std and a
+    token model's input size into ``model.pretrained_cfg``), so a model with ``in_chans != 3``
+    saves that many of each and loads back with them; a config edited afterwards to other
+    mean/std lengths is fitted by the same rule (:func:`~visionzoo.pretrained.channel_stats`).
     """
     from safetensors.torch import save_file
-
-    from .model import model_in_chans
 
     cfg = getattr(model, "pretrained_cfg", None)
     if cfg is None or not cfg.architecture:
         raise ValueError("save_pretrained needs a model built by create_model (it has no pretrained_cfg)")
+    cfg = cfg_as_built(cfg, in_chans=int(cfg.input_size[0]))
     cfg_dict = cfg.to_dict(remove_source=True)
     for key in ("top1", "top5", "param_count", "label_offset"):
         cfg_dict.pop(key, None)
@@ -69,21 +71,7 @@ def save_pretrained(
         for key in ("label_names", "label_descriptions"):
             cfg_dict.pop(key, None)
     cfg_dict["num_classes"] = num_classes
-    in_chans = model_in_chans(model)
-    for key in ("input_size", "test_input_size", "min_input_size"):
-        if cfg_dict.get(key):
-            cfg_dict[key] = (in_chans, *cfg_dict[key][1:])
-    # a fixed-size token model built at another size than its weights' records its own
-    patch_embed = getattr(model, "patch_embed", None)
-    img_size = (
-        getattr(patch_embed, "img_size", None) if getattr(patch_embed, "strict_img_size", False) else None
-    )
-    if img_size is not None:
-        cfg_dict["input_size"] = (in_chans, *img_size)
-    for key in ("mean", "std"):
-        stats = tuple(cfg_dict.get(key) or ())
-        if stats and len(stats) != in_chans:
-            cfg_dict[key] = (sum(stats) / len(stats),) * in_chans
+    in_chans = int(cfg.input_size[0])
     config: dict[str, Any] = {
         "architecture": cfg_dict.pop("architecture"),
         "num_classes": num_classes,
@@ -96,8 +84,6 @@ def save_pretrained(
     args = dict(model_args or {})
     if in_chans != 3:
         args.setdefault("in_chans", in_chans)
-    if img_size is not None and tuple(img_size) != tuple(cfg.input_size[1:]):
-        args.setdefault("img_size", tuple(img_size))
     if isinstance(pool, str) and hasattr(model, "fc_norm"):  # a token model's pooling is structure
         args.setdefault("global_pool", pool)
         args.setdefault("fc_norm", not isinstance(getattr(model, "fc_norm"), nn.Identity))  # noqa: B009
@@ -359,4 +345,3 @@ def _is_cwd(folder: Path) -> bool:
         return os.path.samefile(folder, os.getcwd())
     except OSError:
         return False
-

@@ -1,8 +1,10 @@
 """Data config: the input size, resize/crop and normalisation a model expects.
 
 Precedence for every field: an explicit argument, then the model's pretrained config, then the
-ImageNet defaults. The result is a plain dict that :func:`~visionzoo.data.create_transform` takes
-as keyword arguments (``create_transform(**cfg)``), as with timm.
+ImageNet defaults. A model's config describes it as built (the builder writes its channels,
+mean/std and a token model's input size there), so this reads it rather than inspecting the model.
+The result is a plain dict that :func:`~visionzoo.data.create_transform` takes as keyword
+arguments (``create_transform(**cfg)``), as with timm.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 from torch import nn
 
 from ..model import model_in_chans
-from ..pretrained import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, PretrainedCfg
+from ..pretrained import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, PretrainedCfg, channel_stats
 
 __all__ = [
     "CROP_MODES",
@@ -47,20 +49,9 @@ def _cfg_get(cfg: Mapping[str, Any], key: str) -> Any:
 
 
 def fit_channels(values: Sequence[float], in_chans: int) -> tuple[float, ...]:
-    """Fit a per-channel mean/std to ``in_chans`` channels.
-
-    One value is repeated; three RGB values become their average for one channel (the model's
-    first conv sums RGB weights when adapted to grayscale) and repeat cyclically for more channels
-    (as the first conv's weights do).
-    """
-    values = tuple(float(v) for v in values)
-    if len(values) == in_chans:
-        return values
-    if len(values) == 1:
-        return values * in_chans
-    if in_chans == 1:
-        return (sum(values) / len(values),)
-    return tuple(values[i % len(values)] for i in range(in_chans))
+    """Fit a per-channel mean/std to ``in_chans`` channels: the rule of
+    :func:`visionzoo.pretrained.channel_stats` (the one the builder writes into a model's config)."""
+    return channel_stats(values, in_chans)
 
 
 def resolve_data_config(
@@ -106,9 +97,7 @@ def resolve_data_config(
     else:
         base = _cfg_get(cfg, "test_input_size") if use_test_size else None
         base = base or _cfg_get(cfg, "input_size") or (3, 224, 224)
-        fixed = _model_fixed_size(model)
-        hw = fixed if fixed is not None else tuple(base[1:])
-        input_size = (int(in_chans) if in_chans is not None else _model_in_chans(model, cfg), *hw)
+        input_size = (int(in_chans) if in_chans is not None else _model_in_chans(model, cfg), *base[1:])
     if any(v < 1 for v in input_size):
         raise ValueError(f"input_size must be positive, got {input_size}")
     chans = input_size[0]
@@ -141,16 +130,6 @@ def resolve_data_config(
         raise ValueError(f"unknown crop_mode {crop_mode!r}; valid: {', '.join(CROP_MODES)}")
     out["crop_mode"] = crop_mode
     return out
-
-
-def _model_fixed_size(model: nn.Module | None) -> tuple[int, int] | None:
-    """The input size a model only accepts (a token model built with ``img_size=``), if any:
-    it wins over its weights' config, which may name another size."""
-    patch_embed = getattr(model, "patch_embed", None)
-    size = getattr(patch_embed, "img_size", None)
-    if size is None or not getattr(patch_embed, "strict_img_size", False):
-        return None
-    return int(size[0]), int(size[1])
 
 
 def _model_in_chans(model: nn.Module | None, cfg: Mapping[str, Any]) -> int:

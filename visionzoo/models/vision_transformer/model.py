@@ -28,6 +28,7 @@ from ...layers import (
 from ...layers.diff_attention import DiffLambda, _lambda_params, _reset_lambda, diff_lambda_init
 from ...layers.token_pool import TOKEN_POOL_TYPES
 from ...model import TokenModel
+from ...pretrained import cfg_as_built
 
 # One graph node under FX: the resampling branches on the token grid, a size only a call knows.
 torch.fx.wrap("resample_abs_pos_embed")
@@ -653,6 +654,12 @@ class VisionTransformer(TokenModel):
                 )
             self.pos_embed = nn.Parameter(resampled, requires_grad=self.pos_embed.requires_grad)
         self.feature_info = [dict(fi, reduction=self.patch_embed.feat_ratio()) for fi in self.feature_info]
+        if self.pretrained_cfg is not None and self.patch_embed.img_size is not None:
+            # the config describes the model as built (model_input_size and the data config read it)
+            size = self.patch_embed.img_size
+            self.pretrained_cfg = cfg_as_built(
+                self.pretrained_cfg, in_chans=self.pretrained_cfg.input_size[0], img_size=(size[0], size[1])
+            )
 
     # --- forward -------------------------------------------------------------------------------
     def _pos_embed_on_grid(
