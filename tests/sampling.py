@@ -20,8 +20,13 @@ So the sample holds the smallest model of each family and, for every block type 
 option the family has, the smallest model that has it. It is a pure function of the registry: the
 same names on every run and machine, and a new family is sampled without edits here.
 
+CI takes a cut of the sample so that its time grows with the families only through cheap checks:
+the first :func:`ci_names_per_family` names of each sample (down to the smallest model alone as the
+families grow), and for the per-family tests (``@pytest.mark.family_sampled``) the families of
+:func:`ci_families`. ``VISIONZOO_SAMPLE=family`` (``make test-sample``) takes the whole samples.
+
 Tests marked ``@pytest.mark.sampled`` parametrize over names (``visionzoo.list_models()``); after
-``-k`` / ``-m`` have selected, conftest.py deselects the names outside the sample
+``-k`` / ``-m`` have selected, conftest.py deselects the names outside CI's cut of the sample
 (:func:`deselect_unsampled`), ranking only the families still selected. The ranking is done once
 per run: xdist workers share it through a folder conftest.py makes for the run.
 
