@@ -138,6 +138,34 @@ def test_owned_load_is_exact_for_every_dtype(tmp_path: Path, fmt: str) -> None:
         assert loaded[k].dtype == v.dtype and torch.equal(loaded[k], v), k
 
 
+def test_non_finite_scan_names_exactly_the_tensors_with_nan_or_inf() -> None:
+    """The scan sums each tensor first (NaN and Inf survive a sum) and looks element by element
+    only where the sum is not finite: finite values whose sum overflows (float32 near its
+    maximum, float16 past 65504) are not reported; a NaN or an Inf anywhere in any float or
+    complex dtype is."""
+    from visionzoo.integrity import non_finite_tensors
+
+    def with_value(dtype: torch.dtype, value: complex) -> torch.Tensor:
+        t = torch.ones(1000, dtype=dtype)
+        t[537] = value
+        return t
+
+    state = {
+        "huge_f32": torch.full((64,), 3e38),
+        "huge_f16": torch.full((64,), 60000.0, dtype=torch.float16),
+        "huge_f64": torch.full((64,), 1.7e308, dtype=torch.float64),
+        "ints": torch.arange(10),
+        "meta": torch.empty(3, device="meta"),
+        "nan_f32": with_value(torch.float32, float("nan")),
+        "inf_f16": with_value(torch.float16, float("inf")),
+        "neg_inf_bf16": with_value(torch.bfloat16, float("-inf")),
+        "nan_f64": with_value(torch.float64, float("nan")),
+        "nan_c64": with_value(torch.complex64, complex(1.0, float("nan"))),
+        "fine_c64": torch.ones(8, dtype=torch.complex64),
+    }
+    assert non_finite_tensors(state) == ["nan_f32", "inf_f16", "neg_inf_bf16", "nan_f64", "nan_c64"]
+
+
 # --- 3. downloads are verified before they reach the cache ------------------------------------------
 def _valid_bytes(tmp_path: Path, weights: dict, fmt: str) -> bytes:
     path = tmp_path / f"src.{fmt}"

@@ -6,6 +6,7 @@ Kept apart from the builder so the loading path calls one function per check, an
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Mapping
 
@@ -26,6 +27,26 @@ class NonFiniteWeightsWarning(UserWarning):
         self.tensors = tensors
 
 
+# the dtypes summed, and what in (16-bit floats in float32: their own sum overflows at 65504)
+_SUMMED: dict[torch.dtype, torch.dtype | None] = {
+    torch.float16: torch.float32,
+    torch.bfloat16: torch.float32,
+    torch.float32: None,
+    torch.float64: None,
+}
+
+
+def _maybe_non_finite(t: torch.Tensor) -> bool:
+    """False when ``t`` is surely finite: its sum is (a NaN or Inf in it makes the sum NaN or Inf).
+    A non-finite sum may also be an overflow of finite values, so True only means "check it".
+    A sum reads the tensor once and allocates nothing, where ``isfinite`` writes a mask as big."""
+    if t.is_complex():
+        t = torch.view_as_real(t)
+    if t.dtype not in _SUMMED:
+        return True
+    return not math.isfinite(float(t.sum(dtype=_SUMMED[t.dtype])))
+
+
 def non_finite_tensors(state_dict: Mapping[str, torch.Tensor]) -> list[str]:
     """Names of the floating-point tensors holding a NaN or an Inf (meta tensors are skipped)."""
     return [
@@ -34,6 +55,7 @@ def non_finite_tensors(state_dict: Mapping[str, torch.Tensor]) -> list[str]:
         if isinstance(t, torch.Tensor)
         and not t.is_meta
         and (t.is_floating_point() or t.is_complex())
+        and _maybe_non_finite(t)
         and not bool(torch.isfinite(t).all())
     ]
 
