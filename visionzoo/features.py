@@ -17,10 +17,9 @@ timm ``features_only`` checkpoint loads into ours unchanged.
 from __future__ import annotations
 
 import copy
-import re
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -288,9 +287,9 @@ def _expand(model: nn.Module, spec: str) -> list[tuple[str, nn.Module]]:
     if spec.endswith(".*"):
         parent = spec[:-2]
         return [(f"{parent}.{n}", m) for n, m in model.get_submodule(parent).named_children()]
-    if spec.endswith("*"):
-        numbered = re.compile(re.escape(spec[:-1]) + r"\d+")
-        return [(n, m) for n, m in model.named_children() if numbered.fullmatch(n)]
+    if spec.endswith("*"):  # NOTE: string tests, not a regex: torch.compile traces them
+        stem = spec[:-1]
+        return [(n, m) for n, m in model.named_children() if n.startswith(stem) and n[len(stem) :].isdigit()]
     return [(spec, model.get_submodule(spec))]
 
 
@@ -326,6 +325,27 @@ def _owner_unit(paths: Sequence[str], tap: str, model: nn.Module) -> int:
     )
 
 
+def _run_units(
+    units: Sequence[tuple[str, nn.Module]],
+    x: torch.Tensor,
+    trunk: Trunk,
+    first_checkpointed: int,
+    direct: set[str],
+    found: dict[str, torch.Tensor],
+) -> torch.Tensor:
+    for i, (path, module) in enumerate(units):
+        if i < first_checkpointed:
+            x = module(x)
+        elif trunk.checkpoint == "block":
+            for block in _stage_blocks(module, trunk) or [module]:
+                x = _run(block, x, True)
+        else:
+            x = _run(module, x, True)
+        if path in direct:
+            found[path] = x
+    return x
+
+
 def walk_trunk(
     model: nn.Module,
     trunk: Trunk,
@@ -358,20 +378,12 @@ def walk_trunk(
     nested = [t for t in taps if t["module"] not in direct]
     found: dict[str, torch.Tensor] = {}
     ckpt = checkpointing and trunk.checkpoint != "none"
-    with ExitStack() as stack:
-        hooks = _Taps(model, nested, [t["module"] for t in nested]) if nested else None
-        hooked = stack.enter_context(hooks.attached(model)) if hooks is not None else {}
-        for i, (path, module) in enumerate(units[: end + 1]):
-            if not ckpt or i < num_stem:
-                x = module(x)
-            elif trunk.checkpoint == "block":
-                for block in _stage_blocks(module, trunk) or [module]:
-                    x = _run(block, x, True)
-            else:
-                x = _run(module, x, True)
-            if path in direct:
-                found[path] = x
-    found.update(hooked)
+    if nested:
+        with _Taps(model, nested, [t["module"] for t in nested]).attached(model) as hooked:
+            x = _run_units(units[: end + 1], x, trunk, num_stem if ckpt else len(units), direct, found)
+        found.update(hooked)
+    else:  # no context manager on the plain forward pass (torch.compile traces it whole)
+        x = _run_units(units[: end + 1], x, trunk, num_stem if ckpt else len(units), direct, found)
     complete = end == len(units) - 1
     if complete:
         for name in trunk.post:
