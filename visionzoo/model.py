@@ -43,15 +43,17 @@ def _built_input_size(model: nn.Module) -> tuple[int, ...] | None:
 
 
 def model_in_chans(model: nn.Module) -> int:
-    """Input channels of a model: what its config says (the builder writes the channels it built
-    with there), else, for a model not built by ``create_model``, the contract's ``in_chans``,
-    else its first convolution's (any ``nn.Module``), else 3."""
-    size = _built_input_size(model)
-    if size:
-        return size[0]
+    """Input channels of a model: the contract's ``in_chans`` (a fact the model states; the
+    builder writes the same into its config), else its config's (a feature wrapper, a timm
+    model), else its first convolution's (any ``nn.Module``), else 3. The model's own attribute
+    comes first because a config assigned by hand (``model.default_cfg = ...``) may describe
+    the weights rather than the model."""
     chans = getattr(model, "in_chans", None)
     if isinstance(chans, int):
         return chans
+    size = _built_input_size(model)
+    if size:
+        return size[0]
     first = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
     return first.in_channels if first is not None else 3
 
@@ -62,7 +64,7 @@ def model_input_size(model: nn.Module) -> tuple[int, int, int]:
     size of its patch embedding, else 224 px."""
     size = _built_input_size(model)
     if size:
-        return (size[0], size[1], size[2])
+        return (model_in_chans(model), size[1], size[2])
     embed = next((m for m in model.modules() if hasattr(m, "patch_size") and hasattr(m, "img_size")), None)
     img_size = getattr(embed, "img_size", None)
     hw = tuple(img_size) if img_size is not None else (224, 224)
