@@ -164,7 +164,8 @@ def test_the_graph_reads_lazy_relative_and_package_imports(tmp_path: Path) -> No
     assert find_cycles(graph) == [["pkg.a", "pkg.b", "pkg.a"]]
     # and on the package itself, a few arrows it is known to have
     real = import_graph()
-    assert {"visionzoo.pretrained", "visionzoo.save"} <= real["visionzoo.hub"]
+    assert "visionzoo.pretrained" in real["visionzoo.hub.sources"]
+    assert "visionzoo.save" in real["visionzoo.hub"]
     assert (
         "visionzoo.builder" in real["visionzoo.registry"]
         and "visionzoo.registry" in real["visionzoo.factory"]

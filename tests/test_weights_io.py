@@ -340,6 +340,18 @@ def test_config_json_that_is_not_an_object_is_named(tmp_path: Path, weights: dic
 
 
 # --- 5. the table of weight sources -----------------------------------------------------------------
+def test_hub_layers_import_one_way() -> None:
+    """formats <- download <- sources: a file format knows nothing of downloads, a download
+    nothing of the table of sources (read from the source, lazy imports included)."""
+    from test_import_cycles import import_graph
+
+    graph = import_graph()
+    layers = ["visionzoo.hub.formats", "visionzoo.hub.download", "visionzoo.hub.sources"]
+    for i, layer in enumerate(layers):
+        assert not graph[layer] & {"visionzoo.hub", *layers[i + 1 :]}, (layer, graph[layer])
+    assert set(layers[:2]) <= graph["visionzoo.hub.sources"]
+
+
 def test_sources_table_names_real_fields_in_priority_order() -> None:
     fields = set(PretrainedCfg.__dataclass_fields__)
     assert [s.name for s in hub.SOURCES] == ["state_dict", "file", "hf-hub", "url"]
@@ -374,7 +386,8 @@ def test_has_weights_prefixes_overlay_and_advice_follow_the_table(
         config_of=lambda location, cache_dir: Path(location) / "config.json",
         offline_example="'somewhere'",
     )
-    monkeypatch.setattr(hub, "SOURCES", (by_name["state_dict"], by_name["hf-hub"], extra))
+    # the one table is where it is defined (visionzoo.hub re-exports it for reading)
+    monkeypatch.setattr(hub.sources, "SOURCES", (by_name["state_dict"], by_name["hf-hub"], extra))
     assert not hub.has_weights(PretrainedCfg(url="http://x/w.pth"))  # url removed from the table
     assert hub.has_weights(PretrainedCfg(license=str(folder)))
     assert "license" in hub.source_fields() and "url" not in hub.source_fields()
@@ -389,7 +402,7 @@ def test_has_weights_prefixes_overlay_and_advice_follow_the_table(
     advice = hub.offline_advice()
     assert "dict(license='somewhere')" in advice and "create_model('test-dir:PATH')" in advice
     assert "local-dir:" not in advice
-    monkeypatch.setattr(hub, "SOURCES", original)
+    monkeypatch.setattr(hub.sources, "SOURCES", original)
     assert "local-dir:" in hub.offline_advice()
 
 

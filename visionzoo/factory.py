@@ -50,7 +50,7 @@ def parse_model_name(model_name: str) -> tuple[str | None, str]:
         return source, location
     if ":" in model_name:  # no model name has one: a source prefix the table does not know
         scheme = model_name.split(":", 1)[0] + ":"
-        valid = ", ".join(prefix for s in hub.SOURCES for prefix in s.prefixes)
+        valid = ", ".join(prefix for s in hub.sources.SOURCES for prefix in s.prefixes)
         raise ValueError(f"{model_name!r}: unknown source {scheme!r}; valid: {valid} or a plain model name")
     if any(c.isspace() for c in model_name) or "/" in model_name or "\\" in model_name:
         raise ValueError(f"{model_name!r} is not a model name (e.g. 'resnet50' or 'resnet50.a1_in1k')")
