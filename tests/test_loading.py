@@ -373,3 +373,28 @@ def test_partly_loaded_module_is_an_error() -> None:
         load_state_dict_into(model, state)
     with pytest.raises(RuntimeError, match=r"'bn1' was only partly loaded.*running_var"):
         load_state_dict_into(model, state, allow_missing={"bn1.running_var"})
+
+
+def test_meta_load_assigns_like_torch_and_keeps_modules_own_loading() -> None:
+    """A model built on meta takes the checkpoint's tensors themselves (no copy), a frozen
+    parameter stays frozen and the model trains; a module with its own loading (a load hook
+    here) is loaded by torch's load_state_dict, so its hook runs."""
+    from visionzoo.builder import load_state_dict_into
+
+    state = random_state_dict(ARCH)
+    model = visionzoo.create_model(ARCH, device="meta")
+    model.conv1.weight.requires_grad_(False)
+    load_state_dict_into(model, state)
+    assert model.fc.weight.data_ptr() == state["fc.weight"].data_ptr()
+    assert isinstance(model.fc.weight, torch.nn.Parameter) and model.fc.weight.requires_grad
+    assert not model.conv1.weight.requires_grad
+    assert not any(t.is_meta for t in (*model.parameters(), *model.buffers()))
+    model(torch.randn(2, 3, 32, 32)).sum().backward()
+    assert model.fc.weight.grad is not None and model.conv1.weight.grad is None
+
+    model = visionzoo.create_model(ARCH, device="meta")
+    seen: list[str] = []
+    model.layer1.register_load_state_dict_pre_hook(lambda module, sd, prefix, *_: seen.append(prefix))
+    load_state_dict_into(model, state)
+    assert seen == ["layer1."]
+    _assert_loaded(model, state)

@@ -167,9 +167,46 @@ def load_state_dict_into(
             v = v.to(target.dtype)
         fitted[k] = v
     on_meta = any(t.is_meta for t in expected.values())
-    model.load_state_dict(fitted, strict=False, assign=on_meta)
+    if on_meta and _loads_plainly(model):
+        _assign(model, fitted)
+    else:
+        model.load_state_dict(fitted, strict=False, assign=on_meta)
     if on_meta:
         _materialize(model, torch.device("cpu"))
+
+
+# torch's own loaders that only put tensors in place (BatchNorm's also fills in a missing
+# num_batches_tracked, which load_state_dict_into has done)
+_PLAIN_LOADERS = (nn.Module._load_from_state_dict, nn.BatchNorm2d._load_from_state_dict)
+
+
+def _loads_plainly(model: nn.Module) -> bool:
+    """Whether loading ``model`` only puts tensors in place: no module has load hooks, its own
+    ``_load_from_state_dict`` or extra state, so :func:`_assign` does what
+    ``load_state_dict(assign=True)`` would, without its walk of every module over every key."""
+    return all(
+        not m._load_state_dict_pre_hooks
+        and not m._load_state_dict_post_hooks
+        and type(m)._load_from_state_dict in _PLAIN_LOADERS
+        and type(m).set_extra_state is nn.Module.set_extra_state
+        for m in model.modules()
+    )
+
+
+def _assign(model: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> None:
+    """``load_state_dict(state_dict, assign=True)`` for a model :func:`_loads_plainly` (keys and
+    shapes checked by the caller): each tensor becomes the parameter or buffer of its name, a
+    parameter keeping its ``requires_grad``."""
+    modules = dict(model.named_modules(remove_duplicate=False))  # a shared module loads under each name
+    with torch.no_grad():
+        for key, value in state_dict.items():
+            prefix, _, name = key.rpartition(".")
+            module = modules[prefix]
+            old = module._parameters.get(name)
+            if old is not None:
+                value = value if isinstance(value, nn.Parameter) else nn.Parameter(value)
+                value.requires_grad_(old.requires_grad)
+            setattr(module, name, value)
 
 
 def load_pretrained(
