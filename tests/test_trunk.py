@@ -12,8 +12,9 @@ import pytest
 import torch
 from torch import nn
 
-from visionzoo.features import walk_trunk
-from visionzoo.model import Trunk, VisionModel
+import visionzoo
+from visionzoo.features import trunk_units, walk_trunk
+from visionzoo.model import TokenModel, Trunk, VisionModel
 
 pytestmark = pytest.mark.contract
 
@@ -144,3 +145,16 @@ def test_scripted_forward_features_matches_the_walk() -> None:
 def test_trunk_rejects_bad_fields(kwargs: dict, pattern: str) -> None:
     with pytest.raises(ValueError, match=pattern):
         Trunk(**kwargs)
+
+
+@pytest.mark.parametrize("name", visionzoo.list_models())
+@pytest.mark.sampled
+def test_scripted_trunk_order_is_the_walks(name: str) -> None:
+    """Under TorchScript ``forward_features`` runs the children outside ``head_names`` in
+    registration order: the same modules, in the same order, as the declared trunk."""
+    model = visionzoo.create_model(name, device="meta")
+    if isinstance(model, TokenModel):
+        pytest.skip("token models run their own forward_features")
+    units, _ = trunk_units(model, model.trunk)
+    walked = list(dict.fromkeys(path.split(".")[0] for path, _ in units)) + list(model.trunk.post)
+    assert [n for n, _ in model.named_children() if n not in model.head_names] == walked
