@@ -399,6 +399,9 @@ def _rows(engine: str, precision: str) -> list[Engine]:
     names = (*_names(), "auto")
     if engine not in names:
         raise ValueError(f"unknown engine {engine!r}; valid: {', '.join(names)}")
+    known = tuple(dict.fromkeys(p for e in ENGINE_TABLE for p in e.precisions))
+    if precision not in known:  # no engine runs it: 'use engine=torch' would be wrong advice
+        raise ValueError(f"unknown precision {precision!r}; valid: {', '.join(known)}")
     if engine == "auto":
         runs: tuple[str, ...] = _AUTO_PRECISIONS
         rows = [e for e in ENGINE_TABLE if precision in e.precisions and e.available()]
@@ -762,11 +765,23 @@ def build_engine(
         row.require()  # a missing runtime says so before any export
     # one file for every runtime: exported (and for int8, calibrated) once, not per engine
     folder = engine_cache_dir(cache_dir)
-    path = _artifact(eager, precision, example, batches, folder) if any(r.runs_file for r in rows) else None
+    refused: dict[str, str] = {}
+    path = None
+    if any(r.runs_file for r in rows):
+        try:
+            path = _artifact(eager, precision, example, batches, folder)
+        except Exception as e:  # (the exporter's errors have many types) auto goes on without the file
+            if engine != "auto":
+                raise
+            cause: BaseException = e
+            while cause.__cause__ is not None:  # the exporter wraps the reason in advice of its own
+                cause = cause.__cause__
+            why = f"{type(cause).__name__}: {next(iter(str(cause).strip().splitlines()), '')}"
+            refused.update((r.name, f"export failed: {why[:200]}") for r in rows if r.runs_file)
+            rows = [r for r in rows if not r.runs_file]
     job = BuildJob(eager, precision, torch_options or TorchOptions(), example, tuple(batches), path)
     tolerance = _TOLERANCE.get(precision, 1e-3)
     built: dict[str, tuple[nn.Module, float, float]] = {}
-    refused: dict[str, str] = {}
     for row in rows:
         try:  # (for PT2E: export, quantise, and compile at the first call)
             module = row.build(job)
