@@ -16,11 +16,17 @@ from typing import Any
 import pytest
 import torch
 import torch.nn.functional as F
-from timm_oracle import materialize_random, paired, paired_classes, rel_err, timm, timm_model
+from timm_oracle import (
+    assert_backbone_checkpoints_match_timm,
+    materialize_random,
+    paired,
+    paired_classes,
+    rel_err,
+    timm,
+)
 from torch import nn
 
 import visionzoo
-from visionzoo.builder import load_checkpoint
 from visionzoo.layers import Conv2dSame, create_conv2d
 from visionzoo.layers.cond_conv2d import CondConv2d
 from visionzoo.layers.helpers import same_pad_amount
@@ -404,25 +410,7 @@ def test_timm_checkpoints_load_into_backbones(tmp_path: object) -> None:
     """A full timm checkpoint builds our features_only model (the head is left out); a file saved
     from timm's features_only model (EfficientNetFeatures: no head) loads into ours strictly and
     gives the same features."""
-    name = "tf_efficientnet_b0"
-    full, theirs = timm_model(name), timm_model(name, features_only=True)
-    x = torch.randn(1, 3, 64, 64)
-    path = f"{tmp_path}/full.pth"
-    torch.save(full.state_dict(), path)
-    ours = visionzoo.create_model(
-        name, pretrained=True, features_only=True, pretrained_cfg_overlay=dict(file=path)
-    )
-    assert list(ours.state_dict()) == list(theirs.state_dict())
-    assert all(torch.equal(v, full.state_dict()[k]) for k, v in ours.state_dict().items())
-
-    path = f"{tmp_path}/backbone.pth"
-    torch.save(theirs.state_dict(), path)
-    ours = visionzoo.create_model(name, features_only=True)
-    load_checkpoint(ours, path)
-    ours.eval()
-    with torch.no_grad():
-        for a, b in zip(ours(x), theirs(x), strict=True):
-            assert rel_err(a, b) < TOL
+    assert_backbone_checkpoints_match_timm("tf_efficientnet_b0", tmp_path)
 
 
 def test_optimize_folds_norms_after_mixed_kernel_convs() -> None:

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from timm_oracle import paired, rel_err, timm_model
+from timm_oracle import assert_backbone_checkpoints_match_timm, paired, rel_err
 from torch import nn
 
 import visionzoo
-from visionzoo.builder import load_checkpoint
 from visionzoo.models.mobilenetv3 import MobileNetV3
 
 pytestmark = pytest.mark.family
@@ -51,25 +50,7 @@ def test_timm_checkpoints_load_into_backbones(tmp_path: object) -> None:
     """A full timm checkpoint builds our features_only model (the head is left out); a file saved
     from timm's features_only model (MobileNetV3Features: no head) loads into ours strictly and
     gives the same features."""
-    name = "mobilenetv4_conv_small"
-    full, theirs = timm_model(name), timm_model(name, features_only=True)
-    x = torch.randn(1, 3, 64, 64)
-    path = f"{tmp_path}/full.pth"
-    torch.save(full.state_dict(), path)
-    ours = visionzoo.create_model(
-        name, pretrained=True, features_only=True, pretrained_cfg_overlay=dict(file=path)
-    )
-    assert list(ours.state_dict()) == list(theirs.state_dict())
-    assert all(torch.equal(v, full.state_dict()[k]) for k, v in ours.state_dict().items())
-
-    path = f"{tmp_path}/backbone.pth"
-    torch.save(theirs.state_dict(), path)
-    ours = visionzoo.create_model(name, features_only=True)
-    load_checkpoint(ours, path)
-    ours.eval()
-    with torch.no_grad():
-        for a, b in zip(ours(x), theirs(x), strict=True):
-            assert rel_err(a, b) < TOL
+    assert_backbone_checkpoints_match_timm("mobilenetv4_conv_small", tmp_path)
 
 
 def test_mobilenetv3_head_follows_pooling() -> None:

@@ -126,3 +126,30 @@ def assert_pair_matches(ours: nn.Module, theirs: nn.Module, x: torch.Tensor, *, 
     assert all(rel_err(a, b) < tol for a, b in zip(ints_a, ints_b))
     assert ours.feature_info == theirs.feature_info
     assert (ours.num_features, ours.head_hidden_size) == (theirs.num_features, theirs.head_hidden_size)
+
+
+def assert_backbone_checkpoints_match_timm(name: str, folder: Any, *, tol: float = 1e-4) -> None:
+    """timm's checkpoints fit our ``features_only`` model of ``name``: a full checkpoint builds it
+    (the head is left out), and a file saved from timm's own backbone class (no head) loads into
+    ours strictly and gives the same features."""
+    import visionzoo
+    from visionzoo.builder import load_checkpoint
+
+    full, theirs = timm_model(name), timm_model(name, features_only=True)
+    path = f"{folder}/full.pth"
+    torch.save(full.state_dict(), path)
+    ours = visionzoo.create_model(
+        name, pretrained=True, features_only=True, pretrained_cfg_overlay=dict(file=path)
+    )
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert all(torch.equal(v, full.state_dict()[k]) for k, v in ours.state_dict().items())
+
+    path = f"{folder}/backbone.pth"
+    torch.save(theirs.state_dict(), path)
+    ours = visionzoo.create_model(name, features_only=True)
+    load_checkpoint(ours, path)
+    ours.eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        for a, b in zip(ours(x), theirs(x), strict=True):
+            assert rel_err(a, b) < tol
