@@ -330,8 +330,8 @@ def test_drop_block_2d():
     dropped = float((out == 0).float().mean())
     assert 0.15 < dropped < 0.45
     assert torch.allclose(out[out != 0].mean(), torch.tensor(1 / (1 - dropped)), rtol=0.05)
-    with pytest.raises(ValueError, match="with_noise=True is not supported"):
-        visionzoo.layers.drop_block_2d(x, with_noise=True)
+    noisy = visionzoo.layers.drop_block_2d(x, drop_prob=0.3, block_size=3, with_noise=True)
+    assert ((noisy != 1) & (noisy != 0)).any()  # dropped squares hold noise, not zeros
 
 
 # --- module helpers and checkpoints ---------------------------------------------------------------
