@@ -111,10 +111,13 @@ def test_features_only_match_timm(name: str, record_property) -> None:
     assert ours.feature_info.reduction() == theirs.feature_info.reduction()
 
 
-def _timm_cfgs(arch: str) -> dict[str, dict]:
+def _timm_cfgs(arch: str) -> dict[str, timm.models.PretrainedCfg]:
     from timm.models._registry import _model_pretrained_cfgs, _model_with_tags
 
-    return {n: _model_pretrained_cfgs[n].to_dict() for n in _model_with_tags[arch]}
+    return {n: _model_pretrained_cfgs[n] for n in _model_with_tags[arch]}
+
+
+TIMM_CFG_FIELDS = [f.name for f in dataclasses.fields(timm.models.PretrainedCfg)]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -122,10 +125,14 @@ def test_pretrained_cfgs_equal_timm(name: str) -> None:
     theirs = _timm_cfgs(name)
     ours = visionzoo.get_arch_pretrained_cfgs(name)
     assert list(ours) == list(theirs), "tags and their priority order differ"
-    timm_fields = {f.name for f in dataclasses.fields(timm.models.PretrainedCfg)}
     for tag_name, cfg in ours.items():
-        mine = {k: v for k, v in cfg.to_dict().items() if k in timm_fields}
-        assert mine == theirs[tag_name], tag_name
+        # every field timm defines, unset ones included (None where timm leaves it unset) ...
+        mine = {k: getattr(cfg, k) for k in TIMM_CFG_FIELDS}
+        ref = {k: getattr(theirs[tag_name], k) for k in TIMM_CFG_FIELDS}
+        assert mine == ref, tag_name
+        # ... and the dict view (model.pretrained_cfg, config.json) shows the keys timm's does
+        view = {k: v for k, v in cfg.to_dict().items() if k in ref}
+        assert view == theirs[tag_name].to_dict(), tag_name
     assert visionzoo.get_pretrained_cfg(name).name == next(iter(theirs))
     assert visionzoo.is_model_pretrained(name) == timm.is_model_pretrained(name)
 

@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Any
 
 __all__ = [
+    "FIELD_NAMES",
     "HUGGINGFACE_RELEASES",
     "IMAGENET_DEFAULT_MEAN",
     "IMAGENET_DEFAULT_STD",
@@ -143,11 +144,15 @@ class PretrainedCfg(Mapping):
             out[f.name] = value
         return out
 
-    # Mapping protocol: the same keys as to_dict(), so cfg["url"] and dict(cfg) work.
+    # Mapping protocol: the same keys as to_dict(), as timm's ``model.pretrained_cfg`` dict has,
+    # so cfg["url"] and dict(cfg) work, and an unset field is absent there too (cfg.get(k) and
+    # cfg.k give None for it, as in timm).
     def __getitem__(self, key: str) -> Any:
         if key in self._visible_keys():
             return getattr(self, key)
-        raise KeyError(key)
+        if key in _FIELD_NAMES:
+            raise KeyError(f"{key!r} is not set in this pretrained cfg; cfg.get({key!r}) gives None")
+        raise KeyError(f"{key!r} is not a pretrained cfg field; valid: {', '.join(FIELD_NAMES)}")
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._visible_keys())
@@ -167,7 +172,9 @@ class PretrainedCfg(Mapping):
     __hash__ = None  # type: ignore[assignment]  # holds dicts; equality is by value
 
 
-_FIELD_NAMES = frozenset(f.name for f in fields(PretrainedCfg))
+# Every field a config has, set or not, in declaration order: timm's names, then top1/top5/params.
+FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(PretrainedCfg))
+_FIELD_NAMES = frozenset(FIELD_NAMES)
 _TUPLE_FIELDS = frozenset(
     {"input_size", "test_input_size", "min_input_size", "mean", "std", "pool_size", "test_pool_size"}
 )

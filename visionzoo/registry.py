@@ -30,7 +30,13 @@ from torch import nn
 from .adapt import FilterFn
 from .builder import build_model
 from .hub import has_weights, overlay_cfg
-from .pretrained import WEIGHT_CFG_BASE, PretrainedCfg, as_pretrained_cfg, with_results
+from .pretrained import (
+    FIELD_NAMES,
+    WEIGHT_CFG_BASE,
+    PretrainedCfg,
+    as_pretrained_cfg,
+    with_results,
+)
 from .variants import Pruned, Recipe, Resolved, WhenPretrained
 
 __all__ = [
@@ -505,17 +511,18 @@ def get_pretrained_cfg(model_name: str, allow_unregistered: bool = True) -> Pret
 
 
 def get_pretrained_cfg_value(model_name: str, cfg_key: str) -> Any:
-    """One field of ``model_name``'s pretrained config (``None`` when the model has no config).
+    """One field of ``model_name``'s pretrained config, ``None`` where the config leaves it unset
+    (as timm: its model tests ask every family for ``min_input_size`` and the like).
 
     Raises:
-        KeyError: ``cfg_key`` is not a config field (the message lists the valid ones).
+        KeyError: ``cfg_key`` is no config field at all (the message lists the valid ones; timm
+            gives None, which hides a typo).
+        UnknownModelError: an unknown name or tag, or an architecture with no config (a
+            ``RuntimeError``, as timm raises).
     """
-    cfg = get_pretrained_cfg(model_name)
-    if cfg is None:
-        return None
-    if cfg_key not in cfg:
-        raise KeyError(f"{cfg_key!r} is not a pretrained cfg field; valid: {', '.join(cfg)}")
-    return cfg[cfg_key]
+    if cfg_key not in FIELD_NAMES:
+        raise KeyError(f"{cfg_key!r} is not a pretrained cfg field; valid: {', '.join(FIELD_NAMES)}")
+    return getattr(get_pretrained_cfg(model_name, allow_unregistered=False), cfg_key)
 
 
 def get_arch_pretrained_cfgs(model_name: str) -> dict[str, PretrainedCfg]:
