@@ -6,6 +6,8 @@
 >>> model = visionzoo.create_model("resnet50", num_classes=10)
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .builder import load_checkpoint, load_pretrained
 from .factory import build_model_with_cfg, create_model, parse_model_name, save_pretrained
 from .features import FeatureDictNet, FeatureHookNet, FeatureInfo, FeatureListNet
@@ -35,6 +37,20 @@ from .registry import (
 
 __version__ = "0.1.0"
 
+# opt-in, so loaded only when asked for: `import visionzoo` never touches `import timm`
+_TIMM_ALIAS_NAMES = ("install_timm_alias", "uninstall_timm_alias")
+if TYPE_CHECKING:
+    from .timm_alias import install_timm_alias, uninstall_timm_alias
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TIMM_ALIAS_NAMES:
+        from . import timm_alias
+
+        return getattr(timm_alias, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "FeatureDictNet",
     "FeatureHookNet",
@@ -52,6 +68,7 @@ __all__ = [
     "get_deprecated_models",
     "get_pretrained_cfg",
     "get_pretrained_cfg_value",
+    "install_timm_alias",
     "is_exportable",
     "is_model",
     "is_model_pretrained",
@@ -71,4 +88,5 @@ __all__ = [
     "set_exportable",
     "set_scriptable",
     "split_model_name_tag",
+    "uninstall_timm_alias",
 ]
