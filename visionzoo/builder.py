@@ -14,7 +14,7 @@ import difflib
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -38,6 +38,7 @@ from .prune import adapt_model_from_file
 from .variants import Recipe, Resolved
 
 __all__ = [
+    "IncompatibleKeys",
     "build_model",
     "load_checkpoint",
     "load_pretrained",
@@ -246,21 +247,75 @@ def load_pretrained(
     )
 
 
+class IncompatibleKeys(NamedTuple):
+    """What :func:`load_checkpoint` returns, as ``model.load_state_dict`` (timm's return value)."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
 def load_checkpoint(
     model: nn.Module,
     checkpoint_path: str | os.PathLike[str],
-    *,
-    use_ema: bool = False,
+    use_ema: bool = True,
+    device: str | torch.device = "cpu",
     strict: bool = True,
+    remap: bool = False,
     filter_fn: FilterFn | None = None,
+    weights_only: bool = True,
+    *,
     mmap: bool = False,
-) -> None:
-    """Load a local checkpoint (plain state dict or training checkpoint) into ``model``; with
-    ``mmap=True`` a model on ``meta`` shares memory with the file (see ``hub.load_checkpoint_file``)."""
-    state_dict = hub.load_state_dict(checkpoint_path, use_ema=use_ema, mmap=mmap)
-    if filter_fn is not None:
+) -> IncompatibleKeys:
+    """Load a local checkpoint (plain state dict or training checkpoint) into ``model`` (timm's
+    call and defaults).
+
+    Args:
+        model: the model to load into.
+        checkpoint_path: a safetensors or PyTorch file, or a saved-model folder.
+        use_ema: a training checkpoint's EMA weights where it has them, as timm does.
+        device: where the checkpoint's tensors are read to.
+        strict: refuse missing and unexpected keys (shape mismatches are refused either way).
+        remap: match the checkpoint's tensors to the model's by order, not by name (timm's
+            ``remap_state_dict``); the element counts must agree.
+        filter_fn: ``filter_fn(state_dict, model)`` -> the state dict to load (not with ``remap``).
+        weights_only: accepted for timm's signature; files are always read weights-only.
+        mmap: a model on ``meta`` shares memory with the file (see ``hub.load_checkpoint_file``).
+
+    Returns:
+        The missing and unexpected keys (empty lists when ``strict``).
+    """
+    state_dict = hub.load_state_dict(checkpoint_path, use_ema, device, weights_only, mmap=mmap)
+    if remap:
+        state_dict = _remap_by_order(state_dict, model, source=str(checkpoint_path))
+    elif filter_fn is not None:
         state_dict = filter_fn(state_dict, model)
+    expected = set(model.state_dict())
+    missing = sorted(k for k in expected - set(state_dict) if not k.endswith(".num_batches_tracked"))
+    unexpected = sorted(set(state_dict) - expected)
     load_state_dict_into(model, state_dict, strict=strict, source=str(checkpoint_path))
+    return IncompatibleKeys(missing, unexpected)
+
+
+def _remap_by_order(
+    state_dict: Mapping[str, torch.Tensor], model: nn.Module, *, source: str
+) -> dict[str, torch.Tensor]:
+    """The checkpoint's tensors under the model's names, paired in order (both must have been
+    registered in the same order), reshaped where only the shape differs."""
+    expected = model.state_dict()
+    if len(expected) != len(state_dict):
+        raise StateDictMismatchError(
+            f"remap=True pairs tensors by order, but {source} has {len(state_dict)} and "
+            f"{type(model).__name__} {len(expected)}"
+        )
+    out = {}
+    for (key, want), (other, got) in zip(expected.items(), state_dict.items(), strict=True):
+        if want.numel() != got.numel():
+            raise StateDictMismatchError(
+                f"remap=True: {other} {tuple(got.shape)} cannot fill {key} {tuple(want.shape)} of "
+                f"{type(model).__name__} (the tensors are not in the same order?)"
+            )
+        out[key] = got.reshape(want.shape)
+    return out
 
 
 def resume_checkpoint(
@@ -269,21 +324,24 @@ def resume_checkpoint(
     optimizer: torch.optim.Optimizer | None = None,
     loss_scaler: Any = None,
     log_info: bool = True,
+    weights_only: bool = True,
 ) -> int | None:
     """Restore a training checkpoint in the layout timm's ``train.py`` writes (timm's call).
 
     Loads the model weights and, when given, the optimizer's and the loss scaler's state (under
     ``loss_scaler.state_dict_key``). The file is read with ``torch.load(weights_only=True)``: it
     never runs code; the run's ``args`` (an ``argparse.Namespace``) is allowed, as for
-    ``load_checkpoint``; unsafe, missing and damaged files are refused as there. ``log_info`` is
-    accepted for timm's signature; nothing is logged.
+    ``load_checkpoint``; unsafe, missing and damaged files are refused as there. ``log_info`` and
+    ``weights_only`` are accepted for timm's signature: nothing is logged, and files are read
+    weights-only either way.
 
     Returns:
         The epoch to resume at (the checkpoint's ``epoch``, +1 for ``version`` >= 2 files, as
         timm's saver writes them), or None for a plain state dict.
 
     Raises:
-        WeightsError: a missing, damaged or unsafe file, or one that holds no checkpoint dict.
+        WeightsNotFoundError: no file at ``checkpoint_path`` (also a ``FileNotFoundError``).
+        WeightsError: a damaged or unsafe file, or one that holds no checkpoint dict.
     """
     path = Path(checkpoint_path)
     ckpt = hub.read_checkpoint(path)  # hub's checks: weights-only, damaged and unsafe files refused
@@ -456,7 +514,7 @@ def _build(
             cache_dir=cache_dir,
         )
     if checkpoint_path is not None:
-        load_checkpoint(model, checkpoint_path, filter_fn=recipe.filter_fn)
+        load_checkpoint(model, checkpoint_path, use_ema=False, filter_fn=recipe.filter_fn)
     # the config describes the model as built, once: its channels (a 1-channel model's says 1
     # channel everywhere, mean/std included) and a token model's input size; everything
     # downstream (data config, saving, model_input_size) reads it

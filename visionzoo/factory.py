@@ -11,6 +11,7 @@ Names:
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -33,13 +34,21 @@ __all__ = [
 ]
 
 
+# a source prefix has 2+ characters, so that a Windows drive (``C:\\x``) is not one (timm's rule)
+_SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.\-_]+")
+
+
 def parse_model_name(model_name: str) -> tuple[str | None, str]:
     """``"hf-hub:org/repo"`` -> ``("hf-hub", "org/repo")``, ``"resnet50"`` -> ``(None, "resnet50")``.
 
+    As timm parses names: source prefixes are case-insensitive (``HF-HUB:``, the old ``hf_hub:``),
+    and a name without one that looks like a Hub repo id or a path is refused rather than
+    guessed at, with the prefixed name to use instead.
+
     Raises:
         TypeError: ``model_name`` is not a non-empty string.
-        ValueError: a ``source:`` prefix no weight source has, nothing after a known prefix, or a
-            plain name that cannot be a model name (whitespace or a path separator in it).
+        ValueError: a ``source:`` prefix no weight source has, nothing after a known prefix, a
+            path or ``org/repo`` without a prefix, or whitespace in a plain name.
     """
     if not isinstance(model_name, str) or not model_name:
         raise TypeError(f"model_name must be a non-empty string, got {model_name!r}")
@@ -48,13 +57,33 @@ def parse_model_name(model_name: str) -> tuple[str | None, str]:
         if not location:
             raise ValueError(f"{model_name!r} names no {source} location after the prefix")
         return source, location
-    if ":" in model_name:  # no model name has one: a source prefix the table does not know
-        scheme = model_name.split(":", 1)[0] + ":"
+    scheme, sep, _ = model_name.partition(":")
+    if sep and _SCHEME.fullmatch(scheme):  # no model name has a colon: a prefix the table lacks
         valid = ", ".join(prefix for s in hub.sources.SOURCES for prefix in s.prefixes)
-        raise ValueError(f"{model_name!r}: unknown source {scheme!r}; valid: {valid} or a plain model name")
-    if any(c.isspace() for c in model_name) or "/" in model_name or "\\" in model_name:
+        raise ValueError(
+            f"{model_name!r}: unknown source {scheme + ':'!r}; valid: {valid} or a plain model name"
+        )
+    if any(c in model_name for c in "/\\:"):
+        raise ValueError(_path_like_message(model_name))
+    if any(c.isspace() for c in model_name):
         raise ValueError(f"{model_name!r} is not a model name (e.g. 'resnet50' or 'resnet50.a1_in1k')")
     return None, model_name
+
+
+def _path_like_message(model_name: str) -> str:
+    """What to write instead of a name that is a path (``/x``, ``./x``, ``C:\\x``, ``\\\\server\\x``) or
+    an ``org/repo`` id: a registry name of the same basename would be other weights."""
+    drive = len(model_name) > 1 and model_name[1] == ":" and model_name[0].isalpha()
+    if model_name.startswith(("/", "\\", ".", "~")) or drive:
+        return (
+            f"{model_name!r} is not a model name but a filesystem path; for a folder saved by "
+            f"save_pretrained use 'local-dir:{model_name}'"
+        )
+    return (
+        f"{model_name!r} is not a model name: it has no source prefix but looks like a Hugging Face "
+        f"Hub repo id or a relative folder; use 'hf-hub:{model_name}' for the Hub or "
+        f"'local-dir:{model_name}' for a folder"
+    )
 
 
 def safe_model_name(model_name: str, remove_source: bool = True) -> str:
@@ -107,6 +136,7 @@ def create_model(
         >>> m(torch.randn(1, 1, 224, 224)).shape  # doctest: +SKIP
         torch.Size([1, 1000])
     """
+    parse_model_name(model_name)  # a path or an unknown prefix fails here, naming what to write
     name, named = model_name, hub.name_source(model_name, cache_dir)
     if named is not None:  # hf-hub:... / local-dir:...: architecture and config from config.json
         arch, cfg_fields, model_args = named

@@ -19,6 +19,7 @@ import os
 import pickle
 import sys
 import threading
+import warnings
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,9 +33,11 @@ from ..save import SAFE_WEIGHTS_NAME
 __all__ = [
     "TORCH_WEIGHTS_NAME",
     "WeightsError",
+    "WeightsNotFoundError",
     "clean_state_dict",
     "load_checkpoint_file",
     "load_state_dict",
+    "load_state_dict_from_path",
     "read_checkpoint",
     "read_torch_checkpoint",
     "verify_weights_file",
@@ -50,9 +53,24 @@ class WeightsError(RuntimeError):
     """Weights that cannot be found, read or trusted; the message says what to do."""
 
 
+class WeightsNotFoundError(WeightsError, FileNotFoundError):
+    """No file (or no weights file in a folder) where one was named: also a
+    ``FileNotFoundError``, which timm's loaders raise there."""
+
+
+# DDP's and torch.compile's wrappers, in either order (timm's list)
+_WRAPPER_PREFIXES = ("_orig_mod.", "module.", "_orig_mod.")
+
+
 def clean_state_dict(state_dict: Mapping[str, Any]) -> dict[str, Any]:
-    """Drop the ``module.`` prefix DataParallel/DDP training adds."""
-    return {(k[7:] if k.startswith("module.") else k): v for k, v in state_dict.items()}
+    """Drop the prefixes DataParallel/DDP (``module.``) and ``torch.compile`` (``_orig_mod.``)
+    put before every key of the model they wrap."""
+    out = {}
+    for k, v in state_dict.items():
+        for prefix in _WRAPPER_PREFIXES:
+            k = k.removeprefix(prefix)
+        out[k] = v
+    return out
 
 
 _MAX_HEADER = 100 * 1024 * 1024  # the safetensors library's own limit
@@ -310,15 +328,13 @@ def _unwrap_checkpoint(obj: Any, path: Path, use_ema: bool) -> dict[str, torch.T
     """Find the state dict inside a training checkpoint (``{"state_dict": ..., "optimizer": ...}``)."""
     if not isinstance(obj, Mapping):
         raise WeightsError(f"{path} holds a {type(obj).__name__}, not a state dict")
+    # use_ema as timm's: the EMA weights where the checkpoint has them, else the model's
     keys = (_EMA_KEYS + _CHECKPOINT_KEYS) if use_ema else _CHECKPOINT_KEYS
     for key in keys:
         inner = obj.get(key)
         if isinstance(inner, Mapping) and inner and all(isinstance(k, str) for k in inner):
             obj = inner
             break
-    else:
-        if use_ema:
-            raise WeightsError(f"{path} has no EMA weights (looked for keys {', '.join(_EMA_KEYS)})")
     tensors = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
     if not tensors:
         raise WeightsError(f"{path} contains no tensors; is it a model checkpoint?")
@@ -327,7 +343,7 @@ def _unwrap_checkpoint(obj: Any, path: Path, use_ema: bool) -> dict[str, torch.T
 
 def _check_file(path: Path) -> None:
     if not path.exists():
-        raise WeightsError(f"weights file not found: {path}")
+        raise WeightsNotFoundError(f"weights file not found: {path}")
     if path.is_dir():
         raise WeightsError(
             f"expected a weights file but {path} is a folder; pass the file inside it, "
@@ -498,20 +514,89 @@ def verify_weights_file(path: str | os.PathLike[str], *, name: str | None = None
         load_checkpoint_file(path)  # legacy pickles have no index: load to check
 
 
+# timm's choice of the weights file in a folder: these names first, then by extension
+_PREFERRED_FILES = (
+    SAFE_WEIGHTS_NAME,
+    TORCH_WEIGHTS_NAME,
+    "pytorch_model.pth",
+    "model.pth",
+    "open_clip_model.safetensors",
+    "open_clip_pytorch_model.safetensors",
+    "open_clip_pytorch_model.bin",
+    "open_clip_pytorch_model.pth",
+)
+_EXT_PRIORITY = (".safetensors", ".pth", ".pth.tar", ".bin")
+
+
 def _weights_in_folder(folder: Path) -> Path:
-    for name in (SAFE_WEIGHTS_NAME, TORCH_WEIGHTS_NAME, "open_clip_pytorch_model.bin"):
+    """The weights file of a folder, as timm picks it: a known name, else the first file (by
+    name) of the first extension present, safetensors first, with a warning when several match."""
+    for name in _PREFERRED_FILES:
         if (folder / name).is_file():
             return folder / name
-    raise WeightsError(f"no {SAFE_WEIGHTS_NAME} or {TORCH_WEIGHTS_NAME} in folder {folder}")
+    for ext in _EXT_PRIORITY:
+        files = sorted(p for p in folder.glob(f"*{ext}") if p.is_file())
+        if len(files) > 1:
+            names = ", ".join(f.name for f in files)
+            warnings.warn(
+                f"several {ext} weights files in {folder} ({names}); using {files[0].name}", stacklevel=3
+            )
+        if files:
+            return files[0]
+    raise WeightsNotFoundError(
+        f"no {SAFE_WEIGHTS_NAME} or {TORCH_WEIGHTS_NAME} in folder {folder}, nor any other "
+        f"*{', *'.join(_EXT_PRIORITY)} file"
+    )
 
 
 def load_state_dict(
-    path: str | os.PathLike[str], *, use_ema: bool = False, mmap: bool = False
+    checkpoint_path: str | os.PathLike[str],
+    use_ema: bool = True,
+    device: str | torch.device = "cpu",
+    weights_only: bool = True,
+    *,
+    mmap: bool = False,
 ) -> dict[str, torch.Tensor]:
-    """A state dict from a weights file, or from the weights file in a saved-model folder.
+    """A state dict from a weights file, or from the weights file in a saved-model folder
+    (timm's call and defaults).
 
-    ``mmap=True`` maps the file instead of reading it (see :func:`load_checkpoint_file`)."""
-    path = Path(path)
+    Args:
+        checkpoint_path: a safetensors or PyTorch file (training checkpoints are unwrapped), or a
+            folder (its file chosen as :func:`load_state_dict_from_path` does).
+        use_ema: take a training checkpoint's EMA weights where it has them (as timm does).
+        device: where the tensors go.
+        weights_only: accepted for timm's signature; files are always read weights-only, so a
+            pickle that would run code is refused either way (see :func:`read_torch_checkpoint`).
+        mmap: map the file instead of reading it (see :func:`load_checkpoint_file`).
+
+    Raises:
+        WeightsNotFoundError: nothing at ``checkpoint_path`` (also a ``FileNotFoundError``).
+        WeightsError: damaged or unsafe files.
+    """
+    if not isinstance(weights_only, bool):
+        raise TypeError(f"weights_only must be a bool, got {weights_only!r}")
+    path = Path(checkpoint_path)
     if path.is_dir():
         path = _weights_in_folder(path)
-    return load_checkpoint_file(path, use_ema=use_ema, mmap=mmap)
+    state_dict = load_checkpoint_file(path, use_ema=use_ema, mmap=mmap)
+    if torch.device(device) != torch.device("cpu"):
+        state_dict = {k: v.to(device) for k, v in state_dict.items()}
+    return state_dict
+
+
+def load_state_dict_from_path(
+    path: str | os.PathLike[str], weights_only: bool = True
+) -> dict[str, torch.Tensor]:
+    """The state dict in a folder (timm's ``_hub`` call): ``model.safetensors`` and timm's other
+    known names first, then the first ``*.safetensors``, ``*.pth``, ``*.pth.tar`` or ``*.bin``
+    file, in that order, with a warning when several files of that extension match.
+
+    Raises:
+        WeightsNotFoundError: ``path`` is no folder, or holds no weights file (timm raises a
+            ``RuntimeError`` there; this error is one).
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        what = "is a file, not a folder; use load_state_dict for a file" if folder.exists() else "not found"
+        raise WeightsNotFoundError(f"weights folder {folder}: {what}")
+    return load_state_dict(_weights_in_folder(folder), use_ema=True, weights_only=weights_only)

@@ -233,6 +233,19 @@ def _with_table_advice() -> Iterator[None]:
         ) from e
 
 
+def _prefixed(model_name: str) -> tuple[WeightSource, str, str] | None:
+    """``(source, prefix, location)`` for a name that starts with a source's prefix, compared
+    case-insensitively as timm does (``HF-HUB:org/repo``); ``None`` otherwise."""
+    scheme, sep, location = model_name.partition(":")
+    if not sep:
+        return None
+    for source in SOURCES:
+        for prefix in source.prefixes:
+            if prefix == f"{scheme.lower()}:":
+                return source, prefix, location
+    return None
+
+
 def name_source(
     model_name: str, cache_dir: str | os.PathLike[str] | None = None
 ) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
@@ -241,24 +254,24 @@ def name_source(
     a plain model name."""
     if not isinstance(model_name, str) or not model_name:
         raise TypeError(f"model_name must be a non-empty string, got {model_name!r}")
-    for source in SOURCES:
-        for prefix in source.prefixes:
-            if model_name.startswith(prefix) and source.config_of is not None:
-                location = model_name[len(prefix) :]
-                if source.config_of is _folder_config:
-                    location = str(Path(location).expanduser())
-                path = source.config_of(location, cache_dir)
-                return _from_config(read_config(path), path, source, prefix, location)
-    return None
+    found = _prefixed(model_name)
+    if found is None or found[0].config_of is None:
+        return None
+    source, prefix, location = found
+    if source.config_of is _folder_config:
+        location = str(Path(location).expanduser())
+    path = source.config_of(location, cache_dir)
+    return _from_config(read_config(path), path, source, prefix, location)
 
 
 def split_source_prefix(model_name: str) -> tuple[str | None, str]:
-    """``"hf_hub:org/repo"`` -> ``("hf-hub", "org/repo")``; a plain name has source ``None``."""
-    for source in SOURCES:
-        for prefix in source.prefixes:
-            if model_name.startswith(prefix):
-                return prefix[:-1].replace("_", "-"), model_name[len(prefix) :]
-    return None, model_name
+    """``"hf_hub:org/repo"`` -> ``("hf-hub", "org/repo")`` (prefixes compared case-insensitively);
+    a plain name has source ``None``."""
+    found = _prefixed(model_name)
+    if found is None:
+        return None, model_name
+    _, prefix, location = found
+    return prefix[:-1].replace("_", "-"), location
 
 
 def _from_config(
