@@ -178,6 +178,9 @@ def get_act_fn(name: str | Callable[..., torch.Tensor] | None = "relu") -> Calla
 class QuickGELU(nn.Module):
     """``x * sigmoid(1.702 x)``, the GELU approximation of OpenAI's CLIP."""
 
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()  # NOTE: inplace is accepted for timm's act factories and unused
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * torch.sigmoid(1.702 * x)
 

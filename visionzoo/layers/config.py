@@ -26,7 +26,12 @@ __all__ = [
     "set_scriptable",
 ]
 
-_FLAGS: dict[str, bool] = {"scriptable": False, "exportable": False, "no_jit": False}
+_FLAGS: dict[str, bool] = {
+    "scriptable": False,
+    "exportable": False,
+    "no_jit": False,
+    "no_activation_jit": False,
+}
 
 
 def is_scriptable() -> bool:
@@ -51,6 +56,8 @@ class set_layer_config:
         scriptable: layers must be TorchScript-compatible.
         exportable: layers must be export-compatible.
         no_jit: layers must not use JIT-scripted helpers.
+        no_activation_jit: activations must not use JIT-scripted forms (timm's switch; every
+            activation here is plain PyTorch, so it is recorded and read by nothing).
     """
 
     def __init__(
@@ -58,9 +65,16 @@ class set_layer_config:
         scriptable: bool | None = None,
         exportable: bool | None = None,
         no_jit: bool | None = None,
+        no_activation_jit: bool | None = None,
     ) -> None:
         self.prev = dict(_FLAGS)
-        for name, value in (("scriptable", scriptable), ("exportable", exportable), ("no_jit", no_jit)):
+        values = {
+            "scriptable": scriptable,
+            "exportable": exportable,
+            "no_jit": no_jit,
+            "no_activation_jit": no_activation_jit,
+        }
+        for name, value in values.items():
             if value is None:
                 continue
             if not isinstance(value, bool):

@@ -34,8 +34,8 @@ class Conv2dSame(nn.Conv2d):
 
 
 def create_conv2d(
-    in_chs: int,
-    out_chs: int,
+    in_channels: int,
+    out_channels: int,
     kernel_size: int,
     *,
     stride: int = 1,
@@ -46,18 +46,18 @@ def create_conv2d(
     depthwise: bool = False,
 ) -> nn.Conv2d:
     """A Conv2d; ``padding`` is an int, ``''`` (symmetric), ``'same'`` (TF) or ``'valid'``."""
-    groups = in_chs if depthwise else groups
+    groups = in_channels if depthwise else groups
     if isinstance(padding, str):
         mode = padding.lower()
         if mode == "valid":
             padding = 0
         elif mode == "same" and not is_static_pad(kernel_size, stride, dilation):
-            return Conv2dSame(in_chs, out_chs, kernel_size, stride, 0, dilation, groups, bias)
+            return Conv2dSame(in_channels, out_channels, kernel_size, stride, 0, dilation, groups, bias)
         else:
             padding = get_padding(kernel_size, stride, dilation)
     return nn.Conv2d(
-        in_chs,
-        out_chs,
+        in_channels,
+        out_channels,
         kernel_size,
         stride=stride,
         padding=padding,

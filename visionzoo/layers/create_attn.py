@@ -20,20 +20,21 @@ def register_attn(name: str, layer: Callable[..., nn.Module]) -> None:
     _ATTN[name] = layer
 
 
-def get_attn(attn: str | Callable[..., nn.Module] | None) -> Callable[..., nn.Module] | None:
-    if not attn:
+def get_attn(attn_type: str | Callable[..., nn.Module] | None) -> Callable[..., nn.Module] | None:
+    if not attn_type:
         return None
-    if not isinstance(attn, str):
-        return attn
+    if not isinstance(attn_type, str):
+        return attn_type
     try:
-        return _ATTN[attn.lower()]
+        return _ATTN[attn_type.lower()]
     except KeyError:
-        raise ValueError(f"unknown attention layer {attn!r}; valid: {', '.join(sorted(_ATTN))}") from None
+        valid = ", ".join(sorted(_ATTN))
+        raise ValueError(f"unknown attention layer {attn_type!r}; valid: {valid}") from None
 
 
 def create_attn(
-    attn: str | Callable[..., nn.Module] | None, channels: int, **kwargs: Any
+    attn_type: str | Callable[..., nn.Module] | None, channels: int, **kwargs: Any
 ) -> nn.Module | None:
-    """Instantiate an attention module for ``channels``, or ``None`` when ``attn`` is empty."""
-    layer = get_attn(attn)
+    """Instantiate an attention module for ``channels``, or ``None`` when ``attn_type`` is empty."""
+    layer = get_attn(attn_type)
     return layer(channels, **kwargs) if layer is not None else None

@@ -19,15 +19,14 @@ __all__ = [
 ]
 
 
-def get_padding(kernel_size: int, stride: int = 1, dilation: int = 1) -> int:
+def get_padding(kernel_size: int, stride: int = 1, dilation: int = 1, **_: Any) -> int:
     """Symmetric padding that keeps ``ceil(H / stride)`` outputs for odd kernels."""
     return ((stride - 1) + dilation * (kernel_size - 1)) // 2
 
 
-def make_divisible(
-    value: float, divisor: int = 8, min_value: int | None = None, round_limit: float = 0.9
-) -> int:
-    """Round ``value`` to a multiple of ``divisor`` without going below ``round_limit * value``."""
+def make_divisible(v: float, divisor: int = 8, min_value: int | None = None, round_limit: float = 0.9) -> int:
+    """Round ``v`` to a multiple of ``divisor`` without going below ``round_limit * v``."""
+    value = v  # NOTE: timm's parameter name, which callers pass by keyword
     min_value = min_value or divisor
     new_value = max(min_value, int(value + divisor / 2) // divisor * divisor)
     if new_value < round_limit * value:

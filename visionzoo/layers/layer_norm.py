@@ -23,8 +23,9 @@ __all__ = ["LayerNorm", "LayerNorm2d", "LayerNormAct2d"]
 class LayerNorm(nn.LayerNorm):
     """LayerNorm over the last dim, taking the channel count first."""
 
-    def __init__(self, num_channels: int, eps: float = 1e-6, affine: bool = True) -> None:
-        super().__init__(num_channels, eps=eps, elementwise_affine=affine)
+    def __init__(self, num_channels: int, eps: float = 1e-6, affine: bool = True, **kwargs: Any) -> None:
+        # NOTE: kwargs go to nn.LayerNorm as timm's do (device, dtype, bias); a typo raises there
+        super().__init__(num_channels, eps=eps, elementwise_affine=affine, **kwargs)
 
 
 class LayerNorm2d(nn.LayerNorm):
@@ -34,8 +35,9 @@ class LayerNorm2d(nn.LayerNorm):
     channels-last tensor, and the fastest kernel PyTorch has for this reduction on the others.
     """
 
-    def __init__(self, num_channels: int, eps: float = 1e-6, affine: bool = True) -> None:
-        super().__init__(num_channels, eps=eps, elementwise_affine=affine)
+    def __init__(self, num_channels: int, eps: float = 1e-6, affine: bool = True, **kwargs: Any) -> None:
+        # NOTE: kwargs go to nn.LayerNorm as timm's do (device, dtype, bias); a typo raises there
+        super().__init__(num_channels, eps=eps, elementwise_affine=affine, **kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias, self.eps)

@@ -33,9 +33,10 @@ class LayerScale(nn.Module):
 class LayerScale2d(nn.Module):
     """``x * gamma`` with ``gamma`` (one per channel) starting at ``init_values``."""
 
-    def __init__(self, dim: int, init_values: float = 1e-5) -> None:
+    def __init__(self, dim: int, init_values: float = 1e-5, inplace: bool = False) -> None:
         super().__init__()
         self.init_values = init_values
+        self.inplace = inplace
         self.gamma = nn.Parameter(torch.empty(dim))
         self.reset_parameters()
 
@@ -43,4 +44,5 @@ class LayerScale2d(nn.Module):
         nn.init.constant_(self.gamma, self.init_values)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.gamma.view(1, -1, 1, 1)
+        gamma = self.gamma.view(1, -1, 1, 1)
+        return x.mul_(gamma) if self.inplace else x * gamma

@@ -44,8 +44,9 @@ _NORMS: dict[str, type[nn.Module]] = {
 }
 
 
-def get_norm_layer(name: str | Callable[..., nn.Module] | None) -> Callable[..., nn.Module] | None:
+def get_norm_layer(norm_layer: str | Callable[..., nn.Module] | None) -> Callable[..., nn.Module] | None:
     """Resolve a norm layer given by name, class or factory; ``None``/``""`` gives ``None``."""
+    name = norm_layer
     if not name:
         return None
     if not isinstance(name, str):

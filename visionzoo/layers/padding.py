@@ -20,7 +20,7 @@ def pad_same(
     kernel_size: tuple[int, int],
     stride: tuple[int, int],
     dilation: tuple[int, int] = (1, 1),
-    value: float = 0.0,
+    value: float = 0,
 ) -> torch.Tensor:
     """Pad ``x`` (NCHW) as TF 'SAME' does: the odd pixel goes to the bottom/right.
 

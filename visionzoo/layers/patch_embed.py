@@ -7,6 +7,7 @@ the new kernel is the pseudo-inverse of the resize, so a resized patch gives the
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 
@@ -17,6 +18,8 @@ from torch import nn
 from .helpers import to_2tuple
 
 __all__ = ["PatchEmbed", "resample_patch_embed"]
+
+_logger = logging.getLogger(__name__)
 
 
 class PatchEmbed(nn.Module):
@@ -156,18 +159,21 @@ def _resize_matrix(
 
 
 def resample_patch_embed(
-    weight: torch.Tensor,
+    patch_embed: torch.Tensor,
     new_size: tuple[int, int] | list[int],
     *,
     interpolation: str = "bicubic",
     antialias: bool = True,
+    verbose: bool = False,
 ) -> torch.Tensor:
     """Resample a patch-embedding kernel ``(O, I, h, w)`` to ``(O, I, *new_size)``.
 
     The new kernel ``k'`` solves ``<resize(patch), k'> = <patch, k>`` in the least-squares sense
     (``k' = pinv(R)^T k`` for the resize matrix ``R``), so the token for a patch resized to the new
-    patch size matches the original token (exactly when upsampling).
+    patch size matches the original token (exactly when upsampling). ``verbose`` logs the resize
+    at INFO level (timm's switch).
     """
+    weight = patch_embed
     if weight.ndim != 4:
         raise ValueError(f"patch embedding weight must be (O, I, h, w), got shape {tuple(weight.shape)}")
     old, new = (int(weight.shape[-2]), int(weight.shape[-1])), to_2tuple(tuple(new_size))  # type: ignore[arg-type]
@@ -176,4 +182,6 @@ def resample_patch_embed(
     pinv = torch.linalg.pinv(_resize_matrix(old, new, interpolation, antialias))  # (old, new)
     out_chs, in_chs = weight.shape[:2]
     kernel = weight.float().reshape(out_chs, in_chs, -1) @ pinv
+    if verbose:
+        _logger.info(f"Resize patch embedding {old} to {new}")
     return kernel.reshape(out_chs, in_chs, *new).to(weight.dtype)

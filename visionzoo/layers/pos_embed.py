@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import math
 
 import torch
 import torch.nn.functional as F
 
 __all__ = ["resample_abs_pos_embed"]
+
+_logger = logging.getLogger(__name__)
 
 
 def resample_abs_pos_embed(
@@ -17,7 +20,8 @@ def resample_abs_pos_embed(
     num_prefix_tokens: int = 1,
     interpolation: str = "bicubic",
     antialias: bool = True,
-    align_corners: bool = False,
+    verbose: bool = False,
+    align_corners: bool | None = None,
 ) -> torch.Tensor:
     """Resample ``(1, prefix + H * W, D)`` position embeddings to an ``new_size`` grid.
 
@@ -27,8 +31,9 @@ def resample_abs_pos_embed(
         new_size: target grid ``(H', W')`` (a list for TorchScript; eager callers may pass a tuple).
         old_size: source grid; None assumes a square one.
         num_prefix_tokens: leading tokens that are not on the grid.
-        align_corners: ``F.interpolate``'s, for checkpoints whose own code resized that way (some
-            RADIO releases).
+        verbose: log the resize at INFO level (timm's switch).
+        align_corners: ``F.interpolate``'s (None: its default), for checkpoints whose own code
+            resized that way (some RADIO releases).
 
     Returns:
         ``(1, prefix + H' * W', D)`` in the input's dtype.
@@ -53,4 +58,6 @@ def resample_abs_pos_embed(
         grid, size=[new[0], new[1]], mode=interpolation, antialias=antialias, align_corners=align_corners
     )
     grid = grid.permute(0, 2, 3, 1).reshape(1, new[0] * new[1], dim).to(posemb.dtype)
+    if not torch.jit.is_scripting() and verbose:
+        _logger.info(f"Resized position embedding: {old} to {new}.")
     return torch.cat([prefix, grid], dim=1) if num_prefix_tokens else grid

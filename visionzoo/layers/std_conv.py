@@ -38,8 +38,8 @@ class StdConv2d(nn.Conv2d):
 
     def __init__(
         self,
-        in_chs: int,
-        out_chs: int,
+        in_channel: int,
+        out_channels: int,
         kernel_size: int,
         stride: int = 1,
         padding: int | None = None,
@@ -52,7 +52,14 @@ class StdConv2d(nn.Conv2d):
         if padding is None:
             padding = get_padding(kernel_size, stride, dilation)
         super().__init__(
-            in_chs, out_chs, kernel_size, stride, padding, dilation=dilation, groups=groups, bias=bias
+            in_channel,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation=dilation,
+            groups=groups,
+            bias=bias,
         )
         self.eps = eps
 
@@ -70,11 +77,11 @@ class StdConv2dSame(nn.Conv2d):
 
     def __init__(
         self,
-        in_chs: int,
-        out_chs: int,
+        in_channel: int,
+        out_channels: int,
         kernel_size: int,
         stride: int = 1,
-        padding: str = "same",
+        padding: str = "SAME",
         dilation: int = 1,
         groups: int = 1,
         bias: bool = False,
@@ -86,7 +93,7 @@ class StdConv2dSame(nn.Conv2d):
         static = is_static_pad(kernel_size, stride, dilation)
         fixed = get_padding(kernel_size, stride, dilation) if static else 0
         super().__init__(
-            in_chs, out_chs, kernel_size, stride, fixed, dilation=dilation, groups=groups, bias=bias
+            in_channel, out_channels, kernel_size, stride, fixed, dilation=dilation, groups=groups, bias=bias
         )
         self.same_pad = not static
         self.eps = eps

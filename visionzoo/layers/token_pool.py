@@ -10,15 +10,18 @@ TOKEN_POOL_TYPES = ("", "token", "avg", "avgmax", "max", "map")
 
 
 def global_pool_nlc(
-    x: torch.Tensor, pool_type: str = "token", num_prefix_tokens: int = 1, include_prefix: bool = False
+    x: torch.Tensor,
+    pool_type: str = "token",
+    num_prefix_tokens: int = 1,
+    reduce_include_prefix: bool = False,
 ) -> torch.Tensor:
     """Pool tokens: ``'token'`` takes the first (class) token, ``'avg'`` / ``'max'`` / ``'avgmax'``
-    reduce over the patch tokens (prefix tokens too with ``include_prefix``), ``''`` keeps all."""
+    reduce over the patch tokens (prefix tokens too with ``reduce_include_prefix``), ``''`` keeps all."""
     if not pool_type:
         return x
     if pool_type == "token":
         return x[:, 0]
-    if not include_prefix:
+    if not reduce_include_prefix:
         x = x[:, num_prefix_tokens:]
     if pool_type == "avg":
         return x.mean(dim=1)
