@@ -474,7 +474,7 @@ class TokenModel(VisionModel):
             x,
             self.global_pool if pool_type is None else pool_type,
             num_prefix_tokens=self.num_prefix_tokens,
-            include_prefix=self.pool_include_prefix,
+            reduce_include_prefix=self.pool_include_prefix,
         )
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
