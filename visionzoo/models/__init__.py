@@ -9,6 +9,11 @@ It also offers ``timm.models``' public names that apply to these families (``cre
 ``get_pretrained_cfg_value``, ``FeatureGraphNet``, every family's model class such as ``ResNet``
 or ``EfficientNet``...), so code written against timm imports them from here; a family class
 loads its module on first use.
+
+timm's private module paths (``visionzoo.models._builder``, ``_helpers``, ``_manipulate``...) are
+alias modules here; a family of timm not ported yet (``visionzoo.models.swin_transformer``, as an
+attribute or an import, or its classes such as ``SwinTransformer``) raises an error naming the
+family (``visionzoo._timm_paths``).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from .._timm_paths import install_finder, not_ported
 from ..builder import load_checkpoint, load_pretrained, resume_checkpoint
 from ..factory import build_model_with_cfg, create_model, parse_model_name, safe_model_name
 from ..features import FeatureDictNet, FeatureGraphNet, FeatureHookNet, FeatureInfo, FeatureListNet
@@ -62,13 +68,15 @@ _FAMILY_CLASSES: dict[str, str] = {
     "Bottleneck": f"{__name__}.resnet",
 }
 
+install_finder()  # `import visionzoo.models.swin_transformer` names the family, not just "no module"
+
 
 def __getattr__(name: str) -> Any:
     if name in FAMILIES:
         return importlib.import_module(f"{__name__}.{name}")
     if name in _FAMILY_CLASSES:
         return getattr(importlib.import_module(_FAMILY_CLASSES[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    raise not_ported(__name__, name)
 
 
 def __dir__() -> list[str]:

@@ -1,0 +1,111 @@
+"""timm's module paths under visionzoo, and the clear error for what is not here yet.
+
+Code written for timm imports from ``timm.models._builder``, ``timm.layers.std_conv``,
+``timm.models.swin_transformer``... With ``import visionzoo as timm`` those paths are
+``visionzoo.models._builder`` and so on: thin alias modules that re-export visionzoo's own
+definitions (one definition, never a copy). ``_data/timm_api.json`` (written from the installed timm
+by ``tests/timm_api.py``) lists timm's names per path and the family module of each timm model class
+and model name, so a name visionzoo lacks, or a module of a family not ported yet, raises an error
+naming it and saying it is not ported yet instead of a bare "no attribute" or "no module".
+
+Nothing here imports visionzoo's other modules or timm; the list is read on the first error only.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.abc
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+__all__ = ["install_finder", "module_getattr", "not_ported", "timm_api"]
+
+_ROOT = Path(__file__).resolve().parent
+_PACKAGES = ("models", "layers")
+
+
+@functools.cache
+def timm_api() -> dict[str, Any]:
+    """The stored list: ``paths`` (timm path -> name -> visionzoo home or None), ``families``
+    (timm's family modules) and ``family_of`` (timm model class or model name -> family)."""
+    data: dict[str, Any] = json.loads((_ROOT / "_data" / "timm_api.json").read_text())
+    return data
+
+
+def _is_ported(family: str) -> bool:
+    folder = _ROOT / "models"
+    return (folder / f"{family}.py").is_file() or (folder / family / "__init__.py").is_file()
+
+
+def _family_message(family: str) -> str:
+    return (
+        f"timm's {family!r} family is not ported to visionzoo yet "
+        f"(visionzoo.list_modules() lists the families that are)"
+    )
+
+
+def not_ported(module: str, name: str) -> AttributeError:
+    """The error for ``module.name`` when the alias module (or ``visionzoo.models``) lacks it."""
+    plain = f"module {module!r} has no attribute {name!r}"
+    if name.startswith("__"):
+        return AttributeError(plain, name=name)
+    api = timm_api()
+    path = module.removeprefix("visionzoo.")
+    family = name if path == "models" and name in api["families"] else api["family_of"].get(name)
+    if family is not None and not _is_ported(family):
+        return AttributeError(f"{plain}: {_family_message(family)}", name=name)
+    if name in api["paths"].get(path, {}):
+        return AttributeError(f"{plain}: timm.{path}.{name} is not ported to visionzoo yet", name=name)
+    return AttributeError(plain, name=name)
+
+
+def module_getattr(module: str) -> Callable[[str], Any]:
+    """A module-level ``__getattr__`` for an alias module: every miss raises :func:`not_ported`."""
+
+    def __getattr__(name: str) -> Any:
+        raise not_ported(module, name)
+
+    return __getattr__
+
+
+class _NotPortedFinder(importlib.abc.MetaPathFinder):
+    """Last on ``sys.meta_path``: asked only for a ``visionzoo.models.X`` / ``visionzoo.layers.X``
+    that no file provides. For a timm family or a timm path with nothing here, it raises an
+    ``ImportError`` naming it (a plain ``ImportError``, not ``ModuleNotFoundError``, so that
+    ``from visionzoo.models import swin_transformer`` shows it too); anything else is left alone."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> None:
+        parts = fullname.split(".")
+        if len(parts) != 3 or parts[0] != "visionzoo" or parts[1] not in _PACKAGES:
+            return None
+        api = timm_api()
+        sub = f"{parts[1]}.{parts[2]}"
+        if parts[1] == "models" and parts[2] in api["families"] and not _is_ported(parts[2]):
+            raise ImportError(f"No module named {fullname!r}: {_family_message(parts[2])}", name=fullname)
+        offered = [n for n, home in api["paths"].get(sub, {}).items() if home]
+        if offered:  # no alias module: it would shadow the package's function of the same name
+            raise ImportError(
+                f"No module named {fullname!r}: import timm.{sub}'s names from visionzoo.{parts[1]} "
+                f"({', '.join(offered)})",
+                name=fullname,
+            )
+        if sub in api["paths"]:
+            names = ", ".join(list(api["paths"][sub])[:6])
+            raise ImportError(
+                f"No module named {fullname!r}: none of timm.{sub}'s names ({names}, ...) is ported "
+                f"to visionzoo yet",
+                name=fullname,
+            )
+        return None
+
+
+def install_finder() -> None:
+    """Put the not-ported finder last on ``sys.meta_path`` (once; it costs nothing until asked)."""
+    if not any(isinstance(f, _NotPortedFinder) for f in sys.meta_path):
+        sys.meta_path.append(_NotPortedFinder())

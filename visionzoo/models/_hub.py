@@ -1,0 +1,15 @@
+"""timm.models._hub at timm's path: Hugging Face Hub and local weight files.
+
+Aliases of visionzoo's own definitions (never copies); a timm name not listed here raises an
+``AttributeError`` saying it is not ported yet.
+"""
+
+from __future__ import annotations
+
+from .._timm_paths import module_getattr
+from ..hub.download import hf_split
+from ..hub.formats import load_state_dict_from_path
+
+__getattr__ = module_getattr(__name__)
+
+__all__ = ["hf_split", "load_state_dict_from_path"]
