@@ -307,3 +307,12 @@ def test_source_prefixes_are_case_insensitive_in_create_model(tmp_path: Path) ->
         _assert_same(model.state_dict(), saved.state_dict())
     with pytest.raises(ValueError, match="unknown source 'LOCAL-DIRS:'"):
         visionzoo.create_model(f"LOCAL-DIRS:{tmp_path / 'run'}")
+
+
+def test_a_path_as_model_name_is_one_line_in_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    """The refusal is the library's user-facing name error, so the CLI prints it without a traceback."""
+    from visionzoo.cli import main
+
+    assert main(["info", "./runs/best"]) == 2
+    err = capsys.readouterr().err
+    assert "use 'local-dir:./runs/best'" in err and "Traceback" not in err

@@ -47,26 +47,29 @@ def parse_model_name(model_name: str) -> tuple[str | None, str]:
 
     Raises:
         TypeError: ``model_name`` is not a non-empty string.
-        ValueError: a ``source:`` prefix no weight source has, nothing after a known prefix, a
-            path or ``org/repo`` without a prefix, or whitespace in a plain name.
+        UnknownModelError: (a ``ValueError``, timm's type, and the CLI's one-line error) a
+            ``source:`` prefix no weight source has, nothing after a known prefix, a path or
+            ``org/repo`` without a prefix, or whitespace in a plain name.
     """
     if not isinstance(model_name, str) or not model_name:
         raise TypeError(f"model_name must be a non-empty string, got {model_name!r}")
     source, location = hub.split_source_prefix(model_name)
     if source is not None:
         if not location:
-            raise ValueError(f"{model_name!r} names no {source} location after the prefix")
+            raise registry.UnknownModelError(f"{model_name!r} names no {source} location after the prefix")
         return source, location
     scheme, sep, _ = model_name.partition(":")
     if sep and _SCHEME.fullmatch(scheme):  # no model name has a colon: a prefix the table lacks
         valid = ", ".join(prefix for s in hub.sources.SOURCES for prefix in s.prefixes)
-        raise ValueError(
+        raise registry.UnknownModelError(
             f"{model_name!r}: unknown source {scheme + ':'!r}; valid: {valid} or a plain model name"
         )
     if any(c in model_name for c in "/\\:"):
-        raise ValueError(_path_like_message(model_name))
+        raise registry.UnknownModelError(_path_like_message(model_name))
     if any(c.isspace() for c in model_name):
-        raise ValueError(f"{model_name!r} is not a model name (e.g. 'resnet50' or 'resnet50.a1_in1k')")
+        raise registry.UnknownModelError(
+            f"{model_name!r} is not a model name (e.g. 'resnet50' or 'resnet50.a1_in1k')"
+        )
     return None, model_name
 
 
