@@ -15,11 +15,18 @@ __all__ = ["LayerScale", "LayerScale2d"]
 class LayerScale(nn.Module):
     """``x * gamma`` over the last (channel) dimension; ``gamma`` starts at ``init_values``."""
 
-    def __init__(self, dim: int, init_values: float = 1e-5, inplace: bool = False) -> None:
+    def __init__(
+        self,
+        dim: int,
+        init_values: float = 1e-5,
+        inplace: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__()
         self.init_values = init_values
         self.inplace = inplace
-        self.gamma = nn.Parameter(torch.empty(dim))
+        self.gamma = nn.Parameter(torch.empty(dim, device=device, dtype=dtype))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -33,11 +40,18 @@ class LayerScale(nn.Module):
 class LayerScale2d(nn.Module):
     """``x * gamma`` with ``gamma`` (one per channel) starting at ``init_values``."""
 
-    def __init__(self, dim: int, init_values: float = 1e-5, inplace: bool = False) -> None:
+    def __init__(
+        self,
+        dim: int,
+        init_values: float = 1e-5,
+        inplace: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__()
         self.init_values = init_values
         self.inplace = inplace
-        self.gamma = nn.Parameter(torch.empty(dim))
+        self.gamma = nn.Parameter(torch.empty(dim, device=device, dtype=dtype))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

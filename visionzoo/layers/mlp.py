@@ -6,20 +6,34 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 import torch
 from torch import nn
 
 from .activations import LayerType, act_or_identity
 from .grn import GlobalResponseNorm
+from .helpers import to_2tuple
 
 __all__ = ["GlobalResponseNormMlp", "GluMlp", "Mlp", "SwiGLU", "SwiGLUPacked"]
 
 
-def _linear(in_features: int, out_features: int, *, use_conv: bool, bias: bool = True) -> nn.Module:
+def _linear(
+    in_features: int, out_features: int, *, use_conv: bool, bias: bool = True, **dd: Any
+) -> nn.Module:
     if use_conv:
-        return nn.Conv2d(in_features, out_features, 1, bias=bias)
-    return nn.Linear(in_features, out_features, bias=bias)
+        return nn.Conv2d(in_features, out_features, 1, bias=bias, **dd)
+    return nn.Linear(in_features, out_features, bias=bias, **dd)
+
+
+def _norm_dd(device: Any, dtype: Any) -> dict[str, Any]:
+    """device/dtype for a norm layer, left out when unset so norm factories without them work."""
+    return {} if device is None and dtype is None else {"device": device, "dtype": dtype}
+
+
+# timm's MLPs take ``bias`` and ``drop`` as one value or a (fc1, fc2) pair
+BoolPair = bool | tuple[bool, bool]
+FloatPair = float | tuple[float, float]
 
 
 class Mlp(nn.Module):
@@ -32,19 +46,23 @@ class Mlp(nn.Module):
         out_features: int | None = None,
         *,
         act_layer: LayerType = nn.GELU,
-        norm_layer: Callable[[int], nn.Module] | None = None,
-        bias: bool = True,
-        drop: float = 0.0,
+        norm_layer: Callable[..., nn.Module] | None = None,
+        bias: BoolPair = True,
+        drop: FloatPair = 0.0,
         use_conv: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
+        dd: dict[str, Any] = {"device": device, "dtype": dtype}
         hidden = hidden_features or in_features
-        self.fc1 = _linear(in_features, hidden, use_conv=use_conv, bias=bias)
+        biases, drops = to_2tuple(bias), to_2tuple(drop)
+        self.fc1 = _linear(in_features, hidden, use_conv=use_conv, bias=biases[0], **dd)
         self.act = act_or_identity(act_layer)
-        self.drop1 = nn.Dropout(drop)
-        self.norm = norm_layer(hidden) if norm_layer is not None else nn.Identity()
-        self.fc2 = _linear(hidden, out_features or in_features, use_conv=use_conv, bias=bias)
-        self.drop2 = nn.Dropout(drop)
+        self.drop1 = nn.Dropout(drops[0])
+        self.norm = norm_layer(hidden, **_norm_dd(device, dtype)) if norm_layer is not None else nn.Identity()
+        self.fc2 = _linear(hidden, out_features or in_features, use_conv=use_conv, bias=biases[1], **dd)
+        self.drop2 = nn.Dropout(drops[1])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.norm(self.drop1(self.act(self.fc1(x))))
@@ -61,18 +79,22 @@ class GlobalResponseNormMlp(nn.Module):
         out_features: int | None = None,
         *,
         act_layer: LayerType = nn.GELU,
-        bias: bool = True,
-        drop: float = 0.0,
+        bias: BoolPair = True,
+        drop: FloatPair = 0.0,
         use_conv: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
+        dd: dict[str, Any] = {"device": device, "dtype": dtype}
         hidden = hidden_features or in_features
-        self.fc1 = _linear(in_features, hidden, use_conv=use_conv, bias=bias)
+        biases, drops = to_2tuple(bias), to_2tuple(drop)
+        self.fc1 = _linear(in_features, hidden, use_conv=use_conv, bias=biases[0], **dd)
         self.act = act_or_identity(act_layer)
-        self.drop1 = nn.Dropout(drop)
-        self.grn = GlobalResponseNorm(hidden, channels_last=not use_conv)
-        self.fc2 = _linear(hidden, out_features or in_features, use_conv=use_conv, bias=bias)
-        self.drop2 = nn.Dropout(drop)
+        self.drop1 = nn.Dropout(drops[0])
+        self.grn = GlobalResponseNorm(hidden, channels_last=not use_conv).to(**dd)
+        self.fc2 = _linear(hidden, out_features or in_features, use_conv=use_conv, bias=biases[1], **dd)
+        self.drop2 = nn.Dropout(drops[1])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.grn(self.drop1(self.act(self.fc1(x))))
@@ -91,25 +113,32 @@ class GluMlp(nn.Module):
         hidden_features: int | None = None,
         out_features: int | None = None,
         act_layer: LayerType = nn.Sigmoid,
-        norm_layer: Callable[[int], nn.Module] | None = None,
-        bias: bool = True,
-        drop: float = 0.0,
+        norm_layer: Callable[..., nn.Module] | None = None,
+        bias: BoolPair = True,
+        drop: FloatPair = 0.0,
+        use_conv: bool = False,
         gate_last: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
+        dd: dict[str, Any] = {"device": device, "dtype": dtype}
         hidden = hidden_features or in_features
         if hidden % 2:
             raise ValueError(f"GluMlp hidden_features must be even, got {hidden}")
+        biases, drops = to_2tuple(bias), to_2tuple(drop)
         self.gate_last = gate_last
-        self.fc1 = nn.Linear(in_features, hidden, bias=bias)
+        self.chunk_dim = 1 if use_conv else -1  # channels of (B, C, H, W) maps with 1x1 convs
+        self.fc1 = _linear(in_features, hidden, use_conv=use_conv, bias=biases[0], **dd)
         self.act = act_or_identity(act_layer)
-        self.drop1 = nn.Dropout(drop)
-        self.norm = norm_layer(hidden // 2) if norm_layer is not None else nn.Identity()
-        self.fc2 = nn.Linear(hidden // 2, out_features or in_features, bias=bias)
-        self.drop2 = nn.Dropout(drop)
+        self.drop1 = nn.Dropout(drops[0])
+        half = hidden // 2
+        self.norm = norm_layer(half, **_norm_dd(device, dtype)) if norm_layer is not None else nn.Identity()
+        self.fc2 = _linear(half, out_features or in_features, use_conv=use_conv, bias=biases[1], **dd)
+        self.drop2 = nn.Dropout(drops[1])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x1, x2 = self.fc1(x).chunk(2, dim=-1)
+        x1, x2 = self.fc1(x).chunk(2, dim=self.chunk_dim)
         x = x1 * self.act(x2) if self.gate_last else self.act(x1) * x2
         return self.drop2(self.fc2(self.norm(self.drop1(x))))
 
@@ -126,19 +155,26 @@ class SwiGLU(nn.Module):
         hidden_features: int | None = None,
         out_features: int | None = None,
         act_layer: LayerType = nn.SiLU,
-        norm_layer: Callable[[int], nn.Module] | None = None,
-        bias: bool = True,
-        drop: float = 0.0,
+        norm_layer: Callable[..., nn.Module] | None = None,
+        bias: BoolPair = True,
+        drop: FloatPair = 0.0,
+        align_to: int = 0,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
+        dd: dict[str, Any] = {"device": device, "dtype": dtype}
         hidden = hidden_features or in_features
-        self.fc1_g = nn.Linear(in_features, hidden, bias=bias)
-        self.fc1_x = nn.Linear(in_features, hidden, bias=bias)
+        if align_to:  # round the hidden width up to a multiple of align_to, as timm does
+            hidden += -hidden % align_to
+        biases, drops = to_2tuple(bias), to_2tuple(drop)
+        self.fc1_g = nn.Linear(in_features, hidden, bias=biases[0], **dd)
+        self.fc1_x = nn.Linear(in_features, hidden, bias=biases[0], **dd)
         self.act = act_or_identity(act_layer)
-        self.drop1 = nn.Dropout(drop)
-        self.norm = norm_layer(hidden) if norm_layer is not None else nn.Identity()
-        self.fc2 = nn.Linear(hidden, out_features or in_features, bias=bias)
-        self.drop2 = nn.Dropout(drop)
+        self.drop1 = nn.Dropout(drops[0])
+        self.norm = norm_layer(hidden, **_norm_dd(device, dtype)) if norm_layer is not None else nn.Identity()
+        self.fc2 = nn.Linear(hidden, out_features or in_features, bias=biases[1], **dd)
+        self.drop2 = nn.Dropout(drops[1])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.act(self.fc1_g(x)) * self.fc1_x(x)

@@ -40,9 +40,17 @@ class BatchNormAct2d(nn.BatchNorm2d):
         act_kwargs: dict[str, Any] | None = None,
         inplace: bool = True,
         drop_layer: Callable[[], nn.Module] | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(
-            num_features, eps=eps, momentum=momentum, affine=affine, track_running_stats=track_running_stats
+            num_features,
+            eps=eps,
+            momentum=momentum,
+            affine=affine,
+            track_running_stats=track_running_stats,
+            device=device,
+            dtype=dtype,
         )
         self.drop = drop_layer() if drop_layer is not None else nn.Identity()
         act = act_layer if apply_act else None
@@ -86,12 +94,16 @@ class GroupNormAct(GroupNorm):
         act_kwargs: dict[str, Any] | None = None,
         inplace: bool = True,
         drop_layer: Callable[[], nn.Module] | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         if group_size:
             if num_channels % group_size:
                 raise ValueError(f"group_size={group_size} does not divide num_channels={num_channels}")
             num_groups = num_channels // group_size
-        super().__init__(num_channels, num_groups=num_groups, eps=eps, affine=affine)
+        super().__init__(
+            num_channels, num_groups=num_groups, eps=eps, affine=affine, device=device, dtype=dtype
+        )
         self.drop = drop_layer() if drop_layer is not None else nn.Identity()
         act = act_layer if apply_act else None
         self.act = act_or_identity(act, inplace=inplace, **(act_kwargs or {}))

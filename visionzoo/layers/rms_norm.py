@@ -16,12 +16,19 @@ __all__ = ["RmsNorm", "RmsNorm2d", "SimpleNorm", "SimpleNorm2d"]
 class _ScaleNorm(nn.Module):
     """Shared state of the four norms: ``weight`` (ones) when ``affine``, else no parameters."""
 
-    def __init__(self, num_channels: int, eps: float = 1e-6, affine: bool = True) -> None:
+    def __init__(
+        self,
+        channels: int,
+        eps: float = 1e-6,
+        affine: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__()
-        self.num_channels = num_channels
+        self.num_channels = channels
         self.eps = eps
         if affine:
-            self.weight: nn.Parameter | None = nn.Parameter(torch.ones(num_channels))
+            self.weight: nn.Parameter | None = nn.Parameter(torch.ones(channels, device=device, dtype=dtype))
         else:
             self.register_parameter("weight", None)
 

@@ -5,6 +5,8 @@ Paper: `Squeeze-and-Excitation Networks` - https://arxiv.org/abs/1709.01507
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -37,15 +39,20 @@ class SEModule(nn.Module):
         act_layer: LayerType = nn.ReLU,
         norm_layer: type[nn.Module] | None = None,
         gate_layer: LayerType = "sigmoid",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         self.add_maxpool = add_maxpool
         if not rd_channels:
             rd_channels = make_divisible(channels * rd_ratio, rd_divisor, round_limit=0.0)
-        self.fc1 = nn.Conv2d(channels, rd_channels, kernel_size=1, bias=bias)
-        self.bn = norm_layer(rd_channels) if norm_layer else nn.Identity()
+        dd: dict[str, Any] = {"device": device, "dtype": dtype}
+        self.fc1 = nn.Conv2d(channels, rd_channels, kernel_size=1, bias=bias, **dd)
+        # NOTE: device/dtype reach the norm only when set, so norm factories without them work
+        norm_dd = dd if device is not None or dtype is not None else {}
+        self.bn = norm_layer(rd_channels, **norm_dd) if norm_layer else nn.Identity()
         self.act = act_or_identity(act_layer, inplace=True)
-        self.fc2 = nn.Conv2d(rd_channels, channels, kernel_size=1, bias=bias)
+        self.fc2 = nn.Conv2d(rd_channels, channels, kernel_size=1, bias=bias, **dd)
         self.gate = act_or_identity(gate_layer)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
