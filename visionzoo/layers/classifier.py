@@ -5,9 +5,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .norm_mlp_head import NormMlpClassifierHead
 from .pool import SelectAdaptivePool2d
 
-__all__ = ["ClassifierHead", "check_num_classes", "create_classifier"]
+# NormMlpClassifierHead (its own file) is re-exported at timm's path too (timm.layers.classifier)
+__all__ = ["ClassifierHead", "NormMlpClassifierHead", "check_num_classes", "create_classifier"]
 
 
 def check_num_classes(num_classes: object, *, where: str = "") -> int:

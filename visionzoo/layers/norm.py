@@ -10,10 +10,21 @@ from typing import Any
 
 from torch import nn
 
-from .layer_norm import LayerNorm
-from .rms_norm import RmsNorm
+from .layer_norm import LayerNorm, LayerNorm2d
+from .rms_norm import RmsNorm, RmsNorm2d, SimpleNorm, SimpleNorm2d
 
-__all__ = ["GroupNorm", "GroupNorm1", "get_norm_layer"]
+# the norms defined beside are re-exported at timm's path too (timm.layers.norm)
+__all__ = [
+    "GroupNorm",
+    "GroupNorm1",
+    "LayerNorm",
+    "LayerNorm2d",
+    "RmsNorm",
+    "RmsNorm2d",
+    "SimpleNorm",
+    "SimpleNorm2d",
+    "get_norm_layer",
+]
 
 
 class GroupNorm(nn.GroupNorm):

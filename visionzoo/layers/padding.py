@@ -10,9 +10,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .helpers import get_padding, is_static_pad, same_pad_amount
+from .helpers import get_padding, get_same_padding, is_static_pad, same_pad_amount
 
-__all__ = ["get_padding_value", "pad_same"]
+# the helpers' padding rules are re-exported at timm's path too (timm.layers.padding)
+__all__ = ["get_padding", "get_padding_value", "get_same_padding", "is_static_pad", "pad_same"]
 
 
 def pad_same(
