@@ -514,7 +514,7 @@ def _build(
             cache_dir=cache_dir,
         )
     if checkpoint_path is not None:
-        load_checkpoint(model, checkpoint_path, use_ema=False, filter_fn=recipe.filter_fn)
+        load_checkpoint(model, checkpoint_path, filter_fn=recipe.filter_fn)
     # the config describes the model as built, once: its channels (a 1-channel model's says 1
     # channel everywhere, mean/std included) and a token model's input size; everything
     # downstream (data config, saving, model_input_size) reads it

@@ -121,7 +121,8 @@ def create_model(
         pretrained: load weights (the tag's, or the repo's / folder's).
         pretrained_cfg: a tag, or a full config (record or dict) to use instead of the registry's.
         pretrained_cfg_overlay: fields replacing the config's, e.g. ``dict(file="w.safetensors")``.
-        checkpoint_path: a local checkpoint to load after building (training checkpoints OK).
+        checkpoint_path: a local checkpoint to load after building (a training checkpoint's EMA
+            weights where it has them, as timm).
         cache_dir: download cache for Hub / URL weights.
         scriptable, exportable, no_jit: timm's layer switches, set (when not None) while the
             model is built, as ``set_layer_config`` does; every visionzoo layer scripts and

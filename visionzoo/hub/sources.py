@@ -255,12 +255,15 @@ def name_source(
     if not isinstance(model_name, str) or not model_name:
         raise TypeError(f"model_name must be a non-empty string, got {model_name!r}")
     found = _prefixed(model_name)
-    if found is None or found[0].config_of is None:
+    if found is None:
         return None
     source, prefix, location = found
-    if source.config_of is _folder_config:
+    config_of = source.config_of
+    if config_of is None:
+        return None
+    if config_of is _folder_config:
         location = str(Path(location).expanduser())
-    path = source.config_of(location, cache_dir)
+    path = config_of(location, cache_dir)
     return _from_config(read_config(path), path, source, prefix, location)
 
 
