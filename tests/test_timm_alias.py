@@ -87,6 +87,10 @@ def test_alias_maps_timm_paths_to_visionzoo_modules() -> None:
 
         with pytest.raises(ModuleNotFoundError, match="maps it to 'visionzoo.nosuch'"):
             import timm.nosuch
+        with pytest.raises(ModuleNotFoundError, match="maps it to 'visionzoo.models.resnt'"):
+            import timm.models.resnt  # a typo is no family: no placeholder
+        with pytest.raises(ImportError, match="create_conv2d.s names from visionzoo.layers"):
+            import timm.layers.create_conv2d  # visionzoo's own refusal comes through
 
         # a family not ported: imports (libraries list its classes at import time), fails on use
         from visionzoo.timm_alias import FamilyNotPortedError

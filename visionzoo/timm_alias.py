@@ -35,6 +35,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
+from ._timm_paths import timm_api
+
 __all__ = [
     "FamilyNotPortedError",
     "TimmAlreadyImportedError",
@@ -105,6 +107,12 @@ def _ported_families() -> tuple[str, ...]:
     return FAMILIES
 
 
+def _is_unported_family(fullname: str) -> bool:
+    """``timm.models.<family>`` for one of timm's family modules (ported ones are found first)."""
+    parent, _, child = fullname.rpartition(".")
+    return parent == _FAMILY_PARENT and child in timm_api()["families"]
+
+
 def _placeholder_module(fullname: str) -> types.ModuleType:
     family = fullname.rsplit(".", 1)[1]
     module = types.ModuleType(fullname, f"timm family {family!r}: not ported to visionzoo yet.")
@@ -149,13 +157,14 @@ class _TimmAliasFinder(importlib.abc.MetaPathFinder):
         name = _target_name(fullname)
         try:
             found = importlib.util.find_spec(name)
-        except ImportError:  # visionzoo's own "not ported" refusal, where it gives one
+        except ImportError:  # visionzoo's own "not ported" refusal (visionzoo._timm_paths)
+            if not _is_unported_family(fullname):
+                raise
             found = None
         if found is not None:
             is_pkg = found.submodule_search_locations is not None
             return importlib.util.spec_from_loader(fullname, _AliasLoader(name), is_package=is_pkg)
-        parent, _, child = fullname.rpartition(".")
-        if parent == _FAMILY_PARENT and not child.startswith("_"):
+        if _is_unported_family(fullname):
             return importlib.util.spec_from_loader(fullname, _AliasLoader(None))
         raise ModuleNotFoundError(
             f"No module named {fullname!r}: the timm alias maps it to {name!r}, which visionzoo "
