@@ -26,7 +26,13 @@ class BlurPool2d(nn.Module):
     """
 
     def __init__(
-        self, channels: int | None = None, filt_size: int = 3, stride: int = 2, pad_mode: str = "reflect"
+        self,
+        channels: int | None = None,
+        filt_size: int = 3,
+        stride: int = 2,
+        pad_mode: str = "reflect",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         if filt_size < 2:
@@ -37,7 +43,8 @@ class BlurPool2d(nn.Module):
         self.pad_mode = pad_mode
         self.padding = [get_padding(filt_size, stride)] * 4
         self.filt: torch.Tensor
-        self.register_buffer("filt", torch.empty(channels or 1, 1, filt_size, filt_size), persistent=False)
+        filt = torch.empty(channels or 1, 1, filt_size, filt_size, device=device, dtype=dtype)
+        self.register_buffer("filt", filt, persistent=False)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -83,12 +90,23 @@ def create_aa(
     *,
     enable: bool = True,
     noop: type[nn.Module] | None = nn.Identity,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
 ) -> nn.Module | None:
-    """An anti-aliased stride-``stride`` downsample, or ``noop()`` when disabled."""
+    """An anti-aliased stride-``stride`` downsample, or ``noop()`` when disabled.
+
+    ``device``/``dtype`` reach a BlurPool2d (its filter buffer) unless a partial already sets them.
+    """
     if not aa_layer or not enable:
         return noop() if noop is not None else None
     layer = _resolve_aa(aa_layer)
     base = layer.func if isinstance(layer, partial) else layer
     if isinstance(base, type) and issubclass(base, nn.AvgPool2d):
         return layer(stride)  # kernel = stride, as the avg-pool anti-alias variants use
-    return layer(channels=channels, stride=stride)
+    kwargs: dict[str, object] = {"channels": channels, "stride": stride}
+    if isinstance(base, type) and issubclass(base, BlurPool2d):
+        preset = layer.keywords if isinstance(layer, partial) else {}
+        for key, value in (("device", device), ("dtype", dtype)):
+            if value is not None and key not in preset:
+                kwargs[key] = value
+    return layer(**kwargs)

@@ -143,6 +143,8 @@ class DiffAttention(DiffLambda, nn.Module):
         norm_layer: Callable[..., nn.Module] | None = None,
         depth: int = 0,
         dual_lambda: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
         *,
         fused_attn: bool = True,
     ) -> None:
@@ -166,6 +168,8 @@ class DiffAttention(DiffLambda, nn.Module):
         self.sub_norm = RmsNorm(2 * self.head_dim, eps=1e-5)
         self.lambda_init = diff_lambda_init(depth)
         self.reset_parameters()
+        if device is not None or dtype is not None:  # built on the default device, then moved
+            self.to(device=device, dtype=dtype)
 
     def reset_parameters(self) -> None:
         _reset_lambda(self)

@@ -40,6 +40,8 @@ class EvoNorm2dS0(nn.Module):
         group_size: int | None = None,
         apply_act: bool = True,
         eps: float = 1e-5,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
         **_: Any,
     ) -> None:
         super().__init__()
@@ -49,9 +51,10 @@ class EvoNorm2dS0(nn.Module):
             groups = num_features // group_size
         self.groups = groups
         self.eps = eps
-        self.weight = nn.Parameter(torch.empty(num_features))
-        self.bias = nn.Parameter(torch.empty(num_features))
-        self.v: nn.Parameter | None = nn.Parameter(torch.empty(num_features)) if apply_act else None
+        dd: dict[str, Any] = {"device": device, "dtype": dtype}
+        self.weight = nn.Parameter(torch.empty(num_features, **dd))
+        self.bias = nn.Parameter(torch.empty(num_features, **dd))
+        self.v: nn.Parameter | None = nn.Parameter(torch.empty(num_features, **dd)) if apply_act else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -5,6 +5,8 @@ Paper: `Filter Response Normalization Layer` - https://arxiv.org/abs/1911.09737
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -18,13 +20,25 @@ class FilterResponseNormTlu2d(nn.Module):
     ``apply_act=False`` drops ``tau``.
     """
 
-    def __init__(self, num_features: int, apply_act: bool = True, eps: float = 1e-5) -> None:
+    def __init__(
+        self,
+        num_features: int,
+        apply_act: bool = True,
+        eps: float = 1e-5,
+        rms: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        **_: Any,
+    ) -> None:
         super().__init__()
         self.apply_act = apply_act
         self.eps = eps
-        self.weight = nn.Parameter(torch.empty(num_features))
-        self.bias = nn.Parameter(torch.empty(num_features))
-        self.tau = nn.Parameter(torch.empty(num_features)) if apply_act else None
+        # NOTE: timm records rms and its forward never reads it (always the RMS form); so here
+        self.rms = rms
+        dd: dict[str, Any] = {"device": device, "dtype": dtype}
+        self.weight = nn.Parameter(torch.empty(num_features, **dd))
+        self.bias = nn.Parameter(torch.empty(num_features, **dd))
+        self.tau = nn.Parameter(torch.empty(num_features, **dd)) if apply_act else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

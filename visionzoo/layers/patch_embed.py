@@ -49,6 +49,8 @@ class PatchEmbed(nn.Module):
         bias: bool = True,
         strict_img_size: bool = True,
         dynamic_img_pad: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         self.patch_size = to_2tuple(patch_size)
@@ -64,9 +66,17 @@ class PatchEmbed(nn.Module):
         self.strict_img_size = strict_img_size
         self.dynamic_img_pad = dynamic_img_pad
         self.proj = nn.Conv2d(
-            in_chans, embed_dim, kernel_size=self.patch_size, stride=self.patch_size, bias=bias
+            in_chans,
+            embed_dim,
+            kernel_size=self.patch_size,
+            stride=self.patch_size,
+            bias=bias,
+            device=device,
+            dtype=dtype,
         )
-        self.norm = norm_layer(embed_dim) if norm_layer else nn.Identity()
+        # NOTE: device/dtype reach the norm only when set, so norm factories without them work
+        norm_dd = {} if device is None and dtype is None else {"device": device, "dtype": dtype}
+        self.norm = norm_layer(embed_dim, **norm_dd) if norm_layer else nn.Identity()
 
     def _grid(
         self, img_size: int | tuple[int, int] | None

@@ -48,6 +48,8 @@ class StdConv2d(nn.Conv2d):
         bias: bool = False,
         *,
         eps: float = 1e-6,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         if padding is None:
             padding = get_padding(kernel_size, stride, dilation)
@@ -60,6 +62,8 @@ class StdConv2d(nn.Conv2d):
             dilation=dilation,
             groups=groups,
             bias=bias,
+            device=device,
+            dtype=dtype,
         )
         self.eps = eps
 
@@ -87,13 +91,24 @@ class StdConv2dSame(nn.Conv2d):
         bias: bool = False,
         *,
         eps: float = 1e-6,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         if not isinstance(padding, str) or padding.lower() != "same":
             raise ValueError(f"StdConv2dSame only pads 'same', got padding={padding!r}; use StdConv2d")
         static = is_static_pad(kernel_size, stride, dilation)
         fixed = get_padding(kernel_size, stride, dilation) if static else 0
         super().__init__(
-            in_channel, out_channels, kernel_size, stride, fixed, dilation=dilation, groups=groups, bias=bias
+            in_channel,
+            out_channels,
+            kernel_size,
+            stride,
+            fixed,
+            dilation=dilation,
+            groups=groups,
+            bias=bias,
+            device=device,
+            dtype=dtype,
         )
         self.same_pad = not static
         self.eps = eps
