@@ -396,3 +396,25 @@ def test_import_visionzoo_imports_no_alias_module() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     loaded = {m.removeprefix("visionzoo.") for m in eval(out)}
     assert loaded and not loaded & set(ALIAS_FILES)
+
+
+# --- timm's deprecated paths (timm.models.layers, .helpers, .registry...) --------------------------
+@pytest.mark.parametrize("path", sorted(_timm_paths.DEPRECATED))
+def test_deprecated_timm_path_warns_and_offers_the_same_objects(path: str, monkeypatch) -> None:
+    """``from timm.models.layers import DropPath`` (old code) runs, warning as timm does."""
+    monkeypatch.delitem(sys.modules, f"visionzoo.{path}", raising=False)
+    with pytest.warns(FutureWarning, match=rf"Importing from visionzoo\.{path} is deprecated"):
+        ours = importlib.import_module(f"visionzoo.{path}")
+    targets = [importlib.import_module(f"visionzoo.{t}") for t in _timm_paths.DEPRECATED[path]]
+    theirs = importlib.import_module(f"timm.{path}")
+    public = {n: o for n, o in vars(theirs).items() if not n.startswith("_")}
+    names = [n for n, o in public.items() if not isinstance(o, types.ModuleType)]
+    assert len(names) > 3
+    for name in names:
+        homes = [getattr(t, name) for t in targets if hasattr(t, name)]
+        if homes:
+            assert getattr(ours, name) is homes[0], name
+        else:
+            with pytest.raises(AttributeError, match=f"has no attribute '{name}'"):
+                getattr(ours, name)
+    assert set(ours.__all__) == {n for t in targets for n in t.__all__}

@@ -14,18 +14,31 @@ Nothing here imports visionzoo's other modules or timm; the list is read on the 
 from __future__ import annotations
 
 import functools
+import importlib
 import importlib.abc
 import json
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-__all__ = ["install_finder", "module_getattr", "not_ported", "timm_api"]
+__all__ = ["DEPRECATED", "deprecated_path", "install_finder", "module_getattr", "not_ported", "timm_api"]
 
 _ROOT = Path(__file__).resolve().parent
 _PACKAGES = ("models", "layers")
+
+# timm's deprecated paths (each warns and re-exports the modules named) -> the same here
+DEPRECATED: dict[str, tuple[str, ...]] = {
+    "models.layers": ("layers",),
+    "models.helpers": ("models._builder", "models._helpers", "models._manipulate", "models._prune"),
+    "models.registry": ("models._registry",),
+    "models.factory": ("models._factory",),
+    "models.hub": ("models._hub",),
+    "models.features": ("models._features",),
+    "models.fx_features": ("models._features_fx",),
+}
 
 
 @functools.cache
@@ -70,6 +83,33 @@ def module_getattr(module: str) -> Callable[[str], Any]:
         raise not_ported(module, name)
 
     return __getattr__
+
+
+def deprecated_path(module: str) -> tuple[list[str], Callable[[str], Any]]:
+    """``__all__`` and ``__getattr__`` for a module at one of timm's deprecated paths
+    (``visionzoo.models.layers``...): it warns as timm's does and offers the names of the modules it
+    stands for (the same objects), so old code such as ``from timm.models.layers import DropPath``
+    runs."""
+    path = module.removeprefix("visionzoo.")
+    targets = [importlib.import_module(f"visionzoo.{t}") for t in DEPRECATED[path]]
+    where = "visionzoo.layers" if path == "models.layers" else "visionzoo.models"
+    warnings.warn(
+        f"Importing from {module} is deprecated (as timm.{path} is), please import via {where}",
+        FutureWarning,
+        stacklevel=3,
+    )
+
+    def __getattr__(name: str) -> Any:
+        if not name.startswith("__"):
+            for target in targets:
+                try:
+                    return getattr(target, name)
+                except AttributeError:
+                    continue
+        listed = [t.__name__ for t in targets if name in timm_api()["paths"].get(t.__name__[10:], {})]
+        raise not_ported((listed or [module])[0], name)
+
+    return sorted({n for t in targets for n in t.__all__}), __getattr__
 
 
 class _NotPortedFinder(importlib.abc.MetaPathFinder):

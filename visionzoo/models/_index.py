@@ -17,6 +17,7 @@ import pkgutil
 from pathlib import Path
 
 from .. import registry
+from .._timm_paths import DEPRECATED
 
 __all__ = ["INDEX_PATH", "MODULE_OF", "family_modules", "render"]
 
@@ -27,9 +28,12 @@ MODULE_OF = registry.builtin_index().module_of
 
 
 def family_modules() -> list[str]:
-    """The public modules of ``visionzoo.models`` (candidates; those that register are families)."""
+    """The public modules of ``visionzoo.models`` (candidates; those that register are families),
+    less timm's deprecated paths (``layers``, ``helpers``...: they only warn and re-export)."""
     folder = Path(__file__).parent
-    return sorted(m.name for m in pkgutil.iter_modules([str(folder)]) if not m.name.startswith("_"))
+    shims = {path.removeprefix("models.") for path in DEPRECATED}
+    names = (m.name for m in pkgutil.iter_modules([str(folder)]))
+    return sorted(n for n in names if not n.startswith("_") and n not in shims)
 
 
 def render() -> str:
