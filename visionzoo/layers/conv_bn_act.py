@@ -26,7 +26,34 @@ torch.fx.wrap("pad_same")
 
 
 class Conv2dSame(nn.Conv2d):
-    """Conv2d with TensorFlow 'SAME' padding computed from the input size."""
+    """Conv2d with TensorFlow 'SAME' padding computed from the input size (``padding`` is ignored)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] = 1,
+        padding: int | tuple[int, int] | str = 0,
+        dilation: int | tuple[int, int] = 1,
+        groups: int = 1,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        del padding  # NOTE: timm's signature; the padding is computed per call in forward
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            0,
+            dilation,
+            groups,
+            bias,
+            device=device,
+            dtype=dtype,
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = pad_same(x, self.kernel_size, self.stride, self.dilation)  # type: ignore[arg-type]
@@ -44,6 +71,9 @@ def create_conv2d(
     groups: int = 1,
     bias: bool = False,
     depthwise: bool = False,
+    padding_mode: str = "zeros",
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
 ) -> nn.Conv2d:
     """A Conv2d; ``padding`` is an int, ``''`` (symmetric), ``'same'`` (TF) or ``'valid'``."""
     groups = in_channels if depthwise else groups
@@ -52,7 +82,9 @@ def create_conv2d(
         if mode == "valid":
             padding = 0
         elif mode == "same" and not is_static_pad(kernel_size, stride, dilation):
-            return Conv2dSame(in_channels, out_channels, kernel_size, stride, 0, dilation, groups, bias)
+            return Conv2dSame(
+                in_channels, out_channels, kernel_size, stride, 0, dilation, groups, bias, device, dtype
+            )
         else:
             padding = get_padding(kernel_size, stride, dilation)
     return nn.Conv2d(
@@ -64,6 +96,9 @@ def create_conv2d(
         dilation=dilation,
         groups=groups,
         bias=bias,
+        padding_mode=padding_mode,
+        device=device,
+        dtype=dtype,
     )
 
 
@@ -87,9 +122,15 @@ class ConvNormAct(nn.Module):
         act_layer: LayerType | None = nn.ReLU,
         aa_layer: LayerType | None = None,
         drop_layer: Callable[[], nn.Module] | None = None,
+        conv_kwargs: dict[str, Any] | None = None,
+        norm_kwargs: dict[str, Any] | None = None,
         act_kwargs: dict[str, Any] | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
+        # NOTE: device/dtype reach the norm only when set, so norm layers without them work
+        dd: dict[str, Any] = {} if device is None and dtype is None else {"device": device, "dtype": dtype}
         use_aa = aa_layer is not None and stride > 1
         self.conv = create_conv2d(
             in_channels,
@@ -100,10 +141,12 @@ class ConvNormAct(nn.Module):
             dilation=dilation,
             groups=groups,
             bias=bias,
+            **{**dd, **(conv_kwargs or {})},
         )
         if apply_norm:
             norm_act = get_norm_act_layer(norm_layer, act_layer)
             kwargs: dict[str, Any] = {"apply_act": apply_act, "act_kwargs": act_kwargs}
+            kwargs.update({**dd, **(norm_kwargs or {})})
             if drop_layer is not None:
                 kwargs["drop_layer"] = drop_layer
             self.bn = norm_act(out_channels, **kwargs)  # type: ignore[misc]
@@ -111,7 +154,7 @@ class ConvNormAct(nn.Module):
             self.bn = nn.Sequential()
             if drop_layer is not None:
                 self.bn.add_module("drop", drop_layer())
-        self.aa = create_aa(aa_layer, out_channels, stride=stride, enable=use_aa, noop=None)
+        self.aa = create_aa(aa_layer, out_channels, stride=stride, enable=use_aa, noop=None, **dd)
 
     @property
     def in_channels(self) -> int:
