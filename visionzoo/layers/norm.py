@@ -51,7 +51,11 @@ _NORMS: dict[str, type[nn.Module]] = {
     "groupnorm1": GroupNorm1,
     "instancenorm": nn.InstanceNorm2d,
     "layernorm": LayerNorm,
+    "layernorm2d": LayerNorm2d,
     "rmsnorm": RmsNorm,
+    "rmsnorm2d": RmsNorm2d,
+    "simplenorm": SimpleNorm,
+    "simplenorm2d": SimpleNorm2d,
 }
 
 

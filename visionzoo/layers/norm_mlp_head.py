@@ -7,20 +7,23 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
 
 from .activations import LayerType, act_or_identity
-from .layer_norm import LayerNorm2d
+from .norm import get_norm_layer
 from .pool import SelectAdaptivePool2d
 
 __all__ = ["NormMlpClassifierHead"]
 
 
-def _linear(in_features: int, out_features: int, use_conv: bool) -> nn.Module:
+def _linear(in_features: int, out_features: int, use_conv: bool, **dd: Any) -> nn.Module:
     # without pooling the head runs on (B, C, H, W) maps: 1x1 convs with the same weights
-    return nn.Conv2d(in_features, out_features, 1) if use_conv else nn.Linear(in_features, out_features)
+    if use_conv:
+        return nn.Conv2d(in_features, out_features, 1, **dd)
+    return nn.Linear(in_features, out_features, **dd)
 
 
 class NormMlpClassifierHead(nn.Module):
@@ -34,7 +37,7 @@ class NormMlpClassifierHead(nn.Module):
             the width; not with a hidden layer) or ``''`` (no pooling: the head keeps the map and
             its linear layers become 1x1 convs).
         drop_rate: dropout before the classifier.
-        norm_layer: channels-first norm (default ``LayerNorm2d``).
+        norm_layer: channels-first norm, a class or a name (default ``LayerNorm2d``).
         act_layer: activation of the hidden layer.
     """
 
@@ -46,28 +49,37 @@ class NormMlpClassifierHead(nn.Module):
         pool_type: str = "avg",
         drop_rate: float = 0.0,
         *,
-        norm_layer: Callable[[int], nn.Module] = LayerNorm2d,
+        norm_layer: str | Callable[..., nn.Module] = "layernorm2d",
         act_layer: LayerType = "tanh",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
+        dd: dict[str, Any] = {"device": device, "dtype": dtype}
+        norm_fn = get_norm_layer(norm_layer)
+        if norm_fn is None:
+            raise ValueError(f"NormMlpClassifierHead needs a norm_layer, got {norm_layer!r}")
         self.in_features = in_features
         self.hidden_size = hidden_size
         self.global_pool = self._pool(pool_type, hidden_size)
         self.num_features = in_features * self.global_pool.feat_mult()
         self.use_conv = self.global_pool.is_identity()
-        self.norm = norm_layer(in_features)
+        # NOTE: device/dtype reach the norm only when set, so norm factories without them work
+        self.norm = norm_fn(in_features, **(dd if device is not None or dtype is not None else {}))
         self.flatten = nn.Flatten(1) if pool_type else nn.Identity()
         if hidden_size:
             self.pre_logits: nn.Module = nn.Sequential(
                 OrderedDict(
-                    fc=_linear(in_features, hidden_size, self.use_conv), act=act_or_identity(act_layer)
+                    fc=_linear(in_features, hidden_size, self.use_conv, **dd), act=act_or_identity(act_layer)
                 )
             )
             self.num_features = hidden_size
         else:
             self.pre_logits = nn.Identity()
         self.drop = nn.Dropout(drop_rate)
-        self.fc = _linear(self.num_features, num_classes, self.use_conv) if num_classes > 0 else nn.Identity()
+        self.fc = (
+            _linear(self.num_features, num_classes, self.use_conv, **dd) if num_classes > 0 else nn.Identity()
+        )
 
     @staticmethod
     def _pool(pool_type: str, hidden_size: int | None) -> SelectAdaptivePool2d:

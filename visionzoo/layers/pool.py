@@ -140,9 +140,11 @@ class AvgPool2dSame(nn.AvgPool2d):
         self,
         kernel_size: int,
         stride: int | None = None,
+        padding: int | tuple[int, int] | str = 0,
         ceil_mode: bool = False,
         count_include_pad: bool = True,
     ) -> None:
+        del padding  # NOTE: timm's signature; the padding is computed per call in forward
         super().__init__(kernel_size, stride, 0, ceil_mode, count_include_pad)
         self.same_kernel = to_2tuple(kernel_size)
         self.same_stride = to_2tuple(kernel_size if stride is None else stride)
