@@ -391,6 +391,20 @@ def test_ported_family_and_other_names_keep_their_behaviour() -> None:
     assert API["family_of"]["ResNet"] == "resnet" and "swin_transformer" in API["families"]
 
 
+def test_model_entrypoints_at_timm_models_as_timm_offers_them() -> None:
+    """``timm.models.resnet50`` is resnet's entrypoint; so is ``visionzoo.models.resnet50``."""
+    assert callable(timm.models.resnet50)
+    resnet = importlib.import_module("visionzoo.models.resnet")
+    assert visionzoo.models.resnet50 is resnet.resnet50 is registry.model_entrypoint("resnet50")
+    from visionzoo.models import efficientnet_b0
+
+    assert efficientnet_b0 is registry.model_entrypoint("efficientnet_b0")
+    # a deprecated name has no entrypoint of its own (timm's warns and builds the new name's tag)
+    assert "tv_resnet50" in visionzoo.get_deprecated_models("resnet")
+    with pytest.raises(AttributeError, match=r"'tv_resnet50': it is a deprecated model name .*create_model"):
+        visionzoo.models.tv_resnet50  # noqa: B018
+
+
 def test_import_visionzoo_imports_no_alias_module() -> None:
     code = "import sys, visionzoo; print(sorted(m for m in sys.modules if m.startswith('visionzoo.')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

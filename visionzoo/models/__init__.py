@@ -7,8 +7,8 @@ everything is listed. ``visionzoo.models.resnet`` and the like import on attribu
 
 It also offers ``timm.models``' public names that apply to these families (``create_model``,
 ``get_pretrained_cfg_value``, ``FeatureGraphNet``, every family's model class such as ``ResNet``
-or ``EfficientNet``...), so code written against timm imports them from here; a family class
-loads its module on first use.
+or ``EfficientNet``, every model's entrypoint such as ``resnet50``...), so code written against
+timm imports them from here; a family class or entrypoint loads its module on first use.
 
 timm's private module paths (``visionzoo.models._builder``, ``_helpers``, ``_manipulate``...) are
 alias modules here; a family of timm not ported yet (``visionzoo.models.swin_transformer``, as an
@@ -76,6 +76,16 @@ def __getattr__(name: str) -> Any:
         return importlib.import_module(f"{__name__}.{name}")
     if name in _FAMILY_CLASSES:
         return getattr(importlib.import_module(_FAMILY_CLASSES[name]), name)
+    family = builtin_index().module_of.get(name)
+    if family is not None:  # a model name: its entrypoint (timm.models.resnet50), from its family
+        module = importlib.import_module(f"{__name__}.{family}")
+        if hasattr(module, name):
+            return getattr(module, name)
+        raise AttributeError(
+            f"module {__name__!r} has no attribute {name!r}: it is a deprecated model name with no "
+            f"entrypoint of its own; create_model({name!r}) builds the model it now stands for",
+            name=name,
+        )
     raise not_ported(__name__, name)
 
 
