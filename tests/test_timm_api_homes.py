@@ -382,6 +382,12 @@ def test_unported_family_import_names_the_family(code: str) -> None:
     assert "visionzoo.models.swin_transformer" not in sys.modules
 
 
+def test_name_of_a_ported_family_that_is_not_here_says_so() -> None:
+    assert API["family_of"]["EfficientNetFeatures"] == "efficientnet"
+    with pytest.raises(AttributeError, match=r"timm\.models\.efficientnet\.EfficientNetFeatures is not"):
+        visionzoo.models.EfficientNetFeatures  # noqa: B018
+
+
 def test_ported_family_and_other_names_keep_their_behaviour() -> None:
     assert importlib.import_module("visionzoo.models.resnet").__name__ == "visionzoo.models.resnet"
     with pytest.raises(ModuleNotFoundError, match="No module named 'visionzoo.models.no_such_family'$"):

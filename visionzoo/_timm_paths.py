@@ -71,8 +71,10 @@ def not_ported(module: str, name: str) -> AttributeError:
     family = name if path == "models" and name in api["families"] else api["family_of"].get(name)
     if family is not None and not _is_ported(family):
         return AttributeError(f"{plain}: {_family_message(family)}", name=name)
-    if name in api["paths"].get(path, {}):
-        return AttributeError(f"{plain}: timm.{path}.{name} is not ported to visionzoo yet", name=name)
+    if family is not None or name in api["paths"].get(path, {}):
+        # (a ported family's name may still be missing: EfficientNetFeatures)
+        where = f"models.{family}" if family is not None else path
+        return AttributeError(f"{plain}: timm.{where}.{name} is not ported to visionzoo yet", name=name)
     return AttributeError(plain, name=name)
 
 
@@ -106,7 +108,8 @@ def deprecated_path(module: str) -> tuple[list[str], Callable[[str], Any]]:
                     return getattr(target, name)
                 except AttributeError:
                     continue
-        listed = [t.__name__ for t in targets if name in timm_api()["paths"].get(t.__name__[10:], {})]
+        paths = timm_api()["paths"]
+        listed = [t.__name__ for t in targets if name in paths.get(t.__name__.removeprefix("visionzoo."), {})]
         raise not_ported((listed or [module])[0], name)
 
     return sorted({n for t in targets for n in t.__all__}), __getattr__
