@@ -269,7 +269,7 @@ def test_create_act_layer_none_and_act_fns():
 def test_pools_match_timm(pool_type):
     L = visionzoo.layers
     x = torch.randn(2, 5, 7, 6)
-    ours = L.SelectAdaptivePool2d(pool_type, flatten=True)
+    ours = L.SelectAdaptivePool2d(pool_type=pool_type, flatten=True)
     theirs = timm.layers.SelectAdaptivePool2d(pool_type=pool_type, flatten=True)
     torch.testing.assert_close(ours(x), theirs(x))
     assert ours.feat_mult() == theirs.feat_mult()
@@ -280,7 +280,7 @@ def test_pools_match_timm(pool_type):
     torch.testing.assert_close(L.adaptive_avgmax_pool2d(x, 3), timm.layers.adaptive_avgmax_pool2d(x, 3))
     torch.testing.assert_close(L.AdaptiveAvgMaxPool2d(1)(x), timm.layers.AdaptiveAvgMaxPool2d(1)(x))
     with pytest.raises(ValueError, match="unknown global_pool 'fastest'"):
-        L.SelectAdaptivePool2d("fastest")
+        L.SelectAdaptivePool2d(pool_type="fastest")
 
 
 def test_create_model_fast_global_pool():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import overload
+
 import torch
 from torch import nn
 
@@ -25,19 +27,56 @@ def check_num_classes(num_classes: object, *, where: str = "") -> int:
     return num_classes
 
 
+@overload
 def create_classifier(
-    num_features: int, num_classes: int, pool_type: str = "avg", *, use_conv: bool = False
-) -> tuple[SelectAdaptivePool2d, nn.Module]:
-    """``(global_pool, fc)``; ``fc`` is ``nn.Identity`` when ``num_classes`` is 0."""
+    num_features: int,
+    num_classes: int,
+    pool_type: str = ...,
+    use_conv: bool = ...,
+    input_fmt: str = ...,
+    drop_rate: None = ...,
+    device: torch.device | str | None = ...,
+    dtype: torch.dtype | None = ...,
+) -> tuple[SelectAdaptivePool2d, nn.Module]: ...
+
+
+@overload
+def create_classifier(
+    num_features: int,
+    num_classes: int,
+    pool_type: str = ...,
+    use_conv: bool = ...,
+    input_fmt: str = ...,
+    *,
+    drop_rate: float,
+    device: torch.device | str | None = ...,
+    dtype: torch.dtype | None = ...,
+) -> tuple[SelectAdaptivePool2d, nn.Dropout, nn.Module]: ...
+
+
+def create_classifier(
+    num_features: int,
+    num_classes: int,
+    pool_type: str = "avg",
+    use_conv: bool = False,
+    input_fmt: str = "NCHW",
+    drop_rate: float | None = None,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> tuple[SelectAdaptivePool2d, nn.Module] | tuple[SelectAdaptivePool2d, nn.Dropout, nn.Module]:
+    """``(global_pool, fc)``, or ``(global_pool, dropout, fc)`` when ``drop_rate`` is given (timm's
+    two forms); ``fc`` is ``nn.Identity`` when ``num_classes`` is 0."""
     check_num_classes(num_classes)
-    pool = SelectAdaptivePool2d(pool_type, flatten=not use_conv)
+    pool = SelectAdaptivePool2d(pool_type=pool_type, flatten=not use_conv, input_fmt=input_fmt)
     width = num_features * pool.feat_mult()
     if num_classes == 0:
         fc: nn.Module = nn.Identity()
     elif use_conv:
-        fc = nn.Conv2d(width, num_classes, 1, bias=True)
+        fc = nn.Conv2d(width, num_classes, 1, bias=True, device=device, dtype=dtype)
     else:
-        fc = nn.Linear(width, num_classes, bias=True)
+        fc = nn.Linear(width, num_classes, bias=True, device=device, dtype=dtype)
+    if drop_rate is not None:
+        return pool, nn.Dropout(drop_rate), fc
     return pool, fc
 
 
@@ -50,13 +89,18 @@ class ClassifierHead(nn.Module):
         num_classes: int,
         pool_type: str = "avg",
         drop_rate: float = 0.0,
-        *,
         use_conv: bool = False,
+        input_fmt: str = "NCHW",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         self.in_features = in_features
         self.use_conv = use_conv
-        self.global_pool, self.fc = create_classifier(in_features, num_classes, pool_type, use_conv=use_conv)
+        self.input_fmt = input_fmt
+        self.global_pool, self.fc = create_classifier(
+            in_features, num_classes, pool_type, use_conv, input_fmt, device=device, dtype=dtype
+        )
         self.num_features = in_features * self.global_pool.feat_mult()
         self.drop = nn.Dropout(drop_rate)
         self.flatten = nn.Flatten(1) if use_conv and pool_type else nn.Identity()
@@ -64,7 +108,7 @@ class ClassifierHead(nn.Module):
     def reset(self, num_classes: int, pool_type: str | None = None) -> None:
         pool_type = self.global_pool.pool_type if pool_type is None else pool_type
         self.global_pool, self.fc = create_classifier(
-            self.in_features, num_classes, pool_type, use_conv=self.use_conv
+            self.in_features, num_classes, pool_type, self.use_conv, self.input_fmt
         )
         self.num_features = self.in_features * self.global_pool.feat_mult()
         self.flatten = nn.Flatten(1) if self.use_conv and pool_type else nn.Identity()

@@ -83,7 +83,7 @@ class NormMlpClassifierHead(nn.Module):
 
     @staticmethod
     def _pool(pool_type: str, hidden_size: int | None) -> SelectAdaptivePool2d:
-        pool = SelectAdaptivePool2d(pool_type)
+        pool = SelectAdaptivePool2d(pool_type=pool_type)
         if pool.feat_mult() != 1 and hidden_size:
             raise ValueError(
                 f"pool_type {pool_type!r} doubles the pooled width, which the hidden layer "

@@ -102,12 +102,40 @@ def adaptive_pool_feat_mult(pool_type: str = "avg") -> int:
 
 
 class SelectAdaptivePool2d(nn.Module):
-    """Global pooling to 1x1 (flattened to ``(B, C)`` with ``flatten``), or pass-through for ``''``."""
+    """Global pooling of a ``pool_type`` (``''``: pass-through), flattened to ``(B, C)`` with ``flatten``.
 
-    def __init__(self, pool_type: str = "avg", flatten: bool = False) -> None:
+    Args:
+        output_size: pooled size; other than 1 only for NCHW input and a plain (not ``fast``) type.
+        pool_type: ``avg``, ``max``, ``avgmax``, ``catavgmax``, their ``fast`` forms, or ``''``.
+        flatten: return ``(B, C)`` instead of a 1x1 map.
+        input_fmt: ``NCHW``, or ``NHWC`` for channels-last maps (pooled over dims 1 and 2).
+    """
+
+    def __init__(
+        self,
+        output_size: int | tuple[int, int] = 1,
+        pool_type: str = "fast",
+        flatten: bool = False,
+        input_fmt: str = "NCHW",
+    ) -> None:
         super().__init__()
+        if isinstance(output_size, str):  # the pre-timm-order call SelectAdaptivePool2d("avg")
+            raise TypeError(
+                f"SelectAdaptivePool2d(output_size={output_size!r}): the first argument is timm's "
+                f"output_size; pass the pool type by name, pool_type={output_size!r}"
+            )
+        if input_fmt not in ("NCHW", "NHWC"):
+            raise ValueError(f"input_fmt={input_fmt!r}; valid: 'NCHW', 'NHWC'")
         self.kind = _pool_kind(pool_type)
         self.pool_type = (pool_type or "").lower()
+        self.output_size = to_2tuple(output_size)
+        fast = self.pool_type.startswith("fast") or input_fmt != "NCHW"
+        if self.kind and fast and self.output_size != (1, 1):
+            raise ValueError(
+                f"output_size={output_size!r} needs NCHW input and a plain pool type, "
+                f"got pool_type={pool_type!r}, input_fmt={input_fmt!r}"
+            )
+        self.input_fmt = input_fmt
         self.flatten = flatten and bool(self.kind)
 
     def is_identity(self) -> bool:
@@ -120,17 +148,26 @@ class SelectAdaptivePool2d(nn.Module):
         kind = self.kind
         if not kind:
             return x
-        if kind == "avg":
-            x = x.mean((2, 3), keepdim=True)
-        elif kind == "max":
-            x = x.amax((2, 3), keepdim=True)
+        nhwc = self.input_fmt == "NHWC"
+        dims = (1, 2) if nhwc else (2, 3)
+        if self.output_size != (1, 1):  # NCHW only (checked in __init__)
+            avg = F.adaptive_avg_pool2d(x, self.output_size) if kind != "max" else x
+            mx = F.adaptive_max_pool2d(x, self.output_size) if kind != "avg" else x
         else:
-            avg, mx = x.mean((2, 3), keepdim=True), x.amax((2, 3), keepdim=True)
-            x = torch.cat((avg, mx), 1) if kind == "catavgmax" else 0.5 * (avg + mx)
+            avg = x.mean(dims, keepdim=True) if kind != "max" else x
+            mx = x.amax(dims, keepdim=True) if kind != "avg" else x
+        if kind == "avg":
+            x = avg
+        elif kind == "max":
+            x = mx
+        else:
+            x = torch.cat((avg, mx), 3 if nhwc else 1) if kind == "catavgmax" else 0.5 * (avg + mx)
         return x.flatten(1) if self.flatten else x
 
     def extra_repr(self) -> str:
-        return f"pool_type={self.pool_type!r}, flatten={self.flatten}"
+        size = "" if self.output_size == (1, 1) else f"output_size={self.output_size}, "
+        fmt = "" if self.input_fmt == "NCHW" else f", input_fmt={self.input_fmt!r}"
+        return f"{size}pool_type={self.pool_type!r}, flatten={self.flatten}{fmt}"
 
 
 class AvgPool2dSame(nn.AvgPool2d):

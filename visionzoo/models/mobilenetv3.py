@@ -128,7 +128,7 @@ class MobileNetV3(VisionModel):
         )
         self.head_hidden_size = num_features
 
-        self.global_pool = SelectAdaptivePool2d(global_pool)
+        self.global_pool = SelectAdaptivePool2d(pool_type=global_pool)
         pooled = self.num_features * self.global_pool.feat_mult()
         self.conv_head: nn.Module
         self.norm_head: nn.Module = nn.Identity()
@@ -154,7 +154,7 @@ class MobileNetV3(VisionModel):
         that width (``catavgmax``) replaces the whole head, head conv included."""
         check_num_classes(num_classes)
         pool_type = self.global_pool.pool_type if global_pool is None else global_pool
-        pool = SelectAdaptivePool2d(pool_type)
+        pool = SelectAdaptivePool2d(pool_type=pool_type)
         pooled = self.num_features * pool.feat_mult()
         if not isinstance(self.conv_head, nn.Identity) and self.conv_head.in_channels != pooled:  # type: ignore[union-attr]
             self.conv_head = nn.Identity()
