@@ -286,7 +286,8 @@ def test_the_stored_list_is_timms_and_current() -> None:
     import timm_api
 
     assert API["timm_version"] == timm.__version__
-    assert timm_api.render() == (Path(visionzoo.__file__).parent / "_data" / "timm_api.json").read_text()
+    stored = (Path(visionzoo.__file__).parent / "_data" / "timm_api.json").read_text()
+    assert timm_api.render() == stored, "the list is stale: run `python tests/timm_api.py`"
 
 
 @pytest.mark.parametrize(("path", "name"), MUST_OFFER, ids=[f"{p}.{n}" for p, n in MUST_OFFER])
