@@ -139,16 +139,6 @@ NOT_YET: dict[str, set[str]] = {
         "'qkv_bias', 'q_proj', 'qk_norm', 'latent_len', 'latent_dim', 'pos_embed', 'pool_type', "
         "'norm_layer', 'act_layer', 'drop', 'device', 'dtype']",
     },
-    "HybridEmbed": {
-        "missing device",
-        "missing dtype",
-        "missing feature_ratio",
-        "missing feature_size",
-        "positional order ['backbone', 'img_size', 'patch_size', 'in_chans', 'embed_dim', 'bias', "
-        "'proj', 'flatten', 'output_fmt', 'strict_img_size', 'dynamic_img_pad'] != ['backbone', "
-        "'img_size', 'patch_size', 'feature_size', 'feature_ratio', 'in_chans', 'embed_dim', 'bias', "
-        "'proj', 'flatten', 'output_fmt', 'strict_img_size', 'dynamic_img_pad', 'device', 'dtype']",
-    },
 }
 
 

@@ -31,12 +31,16 @@ class HybridEmbed(nn.Module):
         backbone: builder or module returning one ``(B, C, h, w)`` feature map.
         img_size: input size the model is built for.
         patch_size: projection kernel / stride over the backbone's feature map (1 for most).
+        feature_size: the backbone's output grid, to skip the measuring forward pass; its width is
+            then read from ``backbone.feature_info`` or ``backbone.num_features`` (timm's rule).
+        feature_ratio: input pixels per feature-map cell with ``feature_size`` (default 16).
         in_chans, embed_dim: input channels, token width.
         bias: projection bias.
         proj: project to ``embed_dim`` (False: the backbone's width must already be ``embed_dim``).
         flatten, output_fmt: ``(B, L, D)`` tokens, or ``'NCHW'`` / ``'NHWC'`` / ``'NLC'``.
         strict_img_size: require inputs whose feature map is the one of ``img_size``.
         dynamic_img_pad: pad the feature map to a multiple of ``patch_size``.
+        device, dtype: of the projection.
     """
 
     def __init__(
@@ -44,6 +48,8 @@ class HybridEmbed(nn.Module):
         backbone: BackboneFn | nn.Module,
         img_size: int | tuple[int, int] = 224,
         patch_size: int | tuple[int, int] = 1,
+        feature_size: int | tuple[int, int] | None = None,
+        feature_ratio: int | tuple[int, int] | None = None,
         in_chans: int = 3,
         embed_dim: int = 768,
         bias: bool = True,
@@ -52,12 +58,17 @@ class HybridEmbed(nn.Module):
         output_fmt: str | None = None,
         strict_img_size: bool = True,
         dynamic_img_pad: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         self.backbone = backbone if isinstance(backbone, nn.Module) else backbone(in_chans)
         self.in_chans = in_chans
         self.patch_size = to_2tuple(patch_size)
-        self._measure(to_2tuple(img_size))
+        if feature_size is None:
+            self._measure(to_2tuple(img_size))
+        else:
+            self._given(to_2tuple(img_size), to_2tuple(feature_size), to_2tuple(feature_ratio or 16))
         if output_fmt is not None:
             if output_fmt not in ("NCHW", "NHWC", "NLC"):
                 raise ValueError(f"output_fmt={output_fmt!r}; valid: 'NCHW', 'NHWC', 'NLC'")
@@ -75,7 +86,13 @@ class HybridEmbed(nn.Module):
             )
         if proj:
             self.proj: nn.Module = nn.Conv2d(
-                self.feature_dim, embed_dim, kernel_size=self.patch_size, stride=self.patch_size, bias=bias
+                self.feature_dim,
+                embed_dim,
+                kernel_size=self.patch_size,
+                stride=self.patch_size,
+                bias=bias,
+                device=device,
+                dtype=dtype,
             )
         elif self.feature_dim != embed_dim:
             raise ValueError(
@@ -98,10 +115,37 @@ class HybridEmbed(nn.Module):
                 m.training = mode
         if not isinstance(out, torch.Tensor):
             raise TypeError(f"a HybridEmbed backbone must return one feature map, got {type(out).__name__}")
+        feature_size = (int(out.shape[-2]), int(out.shape[-1]))
+        ratio = (img_size[0] // feature_size[0], img_size[1] // feature_size[1])
+        self._set_grid(img_size, feature_size, ratio, int(out.shape[1]))
+
+    def _given(
+        self, img_size: tuple[int, int], feature_size: tuple[int, int], feature_ratio: tuple[int, int]
+    ) -> None:
+        """The grid from a given feature size, without a forward pass (timm's ``feature_size``)."""
+        info = getattr(self.backbone, "feature_info", None)
+        if info is not None and hasattr(info, "channels"):
+            dim = info.channels()[-1]
+        elif isinstance(getattr(self.backbone, "num_features", None), int):
+            dim = self.backbone.num_features
+        else:
+            raise ValueError(
+                "HybridEmbed(feature_size=...) reads the backbone's width from feature_info or "
+                f"num_features; {type(self.backbone).__name__} has neither (leave feature_size None)"
+            )
+        self._set_grid(img_size, feature_size, feature_ratio, int(dim))
+
+    def _set_grid(
+        self,
+        img_size: tuple[int, int],
+        feature_size: tuple[int, int],
+        feature_ratio: tuple[int, int],
+        feature_dim: int,
+    ) -> None:
         self.img_size = img_size
-        self.feature_size: tuple[int, int] = (int(out.shape[-2]), int(out.shape[-1]))
-        self.feature_dim = int(out.shape[1])
-        self.feature_ratio = (img_size[0] // self.feature_size[0], img_size[1] // self.feature_size[1])
+        self.feature_size: tuple[int, int] = feature_size
+        self.feature_dim = feature_dim
+        self.feature_ratio = feature_ratio
         self.grid_size = (
             self.feature_size[0] // self.patch_size[0],
             self.feature_size[1] // self.patch_size[1],
