@@ -123,24 +123,6 @@ DELIBERATE: dict[str, tuple[set[str], str]] = {
     ),
 }
 
-# Not deliberate: timm arguments not ported yet. Each entry is work left (issue 25); the test
-# fails when one gets fixed, so delete it then.
-NOT_YET: dict[str, set[str]] = {
-    "AttentionPoolLatent": {
-        "missing device",
-        "missing dtype",
-        "missing feat_size",
-        "missing latent_dim",
-        "missing pos_embed",
-        "missing q_proj",
-        "positional order ['in_features', 'out_features', 'embed_dim', 'num_heads', 'mlp_ratio', "
-        "'qkv_bias', 'qk_norm', 'latent_len', 'pool_type', 'norm_layer', 'act_layer', 'drop'] != "
-        "['in_features', 'out_features', 'embed_dim', 'num_heads', 'feat_size', 'mlp_ratio', "
-        "'qkv_bias', 'q_proj', 'qk_norm', 'latent_len', 'latent_dim', 'pos_embed', 'pool_type', "
-        "'norm_layer', 'act_layer', 'drop', 'device', 'dtype']",
-    },
-}
-
 
 def _shared_names() -> list[str]:
     if not DATA.exists():  # test_data_file_is_committed says so; the script below writes it
@@ -170,7 +152,7 @@ def test_layer_signature_matches_timm(name: str) -> None:
         found = set() if theirs is ours else {"callable in only one"}
     else:
         found = differences(ours, theirs)
-    expected = DELIBERATE[name][0] if name in DELIBERATE else NOT_YET.get(name, set())
+    expected = DELIBERATE[name][0] if name in DELIBERATE else set()
     assert found == expected, f"{name}: differs from timm by {sorted(found)}"
 
 

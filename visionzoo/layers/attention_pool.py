@@ -6,12 +6,14 @@ Paper: `Sigmoid Loss for Language Image Pre-Training` - https://arxiv.org/abs/23
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .mlp import Mlp
+from .weight_init import trunc_normal_tf_
 
 __all__ = ["AttentionPoolLatent"]
 
@@ -26,47 +28,79 @@ class AttentionPoolLatent(nn.Module):
         out_features: int | None = None,
         embed_dim: int | None = None,
         num_heads: int = 8,
+        feat_size: int | None = None,
         mlp_ratio: float = 4.0,
         qkv_bias: bool = True,
+        q_proj: bool = True,
         qk_norm: bool = False,
         latent_len: int = 1,
+        latent_dim: int | None = None,
+        pos_embed: str = "",
         pool_type: str = "token",
         norm_layer: Callable[..., nn.Module] | None = None,
         act_layer: Callable[..., nn.Module] = nn.GELU,
         drop: float = 0.0,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
         *,
         fused_attn: bool = True,
     ) -> None:
         super().__init__()
+        dd: dict[str, Any] = {"device": device, "dtype": dtype}
+        # NOTE: device/dtype reach the norms only when set, so norm factories without them work
+        norm_dd = dd if device is not None or dtype is not None else {}
         embed_dim = embed_dim or in_features
-        out_features = out_features or in_features
+        out_features = in_features if out_features is None else out_features
         if embed_dim % num_heads:
             raise ValueError(f"embed_dim={embed_dim} is not divisible by num_heads={num_heads}")
         self.num_heads = num_heads
         self.head_dim = embed_dim // num_heads
+        self.feat_size = feat_size
         self.scale = self.head_dim**-0.5
         self.pool = pool_type
         self.fused_attn = fused_attn
+        if pos_embed not in ("", "abs"):
+            raise ValueError(f"pos_embed={pos_embed!r}; valid: '', 'abs'")
+        if pos_embed == "abs" and feat_size is None:
+            raise ValueError("AttentionPoolLatent(pos_embed='abs') needs feat_size (the token count)")
+        self.pos_embed: nn.Parameter | None = (
+            nn.Parameter(torch.zeros(feat_size, in_features, **dd)) if pos_embed == "abs" else None
+        )
         self.latent_len = latent_len
-        self.latent_dim = embed_dim
-        self.latent = nn.Parameter(torch.zeros(1, latent_len, embed_dim))
-        self.q = nn.Linear(embed_dim, embed_dim, bias=qkv_bias)
-        self.kv = nn.Linear(embed_dim, embed_dim * 2, bias=qkv_bias)
+        self.latent_dim = latent_dim or embed_dim
+        if not q_proj and self.latent_dim != embed_dim:
+            raise ValueError(
+                f"q_proj=False uses the latent as the query: latent_dim ({self.latent_dim}) must equal "
+                f"embed_dim ({embed_dim})"
+            )
+        self.latent = nn.Parameter(torch.zeros(1, latent_len, self.latent_dim, **dd))
+        self.q = nn.Linear(self.latent_dim, embed_dim, bias=qkv_bias, **dd) if q_proj else nn.Identity()
+        self.kv = nn.Linear(embed_dim, embed_dim * 2, bias=qkv_bias, **dd)
         qk_norm_layer = norm_layer or nn.LayerNorm
-        self.q_norm = qk_norm_layer(self.head_dim) if qk_norm else nn.Identity()
-        self.k_norm = qk_norm_layer(self.head_dim) if qk_norm else nn.Identity()
-        self.proj = nn.Linear(embed_dim, out_features)
+        self.q_norm = qk_norm_layer(self.head_dim, **norm_dd) if qk_norm else nn.Identity()
+        self.k_norm = qk_norm_layer(self.head_dim, **norm_dd) if qk_norm else nn.Identity()
         self.proj_drop = nn.Dropout(drop)
-        self.norm = norm_layer(out_features) if norm_layer is not None else nn.Identity()
-        self.mlp = Mlp(out_features, int(out_features * mlp_ratio), act_layer=act_layer)
+        self.mlp: nn.Module | None = None
+        if out_features > 0:
+            self.proj: nn.Module = nn.Linear(embed_dim, out_features, **dd)
+            self.norm = norm_layer(out_features, **norm_dd) if norm_layer is not None else nn.Identity()
+            hidden = int(out_features * mlp_ratio)
+            self.mlp = Mlp(out_features, hidden, act_layer=act_layer, **dd)
+        else:  # timm's out_features=0: attention only, no projection or MLP
+            self.proj = nn.Identity()
+            self.norm = nn.Identity()
         self.init_weights()
 
     def init_weights(self) -> None:
         if not self.latent.is_meta:
             nn.init.trunc_normal_(self.latent, std=self.latent_dim**-0.5, a=-2.0, b=2.0)
+        if self.pos_embed is not None and not self.pos_embed.is_meta:
+            trunc_normal_tf_(self.pos_embed, std=self.pos_embed.shape[1] ** -0.5)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, c = x.shape
+        if self.pos_embed is not None:
+            x = x + self.pos_embed.unsqueeze(0).to(x.dtype)
         q = self.q(self.latent.expand(b, -1, -1))
         q = q.reshape(b, self.latent_len, self.num_heads, self.head_dim).transpose(1, 2)
         k, v = self.kv(x).reshape(b, n, 2, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
@@ -76,7 +110,8 @@ class AttentionPoolLatent(nn.Module):
         else:
             x = ((q * self.scale) @ k.transpose(-2, -1)).softmax(dim=-1) @ v
         x = self.proj_drop(self.proj(x.transpose(1, 2).reshape(b, self.latent_len, c)))
-        x = x + self.mlp(self.norm(x))
+        if self.mlp is not None:
+            x = x + self.mlp(self.norm(x))
         if self.pool == "token":
             return x[:, 0]
         if self.pool == "avg":
