@@ -24,7 +24,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-__all__ = ["DEPRECATED", "deprecated_path", "install_finder", "module_getattr", "not_ported", "timm_api"]
+__all__ = [
+    "DEPRECATED",
+    "deprecated_path",
+    "install_finder",
+    "module_getattr",
+    "not_ported",
+    "not_ported_model",
+    "timm_api",
+]
 
 _ROOT = Path(__file__).resolve().parent
 _PACKAGES = ("models", "layers")
@@ -59,6 +67,21 @@ def _family_message(family: str) -> str:
         f"timm's {family!r} family is not ported to visionzoo yet "
         f"(visionzoo.list_modules() lists the families that are)"
     )
+
+
+def not_ported_model(arch: str) -> str | None:
+    """Why ``arch``, a model name timm 1.0.31 has, is missing here (``None`` for any other name):
+    the registry's unknown-name error says this instead of guessing close names."""
+    # family_of also maps timm's CamelCase model classes; its model names are all lower case
+    family = timm_api()["family_of"].get(arch) if arch == arch.lower() else None
+    if family is None:
+        return None
+    if not _is_ported(family):
+        return (
+            f"it is a model of timm's {family!r} family, which is not ported to visionzoo yet "
+            "(visionzoo.list_modules() lists the families that are)"
+        )
+    return f"timm's {family!r} family has it, but this model is not ported to visionzoo yet"
 
 
 def not_ported(module: str, name: str) -> AttributeError:

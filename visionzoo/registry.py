@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 
 from torch import nn
 
+from ._timm_paths import not_ported_model
 from .adapt import FilterFn
 from .builder import build_model
 from .hub import has_weights, overlay_cfg
@@ -348,6 +349,9 @@ def _known_names() -> set[str]:
 
 def _unknown_message(model_name: str) -> str:
     arch = split_model_name_tag(model_name)[0]
+    why = not_ported_model(arch)  # (the stored timm list is read here only, on this error)
+    if why is not None:
+        return f"unknown model {model_name!r}: {why}"
     close = difflib.get_close_matches(arch, sorted(_known_names()), n=5, cutoff=0.6)
     hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
     return (
