@@ -444,3 +444,34 @@ def test_fbnetc_pretrained_builds_with_the_bn_eps_its_weights_were_trained_with(
     assert eps(trained) == {1e-3}
     mine = visionzoo.create_model("fbnetc_100", pretrained=True, pretrained_cfg_overlay=overlay, bn_eps=1e-4)
     assert eps(mine) == {1e-4}
+
+
+# --- timm's EfficientNetFeatures (issue 25) -------------------------------------------------------
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"out_indices": (1, 3), "output_stride": 16},
+        {"feature_location": "expansion", "out_indices": (2, 4)},
+    ],
+    ids=["default", "os16", "expansion"],
+)
+def test_efficientnet_features_class_is_timms(kw: dict[str, Any]) -> None:
+    """Built from block args as timm's class is: timm's keys, feature info and feature maps."""
+    from timm.models._efficientnet_builder import decode_arch_def as timm_decode
+    from timm.models.efficientnet import EfficientNetFeatures as TimmFeatures
+
+    from visionzoo.models.efficientnet import EfficientNetFeatures
+
+    arch = [["ds_r1_k3_s1_e1_c16_se0.25"], ["ir_r2_k3_s2_e6_c24_se0.25"], ["ir_r1_k5_s2_e6_c40_se0.25"]]
+    arch += [["ir_r2_k3_s2_e6_c80_se0.25"], ["ir_r1_k5_s2_e6_c192_se0.25"]]
+    theirs = TimmFeatures(timm_decode(arch), **kw).eval()
+    ours = EfficientNetFeatures(arch, **kw).eval()
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    ours.load_state_dict(theirs.state_dict())
+    assert ours.feature_info.channels() == theirs.feature_info.channels()
+    assert ours.feature_info.reduction() == theirs.feature_info.reduction()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        for a, b in zip(ours(x), theirs(x), strict=True):
+            assert torch.equal(a, b)

@@ -65,3 +65,33 @@ def test_mobilenetv3_head_follows_pooling() -> None:
     assert model(x).shape == (2, 3)
     with pytest.raises(ValueError, match="num_classes must be an int >= 0, got -1"):
         model.reset_classifier(-1)
+
+
+# --- timm's MobileNetV3Features (issue 25) --------------------------------------------------------
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"out_indices": (1, 3), "output_stride": 16},
+        {"feature_location": "expansion", "out_indices": (2, 4)},
+    ],
+    ids=["default", "os16", "expansion"],
+)
+def test_mobilenetv3_features_class_is_timms(kw: dict[str, object]) -> None:
+    """Built from block args as timm's class is: timm's keys, feature info and feature maps."""
+    from timm.models._efficientnet_builder import decode_arch_def as timm_decode
+    from timm.models.mobilenetv3 import MobileNetV3Features as TimmFeatures
+
+    from visionzoo.models.mobilenetv3 import MobileNetV3Features
+
+    arch = [["ds_r1_k3_s1_e1_c16_nre"], ["ir_r2_k3_s2_e4_c24_nre"], ["ir_r1_k5_s2_e3_c40_se0.25_nre"]]
+    arch += [["ir_r2_k3_s2_e6_c80"], ["ir_r1_k3_s2_e6_c112_se0.25"], ["cn_r1_k1_s1_c96"]]
+    theirs = TimmFeatures(timm_decode(arch), act_layer=nn.Hardswish, **kw).eval()
+    ours = MobileNetV3Features(arch, act_layer=nn.Hardswish, **kw).eval()
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    ours.load_state_dict(theirs.state_dict())
+    assert ours.feature_info.channels() == theirs.feature_info.channels()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        for a, b in zip(ours(x), theirs(x), strict=True):
+            assert torch.equal(a, b)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .._timm_paths import install_finder, not_ported
+from .._timm_paths import install_finder, not_ported, timm_api
 from ..builder import load_checkpoint, load_pretrained, resume_checkpoint
 from ..factory import build_model_with_cfg, create_model, parse_model_name, safe_model_name
 from ..features import FeatureDictNet, FeatureGraphNet, FeatureHookNet, FeatureInfo, FeatureListNet
@@ -86,6 +86,9 @@ def __getattr__(name: str) -> Any:
             f"entrypoint of its own; create_model({name!r}) builds the model it now stands for",
             name=name,
         )
+    family = timm_api()["family_of"].get(name)  # timm.models.EfficientNetFeatures: from its family
+    if family in FAMILIES and hasattr(module := importlib.import_module(f"{__name__}.{family}"), name):
+        return getattr(module, name)
     raise not_ported(__name__, name)
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from torch import nn
 
+from ..features import FeatureHookNet
 from ..layers import GroupNormAct, create_conv2d
 from ..layers.activations import LayerType
 from ..layers.evo_norm import EvoNorm2dS0
@@ -49,7 +50,7 @@ from ._efficientnet_builder import (
     round_channels,
 )
 
-__all__ = ["EfficientNet", "decode_arch_def", "round_channels"]
+__all__ = ["EfficientNet", "EfficientNetFeatures", "decode_arch_def", "round_channels"]
 
 
 class EfficientNet(VisionModel):
@@ -164,6 +165,63 @@ class EfficientNet(VisionModel):
                 (r"conv_head|bn2", (99999,)),
             ],
         )
+
+
+class EfficientNetFeatures(FeatureHookNet):
+    """timm's features-only EfficientNet: ``conv_stem``, ``bn1`` and ``blocks`` (timm's state-dict
+    keys), returning the tapped feature maps as a list; for code that builds it from block args.
+
+    It is :class:`EfficientNet` without its head, wrapped as ``create_model(...,
+    features_only=True)`` wraps it, so both give the same modules and outputs.
+
+    Args:
+        block_args: stages of block strings or of decoded block kwargs.
+        out_indices: which taps to return (0: the stem, then one per stride change).
+        feature_location: ``'bottleneck'`` (stage outputs) or ``'expansion'``.
+        (other args as :class:`EfficientNet`)
+    """
+
+    def __init__(
+        self,
+        block_args: ArchDef | BlockArgs,
+        out_indices: Sequence[int] = (0, 1, 2, 3, 4),
+        feature_location: str = "bottleneck",
+        in_chans: int = 3,
+        stem_size: int = 32,
+        stem_kernel_size: int = 3,
+        fix_stem: bool = False,
+        output_stride: int = 32,
+        pad_type: str = "",
+        act_layer: LayerType | None = None,
+        norm_layer: LayerType | None = None,
+        aa_layer: LayerType | None = None,
+        se_layer: Callable[..., nn.Module] | None = None,
+        round_chs_fn: Callable[[int], int] | None = None,
+        drop_rate: float = 0.0,
+        drop_path_rate: float = 0.0,
+    ) -> None:
+        trunk = EfficientNet(
+            block_args,
+            num_classes=0,
+            num_features=0,
+            in_chans=in_chans,
+            stem_size=stem_size,
+            stem_kernel_size=stem_kernel_size,
+            fix_stem=fix_stem,
+            output_stride=output_stride,
+            pad_type=pad_type,
+            act_layer=act_layer,
+            norm_layer=norm_layer,
+            aa_layer=aa_layer,
+            se_layer=se_layer,
+            round_chs_fn=round_chs_fn,
+            drop_rate=drop_rate,
+            drop_path_rate=drop_path_rate,
+            feature_location=feature_location,
+        )
+        super().__init__(trunk, out_indices, no_rewrite=False)
+        self.in_chans = in_chans
+        self.drop_rate = drop_rate
 
 
 # --- variants -------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..features import FeatureHookNet
 from ..layers import SelectAdaptivePool2d, act_or_identity, create_conv2d
 from ..layers.activations import LayerType
 from ..layers.classifier import check_num_classes
@@ -43,7 +44,7 @@ from ._efficientnet_builder import (
     round_channels,
 )
 
-__all__ = ["MobileNetV3"]
+__all__ = ["MobileNetV3", "MobileNetV3Features"]
 
 
 class MobileNetV3(VisionModel):
@@ -186,6 +187,64 @@ class MobileNetV3(VisionModel):
         self.norm_head = nn.Identity()
         self.act2 = nn.Identity()
         super()._prune_head()
+
+
+class MobileNetV3Features(FeatureHookNet):
+    """timm's features-only MobileNetV3: ``conv_stem``, ``bn1`` and ``blocks`` (timm's state-dict
+    keys), returning the tapped feature maps as a list; for code that builds it from block args.
+
+    It is :class:`MobileNetV3` without its head, wrapped as ``create_model(...,
+    features_only=True)`` wraps it, so both give the same modules and outputs.
+
+    Args:
+        block_args: stages of block strings or of decoded block kwargs.
+        out_indices: which taps to return (0: the stem, then one per stride change).
+        feature_location: ``'bottleneck'`` (stage outputs) or ``'expansion'``.
+        (other args as :class:`MobileNetV3`)
+    """
+
+    def __init__(
+        self,
+        block_args: ArchDef | BlockArgs,
+        out_indices: Sequence[int] = (0, 1, 2, 3, 4),
+        feature_location: str = "bottleneck",
+        in_chans: int = 3,
+        stem_size: int = 16,
+        fix_stem: bool = False,
+        output_stride: int = 32,
+        pad_type: str = "",
+        round_chs_fn: Callable[[int], int] | None = None,
+        se_from_exp: bool = True,
+        act_layer: LayerType | None = None,
+        norm_layer: LayerType | None = None,
+        aa_layer: LayerType | None = None,
+        se_layer: Callable[..., nn.Module] | None = None,
+        drop_rate: float = 0.0,
+        drop_path_rate: float = 0.0,
+        layer_scale_init_value: float | None = None,
+    ) -> None:
+        trunk = MobileNetV3(
+            block_args,
+            num_classes=0,
+            in_chans=in_chans,
+            stem_size=stem_size,
+            fix_stem=fix_stem,
+            pad_type=pad_type,
+            act_layer=act_layer,
+            norm_layer=norm_layer,
+            aa_layer=aa_layer,
+            se_layer=se_layer,
+            se_from_exp=se_from_exp,
+            round_chs_fn=round_chs_fn,
+            drop_rate=drop_rate,
+            drop_path_rate=drop_path_rate,
+            layer_scale_init_value=layer_scale_init_value,
+            output_stride=output_stride,
+            feature_location=feature_location,
+        )
+        super().__init__(trunk, out_indices, no_rewrite=False)
+        self.in_chans = in_chans
+        self.drop_rate = drop_rate
 
 
 # --- variants -------------------------------------------------------------------------------------
