@@ -61,11 +61,11 @@ class AttentionPoolLatent(nn.Module):
         self.fused_attn = fused_attn
         if pos_embed not in ("", "abs"):
             raise ValueError(f"pos_embed={pos_embed!r}; valid: '', 'abs'")
-        if pos_embed == "abs" and feat_size is None:
-            raise ValueError("AttentionPoolLatent(pos_embed='abs') needs feat_size (the token count)")
-        self.pos_embed: nn.Parameter | None = (
-            nn.Parameter(torch.zeros(feat_size, in_features, **dd)) if pos_embed == "abs" else None
-        )
+        self.pos_embed: nn.Parameter | None = None
+        if pos_embed == "abs":
+            if feat_size is None:
+                raise ValueError("AttentionPoolLatent(pos_embed='abs') needs feat_size (the token count)")
+            self.pos_embed = nn.Parameter(torch.zeros(feat_size, in_features, **dd))
         self.latent_len = latent_len
         self.latent_dim = latent_dim or embed_dim
         if not q_proj and self.latent_dim != embed_dim:

@@ -7,7 +7,7 @@ type, for checkpoint compatibility).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -71,7 +71,7 @@ def create_conv2d(
     groups: int = 1,
     bias: bool = False,
     depthwise: bool = False,
-    padding_mode: str = "zeros",
+    padding_mode: Literal["zeros", "reflect", "replicate", "circular"] = "zeros",
     device: torch.device | str | None = None,
     dtype: torch.dtype | None = None,
 ) -> nn.Conv2d:

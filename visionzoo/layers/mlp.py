@@ -13,7 +13,6 @@ from torch import nn
 
 from .activations import LayerType, act_or_identity
 from .grn import GlobalResponseNorm
-from .helpers import to_2tuple
 
 __all__ = ["GlobalResponseNormMlp", "GluMlp", "Mlp", "SwiGLU", "SwiGLUPacked"]
 
@@ -36,6 +35,12 @@ BoolPair = bool | tuple[bool, bool]
 FloatPair = float | tuple[float, float]
 
 
+def _pairs(bias: BoolPair, drop: FloatPair) -> tuple[tuple[bool, bool], tuple[float, float]]:
+    biases = (bias, bias) if isinstance(bias, bool) else (bool(bias[0]), bool(bias[1]))
+    drops = (float(drop), float(drop)) if isinstance(drop, (int, float)) else (float(drop[0]), float(drop[1]))
+    return biases, drops
+
+
 class Mlp(nn.Module):
     """``fc1 -> act -> drop -> norm -> fc2 -> drop`` (``norm`` optional, on the hidden width)."""
 
@@ -56,7 +61,7 @@ class Mlp(nn.Module):
         super().__init__()
         dd: dict[str, Any] = {"device": device, "dtype": dtype}
         hidden = hidden_features or in_features
-        biases, drops = to_2tuple(bias), to_2tuple(drop)
+        biases, drops = _pairs(bias, drop)
         self.fc1 = _linear(in_features, hidden, use_conv=use_conv, bias=biases[0], **dd)
         self.act = act_or_identity(act_layer)
         self.drop1 = nn.Dropout(drops[0])
@@ -88,7 +93,7 @@ class GlobalResponseNormMlp(nn.Module):
         super().__init__()
         dd: dict[str, Any] = {"device": device, "dtype": dtype}
         hidden = hidden_features or in_features
-        biases, drops = to_2tuple(bias), to_2tuple(drop)
+        biases, drops = _pairs(bias, drop)
         self.fc1 = _linear(in_features, hidden, use_conv=use_conv, bias=biases[0], **dd)
         self.act = act_or_identity(act_layer)
         self.drop1 = nn.Dropout(drops[0])
@@ -126,7 +131,7 @@ class GluMlp(nn.Module):
         hidden = hidden_features or in_features
         if hidden % 2:
             raise ValueError(f"GluMlp hidden_features must be even, got {hidden}")
-        biases, drops = to_2tuple(bias), to_2tuple(drop)
+        biases, drops = _pairs(bias, drop)
         self.gate_last = gate_last
         self.chunk_dim = 1 if use_conv else -1  # channels of (B, C, H, W) maps with 1x1 convs
         self.fc1 = _linear(in_features, hidden, use_conv=use_conv, bias=biases[0], **dd)
@@ -167,7 +172,7 @@ class SwiGLU(nn.Module):
         hidden = hidden_features or in_features
         if align_to:  # round the hidden width up to a multiple of align_to, as timm does
             hidden += -hidden % align_to
-        biases, drops = to_2tuple(bias), to_2tuple(drop)
+        biases, drops = _pairs(bias, drop)
         self.fc1_g = nn.Linear(in_features, hidden, bias=biases[0], **dd)
         self.fc1_x = nn.Linear(in_features, hidden, bias=biases[0], **dd)
         self.act = act_or_identity(act_layer)
