@@ -12,6 +12,7 @@ name to write instead.
 from __future__ import annotations
 
 import argparse
+import importlib
 import inspect
 from collections.abc import Callable
 from pathlib import Path
@@ -81,6 +82,7 @@ def _train_checkpoint(path: Path, *, version: int = 2) -> tuple[nn.Module, torch
         (builder.load_checkpoint, timm.models._helpers.load_checkpoint),
         (builder.resume_checkpoint, timm.models._helpers.resume_checkpoint),
         (hub.load_state_dict_from_path, timm.models._hub.load_state_dict_from_path),
+        (hub.load_state_dict_from_hf, timm.models._hub.load_state_dict_from_hf),
     ],
     ids=lambda f: f.__qualname__ if callable(f) else None,
 )
@@ -316,3 +318,78 @@ def test_a_path_as_model_name_is_one_line_in_the_cli(capsys: pytest.CaptureFixtu
     assert main(["info", "./runs/best"]) == 2
     err = capsys.readouterr().err
     assert "use 'local-dir:./runs/best'" in err and "Traceback" not in err
+
+
+# --- load_state_dict_from_hf ----------------------------------------------------------------------
+def _file_bytes(name: str, tensors: dict[str, torch.Tensor]) -> bytes:
+    import io
+
+    from safetensors.torch import save
+
+    if name.endswith(".safetensors"):
+        return save(tensors)
+    buffer = io.BytesIO()
+    torch.save(tensors, buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("names", "filename", "picked"),
+    [
+        (["pytorch_model.bin", "model.safetensors"], None, "model.safetensors"),
+        (["pytorch_model.bin", "model.safetensors"], "pytorch_model.bin", "model.safetensors"),
+        (["pytorch_model.bin"], None, "pytorch_model.bin"),
+        (["w.bin", "w.safetensors", "model.safetensors"], "w.bin", "w.safetensors"),
+        (["pytorch_model.bin", "model.safetensors"], "model.safetensors", "model.safetensors"),
+        (
+            ["open_clip_pytorch_model.bin", "open_clip_model.safetensors"],
+            "open_clip_pytorch_model.bin",
+            "open_clip_model.safetensors",
+        ),
+    ],
+)
+@pytest.mark.parametrize("revision", ["", "@main"])
+def test_load_state_dict_from_hf_prefers_safetensors_as_timm(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    no_network: None,
+    names: list[str],
+    filename: str | None,
+    picked: str,
+    revision: str,
+) -> None:
+    """Through the real huggingface_hub client, offline, from a cache laid out as it stores one."""
+    import huggingface_hub.constants
+    from helpers import lay_out_hub_cache
+
+    state = _model().state_dict()
+    files = {name: _file_bytes(name, _shifted(state, float(i))) for i, name in enumerate(names)}
+    lay_out_hub_cache(tmp_path, "someone/weights", files)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # read at import
+    args = {"filename": filename} if filename else {}
+    model_id = f"someone/weights{revision}"
+    ours = hub.load_state_dict_from_hf(model_id, cache_dir=tmp_path, **args)
+    _assert_same(ours, _shifted(state, float(names.index(picked))))
+    _assert_same(ours, timm.models._hub.load_state_dict_from_hf(model_id, cache_dir=tmp_path, **args))
+    assert (
+        importlib.import_module("visionzoo.models._hub").load_state_dict_from_hf
+        is hub.load_state_dict_from_hf
+    )
+
+
+def test_load_state_dict_from_hf_says_what_is_missing_or_wrong(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_network: None
+) -> None:
+    from helpers import lay_out_hub_cache
+
+    lay_out_hub_cache(tmp_path, "someone/weights", {"config.json": b"{}"})
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(hub.WeightsUnavailable, match=r"of someone/weights is not in the Hugging Face cache"):
+        hub.load_state_dict_from_hf("someone/weights", cache_dir=tmp_path)
+    with pytest.raises(ValueError, match="'org/repo\\[@revision\\]', got 'weights'"):
+        hub.load_state_dict_from_hf("weights", cache_dir=tmp_path)
+    with pytest.raises(TypeError, match="weights_only must be a bool, got 'yes'"):
+        hub.load_state_dict_from_hf("someone/weights", weights_only="yes")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="filename must be a file name in the repo, got None"):
+        hub.load_state_dict_from_hf("someone/weights", filename=None)  # type: ignore[arg-type]

@@ -21,6 +21,7 @@ from .download import (
     hf_split,
     is_offline,
     load_config_json,
+    load_state_dict_from_hf,
     weights_cache_dir,
 )
 from .formats import (
@@ -69,6 +70,7 @@ __all__ = [
     "load_config_json",
     "load_state_dict",
     "load_state_dict_for_cfg",
+    "load_state_dict_from_hf",
     "load_state_dict_from_path",
     "name_source",
     "offline_advice",

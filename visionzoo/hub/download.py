@@ -29,7 +29,7 @@ import torch
 
 from ..fileio import atomic_write
 from ..save import CONFIG_NAME, SAFE_WEIGHTS_NAME
-from .formats import TORCH_WEIGHTS_NAME, WeightsError, verify_weights_file
+from .formats import TORCH_WEIGHTS_NAME, WeightsError, read_checkpoint, verify_weights_file
 
 __all__ = [
     "DEADLINE_ENV",
@@ -41,6 +41,7 @@ __all__ = [
     "hf_weights_file",
     "is_offline",
     "load_config_json",
+    "load_state_dict_from_hf",
     "read_config",
     "weights_cache_dir",
 ]
@@ -264,9 +265,16 @@ def hf_download(hub_id: str, filename: str, cache_dir: str | os.PathLike[str] | 
 
 
 def hf_weights_file(hub_id: str, filename: str | None, cache_dir: Any) -> Path:
+    """The weights file of a Hub repo: ``filename``, or ``model.safetensors`` before
+    ``pytorch_model.bin`` when it is ``None``."""
+    names = [filename] if filename else [SAFE_WEIGHTS_NAME, TORCH_WEIGHTS_NAME]
+    return _first_hf_file(hub_id, names, cache_dir)
+
+
+def _first_hf_file(hub_id: str, names: Sequence[str], cache_dir: Any) -> Path:
+    """The first of ``names`` the repo has (cached, or fetched unless offline)."""
     from huggingface_hub.errors import EntryNotFoundError
 
-    names = [filename] if filename else [SAFE_WEIGHTS_NAME, TORCH_WEIGHTS_NAME]
     errors: list[Exception] = []
     for name in names:
         try:
@@ -275,6 +283,51 @@ def hf_weights_file(hub_id: str, filename: str | None, cache_dir: Any) -> Path:
             errors.append(e)
     # "not cached / unreachable" names the preferred file; "not in the repo" the last one tried
     raise next((e for e in errors if isinstance(e, WeightsError)), errors[-1])
+
+
+def _safe_alternatives(filename: str) -> list[str]:
+    """The safetensors twin(s) of a pickle file name that timm tries first."""
+    if filename == TORCH_WEIGHTS_NAME:
+        return [SAFE_WEIGHTS_NAME]
+    if filename == "open_clip_pytorch_model.bin":
+        return ["open_clip_model.safetensors"]
+    return [filename.removesuffix(".bin") + ".safetensors"] if filename.endswith(".bin") else []
+
+
+def load_state_dict_from_hf(
+    model_id: str,
+    filename: str = TORCH_WEIGHTS_NAME,
+    weights_only: bool = True,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """What a weights file of a Hub repo holds (timm's ``_hub`` call, its arguments and choice):
+    a ``*.bin`` name is read from its safetensors twin where the repo has one
+    (``pytorch_model.bin`` -> ``model.safetensors``), so safetensors is preferred as in timm.
+
+    Args:
+        model_id: ``"org/repo"`` or ``"org/repo@revision"``.
+        filename: the file in the repo.
+        weights_only: accepted for timm's signature; pickles are always read weights-only, so one
+            that would run code is refused either way (see :func:`.formats.read_torch_checkpoint`).
+        cache_dir: the Hugging Face cache to use (its default when ``None``).
+
+    Returns:
+        The file's contents, as saved (timm neither unwraps nor cleans them here).
+
+    Raises:
+        WeightsUnavailable: none of the files is cached and the Hub cannot be asked (offline).
+        WeightsError: damaged or unsafe files, or a file that holds no dict.
+    """
+    if not isinstance(filename, str) or not filename:
+        raise TypeError(f"filename must be a file name in the repo, got {filename!r}")
+    if not isinstance(weights_only, bool):
+        raise TypeError(f"weights_only must be a bool, got {weights_only!r}")
+    names = [*_safe_alternatives(filename), filename]
+    path = _first_hf_file(model_id, names, cache_dir)
+    state = read_checkpoint(path)
+    if not isinstance(state, dict):
+        raise WeightsError(f"{filename} of {model_id} ({path}) holds a {type(state).__name__}, not a dict")
+    return state
 
 
 def load_config_json(source: str, cache_dir: Any = None) -> dict[str, Any]:

@@ -7,9 +7,9 @@ Aliases of visionzoo's own definitions (never copies); a timm name not listed he
 from __future__ import annotations
 
 from .._timm_paths import module_getattr
-from ..hub.download import hf_split
+from ..hub.download import hf_split, load_state_dict_from_hf
 from ..hub.formats import load_state_dict_from_path
 
 __getattr__ = module_getattr(__name__)
 
-__all__ = ["hf_split", "load_state_dict_from_path"]
+__all__ = ["hf_split", "load_state_dict_from_hf", "load_state_dict_from_path"]
