@@ -272,3 +272,75 @@ def test_optimize_for_inference_keeps_the_outputs(
         assert 0 < count_batch_norms(fast) <= before
     else:
         assert count_batch_norms(fast) == norms_left
+
+
+# --- timm's RegNetCfg and width / shortcut helpers (issue 25) ------------------------------------
+def _layout(module: nn.Module | None) -> list[tuple[str, str, tuple[int, ...]]]:
+    if module is None:
+        return []
+    params = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    return [(n, type(m).__name__, params.get(f"{n}.weight", ())) for n, m in module.named_modules()]
+
+
+@pytest.mark.parametrize("name", ["regnetx_002", "regnety_008_tv", "regnetz_005", "regnetv_040"])
+def test_regnet_cfg_builds_timms_regnet(name: str) -> None:
+    """``RegNet(cfg)`` as timm's, a keyword overriding the cfg's field; same fields and defaults."""
+    import dataclasses
+
+    from timm.models import regnet as timm_regnet
+
+    assert dataclasses.asdict(rg.RegNetCfg()) == dataclasses.asdict(timm_regnet.RegNetCfg())
+    theirs_cfg = timm_regnet.model_cfgs[name]
+    cfg = rg.RegNetCfg(**dataclasses.asdict(theirs_cfg))
+    theirs = timm_regnet.RegNet(theirs_cfg, num_classes=10).eval()
+    ours = rg.RegNet(cfg, num_classes=10).eval()
+    ours.load_state_dict(theirs.state_dict())
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(ours(x), theirs(x))
+    over = dict(stem_width=16, se_ratio=0.5, num_classes=3)
+    shapes = [{k: v.shape for k, v in rg.RegNet(cfg, **over).state_dict().items()}]
+    theirs = timm_regnet.RegNet(theirs_cfg, **over)
+    assert shapes[0] == {k: v.shape for k, v in theirs.state_dict().items()}
+    with pytest.raises(TypeError, match="cfg must be a RegNetCfg, got"):
+        rg.RegNet(dataclasses.asdict(cfg))  # type: ignore[arg-type]
+
+
+def test_regnet_width_helpers_are_timms() -> None:
+    from timm.models import regnet as timm_regnet
+
+    for args in [(36.44, 24, 2.49, 13, 8), (42.63, 80, 2.66, 21, 24, 8), (17.5, 48, 2.1, 9, 16, 16)]:
+        assert rg.generate_regnet(*args) == timm_regnet.generate_regnet(*args)
+    widths = sorted(set(timm_regnet.generate_regnet(36.44, 24, 2.49, 13, 8)[0]))
+    for ratio, min_ratio in [(1.0, 0.0), (0.25, 0.0), (0.25, 0.9), (4.0, 0.9)]:
+        args = (widths, [ratio] * len(widths), [24] * len(widths), min_ratio)
+        assert rg.adjust_widths_groups_comp(*args) == timm_regnet.adjust_widths_groups_comp(*args)
+    assert [rg.quantize_float(f, 8) for f in (3.9, 4.0, 37.4, 100.0)] == [
+        timm_regnet.quantize_float(f, 8) for f in (3.9, 4.0, 37.4, 100.0)
+    ]
+    with pytest.raises(ValueError, match="w0 > 0 a multiple of 8; got w0=12"):
+        rg.generate_regnet(30.0, 12, 2.5, 10, 8)
+
+
+@pytest.mark.parametrize("kind", ["avg", "conv1x1", "", None])
+@pytest.mark.parametrize("preact", [False, True])
+def test_regnet_create_shortcut_is_timms(kind: str | None, preact: bool) -> None:
+    from timm.models import regnet as timm_regnet
+
+    for in_chs, stride, dilation in [(16, 1, (1, 1)), (8, 2, (1, 1)), (8, 1, (1, 2)), (8, 1, (2, 2))]:
+        args = (kind, in_chs, 16, 1, stride, dilation)
+        ours = rg.create_shortcut(*args, preact=preact)
+        assert _layout(ours) == _layout(timm_regnet.create_shortcut(*args, preact=preact))
+    for fn in ("downsample_avg", "downsample_conv"):
+        for k, stride, dilation in [(1, 2, 1), (3, 2, 1), (3, 1, 2)]:
+            ours, theirs = (
+                getattr(rg, fn)(8, 16, k, stride, dilation),
+                getattr(timm_regnet, fn)(8, 16, k, stride, dilation),
+            )
+            assert _layout(ours) == _layout(theirs)
+            x = torch.randn(1, 8, 9, 9)
+            ours.load_state_dict(theirs.state_dict())
+            with torch.no_grad():
+                assert torch.equal(ours.eval()(x), theirs.eval()(x))
+    with pytest.raises(ValueError, match="downsample_type must be one of"):
+        rg.create_shortcut("max", 8, 16, 1, 2)

@@ -17,6 +17,8 @@ timm checkpoints load unchanged; torchvision, pycls and classy-vision / VISSL ch
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -45,7 +47,21 @@ from ..pretrained import HUGGINGFACE_RELEASES, NO_WEIGHTS, weight
 from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import model_args_type
 
-__all__ = ["Bottleneck", "PreBottleneck", "RegNet", "RegStage", "checkpoint_filter_fn", "regnet_stages"]
+__all__ = [
+    "Bottleneck",
+    "PreBottleneck",
+    "RegNet",
+    "RegNetCfg",
+    "RegStage",
+    "adjust_widths_groups_comp",
+    "checkpoint_filter_fn",
+    "create_shortcut",
+    "downsample_avg",
+    "downsample_conv",
+    "generate_regnet",
+    "quantize_float",
+    "regnet_stages",
+]
 
 _DOWNSAMPLE_TYPES = ("conv1x1", "avg", "", None)
 
@@ -83,64 +99,123 @@ def regnet_stages(
     Returns:
         Three lists with one entry per stage.
     """
-    if wa < 0 or w0 <= 0 or wm <= 1 or w0 % quant:
-        raise ValueError(
-            f"RegNet needs wa >= 0, wm > 1 and w0 > 0 a multiple of {quant}; got w0={w0}, wa={wa}, wm={wm}"
-        )
     if depth < 1:
         raise ValueError(f"RegNet depth must be >= 1, got {depth}")
-    # NOTE: float32 arithmetic, as the reference: a few published configs sit on rounding edges
-    block = torch.arange(depth, dtype=torch.float32, device="cpu") * wa + w0
-    steps = torch.round(torch.log(block / w0) / math.log(wm))
-    widths = (torch.round(w0 * torch.pow(wm, steps) / quant) * quant).int().tolist()
+    widths, _, _ = generate_regnet(wa, w0, wm, depth, group_size, quant)
     stage_widths = sorted(set(widths))
     depths = [widths.count(w) for w in stage_widths]
-    out_widths, groups = [], []
-    for width in stage_widths:
-        bottleneck = int(width * bottle_ratio)
-        group = min(group_size, bottleneck)
-        if group_min_ratio:
-            bottleneck = make_divisible(bottleneck, group, round_limit=group_min_ratio)
-        else:
-            bottleneck = int(round(bottleneck / group) * group)
-        out_widths.append(int(bottleneck / bottle_ratio))
-        groups.append(group)
+    ratios = [bottle_ratio] * len(stage_widths)
+    groups = [group_size] * len(stage_widths)
+    out_widths, groups = adjust_widths_groups_comp(stage_widths, ratios, groups, group_min_ratio)
     return out_widths, depths, groups
 
 
+def quantize_float(f: float, q: int) -> int:
+    """``f`` rounded to the nearest multiple of ``q`` (timm's helper)."""
+    return int(round(f / q) * q)
+
+
+def adjust_widths_groups_comp(
+    widths: Sequence[int], bottle_ratios: Sequence[float], groups: Sequence[int], min_ratio: float = 0.0
+) -> tuple[list[int], list[int]]:
+    """Per-stage ``(widths, group sizes)`` made compatible: each group size capped at its
+    bottleneck width, which is rounded to a multiple of it (nearest, or with ``min_ratio``
+    torchvision's rounding that never drops below that fraction), nudging the stage width."""
+    bottlenecks = [int(w * b) for w, b in zip(widths, bottle_ratios, strict=True)]
+    groups = [min(g, b) for g, b in zip(groups, bottlenecks, strict=True)]
+    if min_ratio:
+        bottlenecks = [make_divisible(b, g, round_limit=min_ratio) for b, g in zip(bottlenecks, groups)]
+    else:
+        bottlenecks = [quantize_float(b, g) for b, g in zip(bottlenecks, groups)]
+    return [int(b / r) for b, r in zip(bottlenecks, bottle_ratios)], groups
+
+
+def generate_regnet(
+    width_slope: float, width_initial: int, width_mult: float, depth: int, group_size: int, quant: int = 8
+) -> tuple[list[int], int, list[int]]:
+    """Per-block widths of the RegNet ``(wa, w0, wm, depth)``, its number of stages, and a group
+    size per stage (timm's helper; :func:`regnet_stages` groups them into stages).
+
+    Returns:
+        ``(widths, num_stages, groups)``.
+    """
+    if width_slope < 0 or width_initial <= 0 or width_mult <= 1 or width_initial % quant:
+        raise ValueError(
+            f"RegNet needs wa >= 0, wm > 1 and w0 > 0 a multiple of {quant}; "
+            f"got w0={width_initial}, wa={width_slope}, wm={width_mult}"
+        )
+    # NOTE: float32 arithmetic, as the reference: a few published configs sit on rounding edges
+    block = torch.arange(depth, dtype=torch.float32, device="cpu") * width_slope + width_initial
+    steps = torch.round(torch.log(block / width_initial) / math.log(width_mult))
+    widths = (torch.round(width_initial * torch.pow(width_mult, steps) / quant) * quant).int().tolist()
+    num_stages = len(set(widths))
+    return widths, num_stages, [group_size] * num_stages
+
+
 # --- blocks ---------------------------------------------------------------------------------------
-def _shortcut(
-    kind: str | None,
+def downsample_conv(
     in_chs: int,
     out_chs: int,
-    *,
+    kernel_size: int = 1,
+    stride: int = 1,
+    dilation: int = 1,
+    norm_layer: LayerType | None = None,
+    preact: bool = False,
+) -> nn.Module:
+    """A strided conv shortcut (its norm unless ``preact``); timm's signature."""
+    kernel_size = 1 if stride == 1 and dilation == 1 else kernel_size
+    dilation = dilation if kernel_size > 1 else 1
+    if preact:
+        return create_conv2d(in_chs, out_chs, kernel_size, stride=stride, dilation=dilation)
+    return ConvNormAct(
+        in_chs,
+        out_chs,
+        kernel_size,
+        stride=stride,
+        dilation=dilation,
+        norm_layer=norm_layer or nn.BatchNorm2d,
+        apply_act=False,
+    )
+
+
+def downsample_avg(
+    in_chs: int,
+    out_chs: int,
+    kernel_size: int = 1,
+    stride: int = 1,
+    dilation: int = 1,
+    norm_layer: LayerType | None = None,
+    preact: bool = False,
+) -> nn.Sequential:
+    """Avg-pool then a 1x1 conv shortcut, as ResNet-D's (``kernel_size`` unused: timm's signature)."""
+    pool_stride = stride if dilation == 1 else 1
+    pool: nn.Module = nn.Identity()
+    if stride > 1 or dilation > 1:
+        pool_cls = AvgPool2dSame if pool_stride == 1 and dilation > 1 else nn.AvgPool2d
+        pool = pool_cls(2, pool_stride, ceil_mode=True, count_include_pad=False)
+    return nn.Sequential(pool, downsample_conv(in_chs, out_chs, 1, norm_layer=norm_layer, preact=preact))
+
+
+def create_shortcut(
+    downsample_type: str | None,
+    in_chs: int,
+    out_chs: int,
+    kernel_size: int,
     stride: int,
-    dilation: tuple[int, int],
-    norm_layer: LayerType,
-    preact: bool,
+    dilation: tuple[int, int] = (1, 1),
+    norm_layer: LayerType | None = None,
+    preact: bool = False,
 ) -> nn.Module | None:
-    """Identity when shapes match; else a 1x1 conv (``conv1x1``), avg-pool + 1x1 conv (``avg``),
-    or None: no residual at all (``''`` / None, as RegNet-Z's resampling blocks)."""
+    """Identity when shapes match; else a conv (``conv1x1``), avg-pool + 1x1 conv (``avg``), or
+    None: no residual at all (``''`` / None, as RegNet-Z's resampling blocks)."""
+    if downsample_type not in _DOWNSAMPLE_TYPES:
+        raise ValueError(f"downsample_type must be one of {_DOWNSAMPLE_TYPES}, got {downsample_type!r}")
     if in_chs == out_chs and stride == 1 and dilation[0] == dilation[1]:
         return nn.Identity()
-    if not kind:
+    if not downsample_type:
         return None
-
-    def conv(conv_stride: int) -> nn.Module:
-        if preact:
-            return create_conv2d(in_chs, out_chs, 1, stride=conv_stride)
-        return ConvNormAct(in_chs, out_chs, 1, conv_stride, norm_layer=norm_layer, apply_act=False)
-
-    if kind == "conv1x1":
-        return conv(stride)
-    pool_stride = stride if dilation[0] == 1 else 1
-    if stride == 1 and dilation[0] == 1:
-        pool: nn.Module = nn.Identity()
-    elif pool_stride == 1:
-        pool = AvgPool2dSame(2, pool_stride, ceil_mode=True, count_include_pad=False)
-    else:
-        pool = nn.AvgPool2d(2, pool_stride, ceil_mode=True, count_include_pad=False)
-    return nn.Sequential(pool, conv(1))
+    make = downsample_avg if downsample_type == "avg" else downsample_conv
+    return make(in_chs, out_chs, kernel_size, stride, dilation[0], norm_layer=norm_layer, preact=preact)
 
 
 class Bottleneck(nn.Module):
@@ -181,14 +256,8 @@ class Bottleneck(nn.Module):
         self.conv3 = ConvNormAct(mid, out_chs, 1, apply_act=False, **common)
         self.act3 = nn.Identity() if linear_out else act_or_identity(act_layer)
         # NOTE: named `downsample` for checkpoint compatibility; it is the shortcut (None: none)
-        self.downsample = _shortcut(
-            downsample,
-            in_chs,
-            out_chs,
-            stride=stride,
-            dilation=dilation,
-            norm_layer=norm_layer,
-            preact=False,
+        self.downsample = create_shortcut(
+            downsample, in_chs, out_chs, 1, stride, dilation, norm_layer=norm_layer, preact=False
         )
         self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity()
 
@@ -238,14 +307,8 @@ class PreBottleneck(nn.Module):
         )
         self.norm3 = norm_act(mid)
         self.conv3 = create_conv2d(mid, out_chs, 1)
-        self.downsample = _shortcut(
-            downsample,
-            in_chs,
-            out_chs,
-            stride=stride,
-            dilation=dilation,
-            norm_layer=norm_layer,
-            preact=True,
+        self.downsample = create_shortcut(
+            downsample, in_chs, out_chs, 1, stride, dilation, norm_layer=norm_layer, preact=True
         )
         self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity()
 
@@ -297,6 +360,28 @@ class RegStage(nn.Module):
 
 
 # --- model ----------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class RegNetCfg:
+    """timm's record of a RegNet's design (the :class:`RegNet` arguments of the same names);
+    ``RegNet(cfg)`` builds it."""
+
+    depth: int = 21
+    w0: int = 80
+    wa: float = 42.63
+    wm: float = 2.66
+    group_size: int = 24
+    bottle_ratio: float = 1.0
+    se_ratio: float = 0.0
+    group_min_ratio: float = 0.0
+    stem_width: int = 32
+    downsample: str | None = "conv1x1"
+    linear_out: bool = False
+    preact: bool = False
+    num_features: int = 0
+    act_layer: LayerType = "relu"
+    norm_layer: LayerType = "batchnorm"
+
+
 class RegNet(VisionModel):
     """RegNet: a stride-2 3x3 stem, four stages from :func:`regnet_stages`, an optional 1x1 conv
     to ``num_features`` channels, and a pool -> fc head.
@@ -328,6 +413,7 @@ class RegNet(VisionModel):
 
     def __init__(
         self,
+        cfg: RegNetCfg | None = None,
         *,
         w0: int = 80,
         wa: float = 42.63,
@@ -352,6 +438,13 @@ class RegNet(VisionModel):
         drop_path_rate: float = 0.0,
         zero_init_last: bool = True,
     ) -> None:
+        if cfg is not None:  # timm's call: the cfg's design, a keyword given here overriding it
+            if not isinstance(cfg, RegNetCfg):
+                raise TypeError(f"cfg must be a RegNetCfg, got {cfg!r}")
+            given = {k: v for k, v in locals().items() if k in _ARG_DEFAULTS}
+            changed = {k: v for k, v in given.items() if v != _ARG_DEFAULTS[k]}
+            RegNet.__init__(self, **{**given, **dataclasses.asdict(cfg), **changed})
+            return
         super().__init__()
         if output_stride not in (8, 16, 32):
             raise ValueError(f"output_stride must be 8, 16 or 32, got {output_stride!r}")
@@ -532,6 +625,14 @@ def checkpoint_filter_fn(state_dict: dict[str, Any], model: nn.Module) -> dict[s
             out[key] = value
         return out
     return state_dict
+
+
+# RegNet's keyword arguments and defaults: what RegNet(cfg, ...) tells given from left alone
+_ARG_DEFAULTS = {
+    p.name: p.default
+    for p in inspect.signature(RegNet.__init__).parameters.values()
+    if p.kind is p.KEYWORD_ONLY
+}
 
 
 # --- variants -------------------------------------------------------------------------------------
