@@ -299,9 +299,9 @@ def test_regnet_cfg_builds_timms_regnet(name: str) -> None:
     with torch.no_grad():
         assert torch.equal(ours(x), theirs(x))
     over = dict(stem_width=16, se_ratio=0.5, num_classes=3)
-    shapes = [{k: v.shape for k, v in rg.RegNet(cfg, **over).state_dict().items()}]
-    theirs = timm_regnet.RegNet(theirs_cfg, **over)
-    assert shapes[0] == {k: v.shape for k, v in theirs.state_dict().items()}
+    shapes = [{k: v.shape for k, v in m.state_dict().items()} for m in (rg.RegNet(cfg, **over), theirs)]
+    assert shapes[0] == {k: v.shape for k, v in timm_regnet.RegNet(theirs_cfg, **over).state_dict().items()}
+    assert shapes[0] != shapes[1]  # the keywords did override the cfg
     with pytest.raises(TypeError, match="cfg must be a RegNetCfg, got"):
         rg.RegNet(dataclasses.asdict(cfg))  # type: ignore[arg-type]
 
