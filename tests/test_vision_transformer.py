@@ -12,6 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from timm_oracle import paired_classes, rel_err, timm
+from torch import nn
 
 from visionzoo.features import FeatureGetterNet
 from visionzoo.layers import resample_abs_pos_embed, resample_patch_embed, set_fused_attn
@@ -607,3 +608,67 @@ def test_radio_pos_embed_resized_as_each_release_does(arch: str, align_corners: 
     grid = src.reshape(1, 8, 8, -1).permute(0, 3, 1, 2)
     want = F.interpolate(grid, size=(4, 4), mode="bilinear", antialias=False, align_corners=align_corners)
     assert torch.allclose(got, want.permute(0, 2, 3, 1).reshape(1, 16, -1), atol=1e-6)
+
+
+# --- timm's module-level helpers (issue 25) -------------------------------------------------------
+@pytest.mark.parametrize(
+    ("old", "new", "gs_new"),
+    [(1 + 14 * 14, 1 + 7 * 7, ()), (4 + 8 * 8, 4 + 12 * 12, ()), (1 + 4 * 4, 1, (3, 5))],
+)
+def test_resize_pos_embed_is_timms(old: int, new: int, gs_new: tuple[int, ...]) -> None:
+    from timm.models.vision_transformer import resize_pos_embed as theirs
+
+    from visionzoo.models.vision_transformer import resize_pos_embed
+
+    prefix = 4 if old == 4 + 8 * 8 else 1
+    posemb, posemb_new = torch.randn(1, old, 8), torch.zeros(1, new, 8)
+    for kw in ({}, {"interpolation": "bilinear", "antialias": True}):
+        ours = resize_pos_embed(posemb, posemb_new, prefix, gs_new, **kw)
+        assert torch.equal(ours, theirs(posemb, posemb_new, prefix, gs_new, **kw))
+    side = gs_new or (int((new - prefix) ** 0.5),) * 2
+    assert ours.shape == (1, prefix + side[0] * side[1], 8)
+
+
+@pytest.mark.parametrize("mode", ["", "jax", "jax_nlhb", "moco", "reset"])
+@pytest.mark.parametrize("needs_reset", [True, False])
+def test_vit_init_functions_are_timms(mode: str, needs_reset: bool) -> None:
+    """``get_init_weights_vit(mode)`` applied by module name inits what timm's does, the same way
+    (truncated normals, drawn by torch's sampler here and timm's own there: by their statistics)."""
+    from timm.models import vision_transformer as timm_vit
+
+    from visionzoo.models import vision_transformer as vit
+
+    model = timm.create_model("vit_tiny_patch16_224", pretrained=False, num_classes=10, img_size=32, depth=2)
+    results = []
+    for fns in (vit, timm_vit):
+        init = fns.get_init_weights_vit(mode, head_bias=-2.0, needs_reset=needs_reset)
+        for i, (name, module) in enumerate(model.named_modules()):
+            torch.manual_seed(i)  # each module's draws apart from how many the ones before took
+            if name:
+                init(module, name)
+        results.append({k: v.clone() for k, v in model.state_dict().items()})
+    assert results[0].keys() == results[1].keys()
+    # key -> (std, bound): timm's init cuts at +-2 absolute, lecun-normal at 2 std (before scaling)
+    linears = [f"{n}.weight" for n, m in model.named_modules() if isinstance(m, nn.Linear)]
+    truncated = {key: (0.02, 2.0) for key in linears if not mode}
+    if mode.startswith("jax"):
+        std = (1 / model.patch_embed.proj.weight[0].numel()) ** 0.5
+        truncated = {"patch_embed.proj.weight": (std, 2 * std / 0.8796)}
+    for key, ours in results[0].items():
+        if key in truncated:
+            assert abs(float(ours.std()) / truncated[key][0] - 1) < 0.2, key
+            assert float(ours.abs().max()) <= truncated[key][1] + 1e-6, key
+        else:
+            assert torch.equal(ours, results[1][key]), key
+    assert vit.get_init_weights_vit(mode).func.__name__ == timm_vit.get_init_weights_vit(mode).func.__name__
+
+
+def test_global_pool_nlc_is_timms() -> None:
+    from timm.models.vision_transformer import global_pool_nlc as theirs
+
+    from visionzoo.models.vision_transformer import global_pool_nlc
+
+    x = torch.randn(2, 5, 4)
+    for pool in ("", "token", "avg", "max", "avgmax"):
+        for prefix, include in ((1, False), (2, True), (0, False)):
+            assert torch.equal(global_pool_nlc(x, pool, prefix, include), theirs(x, pool, prefix, include))

@@ -25,6 +25,13 @@ from .model import (
     ParallelThingsBlock,
     ResPostBlock,
     VisionTransformer,
+    get_init_weights_vit,
+    global_pool_nlc,
+    init_weights_reset_parameters,
+    init_weights_vit_jax,
+    init_weights_vit_moco,
+    init_weights_vit_timm,
+    resize_pos_embed,
 )
 from .remap import checkpoint_filter_fn
 from .variants import VARIANTS, VisionTransformerArgs
@@ -42,6 +49,13 @@ __all__ = [
     "VisionTransformerArgs",
     "checkpoint_filter_fn",
     "default_cfgs",
+    "get_init_weights_vit",
+    "global_pool_nlc",
+    "init_weights_reset_parameters",
+    "init_weights_vit_jax",
+    "init_weights_vit_moco",
+    "init_weights_vit_timm",
+    "resize_pos_embed",
 ]
 
 # features_only: timm's getter backbone over forward_intermediates, the last 3 blocks by default

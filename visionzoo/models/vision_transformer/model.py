@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torch
@@ -23,10 +24,11 @@ from ...layers import (
     RmsNorm,
     get_act_layer,
     get_norm_layer,
+    lecun_normal_,
     resample_abs_pos_embed,
 )
 from ...layers.diff_attention import DiffLambda, _lambda_params, _reset_lambda, diff_lambda_init
-from ...layers.token_pool import TOKEN_POOL_TYPES
+from ...layers.token_pool import TOKEN_POOL_TYPES, global_pool_nlc
 from ...model import TokenModel
 from ...pretrained import cfg_as_built
 
@@ -40,6 +42,13 @@ __all__ = [
     "ParallelThingsBlock",
     "ResPostBlock",
     "VisionTransformer",
+    "get_init_weights_vit",
+    "global_pool_nlc",
+    "init_weights_reset_parameters",
+    "init_weights_vit_jax",
+    "init_weights_vit_moco",
+    "init_weights_vit_timm",
+    "resize_pos_embed",
 ]
 
 LayerFn = Callable[..., nn.Module]
@@ -615,8 +624,10 @@ class VisionTransformer(TokenModel):
         for token in (self.cls_token, self.reg_token):
             if token is not None:
                 nn.init.normal_(token, std=1e-6)
+        init_fn = get_init_weights_vit(mode, head_bias, needs_reset=False)  # modules set themselves
         for name, module in self.named_modules():
-            _init_module(module, name, mode, head_bias)
+            if module is not self:
+                init_fn(module, name)
         if self.fix_init:
             with torch.no_grad():
                 block: Any
@@ -723,30 +734,101 @@ class VisionTransformer(TokenModel):
         )
 
 
-def _init_module(module: nn.Module, name: str, mode: str, head_bias: float) -> None:
+# --- timm's init functions: one module each, by its dotted name (``named_apply``'s call) ----------
+def _init_rest(module: nn.Module, needs_reset: bool) -> None:
+    """A module no rule above names: its own ``init_weights``, else ``reset_parameters``."""
+    if hasattr(module, "init_weights"):
+        module.init_weights()
+    elif needs_reset and hasattr(module, "reset_parameters"):
+        module.reset_parameters()
+
+
+def init_weights_vit_timm(module: nn.Module, name: str = "", needs_reset: bool = True) -> None:
+    """timm's original ViT init: truncated-normal (std 0.02) linears, zero biases."""
     if isinstance(module, nn.Linear):
-        if mode.startswith("jax"):
-            if name.startswith("head"):
-                nn.init.zeros_(module.weight)
-                nn.init.constant_(module.bias, head_bias)
-                return
+        nn.init.trunc_normal_(module.weight, std=0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    else:
+        _init_rest(module, needs_reset)
+
+
+def init_weights_vit_jax(
+    module: nn.Module, name: str = "", head_bias: float = 0.0, needs_reset: bool = True
+) -> None:
+    """The JAX (Flax) ViT init: xavier linears (a zero head with ``head_bias``), lecun-normal convs."""
+    if isinstance(module, nn.Linear):
+        if name.startswith("head"):
+            nn.init.zeros_(module.weight)
+            nn.init.constant_(module.bias, head_bias)
+        else:
             nn.init.xavier_uniform_(module.weight)
             if module.bias is not None:
                 nn.init.normal_(module.bias, std=1e-6) if "mlp" in name else nn.init.zeros_(module.bias)
-            return
-        if mode.startswith("moco") and "qkv" in name:
+    elif isinstance(module, nn.Conv2d):
+        lecun_normal_(module.weight)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    else:
+        _init_rest(module, needs_reset)
+
+
+def init_weights_vit_moco(module: nn.Module, name: str = "", needs_reset: bool = True) -> None:
+    """MoCo v3's ViT init: xavier linears, the fused qkv as three separate matrices."""
+    if isinstance(module, nn.Linear):
+        if "qkv" in name:
             bound = math.sqrt(6.0 / float(module.weight.shape[0] // 3 + module.weight.shape[1]))
             nn.init.uniform_(module.weight, -bound, bound)
-        elif mode.startswith("moco"):
-            nn.init.xavier_uniform_(module.weight)
         else:
-            nn.init.trunc_normal_(module.weight, std=0.02)
+            nn.init.xavier_uniform_(module.weight)
         if module.bias is not None:
             nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.Conv2d) and mode.startswith("jax"):
-        fan_in = module.weight[0].numel()
-        nn.init.trunc_normal_(module.weight, std=math.sqrt(1.0 / fan_in) / 0.87962566103423978)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif hasattr(module, "init_weights") and not isinstance(module, VisionTransformer):
-        getattr(module, "init_weights")()  # noqa: B009
+    else:
+        _init_rest(module, needs_reset)
+
+
+def init_weights_reset_parameters(module: nn.Module, name: str = "", needs_reset: bool = True) -> None:
+    """Only each module's own ``reset_parameters`` (timm's ``'reset'`` mode)."""
+    if needs_reset and hasattr(module, "reset_parameters"):
+        module.reset_parameters()
+
+
+def get_init_weights_vit(
+    mode: str = "jax", head_bias: float = 0.0, needs_reset: bool = True
+) -> Callable[[nn.Module, str], None]:
+    """The init function of a ``weight_init`` mode (``'jax*'``, ``'moco*'``, ``'reset'``, else
+    timm's), called as ``fn(module, name)``."""
+    if mode.startswith("jax"):
+        return partial(init_weights_vit_jax, head_bias=head_bias, needs_reset=needs_reset)
+    if mode.startswith("moco"):
+        return partial(init_weights_vit_moco, needs_reset=needs_reset)
+    if mode == "reset":
+        return partial(init_weights_reset_parameters, needs_reset=needs_reset)
+    return partial(init_weights_vit_timm, needs_reset=needs_reset)
+
+
+def resize_pos_embed(
+    posemb: torch.Tensor,
+    posemb_new: torch.Tensor,
+    num_prefix_tokens: int = 1,
+    gs_new: tuple[int, int] | tuple[()] = (),
+    interpolation: str = "bicubic",
+    antialias: bool = False,
+) -> torch.Tensor:
+    """``posemb`` (square grid) resampled to ``posemb_new``'s token count, or to the grid
+    ``gs_new``; timm's older name for :func:`~visionzoo.layers.resample_abs_pos_embed`.
+
+    Args:
+        posemb: ``(1, prefix + H*W, C)`` position embedding to resize.
+        posemb_new: an embedding of the target length (only its shape is read).
+    """
+    old_side = int(math.sqrt(posemb.shape[1] - num_prefix_tokens))
+    new_size = gs_new or (int(math.sqrt(posemb_new.shape[1] - num_prefix_tokens)),) * 2
+    return resample_abs_pos_embed(
+        posemb,
+        list(new_size),
+        [old_side, old_side],
+        num_prefix_tokens=num_prefix_tokens,
+        interpolation=interpolation,
+        antialias=antialias,
+    )
