@@ -7,6 +7,8 @@ against timm: test_capabilities.py and test_parity.py. ``*_pruned`` variants: te
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import pytest
 import torch
 from timm_oracle import paired, rel_err
@@ -78,3 +80,68 @@ def test_bad_options_are_named(kwargs: dict, match: str) -> None:
     args = dict(dict(block="basic", layers=(1, 1, 1, 1)), **kwargs)
     with pytest.raises(ValueError, match=match):
         ResNet(**args)
+
+
+# --- timm's stage helpers (issue 25) --------------------------------------------------------------
+def _layout(module: nn.Module) -> list[tuple[str, str, tuple[int, ...]]]:
+    params = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    return [(n, type(m).__name__, params.get(f"{n}.weight", ())) for n, m in module.named_modules()]
+
+
+@pytest.mark.parametrize(
+    ("block", "kw"),
+    [
+        ("BasicBlock", {}),
+        ("Bottleneck", {"output_stride": 8, "avg_down": True, "cardinality": 2, "base_width": 32}),
+        (
+            "Bottleneck",
+            {"output_stride": 16, "down_kernel_size": 3, "reduce_first": 2, "drop_block_rate": 0.1},
+        ),
+        ("BasicBlock", {"drop_path_rate": 0.2, "avg_down": True}),
+    ],
+)
+def test_make_blocks_is_timms(block: str, kw: dict[str, object]) -> None:
+    """timm's ``make_blocks``: the same stages (names, modules, shapes), feature info and outputs."""
+    from timm.models import resnet as timm_resnet
+
+    from visionzoo.models import resnet
+
+    args = ((getattr(resnet, block),) * 4, (8, 16, 24, 32), (1, 2, 1, 2), 16)
+    theirs_args = ((getattr(timm_resnet, block),) * 4, *args[1:])
+    stages, info = resnet.make_blocks(*args, **kw)
+    theirs_stages, theirs_info = timm_resnet.make_blocks(*theirs_args, **kw)
+    assert info == theirs_info
+    ours, theirs = nn.Sequential(OrderedDict(stages)), nn.Sequential(OrderedDict(theirs_stages))
+    assert _layout(ours) == _layout(theirs)
+    ours.load_state_dict(theirs.state_dict())
+    x = torch.randn(1, 16, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(ours.eval()(x), theirs.eval()(x))
+
+
+def test_resnet_shortcut_helpers_are_timms() -> None:
+    from timm.models import resnet as timm_resnet
+
+    from visionzoo.models import resnet
+
+    for fn in ("downsample_conv", "downsample_avg"):
+        for k, stride, dilation, first in [
+            (1, 2, 1, None),
+            (3, 2, 1, 1),
+            (3, 1, 2, 1),
+            (3, 1, 1, None),
+            (1, 1, 2, 2),
+        ]:
+            ours = getattr(resnet, fn)(8, 16, k, stride, dilation, first)
+            theirs = getattr(timm_resnet, fn)(8, 16, k, stride, dilation, first)
+            assert _layout(ours) == _layout(theirs), (fn, k, stride, dilation)
+            ours.load_state_dict(theirs.state_dict())
+            x = torch.randn(1, 8, 9, 9)
+            with torch.no_grad():
+                assert torch.equal(ours.eval()(x), theirs.eval()(x))
+    for rate in (0.0, 0.1):
+        ours_db, theirs_db = resnet.drop_blocks(rate), timm_resnet.drop_blocks(rate)
+        assert [d and d.keywords for d in ours_db] == [d and d.keywords for d in theirs_db]
+    assert [resnet.get_padding(k, s, d) for k, s, d in [(3, 2, 1), (7, 2, 1), (3, 1, 2), (1, 2, 1)]] == [
+        timm_resnet.get_padding(k, s, d) for k, s, d in [(3, 2, 1), (7, 2, 1), (3, 1, 2), (1, 2, 1)]
+    ]

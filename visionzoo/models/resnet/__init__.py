@@ -20,11 +20,33 @@ Module names follow timm's ResNet, so timm checkpoints load unchanged.
 from __future__ import annotations
 
 from ...registry import Entrypoint, family_entrypoint, register_family
-from .model import BasicBlock, Bottleneck, ResNet
+from .model import (
+    BasicBlock,
+    Bottleneck,
+    ResNet,
+    downsample_avg,
+    downsample_conv,
+    drop_blocks,
+    get_padding,
+    make_blocks,
+)
 from .variants import VARIANTS, ResNetArgs
 from .weights import CFG_DEFAULTS, DEPRECATED, WEIGHTS
 
-__all__ = ["VARIANTS", "WEIGHTS", "BasicBlock", "Bottleneck", "ResNet", "ResNetArgs", "default_cfgs"]
+__all__ = [
+    "VARIANTS",
+    "WEIGHTS",
+    "BasicBlock",
+    "Bottleneck",
+    "ResNet",
+    "ResNetArgs",
+    "default_cfgs",
+    "downsample_avg",
+    "downsample_conv",
+    "drop_blocks",
+    "get_padding",
+    "make_blocks",
+]
 
 default_cfgs = register_family(
     __name__,

@@ -19,10 +19,20 @@ from ...layers import (
     create_attn,
     get_act_layer,
     get_norm_layer,
+    get_padding,
 )
 from ...model import Trunk, VisionModel
 
-__all__ = ["BasicBlock", "Bottleneck", "ResNet"]
+__all__ = [
+    "BasicBlock",
+    "Bottleneck",
+    "ResNet",
+    "downsample_avg",
+    "downsample_conv",
+    "drop_blocks",
+    "get_padding",
+    "make_blocks",
+]
 
 
 # --- blocks ---------------------------------------------------------------------------------------
@@ -183,36 +193,130 @@ def _block_cls(block: str | BlockType) -> BlockType:
     return block
 
 
-def _downsample(
-    in_chs: int,
-    out_chs: int,
-    *,
+def downsample_conv(
+    in_channels: int,
+    out_channels: int,
     kernel_size: int,
-    stride: int,
-    dilation: int,
-    first_dilation: int,
-    avg_down: bool,
-    norm_layer: Callable[..., nn.Module],
+    stride: int = 1,
+    dilation: int = 1,
+    first_dilation: int | None = None,
+    norm_layer: Callable[..., nn.Module] | None = None,
 ) -> nn.Module:
-    """Projection shortcut: strided conv (``b``) or avg-pool then 1x1 conv (``d``)."""
-    if avg_down:
-        avg_stride = stride if dilation == 1 else 1
-        if stride == 1 and dilation == 1:
-            pool: nn.Module = nn.Identity()
-        elif avg_stride == 1 and dilation > 1:
-            pool = AvgPool2dSame(2, avg_stride, ceil_mode=True, count_include_pad=False)
-        else:
-            pool = nn.AvgPool2d(2, avg_stride, ceil_mode=True, count_include_pad=False)
-        return nn.Sequential(pool, nn.Conv2d(in_chs, out_chs, 1, bias=False), norm_layer(out_chs))
+    """Projection shortcut as a strided conv + norm (the ``b`` variants); timm's signature."""
     kernel_size = 1 if stride == 1 and dilation == 1 else kernel_size
-    first_dilation = first_dilation if kernel_size > 1 else 1
-    padding = ((stride - 1) + first_dilation * (kernel_size - 1)) // 2
-    return nn.Sequential(
-        nn.Conv2d(
-            in_chs, out_chs, kernel_size, stride=stride, padding=padding, dilation=first_dilation, bias=False
-        ),
-        norm_layer(out_chs),
+    first_dilation = (first_dilation or dilation) if kernel_size > 1 else 1
+    padding = get_padding(kernel_size, stride, first_dilation)
+    conv = nn.Conv2d(
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=stride,
+        padding=padding,
+        dilation=first_dilation,
+        bias=False,
     )
+    return nn.Sequential(conv, (norm_layer or nn.BatchNorm2d)(out_channels))
+
+
+def downsample_avg(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int,
+    stride: int = 1,
+    dilation: int = 1,
+    first_dilation: int | None = None,
+    norm_layer: Callable[..., nn.Module] | None = None,
+) -> nn.Module:
+    """Projection shortcut as avg-pool + 1x1 conv + norm (the ``d`` variants); timm's signature
+    (``kernel_size`` and ``first_dilation`` unused)."""
+    avg_stride = stride if dilation == 1 else 1
+    pool: nn.Module = nn.Identity()
+    if stride != 1 or dilation != 1:
+        pool_cls = AvgPool2dSame if avg_stride == 1 and dilation > 1 else nn.AvgPool2d
+        pool = pool_cls(2, avg_stride, ceil_mode=True, count_include_pad=False)
+    conv = nn.Conv2d(in_channels, out_channels, 1, bias=False)
+    return nn.Sequential(pool, conv, (norm_layer or nn.BatchNorm2d)(out_channels))
+
+
+def drop_blocks(drop_prob: float = 0.0) -> list[partial[DropBlock2d] | None]:
+    """Per-stage DropBlock factories: none in the first two stages (timm's rule)."""
+    if not drop_prob:
+        return [None] * 4
+    return [
+        None,
+        None,
+        partial(DropBlock2d, drop_prob=drop_prob, block_size=5, gamma_scale=0.25),
+        partial(DropBlock2d, drop_prob=drop_prob, block_size=3, gamma_scale=1.0),
+    ]
+
+
+def make_blocks(
+    block_fns: Sequence[BlockType],
+    channels: Sequence[int],
+    block_repeats: Sequence[int],
+    inplanes: int,
+    reduce_first: int = 1,
+    output_stride: int = 32,
+    down_kernel_size: int = 1,
+    avg_down: bool = False,
+    drop_block_rate: float = 0.0,
+    drop_path_rate: float = 0.0,
+    **kwargs: Any,
+) -> tuple[list[tuple[str, nn.Module]], list[dict[str, Any]]]:
+    """ResNet's stages: ``[(f"layer{i}", Sequential of blocks)]`` and their feature info.
+
+    Stages after ``output_stride`` is reached dilate instead of striding; stochastic depth rises
+    linearly over all blocks; ``kwargs`` go to every block (``norm_layer`` to the shortcuts too).
+    """
+    stages: list[tuple[str, nn.Module]] = []
+    feature_info: list[dict[str, Any]] = []
+    total_blocks = sum(block_repeats)
+    block_idx, net_stride, dilation, prev_dilation = 0, 4, 1, 1
+    stage_drop_blocks = drop_blocks(drop_block_rate)
+    for i, (block_fn, planes, depth) in enumerate(zip(block_fns, channels, block_repeats, strict=True)):
+        stride = 1 if i == 0 else 2
+        if net_stride >= output_stride:
+            dilation *= stride
+            stride = 1
+        else:
+            net_stride *= stride
+        out_chs = planes * block_fn.expansion
+        shortcut = None
+        if stride != 1 or inplanes != out_chs:
+            make_shortcut = downsample_avg if avg_down else downsample_conv
+            shortcut = make_shortcut(
+                inplanes,
+                out_chs,
+                down_kernel_size,
+                stride=stride,
+                dilation=dilation,
+                first_dilation=prev_dilation,
+                norm_layer=kwargs.get("norm_layer"),
+            )
+        blocks = []
+        for j in range(depth):
+            dpr = drop_path_rate * block_idx / max(total_blocks - 1, 1)
+            blocks.append(
+                block_fn(
+                    inplanes,
+                    planes,
+                    stride if j == 0 else 1,
+                    shortcut if j == 0 else None,
+                    reduce_first=reduce_first,
+                    dilation=dilation,
+                    first_dilation=prev_dilation,
+                    drop_block=stage_drop_blocks[i] if i < len(stage_drop_blocks) else None,
+                    drop_path=DropPath(dpr) if dpr > 0.0 else None,
+                    **kwargs,
+                )
+            )
+            prev_dilation = dilation
+            inplanes = out_chs
+            block_idx += 1
+        # NOTE: stages are named layer1..layerN for checkpoint compatibility
+        stages.append((f"layer{i + 1}", nn.Sequential(*blocks)))
+        feature_info.append(dict(num_chs=inplanes, reduction=net_stride, module=f"layer{i + 1}"))
+    return stages, feature_info
 
 
 # --- model ----------------------------------------------------------------------------------------
@@ -314,63 +418,29 @@ class ResNet(VisionModel):
         self.maxpool = self._stem_pool(inplanes, replace_stem_pool, aa_layer, act, norm)
 
         # stages
-        total_blocks = sum(layers)
-        block_idx, net_stride, dilation, prev_dilation = 0, 4, 1, 1
-        drop_blocks = [
-            None,
-            None,
-            partial(DropBlock2d, drop_block_rate, 5, 0.25) if drop_block_rate else None,
-            partial(DropBlock2d, drop_block_rate, 3, 1.0) if drop_block_rate else None,
-        ]
-        for i, (block_cls, planes, depth) in enumerate(zip(blocks, channels, layers)):
-            stride = 1 if i == 0 else 2
-            if net_stride >= output_stride:
-                dilation *= stride
-                stride = 1
-            else:
-                net_stride *= stride
-            out_chs = planes * block_cls.expansion
-            shortcut = None
-            if stride != 1 or inplanes != out_chs:
-                shortcut = _downsample(
-                    inplanes,
-                    out_chs,
-                    kernel_size=down_kernel_size,
-                    stride=stride,
-                    dilation=dilation,
-                    first_dilation=prev_dilation,
-                    avg_down=avg_down,
-                    norm_layer=norm,
-                )
-            stage = []
-            for j in range(depth):
-                dpr = drop_path_rate * block_idx / max(total_blocks - 1, 1)
-                stage.append(
-                    block_cls(
-                        inplanes,
-                        planes,
-                        stride if j == 0 else 1,
-                        shortcut if j == 0 else None,
-                        cardinality=cardinality,
-                        base_width=base_width,
-                        reduce_first=block_reduce_first,
-                        dilation=dilation,
-                        first_dilation=prev_dilation,
-                        act_layer=act,
-                        norm_layer=norm,
-                        attn_layer=attn_layer,
-                        aa_layer=aa_layer,
-                        drop_block=drop_blocks[i] if i < len(drop_blocks) else None,
-                        drop_path=DropPath(dpr) if dpr > 0.0 else None,
-                        **(block_args or {}),
-                    )
-                )
-                prev_dilation = dilation
-                inplanes = out_chs
-                block_idx += 1
-            # NOTE: stages are named layer1..layerN for checkpoint compatibility
-            self.add_module(f"layer{i + 1}", nn.Sequential(*stage))
-            self.feature_info.append(dict(num_chs=inplanes, reduction=net_stride, module=f"layer{i + 1}"))
+        stages, stage_info = make_blocks(
+            blocks,
+            channels,
+            layers,
+            inplanes,
+            reduce_first=block_reduce_first,
+            output_stride=output_stride,
+            down_kernel_size=down_kernel_size,
+            avg_down=avg_down,
+            drop_block_rate=drop_block_rate,
+            drop_path_rate=drop_path_rate,
+            cardinality=cardinality,
+            base_width=base_width,
+            act_layer=act,
+            norm_layer=norm,
+            attn_layer=attn_layer,
+            aa_layer=aa_layer,
+            **(block_args or {}),
+        )
+        for name, stage in stages:
+            self.add_module(name, stage)
+        self.feature_info.extend(stage_info)
+        inplanes = stage_info[-1]["num_chs"]
         self.num_stages = len(channels)
         self._init_head(inplanes, num_classes, global_pool)
         self._initialize(zero_init_last=zero_init_last)
