@@ -258,3 +258,23 @@ def test_create_model_loads_a_bit_npz_file(tmp_path: Path) -> None:
     )
     for key, value in source.state_dict().items():
         assert torch.equal(model.state_dict()[key], value), key
+
+
+# --- timm's stem helpers (issue 25) ---------------------------------------------------------------
+@pytest.mark.parametrize("stem_type", ["", "fixed", "same", "deep", "deep_fixed", "deep_same", "tiered"])
+@pytest.mark.parametrize("preact", [True, False])
+def test_create_resnetv2_stem_is_timms(stem_type: str, preact: bool) -> None:
+    from timm.models import resnetv2 as timm_resnetv2
+
+    from visionzoo.models import resnetv2
+
+    assert resnetv2.is_stem_deep(stem_type) == timm_resnetv2.is_stem_deep(stem_type)
+    ours = resnetv2.create_resnetv2_stem(3, 256, stem_type, preact).eval()  # (tiered: 96, 128 wide)
+    theirs = timm_resnetv2.create_resnetv2_stem(3, 256, stem_type, preact).eval()
+    assert [(n, type(m).__name__) for n, m in ours.named_children()] == [
+        (n, type(m).__name__) for n, m in theirs.named_children()
+    ]
+    ours.load_state_dict(theirs.state_dict())
+    x = torch.randn(1, 3, 31, 31)
+    with torch.no_grad():
+        assert rel_err(ours(x), theirs(x)) < 1e-5  # (StdConv2d's standardisation: float rounding)

@@ -57,7 +57,9 @@ __all__ = [
     "ResNetV2Args",
     "bit_npz_to_state_dict",
     "checkpoint_filter_fn",
+    "create_resnetv2_stem",
     "default_cfgs",
+    "is_stem_deep",
     "load_bit_npz",
     "resnetv2_stem",
 ]
@@ -348,7 +350,8 @@ class ResNetStage(nn.Module):
         return self.blocks(x)
 
 
-def _is_deep(stem_type: str) -> bool:
+def is_stem_deep(stem_type: str) -> bool:
+    """Whether ``stem_type`` is a 3x3 conv stack (``deep*``, ``tiered``) rather than one 7x7 conv."""
     return "deep" in stem_type or "tiered" in stem_type
 
 
@@ -373,7 +376,7 @@ def resnetv2_stem(
     if stem_type not in STEM_TYPES:
         raise ValueError(f"unknown stem_type {stem_type!r}; valid: {STEM_TYPES}")
     stem: OrderedDict[str, nn.Module] = OrderedDict()
-    if _is_deep(stem_type):
+    if is_stem_deep(stem_type):
         widths = (3 * out_chs // 8, out_chs // 2) if "tiered" in stem_type else (out_chs // 2, out_chs // 2)
         stem["conv1"] = conv_layer(in_chs, widths[0], kernel_size=3, stride=2)
         stem["norm1"] = norm_layer(widths[0])
@@ -394,6 +397,20 @@ def resnetv2_stem(
     else:
         stem["pool"] = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
     return nn.Sequential(stem)
+
+
+def create_resnetv2_stem(
+    in_chs: int,
+    out_chs: int = 64,
+    stem_type: str = "",
+    preact: bool = True,
+    conv_layer: ConvLayer = StdConv2d,
+    norm_layer: NormLayer = GroupNormAct,
+) -> nn.Sequential:
+    """timm's name and positional order for :func:`resnetv2_stem`."""
+    return resnetv2_stem(
+        in_chs, out_chs, stem_type=stem_type, preact=preact, conv_layer=conv_layer, norm_layer=norm_layer
+    )
 
 
 # --- model ----------------------------------------------------------------------------------------
@@ -477,7 +494,7 @@ class ResNetV2(VisionModel):
             in_chans, stem_width, stem_type=stem_type, preact=preact, conv_layer=conv_layer, norm_layer=norm
         )
         # the stem feature is taken before its pooling: the last conv (pre-act) or norm
-        deep = _is_deep(stem_type)
+        deep = is_stem_deep(stem_type)
         stem_feat = ("conv3" if deep else "conv") if preact else ("norm3" if deep else "norm")
         self.feature_info = [dict(num_chs=stem_width, reduction=2, module=f"stem.{stem_feat}")]
 
