@@ -175,3 +175,27 @@ def test_dynamic_img_size_matches_timm() -> None:
     x = torch.randn(1, 3, 96, 128, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         assert rel_err(ours(x), theirs(x)) < 1e-4
+
+
+# --- timm's ConvStem (issue 25) -------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"channels": (8, 16, 24), "kernel_size": (4, 2, 2), "stride": (4, 2, 2), "padding": 0},
+        {"depth": 2, "stride": (2, 1), "padding": "same"},
+    ],
+)
+def test_conv_stem_class_is_timms(kw: dict[str, Any]) -> None:
+    from timm.models.vision_transformer_hybrid import ConvStem as TimmConvStem
+
+    ours, theirs = vh.ConvStem(**kw).eval(), TimmConvStem(**kw).eval()
+    assert [(n, type(m).__name__) for n, m in ours.named_modules()] == [
+        (n, type(m).__name__) for n, m in theirs.named_modules()
+    ]
+    ours.load_state_dict(theirs.state_dict())
+    x = torch.randn(1, 3, 33, 33)
+    with torch.no_grad():
+        assert torch.equal(ours(x), theirs(x))
+    with pytest.raises(ValueError, match="ConvStem of depth 2 needs that many"):
+        vh.ConvStem(depth=2)

@@ -39,6 +39,7 @@ __all__ = [
     "CFG_DEFAULTS",
     "VARIANTS",
     "WEIGHTS",
+    "ConvStem",
     "augreg_backbone_to_state_dict",
     "checkpoint_filter_fn",
     "conv_stem",
@@ -86,6 +87,53 @@ def resnet_backbone(in_chans: int, *, name: str, level: int) -> nn.Module:
     return model
 
 
+class ConvStem(nn.Sequential):
+    """timm's conv stem: ``depth`` conv-norm-act blocks named ``0``, ``1``..., the last a plain conv
+    with bias; ``channels`` as an int halves back from it (``64`` -> ``(16, 32, 64)``)."""
+
+    def __init__(
+        self,
+        in_chans: int = 3,
+        depth: int = 3,
+        channels: int | Sequence[int] = 64,
+        kernel_size: int | Sequence[int] = 3,
+        stride: Sequence[int] = (2, 2, 2),
+        padding: str | int | Sequence[str | int] = "",
+        norm_layer: Any = nn.BatchNorm2d,
+        act_layer: Any = nn.ReLU,
+    ) -> None:
+        super().__init__()
+        chs = (
+            tuple(channels // 2**i for i in range(depth))[::-1]
+            if isinstance(channels, int)
+            else tuple(channels)
+        )
+        kernels = (kernel_size,) * depth if isinstance(kernel_size, int) else tuple(kernel_size)
+        pads = (padding,) * depth if isinstance(padding, (str, int)) else tuple(padding)
+        if not depth == len(stride) == len(kernels) == len(chs) == len(pads):
+            raise ValueError(
+                f"ConvStem of depth {depth} needs that many channels, kernel sizes, strides and paddings; "
+                f"got {chs}, {kernels}, {tuple(stride)}, {pads}"
+            )
+        prev = in_chans
+        for i, (out_chs, k, s, pad) in enumerate(zip(chs, kernels, stride, pads)):
+            last = i == depth - 1
+            conv = ConvNormAct(
+                prev,
+                out_chs,
+                k,
+                s,
+                padding=pad,
+                bias=last,
+                apply_norm=not last,
+                apply_act=not last,
+                norm_layer=norm_layer,
+                act_layer=act_layer,
+            )
+            self.add_module(str(i), conv)
+            prev = out_chs
+
+
 def conv_stem(
     in_chans: int,
     *,
@@ -94,27 +142,8 @@ def conv_stem(
     stride: Sequence[int] = (4, 2, 2),
     act_layer: Any = nn.GELU,
 ) -> nn.Sequential:
-    """MobileCLIP's stem: conv-BN-act blocks without padding, the last a plain conv with bias."""
-    stem = nn.Sequential()
-    prev = in_chans
-    for i, (chs, k, s) in enumerate(zip(channels, kernel_size, stride)):
-        last = i == len(channels) - 1
-        stem.add_module(
-            str(i),
-            ConvNormAct(
-                prev,
-                chs,
-                k,
-                s,
-                padding=0,
-                bias=last,
-                apply_norm=not last,
-                apply_act=not last,
-                act_layer=act_layer,
-            ),
-        )
-        prev = chs
-    return stem
+    """MobileCLIP's stem: a :class:`ConvStem` of unpadded convs."""
+    return ConvStem(in_chans, len(channels), channels, kernel_size, stride, padding=0, act_layer=act_layer)
 
 
 # --- checkpoint remap -----------------------------------------------------------------------------
