@@ -383,10 +383,22 @@ def test_unported_family_import_names_the_family(code: str) -> None:
     assert "visionzoo.models.swin_transformer" not in sys.modules
 
 
-def test_name_of_a_ported_family_that_is_not_here_says_so() -> None:
-    assert API["family_of"]["EfficientNetFeatures"] == "efficientnet"
-    with pytest.raises(AttributeError, match=r"timm\.models\.efficientnet\.EfficientNetFeatures is not"):
-        visionzoo.models.EfficientNetFeatures  # noqa: B018
+def test_every_timm_class_of_a_ported_family_is_here() -> None:
+    """``timm.models.EfficientNetFeatures`` and every other class timm.models exports from a family
+    visionzoo has: the family module's own (a new gap fails here)."""
+    efficientnet = importlib.import_module("visionzoo.models.efficientnet")
+    assert visionzoo.models.EfficientNetFeatures is efficientnet.EfficientNetFeatures
+    classes = [
+        (n, f) for n, f in API["family_of"].items() if n[0].isupper() and f in visionzoo.models.FAMILIES
+    ]
+    assert len(classes) >= 17
+    for name, family in classes:
+        assert getattr(visionzoo.models, name) is getattr(
+            importlib.import_module(f"visionzoo.models.{family}"), name
+        )
+    # were one missing, the error would name it and its family
+    message = str(_timm_paths.not_ported("visionzoo.models", "EfficientNetFeatures"))
+    assert "timm.models.efficientnet.EfficientNetFeatures is not ported to visionzoo yet" in message
 
 
 def test_ported_family_and_other_names_keep_their_behaviour() -> None:
