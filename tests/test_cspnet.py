@@ -365,3 +365,38 @@ def test_bad_configs_raise_naming_the_problem(kwargs: dict, error: type, match: 
 def test_unknown_model_kwarg_is_a_type_error() -> None:
     with pytest.raises(TypeError, match="stem_width"):
         visionzoo.create_model("cspresnet50", stem_width=32)
+
+
+# --- timm's CspModelCfg (issue 25) ----------------------------------------------------------------
+@pytest.mark.parametrize("name", ["cspresnet50", "cspdarknet53", "cs3darknet_s", "cs3edgenet_x"])
+def test_csp_model_cfg_builds_timms_cspnet(name: str) -> None:
+    """``CspNet(cfg)`` as timm's: the same model, a keyword overriding the cfg's layer."""
+    import dataclasses
+
+    from timm.models import cspnet as timm_cspnet
+
+    from visionzoo.models import cspnet
+
+    theirs_cfg = timm_cspnet.model_cfgs[name]
+    layers = {k: getattr(theirs_cfg, k) for k in ("zero_init_last", "act_layer", "norm_layer", "aa_layer")}
+    cfg = cspnet.CspModelCfg(
+        stem=cspnet.CspStemCfg(**dataclasses.asdict(theirs_cfg.stem)),
+        stages=cspnet.CspStagesCfg(**dataclasses.asdict(theirs_cfg.stages)),
+        **layers,
+    )
+    theirs, ours = (
+        timm_cspnet.CspNet(theirs_cfg, num_classes=10).eval(),
+        cspnet.CspNet(cfg, num_classes=10).eval(),
+    )
+    ours.load_state_dict(theirs.state_dict())
+    assert ours.feature_info == theirs.feature_info
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(ours(x), theirs(x))
+    acts = [
+        [type(m).__name__ for m in model.modules() if isinstance(m, (nn.ReLU, nn.LeakyReLU, nn.SiLU))]
+        for model in (cspnet.CspNet(cfg, act_layer="relu"), timm_cspnet.CspNet(theirs_cfg, act_layer="relu"))
+    ]
+    assert acts[0] == acts[1] and set(acts[0]) == {"ReLU"}
+    with pytest.raises(TypeError, match="takes its stages from the cfg"):
+        cspnet.CspNet(cfg, cfg.stages)

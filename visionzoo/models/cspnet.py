@@ -20,6 +20,7 @@ stages are plain DarkNet stages without the split.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
@@ -52,6 +53,7 @@ __all__ = [
     "BottleneckBlock",
     "CrossStage",
     "CrossStage3",
+    "CspModelCfg",
     "CspNet",
     "CspStagesCfg",
     "CspStemCfg",
@@ -164,6 +166,18 @@ class CspStagesCfg:
     def stage(self, idx: int) -> dict[str, Any]:
         """The settings of stage ``idx``, one value per field."""
         return {f.name: getattr(self, f.name)[idx] for f in dataclasses.fields(self)}
+
+
+@dataclasses.dataclass(frozen=True)
+class CspModelCfg:
+    """timm's record of a whole CspNet: stem, stages and the layers; ``CspNet(cfg)`` builds it."""
+
+    stem: CspStemCfg
+    stages: CspStagesCfg
+    zero_init_last: bool = True
+    act_layer: LayerType = "leaky_relu"
+    norm_layer: LayerType = "batchnorm"
+    aa_layer: LayerType | None = None
 
 
 def _per_stage(name: str, value: Any, num_stages: int) -> tuple[Any, ...]:
@@ -501,8 +515,9 @@ class CspNet(VisionModel):
     keeps full resolution.
 
     Args:
-        stem: the stem (:class:`CspStemCfg` or a dict of its fields).
-        stages: the stages (:class:`CspStagesCfg` or a dict of its fields).
+        stem: the stem (:class:`CspStemCfg` or a dict of its fields), or a whole
+            :class:`CspModelCfg` (timm's call; the layer keywords, where given, override its own).
+        stages: the stages (:class:`CspStagesCfg` or a dict of its fields); None with a CspModelCfg.
         num_classes: classifier outputs (0 for none).
         in_chans: input channels.
         output_stride: 32, 16 or 8 (later stages are dilated instead of strided).
@@ -521,8 +536,8 @@ class CspNet(VisionModel):
 
     def __init__(
         self,
-        stem: CspStemCfg | Mapping[str, Any],
-        stages: CspStagesCfg | Mapping[str, Any],
+        stem: CspStemCfg | Mapping[str, Any] | CspModelCfg,
+        stages: CspStagesCfg | Mapping[str, Any] | None = None,
         num_classes: int = 1000,
         in_chans: int = 3,
         *,
@@ -538,6 +553,19 @@ class CspNet(VisionModel):
         super().__init__()
         if output_stride not in (8, 16, 32):
             raise ValueError(f"output_stride must be 8, 16 or 32, got {output_stride!r}")
+        if isinstance(stem, CspModelCfg):  # timm's call: the cfg's layers, a keyword given here overriding
+            if stages is not None:
+                raise TypeError(f"CspNet(cfg) takes its stages from the cfg; got stages={stages!r} too")
+            cfg, left = stem, _LAYER_DEFAULTS
+            act_layer = cfg.act_layer if act_layer == left["act_layer"] else act_layer
+            norm_layer = cfg.norm_layer if norm_layer == left["norm_layer"] else norm_layer
+            aa_layer = cfg.aa_layer if aa_layer == left["aa_layer"] else aa_layer
+            zero_init_last = (
+                cfg.zero_init_last if zero_init_last == left["zero_init_last"] else zero_init_last
+            )
+            stem, stages = cfg.stem, cfg.stages
+        if stages is None:
+            raise TypeError("CspNet needs stages (a CspStagesCfg), or a CspModelCfg as its first argument")
         stem_cfg = as_dataclass(CspStemCfg, stem, "stem")
         stages_cfg = as_dataclass(CspStagesCfg, stages, "stages")
         self.in_chans = in_chans
@@ -678,6 +706,11 @@ class CspNet(VisionModel):
 
 
 # --- variants -------------------------------------------------------------------------------------
+# the layer arguments' defaults: what CspNet(cfg, ...) tells given from left alone
+_LAYER_DEFAULTS = {
+    name: inspect.signature(CspNet.__init__).parameters[name].default
+    for name in ("act_layer", "norm_layer", "aa_layer", "zero_init_last")
+}
 CspNetArgs = model_args_type(CspNet)
 _RESNET_STEM = CspStemCfg(out_chs=64, kernel_size=7, stride=4, pool="max")
 _DEEP_STEM = CspStemCfg(out_chs=(32, 32, 64), kernel_size=3, stride=4, pool="max")
