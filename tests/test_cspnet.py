@@ -400,3 +400,44 @@ def test_csp_model_cfg_builds_timms_cspnet(name: str) -> None:
     assert acts[0] == acts[1] and set(acts[0]) == {"ReLU"}
     with pytest.raises(TypeError, match="takes its stages from the cfg"):
         cspnet.CspNet(cfg, cfg.stages)
+
+
+@pytest.mark.parametrize("name", ["cspresnet50", "darknet17", "cs3darknet_focus_s", "cspresnext50"])
+def test_create_csp_stem_and_stages_are_timms(name: str) -> None:
+    """timm's two builders: the same modules, feature levels and outputs."""
+    import dataclasses
+
+    from timm.models import cspnet as timm_cspnet
+
+    from visionzoo.models import cspnet
+
+    theirs_cfg = timm_cspnet.model_cfgs[name]
+    layers = {k: getattr(theirs_cfg, k) for k in ("act_layer", "norm_layer", "aa_layer")}
+    stem_kw = dataclasses.asdict(theirs_cfg.stem)
+    theirs_stem, theirs_info = timm_cspnet.create_csp_stem(3, **stem_kw, **layers)
+    ours_stem, ours_info = cspnet.create_csp_stem(3, **stem_kw, **layers)
+    assert ours_info == theirs_info
+    cfg = cspnet.CspModelCfg(
+        stem=cspnet.CspStemCfg(**stem_kw),
+        stages=cspnet.CspStagesCfg(**dataclasses.asdict(theirs_cfg.stages)),
+        **layers,
+    )
+    theirs_stages, theirs_stage_info = timm_cspnet.create_csp_stages(theirs_cfg, 0.1, 16, theirs_info[-1])
+    ours_stages, ours_stage_info = cspnet.create_csp_stages(cfg, 0.1, 16, ours_info[-1])
+    assert ours_stage_info == theirs_stage_info
+    ours, theirs = (
+        nn.Sequential(ours_stem, ours_stages).eval(),
+        nn.Sequential(theirs_stem, theirs_stages).eval(),
+    )
+    # (timm keeps some unused Identity placeholders, which hold no weights)
+    kinds = [
+        [(n, type(m).__name__) for n, m in model.named_modules() if not isinstance(m, nn.Identity)]
+        for model in (ours, theirs)
+    ]
+    assert kinds[0] == kinds[1]
+    ours.load_state_dict(theirs.state_dict())
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(ours(x), theirs(x))
+    with pytest.raises(ValueError, match="stem stride must be 1, 2 or 4, got 3"):
+        cspnet.create_csp_stem(3, 32, stride=3)

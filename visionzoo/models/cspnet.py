@@ -23,7 +23,7 @@ import dataclasses
 import inspect
 from collections.abc import Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -60,6 +60,8 @@ __all__ = [
     "DarkBlock",
     "DarkStage",
     "EdgeBlock",
+    "create_csp_stages",
+    "create_csp_stem",
     "default_cfgs",
 ]
 
@@ -506,6 +508,118 @@ def _check_block_width(idx: int, stage: dict[str, Any]) -> None:
 
 
 # --- model ----------------------------------------------------------------------------------------
+def create_csp_stem(
+    in_chans: int = 3,
+    out_chs: int | tuple[int, ...] = 32,
+    kernel_size: int = 3,
+    stride: int = 2,
+    pool: str = "",
+    padding: int | str = "",
+    act_layer: LayerType = nn.ReLU,
+    norm_layer: LayerType = nn.BatchNorm2d,
+    aa_layer: LayerType | None = None,
+) -> tuple[nn.Sequential, list[dict[str, Any]]]:
+    """The stem (timm's signature): its convs then an optional max-pool, and its feature levels:
+    each one that precedes a stride, then the stem's output (the last entry)."""
+    cfg = CspStemCfg(out_chs=out_chs, stride=stride, kernel_size=kernel_size, padding=padding, pool=pool)
+    stem = nn.Sequential()
+    info: list[dict[str, Any]] = []
+    prev_chs, reduction = in_chans, 1
+    chs_list = cast(tuple[int, ...], cfg.out_chs)
+    last = len(chs_list) - 1
+    prev: dict[str, Any] = {}
+    for i, chs in enumerate(chs_list):
+        # stride 2 in the first conv; for stem stride 4 without a pool, in the last one too
+        strided = (i == 0 and cfg.stride > 1) or (i == last and cfg.stride > 2 and not cfg.pool)
+        if strided and prev:
+            info.append(prev)
+        conv = ConvNormAct(
+            prev_chs,
+            chs,
+            cfg.kernel_size,
+            stride=2 if strided else 1,
+            padding=cfg.padding if i == 0 else "",
+            act_layer=act_layer,
+            norm_layer=norm_layer,
+        )
+        stem.add_module(f"conv{i + 1}", conv)
+        reduction *= 2 if strided else 1
+        prev_chs = chs
+        prev = dict(num_chs=chs, reduction=reduction, module=f"stem.conv{i + 1}")
+    if cfg.pool:
+        info.append(prev)
+        if aa_layer is not None:
+            stem.add_module("pool", nn.MaxPool2d(kernel_size=3, stride=1, padding=1))
+            stem.add_module("aa", create_aa(aa_layer, channels=prev_chs, stride=2))
+            pool_name = "aa"
+        else:
+            stem.add_module("pool", nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
+            pool_name = "pool"
+        reduction *= 2
+        prev = dict(num_chs=prev_chs, reduction=reduction, module=f"stem.{pool_name}")
+    return stem, [*info, prev]
+
+
+def create_csp_stages(
+    cfg: CspModelCfg, drop_path_rate: float, output_stride: int, stem_feat: dict[str, Any]
+) -> tuple[nn.Sequential, list[dict[str, Any]]]:
+    """The stages of ``cfg`` after a stem whose output level is ``stem_feat`` (timm's signature),
+    and the feature levels: each output that a stride follows (the stem's included), then the last.
+    """
+    stages_cfg = cfg.stages
+    layers: dict[str, Any] = dict(act_layer=cfg.act_layer, norm_layer=cfg.norm_layer)
+    aa_layer = cfg.aa_layer
+    feature_info: list[dict[str, Any]] = []
+    # a level is recorded when the next stage strides, so it is the last at its size
+    total_blocks, block_idx = sum(stages_cfg.depth), 0
+    net_stride, dilation, prev = stem_feat["reduction"], 1, stem_feat
+    stage_modules: list[nn.Module] = []
+    for i in range(stages_cfg.num_stages):
+        s = stages_cfg.stage(i)
+        stride = s["stride"]
+        if stride != 1:
+            feature_info.append(prev)
+        if net_stride >= output_stride and stride > 1:
+            dilation *= stride
+            stride = 1
+        net_stride *= stride
+        dprs = [drop_path_rate * (block_idx + j) / max(total_blocks - 1, 1) for j in range(s["depth"])]
+        block_idx += s["depth"]
+        attn = get_attn(s["attn_layer"])
+        if attn is not None and s["attn_kwargs"]:
+            attn = partial(attn, **s["attn_kwargs"])
+        common = dict(
+            stride=stride,
+            dilation=dilation,
+            first_dilation=1 if dilation in (1, 2) else 2,
+            depth=s["depth"],
+            block_cls=_BLOCKS[s["block_type"]],
+            block_ratio=s["block_ratio"],
+            bottle_ratio=s["bottle_ratio"],
+            groups=s["groups"],
+            avg_down=s["avg_down"],
+            block_dpr=dprs,
+            attn_layer=attn,
+            aa_layer=aa_layer,
+            **layers,
+        )
+        _check_block_width(i, s)
+        if s["stage_type"] == "dark":
+            stage: nn.Module = DarkStage(prev["num_chs"], s["out_chs"], **common)
+        else:
+            cross = dict(
+                expand_ratio=s["expand_ratio"],
+                cross_linear=s["cross_linear"],
+                down_growth=s["down_growth"],
+            )
+            stage_cls = CrossStage if s["stage_type"] == "csp" else CrossStage3
+            stage = stage_cls(prev["num_chs"], s["out_chs"], **common, **cross)
+        stage_modules.append(stage)
+        prev = dict(num_chs=s["out_chs"], reduction=net_stride, module=f"stages.{i}")
+    feature_info.append(prev)
+    return nn.Sequential(*stage_modules), feature_info
+
+
 class CspNet(VisionModel):
     """Cross Stage Partial network: a conv stem, then csp / cs3 / dark stages, then a classifier.
 
@@ -570,112 +684,20 @@ class CspNet(VisionModel):
         stages_cfg = as_dataclass(CspStagesCfg, stages, "stages")
         self.in_chans = in_chans
         self.drop_rate = drop_rate
-        layers: dict[str, Any] = dict(act_layer=act_layer, norm_layer=norm_layer)
-
-        self.stem, stem_taps, last = self._make_stem(in_chans, stem_cfg, aa_layer=aa_layer, **layers)
-        self.feature_info = list(stem_taps)
-
-        # stages; a level is recorded when the next stage strides, so it is the last at its size
-        total_blocks, block_idx = sum(stages_cfg.depth), 0
-        net_stride, dilation, prev = last["reduction"], 1, last
-        stage_modules: list[nn.Module] = []
-        for i in range(stages_cfg.num_stages):
-            s = stages_cfg.stage(i)
-            stride = s["stride"]
-            if stride != 1:
-                self.feature_info.append(prev)
-            if net_stride >= output_stride and stride > 1:
-                dilation *= stride
-                stride = 1
-            net_stride *= stride
-            dprs = [drop_path_rate * (block_idx + j) / max(total_blocks - 1, 1) for j in range(s["depth"])]
-            block_idx += s["depth"]
-            attn = get_attn(s["attn_layer"])
-            if attn is not None and s["attn_kwargs"]:
-                attn = partial(attn, **s["attn_kwargs"])
-            common = dict(
-                stride=stride,
-                dilation=dilation,
-                first_dilation=1 if dilation in (1, 2) else 2,
-                depth=s["depth"],
-                block_cls=_BLOCKS[s["block_type"]],
-                block_ratio=s["block_ratio"],
-                bottle_ratio=s["bottle_ratio"],
-                groups=s["groups"],
-                avg_down=s["avg_down"],
-                block_dpr=dprs,
-                attn_layer=attn,
-                aa_layer=aa_layer,
-                **layers,
-            )
-            _check_block_width(i, s)
-            if s["stage_type"] == "dark":
-                stage: nn.Module = DarkStage(prev["num_chs"], s["out_chs"], **common)
-            else:
-                cross = dict(
-                    expand_ratio=s["expand_ratio"],
-                    cross_linear=s["cross_linear"],
-                    down_growth=s["down_growth"],
-                )
-                stage_cls = CrossStage if s["stage_type"] == "csp" else CrossStage3
-                stage = stage_cls(prev["num_chs"], s["out_chs"], **common, **cross)
-            stage_modules.append(stage)
-            prev = dict(num_chs=s["out_chs"], reduction=net_stride, module=f"stages.{i}")
-        self.feature_info.append(prev)
-        self.stages = nn.Sequential(*stage_modules)
+        layers: dict[str, Any] = dict(act_layer=act_layer, norm_layer=norm_layer, aa_layer=aa_layer)
+        fields = {f.name: getattr(stem_cfg, f.name) for f in dataclasses.fields(stem_cfg)}
+        self.stem, stem_info = create_csp_stem(in_chans, **fields, **layers)
+        self.feature_info = stem_info[:-1]
+        cfg = CspModelCfg(stem_cfg, stages_cfg, zero_init_last=zero_init_last, **layers)
+        self.stages, stage_info = create_csp_stages(cfg, drop_path_rate, output_stride, stem_info[-1])
+        self.feature_info += stage_info
+        prev = stage_info[-1]
 
         self.num_classes = num_classes
         self.num_features = prev["num_chs"]
         self.head = ClassifierHead(self.num_features, num_classes, pool_type=global_pool, drop_rate=drop_rate)
         self.head_hidden_size = self.head.num_features
         self._initialize(zero_init_last=zero_init_last)
-
-    @staticmethod
-    def _make_stem(
-        in_chans: int,
-        cfg: CspStemCfg,
-        *,
-        act_layer: LayerType,
-        norm_layer: LayerType,
-        aa_layer: LayerType | None,
-    ) -> tuple[nn.Sequential, list[dict[str, Any]], dict[str, Any]]:
-        """The stem, its feature levels that precede a stride, and its output's level."""
-        stem = nn.Sequential()
-        taps: list[dict[str, Any]] = []
-        prev_chs, reduction = in_chans, 1
-        chs_list = cfg.out_chs if isinstance(cfg.out_chs, tuple) else (cfg.out_chs,)
-        last = len(chs_list) - 1
-        prev: dict[str, Any] = {}
-        for i, chs in enumerate(chs_list):
-            # stride 2 in the first conv; for stem stride 4 without a pool, in the last one too
-            strided = (i == 0 and cfg.stride > 1) or (i == last and cfg.stride > 2 and not cfg.pool)
-            if strided and prev:
-                taps.append(prev)
-            conv = ConvNormAct(
-                prev_chs,
-                chs,
-                cfg.kernel_size,
-                stride=2 if strided else 1,
-                padding=cfg.padding if i == 0 else "",
-                act_layer=act_layer,
-                norm_layer=norm_layer,
-            )
-            stem.add_module(f"conv{i + 1}", conv)
-            reduction *= 2 if strided else 1
-            prev_chs = chs
-            prev = dict(num_chs=chs, reduction=reduction, module=f"stem.conv{i + 1}")
-        if cfg.pool:
-            taps.append(prev)
-            if aa_layer is not None:
-                stem.add_module("pool", nn.MaxPool2d(kernel_size=3, stride=1, padding=1))
-                stem.add_module("aa", create_aa(aa_layer, channels=prev_chs, stride=2))
-                pool_name = "aa"
-            else:
-                stem.add_module("pool", nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
-                pool_name = "pool"
-            reduction *= 2
-            prev = dict(num_chs=prev_chs, reduction=reduction, module=f"stem.{pool_name}")
-        return stem, taps, prev
 
     def init_weights(self, zero_init_last: bool = True) -> None:
         for m in self.modules():
