@@ -334,3 +334,50 @@ def test_hf_datasets(tmp_path: Path) -> None:
     source = open_dataset(f"hf:{tmp_path / 'hfds'}", split="val")
     assert source.classes == ["blue", "red"] and source.targets == [0, 1, 0]
     assert source.load(1, "L").getpixel((0, 0)) == 255
+
+
+# --- ImageNetInfo / infer_imagenet_subset: timm's label-set API (issue 25) ---------------------
+
+
+@pytest.mark.parametrize("subset", ["imagenet-1k", "imagenet12k", "ImageNet_22k", "imagenet-21k-goog", "imagenet21k"])
+def test_imagenet_info_matches_timm(subset: str) -> None:
+    from timm.data import ImageNetInfo as TimmImageNetInfo
+
+    ours, ref = visionzoo.data.ImageNetInfo(subset), TimmImageNetInfo(subset)
+    assert ours.num_classes() == ref.num_classes()
+    assert ours.label_names() == ref.label_names()
+    assert ours.label_indices() == ref.label_indices()
+    assert ours.label_descriptions() == ref.label_descriptions()
+    assert ours.label_descriptions(as_dict=True) == ref.label_descriptions(as_dict=True)
+    for i in (0, 1, ref.num_classes() // 2, ref.num_classes() - 1):
+        assert ours.index_to_label_name(i) == ref.index_to_label_name(i)
+        assert ours.index_to_description(i) == ref.index_to_description(i)
+        assert ours.has_label(i) and not ours.has_label(ref.num_classes())
+
+
+def test_imagenet_info_rejects_bad_input() -> None:
+    info = visionzoo.data.ImageNetInfo()
+    with pytest.raises(KeyError, match="imagenet-5k"):
+        visionzoo.data.ImageNetInfo("imagenet-5k")
+    with pytest.raises(IndexError, match="1000"):
+        info.index_to_label_name(1000)
+    with pytest.raises(NotImplementedError, match="definitions"):
+        info.index_to_description(0, detailed=True)
+
+
+@pytest.mark.parametrize("num_classes", [0, 10, 1000, 11221, 11821, 21841, 21842, 21843])
+def test_infer_imagenet_subset_matches_timm(num_classes: int) -> None:
+    from timm.data import infer_imagenet_subset as timm_infer
+
+    ours = visionzoo.data.infer_imagenet_subset
+    assert ours({"num_classes": num_classes}) == timm_infer({"num_classes": num_classes})
+    model = torch.nn.Linear(1, 1)
+    model.num_classes = num_classes  # type: ignore[assignment]
+    assert ours(model) == timm_infer(model)
+
+
+def test_infer_imagenet_subset_reads_pretrained_cfg() -> None:
+    from timm.data import infer_imagenet_subset as timm_infer
+
+    model = visionzoo.create_model("resnet18", num_classes=0)
+    assert visionzoo.data.infer_imagenet_subset(model) == timm_infer(model) == "imagenet-1k"

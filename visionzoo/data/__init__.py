@@ -37,6 +37,7 @@ from .datasets import (
     save_image_folder,
     train_val_split,
 )
+from .imagenet_info import ImageNetInfo, infer_imagenet_subset
 from .labels import (
     IMAGENET_SUBSETS,
     imagenet_label_names,
@@ -59,6 +60,7 @@ __all__ = [
     "EpochSampler",
     "HFSource",
     "ImageFolderSource",
+    "ImageNetInfo",
     "ImageSource",
     "MissingSplitError",
     "TransformDataset",
@@ -75,6 +77,7 @@ __all__ = [
     "imagenet_label_names",
     "imagenet_lemmas",
     "imagenet_subset_for",
+    "infer_imagenet_subset",
     "load_image",
     "model_label_names",
     "open_dataset",
