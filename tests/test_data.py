@@ -339,7 +339,9 @@ def test_hf_datasets(tmp_path: Path) -> None:
 # --- ImageNetInfo / infer_imagenet_subset: timm's label-set API (issue 25) ---------------------
 
 
-@pytest.mark.parametrize("subset", ["imagenet-1k", "imagenet12k", "ImageNet_22k", "imagenet-21k-goog", "imagenet21k"])
+@pytest.mark.parametrize(
+    "subset", ["imagenet-1k", "imagenet12k", "ImageNet_22k", "imagenet-21k-goog", "imagenet21k"]
+)
 def test_imagenet_info_matches_timm(subset: str) -> None:
     from timm.data import ImageNetInfo as TimmImageNetInfo
 
