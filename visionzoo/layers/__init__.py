@@ -42,6 +42,7 @@ from .activations import (
 )
 from .attention import Attention, set_fused_attn
 from .attention_pool import AttentionPoolLatent
+from .attention_pool2d import AttentionPool2d, RotAttentionPool2d
 from .blur_pool import BlurPool2d, create_aa
 from .classifier import ClassifierHead, create_classifier
 from .config import (
@@ -107,6 +108,7 @@ __all__ = [
     "AdaptiveAvgMaxPool2d",
     "AdaptiveCatAvgMaxPool2d",
     "Attention",
+    "AttentionPool2d",
     "AttentionPoolLatent",
     "AvgPool2dSame",
     "BatchNormAct2d",
@@ -150,6 +152,7 @@ __all__ = [
     "QuickGELU",
     "RmsNorm",
     "RmsNorm2d",
+    "RotAttentionPool2d",
     "SEModule",
     "SelectAdaptivePool2d",
     "Sigmoid",
