@@ -4,9 +4,10 @@ Each library builds its timm-backed model twice, in two processes (the alias tak
 ``timm`` for the whole process): on real timm, and on visionzoo through ``install_timm_alias``.
 The visionzoo build loads the timm build's weights strictly and must give the same outputs.
 
-Hugging Face transformers' ``TimmWrapper*`` and open_clip's timm vision tower each import one
-timm name visionzoo does not export yet; the ``*_gap`` tests pin the error they meet today, and
-the parity tests (strict xfail) turn green, and must lose their marker, once the name is added.
+Hugging Face transformers' ``TimmWrapper*`` also import ``timm.data.ImageNetInfo`` and
+``infer_imagenet_subset`` (label names for hub configs), open_clip's timm tower
+``timm.layers.AttentionPool2d`` and ``RotAttentionPool2d`` (its attention-pool heads): visionzoo
+exports all four, so both libraries import and build on the alias.
 """
 
 from __future__ import annotations
@@ -60,24 +61,8 @@ HF_ON_VISIONZOO = (
 )
 
 
-def test_transformers_timm_wrapper_gap() -> None:
-    # WHY: transformers' configuration_timm_wrapper.py runs `from timm.data import ImageNetInfo,
-    # infer_imagenet_subset` (label names for hub configs); visionzoo.data exports neither, so the
-    # TimmWrapper classes cannot be imported under the alias. Everything else they use is there.
-    pytest.importorskip("transformers")
-    run_python("""
-        import pytest, visionzoo
-        visionzoo.install_timm_alias()
-        with pytest.raises(ImportError, match="cannot import name 'ImageNetInfo' from 'visionzoo.data'"):
-            from transformers import TimmWrapperConfig
-    """)
-
-
 @pytest.mark.parity
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="visionzoo.data lacks ImageNetInfo, infer_imagenet_subset"
-)
 def test_transformers_timm_wrapper_on_visionzoo_equals_timm(tmp_path: Path) -> None:
     pytest.importorskip("transformers")
     run_python(HF_REFERENCE, str(tmp_path / "ref.pt"))
@@ -95,12 +80,14 @@ def test_transformers_timm_wrapper_on_visionzoo_equals_timm(tmp_path: Path) -> N
 
 # No shipped open_clip config has a small timm tower (RN50 is open_clip's own ResNet), so a tiny
 # one is registered with `open_clip.add_model_config`; the text tower only makes the CLIP whole.
+# `timm_pool` picks the tower's head: the trunk's average pool, or timm.layers.AttentionPool2d
+# ("abs_attn") / RotAttentionPool2d ("rot_attn") on the feature map (@POOL@ below).
 CLIP_BUILD = """
     import json, sys, tempfile, torch
     {alias}
     import open_clip
     cfg = {{"embed_dim": 64,
-           "vision_cfg": {{"timm_model_name": "resnet18", "timm_pool": "avg", "timm_proj": "linear",
+           "vision_cfg": {{"timm_model_name": "resnet18", "timm_pool": "@POOL@", "timm_proj": "linear",
                           "image_size": 64}},
            "text_cfg": {{"context_length": 16, "vocab_size": 100, "width": 32, "heads": 2, "layers": 1}}}}
     cfg_dir = tempfile.mkdtemp()
@@ -110,6 +97,9 @@ CLIP_BUILD = """
     torch.manual_seed({seed})
     model = open_clip.create_model("vz-timm-resnet18-tiny", pretrained=None).eval()
     assert type(model.visual.trunk).__module__.startswith("{pkg}."), type(model.visual.trunk)
+    pool = getattr(model.visual.head, "pool", None)
+    assert (pool is None) == ("@POOL@" == "avg"), pool
+    assert pool is None or type(pool).__module__ == "{pkg}.layers.attention_pool2d", type(pool)
 """
 
 CLIP_REFERENCE = (
@@ -134,35 +124,15 @@ CLIP_ON_VISIONZOO = (
 )
 
 
-def test_open_clip_timm_tower_gap() -> None:
-    # WHY: open_clip/timm_model.py imports `RotAttentionPool2d` and `AttentionPool2d` from
-    # timm.layers (timm/layers/attention_pool2d.py) inside a try/except ImportError that sets
-    # `timm = None`; visionzoo.layers has neither, so every timm tower fails with open_clip's
-    # "install the latest timm" message. The rest of the tower (Mlp, to_2tuple, create_model) works.
-    pytest.importorskip("open_clip")
-    run_python("""
-        import pytest, visionzoo
-        visionzoo.install_timm_alias()
-        missing = "cannot import name 'RotAttentionPool2d' from 'visionzoo.layers'"
-        with pytest.raises(ImportError, match=missing):
-            from timm.layers import RotAttentionPool2d
-        assert not hasattr(visionzoo.layers, "AttentionPool2d")
-        import open_clip
-        assert open_clip.timm_model.timm is None  # the swallowed ImportError above
-        with pytest.raises(RuntimeError, match="Please install the latest timm"):
-            open_clip.timm_model.TimmModel("resnet18", embed_dim=64, image_size=64)
-    """)
-
-
 @pytest.mark.parity
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="visionzoo.layers lacks RotAttentionPool2d, AttentionPool2d"
-)
-def test_open_clip_timm_tower_on_visionzoo_equals_timm(tmp_path: Path) -> None:
+@pytest.mark.parametrize("pool", ["avg", "abs_attn", "rot_attn"])
+def test_open_clip_timm_tower_on_visionzoo_equals_timm(tmp_path: Path, pool: str) -> None:
     pytest.importorskip("open_clip")
-    run_python(CLIP_REFERENCE, str(tmp_path / "ref.pt"))
-    proc = run_python(CLIP_ON_VISIONZOO, str(tmp_path / "ref.pt"), str(tmp_path / "ours.pt"))
+    run_python(CLIP_REFERENCE.replace("@POOL@", pool), str(tmp_path / "ref.pt"))
+    proc = run_python(
+        CLIP_ON_VISIONZOO.replace("@POOL@", pool), str(tmp_path / "ref.pt"), str(tmp_path / "ours.pt")
+    )
     assert proc.stderr.count(NOTICE) == 1, proc.stderr
     ref = torch.load(tmp_path / "ref.pt", weights_only=True)["y"]
     ours = torch.load(tmp_path / "ours.pt", weights_only=True)["y"]
