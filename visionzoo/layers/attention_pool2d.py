@@ -9,6 +9,8 @@ arguments and state-dict keys are timm's (open_clip builds its timm towers' head
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -48,7 +50,7 @@ class _AttentionPool2dBase(nn.Module):
         dtype: torch.dtype | None,
     ) -> None:
         super().__init__()
-        dd = {"device": device, "dtype": dtype}
+        dd: dict[str, Any] = {"device": device, "dtype": dtype}
         self.pool_type = _check_pool_type(pool_type)
         self.embed_dim = embed_dim = embed_dim or in_features
         self.in_features = in_features
@@ -107,7 +109,7 @@ class _AttentionPool2dBase(nn.Module):
             self.pool_type = _check_pool_type(pool_type)
         if num_classes is not None:
             ref = next(self.parameters())
-            dd = {"device": device or ref.device, "dtype": dtype or ref.dtype}
+            dd: dict[str, Any] = {"device": device or ref.device, "dtype": dtype or ref.dtype}
             self.proj = nn.Linear(self.embed_dim, num_classes, **dd) if num_classes > 0 else nn.Identity()
             self.proj.train(self.training)
             self.out_features = num_classes if num_classes > 0 else self.embed_dim

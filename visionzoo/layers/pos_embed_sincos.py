@@ -158,6 +158,8 @@ class RotaryEmbeddingCat(nn.Module):
     ``dim`` is the per-head dimension and must be divisible by 4 (two axes, sin/cos pairs).
     """
 
+    bands: torch.Tensor
+
     def __init__(
         self,
         dim: int,
