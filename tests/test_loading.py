@@ -204,8 +204,8 @@ def test_in_chans_adaptation_matches_seed_rule_and_timm(tmp_path: Path, weights:
         expected = w.sum(dim=1, keepdim=True)
     else:
         expected = w.repeat(1, math.ceil(in_chans / 3), 1, 1)[:, :in_chans] * (3 / in_chans)
-    assert torch.allclose(adapt_input_conv(w, in_chans), expected)
-    assert torch.allclose(adapt_input_conv(w, in_chans), timm_adapt(in_chans, w.clone()))
+    assert torch.allclose(adapt_input_conv(in_chans, w), expected)
+    assert torch.allclose(adapt_input_conv(in_chans, w), timm_adapt(in_chans, w.clone()))
 
     f = write_safetensors(weights, tmp_path / "w.safetensors")
     model = visionzoo.create_model(
@@ -219,14 +219,37 @@ def test_in_chans_adaptation_matches_seed_rule_and_timm(tmp_path: Path, weights:
 
 def test_in_chans_from_any_source_channel_count() -> None:
     w = torch.randn(8, 4, 3, 3)  # e.g. an RGB-NIR checkpoint
-    assert torch.allclose(adapt_input_conv(w, 1), w.sum(1, keepdim=True))
-    six = adapt_input_conv(w, 6)
+    assert torch.allclose(adapt_input_conv(1, w, base_chans=4), w.sum(1, keepdim=True))
+    six = adapt_input_conv(6, w, base_chans=4)
     assert six.shape == (8, 6, 3, 3)
     assert torch.allclose(six, torch.cat([w, w[:, :2]], 1) * (4 / 6))
     # a space-to-depth stem: four interleaved RGB groups, each adapted alike
     s2d = torch.randn(8, 12, 3, 3)
-    gray = adapt_input_conv(s2d, 1, groups=4)
+    gray = adapt_input_conv(1, s2d)
     assert torch.allclose(gray, s2d.reshape(8, 4, 3, 3, 3).sum(2))
+
+
+def test_adapt_input_conv_takes_timms_arguments() -> None:
+    """timm's call, ``adapt_input_conv(in_chans, conv_weight, base_chans=3)``, gives timm's
+    result (space-to-depth stems and non-RGB weights included); bad input is refused by name."""
+    import inspect
+
+    from timm.models._manipulate import adapt_input_conv as timm_adapt
+
+    assert list(inspect.signature(adapt_input_conv).parameters) == list(
+        inspect.signature(timm_adapt).parameters
+    )
+    w, s2d, nir = torch.randn(8, 3, 3, 3), torch.randn(8, 12, 3, 3), torch.randn(8, 4, 3, 3)
+    for args in ((1, s2d), (3, s2d), (1, w), (5, w), (3, w), (1, nir, 4), (7, nir, 4)):
+        assert torch.equal(
+            adapt_input_conv(*args), timm_adapt(*(a.clone() if torch.is_tensor(a) else a for a in args))
+        )
+    with pytest.raises(ValueError, match="in_chans and base_chans must be >= 1"):
+        adapt_input_conv(0, w)
+    with pytest.raises(ValueError, match="no multiple of base_chans=3"):
+        adapt_input_conv(1, nir)
+    with pytest.raises(NotImplementedError, match="convolution weights"):
+        adapt_input_conv(1, torch.randn(8, 3))
 
 
 def test_deep_stem_first_conv_adapted(tmp_path: Path) -> None:
@@ -236,7 +259,7 @@ def test_deep_stem_first_conv_adapted(tmp_path: Path) -> None:
         "resnet18d", pretrained=True, in_chans=5, pretrained_cfg_overlay=dict(file=str(f))
     )
     assert model.pretrained_cfg.first_conv == "conv1.0"
-    assert torch.allclose(model.conv1[0].weight, adapt_input_conv(state["conv1.0.weight"], 5))
+    assert torch.allclose(model.conv1[0].weight, adapt_input_conv(5, state["conv1.0.weight"]))
 
 
 def test_new_num_classes_reinitialises_only_the_classifier(tmp_path: Path, weights: dict) -> None:

@@ -32,33 +32,47 @@ def as_names(value: str | Iterable[str] | None) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
 
-def adapt_input_conv(weight: torch.Tensor, in_chans: int, *, groups: int = 1) -> torch.Tensor:
-    """Adapt a first-conv weight ``(O, groups * src, kH, kW)`` to ``(O, groups * in_chans, kH, kW)``.
+def adapt_input_conv(in_chans: int, conv_weight: torch.Tensor, base_chans: int = 3) -> torch.Tensor:
+    """Adapt a first-conv weight ``(O, G * base_chans, kH, kW)`` to ``(O, G * in_chans, kH, kW)``
+    (timm's call and argument order).
+
+    ``G`` is the number of interleaved copies of the input a stem takes (4 for a space-to-depth
+    stem), each adapted alike; ``base_chans`` is the channel count the weights were trained on
+    (3 for RGB, 4 for RGB-NIR, ...).
 
     Args:
-        weight: pretrained conv weight.
         in_chans: input channels wanted.
-        groups: interleaved channel groups of the input, e.g. 4 for a space-to-depth stem whose
-            input is four stacked copies of the image; each group is adapted alike.
+        conv_weight: pretrained conv weight.
+        base_chans: input channels the weights were trained on.
 
     Returns:
-        The adapted weight, in the original dtype.
+        The adapted weight, in the original dtype (the same tensor when nothing changes).
+
+    Raises:
+        ValueError: a channel count below 1, or a weight whose input channels are no multiple of
+            ``base_chans``.
+        NotImplementedError: a weight that is not a convolution's (fewer than 3 dimensions).
     """
-    if in_chans < 1:
-        raise ValueError(f"in_chans must be >= 1, got {in_chans}")
-    out_chs, total, *kernel = weight.shape
-    if total % groups:
-        raise ValueError(f"conv weight with {total} input channels does not split into {groups} groups")
-    src = total // groups
-    if src == in_chans:
-        return weight
-    dtype = weight.dtype
-    w = weight.float().reshape(out_chs, groups, src, *kernel)
+    if in_chans < 1 or base_chans < 1:
+        raise ValueError(f"in_chans and base_chans must be >= 1, got {in_chans} and {base_chans}")
+    if conv_weight.ndim < 3:
+        raise NotImplementedError(
+            "adapt_input_conv adapts convolution weights (O, I, *kernel); got shape "
+            f"{tuple(conv_weight.shape)}"
+        )
+    out_chs, total, *kernel = conv_weight.shape
+    if total % base_chans:
+        raise ValueError(f"conv weight with {total} input channels is no multiple of base_chans={base_chans}")
+    if base_chans == in_chans:
+        return conv_weight
+    groups = total // base_chans
+    dtype = conv_weight.dtype
+    w = conv_weight.float().reshape(out_chs, groups, base_chans, *kernel)
     if in_chans == 1:
         w = w.sum(dim=2, keepdim=True)
     else:
-        repeat = math.ceil(in_chans / src)
-        w = w.repeat(1, 1, repeat, *([1] * len(kernel)))[:, :, :in_chans] * (src / in_chans)
+        repeat = math.ceil(in_chans / base_chans)
+        w = w.repeat(1, 1, repeat, *([1] * len(kernel)))[:, :, :in_chans] * (base_chans / in_chans)
     return w.reshape(out_chs, groups * in_chans, *kernel).to(dtype)
 
 
@@ -75,7 +89,14 @@ def _adapt_first_convs(
         target = int(getattr(model.get_submodule(name), "in_channels"))  # noqa: B009
         if target % in_chans:
             raise ValueError(f"{name} takes {target} channels, not a multiple of in_chans={in_chans}")
-        state_dict[key] = adapt_input_conv(state_dict[key], in_chans, groups=target // in_chans)
+        groups = target // in_chans  # interleaved copies of the input (space-to-depth stems)
+        weight = state_dict[key]
+        if weight.shape[1] % groups:
+            raise ValueError(
+                f"{key} of {cfg.name} takes {weight.shape[1]} channels, which do not split into the "
+                f"{groups} input groups of {name}"
+            )
+        state_dict[key] = adapt_input_conv(in_chans, weight, base_chans=weight.shape[1] // groups)
 
 
 def _adapt_classifiers(state_dict: dict[str, torch.Tensor], cfg: PretrainedCfg, num_classes: int) -> set[str]:

@@ -658,7 +658,8 @@ def load_bit_npz(
         except ValueError as e:  # e.g. object arrays, which would need pickle
             raise ValueError(f"{path!r} holds an array that cannot be read without pickle: {e}") from e
         sd = bit_npz_to_state_dict(arrays, model, prefix=prefix)
-    sd["stem.conv.weight"] = adapt_input_conv(sd["stem.conv.weight"], model.in_chans)
+    stem = sd["stem.conv.weight"]
+    sd["stem.conv.weight"] = adapt_input_conv(model.in_chans, stem, base_chans=stem.shape[1])
     own = model.state_dict()
     if "head.fc.weight" in sd and sd["head.fc.weight"].shape != own["head.fc.weight"].shape:
         del sd["head.fc.weight"], sd["head.fc.bias"]  # another class count: keep the model's head
