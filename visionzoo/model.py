@@ -8,8 +8,6 @@ families (and code written for timm) call: ``checkpoint_seq``, ``named_apply``, 
 ``model_parameters``.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 

@@ -13,8 +13,6 @@ Most convolutions are unpadded ("valid"), as in the reference: feature maps are 
 than ``input / reduction``, and inputs must be at least 75x75 (299x299 with the auxiliary head).
 """
 
-from __future__ import annotations
-
 import copy
 from collections.abc import Callable
 from functools import partial
