@@ -97,3 +97,28 @@ def test_hook_backbone_copies_tap_their_own_modules(model: torch.nn.Module) -> N
         a, b = backbone(X), clone(X)
     assert len(b) == 2 and not torch.equal(a[0], b[0])
     assert not any(m._forward_hooks for m in backbone.modules())  # no live hooks between passes
+
+
+def test_feature_cfg_kwarg_sets_the_wrapper_as_timm_does() -> None:
+    """timm's ``create_model(..., features_only=True, feature_cfg={...})``: the caller's wrapper
+    options over the family's, explicit ``out_indices`` / ``feature_cls`` over both."""
+    x = torch.randn(1, 3, 64, 64)
+    torch.manual_seed(0)
+    fx = visionzoo.create_model("resnet10t", features_only=True, feature_cfg={"feature_cls": "fx"}).eval()
+    torch.manual_seed(0)
+    plain = visionzoo.create_model("resnet10t", features_only=True).eval()
+    assert type(fx).__name__ == "FeatureGraphNet"
+    scripted = torch.jit.script(fx)
+    with torch.no_grad():
+        for a, b in zip(scripted(x), plain(x), strict=True):
+            torch.testing.assert_close(a, b)
+    picked = visionzoo.create_model("resnet10t", features_only=True, feature_cfg={"out_indices": (1, 2)})
+    assert picked.feature_info.channels() == [64, 128]
+    explicit = visionzoo.create_model(
+        "resnet10t", features_only=True, feature_cfg={"out_indices": (1, 2)}, out_indices=(4,)
+    )
+    assert explicit.feature_info.channels() == [512]
+    with pytest.raises(TypeError, match="feature_cfg=.*only with features_only=True"):
+        visionzoo.create_model("resnet10t", feature_cfg={"feature_cls": "fx"})
+    with pytest.raises(TypeError, match="feature_cfg must be a dict"):
+        visionzoo.create_model("resnet10t", features_only=True, feature_cfg="fx")

@@ -399,6 +399,7 @@ def build_model(
     features_only: bool = False,
     out_indices: Any = None,
     feature_cls: Any = None,
+    feature_cfg: Mapping[str, Any] | None = None,
     device: str | torch.device | None = None,
     dtype: torch.dtype | None = None,
     scriptable: bool | None = None,
@@ -418,7 +419,11 @@ def build_model(
         checkpoint_path: a local checkpoint loaded after (and instead of) pretrained weights.
         features_only: return a backbone giving feature maps instead of logits.
         out_indices: feature levels of the backbone (tuple, or int for the last n).
-        feature_cls: backbone wrapper: ``'list'`` (default), ``'dict'``, ``'hook'`` or a class.
+        feature_cls: backbone wrapper: ``'list'`` (default), ``'dict'``, ``'hook'``, ``'fx'``,
+            ``'getter'`` or a class.
+        feature_cfg: wrapper options over the family's (timm's ``feature_cfg``: ``feature_cls``,
+            ``out_indices``, ``flatten_sequential``...); ``out_indices`` / ``feature_cls`` given
+            as arguments win.
         device, dtype: where and in what precision the model ends up.
         scriptable, exportable, no_jit: timm's layer switches, set (when not None) while the
             model is built (``set_layer_config``).
@@ -441,6 +446,7 @@ def build_model(
             features_only=features_only,
             out_indices=out_indices,
             feature_cls=feature_cls,
+            feature_cfg=feature_cfg,
             device=device,
             dtype=dtype,
             **kwargs,
@@ -458,6 +464,7 @@ def _build(
     features_only: bool,
     out_indices: Any,
     feature_cls: Any,
+    feature_cfg: Mapping[str, Any] | None,
     device: str | torch.device | None,
     dtype: torch.dtype | None,
     **kwargs: Any,
@@ -466,7 +473,11 @@ def _build(
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     _check_common_kwargs(variant, kwargs)
     if not features_only:  # timm's models reject them too; silently ignoring them would hide a bug
-        for name, value in (("out_indices", out_indices), ("feature_cls", feature_cls)):
+        for name, value in (
+            ("out_indices", out_indices),
+            ("feature_cls", feature_cls),
+            ("feature_cfg", feature_cfg),
+        ):
             if value is not None:
                 raise TypeError(
                     f"{variant}: {name}={value!r} applies only with features_only=True; for a "
@@ -528,7 +539,10 @@ def _build(
     if device is not None or dtype is not None:
         model.to(device=device, dtype=dtype)
     if features_only:
-        model = _wrap_features(model, variant, cfg, dict(recipe.feature_cfg), out_indices, feature_cls)
+        if feature_cfg is not None and not isinstance(feature_cfg, Mapping):
+            raise TypeError(f"{variant}: feature_cfg must be a dict of wrapper options, got {feature_cfg!r}")
+        wrapper_cfg = {**recipe.feature_cfg, **(feature_cfg or {})}
+        model = _wrap_features(model, variant, cfg, wrapper_cfg, out_indices, feature_cls)
     return model
 
 

@@ -129,7 +129,7 @@ def create_model(
             exports either way.
         **kwargs: model arguments: ``num_classes``, ``in_chans``, ``global_pool``, ``drop_rate``,
             ``drop_path_rate``, ``output_stride``, ``features_only``, ``out_indices``,
-            ``feature_cls``, ``device``, ``dtype`` and each family's own. ``None`` values are
+            ``feature_cls``, ``feature_cfg``, ``device``, ``dtype`` and each family's own. ``None`` values are
             ignored (the model's default applies).
 
     Returns:
