@@ -244,9 +244,12 @@ def test_adapt_input_conv_takes_timms_arguments() -> None:
         assert torch.equal(
             adapt_input_conv(*args), timm_adapt(*(a.clone() if torch.is_tensor(a) else a for a in args))
         )
-    with pytest.raises(ValueError, match="in_chans and base_chans must be >= 1"):
+    with pytest.raises(ValueError, match="in_chans must be positive"):
         adapt_input_conv(0, w)
-    with pytest.raises(ValueError, match="no multiple of base_chans=3"):
+    with pytest.raises(ValueError, match="base_chans must be positive"):
+        adapt_input_conv(3, w, base_chans=0)
+    # timm's error type for a layout it cannot convert (its loaders catch it)
+    with pytest.raises(NotImplementedError, match="Weight format not supported.*no multiple of base_chans=3"):
         adapt_input_conv(1, nir)
     with pytest.raises(NotImplementedError, match="convolution weights"):
         adapt_input_conv(1, torch.randn(8, 3))
@@ -421,3 +424,21 @@ def test_meta_load_assigns_like_torch_and_keeps_modules_own_loading() -> None:
     load_state_dict_into(model, state)
     assert seen == ["layer1."]
     _assert_loaded(model, state)
+
+
+def test_a_linear_first_layer_is_not_adapted_silently() -> None:
+    """A linear patch embedding named as first_conv (its weight's input layout is unknown): asking
+    for other channels is a clear error naming what to do, not a crash or a random stem."""
+    from torch import nn
+
+    from visionzoo.adapt import adapt_state_dict
+    from visionzoo.pretrained import PretrainedCfg
+
+    model = nn.Sequential()
+    model.add_module("stem", nn.Linear(3 * 4, 8))
+    cfg = PretrainedCfg(architecture="linear_stem", input_size=(3, 8, 8), first_conv="stem", num_classes=8)
+    state = {"stem.weight": torch.randn(8, 12), "stem.bias": torch.randn(8)}
+    with pytest.raises(ValueError, match=r"'stem' of linear_stem is a Linear.*in_chans=3.*pretrained=False"):
+        adapt_state_dict(state, model, cfg, num_classes=8, in_chans=13)
+    same, _ = adapt_state_dict(state, model, cfg, num_classes=8, in_chans=3)
+    assert same["stem.weight"] is state["stem.weight"]

@@ -49,20 +49,24 @@ def adapt_input_conv(in_chans: int, conv_weight: torch.Tensor, base_chans: int =
         The adapted weight, in the original dtype (the same tensor when nothing changes).
 
     Raises:
-        ValueError: a channel count below 1, or a weight whose input channels are no multiple of
-            ``base_chans``.
-        NotImplementedError: a weight that is not a convolution's (fewer than 3 dimensions).
+        ValueError: a channel count below 1.
+        NotImplementedError: a weight that is not a convolution's (fewer than 3 dimensions), or
+            whose input channels are no multiple of ``base_chans``.
     """
-    if in_chans < 1 or base_chans < 1:
-        raise ValueError(f"in_chans and base_chans must be >= 1, got {in_chans} and {base_chans}")
+    for what, value in (("in_chans", in_chans), ("base_chans", base_chans)):
+        if value < 1:
+            raise ValueError(f"{what} must be positive (>= 1), got {value}")
     if conv_weight.ndim < 3:
         raise NotImplementedError(
             "adapt_input_conv adapts convolution weights (O, I, *kernel); got shape "
             f"{tuple(conv_weight.shape)}"
         )
     out_chs, total, *kernel = conv_weight.shape
-    if total % base_chans:
-        raise ValueError(f"conv weight with {total} input channels is no multiple of base_chans={base_chans}")
+    if total % base_chans:  # timm's error type: its loaders treat it as "cannot adapt"
+        raise NotImplementedError(
+            f"Weight format not supported by conversion: a conv weight with {total} input channels "
+            f"is no multiple of base_chans={base_chans}"
+        )
     if base_chans == in_chans:
         return conv_weight
     groups = total // base_chans
@@ -86,7 +90,17 @@ def _adapt_first_convs(
                 f"first_conv {name!r} of {cfg.name} has no {key!r} in the checkpoint; "
                 "the config and weights do not match"
             )
-        target = int(getattr(model.get_submodule(name), "in_channels"))  # noqa: B009
+        layer = model.get_submodule(name)
+        if not hasattr(layer, "in_channels"):  # a linear patch embedding: its input layout is unknown
+            if in_chans == cfg.input_size[0]:
+                continue
+            raise ValueError(
+                f"first_conv {name!r} of {cfg.name} is a {type(layer).__name__}, not a convolution: its "
+                f"pretrained weights cannot be adapted to in_chans={in_chans}; build it with "
+                f"in_chans={cfg.input_size[0]}, or with pretrained=False and load the checkpoint "
+                f"without {key!r}"
+            )
+        target = int(layer.in_channels)
         if target % in_chans:
             raise ValueError(f"{name} takes {target} channels, not a multiple of in_chans={in_chans}")
         groups = target // in_chans  # interleaved copies of the input (space-to-depth stems)

@@ -80,7 +80,7 @@ def _path_like_message(model_name: str) -> str:
     if model_name.startswith(("/", "\\", ".", "~")) or drive:
         return (
             f"{model_name!r} is not a model name but a filesystem path; for a folder saved by "
-            f"save_pretrained use 'local-dir:{model_name}'"
+            f"save_pretrained use 'local-dir:{model_name}' (a Hub repo id would be 'hf-hub:{model_name}')"
         )
     return (
         f"{model_name!r} is not a model name: it has no source prefix but looks like a Hugging Face "

@@ -430,7 +430,8 @@ def _read_checked(path: Path, mmap: bool) -> tuple[Any, bool]:
         raise WeightsError(
             f"refusing to load {path}: it needs arbitrary unpickling, which can run code hidden in the "
             f"file (it imports {', '.join(unsafe[:5])}). Only plain tensor checkpoints are "
-            "loaded. If you trust the file, convert it once: `sd = torch.load(path, weights_only=False)`, "
+            "loaded; no automatic unsafe pickle fallback is performed. If you trust the file, "
+            "convert it once: `sd = torch.load(path, weights_only=False)`, "
             "then `safetensors.torch.save_file(sd, 'model.safetensors')`"
         ) from None
     except Exception as e:  # a damaged stream fails in many ways (IndexError, struct.error...)
