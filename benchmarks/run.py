@@ -82,7 +82,15 @@ FAMILY_MODELS = (  # issues 13-15: one or two of each family after the seed ones
     "mobilenetv3_large_100",
     "mobilenetv4_conv_medium",
 )
-MODEL_GROUPS = {"seed": DEFAULT_MODELS, "families": FAMILY_MODELS}
+CNN_MODELS = (  # issue 26: the reparameterisable and branchy CNNs
+    "resnest50d",
+    "nfnet_l0",
+    "repvgg_a2",
+    "mobileone_s1",
+    "hrnet_w18_small",
+    "dla34",
+)
+MODEL_GROUPS = {"seed": DEFAULT_MODELS, "families": FAMILY_MODELS, "cnns": CNN_MODELS}
 SECTIONS = ("eval", "latency", "compiled", "train", "memory", "create", "import", "flops", "accuracy")
 FOCUS = ("resnet50d", "cspdarknet53", "densenet121", "inception_v3")  # the issue's speed targets
 RESNET50_CLASS = ("resnet50", "resnet50d")
@@ -187,6 +195,16 @@ def _time_forwards(runs: dict[str, Callable[[], Any]], args: argparse.Namespace)
         )
 
 
+def _timm_folded(ref: nn.Module) -> nn.Module:
+    """timm's model with what a structural fold removes: its own ``reparameterize_model`` (RepVGG /
+    MobileOne branches into one conv) and torch's FX conv + batch-norm fusion. What an optimised
+    model must beat to show more than folding."""
+    from timm.utils.model import reparameterize_model
+    from torch.fx.experimental.optimization import fuse
+
+    return fuse(reparameterize_model(copy.deepcopy(ref)))
+
+
 def bench_eval(res: ModelResult, args: argparse.Namespace, bf16: bool) -> None:
     from visionzoo import optimize_for_inference
 
@@ -200,6 +218,11 @@ def bench_eval(res: ModelResult, args: argparse.Namespace, bf16: bool) -> None:
         "vz_opt_fp32": (lambda m: lambda: m(x))(optimize_for_inference(ours)),
         "timm_cl": lambda: ref_cl(x_cl),
     }
+    if res.name in CNN_MODELS:
+        try:
+            runs["timm_folded"] = (lambda m: lambda: m(x))(_timm_folded(ref))
+        except Exception as e:  # a model FX cannot trace: say so, compare with the others
+            res.notes.append(f"timm folded (reparameterize_model + FX conv-bn fuse) failed: {e!r}"[:300])
     if bf16:
         ref_bf16 = copy.deepcopy(ref_cl).to(torch.bfloat16)
         x_bf16 = x_cl.to(torch.bfloat16)
@@ -213,6 +236,11 @@ def bench_eval(res: ModelResult, args: argparse.Namespace, bf16: bool) -> None:
     res.eval_ratios["default"] = ratio(times["visionzoo"], base, invert=True)
     res.eval_ratios["opt_fp32"] = ratio(times["vz_opt_fp32"], base, invert=True)
     res.eval_ratios["opt_fp32_vs_timm_cl"] = ratio(times["vz_opt_fp32"], times["timm_cl"], invert=True)
+    if "timm_folded" in times:
+        res.eval_ratios["timm_folded"] = ratio(times["timm_folded"], base, invert=True)
+        res.eval_ratios["opt_fp32_vs_timm_folded"] = ratio(
+            times["vz_opt_fp32"], times["timm_folded"], invert=True
+        )
     if bf16:
         res.eval_ratios["opt_bf16"] = ratio(times["vz_opt_bf16"], base, invert=True)
         res.eval_ratios["opt_bf16_vs_timm_bf16"] = ratio(
@@ -626,6 +654,29 @@ def render(
                 rows,
             )
         )
+    folded = [r for r in results if "timm_folded" in r.eval_ratios]
+    if folded:
+        out += ["", "## Inference against a folded timm (reparameterize_model + FX conv-bn fuse)", ""]
+        rows = [
+            [
+                r.name,
+                _fmt_ratio(r.eval_ratios["timm_folded"]),
+                _fmt_ratio(r.eval_ratios.get("opt_fp32")),
+                _fmt_ratio(r.eval_ratios.get("opt_fp32_vs_timm_folded")),
+            ]
+            for r in folded
+        ]
+        out.append(
+            _table(
+                [
+                    "model",
+                    "timm folded ÷ timm default",
+                    "optimised fp32 ÷ timm default",
+                    "optimised fp32 ÷ timm folded",
+                ],
+                rows,
+            )
+        )
     compiled = [r for r in results if "comp_fp32" in r.eval_ratios]
     if compiled:
         out += ["", "## Inference, compiled (`optimize_for_inference(compile=True)`)", ""]
@@ -1008,6 +1059,22 @@ def targets(
                     f"{r.name}: peak training memory ({mode}, heap) <= 1.0x timm "
                     f"(got {vz_mb / timm_mb:.4f}: {vz_mb:.1f} / {timm_mb:.1f} MB)",
                 )
+    for name in CNN_MODELS:
+        r = by.get(name)
+        e = r.eval_ratios if r else {}
+        folded, vs_folded = e.get("timm_folded"), e.get("opt_fp32_vs_timm_folded")
+        mark(
+            None if vs_folded is None else _verdict(vs_folded, 1.0),
+            f"{name}: optimised fp32 above timm's default by at least what folding and "
+            f"reparameterisation remove: optimised ÷ timm folded >= 1.0x (got {_fmt_ratio(vs_folded)}; "
+            f"timm folded ÷ timm default {_fmt_ratio(folded)}, optimised ÷ timm default "
+            f"{_fmt_ratio(e.get('opt_fp32'))})",
+        )
+        f = _peak_fraction(r, "vz_opt_fp32", peaks.get("fp32"))
+        if f is not None:
+            lines.append(
+                f"- [measured] {name}: optimised fp32 reaches {_fmt_fraction(f)} of the fp32 matmul peak"
+            )
     for name in PRETRAINED_TARGETS:
         r = by.get(name)
         p = r.create_ratios.get("pretrained") if r else None
@@ -1029,7 +1096,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--models",
         default="seed",
         help="comma-separated model names and groups: 'seed' (the seed families' models, the "
-        f"default: {', '.join(DEFAULT_MODELS)}), 'families' (issues 13-15: {', '.join(FAMILY_MODELS)})",
+        f"default: {', '.join(DEFAULT_MODELS)}), 'families' (issues 13-15: {', '.join(FAMILY_MODELS)}), "
+        f"'cnns' (issue 26: {', '.join(CNN_MODELS)})",
     )
     p.add_argument("--rounds", type=int, default=5, help="interleaved rounds per measurement (default 5)")
     p.add_argument("--iters", type=int, default=3, help="forward calls per eval measurement (default 3)")
