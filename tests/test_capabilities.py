@@ -220,12 +220,20 @@ def test_prune_intermediate_layers_match_timm(name: str, indices) -> None:
     kept = ours.prune_intermediate_layers(indices)
     assert kept == theirs.prune_intermediate_layers(indices)
     assert list(ours.state_dict()) == list(theirs.state_dict())
-    assert (ours.num_features, ours.num_classes) == (theirs.num_features, theirs.num_classes)
     x = _x(input_side(ours, SIZE))
     with torch.no_grad():
-        assert rel_err(ours(x), theirs(x)) < TOL
         (fa, a), (fb, b) = ours.forward_intermediates(x, indices=kept), theirs.forward_intermediates(x, kept)
-    assert rel_err(fa, fb) < TOL
+        want = theirs(x)
+        if isinstance(want, torch.Tensor):
+            assert rel_err(ours(x), want) < TOL
+        else:  # timm's pruned HRNet returns its branches (a list) and keeps num_features: ours
+            # returns the last kept level (the contract), and says its width (test_contract.py)
+            assert ours.num_features == ours.feature_info[max(kept)]["num_chs"]
+            assert torch.equal(ours(x), a[-1])
+    if isinstance(want, torch.Tensor):
+        assert (ours.num_features, ours.num_classes) == (theirs.num_features, theirs.num_classes)
+        assert rel_err(fa, fb) < TOL
+    assert ours.num_classes == theirs.num_classes
     assert len(a) == len(b) and all(rel_err(p, q) < TOL for p, q in zip(a, b))
 
 

@@ -619,11 +619,32 @@ class FeatureGraphNet(nn.Module):
         keys = list(out_map) if out_map is not None else [str(i) for i in self.feature_info.out_indices]
         if len(keys) != len(names):
             raise ValueError(f"out_map has {len(keys)} entries for {len(names)} feature levels")
-        self.graph_module = create_feature_extractor(model, {n: str(k) for n, k in zip(names, keys)})
+        if getattr(model, "feature_modules", True):
+            self.graph_module = create_feature_extractor(model, {n: str(k) for n, k in zip(names, keys)})
+        else:  # the levels are labels, not modules: trace the model's own walk to them
+            from .layers._fx import trace_module
+
+            self.graph_module = trace_module(_Intermediates(model, self.feature_info.out_indices, keys))
 
     def forward(self, x: torch.Tensor) -> Any:
         out = self.graph_module(x)
         return out if self.return_dict else list(out.values())
+
+
+class _Intermediates(nn.Module):
+    """``{key: level}`` by ``model.forward_intermediates``: what :class:`FeatureGraphNet` traces
+    for a model whose ``feature_info`` names no modules."""
+
+    def __init__(self, model: nn.Module, indices: Sequence[int], keys: Sequence[Any]) -> None:
+        super().__init__()
+        self.model = model
+        self.indices = list(indices)
+        self.keys = [str(k) for k in keys]
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        levels = self.model.forward_intermediates(x, indices=self.indices, intermediates_only=True)  # type: ignore[operator]
+        order = sorted(self.indices)  # forward_intermediates gives them in forward order
+        return {k: levels[order.index(i)] for k, i in zip(self.keys, self.indices)}
 
 
 class FeatureGetterNet(nn.ModuleDict):

@@ -195,6 +195,10 @@ class VisionModel(nn.Module):
     # NOTE: TorchScript reads ``head_names`` in the scripted ``forward_features``
     __constants__ = ["head_names"]
     classifier_name: ClassVar[str] = "fc"
+    # whether feature_info's ``module`` names are modules whose outputs are the levels (what the
+    # list, hook and FX backbones tap); False where they are labels (timm's HRNet names its levels
+    # "stem", "stage1".."stage4"), and only forward_intermediates gives the levels
+    feature_modules: ClassVar[bool] = True
     # constructor options that a features_only backbone cannot honour (the builder refuses them)
     features_only_excludes: ClassVar[tuple[str, ...]] = ()
     head_names: ClassVar[tuple[str, ...]] = ("global_pool", "fc", "head", "head_drop", "classifier")

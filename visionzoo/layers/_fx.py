@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import torch
+import torch.fx
 from torch import nn
 
 __all__ = [
@@ -23,6 +25,7 @@ __all__ = [
     "is_notrace_module",
     "register_notrace_function",
     "register_notrace_module",
+    "trace_module",
 ]
 
 M = TypeVar("M", bound=type[nn.Module])
@@ -74,6 +77,18 @@ def get_notrace_functions() -> list[Callable[..., Any]]:
 
 def _tracer_kwargs() -> dict[str, Any]:
     return {"leaf_modules": get_notrace_modules(), "autowrap_functions": get_notrace_functions()}
+
+
+def trace_module(module: nn.Module) -> torch.fx.GraphModule:
+    """``module`` symbolically traced, with the leaf modules and functions registered here kept whole."""
+    leaves = tuple(get_notrace_modules())
+
+    class _Tracer(torch.fx.Tracer):
+        def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+            return isinstance(m, leaves) or super().is_leaf_module(m, module_qualified_name)
+
+    graph = _Tracer(autowrap_functions=tuple(get_notrace_functions())).trace(module)
+    return torch.fx.GraphModule(module, graph, type(module).__name__)
 
 
 def get_graph_node_names(model: nn.Module) -> tuple[list[str], list[str]]:
