@@ -97,6 +97,7 @@ from .pool import (
 )
 from .pos_embed import resample_abs_pos_embed
 from .rms_norm import RmsNorm, RmsNorm2d, SimpleNorm, SimpleNorm2d
+from .split_attn import SplitAttn
 from .squeeze_excite import SEModule, SqueezeExcite
 from .std_conv import StdConv2d, StdConv2dSame
 from .token_pool import TOKEN_POOL_TYPES, global_pool_nlc
@@ -158,6 +159,7 @@ __all__ = [
     "Sigmoid",
     "SimpleNorm",
     "SimpleNorm2d",
+    "SplitAttn",
     "SqueezeExcite",
     "StdConv2d",
     "StdConv2dSame",

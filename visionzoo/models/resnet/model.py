@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import torch
 from torch import nn
@@ -25,6 +25,7 @@ from ...model import Trunk, VisionModel
 
 __all__ = [
     "BasicBlock",
+    "BlockType",
     "Bottleneck",
     "ResNet",
     "downsample_avg",
@@ -180,7 +181,16 @@ class Bottleneck(nn.Module):
         return self.act3(x)
 
 
-BlockType = type[BasicBlock] | type[Bottleneck]
+class BlockType(Protocol):
+    """A ResNet block class: ``cls(inplanes, planes, stride, downsample, **block keywords)``
+    with ``expansion`` (output width over ``planes``). Other families' blocks (Res2Net,
+    ResNeSt, SKNet) plug in here, with their own options through ``block_args``."""
+
+    expansion: int
+
+    def __call__(self, *args: Any, **kwargs: Any) -> nn.Module: ...
+
+
 _BLOCKS: dict[str, BlockType] = {"basic": BasicBlock, "bottleneck": Bottleneck}
 
 
