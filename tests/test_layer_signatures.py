@@ -48,7 +48,10 @@ def timm_signatures() -> dict[str, Any]:
     """Read every public name of the installed ``timm.layers`` (the data file's content)."""
     timm = importlib.import_module("timm")
     layers = importlib.import_module("timm.layers")
-    names = sorted(n for n in dir(layers) if not n.startswith("_"))
+    # submodules are left out: which of them are attributes depends on what was imported before
+    names = sorted(
+        n for n in dir(layers) if not n.startswith("_") and not inspect.ismodule(getattr(layers, n))
+    )
     sigs = {n: describe(getattr(layers, n)) for n in names}
     return {"timm_version": timm.__version__, "signatures": sigs}
 
