@@ -98,7 +98,7 @@ from .pool import (
 from .pos_embed import resample_abs_pos_embed
 from .rms_norm import RmsNorm, RmsNorm2d, SimpleNorm, SimpleNorm2d
 from .squeeze_excite import SEModule, SqueezeExcite
-from .std_conv import StdConv2d, StdConv2dSame
+from .std_conv import ScaledStdConv2d, ScaledStdConv2dSame, StdConv2d, StdConv2dSame
 from .token_pool import TOKEN_POOL_TYPES, global_pool_nlc
 from .weight_init import lecun_normal_, trunc_normal_, trunc_normal_tf_, variance_scaling_
 
@@ -154,6 +154,8 @@ __all__ = [
     "RmsNorm2d",
     "RotAttentionPool2d",
     "SEModule",
+    "ScaledStdConv2d",
+    "ScaledStdConv2dSame",
     "SelectAdaptivePool2d",
     "Sigmoid",
     "SimpleNorm",
