@@ -290,7 +290,8 @@ class NormFreeNet(VisionModel):
     placement, needed for their weights); skipinit off unless asked (it costs throughput).
 
     Args:
-        cfg: a whole :class:`NfCfg` (timm's call); keywords given here override its fields.
+        cfg: a whole :class:`NfCfg` (timm's call); a keyword given here at other than its
+            default overrides the field of that name (as in CspNet(cfg): one at its default cannot).
         depths: blocks per stage.
         channels: stage widths (before ``width_factor``).
         alpha: residual branch scale (variance added per block: ``alpha**2``).
