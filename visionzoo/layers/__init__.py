@@ -99,7 +99,7 @@ from .pos_embed import resample_abs_pos_embed
 from .rms_norm import RmsNorm, RmsNorm2d, SimpleNorm, SimpleNorm2d
 from .split_attn import SplitAttn
 from .squeeze_excite import SEModule, SqueezeExcite
-from .std_conv import StdConv2d, StdConv2dSame
+from .std_conv import ScaledStdConv2d, ScaledStdConv2dSame, StdConv2d, StdConv2dSame
 from .token_pool import TOKEN_POOL_TYPES, global_pool_nlc
 from .weight_init import lecun_normal_, trunc_normal_, trunc_normal_tf_, variance_scaling_
 
@@ -155,6 +155,8 @@ __all__ = [
     "RmsNorm2d",
     "RotAttentionPool2d",
     "SEModule",
+    "ScaledStdConv2d",
+    "ScaledStdConv2dSame",
     "SelectAdaptivePool2d",
     "Sigmoid",
     "SimpleNorm",
