@@ -300,7 +300,9 @@ def trunk_units(model: nn.Module, trunk: Trunk) -> tuple[list[tuple[str, nn.Modu
         skip = set(getattr(model, "head_names", ())) | set(trunk.post)
         return [(n, m) for n, m in model.named_children() if n not in skip], 0
     stem = [unit for spec in trunk.stem for unit in _expand(model, spec)]
-    return stem + [unit for spec in trunk.stages for unit in _expand(model, spec)], len(stem)
+    # a post module may sit at the end of a stages container (DPN's final norm in ``features``)
+    stages = [unit for spec in trunk.stages for unit in _expand(model, spec) if unit[0] not in trunk.post]
+    return stem + stages, len(stem)
 
 
 def _stage_blocks(stage: nn.Module, trunk: Trunk) -> list[nn.Module]:
@@ -409,12 +411,16 @@ def prune_trunk(model: nn.Module, trunk: Trunk, last_tap: str) -> None:
             _set(model, path, nn.Sequential() if isinstance(module, nn.Sequential) else nn.Identity())
     for spec in specs:
         parent = spec[:-2]
-        kept = sum(1 for p in paths[: owner + 1] if p.startswith(spec[:-1]))
+        if not any(p.startswith(spec[:-1]) for p in paths[owner + 1 :]):
+            continue
         container = model.get_submodule(parent)
         if not isinstance(container, nn.Sequential):
             raise TypeError(f"Trunk unit {spec!r} needs {parent!r} to be an nn.Sequential to cut it")
-        if kept < len(container):
-            _set(model, parent, container[:kept])
+        cut = container[: sum(1 for p in paths[: owner + 1] if p.startswith(spec[:-1]))]
+        for name, module in container.named_children():
+            if f"{parent}.{name}" in trunk.post:  # a nested post module goes in prune_post
+                cut.add_module(name, module)
+        _set(model, parent, cut)
 
 
 def prune_post(
