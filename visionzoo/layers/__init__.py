@@ -97,6 +97,7 @@ from .pool import (
 )
 from .pos_embed import resample_abs_pos_embed
 from .rms_norm import RmsNorm, RmsNorm2d, SimpleNorm, SimpleNorm2d
+from .selective_kernel import SelectiveKernel
 from .split_attn import SplitAttn
 from .squeeze_excite import SEModule, SqueezeExcite
 from .std_conv import StdConv2d, StdConv2dSame
@@ -156,6 +157,7 @@ __all__ = [
     "RotAttentionPool2d",
     "SEModule",
     "SelectAdaptivePool2d",
+    "SelectiveKernel",
     "Sigmoid",
     "SimpleNorm",
     "SimpleNorm2d",
