@@ -31,6 +31,14 @@ def min_input_side(model: torch.nn.Module) -> int:
     return max(sides, default=0)
 
 
+def placed_levels(model: torch.nn.Module) -> list[int]:
+    """Indices of the feature levels that name their module. timm lists a level without one
+    (``module=''``: TResNet's stem level, stated at reduction 2 where its map is at 4), which we
+    keep as timm's: ``forward_intermediates`` returns it, ``features_only`` cannot tap it, and its
+    reduction is not the map's; so the size and tap checks read the placed levels."""
+    return [i for i, info in enumerate(model.feature_info) if info["module"]]
+
+
 def input_side(model: torch.nn.Module, size: int) -> int:
     """``size`` raised to the smallest input side ``model`` accepts (its cfg's input size where the
     model takes that size only)."""

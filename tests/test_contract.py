@@ -11,7 +11,7 @@ import itertools
 
 import pytest
 import torch
-from helpers import assert_feature_widths, input_side, parameter_groups, unmatched_parameters
+from helpers import assert_feature_widths, input_side, parameter_groups, placed_levels, unmatched_parameters
 from timm_oracle import materialize_random
 
 import visionzoo
@@ -109,12 +109,13 @@ def test_contract(name: str) -> None:
         assert len(inters) == len(model.feature_info)
         for t, info in zip(inters, model.feature_info):
             assert t.shape[1] == info["num_chs"], info
+        placed = placed_levels(model)
         assert_feature_widths(
-            [t.shape[-1] for t in inters],
-            [info["reduction"] for info in model.feature_info],
+            [inters[i].shape[-1] for i in placed],
+            [model.feature_info[i]["reduction"] for i in placed],
             model,
             size,
-            lambda s: [t.shape[-1] for t in model.forward_intermediates(_x(size=s), intermediates_only=True)],
+            lambda s: [t.shape[-1] for t in model.forward_intermediates(_x(size=s), indices=placed)[1]],
         )
         last_two = model.forward_intermediates(x, indices=2, intermediates_only=True)
         assert [t.shape for t in last_two] == [t.shape for t in inters[-2:]]

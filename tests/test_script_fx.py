@@ -16,7 +16,7 @@ import warnings
 
 import pytest
 import torch
-from helpers import input_side
+from helpers import input_side, placed_levels
 from timm_oracle import materialize_random
 from torch import nn
 
@@ -130,8 +130,9 @@ def test_fx_features_match_intermediates(name: str) -> None:
     model, x = _case(name)
     size = x.shape[-1]
     with torch.no_grad():
-        want = model.forward_intermediates(x, intermediates_only=True)
-        graph = FeatureGraphNet(model, out_indices=tuple(range(len(model.feature_info))))
+        placed = placed_levels(model)
+        want = model.forward_intermediates(x, indices=placed, intermediates_only=True)
+        graph = FeatureGraphNet(model, out_indices=tuple(placed))
         got = graph(x)
     if isinstance(model, TokenModel):
         # as timm's, the taps are the blocks' raw (B, prefix + H * W, C) tokens; forward_intermediates

@@ -94,16 +94,16 @@ def test_alias_maps_timm_paths_to_visionzoo_modules() -> None:
 
         # a family not ported: imports (libraries list its classes at import time), fails on use
         from visionzoo.timm_alias import FamilyNotPortedError
-        from timm.models.sknet import SelectiveKernelBottleneck
-        with pytest.raises(FamilyNotPortedError, match="timm family 'sknet' is not ported"):
-            SelectiveKernelBottleneck(64, 64)
-        with pytest.raises(FamilyNotPortedError, match="sknet"):
-            class Sub(SelectiveKernelBottleneck):
+        from timm.models.swin_transformer import SwinTransformerBlock
+        with pytest.raises(FamilyNotPortedError, match="timm family 'swin_transformer' is not ported"):
+            SwinTransformerBlock(64, 64)
+        with pytest.raises(FamilyNotPortedError, match="swin_transformer"):
+            class Sub(SwinTransformerBlock):
                 pass
 
         visionzoo.uninstall_timm_alias()
         assert not any(n == "timm" or n.startswith("timm.") for n in sys.modules)
-        assert not hasattr(visionzoo.models, "sknet")
+        assert not hasattr(visionzoo.models, "swin_transformer")
         import timm as real
         assert real is not visionzoo and real.__file__.endswith("timm/__init__.py")
         assert timm.models.resnet.ResNet is not real.models.resnet.ResNet

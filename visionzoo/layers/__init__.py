@@ -57,7 +57,7 @@ from .config import (
 from .conv_bn_act import Conv2dSame, ConvBnAct, ConvNormAct, create_conv2d
 from .create_attn import create_attn, get_attn, register_attn
 from .diff_attention import DiffAttention
-from .drop import DropBlock2d, DropPath, drop_block_2d, drop_path
+from .drop import DropBlock2d, DropPath, calculate_drop_path_rates, drop_block_2d, drop_path
 from .eca import EcaModule, EfficientChannelAttn
 from .evo_norm import EvoNorm2dS0
 from .filter_response_norm import FilterResponseNormTlu2d
@@ -97,6 +97,8 @@ from .pool import (
 )
 from .pos_embed import resample_abs_pos_embed
 from .rms_norm import RmsNorm, RmsNorm2d, SimpleNorm, SimpleNorm2d
+from .selective_kernel import SelectiveKernel
+from .space_to_depth import DepthToSpace, SpaceToDepth
 from .split_attn import SplitAttn
 from .squeeze_excite import SEModule, SqueezeExcite
 from .std_conv import ScaledStdConv2d, ScaledStdConv2dSame, StdConv2d, StdConv2dSame
@@ -118,6 +120,7 @@ __all__ = [
     "Conv2dSame",
     "ConvBnAct",
     "ConvNormAct",
+    "DepthToSpace",
     "DiffAttention",
     "DropBlock2d",
     "DropPath",
@@ -158,9 +161,11 @@ __all__ = [
     "ScaledStdConv2d",
     "ScaledStdConv2dSame",
     "SelectAdaptivePool2d",
+    "SelectiveKernel",
     "Sigmoid",
     "SimpleNorm",
     "SimpleNorm2d",
+    "SpaceToDepth",
     "SplitAttn",
     "SqueezeExcite",
     "StdConv2d",
@@ -173,6 +178,7 @@ __all__ = [
     "adaptive_avgmax_pool2d",
     "adaptive_catavgmax_pool2d",
     "adaptive_pool_feat_mult",
+    "calculate_drop_path_rates",
     "create_aa",
     "create_act_layer",
     "create_attn",

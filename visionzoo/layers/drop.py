@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["DropBlock2d", "DropPath", "drop_block_2d", "drop_path"]
+__all__ = ["DropBlock2d", "DropPath", "calculate_drop_path_rates", "drop_block_2d", "drop_path"]
 
 
 def drop_path(
@@ -40,6 +40,21 @@ class DropPath(nn.Module):
 
     def extra_repr(self) -> str:
         return f"drop_prob={self.drop_prob:.3f}"
+
+
+def calculate_drop_path_rates(
+    drop_path_rate: float, depths: int | list[int], stagewise: bool = False
+) -> list[float] | list[list[float]]:
+    """Stochastic-depth rates rising linearly from 0 to ``drop_path_rate`` over all blocks: a
+    flat list for a total depth, per-stage lists (``stagewise``) or a flat list for stage depths."""
+    if isinstance(depths, int):
+        if stagewise:
+            raise ValueError("stagewise=True needs the depth of each stage, not a total")
+        return torch.linspace(0, drop_path_rate, depths, device="cpu").tolist()
+    rates = torch.linspace(0, drop_path_rate, sum(depths), device="cpu")
+    if stagewise:
+        return [r.tolist() for r in rates.split(list(depths))]
+    return rates.tolist()
 
 
 def drop_block_2d(
