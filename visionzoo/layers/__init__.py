@@ -57,7 +57,7 @@ from .config import (
 from .conv_bn_act import Conv2dSame, ConvBnAct, ConvNormAct, create_conv2d
 from .create_attn import create_attn, get_attn, register_attn
 from .diff_attention import DiffAttention
-from .drop import DropBlock2d, DropPath, drop_block_2d, drop_path
+from .drop import DropBlock2d, DropPath, calculate_drop_path_rates, drop_block_2d, drop_path
 from .eca import EcaModule, EfficientChannelAttn
 from .evo_norm import EvoNorm2dS0
 from .filter_response_norm import FilterResponseNormTlu2d
@@ -97,7 +97,8 @@ from .pool import (
 )
 from .pos_embed import resample_abs_pos_embed
 from .rms_norm import RmsNorm, RmsNorm2d, SimpleNorm, SimpleNorm2d
-from .squeeze_excite import SEModule, SqueezeExcite
+from .separable_conv import SeparableConv2d, SeparableConvBnAct, SeparableConvNormAct
+from .squeeze_excite import EffectiveSEModule, EffectiveSqueezeExcite, SEModule, SqueezeExcite
 from .std_conv import StdConv2d, StdConv2dSame
 from .token_pool import TOKEN_POOL_TYPES, global_pool_nlc
 from .weight_init import lecun_normal_, trunc_normal_, trunc_normal_tf_, variance_scaling_
@@ -121,6 +122,8 @@ __all__ = [
     "DropBlock2d",
     "DropPath",
     "EcaModule",
+    "EffectiveSEModule",
+    "EffectiveSqueezeExcite",
     "EfficientChannelAttn",
     "EvoNorm2dS0",
     "FilterResponseNormTlu2d",
@@ -155,6 +158,9 @@ __all__ = [
     "RotAttentionPool2d",
     "SEModule",
     "SelectAdaptivePool2d",
+    "SeparableConv2d",
+    "SeparableConvBnAct",
+    "SeparableConvNormAct",
     "Sigmoid",
     "SimpleNorm",
     "SimpleNorm2d",
@@ -169,6 +175,7 @@ __all__ = [
     "adaptive_avgmax_pool2d",
     "adaptive_catavgmax_pool2d",
     "adaptive_pool_feat_mult",
+    "calculate_drop_path_rates",
     "create_aa",
     "create_act_layer",
     "create_attn",

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["DropBlock2d", "DropPath", "drop_block_2d", "drop_path"]
+__all__ = ["DropBlock2d", "DropPath", "calculate_drop_path_rates", "drop_block_2d", "drop_path"]
 
 
 def drop_path(
@@ -27,6 +27,24 @@ def drop_path(
     if keep > 0.0 and scale_by_keep:
         mask.div_(keep)
     return x * mask
+
+
+def calculate_drop_path_rates(
+    drop_path_rate: float, depths: int | list[int], stagewise: bool = False
+) -> list[float] | list[list[float]]:
+    """Stochastic-depth rates rising linearly from 0 to ``drop_path_rate`` over all blocks.
+
+    ``depths`` an int: one rate per block. A list of stage depths: the same per-block rates, one
+    list per stage with ``stagewise`` (else flat).
+    """
+    if isinstance(depths, int):
+        if stagewise:
+            raise ValueError("stagewise=True needs a list of stage depths")
+        return [x.item() for x in torch.linspace(0, drop_path_rate, depths, device="cpu")]
+    rates = torch.linspace(0, drop_path_rate, sum(depths), device="cpu")
+    if stagewise:
+        return [r.tolist() for r in rates.split(list(depths))]
+    return [x.item() for x in rates]
 
 
 class DropPath(nn.Module):
