@@ -204,6 +204,9 @@ class VisionModel(nn.Module):
     head_names: ClassVar[tuple[str, ...]] = ("global_pool", "fc", "head", "head_drop", "classifier")
     # NOTE: Python-side config access; TorchScript must not compile it
     __jit_unused_properties__: ClassVar[list[str]] = ["default_cfg"]
+    # NOTE: the trunk is never walked under TorchScript; a family whose trunk follows its
+    # constructor arguments sets it per instance (ReXNet), which TorchScript must not type
+    __jit_ignored_attributes__: ClassVar[list[str]] = ["trunk"]
 
     if TYPE_CHECKING:  # NOTE: for type checkers only; TorchScript cannot read these string annotations
         in_chans: int

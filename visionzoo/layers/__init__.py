@@ -98,9 +98,10 @@ from .pool import (
 from .pos_embed import resample_abs_pos_embed
 from .rms_norm import RmsNorm, RmsNorm2d, SimpleNorm, SimpleNorm2d
 from .selective_kernel import SelectiveKernel
+from .separable_conv import SeparableConv2d, SeparableConvBnAct, SeparableConvNormAct
 from .space_to_depth import DepthToSpace, SpaceToDepth
 from .split_attn import SplitAttn
-from .squeeze_excite import SEModule, SqueezeExcite
+from .squeeze_excite import EffectiveSEModule, EffectiveSqueezeExcite, SEModule, SqueezeExcite
 from .std_conv import ScaledStdConv2d, ScaledStdConv2dSame, StdConv2d, StdConv2dSame
 from .token_pool import TOKEN_POOL_TYPES, global_pool_nlc
 from .weight_init import lecun_normal_, trunc_normal_, trunc_normal_tf_, variance_scaling_
@@ -125,6 +126,8 @@ __all__ = [
     "DropBlock2d",
     "DropPath",
     "EcaModule",
+    "EffectiveSEModule",
+    "EffectiveSqueezeExcite",
     "EfficientChannelAttn",
     "EvoNorm2dS0",
     "FilterResponseNormTlu2d",
@@ -162,6 +165,9 @@ __all__ = [
     "ScaledStdConv2dSame",
     "SelectAdaptivePool2d",
     "SelectiveKernel",
+    "SeparableConv2d",
+    "SeparableConvBnAct",
+    "SeparableConvNormAct",
     "Sigmoid",
     "SimpleNorm",
     "SimpleNorm2d",

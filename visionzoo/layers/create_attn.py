@@ -8,11 +8,11 @@ from typing import Any
 from torch import nn
 
 from .eca import EcaModule
-from .squeeze_excite import SEModule
+from .squeeze_excite import EffectiveSEModule, SEModule
 
 __all__ = ["create_attn", "get_attn", "register_attn"]
 
-_ATTN: dict[str, Callable[..., nn.Module]] = {"se": SEModule, "eca": EcaModule}
+_ATTN: dict[str, Callable[..., nn.Module]] = {"se": SEModule, "ese": EffectiveSEModule, "eca": EcaModule}
 
 
 def register_attn(name: str, layer: Callable[..., nn.Module]) -> None:

@@ -29,6 +29,24 @@ def drop_path(
     return x * mask
 
 
+def calculate_drop_path_rates(
+    drop_path_rate: float, depths: int | list[int], stagewise: bool = False
+) -> list[float] | list[list[float]]:
+    """Stochastic-depth rates rising linearly from 0 to ``drop_path_rate`` over all blocks.
+
+    ``depths`` an int: one rate per block. A list of stage depths: the same per-block rates, one
+    list per stage with ``stagewise`` (else flat).
+    """
+    if isinstance(depths, int):
+        if stagewise:
+            raise ValueError("stagewise=True needs a list of stage depths")
+        return [x.item() for x in torch.linspace(0, drop_path_rate, depths, device="cpu")]
+    rates = torch.linspace(0, drop_path_rate, sum(depths), device="cpu")
+    if stagewise:
+        return [r.tolist() for r in rates.split(list(depths))]
+    return [x.item() for x in rates]
+
+
 class DropPath(nn.Module):
     def __init__(self, drop_prob: float = 0.0, scale_by_keep: bool = True) -> None:
         super().__init__()
@@ -40,21 +58,6 @@ class DropPath(nn.Module):
 
     def extra_repr(self) -> str:
         return f"drop_prob={self.drop_prob:.3f}"
-
-
-def calculate_drop_path_rates(
-    drop_path_rate: float, depths: int | list[int], stagewise: bool = False
-) -> list[float] | list[list[float]]:
-    """Stochastic-depth rates rising linearly from 0 to ``drop_path_rate`` over all blocks: a
-    flat list for a total depth, per-stage lists (``stagewise``) or a flat list for stage depths."""
-    if isinstance(depths, int):
-        if stagewise:
-            raise ValueError("stagewise=True needs the depth of each stage, not a total")
-        return torch.linspace(0, drop_path_rate, depths, device="cpu").tolist()
-    rates = torch.linspace(0, drop_path_rate, sum(depths), device="cpu")
-    if stagewise:
-        return [r.tolist() for r in rates.split(list(depths))]
-    return rates.tolist()
 
 
 def drop_block_2d(

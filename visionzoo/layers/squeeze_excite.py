@@ -13,7 +13,7 @@ from torch import nn
 from .activations import LayerType, act_or_identity
 from .helpers import make_divisible
 
-__all__ = ["SEModule", "SqueezeExcite"]
+__all__ = ["EffectiveSEModule", "EffectiveSqueezeExcite", "SEModule", "SqueezeExcite"]
 
 
 class SEModule(nn.Module):
@@ -64,3 +64,38 @@ class SEModule(nn.Module):
 
 
 SqueezeExcite = SEModule  # NOTE: timm's alias
+
+
+class EffectiveSEModule(nn.Module):
+    """'Effective' SE (CenterMask, https://arxiv.org/abs/1911.06667): one full-width 1x1 conv
+    instead of SE's reduce / expand pair, so no channel information is lost in the squeeze; a
+    hard-sigmoid gate by default.
+
+    Args:
+        channels: input (and output) channels.
+        add_maxpool: average the mean and max squeezes.
+        gate_layer: the gate's activation.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        add_maxpool: bool = False,
+        gate_layer: LayerType = "hard_sigmoid",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        **_: Any,
+    ) -> None:
+        super().__init__()
+        self.add_maxpool = add_maxpool
+        self.fc = nn.Conv2d(channels, channels, kernel_size=1, device=device, dtype=dtype)
+        self.gate = act_or_identity(gate_layer)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = x.mean((2, 3), keepdim=True)
+        if self.add_maxpool:
+            s = 0.5 * s + 0.5 * x.amax((2, 3), keepdim=True)
+        return x * self.gate(self.fc(s))
+
+
+EffectiveSqueezeExcite = EffectiveSEModule  # NOTE: timm's alias
