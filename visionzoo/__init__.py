@@ -14,7 +14,7 @@ from .features import FeatureDictNet, FeatureHookNet, FeatureInfo, FeatureListNe
 from .hub import WeightsError, WeightsUnavailable
 from .layers.config import is_exportable, is_scriptable, set_exportable, set_scriptable
 from .model import VisionModel
-from .optimize import optimize_for_inference
+from .optimize import optimize_for_inference, reparameterize
 from .pretrained import PretrainedCfg
 from .prune import adapt_model_from_file
 from .registry import (
@@ -83,6 +83,7 @@ __all__ = [
     "parse_model_name",
     "register_family",
     "register_model",
+    "reparameterize",
     "resolve_pretrained_cfg",
     "save_pretrained",
     "set_exportable",

@@ -59,7 +59,7 @@ from .create_attn import create_attn, get_attn, register_attn
 from .diff_attention import DiffAttention
 from .drop import DropBlock2d, DropPath, calculate_drop_path_rates, drop_block_2d, drop_path
 from .eca import EcaModule, EfficientChannelAttn
-from .evo_norm import EvoNorm2dS0
+from .evo_norm import EvoNorm2dS0, EvoNorm2dS0a
 from .filter_response_norm import FilterResponseNormTlu2d
 from .format import Format, get_channel_dim, get_spatial_dim, nchw_to, nhwc_to
 from .grn import GlobalResponseNorm
@@ -78,6 +78,7 @@ from .inplace_abn import InPlaceABN2d, inplace_abn_kernel
 from .layer_norm import LayerNorm, LayerNorm2d
 from .layer_scale import LayerScale, LayerScale2d
 from .mlp import GlobalResponseNormMlp, GluMlp, Mlp, SwiGLU, SwiGLUPacked
+from .non_local_attn import BatNonLocalAttn, BilinearAttnTransform
 from .norm import GroupNorm, GroupNorm1, get_norm_layer
 from .norm_act import BatchNormAct2d, GroupNormAct, get_norm_act_layer, register_norm_act
 from .norm_mlp_head import NormMlpClassifierHead
@@ -115,7 +116,9 @@ __all__ = [
     "AttentionPool2d",
     "AttentionPoolLatent",
     "AvgPool2dSame",
+    "BatNonLocalAttn",
     "BatchNormAct2d",
+    "BilinearAttnTransform",
     "BlurPool2d",
     "ClassifierHead",
     "Conv2dSame",
@@ -130,6 +133,7 @@ __all__ = [
     "EffectiveSqueezeExcite",
     "EfficientChannelAttn",
     "EvoNorm2dS0",
+    "EvoNorm2dS0a",
     "FilterResponseNormTlu2d",
     "Format",
     "GELUTanh",

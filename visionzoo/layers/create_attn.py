@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from torch import nn
 
 from .eca import EcaModule
+from .global_context import GlobalContext
+from .non_local_attn import BatNonLocalAttn
 from .squeeze_excite import EffectiveSEModule, SEModule
 
 __all__ = ["create_attn", "get_attn", "register_attn"]
 
-_ATTN: dict[str, Callable[..., nn.Module]] = {"se": SEModule, "ese": EffectiveSEModule, "eca": EcaModule}
+_ATTN: dict[str, Callable[..., nn.Module]] = {
+    "se": SEModule,
+    "ese": EffectiveSEModule,
+    "eca": EcaModule,
+    "gc": GlobalContext,
+    "gca": partial(GlobalContext, fuse_add=True, fuse_scale=False),
+    "bat": BatNonLocalAttn,
+}
 
 
 def register_attn(name: str, layer: Callable[..., nn.Module]) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["EvoNorm2dS0", "group_std"]
+__all__ = ["EvoNorm2dS0", "EvoNorm2dS0a", "group_std"]
 
 
 def group_std(x: torch.Tensor, groups: int = 32, eps: float = 1e-5) -> torch.Tensor:
@@ -69,3 +69,37 @@ class EvoNorm2dS0(nn.Module):
             v = self.v.view(shape).to(x.dtype)
             x = x * (x * v).sigmoid() / group_std(x, self.groups, self.eps)
         return x * self.weight.view(shape).to(x.dtype) + self.bias.view(shape).to(x.dtype)
+
+
+class EvoNorm2dS0a(EvoNorm2dS0):
+    """EvoNorm-S0 dividing by the group std of the *input* (before the sigmoid gate), with
+    eps 1e-3: ``x * sigmoid(v * x) / group_std(x) * weight + bias``, the std taken of ``x``
+    whether or not the gate applies."""
+
+    def __init__(
+        self,
+        num_features: int,
+        groups: int = 32,
+        group_size: int | None = None,
+        apply_act: bool = True,
+        eps: float = 1e-3,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        **_: Any,
+    ) -> None:
+        super().__init__(
+            num_features,
+            groups=groups,
+            group_size=group_size,
+            apply_act=apply_act,
+            eps=eps,
+            device=device,
+            dtype=dtype,
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = (1, -1, 1, 1)
+        std = group_std(x, self.groups, self.eps)
+        if self.v is not None:
+            x = x * (x * self.v.view(shape).to(x.dtype)).sigmoid()
+        return (x / std) * self.weight.view(shape).to(x.dtype) + self.bias.view(shape).to(x.dtype)

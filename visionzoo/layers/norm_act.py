@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .activations import LayerType, act_or_identity
-from .evo_norm import EvoNorm2dS0
+from .evo_norm import EvoNorm2dS0, EvoNorm2dS0a
 from .filter_response_norm import FilterResponseNormTlu2d
 from .layer_norm import LayerNormAct2d
 from .norm import GroupNorm, get_norm_layer
@@ -122,12 +122,14 @@ _NORM_ACT: dict[type[nn.Module] | str, Callable[..., nn.Module]] = {
     "groupnorm": GroupNormAct,
     "layernorm2d": LayerNormAct2d,
     EvoNorm2dS0: EvoNorm2dS0,
+    EvoNorm2dS0a: EvoNorm2dS0a,
     FilterResponseNormTlu2d: FilterResponseNormTlu2d,
     "evonorm2ds0": EvoNorm2dS0,
+    "evonorm2ds0a": EvoNorm2dS0a,
     "frn": FilterResponseNormTlu2d,
 }
 # Norms whose non-linearity is part of the norm itself: they are used as given, with no act_layer.
-_BUILTIN_ACT: tuple[Callable[..., nn.Module], ...] = (EvoNorm2dS0, FilterResponseNormTlu2d)
+_BUILTIN_ACT: tuple[Callable[..., nn.Module], ...] = (EvoNorm2dS0, EvoNorm2dS0a, FilterResponseNormTlu2d)
 
 
 def register_norm_act(key: type[nn.Module] | str, layer: Callable[..., nn.Module]) -> None:

@@ -8,8 +8,9 @@ when that output is used by nothing else. On CPUs with oneDNN, convolutions then
 weights reordered once and the activation that alone reads their output fused into them.
 
 The pieces, one job each: :mod:`.precision` (what a device runs natively), :mod:`.trace` (who
-reads which tensor), :mod:`.fold` (batch norms and layer scales), :mod:`.pack` (oneDNN layers),
-:mod:`.hooks` (the dtype / layout boundary), :mod:`.compiled` (``torch.compile``) and
+reads which tensor), :mod:`.fold` (batch norms and layer scales), :mod:`.reparam` (training
+branches fused into one layer), :mod:`.pack` (oneDNN layers), :mod:`.hooks` (the dtype / layout
+boundary), :mod:`.compiled` (``torch.compile``) and
 :mod:`.torch_path` (the torch engine, which puts them together). Which engine builds the
 result is the engine table's business (:mod:`visionzoo.engines`): this package adds the torch engine's
 row to it, and imports go this package -> engines, never back.
@@ -27,6 +28,7 @@ from .compiled import check_compile_backend
 from .fold import FoldedNormAct, count_batch_norms, find_conv_bn_pairs, fold_batch_norm, fold_layer_scales
 from .pack import PackedConv2d, PackedLinear, pack_convolutions, pack_linears
 from .precision import precision_name, resolve_precision, supported_precisions
+from .reparam import reparameterize
 from .torch_path import TORCH_ENGINE
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "optimize_for_inference",
     "pack_convolutions",
     "pack_linears",
+    "reparameterize",
     "resolve_precision",
     "supported_precisions",
 ]
