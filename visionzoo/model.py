@@ -202,6 +202,9 @@ class VisionModel(nn.Module):
     # constructor options that a features_only backbone cannot honour (the builder refuses them)
     features_only_excludes: ClassVar[tuple[str, ...]] = ()
     head_names: ClassVar[tuple[str, ...]] = ("global_pool", "fc", "head", "head_drop", "classifier")
+    # the smallest (C, H, W) input the trunk takes, stated where unpadded convs set one that the
+    # pretrained cfg (timm's, field by field) does not: smaller inputs are refused by name
+    min_input_size: ClassVar[tuple[int, int, int] | None] = None
     # NOTE: Python-side config access; TorchScript must not compile it
     __jit_unused_properties__: ClassVar[list[str]] = ["default_cfg"]
     # NOTE: the trunk is never walked under TorchScript; a family whose trunk follows its
@@ -299,6 +302,8 @@ class VisionModel(nn.Module):
                 return self.fc(x)  # type: ignore[operator]
             if hasattr(self, "last_linear"):
                 return self.last_linear(x)  # type: ignore[operator]
+            if hasattr(self, "classif"):
+                return self.classif(x)  # type: ignore[operator]
             return self.classifier(x)  # type: ignore[operator]
         return self._classifier()(x)
 
@@ -313,7 +318,19 @@ class VisionModel(nn.Module):
                     x = module(x)
             return x
         else:
+            self._check_input_size(x)
             return walk_trunk(self, self.trunk, x, checkpointing=self._checkpointing())[0]
+
+    def _check_input_size(self, x: torch.Tensor) -> None:
+        """Refuse an input smaller than ``min_input_size`` (a clear error, not a conv's)."""
+        least = self.min_input_size
+        if least is None or isinstance(x, torch.fx.Proxy):  # NOTE: a symbolic trace has no shape
+            return
+        if x.ndim != 4 or x.shape[-2] < least[-2] or x.shape[-1] < least[-1]:
+            raise ValueError(
+                f"{type(self).__name__} takes (B, C, H, W) inputs with H >= {least[-2]} and W >= "
+                f"{least[-1]}, got shape {tuple(x.shape)}"
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
@@ -356,6 +373,7 @@ class VisionModel(nn.Module):
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Walk the trunk, collecting the feature levels ``take`` (in forward order). A family
         whose trunk is not a sequence overrides this step."""
+        self._check_input_size(x)
         taps = [self.feature_info[i] for i in sorted(take)]
         return walk_trunk(
             self, self.trunk, x, taps, stop_early=stop_early, checkpointing=self._checkpointing(), norm=norm

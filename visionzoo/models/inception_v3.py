@@ -36,6 +36,7 @@ __all__ = [
     "InceptionD",
     "InceptionE",
     "InceptionV3",
+    "basic_conv_block",
     "default_cfgs",
 ]
 
@@ -47,6 +48,17 @@ MIN_INPUT_SIZE_AUX = 299  # the aux head's pool + unpadded 5x5 conv need Mixed_6
 
 # --- blocks ---------------------------------------------------------------------------------------
 # Module and branch names below are the reference's: they are the checkpoints' keys.
+def basic_conv_block(
+    norm_layer: LayerType = "batchnorm2d", norm_eps: float = 1e-3, act_layer: LayerType = "relu"
+) -> Callable[..., ConvNormAct]:
+    """The Inception nets' conv-norm-act (the reference's ``BasicConv2d``): unpadded unless a call
+    says otherwise, TensorFlow's norm epsilon. Inception-v4 and Inception-ResNet-v2 build on it too."""
+    norm = get_norm_layer(norm_layer)
+    if norm is None:
+        raise ValueError(f"norm_layer must name a norm layer, got {norm_layer!r}")
+    return partial(ConvNormAct, padding=0, norm_layer=partial(norm, eps=norm_eps), act_layer=act_layer)
+
+
 class InceptionA(nn.Module):
     """35x35 grid: 1x1, 5x5, double 3x3 and pooled 1x1 branches."""
 
@@ -274,11 +286,7 @@ class InceptionV3(VisionModel):
         self.in_chans = in_chans
         self.drop_rate = drop_rate
         self.aux_logits = bool(aux_logits)
-        norm = get_norm_layer(norm_layer)
-        if norm is None:
-            raise ValueError(f"norm_layer must name a norm layer, got {norm_layer!r}")
-        # unpadded unless a block says otherwise, as in the reference
-        block = partial(ConvNormAct, padding=0, norm_layer=partial(norm, eps=norm_eps), act_layer=act_layer)
+        block = basic_conv_block(norm_layer, norm_eps, act_layer)
 
         self.Conv2d_1a_3x3 = block(in_chans, 32, 3, stride=2)
         self.Conv2d_2a_3x3 = block(32, 32, 3)
