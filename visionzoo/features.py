@@ -343,8 +343,8 @@ def _run_units(
                 x = _run(block, x, True)
         else:
             x = _run(module, x, True)
-        if path in direct:
-            found[path] = x
+        if path in direct:  # a unit returning a list (SelecSLS's [x, skip]) is read as hooks read it
+            found[path] = _first_output(x)
     return x
 
 

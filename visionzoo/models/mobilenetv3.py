@@ -455,7 +455,7 @@ _MNV4_HYBRID_LARGE = (
 MobileNetV3Args = model_args_type(MobileNetV3)
 _TF = dict(pad_type="same", bn_eps=BN_EPS_TF_DEFAULT)  # the TensorFlow ports
 # MobileNetV3's SE: hard-sigmoid gate, relu inside, hidden width rounded to a multiple of 8
-_SE_HARD = partial(
+SE_HARD = partial(
     SqueezeExcite, gate_layer="hard_sigmoid", force_act_layer=nn.ReLU, rd_round_fn=round_channels
 )
 
@@ -469,7 +469,7 @@ def _mnv3(arch: Any, cm: float, dm: float = 1.0, tf: bool = False) -> Any:
         channel_multiplier=cm,
         depth_multiplier=dm,
         act_layer="relu" if minimal else "hard_swish",
-        se_layer=_SE_HARD,
+        se_layer=SE_HARD,
         **(_TF if tf else {}),
     )
 
