@@ -291,9 +291,12 @@ class VisionModel(nn.Module):
             x = F.dropout(x, p=float(self.drop_rate), training=self.training)
         if pre_logits:
             return x
-        if torch.jit.is_scripting():  # flat heads name their classifier ``fc`` or ``classifier``
+        if torch.jit.is_scripting():  # flat heads name their classifier ``fc``, ``last_linear``
+            # (timm's Cadene ports) or ``classifier``
             if hasattr(self, "fc"):
                 return self.fc(x)  # type: ignore[operator]
+            if hasattr(self, "last_linear"):
+                return self.last_linear(x)  # type: ignore[operator]
             return self.classifier(x)  # type: ignore[operator]
         return self._classifier()(x)
 
