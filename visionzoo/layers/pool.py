@@ -222,7 +222,7 @@ def create_pool2d(pool_type: str, kernel_size: int, stride: int | None = None, *
     stride = stride or kernel_size
     padding, dynamic = get_padding_value(kwargs.pop("padding", ""), kernel_size, stride=stride)
     if dynamic:
-        pool = AvgPool2dSame if pool_type == "avg" else MaxPool2dSame
-        return pool(kernel_size, stride=stride, **kwargs)
-    pool = nn.AvgPool2d if pool_type == "avg" else nn.MaxPool2d
+        same: type[nn.Module] = AvgPool2dSame if pool_type == "avg" else MaxPool2dSame
+        return same(kernel_size, stride=stride, **kwargs)
+    pool: type[nn.Module] = nn.AvgPool2d if pool_type == "avg" else nn.MaxPool2d
     return pool(kernel_size, stride=stride, padding=padding, **kwargs)

@@ -145,6 +145,10 @@ def _max_pool(stride: int, padding: str) -> nn.Module:
 class _PnasCell(nn.Module):
     """The PNASNet wiring: five sums of two branches each, concatenated."""
 
+    if TYPE_CHECKING:  # NOTE: the branches are the subclasses' (for type checkers only)
+
+        def __getattr__(self, name: str) -> Any: ...
+
     def combine(self, left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
         c0 = self.comb_iter_0_left(left) + self.comb_iter_0_right(left)
         c1 = self.comb_iter_1_left(right) + self.comb_iter_1_right(right)
@@ -242,6 +246,8 @@ class CellNet(VisionModel):
     if TYPE_CHECKING:  # NOTE: for type checkers only (TorchScript infers the attributes)
         layer_names: list[str]
         feature_ends: list[int]
+
+        def __getattr__(self, name: str) -> Any: ...  # (the cells, registered by name in a loop)
 
     def _step(
         self, i: int, layer: nn.Module, x: torch.Tensor, x_prev: torch.Tensor, ckpt: bool
