@@ -153,3 +153,14 @@ def assert_backbone_checkpoints_match_timm(name: str, folder: Any, *, tol: float
     with torch.no_grad():
         for a, b in zip(ours(x), theirs(x), strict=True):
             assert rel_err(a, b) < tol
+
+
+def assert_pruned_like_timm(ours: nn.Module, theirs: nn.Module, level: int, x: torch.Tensor) -> None:
+    """A :func:`paired` pair pruned to feature ``level``: the same kept indices and state-dict keys
+    (in order), the same features and the same map at ``level``."""
+    assert theirs.prune_intermediate_layers([level]) == ours.prune_intermediate_layers([level])
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    with torch.no_grad():
+        assert rel_err(ours.forward_features(x), theirs.forward_features(x)) < 1e-5
+        mine = ours.forward_intermediates(x, indices=[level], intermediates_only=True)[0]
+        assert rel_err(mine, theirs.forward_intermediates(x, [level], intermediates_only=True)[0]) < 1e-5

@@ -94,6 +94,7 @@ from .pool import (
     adaptive_avgmax_pool2d,
     adaptive_catavgmax_pool2d,
     adaptive_pool_feat_mult,
+    create_pool2d,
     select_adaptive_pool2d,
 )
 from .pos_embed import resample_abs_pos_embed
@@ -195,6 +196,7 @@ __all__ = [
     "create_classifier",
     "create_conv2d",
     "create_feature_extractor",
+    "create_pool2d",
     "drop_block_2d",
     "drop_path",
     "extend_tuple",

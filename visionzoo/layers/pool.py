@@ -7,12 +7,14 @@ computed that way, so they equal their plain forms.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .helpers import to_2tuple
-from .padding import pad_same
+from .padding import get_padding_value, pad_same
 
 __all__ = [
     "AdaptiveAvgMaxPool2d",
@@ -23,6 +25,7 @@ __all__ = [
     "adaptive_avgmax_pool2d",
     "adaptive_catavgmax_pool2d",
     "adaptive_pool_feat_mult",
+    "create_pool2d",
     "select_adaptive_pool2d",
 ]
 
@@ -208,3 +211,18 @@ class MaxPool2dSame(nn.MaxPool2d):
             value=float("-inf"),
         )
         return F.max_pool2d(x, self.kernel_size, self.stride, 0, self.dilation, self.ceil_mode)
+
+
+def create_pool2d(pool_type: str, kernel_size: int, stride: int | None = None, **kwargs: Any) -> nn.Module:
+    """A ``'max'`` or ``'avg'`` pool; ``padding=`` takes a conv's padding names (``''``, ``'same'``,
+    ``'valid'`` or an int), and 'same' that depends on the input size pads per call (the
+    ``*Same`` pools). Other keywords go to the pool."""
+    if pool_type not in ("avg", "max"):
+        raise ValueError(f"pool_type must be 'avg' or 'max', got {pool_type!r}")
+    stride = stride or kernel_size
+    padding, dynamic = get_padding_value(kwargs.pop("padding", ""), kernel_size, stride=stride)
+    if dynamic:
+        same: type[nn.Module] = AvgPool2dSame if pool_type == "avg" else MaxPool2dSame
+        return same(kernel_size, stride=stride, **kwargs)
+    pool: type[nn.Module] = nn.AvgPool2d if pool_type == "avg" else nn.MaxPool2d
+    return pool(kernel_size, stride=stride, padding=padding, **kwargs)

@@ -7,8 +7,8 @@ Aliases of visionzoo's own definitions (never copies); a timm name not listed he
 from __future__ import annotations
 
 from .._timm_paths import module_getattr
-from .pool import AvgPool2dSame, MaxPool2dSame
+from .pool import AvgPool2dSame, MaxPool2dSame, create_pool2d
 
 __getattr__ = module_getattr(__name__)
 
-__all__ = ["AvgPool2dSame", "MaxPool2dSame"]
+__all__ = ["AvgPool2dSame", "MaxPool2dSame", "create_pool2d"]

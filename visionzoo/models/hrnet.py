@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, cast
 
 import torch
 from torch import nn
@@ -49,7 +49,7 @@ BLOCK_TYPES: dict[str, type[nn.Module]] = {"BASIC": BasicBlock, "BOTTLENECK": Bo
 HEAD_CHANNELS = (32, 64, 128, 256)  # the head's bottleneck widths per branch (x4 out)
 HEAD_FEATURES = 2048  # width of the aggregated map the classifier pools
 FEATURE_LOCATIONS = ("incre", "")
-_TRUNK = ("conv2", "bn2", "act2", "layer1", "transition1", "stage2", "transition2", "stage3")
+_TRUNK: tuple[str, ...] = ("conv2", "bn2", "act2", "layer1", "transition1", "stage2", "transition2", "stage3")
 _TRUNK += ("transition3", "stage4")
 
 
@@ -158,7 +158,7 @@ class HighResolutionModule(nn.Module):
     def forward(self, x: list[torch.Tensor]) -> list[torch.Tensor]:
         x = [branch(t) for branch, t in zip(self.branches, x)]
         out = []
-        for fuse in self.fuse_layers:
+        for fuse in cast(Sequence[nn.ModuleList], self.fuse_layers):
             y = fuse[0](x[0])
             for j in range(1, len(x)):
                 y = y + fuse[j](x[j])
@@ -189,11 +189,11 @@ def _run(module: nn.Module, x: Any, ckpt: bool) -> Any:
     return checkpoint(module, x, use_reentrant=False) if ckpt else module(x)
 
 
-def _stem(m: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def _stem(m: Any, x: torch.Tensor) -> torch.Tensor:
     return m.act1(m.bn1(m.conv1(x)))
 
 
-def _branches(m: nn.Module, x: torch.Tensor, ckpt: bool) -> list[torch.Tensor]:
+def _branches(m: Any, x: torch.Tensor, ckpt: bool) -> list[torch.Tensor]:
     """Stem's second conv to the last stage: the four branch outputs."""
     x = m.act2(m.bn2(m.conv2(x)))
     for block in m.layer1:
@@ -208,7 +208,7 @@ def _branches(m: nn.Module, x: torch.Tensor, ckpt: bool) -> list[torch.Tensor]:
     return xl
 
 
-def _levels(m: nn.Module, xl: list[torch.Tensor], count: int, ckpt: bool) -> list[torch.Tensor]:
+def _levels(m: Any, xl: list[torch.Tensor], count: int, ckpt: bool) -> list[torch.Tensor]:
     """Feature levels 1..``count``: the branches, widened by the head's incre modules if read there."""
     if m.feature_location == "":
         return xl[:count]
@@ -345,7 +345,7 @@ class HighResolutionNet(VisionModel):
 
     def _aggregate(self, levels: list[torch.Tensor]) -> torch.Tensor:
         y = levels[0]
-        for down, level in zip(self.downsamp_modules, levels[1:]):
+        for down, level in zip(cast(nn.ModuleList, self.downsamp_modules), levels[1:]):
             y = level + down(y)
         return self.final_layer(y)
 
