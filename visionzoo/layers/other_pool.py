@@ -74,19 +74,29 @@ class LsePlus1d(nn.Module):
 
 
 class _SimPool(nn.Module):
-    """SimPool over ``(B, N, C)`` tokens (state-dict keys ``norm``, ``q``, ``k``, ``q_norm``, ``k_norm``)."""
+    """SimPool over ``(B, N, C)`` tokens (state-dict keys ``norm``, ``q``, ``k``, ``q_norm``, ``k_norm``).
+
+    Args:
+        dim: token width (split into ``num_heads`` heads).
+        qkv_bias: biases on the ``q`` / ``k`` projections.
+        qk_norm: normalise queries and keys per head with ``norm_layer``.
+        gamma: pool ``v ** gamma`` and take the ``gamma``-th root (None: plain attention pooling).
+        norm_layer: the token norm (default ``nn.LayerNorm``).
+        fused_attn: use ``F.scaled_dot_product_attention``.
+    """
 
     def __init__(
         self,
         dim: int,
-        num_heads: int,
-        qkv_bias: bool,
-        qk_norm: bool,
-        gamma: float | None,
-        norm_layer: LayerType | None,
-        device: torch.device | str | None,
-        dtype: torch.dtype | None,
-        fused_attn: bool,
+        num_heads: int = 1,
+        qkv_bias: bool = False,
+        qk_norm: bool = False,
+        gamma: float | None = None,
+        norm_layer: LayerType | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        fused_attn: bool = True,
     ) -> None:
         super().__init__()
         dd: dict[str, Any] = {"device": device, "dtype": dtype}
@@ -124,42 +134,12 @@ class _SimPool(nn.Module):
 class SimPool2d(_SimPool):
     """SimPool of an NCHW map to ``(B, C)``."""
 
-    def __init__(
-        self,
-        dim: int,
-        num_heads: int = 1,
-        qkv_bias: bool = False,
-        qk_norm: bool = False,
-        gamma: float | None = None,
-        norm_layer: LayerType | None = None,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-        *,
-        fused_attn: bool = True,
-    ) -> None:
-        super().__init__(dim, num_heads, qkv_bias, qk_norm, gamma, norm_layer, device, dtype, fused_attn)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._pool(x.flatten(2).transpose(1, 2))
 
 
 class SimPool1d(_SimPool):
     """SimPool of ``(B, N, C)`` tokens to ``(B, C)``."""
-
-    def __init__(
-        self,
-        dim: int,
-        num_heads: int = 1,
-        qkv_bias: bool = False,
-        qk_norm: bool = False,
-        gamma: float | None = None,
-        norm_layer: LayerType | None = None,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-        *,
-        fused_attn: bool = True,
-    ) -> None:
-        super().__init__(dim, num_heads, qkv_bias, qk_norm, gamma, norm_layer, device, dtype, fused_attn)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._pool(x)
