@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -19,6 +20,8 @@ import torch
 from torch import nn
 
 from .pretrained import PretrainedCfg
+
+_logger = logging.getLogger(__name__)
 
 __all__ = ["adapt_input_conv", "adapt_state_dict", "as_names"]
 
@@ -91,6 +94,7 @@ def _adapt_first_convs(
                 "the config and weights do not match"
             )
         layer = model.get_submodule(name)
+        weight = state_dict[key]
         if not hasattr(layer, "in_channels"):  # a linear patch embedding: its input layout is unknown
             if in_chans == cfg.input_size[0]:
                 continue
@@ -100,11 +104,18 @@ def _adapt_first_convs(
                 f"in_chans={cfg.input_size[0]}, or with pretrained=False and load the checkpoint "
                 f"without {key!r}"
             )
+        target_weight = getattr(layer, "weight", None)
+        if target_weight is not None and weight.shape == target_weight.shape:  # nothing to adapt
+            if in_chans != cfg.input_size[0]:
+                _logger.warning(
+                    f"pretrained {name} weights already match the model's {in_chans} input channels; "
+                    f"the config's input_size says {cfg.input_size[0]}: loading them unchanged"
+                )
+            continue
         target = int(layer.in_channels)
         if target % in_chans:
             raise ValueError(f"{name} takes {target} channels, not a multiple of in_chans={in_chans}")
         groups = target // in_chans  # interleaved copies of the input (space-to-depth stems)
-        weight = state_dict[key]
         if weight.shape[1] % groups:
             raise ValueError(
                 f"{key} of {cfg.name} takes {weight.shape[1]} channels, which do not split into the "

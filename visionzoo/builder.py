@@ -570,4 +570,6 @@ def _wrap_features(
     features_cfg = _features_cfg(cfg)
     setattr(features, "pretrained_cfg", features_cfg)  # noqa: B010
     setattr(features, "default_cfg", features_cfg)  # noqa: B010
+    if hasattr(model, "in_chans"):  # the backbone still takes the model's input (timm's contract)
+        setattr(features, "in_chans", model.in_chans)  # noqa: B010
     return features

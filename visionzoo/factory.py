@@ -29,6 +29,7 @@ __all__ = [
     "build_model_with_cfg",
     "create_model",
     "parse_model_name",
+    "resolve_model_input_args",
     "safe_model_name",
     "save_pretrained",
 ]
@@ -141,14 +142,57 @@ def create_model(
         torch.Size([1, 1000])
     """
     parse_model_name(model_name)  # a path or an unknown prefix fails here, naming what to write
-    name, named = model_name, hub.name_source(model_name, cache_dir)
-    if named is not None:  # hf-hub:... / local-dir:...: architecture and config from config.json
-        arch, cfg_fields, model_args = named
-        if pretrained_cfg is None:
-            pretrained_cfg = as_pretrained_cfg(cfg_fields)
-        for key, value in model_args.items():
-            kwargs.setdefault(key, value)
-        name = arch
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    name, pretrained_cfg, kwargs, source_args = _resolve_source(model_name, pretrained_cfg, kwargs, cache_dir)
+    model = _create(
+        name,
+        pretrained,
+        pretrained_cfg,
+        pretrained_cfg_overlay,
+        checkpoint_path,
+        cache_dir,
+        scriptable,
+        exportable,
+        no_jit,
+        kwargs,
+    )
+    # what rebuilds this model (get_model_args), and the saved source's own arguments
+    recorded = {k: v for k, v in kwargs.items() if k not in ("device", "dtype")}
+    model._model_args = {**getattr(model, "_model_args", {}), **recorded}
+    model.pretrained_model_args = source_args
+    return model
+
+
+def _resolve_source(
+    model_name: str,
+    pretrained_cfg: str | PretrainedCfg | Mapping[str, Any] | None,
+    kwargs: dict[str, Any],
+    cache_dir: str | os.PathLike[str] | None,
+) -> tuple[str, str | PretrainedCfg | Mapping[str, Any] | None, dict[str, Any], dict[str, Any]]:
+    """``(arch name, config, kwargs, source args)``: a ``hf-hub:`` / ``local-dir:`` name gives the
+    architecture, config and saved model arguments of its ``config.json`` (the saved arguments are
+    defaults under the caller's); any other name is returned as it is."""
+    named = hub.name_source(model_name, cache_dir)
+    if named is None:
+        return model_name, pretrained_cfg, kwargs, {}
+    arch, cfg_fields, model_args = named
+    if pretrained_cfg is None:
+        pretrained_cfg = as_pretrained_cfg(cfg_fields)
+    return arch, pretrained_cfg, {**model_args, **kwargs}, dict(model_args)
+
+
+def _create(
+    name: str,
+    pretrained: bool,
+    pretrained_cfg: str | PretrainedCfg | Mapping[str, Any] | None,
+    pretrained_cfg_overlay: Mapping[str, Any] | None,
+    checkpoint_path: str | os.PathLike[str] | None,
+    cache_dir: str | os.PathLike[str] | None,
+    scriptable: bool | None,
+    exportable: bool | None,
+    no_jit: bool | None,
+    kwargs: dict[str, Any],
+) -> nn.Module:
     resolved = registry.resolve(
         name,
         pretrained=pretrained,
@@ -174,9 +218,9 @@ def create_model(
         checkpoint_path=checkpoint_path,
         cache_dir=cache_dir,
     )
-    kwargs.update({k: v for k, v in options.items() if v is not None})
+    options = {k: v for k, v in options.items() if v is not None}
     with set_layer_config(scriptable=scriptable, exportable=exportable, no_jit=no_jit):
-        model = registry.resolved_entrypoint(resolved)(pretrained=pretrained, **kwargs)
+        model = registry.resolved_entrypoint(resolved)(pretrained=pretrained, **{**kwargs, **options})
     if kwargs.get("features_only") and not getattr(model, "feature_info", None):
         # a user entrypoint that swallowed features_only would otherwise return a classifier
         raise ValueError(
@@ -185,6 +229,48 @@ def create_model(
             "feature_info"
         )
     return model
+
+
+def resolve_model_input_args(
+    model_name: str, args: Mapping[str, Any] | None = None, **model_kwargs: Any
+) -> dict[str, Any]:
+    """``create_model`` keyword arguments for a script's input request (timm's).
+
+    ``args`` holds what the script was asked for: ``input_size`` ``(C, H, W)``, ``in_chans`` /
+    ``chans``, ``img_size``; two that disagree raise ``ValueError``. The channel count becomes
+    ``in_chans``; the size becomes ``img_size`` only for a model whose size is structure (a
+    fixed-size config, or ``img_size`` already among ``model_kwargs``), else it is preprocessing
+    only. A ``hf-hub:`` / ``local-dir:`` name's saved arguments are defaults. The returned
+    ``pretrained_cfg`` is the source's config (a dict), unchanged by the request.
+    """
+    from .model_input import _requested_input, _spatial_size
+
+    args = args or {}
+    model_kwargs = {k: v for k, v in model_kwargs.items() if v is not None}
+    channels, size = _requested_input(args, {"in_chans": model_kwargs.get("in_chans")})
+    explicit_size = model_kwargs.get("img_size")
+    pretrained_cfg = model_kwargs.pop("pretrained_cfg", None)
+    overlay = model_kwargs.pop("pretrained_cfg_overlay", None)
+    name, pretrained_cfg, model_kwargs, _ = _resolve_source(
+        model_name, pretrained_cfg, model_kwargs, model_kwargs.get("cache_dir")
+    )
+    cfg = registry.resolve_pretrained_cfg(name, pretrained_cfg, overlay).to_dict()
+    if channels is not None:
+        model_kwargs["in_chans"] = channels
+    fixed = (
+        cfg.get("fixed_input_size", False)
+        and not model_kwargs.get("dynamic_img_size", False)
+        and not model_kwargs.get("use_naflex", False)
+        and model_kwargs.get("strict_img_size", True)
+    )
+    if size is not None:
+        if fixed and explicit_size is not None and _spatial_size(explicit_size) != size:
+            raise ValueError(
+                f"Conflicting input image sizes: requested {size}, model_kwargs.img_size={explicit_size}"
+            )
+        if explicit_size is None and (cfg.get("fixed_input_size", False) or "img_size" in model_kwargs):
+            model_kwargs["img_size"] = size
+    return {"model_name": registry.split_model_name_tag(name)[0], "pretrained_cfg": cfg, **model_kwargs}
 
 
 def build_model_with_cfg(

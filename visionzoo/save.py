@@ -12,6 +12,7 @@ What a killed writer leaves is cleaned up by the next write, or by :func:`recove
 from __future__ import annotations
 
 import contextlib
+import copy
 import errno
 import json
 import os
@@ -30,13 +31,25 @@ from typing import Any
 from torch import nn
 
 from .fileio import commit, fsync_path
-from .pretrained import cfg_as_built
+from .pretrained import SOURCE_KEYS, cfg_as_built
 
-__all__ = ["CONFIG_NAME", "SAFE_WEIGHTS_NAME", "recover_folder", "save_pretrained", "write_folder"]
+__all__ = [
+    "CONFIG_NAME",
+    "SAFE_WEIGHTS_NAME",
+    "TORCH_WEIGHTS_NAME",
+    "recover_folder",
+    "save_config_for_hf",
+    "save_for_hf",
+    "save_pretrained",
+    "write_folder",
+]
 
 # The files of a saved folder (timm's Hub layout), which visionzoo.hub reads back.
 SAFE_WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
+TORCH_WEIGHTS_NAME = "pytorch_model.bin"  # timm's save_for_hf default (torch.save of the state dict)
+# published results in our configs, not fields of timm's: left out of a saved config.json
+_RESULTS = ("top1", "top5", "param_count")
 
 
 def save_pretrained(
@@ -64,7 +77,7 @@ def save_pretrained(
         raise ValueError("save_pretrained needs a model built by create_model (it has no pretrained_cfg)")
     cfg = cfg_as_built(cfg, in_chans=int(cfg.input_size[0]))
     cfg_dict = cfg.to_dict(remove_source=True)
-    for key in ("top1", "top5", "param_count", "label_offset"):
+    for key in (*_RESULTS, "label_offset"):
         cfg_dict.pop(key, None)
     num_classes = int(getattr(model, "num_classes", cfg.num_classes))
     if num_classes != cfg.num_classes:
@@ -99,6 +112,120 @@ def save_pretrained(
 
     write_folder(Path(save_directory), write)
     return Path(save_directory)
+
+
+def save_config_for_hf(
+    model: nn.Module,
+    config_path: str | os.PathLike[str],
+    model_config: Mapping[str, Any] | None = None,
+    model_args: Mapping[str, Any] | None = None,
+    data_config: Mapping[str, Any] | None = None,
+) -> None:
+    """Write timm's ``config.json`` for the model as it is now (timm's rules).
+
+    ``model_args``: the arguments that rebuild it (``get_model_args``: those ``create_model``
+    recorded, training-only rates left out, plus its current channels, classes, pooling and
+    size); a value that is not JSON (a layer class) needs a replacement here (a name), and one
+    that contradicts the model raises ``ValueError``. ``data_config``: the preprocessing the
+    weights are meant for, resolved against the model (``resolve_input_data_config``); it
+    replaces the source's test-time size / crop unless those are given too.
+    """
+    from .data.config import resolve_input_data_config
+    from .model_input import _get_global_pool, get_model_args, get_model_input_config
+
+    extra = copy.deepcopy(dict(model_config or {}))
+    source: Mapping[str, Any] = getattr(model, "pretrained_cfg", None) or {}
+    # where the weights came from is not where they will be: the source keys go
+    # (and our published results are no timm config field: timm's loader would refuse them)
+    skip = SOURCE_KEYS | set(_RESULTS)
+    cfg: dict[str, Any] = {k: v for k, v in dict(source).items() if k not in skip and v is not None}
+    cfg.update(extra.pop("pretrained_cfg", {}))
+    current = get_model_input_config(model)
+    export_args = dict(extra.pop("model_args", {}))
+    export_args.update(model_args or {})
+    args = get_model_args(model, export_args)
+    for key, value in args.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as e:
+            msg = f"Model argument {key!r} is not serializable; provide a model_args replacement"
+            raise ValueError(msg) from e
+    cfg.update(resolve_input_data_config(model, args=data_config, pretrained_cfg=cfg))
+    data = dict(data_config or {})
+    if data.get("test_input_size") is not None:
+        cfg["test_input_size"] = tuple(data["test_input_size"])
+        cfg.pop("test_pool_size", None)
+    elif data.get("input_size") is not None or data.get("img_size") is not None:
+        cfg.pop("test_input_size", None)
+        cfg.pop("test_pool_size", None)
+    if data.get("test_crop_pct") is not None:
+        cfg["test_crop_pct"] = data["test_crop_pct"]
+    elif data.get("crop_pct") is not None:
+        cfg.pop("test_crop_pct", None)
+    cfg["fixed_input_size"] = current["fixed_input_size"]
+    cfg["first_conv"] = current["first_conv"]
+    cfg["custom_load"] = False  # the export is a native state dict
+    cfg.pop("label_offset", None)  # already applied to the classifier
+    if tuple(cfg["input_size"][1:]) != tuple(source.get("input_size", cfg["input_size"])[1:]):
+        cfg["pool_size"] = None
+    for key in ("test_input_size", "min_input_size"):
+        if cfg.get(key):
+            cfg[key] = (current["input_size"][0], *cfg[key][1:])
+    if current["fixed_input_size"]:
+        cfg.pop("test_input_size", None)
+    num_classes = int(getattr(model, "num_classes", cfg.get("num_classes", 0)))
+    if num_classes != cfg.get("num_classes"):
+        for key in ("label_names", "label_descriptions"):
+            cfg.pop(key, None)
+    cfg["num_classes"] = num_classes
+    config: dict[str, Any] = {"architecture": cfg.pop("architecture")}
+    config["num_classes"] = extra.pop("num_classes", num_classes)
+    if config["num_classes"] != num_classes:
+        raise ValueError(f"export num_classes={config['num_classes']} is not the model's {num_classes}")
+    config["num_features"] = extra.pop("num_features", int(getattr(model, "num_features", 0)))
+    pool = extra.pop("global_pool", _get_global_pool(model))
+    if isinstance(pool, str) and pool:
+        config["global_pool"] = pool
+    if "labels" in extra:  # timm's deprecated name
+        extra.setdefault("label_names", extra.pop("labels"))
+    for key in ("label_names", "label_descriptions"):
+        value = extra.pop(key, None)
+        if value:
+            config[key] = value
+    if args:
+        config["model_args"] = args
+    config["pretrained_cfg"] = cfg
+    config.update(extra)
+    Path(config_path).write_text(json.dumps(config, indent=2, default=list), encoding="utf-8")
+
+
+def save_for_hf(
+    model: nn.Module,
+    save_directory: str | os.PathLike[str],
+    model_config: Mapping[str, Any] | None = None,
+    model_args: Mapping[str, Any] | None = None,
+    safe_serialization: bool | str = False,
+    data_config: Mapping[str, Any] | None = None,
+) -> None:
+    """timm's Hub export: the weights (``model.safetensors`` with ``safe_serialization=True``,
+    ``pytorch_model.bin`` with False, both with ``'both'``) and :func:`save_config_for_hf`'s
+    ``config.json``, written into ``save_directory`` as one atomic folder swap (other files kept).
+    ``local-dir:`` / ``hf-hub:`` names build the model back as it is now."""
+    import torch
+    from safetensors.torch import save_file
+
+    if safe_serialization not in (True, False, "both"):
+        raise ValueError(f"safe_serialization must be True, False or 'both', got {safe_serialization!r}")
+    tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+
+    def write(folder: Path) -> None:
+        if safe_serialization is True or safe_serialization == "both":
+            save_file(tensors, str(folder / SAFE_WEIGHTS_NAME), metadata={"format": "pt"})
+        if safe_serialization is False or safe_serialization == "both":
+            torch.save(tensors, folder / TORCH_WEIGHTS_NAME)
+        save_config_for_hf(model, folder / CONFIG_NAME, model_config, model_args, data_config)
+
+    write_folder(Path(save_directory), write)
 
 
 # Temporary folders are ".NAME.vzsave-HOST-PID-RANDOM" siblings of the folder they replace.

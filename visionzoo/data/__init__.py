@@ -12,6 +12,7 @@ from .config import (
     DEFAULT_CROP_PCT,
     fit_channels,
     resolve_data_config,
+    resolve_input_data_config,
     resolve_model_data_config,
 )
 from .datasets import (
@@ -84,6 +85,7 @@ __all__ = [
     "parse_auto_augment",
     "parse_dataset_spec",
     "resolve_data_config",
+    "resolve_input_data_config",
     "resolve_model_data_config",
     "save_image_folder",
     "train_val_split",

@@ -10,6 +10,7 @@ arguments (``create_transform(**cfg)``), as with timm.
 from __future__ import annotations
 
 import argparse
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,8 +26,11 @@ __all__ = [
     "INTERPOLATIONS",
     "fit_channels",
     "resolve_data_config",
+    "resolve_input_data_config",
     "resolve_model_data_config",
 ]
+
+_logger = logging.getLogger(__name__)
 
 DEFAULT_CROP_PCT = 0.875
 DEFAULT_CROP_MODE = "center"
@@ -148,3 +152,57 @@ def resolve_model_data_config(
 ) -> dict[str, Any]:
     """:func:`resolve_data_config` with the model first (the common call)."""
     return resolve_data_config(args, pretrained_cfg=pretrained_cfg, model=model, use_test_size=use_test_size)
+
+
+def resolve_input_data_config(
+    model: nn.Module,
+    args: Mapping[str, Any] | argparse.Namespace | None = None,
+    pretrained_cfg: PretrainedCfg | Mapping[str, Any] | None = None,
+    use_test_size: bool = False,
+    verbose: bool = False,
+) -> dict[str, Any]:
+    """:func:`resolve_data_config` checked against what the model takes now (timm's).
+
+    The model's channels, and its size where the size is fixed (``get_model_input_config``),
+    win; an explicit request for other ones raises ``ValueError`` instead of producing inputs
+    the model rejects later. A flexible model takes the requested size, else the config's
+    (``test_input_size`` with ``use_test_size``). An explicit ``mean`` / ``std`` needs one value
+    or one per channel.
+    """
+    from ..model_input import _requested_input, get_model_input_config
+
+    explicit = _as_dict(args)
+    cfg: Mapping[str, Any] = pretrained_cfg or getattr(model, "pretrained_cfg", None) or {}
+    current = get_model_input_config(model)
+    requested = dict(explicit.get("model_kwargs") or {})
+    size_asked = explicit.get("img_size") is not None or explicit.get("input_size") is not None
+    if size_asked and not current["fixed_input_size"]:
+        requested.pop("img_size", None)  # a data size request overrides the model's nominal one
+    channels, size = _requested_input(explicit, requested)
+    model_chans, *model_hw = current["input_size"]
+    if channels is not None and channels != model_chans:
+        raise ValueError(f"Requested {channels} input channels, but the model accepts {model_chans}")
+    if current["fixed_input_size"]:
+        if size is not None and size != tuple(model_hw):
+            raise ValueError(f"Requested image size {size}, but the model requires {tuple(model_hw)}")
+        size = tuple(model_hw)
+    elif size is None:
+        recommended = _cfg_get(cfg, "test_input_size") if use_test_size else None
+        size = tuple((recommended or _cfg_get(cfg, "input_size") or current["input_size"])[-2:])
+    resolved = {**explicit, "input_size": (model_chans, *size), "in_chans": model_chans}
+    for key, default in (("mean", IMAGENET_DEFAULT_MEAN), ("std", IMAGENET_DEFAULT_STD)):
+        value = explicit.get(key)
+        if value is None:
+            value = _cfg_get(cfg, key) or default
+            value = (value,) if isinstance(value, (int, float)) else tuple(value)
+            if len(value) not in (1, model_chans):  # a source of other channels: its average
+                _logger.warning("pretrained %s does not fit %d channels; using its mean", key, model_chans)
+                value = (sum(value) / len(value),)
+        value = (value,) if isinstance(value, (int, float)) else tuple(value)
+        if len(value) not in (1, model_chans):
+            raise ValueError(f"{key} must have one value or {model_chans} values, got {len(value)}")
+        resolved[key] = value
+    out = resolve_data_config(resolved, pretrained_cfg=cfg, model=model, use_test_size=use_test_size)
+    if verbose:
+        _logger.info("data config: %s", out)
+    return out

@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from ..save import SAFE_WEIGHTS_NAME
+from ..save import SAFE_WEIGHTS_NAME, TORCH_WEIGHTS_NAME
 
 __all__ = [
     "TORCH_WEIGHTS_NAME",
@@ -43,7 +43,6 @@ __all__ = [
     "verify_weights_file",
 ]
 
-TORCH_WEIGHTS_NAME = "pytorch_model.bin"
 _CHECKPOINT_KEYS = ("state_dict", "model", "module", "model_state")  # model_state: pycls
 _EMA_KEYS = ("state_dict_ema", "model_ema", "ema", "state_dict_ema_orig")
 _TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".tar")

@@ -41,10 +41,11 @@ from .activations import (
     tanh,
 )
 from .attention import Attention, set_fused_attn
-from .attention_pool import AttentionPoolLatent
+from .attention2d import Attention2d, MultiQueryAttention2d, MultiQueryAttentionV2
+from .attention_pool import AttentionPoolLatent, AttentionPoolPrr
 from .attention_pool2d import AttentionPool2d, RotAttentionPool2d
 from .blur_pool import BlurPool2d, create_aa
-from .classifier import ClassifierHead, create_classifier
+from .classifier import ClassifierHead, ClNormMlpClassifierHead, create_classifier
 from .config import (
     is_exportable,
     is_no_jit,
@@ -60,11 +61,13 @@ from .diff_attention import DiffAttention
 from .drop import DropBlock2d, DropPath, calculate_drop_path_rates, drop_block_2d, drop_path
 from .eca import EcaModule, EfficientChannelAttn
 from .evo_norm import EvoNorm2dS0, EvoNorm2dS0a
+from .fast_norm import fast_group_norm, fast_layer_norm, is_fast_norm, set_fast_norm
 from .filter_response_norm import FilterResponseNormTlu2d
 from .format import Format, get_channel_dim, get_spatial_dim, nchw_to, nhwc_to
 from .grn import GlobalResponseNorm
 from .helpers import (
     extend_tuple,
+    get_device_dtype,
     get_padding,
     get_same_padding,
     make_divisible,
@@ -82,9 +85,10 @@ from .non_local_attn import BatNonLocalAttn, BilinearAttnTransform
 from .norm import GroupNorm, GroupNorm1, get_norm_layer
 from .norm_act import BatchNormAct2d, GroupNormAct, get_norm_act_layer, register_norm_act
 from .norm_mlp_head import NormMlpClassifierHead
+from .other_pool import LsePlus1d, LsePlus2d, SimPool1d, SimPool2d
 from .padding import pad_same
 from .patch_dropout import PatchDropout
-from .patch_embed import PatchEmbed, resample_patch_embed
+from .patch_embed import PatchEmbed, PatchEmbedInterpolator, resample_patch_embed
 from .pool import (
     AdaptiveAvgMaxPool2d,
     AdaptiveCatAvgMaxPool2d,
@@ -114,13 +118,16 @@ __all__ = [
     "AdaptiveAvgMaxPool2d",
     "AdaptiveCatAvgMaxPool2d",
     "Attention",
+    "Attention2d",
     "AttentionPool2d",
     "AttentionPoolLatent",
+    "AttentionPoolPrr",
     "AvgPool2dSame",
     "BatNonLocalAttn",
     "BatchNormAct2d",
     "BilinearAttnTransform",
     "BlurPool2d",
+    "ClNormMlpClassifierHead",
     "ClassifierHead",
     "Conv2dSame",
     "ConvBnAct",
@@ -154,13 +161,18 @@ __all__ = [
     "LayerScale",
     "LayerScale2d",
     "LayerType",
+    "LsePlus1d",
+    "LsePlus2d",
     "MaxPool2dSame",
     "Mish",
     "Mlp",
+    "MultiQueryAttention2d",
+    "MultiQueryAttentionV2",
     "NormMlpClassifierHead",
     "PReLU",
     "PatchDropout",
     "PatchEmbed",
+    "PatchEmbedInterpolator",
     "QuickGELU",
     "RmsNorm",
     "RmsNorm2d",
@@ -174,6 +186,8 @@ __all__ = [
     "SeparableConvBnAct",
     "SeparableConvNormAct",
     "Sigmoid",
+    "SimPool1d",
+    "SimPool2d",
     "SimpleNorm",
     "SimpleNorm2d",
     "SpaceToDepth",
@@ -200,11 +214,14 @@ __all__ = [
     "drop_block_2d",
     "drop_path",
     "extend_tuple",
+    "fast_group_norm",
+    "fast_layer_norm",
     "gelu",
     "get_act_fn",
     "get_act_layer",
     "get_attn",
     "get_channel_dim",
+    "get_device_dtype",
     "get_graph_node_names",
     "get_norm_act_layer",
     "get_norm_layer",
@@ -219,6 +236,7 @@ __all__ = [
     "hard_swish",
     "inplace_abn_kernel",
     "is_exportable",
+    "is_fast_norm",
     "is_no_jit",
     "is_notrace_function",
     "is_notrace_module",
@@ -237,6 +255,7 @@ __all__ = [
     "resample_patch_embed",
     "select_adaptive_pool2d",
     "set_exportable",
+    "set_fast_norm",
     "set_fused_attn",
     "set_layer_config",
     "set_no_jit",

@@ -95,6 +95,31 @@ class Attention(nn.Module):
         return self.proj_drop(self.proj(x))
 
 
+def _attend(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    scale: float,
+    fused: bool,
+    attn_mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``softmax(q k^T * scale + mask) v``, fused or written out (a boolean mask keeps the True
+    positions, as ``F.scaled_dot_product_attention`` does)."""
+    if fused:
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+    return _add_mask((q * scale) @ k.transpose(-2, -1), attn_mask).softmax(dim=-1) @ v
+
+
+def _add_mask(attn: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
+    """Attention logits with ``attn_mask`` applied as ``F.scaled_dot_product_attention`` applies
+    it: a boolean mask keeps the True positions, any other is added."""
+    if attn_mask is None:
+        return attn
+    if attn_mask.dtype == torch.bool:
+        return attn.masked_fill(~attn_mask, float("-inf"))
+    return attn + attn_mask
+
+
 def set_fused_attn(model: nn.Module, enable: bool = True) -> None:
     """Switch every attention module of ``model`` between the fused and the explicit form."""
     for module in model.modules():

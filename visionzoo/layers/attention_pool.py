@@ -1,6 +1,9 @@
-"""Attention pooling with a learned latent query ('map' pooling of SigLIP / big_vision ViTs).
+"""Attention pooling of a token sequence ``(B, N, C)``.
 
-Paper: `Sigmoid Loss for Language Image Pre-Training` - https://arxiv.org/abs/2303.15343
+:class:`AttentionPoolLatent`: a learned latent query ('map' pooling of SigLIP / big_vision ViTs;
+`Sigmoid Loss for Language Image Pre-Training` - https://arxiv.org/abs/2303.15343).
+:class:`AttentionPoolPrr`: parameter-free self-attention over all tokens before pooling (patch
+representation refinement, `Locality-Attending Vision Transformer`, ICLR 2026).
 """
 
 from __future__ import annotations
@@ -9,13 +12,13 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from .attention import _attend
 from .mlp import Mlp
 from .weight_init import trunc_normal_tf_
 
-__all__ = ["AttentionPoolLatent"]
+__all__ = ["AttentionPoolLatent", "AttentionPoolPrr"]
 
 
 class AttentionPoolLatent(nn.Module):
@@ -89,6 +92,8 @@ class AttentionPoolLatent(nn.Module):
         else:  # timm's out_features=0: attention only, no projection or MLP
             self.proj = nn.Identity()
             self.norm = nn.Identity()
+            out_features = embed_dim
+        self.out_features = out_features
         self.init_weights()
 
     def init_weights(self) -> None:
@@ -97,7 +102,8 @@ class AttentionPoolLatent(nn.Module):
         if self.pos_embed is not None and not self.pos_embed.is_meta:
             trunc_normal_tf_(self.pos_embed, std=self.pos_embed.shape[1] ** -0.5)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``attn_mask`` (boolean, or added to the logits) broadcasts to ``(B, heads, latent_len, N)``."""
         b, n, c = x.shape
         if self.pos_embed is not None:
             x = x + self.pos_embed.unsqueeze(0).to(x.dtype)
@@ -105,10 +111,7 @@ class AttentionPoolLatent(nn.Module):
         q = q.reshape(b, self.latent_len, self.num_heads, self.head_dim).transpose(1, 2)
         k, v = self.kv(x).reshape(b, n, 2, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
         q, k = self.q_norm(q), self.k_norm(k)
-        if self.fused_attn:
-            x = F.scaled_dot_product_attention(q, k, v)
-        else:
-            x = ((q * self.scale) @ k.transpose(-2, -1)).softmax(dim=-1) @ v
+        x = _attend(q, k, v, self.scale, self.fused_attn, attn_mask)
         x = self.proj_drop(self.proj(x.transpose(1, 2).reshape(b, self.latent_len, c)))
         if self.mlp is not None:
             x = x + self.mlp(self.norm(x))
@@ -117,3 +120,46 @@ class AttentionPoolLatent(nn.Module):
         if self.pool == "avg":
             return x.mean(1)
         return x
+
+
+class AttentionPoolPrr(nn.Module):
+    """Pool ``(B, N, C)`` tokens to ``(B, C)`` after one parameter-free multi-head self-attention:
+    the tokens, split into heads, are query, key and value at once. Only the optional
+    ``pre_norm`` / ``post_norm`` (LayerNorm unless ``norm_layer``) have parameters."""
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int = 8,
+        pool_type: str = "token",
+        pre_norm: bool = False,
+        post_norm: bool = False,
+        norm_layer: Callable[..., nn.Module] | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        fused_attn: bool = True,
+    ) -> None:
+        super().__init__()
+        dd: dict[str, Any] = {"device": device, "dtype": dtype}
+        if pool_type not in ("token", "avg"):
+            raise ValueError(f"pool_type must be 'token' or 'avg', got {pool_type!r}")
+        if dim % num_heads:
+            raise ValueError(f"dim={dim} is not divisible by num_heads={num_heads}")
+        norm = norm_layer or nn.LayerNorm
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.scale = self.head_dim**-0.5
+        self.pool = pool_type
+        self.fused_attn = fused_attn
+        self.out_features = dim
+        self.pre_norm = norm(dim, **dd) if pre_norm else nn.Identity()
+        self.post_norm = norm(dim, **dd) if post_norm else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, c = x.shape
+        x = self.pre_norm(x)
+        qkv = x.reshape(b, n, self.num_heads, self.head_dim).transpose(1, 2)
+        x = _attend(qkv, qkv, qkv, self.scale, self.fused_attn)
+        x = self.post_norm(x.transpose(1, 2).reshape(b, n, c))
+        return x[:, 0] if self.pool == "token" else x.mean(1)

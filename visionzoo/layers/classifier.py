@@ -7,11 +7,18 @@ from typing import overload
 import torch
 from torch import nn
 
-from .norm_mlp_head import NormMlpClassifierHead
+from .helpers import get_device_dtype
+from .norm_mlp_head import ClNormMlpClassifierHead, NormMlpClassifierHead
 from .pool import SelectAdaptivePool2d
 
-# NormMlpClassifierHead (its own file) is re-exported at timm's path too (timm.layers.classifier)
-__all__ = ["ClassifierHead", "NormMlpClassifierHead", "check_num_classes", "create_classifier"]
+# the norm-MLP heads (their own file) are re-exported at timm's path too (timm.layers.classifier)
+__all__ = [
+    "ClNormMlpClassifierHead",
+    "ClassifierHead",
+    "NormMlpClassifierHead",
+    "check_num_classes",
+    "create_classifier",
+]
 
 
 def check_num_classes(num_classes: object, *, where: str = "") -> int:
@@ -105,13 +112,30 @@ class ClassifierHead(nn.Module):
         self.drop = nn.Dropout(drop_rate)
         self.flatten = nn.Flatten(1) if use_conv and pool_type else nn.Identity()
 
-    def reset(self, num_classes: int, pool_type: str | None = None) -> None:
+    def reset(
+        self,
+        num_classes: int,
+        pool_type: str | None = None,
+        reset_other: bool = False,
+        in_features: int | None = None,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        """New pool and classifier of ``num_classes`` outputs (0: none), on the head's device and
+        dtype unless given, in the head's train/eval mode. ``in_features``: a new input width (a
+        pruned backbone); ``reset_other`` has nothing to drop here (timm's head API)."""
+        dd = get_device_dtype(self, device=device, dtype=dtype)
         pool_type = self.global_pool.pool_type if pool_type is None else pool_type
+        if in_features is not None:
+            self.in_features = in_features
         self.global_pool, self.fc = create_classifier(
-            self.in_features, num_classes, pool_type, self.use_conv, self.input_fmt
+            self.in_features, num_classes, pool_type, self.use_conv, self.input_fmt, **dd
         )
         self.num_features = self.in_features * self.global_pool.feat_mult()
         self.flatten = nn.Flatten(1) if self.use_conv and pool_type else nn.Identity()
+        for module in (self.global_pool, self.fc, self.flatten):
+            module.train(self.training)
 
     def forward(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = self.drop(self.global_pool(x))

@@ -9,6 +9,7 @@ import torch
 
 __all__ = [
     "extend_tuple",
+    "get_device_dtype",
     "get_padding",
     "get_same_padding",
     "make_divisible",
@@ -17,6 +18,18 @@ __all__ = [
     "to_4tuple",
     "to_ntuple",
 ]
+
+
+def get_device_dtype(
+    module: torch.nn.Module, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+) -> dict[str, Any]:
+    """``{'device': ..., 'dtype': ...}`` for layers built later inside ``module`` (a reset head):
+    explicit values win, missing ones come from the module's first parameter (None without one)."""
+    first = next(module.parameters(), None)
+    if first is not None:
+        device = first.device if device is None else device
+        dtype = first.dtype if dtype is None else dtype
+    return {"device": device, "dtype": dtype}
 
 
 def get_padding(kernel_size: int, stride: int = 1, dilation: int = 1, **_: Any) -> int:

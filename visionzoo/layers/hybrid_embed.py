@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .helpers import to_2tuple
+from .patch_embed import resample_proj
 
 __all__ = ["HybridEmbed"]
 
@@ -155,12 +156,14 @@ class HybridEmbed(nn.Module):
     def set_input_size(
         self, img_size: int | tuple[int, int] | None = None, patch_size: int | tuple[int, int] | None = None
     ) -> None:
-        """Re-measure the grid for a new input size (the projection kernel stays as it is)."""
+        """Re-measure the grid for a new input size (one no-grad eval forward of the backbone,
+        its modes restored); a new ``patch_size`` resamples the projection kernel."""
         if patch_size is not None and to_2tuple(patch_size) != self.patch_size:
-            raise ValueError(
-                f"HybridEmbed keeps its projection's patch_size {self.patch_size}; "
-                f"got patch_size={patch_size!r}"
-            )
+            if not isinstance(self.proj, nn.Conv2d):
+                raise ValueError("HybridEmbed(proj=False) has no projection to resize: patch_size is fixed")
+            self.patch_size = to_2tuple(patch_size)
+            self.proj = resample_proj(self.proj, self.patch_size)
+            self._set_grid(self.img_size, self.feature_size, self.feature_ratio, self.feature_dim)
         if img_size is not None and to_2tuple(img_size) != self.img_size:
             self._measure(to_2tuple(img_size))
 

@@ -1,6 +1,8 @@
 """Pool -> norm -> (optional hidden layer) -> classifier: the head of ConvNeXt-style models.
 
-State-dict keys: ``norm.*``, ``pre_logits.fc.*`` (with ``hidden_size``) and ``fc.*``.
+:class:`NormMlpClassifierHead` takes NCHW maps; :class:`ClNormMlpClassifierHead` channels-last
+``(B, H, W, C)`` maps or ``(B, N, C)`` tokens. State-dict keys: ``norm.*``, ``pre_logits.fc.*``
+(with ``hidden_size``) and ``fc.*``.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ import torch
 from torch import nn
 
 from .activations import LayerType, act_or_identity
+from .helpers import get_device_dtype
 from .norm import get_norm_layer
 from .pool import SelectAdaptivePool2d
 
-__all__ = ["NormMlpClassifierHead"]
+__all__ = ["ClNormMlpClassifierHead", "NormMlpClassifierHead"]
 
 
 def _linear(in_features: int, out_features: int, use_conv: bool, **dd: Any) -> nn.Module:
@@ -99,9 +102,13 @@ class NormMlpClassifierHead(nn.Module):
         *,
         reset_other: bool = False,
         in_features: int | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
-        """New classifier of ``num_classes`` outputs; ``reset_other`` also drops the norm and the
-        hidden layer (for a backbone whose features no longer match them)."""
+        """New classifier of ``num_classes`` outputs (on the head's device and dtype unless given);
+        ``reset_other`` also drops the norm and the hidden layer (for a backbone whose features no
+        longer match them)."""
+        dd = get_device_dtype(self, device=device, dtype=dtype)
         resized = in_features is not None and in_features != self.in_features
         if resized and not (reset_other or isinstance(self.norm, nn.Identity)):
             raise ValueError(
@@ -109,12 +116,12 @@ class NormMlpClassifierHead(nn.Module):
                 "pass reset_other=True to drop it"
             )
         if reset_other:
-            self.norm = nn.Identity()
-            self.pre_logits = nn.Identity()
+            self.norm = nn.Identity().train(self.training)
+            self.pre_logits = nn.Identity().train(self.training)
             self.hidden_size = None
         if pool_type is not None:
             self.global_pool = self._pool(pool_type, self.hidden_size).train(self.training)
-            self.flatten = nn.Flatten(1) if pool_type else nn.Identity()
+            self.flatten = (nn.Flatten(1) if pool_type else nn.Identity()).train(self.training)
         if in_features is not None:
             self.in_features = in_features
         self.num_features = self.hidden_size or self.in_features * self.global_pool.feat_mult()
@@ -122,13 +129,15 @@ class NormMlpClassifierHead(nn.Module):
         if self.hidden_size and use_conv != self.use_conv:  # same weights, other layer type
             old = self.pre_logits.get_submodule("fc")
             weight, bias = old.get_parameter("weight"), old.get_parameter("bias")
-            new = _linear(self.in_features, self.hidden_size, use_conv).to(weight.device, weight.dtype)
+            new = _linear(self.in_features, self.hidden_size, use_conv, **dd)
             with torch.no_grad():
                 new.get_parameter("weight").copy_(weight.reshape(new.get_parameter("weight").shape))
                 new.get_parameter("bias").copy_(bias)
+            new.get_parameter("weight").requires_grad_(weight.requires_grad)
+            new.get_parameter("bias").requires_grad_(bias.requires_grad)
             self.pre_logits.add_module("fc", new.train(old.training))
         self.use_conv = use_conv
-        self.fc = _linear(self.num_features, num_classes, use_conv) if num_classes > 0 else nn.Identity()
+        self.fc = _linear(self.num_features, num_classes, use_conv, **dd) if num_classes else nn.Identity()
         self.fc.train(self.training)
 
     def forward(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
@@ -140,4 +149,110 @@ class NormMlpClassifierHead(nn.Module):
             x = self.norm(x)
         x = self.flatten(x)
         x = self.drop(self.pre_logits(x))
+        return x if pre_logits else self.fc(x)
+
+
+_CL_POOL_TYPES = ("", "avg", "max", "avgmax")
+
+
+class ClNormMlpClassifierHead(nn.Module):
+    """Channels-last pool -> norm -> optional ``fc -> act`` hidden layer -> dropout -> classifier.
+
+    Args:
+        in_features: channels ``C`` of the input.
+        num_classes: classifier outputs (0: ``fc`` is an identity).
+        hidden_size: width of the pre-logits layer (None: no such layer).
+        pool_type: ``avg``, ``max``, ``avgmax`` or ``''`` (no pooling: per position outputs).
+        drop_rate: dropout before the classifier.
+        norm_layer: a last-dim norm, a class or a name.
+        act_layer: activation of the hidden layer.
+        input_fmt: ``'NHWC'`` (pools dims 1 and 2) or ``'NLC'`` (pools dim 1).
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        num_classes: int,
+        hidden_size: int | None = None,
+        pool_type: str = "avg",
+        drop_rate: float = 0.0,
+        norm_layer: str | Callable[..., nn.Module] = "layernorm",
+        act_layer: LayerType = "gelu",
+        input_fmt: str = "NHWC",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        dd: dict[str, Any] = {"device": device, "dtype": dtype}
+        if input_fmt not in ("NHWC", "NLC"):
+            raise ValueError(f"input_fmt must be 'NHWC' or 'NLC', got {input_fmt!r}")
+        norm_fn = get_norm_layer(norm_layer)
+        if norm_fn is None:
+            raise ValueError(f"ClNormMlpClassifierHead needs a norm_layer, got {norm_layer!r}")
+        self.in_features = in_features
+        self.hidden_size = hidden_size
+        self.num_features = in_features
+        self.pool_type = self._check_pool(pool_type)
+        self.pool_dim: list[int] = [1] if input_fmt == "NLC" else [1, 2]
+        self.norm = norm_fn(in_features, **dd)
+        if hidden_size:
+            fc = nn.Linear(in_features, hidden_size, **dd)
+            self.pre_logits: nn.Module = nn.Sequential(OrderedDict(fc=fc, act=act_or_identity(act_layer)))
+            self.num_features = hidden_size
+        else:
+            self.pre_logits = nn.Identity()
+        self.drop = nn.Dropout(drop_rate)
+        self.fc: nn.Module = nn.Identity()
+        if num_classes > 0:
+            self.fc = nn.Linear(self.num_features, num_classes, **dd)
+
+    @staticmethod
+    def _check_pool(pool_type: str) -> str:
+        if pool_type not in _CL_POOL_TYPES:
+            raise ValueError(f"pool_type must be one of {_CL_POOL_TYPES}, got {pool_type!r}")
+        return pool_type
+
+    def reset(
+        self,
+        num_classes: int,
+        pool_type: str | None = None,
+        reset_other: bool = False,
+        in_features: int | None = None,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        """New classifier of ``num_classes`` outputs (on the head's device and dtype unless given);
+        ``reset_other`` also drops the norm and the hidden layer, which a new ``in_features`` needs."""
+        dd = get_device_dtype(self, device=device, dtype=dtype)
+        if pool_type is not None:
+            self.pool_type = self._check_pool(pool_type)
+        if reset_other:
+            self.norm = nn.Identity().train(self.training)
+            self.pre_logits = nn.Identity().train(self.training)
+            self.hidden_size = None
+            self.num_features = self.in_features
+        if in_features is not None and in_features != self.in_features:
+            if not isinstance(self.norm, nn.Identity):
+                raise ValueError(
+                    f"the head's norm is sized for {self.in_features} features, not {in_features}; "
+                    "pass reset_other=True to drop it"
+                )
+            self.in_features = in_features
+            if not self.hidden_size:
+                self.num_features = in_features
+        self.fc = nn.Linear(self.num_features, num_classes, **dd) if num_classes > 0 else nn.Identity()
+        self.fc.train(self.training)
+
+    def _global_pool(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pool_type == "avg":
+            return x.mean(dim=self.pool_dim)
+        if self.pool_type == "max":
+            return x.amax(dim=self.pool_dim)
+        if self.pool_type == "avgmax":
+            return 0.5 * (x.amax(dim=self.pool_dim) + x.mean(dim=self.pool_dim))
+        return x
+
+    def forward(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = self.drop(self.pre_logits(self.norm(self._global_pool(x))))
         return x if pre_logits else self.fc(x)

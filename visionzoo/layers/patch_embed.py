@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import torch
 import torch.nn.functional as F
@@ -17,7 +17,12 @@ from torch import nn
 
 from .helpers import to_2tuple
 
-__all__ = ["PatchEmbed", "resample_patch_embed"]
+__all__ = [
+    "PatchEmbed",
+    "PatchEmbedInterpolator",
+    "PatchEmbedResamplerFixedOrigSize",
+    "resample_patch_embed",
+]
 
 _logger = logging.getLogger(__name__)
 
@@ -96,24 +101,8 @@ class PatchEmbed(nn.Module):
     ) -> None:
         """Rebuild for a new input size and/or patch size (the kernel is resampled)."""
         if patch_size is not None and to_2tuple(patch_size) != self.patch_size:
-            new = to_2tuple(patch_size)
-            old = self.proj
-            proj = nn.Conv2d(
-                old.in_channels,
-                old.out_channels,
-                kernel_size=new,
-                stride=new,
-                bias=old.bias is not None,
-                device=old.weight.device,
-                dtype=old.weight.dtype,
-            )
-            with torch.no_grad():
-                proj.weight.copy_(resample_patch_embed(old.weight, new))
-                if old.bias is not None and proj.bias is not None:
-                    proj.bias.copy_(old.bias)
-            proj.train(old.training)
-            self.proj = proj
-            self.patch_size = new
+            self.patch_size = to_2tuple(patch_size)
+            self.proj = resample_proj(self.proj, self.patch_size)
         self.img_size, self.grid_size, self.num_patches = self._grid(img_size or self.img_size)
 
     def feat_ratio(self, as_scalar: bool = True) -> int | tuple[int, int]:
@@ -159,13 +148,51 @@ class PatchEmbed(nn.Module):
         return self.norm(x)
 
 
-def _resize_matrix(
-    old: tuple[int, int], new: tuple[int, int], interpolation: str, antialias: bool
+def resample_proj(proj: nn.Conv2d, patch_size: tuple[int, int]) -> nn.Conv2d:
+    """A patch projection conv for another ``patch_size``: kernel resampled
+    (:func:`resample_patch_embed`), bias, device, dtype, frozen flags and train mode kept."""
+    new = nn.Conv2d(
+        proj.in_channels,
+        proj.out_channels,
+        kernel_size=patch_size,
+        stride=patch_size,
+        bias=proj.bias is not None,
+        device=proj.weight.device,
+        dtype=proj.weight.dtype,
+    )
+    with torch.no_grad():
+        new.weight.copy_(resample_patch_embed(proj.weight, patch_size, verbose=True))
+        if proj.bias is not None and new.bias is not None:
+            new.bias.copy_(proj.bias)
+    new.weight.requires_grad_(proj.weight.requires_grad)
+    if proj.bias is not None and new.bias is not None:
+        new.bias.requires_grad_(proj.bias.requires_grad)
+    return new.train(proj.training)
+
+
+def _compute_resize_matrix(
+    old_size: tuple[int, int],
+    new_size: tuple[int, int],
+    interpolation: str,
+    antialias: bool,
+    device: torch.device | None = None,
+    dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
     """``(new_h * new_w, old_h * old_w)``: the linear map ``F.interpolate`` applies to one kernel."""
-    basis = torch.eye(old[0] * old[1], dtype=torch.float32).reshape(-1, 1, *old)
-    resized = F.interpolate(basis, size=new, mode=interpolation, antialias=antialias, align_corners=False)
-    return resized.reshape(old[0] * old[1], new[0] * new[1]).T
+    old_total = old_size[0] * old_size[1]
+    basis = torch.eye(old_total, device=device, dtype=dtype).reshape(old_total, 1, *old_size)
+    resized = F.interpolate(
+        basis, size=new_size, mode=interpolation, antialias=antialias, align_corners=False
+    )
+    return resized.reshape(old_total, new_size[0] * new_size[1]).T
+
+
+def _apply_resampling(weight: torch.Tensor, pinv: torch.Tensor, new_size: tuple[int, int]) -> torch.Tensor:
+    """``weight`` ``(O, I, h, w)`` resampled with ``pinv`` (``(h * w, new_h * new_w)``), in float32,
+    returned in ``weight``'s dtype."""
+    out_chs, in_chs = weight.shape[:2]
+    kernel = weight.float().reshape(out_chs, in_chs, -1) @ pinv.float()
+    return kernel.reshape(out_chs, in_chs, *new_size).to(weight.dtype)
 
 
 def resample_patch_embed(
@@ -189,9 +216,176 @@ def resample_patch_embed(
     old, new = (int(weight.shape[-2]), int(weight.shape[-1])), to_2tuple(tuple(new_size))  # type: ignore[arg-type]
     if old == new:
         return weight
-    pinv = torch.linalg.pinv(_resize_matrix(old, new, interpolation, antialias))  # (old, new)
-    out_chs, in_chs = weight.shape[:2]
-    kernel = weight.float().reshape(out_chs, in_chs, -1) @ pinv
+    pinv = torch.linalg.pinv(_compute_resize_matrix(old, new, interpolation, antialias, weight.device))
     if verbose:
         _logger.info(f"Resize patch embedding {old} to {new}")
-    return kernel.reshape(out_chs, in_chs, *new).to(weight.dtype)
+    return _apply_resampling(weight, pinv, new)
+
+
+_CacheKey = tuple[tuple[int, int], torch.device, torch.dtype]
+
+
+class PatchEmbedResamplerFixedOrigSize(nn.Module):
+    """:func:`resample_patch_embed` from one fixed kernel size, the pseudo-inverse cached per
+    (target size, device, dtype).
+
+    The cache is a plain dict, not buffers: no state-dict keys, nothing for DDP to broadcast, and
+    DataParallel replicas share it (hence the device in the key). Moving or casting the module
+    (``.to()``, ``to_empty()``) clears it; :meth:`prewarm` fills it ahead of ``torch.compile``.
+    """
+
+    def __init__(
+        self,
+        orig_size: tuple[int, int],
+        interpolation: str = "bicubic",
+        antialias: bool = True,
+        device: torch.device | str | None = None,
+    ) -> None:
+        super().__init__()
+        if not (isinstance(orig_size, tuple) and len(orig_size) == 2):
+            raise ValueError(f"orig_size must be a (height, width) tuple, got {orig_size!r}")
+        self.orig_size = orig_size
+        self.interpolation = interpolation
+        self.antialias = antialias
+        self._pinv_cache_map: dict[_CacheKey, torch.Tensor] = {}
+        # an empty buffer that follows the module's device: where prewarm builds by default
+        self.register_buffer(
+            "_cache_device_anchor", torch.empty(0, dtype=torch.uint8, device=device), persistent=False
+        )
+
+    def _get_or_create_pinv_matrix(
+        self, new_size: tuple[int, int], device: torch.device, dtype: torch.dtype = torch.float32
+    ) -> torch.Tensor:
+        key = (new_size, device, dtype)
+        pinv = self._pinv_cache_map.get(key)
+        if pinv is None:
+            # a normal float32 tensor even under inference mode or autocast, so later training
+            # and full-precision calls can use it
+            with torch.inference_mode(False), torch.autocast(device_type=device.type, enabled=False):
+                resize = _compute_resize_matrix(
+                    self.orig_size, new_size, self.interpolation, self.antialias, device, dtype
+                )
+                pinv = torch.linalg.pinv(resize)
+            self._pinv_cache_map[key] = pinv
+        return pinv
+
+    def _apply(
+        self, fn: Callable[[torch.Tensor], torch.Tensor], recurse: bool = True
+    ) -> PatchEmbedResamplerFixedOrigSize:
+        self._pinv_cache_map.clear()  # derived from the old device / dtype
+        return super()._apply(fn, recurse)
+
+    def prewarm(
+        self,
+        new_sizes: Iterable[int | tuple[int, int]],
+        device: torch.device | str | None = None,
+    ) -> None:
+        """Build the matrices for ``new_sizes`` now, on ``device`` (default: the module's); after
+        the last move of the module, which clears them."""
+        # an empty tensor resolves aliases ('cuda', 'cpu:0') to the device forward will see
+        dev = self._cache_device_anchor.device if device is None else torch.empty(0, device=device).device
+        for size in new_sizes:
+            new = to_2tuple(size)
+            if new != self.orig_size:
+                self._get_or_create_pinv_matrix(new, dev)
+
+    def forward(self, patch_embed: torch.Tensor, new_size: list[int]) -> torch.Tensor:
+        """``patch_embed`` ``(O, I, *orig_size)`` resampled to ``(O, I, *new_size)``."""
+        if patch_embed.ndim != 4 or tuple(patch_embed.shape[-2:]) != self.orig_size:
+            h, w = self.orig_size
+            raise ValueError(f"expected a (O, I, {h}, {w}) kernel, got {tuple(patch_embed.shape)}")
+        new = (int(new_size[0]), int(new_size[1]))
+        if new == self.orig_size:
+            return patch_embed
+        return _apply_resampling(patch_embed, self._get_or_create_pinv_matrix(new, patch_embed.device), new)
+
+
+class PatchEmbedInterpolator(nn.Module):
+    """Patch embedding with the projection resampled on the fly to another patch size (NaFlex,
+    FlexiViT-style training with varying patch sizes).
+
+    Works with a conv projection (``(D, C, ph, pw)`` kernels on NCHW images) or a linear one
+    (``(D, ph * pw * C)`` over flattened patches, ``channels_last`` giving the per-patch order
+    ``(ph, pw, C)``, else ``(C, ph, pw)``). Resampling matrices are cached per size by
+    :class:`PatchEmbedResamplerFixedOrigSize` (``resampler``).
+    """
+
+    def __init__(
+        self,
+        base_patch_size: tuple[int, int],
+        in_chans: int = 3,
+        embed_dim: int = 768,
+        interpolation: str = "bicubic",
+        antialias: bool = True,
+        channels_last: bool = True,
+        device: torch.device | str | None = None,
+    ) -> None:
+        super().__init__()
+        self.base_patch_size = base_patch_size
+        self.in_chans = in_chans
+        self.embed_dim = embed_dim
+        self.interpolation = interpolation
+        self.antialias = antialias
+        self.channels_last = channels_last
+        self.resampler = PatchEmbedResamplerFixedOrigSize(
+            orig_size=base_patch_size, interpolation=interpolation, antialias=antialias, device=device
+        )
+
+    def prewarm(
+        self,
+        target_patch_sizes: Iterable[int | tuple[int, int]],
+        device: torch.device | str | None = None,
+    ) -> None:
+        """Build the resampling matrices for ``target_patch_sizes`` now (before ``torch.compile``)."""
+        self.resampler.prewarm(target_patch_sizes, device=device)
+
+    def resample_linear_weight(
+        self, weight: torch.Tensor, target_patch_size: tuple[int, int]
+    ) -> torch.Tensor:
+        """A linear projection ``(D, ph * pw * C)`` for ``target_patch_size`` patches."""
+        if tuple(target_patch_size) == tuple(self.base_patch_size):
+            return weight
+        d = weight.shape[0]
+        ph, pw = self.base_patch_size
+        if self.channels_last:
+            kernel = weight.reshape(d, ph, pw, self.in_chans).permute(0, 3, 1, 2)
+        else:
+            kernel = weight.reshape(d, self.in_chans, ph, pw)
+        kernel = self.resampler(kernel, list(target_patch_size))
+        if self.channels_last:
+            kernel = kernel.permute(0, 2, 3, 1)
+        return kernel.reshape(d, -1)
+
+    def resample_conv_weight(self, weight: torch.Tensor, target_patch_size: tuple[int, int]) -> torch.Tensor:
+        """A conv kernel ``(D, C, ph, pw)`` for ``target_patch_size``."""
+        if tuple(target_patch_size) == tuple(self.base_patch_size):
+            return weight
+        return self.resampler(weight, list(target_patch_size))
+
+    def forward(
+        self,
+        patches: torch.Tensor,
+        proj_weight: torch.Tensor,
+        proj_bias: torch.Tensor | None = None,
+        patch_size: tuple[int, int] | None = None,
+        is_linear: bool = True,
+    ) -> torch.Tensor:
+        """Embed ``patches`` with ``proj_weight`` resampled to ``patch_size`` (default: the base).
+
+        Linear: ``(B, N, ph, pw, C)`` (or ``(B, N, C, ph, pw)``) patches, or already flat
+        ``(B, N, ph * pw * C)`` ones at the base size. Conv: an NCHW image, stride = patch size.
+        """
+        size = tuple(self.base_patch_size) if patch_size is None else tuple(patch_size)
+        resample = size != tuple(self.base_patch_size)
+        if not is_linear:
+            weight = self.resample_conv_weight(proj_weight, size) if resample else proj_weight  # type: ignore[arg-type]
+            return F.conv2d(patches, weight, proj_bias, stride=size)
+        if resample and patches.ndim != 5:
+            raise ValueError(
+                "resampling a linear patch embedding needs unflattened patches (B, N, ph, pw, C) or "
+                f"(B, N, C, ph, pw), got shape {tuple(patches.shape)}"
+            )
+        weight = self.resample_linear_weight(proj_weight, size) if resample else proj_weight  # type: ignore[arg-type]
+        if patches.ndim == 5:
+            patches = patches.reshape(patches.shape[0], patches.shape[1], -1)
+        return F.linear(patches, weight, proj_bias)

@@ -49,7 +49,6 @@ def pixel_freq_bands(
 
 def _grid(
     feat_shape: list[int],
-    *,
     in_pixels: bool,
     ref_feat_shape: list[int] | None,
     grid_offset: float,
@@ -57,19 +56,24 @@ def _grid(
     device: torch.device | None,
 ) -> torch.Tensor:
     """``(*feat_shape, 2)`` coordinates: indices (+ offset) or ``[-1, 1]`` in pixel mode, EVA-rescaled
-    to ``ref_feat_shape`` (the pretraining grid) when given."""
-    if grid_indexing not in ("ij", "xy"):
-        raise ValueError(f"grid_indexing must be 'ij' or 'xy', got {grid_indexing!r}")
-    shape, ref = list(feat_shape), list(ref_feat_shape) if ref_feat_shape is not None else None
+    to ``ref_feat_shape`` (the pretraining grid) when given. (Written for TorchScript too.)"""
+    if grid_indexing != "ij" and grid_indexing != "xy":
+        raise ValueError("grid_indexing must be 'ij' or 'xy', got '" + grid_indexing + "'")
+    shape = list(feat_shape)
+    ref: list[int] | None = None if ref_feat_shape is None else list(ref_feat_shape)
     if grid_indexing == "xy":
-        shape = [shape[1], shape[0], *shape[2:]]
-        ref = [ref[1], ref[0], *ref[2:]] if ref is not None else None
-    if in_pixels:
-        t = [torch.linspace(-1.0, 1.0, steps=s, device=device, dtype=torch.float32) for s in shape]
-    else:
-        t = [torch.arange(s, device=device, dtype=torch.int64).to(torch.float32) + grid_offset for s in shape]
-    if ref is not None:
-        t = [x / f * r for x, f, r in zip(t, shape, ref, strict=True)]
+        shape = [shape[1], shape[0]] + shape[2:]  # noqa: RUF005 (TorchScript has no starred lists)
+        if ref is not None:
+            ref = [ref[1], ref[0]] + ref[2:]  # noqa: RUF005
+    t: list[torch.Tensor] = []
+    for i, s in enumerate(shape):
+        if in_pixels:
+            ti = torch.linspace(-1.0, 1.0, steps=s, device=device, dtype=torch.float32)
+        else:
+            ti = torch.arange(s, device=device, dtype=torch.int64).to(torch.float32) + grid_offset
+        if ref is not None:
+            ti = ti / s * ref[i]
+        t.append(ti)
     return torch.stack(torch.meshgrid(t, indexing=grid_indexing), dim=-1)
 
 
@@ -109,14 +113,7 @@ def build_rotary_pos_embed(
             bands = freq_bands(num_bands, temperature=temperature, step=1, device=device)
     elif device is None:
         device = bands.device
-    grid = _grid(
-        feat_shape,
-        in_pixels=in_pixels,
-        ref_feat_shape=ref_feat_shape,
-        grid_offset=grid_offset,
-        grid_indexing=grid_indexing,
-        device=device,
-    )
+    grid = _grid(feat_shape, in_pixels, ref_feat_shape, grid_offset, grid_indexing, device)
     pos = grid.unsqueeze(-1) * bands  # (*feat_shape, ndim, num_bands)
     sin, cos = pos.sin().to(dtype=dtype), pos.cos().to(dtype=dtype)
     return (
@@ -157,8 +154,6 @@ class RotaryEmbeddingCat(nn.Module):
     built for each requested grid, ``ref_feat_shape`` rescaling it to the pretraining grid.
     ``dim`` is the per-head dimension and must be divisible by 4 (two axes, sin/cos pairs).
     """
-
-    bands: torch.Tensor
 
     def __init__(
         self,
@@ -207,7 +202,7 @@ class RotaryEmbeddingCat(nn.Module):
         with torch.no_grad():
             self.bands.copy_(bands)
 
-    def get_embed(self, shape: list[int] | tuple[int, ...], dtype: torch.dtype | None = None) -> torch.Tensor:
+    def get_embed(self, shape: list[int], dtype: torch.dtype | None = None) -> torch.Tensor:
         """``cat([sin, cos], -1)`` of shape ``(H * W, 2 * dim)`` for an ``(H, W)`` grid."""
         sin, cos = build_rotary_pos_embed(
             list(shape),

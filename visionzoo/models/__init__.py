@@ -23,7 +23,13 @@ from typing import Any
 
 from .._timm_paths import install_finder, not_ported, timm_api
 from ..builder import load_checkpoint, load_pretrained, resume_checkpoint
-from ..factory import build_model_with_cfg, create_model, parse_model_name, safe_model_name
+from ..factory import (
+    build_model_with_cfg,
+    create_model,
+    parse_model_name,
+    resolve_model_input_args,
+    safe_model_name,
+)
 from ..features import FeatureDictNet, FeatureGraphNet, FeatureHookNet, FeatureInfo, FeatureListNet
 from ..hub import clean_state_dict, load_state_dict
 from ..layers._fx import (
@@ -37,6 +43,7 @@ from ..layers._fx import (
     register_notrace_module,
 )
 from ..model import checkpoint_seq, model_parameters, named_apply, named_modules
+from ..model_input import get_model_args, get_model_input_config, get_model_traits
 from ..pretrained import PretrainedCfg
 from ..prune import adapt_model_from_string
 from ..registry import (
@@ -114,6 +121,9 @@ __all__ = [
     "get_arch_pretrained_cfgs",
     "get_deprecated_models",
     "get_graph_node_names",
+    "get_model_args",
+    "get_model_input_config",
+    "get_model_traits",
     "get_notrace_functions",
     "get_notrace_modules",
     "get_pretrained_cfg",
@@ -137,6 +147,7 @@ __all__ = [
     "register_model",
     "register_notrace_function",
     "register_notrace_module",
+    "resolve_model_input_args",
     "resolve_pretrained_cfg",
     "resume_checkpoint",
     "safe_model_name",

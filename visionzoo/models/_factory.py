@@ -7,8 +7,8 @@ Aliases of visionzoo's own definitions (never copies); a timm name not listed he
 from __future__ import annotations
 
 from .._timm_paths import module_getattr
-from ..factory import create_model, parse_model_name, safe_model_name
+from ..factory import create_model, parse_model_name, resolve_model_input_args, safe_model_name
 
 __getattr__ = module_getattr(__name__)
 
-__all__ = ["create_model", "parse_model_name", "safe_model_name"]
+__all__ = ["create_model", "parse_model_name", "resolve_model_input_args", "safe_model_name"]

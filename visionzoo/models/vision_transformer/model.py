@@ -30,6 +30,7 @@ from ...layers import (
 from ...layers.diff_attention import DiffLambda, _lambda_params, _reset_lambda, diff_lambda_init
 from ...layers.token_pool import TOKEN_POOL_TYPES, global_pool_nlc
 from ...model import TokenModel
+from ...model_input import update_model_input_size
 from ...pretrained import cfg_as_built
 
 # One graph node under FX: the resampling branches on the token grid, a size only a call knows.
@@ -665,6 +666,8 @@ class VisionTransformer(TokenModel):
                 )
             self.pos_embed = nn.Parameter(resampled, requires_grad=self.pos_embed.requires_grad)
         self.feature_info = [dict(fi, reduction=self.patch_embed.feat_ratio()) for fi in self.feature_info]
+        # rebuilding this model (get_model_args, save_for_hf) takes the new sizes
+        update_model_input_size(self, self.patch_embed.img_size, patch_size=patch_size)
         if self.pretrained_cfg is not None and self.patch_embed.img_size is not None:
             # the config describes the model as built (model_input_size and the data config read it)
             size = self.patch_embed.img_size
