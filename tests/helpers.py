@@ -39,6 +39,19 @@ def placed_levels(model: torch.nn.Module) -> list[int]:
     return [i for i, info in enumerate(model.feature_info) if info["module"]]
 
 
+def input_multiple(model: torch.nn.Module) -> int:
+    """What an input side must be a multiple of (1: anything). A model whose stem folds pixel
+    blocks into channels (TResNet's space-to-depth) states it in its own ``input_multiple``
+    attribute, as timm's configs have no field for it."""
+    return int(getattr(model, "input_multiple", 1))
+
+
+def bn_eval(x: torch.Tensor, bn: torch.nn.Module) -> torch.Tensor:
+    """Eval-mode batch norm of ``(B, C, H, W)`` written out, for direct computations of a block."""
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    return (x - bn.running_mean[:, None, None]) * scale[:, None, None] + bn.bias[:, None, None]
+
+
 def input_side(model: torch.nn.Module, size: int) -> int:
     """``size`` raised to the smallest input side ``model`` accepts (its cfg's input size where the
     model takes that size only)."""

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import bn_eval
 from timm_oracle import materialize_random, paired, rel_err
 from torch import nn
 
@@ -21,13 +22,6 @@ pytestmark = pytest.mark.family
 # what the shared compile / export suites build Res2Net with (sampling.family_kwargs): the same
 # blocks, one per stage
 SHARED_KWARGS: dict[str, Any] = {"layers": (1, 1, 1, 1)}
-
-
-def _bn(x: torch.Tensor, bn: nn.BatchNorm2d) -> torch.Tensor:
-    """Eval-mode batch norm written out."""
-    assert bn.running_mean is not None and bn.running_var is not None
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    return (x - bn.running_mean[:, None, None]) * scale[:, None, None] + bn.bias[:, None, None]
 
 
 def _conv(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
@@ -43,14 +37,14 @@ def _mean3x3(x: torch.Tensor, stride: int) -> torch.Tensor:
 def _direct(block: Bottle2neck, x: torch.Tensor, *, stride: int, shortcut: torch.Tensor) -> torch.Tensor:
     """The paper's hierarchy: split into ``scale`` slices; y_0 = K_0(s_0), y_i = K_i(s_i + y_(i-1))
     (in a strided block y_i = K_i(s_i)); the last slice passes through (pooled when strided)."""
-    h = F.relu(_bn(_conv(x, block.conv1), block.bn1))
+    h = F.relu(bn_eval(_conv(x, block.conv1), block.bn1))
     slices = h.split(block.width, 1)
     outs: list[torch.Tensor] = []
     for i, (conv, bn) in enumerate(zip(block.convs, block.bns)):
         s = slices[i] if i == 0 or stride > 1 else slices[i] + outs[-1]
-        outs.append(F.relu(_bn(_conv(s, conv), bn)))
+        outs.append(F.relu(bn_eval(_conv(s, conv), bn)))
     outs.append(_mean3x3(slices[-1], stride) if stride > 1 else slices[-1])
-    y = _bn(_conv(torch.cat(outs, 1), block.conv3), block.bn3)
+    y = bn_eval(_conv(torch.cat(outs, 1), block.conv3), block.bn3)
     return F.relu(y + shortcut)
 
 

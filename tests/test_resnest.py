@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import bn_eval
 from timm_oracle import materialize_random, paired, rel_err
 from torch import nn
 
@@ -24,23 +25,16 @@ pytestmark = pytest.mark.family
 SHARED_KWARGS: dict[str, Any] = {"layers": (1, 1, 1, 1)}
 
 
-def _bn(x: torch.Tensor, bn: nn.BatchNorm2d) -> torch.Tensor:
-    """Eval-mode batch norm written out."""
-    assert bn.running_mean is not None and bn.running_var is not None
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    return (x - bn.running_mean[:, None, None]) * scale[:, None, None] + bn.bias[:, None, None]
-
-
 def _direct_split_attn(m: SplitAttn, x: torch.Tensor, *, radix: int, groups: int) -> torch.Tensor:
     """The paper's split attention, one split and one cardinal group at a time: U_r (the conv's
     r-th block of channels), s = mean_hw(sum_r U_r), z = relu(bn(fc1(s))), a = softmax over r of
     fc2(z) within each group (sigmoid with one split), out = sum_r a_r * U_r."""
     c = m.conv
-    u = F.relu(_bn(F.conv2d(x, c.weight, None, c.stride, c.padding, c.dilation, c.groups), m.bn0))
+    u = F.relu(bn_eval(F.conv2d(x, c.weight, None, c.stride, c.padding, c.dilation, c.groups), m.bn0))
     out_chs = u.shape[1] // radix
     splits = [u[:, r * out_chs : (r + 1) * out_chs] for r in range(radix)]
     s = sum(splits).mean((2, 3), keepdim=True)
-    z = F.relu(_bn(F.conv2d(s, m.fc1.weight, m.fc1.bias, groups=groups), m.bn1))
+    z = F.relu(bn_eval(F.conv2d(s, m.fc1.weight, m.fc1.bias, groups=groups), m.bn1))
     logits = F.conv2d(z, m.fc2.weight, m.fc2.bias, groups=groups).flatten(1)  # (B, groups*radix*cg)
     cg = out_chs // groups
     out = torch.zeros_like(splits[0])

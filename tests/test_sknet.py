@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import bn_eval
 from timm_oracle import materialize_random, paired, rel_err
-from torch import nn
 
 from visionzoo.layers import SelectiveKernel
 from visionzoo.layers.selective_kernel import SelectiveKernelAttn
@@ -23,17 +23,11 @@ pytestmark = pytest.mark.family
 SHARED_KWARGS: dict[str, Any] = {"layers": (1, 1, 1, 1)}
 
 
-def _bn(x: torch.Tensor, bn: nn.Module) -> torch.Tensor:
-    """Eval-mode batch norm written out."""
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    return (x - bn.running_mean[:, None, None]) * scale[:, None, None] + bn.bias[:, None, None]
-
-
 def _direct_attn(m: SelectiveKernelAttn, paths: list[torch.Tensor]) -> list[torch.Tensor]:
     """Fuse (U = sum of paths), squeeze (s = mean_hw U), z = relu(bn(W_reduce s)), then per path p
     a_p = exp(A_p z) / sum_q exp(A_q z), A_p being the p-th block of W_select's rows."""
     s = sum(paths).mean((2, 3))  # (B, C)
-    z = F.relu(_bn((s @ m.fc_reduce.weight.flatten(1).T)[:, :, None, None], m.bn)).flatten(1)
+    z = F.relu(bn_eval((s @ m.fc_reduce.weight.flatten(1).T)[:, :, None, None], m.bn)).flatten(1)
     c = paths[0].shape[1]
     logits = [z @ m.fc_select.weight.flatten(1)[p * c : (p + 1) * c].T for p in range(len(paths))]
     total = sum(torch.exp(lg) for lg in logits)
@@ -63,7 +57,7 @@ def test_selective_kernel_is_the_papers_select(split_input: bool) -> None:
     paths = []
     for dilation, inp, path in zip((1, 2), inputs, m.paths):
         u = F.conv2d(inp, path.conv.weight, None, 2, dilation, dilation, 2)
-        paths.append(F.relu(_bn(u, path.bn)))
+        paths.append(F.relu(bn_eval(u, path.bn)))
     with torch.no_grad():
         weights = _direct_attn(m.attn, paths)
         expected = sum(a * u for a, u in zip(weights, paths))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -144,6 +144,8 @@ class TResNet(VisionModel):
         checkpoint="block",
     )
     classifier_name = "head.fc"
+    # the space-to-depth stem takes input sides that are multiples of 4 (as timm's)
+    input_multiple: ClassVar[int] = 4
 
     def __init__(
         self,
