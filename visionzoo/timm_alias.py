@@ -12,7 +12,7 @@ Limits, by design:
 - It must run before anything imports the real timm. Objects already bound to real timm (a
   library's module-level ``import timm``) cannot be redirected, so swapping ``sys.modules``
   afterwards would mix both; ``install_timm_alias`` refuses with ``TimmAlreadyImportedError``.
-- A module of a timm family visionzoo has not ported yet (``timm.models.sknet``) imports as a
+- A module of a timm family visionzoo has not ported yet (``timm.models.swin_transformer``) imports as a
   placeholder, because libraries list such classes in tables at import time (smp does); using
   any of its names raises ``FamilyNotPortedError`` naming the family. Any other ``timm.X`` path
   that ``visionzoo.X`` does not have raises ``ModuleNotFoundError`` naming both.
