@@ -156,5 +156,7 @@ def test_scripted_trunk_order_is_the_walks(name: str) -> None:
     if isinstance(model, TokenModel):
         pytest.skip("token models run their own forward_features")
     units, _ = trunk_units(model, model.trunk)
-    walked = list(dict.fromkeys(path.split(".")[0] for path, _ in units)) + list(model.trunk.post)
+    # (a post module may sit inside the last stages container: DPN's final norm in ``features``)
+    paths = [path for path, _ in units] + list(model.trunk.post)
+    walked = list(dict.fromkeys(path.split(".")[0] for path in paths))
     assert [n for n, _ in model.named_children() if n not in model.head_names] == walked
