@@ -685,7 +685,8 @@ def _grads(model: nn.Module, x: torch.Tensor, *, amp: bool = False) -> tuple[tor
 def test_training_settings(case: str) -> None:
     """Gradient checkpointing, channels_last and bf16 autocast train every family correctly."""
     name = _case(case)
-    model = _random(name).train()
+    kwargs = family_kwargs(case.rpartition("-")[0])  # e.g. legacy SENet without its default dropout
+    model = _random(name, **kwargs).train()
     for m in model.modules():  # batch statistics would differ between the runs compared
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
             m.track_running_stats = False
@@ -715,7 +716,7 @@ def test_training_settings(case: str) -> None:
         assert torch.isfinite(out).all() and torch.isfinite(grads).all()
         if timm.is_model(name):
             size = {"img_size": SIZE} if model.pretrained_cfg.fixed_input_size else {}
-            ref = timm.create_model(name, **size).train().to(memory_format=torch.channels_last)
+            ref = timm.create_model(name, **size, **kwargs).train().to(memory_format=torch.channels_last)
             ref.load_state_dict(model.state_dict(), strict=False)  # no running stats on either
             for m in ref.modules():
                 if isinstance(m, nn.modules.batchnorm._BatchNorm):

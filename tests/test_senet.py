@@ -4,6 +4,8 @@ the stem level read before ``pool0`` and SENet-154's 3x3 stem and shortcuts."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -14,6 +16,10 @@ import visionzoo
 from visionzoo.models import senet
 
 pytestmark = pytest.mark.family
+
+# the shared train-mode suites compare two passes: without timm's default dropout (0.2) they draw
+# no random masks
+SHARED_KWARGS: dict[str, Any] = {"drop_rate": 0.0}
 
 
 def _x(size: int = 64) -> torch.Tensor:

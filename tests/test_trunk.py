@@ -156,7 +156,7 @@ def test_scripted_trunk_order_is_the_walks(name: str) -> None:
     if isinstance(model, TokenModel):
         pytest.skip("token models run their own forward_features")
     units, _ = trunk_units(model, model.trunk)
-    # (a post inside a container, ReXNet's final conv ``features.16``, runs with that container)
+    # (a post inside a container runs with that container: ReXNet's ``features.16``, DPN's final norm)
     paths = [path for path, _ in units] + list(model.trunk.post)
     walked = list(dict.fromkeys(path.split(".")[0] for path in paths))
     assert [n for n, _ in model.named_children() if n not in model.head_names] == walked
