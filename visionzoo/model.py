@@ -202,6 +202,9 @@ class VisionModel(nn.Module):
     # constructor options that a features_only backbone cannot honour (the builder refuses them)
     features_only_excludes: ClassVar[tuple[str, ...]] = ()
     head_names: ClassVar[tuple[str, ...]] = ("global_pool", "fc", "head", "head_drop", "classifier")
+    # layout of forward_features' output and of the features_only levels: "NHWC" for a family that
+    # runs channels-last (MambaOut, as timm's ``output_fmt``); forward_intermediates gives NCHW
+    output_fmt: ClassVar[str] = "NCHW"
     # NOTE: Python-side config access; TorchScript must not compile it
     __jit_unused_properties__: ClassVar[list[str]] = ["default_cfg"]
     # NOTE: the trunk is never walked under TorchScript; a family whose trunk follows its

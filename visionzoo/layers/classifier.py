@@ -7,11 +7,17 @@ from typing import overload
 import torch
 from torch import nn
 
-from .norm_mlp_head import NormMlpClassifierHead
+from .norm_mlp_head import ClNormMlpClassifierHead, NormMlpClassifierHead
 from .pool import SelectAdaptivePool2d
 
 # NormMlpClassifierHead (its own file) is re-exported at timm's path too (timm.layers.classifier)
-__all__ = ["ClassifierHead", "NormMlpClassifierHead", "check_num_classes", "create_classifier"]
+__all__ = [
+    "ClNormMlpClassifierHead",
+    "ClassifierHead",
+    "NormMlpClassifierHead",
+    "check_num_classes",
+    "create_classifier",
+]
 
 
 def check_num_classes(num_classes: object, *, where: str = "") -> int:

@@ -16,7 +16,7 @@ from .activations import LayerType, act_or_identity
 from .norm import get_norm_layer
 from .pool import SelectAdaptivePool2d
 
-__all__ = ["NormMlpClassifierHead"]
+__all__ = ["ClNormMlpClassifierHead", "NormMlpClassifierHead"]
 
 
 def _linear(in_features: int, out_features: int, use_conv: bool, **dd: Any) -> nn.Module:
@@ -140,4 +140,99 @@ class NormMlpClassifierHead(nn.Module):
             x = self.norm(x)
         x = self.flatten(x)
         x = self.drop(self.pre_logits(x))
+        return x if pre_logits else self.fc(x)
+
+
+class ClNormMlpClassifierHead(nn.Module):
+    """The channels-last form: pool ``(B, H, W, C)`` maps (or ``(B, N, C)`` tokens), norm, optional
+    ``fc -> act`` hidden layer, dropout, classifier (keys ``norm``, ``pre_logits.fc``, ``fc``).
+
+    Args:
+        in_features: channels (the last dim) of the input.
+        num_classes: classifier outputs (0: ``fc`` is an identity).
+        hidden_size: width of the pre-logits layer (None: no such layer).
+        pool_type: ``avg``, ``max``, ``avgmax`` or ``''`` (no pooling).
+        drop_rate: dropout before the classifier.
+        norm_layer: norm over the last dim, a class or a name.
+        act_layer: activation of the hidden layer.
+        input_fmt: ``NHWC`` maps or ``NLC`` tokens.
+    """
+
+    _POOLS = ("", "avg", "max", "avgmax")
+
+    def __init__(
+        self,
+        in_features: int,
+        num_classes: int,
+        hidden_size: int | None = None,
+        pool_type: str = "avg",
+        drop_rate: float = 0.0,
+        norm_layer: str | Callable[..., nn.Module] = "layernorm",
+        act_layer: LayerType = "gelu",
+        input_fmt: str = "NHWC",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        dd: dict[str, Any] = {"device": device, "dtype": dtype}
+        if pool_type not in self._POOLS:
+            raise ValueError(f"pool_type={pool_type!r}; valid: {self._POOLS}")
+        if input_fmt not in ("NHWC", "NLC"):
+            raise ValueError(f"input_fmt={input_fmt!r}; valid: 'NHWC', 'NLC'")
+        norm_fn = get_norm_layer(norm_layer)
+        if norm_fn is None:
+            raise ValueError("ClNormMlpClassifierHead needs a norm_layer")
+        self.in_features = in_features
+        self.hidden_size = hidden_size
+        self.num_features = in_features
+        self.pool_type = pool_type
+        self.pool_dim: list[int] = [1] if input_fmt == "NLC" else [1, 2]
+        self.norm: nn.Module = norm_fn(in_features, **dd)
+        self.pre_logits: nn.Module = nn.Identity()
+        if hidden_size:
+            self.pre_logits = nn.Sequential(
+                OrderedDict(fc=nn.Linear(in_features, hidden_size, **dd), act=act_or_identity(act_layer))
+            )
+            self.num_features = hidden_size
+        self.drop = nn.Dropout(drop_rate)
+        self.fc: nn.Module = (
+            nn.Linear(self.num_features, num_classes, **dd) if num_classes > 0 else nn.Identity()
+        )
+
+    def reset(
+        self,
+        num_classes: int,
+        pool_type: str | None = None,
+        reset_other: bool = False,
+        in_features: int | None = None,
+    ) -> None:
+        """A new classifier; ``reset_other`` also drops the norm and hidden layer (then the input
+        width may change to ``in_features``)."""
+        if pool_type is not None:
+            if pool_type not in self._POOLS:
+                raise ValueError(f"pool_type={pool_type!r}; valid: {self._POOLS}")
+            self.pool_type = pool_type
+        if reset_other:
+            self.pre_logits, self.norm = nn.Identity(), nn.Identity()
+            self.hidden_size = None
+            self.num_features = self.in_features
+        if in_features is not None and in_features != self.in_features:
+            if not isinstance(self.norm, nn.Identity):
+                raise ValueError("the input width can change only with the norm removed (reset_other=True)")
+            self.in_features = in_features
+            if not self.hidden_size:
+                self.num_features = in_features
+        self.fc = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+
+    def _global_pool(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pool_type == "avg":
+            return x.mean(dim=self.pool_dim)
+        if self.pool_type == "max":
+            return x.amax(dim=self.pool_dim)
+        if self.pool_type == "avgmax":
+            return 0.5 * (x.amax(dim=self.pool_dim) + x.mean(dim=self.pool_dim))
+        return x
+
+    def forward(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = self.drop(self.pre_logits(self.norm(self._global_pool(x))))
         return x if pre_logits else self.fc(x)
