@@ -31,6 +31,11 @@ def min_input_side(model: torch.nn.Module) -> int:
     return max(sides, default=0)
 
 
+def as_nchw(t: torch.Tensor, model: torch.nn.Module) -> torch.Tensor:
+    """A map of ``model``'s own layout (``output_fmt``: channels-last for MambaOut) as NCHW."""
+    return t.permute(0, 3, 1, 2) if getattr(model, "output_fmt", "NCHW") == "NHWC" else t
+
+
 def placed_levels(model: torch.nn.Module) -> list[int]:
     """Indices of the feature levels that name their module. timm lists a level without one
     (``module=''``: TResNet's stem level, stated at reduction 2 where its map is at 4), which we

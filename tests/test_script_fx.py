@@ -16,7 +16,7 @@ import warnings
 
 import pytest
 import torch
-from helpers import input_side, placed_levels
+from helpers import as_nchw, input_side, placed_levels
 from timm_oracle import materialize_random
 from torch import nn
 
@@ -141,6 +141,7 @@ def test_fx_features_match_intermediates(name: str) -> None:
         prefix = model.num_prefix_tokens
         assert all(t.shape[1] == prefix + h * w for t in got)
         got = [t[:, prefix:].reshape(t.shape[0], h, w, -1).permute(0, 3, 1, 2) for t in got]
+    got = [as_nchw(t, model) for t in got]
     assert graph.feature_info.channels() == [t.shape[1] for t in got]
     _assert_same(tuple(got), tuple(want))
 

@@ -205,6 +205,9 @@ class VisionModel(nn.Module):
     # the smallest (C, H, W) input the trunk takes, stated where unpadded convs set one that the
     # pretrained cfg (timm's, field by field) does not: smaller inputs are refused by name
     min_input_size: ClassVar[tuple[int, int, int] | None] = None
+    # layout of forward_features' output and of the features_only levels: "NHWC" for a family that
+    # runs channels-last (MambaOut, as timm's ``output_fmt``); forward_intermediates gives NCHW
+    output_fmt: ClassVar[str] = "NCHW"
     # NOTE: Python-side config access; TorchScript must not compile it
     __jit_unused_properties__: ClassVar[list[str]] = ["default_cfg"]
     # NOTE: the trunk is never walked under TorchScript; a family whose trunk follows its

@@ -84,7 +84,7 @@ from .mlp import GlobalResponseNormMlp, GluMlp, Mlp, SwiGLU, SwiGLUPacked
 from .non_local_attn import BatNonLocalAttn, BilinearAttnTransform
 from .norm import GroupNorm, GroupNorm1, get_norm_layer
 from .norm_act import BatchNormAct2d, GroupNormAct, get_norm_act_layer, register_norm_act
-from .norm_mlp_head import NormMlpClassifierHead
+from .norm_mlp_head import ClNormMlpClassifierHead, NormMlpClassifierHead
 from .other_pool import LsePlus1d, LsePlus2d, SimPool1d, SimPool2d
 from .padding import pad_same
 from .patch_dropout import PatchDropout
