@@ -45,7 +45,7 @@ from .attention2d import Attention2d, MultiQueryAttention2d, MultiQueryAttention
 from .attention_pool import AttentionPoolLatent, AttentionPoolPrr
 from .attention_pool2d import AttentionPool2d, RotAttentionPool2d
 from .blur_pool import BlurPool2d, create_aa
-from .classifier import ClassifierHead, ClNormMlpClassifierHead, create_classifier
+from .classifier import ClassifierHead, create_classifier
 from .config import (
     is_exportable,
     is_no_jit,

@@ -241,6 +241,9 @@ class HighResolutionNet(VisionModel):
         "classifier",
     )
     classifier_name = "classifier"
+    # NOTE: each fusion upsamples a branch by 2**k to the size of a higher-resolution one: the
+    # sides must halve evenly down to stride 32 (as in timm, whose HRNet fails the same way)
+    input_multiple: ClassVar[int] = 32
     feature_modules = False  # feature_info's module names are timm's labels (see the docstring)
 
     def __init__(
