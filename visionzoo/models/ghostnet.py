@@ -16,6 +16,7 @@ fuse into one conv. Weights: Huawei Noah's (Apache-2.0); module names follow tim
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -38,6 +39,8 @@ __all__ = [
     "GhostModuleV3",
     "GhostNet",
     "checkpoint_filter_fn",
+    "conv_like",
+    "conv_norm_kernel_bias",
     "default_cfgs",
 ]
 
@@ -119,18 +122,18 @@ class GhostModuleV2(GhostModule):
         return _gate(out, self.short_conv(F.avg_pool2d(x, kernel_size=2, stride=2)))
 
 
-def _branch_kernel_bias(
-    branch: nn.Module, like: torch.Tensor, groups: int
+def conv_norm_kernel_bias(
+    conv: nn.Module | None, norm: nn.Module, like: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(kernel, bias)`` in float64 of one training branch as a conv shaped like ``like``
-    (centred): a ConvBnAct with its norm's eval statistics folded in (a norm already folded into
-    the conv gives the conv's own weight and bias), or a norm alone (the identity branch)."""
-    if isinstance(branch, ConvBnAct):
-        kernel, norm = branch.conv.weight.double(), branch.bn1
-        bias = branch.conv.bias
+    (centred): ``conv`` then ``norm`` with its eval statistics folded in (a norm already folded
+    into the conv, or none, gives the conv's own weight and bias); no ``conv``: the identity
+    (channel i reads its own input channel at the kernel centre) then ``norm``."""
+    if conv is not None:
+        kernel = conv.weight.double()
+        bias = conv.bias
         base = bias.double() if bias is not None else torch.zeros_like(kernel[:, 0, 0, 0])
-    else:  # the identity: channel i reads its own input channel at the kernel centre
-        norm = branch
+    else:
         kernel = torch.zeros_like(like, dtype=torch.float64)
         idx = torch.arange(kernel.shape[0])
         kernel[idx, idx % kernel.shape[1], kernel.shape[2] // 2, kernel.shape[3] // 2] = 1.0
@@ -147,15 +150,8 @@ def _branch_kernel_bias(
     return kernel * scale.view(-1, 1, 1, 1), base * scale + shift
 
 
-@torch.no_grad()
-def _fuse_branches(branches: list[nn.Module]) -> nn.Conv2d:
-    """One biased conv computing the sum of ``branches`` (the first a ConvBnAct: its geometry)."""
-    ref = branches[0].conv
-    kernel = torch.zeros_like(ref.weight, dtype=torch.float64)
-    bias = torch.zeros(ref.out_channels, dtype=torch.float64, device=ref.weight.device)
-    for branch in branches:
-        k, b = _branch_kernel_bias(branch, ref.weight, ref.groups)
-        kernel, bias = kernel + k, bias + b
+def conv_like(ref: nn.Conv2d, kernel: torch.Tensor, bias: torch.Tensor) -> nn.Conv2d:
+    """A biased conv with ``ref``'s geometry holding ``kernel`` / ``bias`` (cast to its dtype)."""
     conv = nn.Conv2d(
         ref.in_channels,
         ref.out_channels,
@@ -170,6 +166,20 @@ def _fuse_branches(branches: list[nn.Module]) -> nn.Conv2d:
     conv.weight.copy_(kernel.to(ref.weight.dtype))
     conv.bias.copy_(bias.to(ref.weight.dtype))
     return conv
+
+
+@torch.no_grad()
+def _fuse_branches(branches: list[nn.Module]) -> nn.Conv2d:
+    """One biased conv computing the sum of ``branches`` (ConvBnActs or identity norms; the first
+    a ConvBnAct, whose geometry the conv takes)."""
+    ref = branches[0].conv
+    kernel = torch.zeros_like(ref.weight, dtype=torch.float64)
+    bias = torch.zeros(ref.out_channels, dtype=torch.float64, device=ref.weight.device)
+    for branch in branches:
+        pair = (branch.conv, branch.bn1) if isinstance(branch, ConvBnAct) else (None, branch)
+        k, b = conv_norm_kernel_bias(*pair, ref.weight)
+        kernel, bias = kernel + k, bias + b
+    return conv_like(ref, kernel, bias)
 
 
 class GhostModuleV3(nn.Module):
@@ -431,6 +441,36 @@ class GhostNet(VisionModel):
         version: str = "v1",
     ) -> None:
         super().__init__()
+        bottleneck = GhostBottleneckV3 if version == "v3" else GhostBottleneck
+        gate = {"v2": "attn", "v3": "shortcut"}.get(version, "original")
+
+        def block(
+            in_chs: int, mid_chs: int, out_chs: int, k: int, s: int, se_ratio: float, idx: int
+        ) -> nn.Module:
+            # V2 gates (V3: shortcut-gates) the expansion of every block from the third on
+            return bottleneck(
+                in_chs, mid_chs, out_chs, k, s, se_ratio=se_ratio, mode=gate if idx > 1 else "original"
+            )
+
+        self._build(cfgs, block, num_classes, width, in_chans, output_stride, global_pool, drop_rate, 1)
+        self.version = version
+        if version != "v1":
+            self.min_input_size = (3, MIN_INPUT_SIZE_GATED, MIN_INPUT_SIZE_GATED)
+
+    def _build(
+        self,
+        cfgs: tuple[tuple[tuple[int, int, int, float, int], ...], ...],
+        block: Callable[[int, int, int, int, int, float, int], nn.Module],
+        num_classes: int,
+        width: float,
+        in_chans: int,
+        output_stride: int,
+        global_pool: str,
+        drop_rate: float,
+        final_mult: int,
+    ) -> None:
+        """Stem, the block table's stages, the final 1x1 ConvBnAct (``final_mult`` times the last
+        expansion width) and the head: shared with RepGhostNet."""
         if output_stride != 32:
             raise ValueError(
                 f"GhostNet has no dilated variant: output_stride must be 32, got {output_stride}"
@@ -440,10 +480,7 @@ class GhostNet(VisionModel):
         self.num_classes = num_classes
         self.in_chans = in_chans
         self.drop_rate = drop_rate
-        bottleneck = GhostBottleneckV3 if version == "v3" else GhostBottleneck
-        self.version = version
-        if version != "v1":
-            self.min_input_size = (3, MIN_INPUT_SIZE_GATED, MIN_INPUT_SIZE_GATED)
+        self.version = "v1"
 
         stem_chs = make_divisible(16 * width, 4)
         self.conv_stem = nn.Conv2d(in_chans, stem_chs, 3, 2, 1, bias=False)
@@ -458,11 +495,7 @@ class GhostNet(VisionModel):
             for k, exp_size, c, se_ratio, s in cfg:
                 out_chs = make_divisible(c * width, 4)
                 mid_chs = make_divisible(exp_size * width, 4)
-                # V2 gates (V3: shortcut-gates) the expansion of every block from the third on
-                mode = (
-                    {"v2": "attn", "v3": "shortcut"}.get(version, "original") if layer_idx > 1 else "original"
-                )
-                layers.append(bottleneck(prev_chs, mid_chs, out_chs, k, s, se_ratio=se_ratio, mode=mode))
+                layers.append(block(prev_chs, mid_chs, out_chs, k, s, se_ratio, layer_idx))
                 prev_chs = out_chs
                 layer_idx += 1
             if cfg[-1][-1] > 1:
@@ -471,7 +504,7 @@ class GhostNet(VisionModel):
                     dict(num_chs=prev_chs, reduction=net_stride, module=f"blocks.{stage_idx}")
                 )
             stages.append(nn.Sequential(*layers))
-        out_chs = make_divisible(exp_size * width, 4)
+        out_chs = make_divisible(exp_size * width * final_mult, 4)
         stages.append(nn.Sequential(ConvBnAct(prev_chs, out_chs, 1)))
         self.blocks = nn.Sequential(*stages)
         self.num_features = self.pool_dim = out_chs
