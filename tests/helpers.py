@@ -1,4 +1,5 @@
-"""Test helpers: weights files and a loopback HTTP server the tests start themselves."""
+"""Test helpers: weights files and a loopback HTTP server the tests start themselves; norms with
+trained-looking statistics for the re-parameterisation tests."""
 
 from __future__ import annotations
 
@@ -233,3 +234,20 @@ def unmatched_parameters(model: torch.nn.Module, matcher: dict | Callable[[str],
     """Parameter names the matcher leaves out (timm puts them in the head's group)."""
     ordinal = _ordinals(matcher)
     return [n for n, _ in model.named_parameters() if ordinal(n) == (math.inf,)]
+
+
+def with_trained_norms(block: torch.nn.Module, sample: Callable[[int], torch.Tensor]) -> torch.nn.Module:
+    """``block`` in eval mode with random norm affines and running statistics moved away from
+    their init by a few train-mode passes (momentum 0.5) on ``sample(seed)`` for seeds 0..2, so
+    that a fusion folding them is actually exercised."""
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for m in block.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.weight is not None:
+                m.weight.copy_(torch.rand(m.weight.shape, generator=gen) + 0.5)
+                m.bias.copy_(torch.randn(m.bias.shape, generator=gen))
+                m.momentum = 0.5
+        block.train()
+        for seed in range(3):
+            block(sample(seed))
+    return block.eval()

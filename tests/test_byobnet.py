@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import with_trained_norms
 from timm_oracle import paired, paired_classes, rel_err, timm, timm_on_meta
 from torch import nn
 
@@ -28,19 +29,7 @@ def _x(chans: int = 3, size: int = SIZE, batch: int = 2, seed: int = 3) -> torch
 
 # --- re-parameterisation --------------------------------------------------------------------------
 def _trained(block: nn.Module, chans: int) -> nn.Module:
-    """Random norm affines, then a few train-mode passes that move the running statistics away
-    from their init (momentum 0.5), so that folding them is actually exercised."""
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for m in block.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.weight.copy_(torch.rand(m.weight.shape, generator=gen) + 0.5)
-                m.bias.copy_(torch.randn(m.bias.shape, generator=gen))
-                m.momentum = 0.5
-        block.train()
-        for seed in range(3):
-            block(_x(chans, 16, batch=4, seed=seed) * 2 + 1)
-    return block.eval()
+    return with_trained_norms(block, lambda seed: _x(chans, 16, batch=4, seed=seed) * 2 + 1)
 
 
 _LAYERS_SE = LayerFn(attn=get_attn("se"))
