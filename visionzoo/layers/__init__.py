@@ -44,6 +44,7 @@ from .attention import Attention, set_fused_attn
 from .attention_pool import AttentionPoolLatent
 from .attention_pool2d import AttentionPool2d, RotAttentionPool2d
 from .blur_pool import BlurPool2d, create_aa
+from .bottleneck_attn import BottleneckAttn
 from .classifier import ClassifierHead, create_classifier
 from .config import (
     is_exportable,
@@ -63,6 +64,7 @@ from .evo_norm import EvoNorm2dS0, EvoNorm2dS0a
 from .filter_response_norm import FilterResponseNormTlu2d
 from .format import Format, get_channel_dim, get_spatial_dim, nchw_to, nhwc_to
 from .grn import GlobalResponseNorm
+from .halo_attn import HaloAttn
 from .helpers import (
     extend_tuple,
     get_padding,
@@ -75,6 +77,7 @@ from .helpers import (
 )
 from .hybrid_embed import HybridEmbed
 from .inplace_abn import InPlaceABN2d, inplace_abn_kernel
+from .lambda_layer import LambdaLayer
 from .layer_norm import LayerNorm, LayerNorm2d
 from .layer_scale import LayerScale, LayerScale2d
 from .mlp import GlobalResponseNormMlp, GluMlp, Mlp, SwiGLU, SwiGLUPacked
@@ -116,6 +119,7 @@ __all__ = [
     "BatchNormAct2d",
     "BilinearAttnTransform",
     "BlurPool2d",
+    "BottleneckAttn",
     "ClassifierHead",
     "Conv2dSame",
     "ConvBnAct",
@@ -136,11 +140,13 @@ __all__ = [
     "GroupNorm",
     "GroupNorm1",
     "GroupNormAct",
+    "HaloAttn",
     "HardMish",
     "HardSigmoid",
     "HardSwish",
     "HybridEmbed",
     "InPlaceABN2d",
+    "LambdaLayer",
     "LayerNorm",
     "LayerNorm2d",
     "LayerScale",
