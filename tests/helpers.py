@@ -77,18 +77,20 @@ def assert_feature_widths(
     """Feature-map ``widths`` at input side ``size`` fit the levels' ``reductions``;
     ``widths_at(side)`` gives the widths at another input side.
 
-    A model with no minimum input size pads its convs: its maps are ceil(size / r) wide
-    (floor(size / r) after flooring pools, as DenseNet's transitions). One with a minimum has
-    unpadded convs and maps a few pixels smaller, so a level's reduction r is checked by how its
-    width grows instead: 32 more input pixels give 32 / r more.
+    A model that pads its convs has maps ceil(size / r) wide (floor(size / r) after flooring
+    pools, as DenseNet's transitions). One with a minimum input size may have unpadded convs and
+    maps a few pixels smaller: then a level's reduction r is checked by how its width grows
+    instead, 32 more input pixels giving 32 / r more. (A padded model with a minimum for another
+    reason, such as attention over fixed maps or blocks, may take no other size.)
     """
     widths = list(widths)
     assert len(widths) == len(reductions), (widths, reductions)
-    if min_input_side(model):
+    padded = all(w in (size // r, -(-size // r)) for w, r in zip(widths, reductions))
+    if min_input_side(model) and not padded:
         grown = widths_at(size + 32)
         assert [g - w for g, w in zip(grown, widths)] == [32 // r for r in reductions], (widths, grown)
     else:
-        assert all(w in (size // r, -(-size // r)) for w, r in zip(widths, reductions)), (widths, reductions)
+        assert padded, (widths, reductions)
 
 
 def random_state_dict(name: str, **kwargs) -> dict[str, torch.Tensor]:

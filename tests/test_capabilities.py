@@ -140,16 +140,17 @@ def test_output_stride(name: str, output_stride: int) -> None:
         with contextlib.suppress(TypeError, AssertionError):
             expected = _max_dilation(timm_on_meta(name, output_stride=output_stride))
     assert _max_dilation(model) == expected
-    x = _x()
+    side = input_side(model, SIZE)  # (attention over fixed maps or blocks needs its own sizes)
+    x = _x(side)
     with torch.no_grad():
         feats = model.forward_features(x)
-        assert feats.shape[-1] == math.ceil(SIZE / output_stride)
+        assert feats.shape[-1] == math.ceil(side / output_stride)
         inters = model.forward_intermediates(x, intermediates_only=True)
         assert_feature_widths(
             [t.shape[-1] for t in inters],
             [f["reduction"] for f in model.feature_info],
             model,
-            SIZE,
+            side,
             lambda s: [t.shape[-1] for t in model.forward_intermediates(_x(s), intermediates_only=True)],
         )
     if name in TIMM_NAMES and _timm_accepts(name, output_stride=output_stride):
@@ -270,6 +271,8 @@ def test_min_input_size_is_accepted_and_declared_minimums_hold(name: str) -> Non
     side = min_input_side(model)
     if not side:
         pytest.skip("no minimum input size")
+    if model.pretrained_cfg is not None and model.pretrained_cfg.fixed_input_size:
+        pytest.skip("a fixed input size: the cfg's input size is the only one")
     model = materialize_random(model)
     with torch.no_grad():
         assert model(torch.randn(1, 3, side, side)).shape == (1, model.num_classes)

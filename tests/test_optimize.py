@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import min_input_side
 from sampling import by_size, ci_families, family_kwargs
 from timm_oracle import materialize_random, rel_err, timm
 from torch import nn
@@ -66,8 +67,15 @@ def _random(name: str, **kwargs) -> nn.Module:
     return materialize_random(model)
 
 
-def _x(batch: int = 2) -> torch.Tensor:
-    return torch.randn(batch, 3, SIZE, SIZE)
+def _x(batch: int = 2, side: int = SIZE) -> torch.Tensor:
+    return torch.randn(batch, 3, side, side)
+
+
+def _side(model: nn.Module) -> int:
+    """SIZE, or the larger minimum a model's cfg states (attention over blocks of a fixed size);
+    a fixed-size model is built at SIZE by :func:`_random`."""
+    cfg = getattr(model, "pretrained_cfg", None)
+    return SIZE if cfg is None or cfg.fixed_input_size else max(SIZE, min_input_side(model))
 
 
 def _bns_fed_by_convs(model: nn.Module, x: torch.Tensor, *, intermediates: bool = False) -> list[str]:
@@ -115,7 +123,7 @@ def _bns_fed_by_convs(model: nn.Module, x: torch.Tensor, *, intermediates: bool 
 def test_fp32_same_outputs_and_bn_folded(case: str) -> None:
     name = _case(case)
     model = _random(name)
-    x = _x()
+    x = _x(side=_side(model))
     before = {k: v.clone() for k, v in model.state_dict().items()}
     types_before = [type(m) for m in model.modules()]
     foldable = _bns_fed_by_convs(model, x)
@@ -151,7 +159,7 @@ def test_fp32_same_outputs_and_bn_folded(case: str) -> None:
 def test_features_only_backbone(case: str) -> None:
     name = _case(case)
     backbone = _random(name, features_only=True)
-    x = _x()
+    x = _x(side=_side(backbone))
     fast = optimize_for_inference(backbone)
     with torch.no_grad():
         ref, out = backbone(x), fast(x)
@@ -691,7 +699,7 @@ def test_training_settings(case: str) -> None:
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
             m.track_running_stats = False
             m.running_mean = m.running_var = None
-    x = _x()
+    x = _x(side=_side(model))
     ref_out, ref_grads, ref_saved = _grads(model, x)
 
     model.set_grad_checkpointing(True)
@@ -741,7 +749,7 @@ def test_torch_compile_trains(case: str) -> None:
     for m in model.modules():  # running statistics would move between the two runs
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
             m.momentum = 0.0
-    x = _x()
+    x = _x(side=_side(model))
     ref_out, ref_grads, _ = _grads(model, x)
     compiled = torch.compile(model, backend="aot_eager", fullgraph=True)
     out, grads, _ = _grads(compiled, x)

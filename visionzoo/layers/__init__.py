@@ -45,6 +45,7 @@ from .attention2d import Attention2d, MultiQueryAttention2d, MultiQueryAttention
 from .attention_pool import AttentionPoolLatent, AttentionPoolPrr
 from .attention_pool2d import AttentionPool2d, RotAttentionPool2d
 from .blur_pool import BlurPool2d, create_aa
+from .bottleneck_attn import BottleneckAttn
 from .classifier import ClassifierHead, create_classifier
 from .config import (
     is_exportable,
@@ -65,6 +66,7 @@ from .fast_norm import fast_group_norm, fast_layer_norm, is_fast_norm, set_fast_
 from .filter_response_norm import FilterResponseNormTlu2d
 from .format import Format, get_channel_dim, get_spatial_dim, nchw_to, nhwc_to
 from .grn import GlobalResponseNorm
+from .halo_attn import HaloAttn
 from .helpers import (
     extend_tuple,
     get_device_dtype,
@@ -78,6 +80,7 @@ from .helpers import (
 )
 from .hybrid_embed import HybridEmbed
 from .inplace_abn import InPlaceABN2d, inplace_abn_kernel
+from .lambda_layer import LambdaLayer
 from .layer_norm import LayerNorm, LayerNorm2d
 from .layer_scale import LayerScale, LayerScale2d
 from .mlp import GlobalResponseNormMlp, GluMlp, Mlp, SwiGLU, SwiGLUPacked
@@ -127,6 +130,7 @@ __all__ = [
     "BatchNormAct2d",
     "BilinearAttnTransform",
     "BlurPool2d",
+    "BottleneckAttn",
     "ClNormMlpClassifierHead",
     "ClassifierHead",
     "Conv2dSame",
@@ -151,11 +155,13 @@ __all__ = [
     "GroupNorm",
     "GroupNorm1",
     "GroupNormAct",
+    "HaloAttn",
     "HardMish",
     "HardSigmoid",
     "HardSwish",
     "HybridEmbed",
     "InPlaceABN2d",
+    "LambdaLayer",
     "LayerNorm",
     "LayerNorm2d",
     "LayerScale",

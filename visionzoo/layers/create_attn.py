@@ -8,8 +8,11 @@ from typing import Any
 
 from torch import nn
 
+from .bottleneck_attn import BottleneckAttn
 from .eca import EcaModule
 from .global_context import GlobalContext
+from .halo_attn import HaloAttn
+from .lambda_layer import LambdaLayer
 from .non_local_attn import BatNonLocalAttn
 from .squeeze_excite import EffectiveSEModule, SEModule
 
@@ -22,6 +25,10 @@ _ATTN: dict[str, Callable[..., nn.Module]] = {
     "gc": GlobalContext,
     "gca": partial(GlobalContext, fuse_add=True, fuse_scale=False),
     "bat": BatNonLocalAttn,
+    # self-attention that replaces a block's spatial conv (bring-your-own-attention networks)
+    "bottleneck": BottleneckAttn,
+    "halo": HaloAttn,
+    "lambda": LambdaLayer,
 }
 
 
