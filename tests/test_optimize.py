@@ -140,10 +140,13 @@ def test_fp32_same_outputs_and_bn_folded(case: str) -> None:
             assert rel_err(a, b) <= 1e-4
 
     # every norm that read a conv's output is gone, unless that output is a feature map
-    # forward_intermediates returns; the others (pre-activation norms) remain
+    # forward_intermediates returns; the others (pre-activation norms) remain, except where a
+    # reparameterisable block (RepVGG, MobileOne) fuses its identity-branch norm into its conv
     assert _bns_fed_by_convs(fast, x, intermediates=True) == []
     kept_for_taps = set(_bns_fed_by_convs(fast, x))
-    assert count_batch_norms(fast) == count_batch_norms(model) - len(set(foldable) - kept_for_taps)
+    expected = count_batch_norms(model) - len(set(foldable) - kept_for_taps)
+    reparameterised = any(hasattr(m, "reparameterize") for m in model.modules())
+    assert count_batch_norms(fast) <= expected if reparameterised else count_batch_norms(fast) == expected
     assert fast.training is False
 
     # the original is untouched: same modules, same tensors, still trainable
