@@ -205,6 +205,9 @@ class VisionModel(nn.Module):
     # the smallest (C, H, W) input the trunk takes, stated where unpadded convs set one that the
     # pretrained cfg (timm's, field by field) does not: smaller inputs are refused by name
     min_input_size: ClassVar[tuple[int, int, int] | None] = None
+    # how ``drop_path_rate`` spreads over the blocks: rising linearly to it (``"linear"``), or the
+    # full rate in every block (``"uniform"``, where timm does so: MLP-Mixer, CaiT)
+    drop_path_schedule: ClassVar[str] = "linear"
     # NOTE: Python-side config access; TorchScript must not compile it
     __jit_unused_properties__: ClassVar[list[str]] = ["default_cfg"]
     # NOTE: the trunk is never walked under TorchScript; a family whose trunk follows its
