@@ -138,9 +138,11 @@ def test_fx_features_match_intermediates(name: str) -> None:
         # as timm's, the taps are the blocks' raw (B, prefix + H * W, C) tokens; forward_intermediates
         # gives the patch tokens on the (B, C, H, W) grid
         h, w = model.patch_embed.dynamic_feat_size((size, size))
-        prefix = model.num_prefix_tokens
-        assert all(t.shape[1] == prefix + h * w for t in got)
-        got = [t[:, prefix:].reshape(t.shape[0], h, w, -1).permute(0, 3, 1, 2) for t in got]
+        # a block's prefix: the model's, or fewer where they join later (CaiT's class token after
+        # the blocks, ConViT's after its GPSA blocks)
+        prefixes = [t.shape[1] - h * w for t in got]
+        assert all(0 <= p <= model.num_prefix_tokens for p in prefixes), prefixes
+        got = [t[:, p:].reshape(t.shape[0], h, w, -1).permute(0, 3, 1, 2) for t, p in zip(got, prefixes)]
     got = [as_nchw(t, model) for t in got]
     assert graph.feature_info.channels() == [t.shape[1] for t in got]
     _assert_same(tuple(got), tuple(want))

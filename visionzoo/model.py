@@ -208,6 +208,9 @@ class VisionModel(nn.Module):
     # layout of forward_features' output and of the features_only levels: "NHWC" for a family that
     # runs channels-last (MambaOut, as timm's ``output_fmt``); forward_intermediates gives NCHW
     output_fmt: ClassVar[str] = "NCHW"
+    # how ``drop_path_rate`` spreads over the blocks: rising linearly to it (``"linear"``), or the
+    # full rate in every block (``"uniform"``, where timm does so: MLP-Mixer, CaiT)
+    drop_path_schedule: ClassVar[str] = "linear"
     # NOTE: Python-side config access; TorchScript must not compile it
     __jit_unused_properties__: ClassVar[list[str]] = ["default_cfg"]
     # NOTE: the trunk is never walked under TorchScript; a family whose trunk follows its

@@ -83,7 +83,7 @@ from .inplace_abn import InPlaceABN2d, inplace_abn_kernel
 from .lambda_layer import LambdaLayer
 from .layer_norm import LayerNorm, LayerNorm2d
 from .layer_scale import LayerScale, LayerScale2d
-from .mlp import GlobalResponseNormMlp, GluMlp, Mlp, SwiGLU, SwiGLUPacked
+from .mlp import GatedMlp, GlobalResponseNormMlp, GluMlp, Mlp, SwiGLU, SwiGLUPacked
 from .non_local_attn import BatNonLocalAttn, BilinearAttnTransform
 from .norm import GroupNorm, GroupNorm1, get_norm_layer
 from .norm_act import BatchNormAct2d, GroupNormAct, get_norm_act_layer, register_norm_act
@@ -149,6 +149,7 @@ __all__ = [
     "FilterResponseNormTlu2d",
     "Format",
     "GELUTanh",
+    "GatedMlp",
     "GlobalResponseNorm",
     "GlobalResponseNormMlp",
     "GluMlp",

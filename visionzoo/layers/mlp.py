@@ -14,7 +14,7 @@ from torch import nn
 from .activations import LayerType, act_or_identity
 from .grn import GlobalResponseNorm
 
-__all__ = ["GlobalResponseNormMlp", "GluMlp", "Mlp", "SwiGLU", "SwiGLUPacked"]
+__all__ = ["GatedMlp", "GlobalResponseNormMlp", "GluMlp", "Mlp", "SwiGLU", "SwiGLUPacked"]
 
 
 def _linear(
@@ -149,6 +149,49 @@ class GluMlp(nn.Module):
 
 
 SwiGLUPacked = partial(GluMlp, act_layer=nn.SiLU, gate_last=False)
+
+
+class GatedMlp(nn.Module):
+    """``fc1 -> act -> drop -> gate -> norm -> fc2 -> drop`` (gMLP's channel MLP).
+
+    ``gate_layer(hidden_features)`` maps the hidden width to half of it (gMLP's spatial gating
+    unit); without one the MLP is a plain two-layer MLP.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        hidden_features: int | None = None,
+        out_features: int | None = None,
+        act_layer: LayerType = nn.GELU,
+        norm_layer: Callable[..., nn.Module] | None = None,
+        gate_layer: Callable[..., nn.Module] | None = None,
+        bias: BoolPair = True,
+        drop: FloatPair = 0.0,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        dd: dict[str, Any] = {"device": device, "dtype": dtype}
+        hidden = hidden_features or in_features
+        biases, drops = _pairs(bias, drop)
+        self.fc1 = nn.Linear(in_features, hidden, bias=biases[0], **dd)
+        self.act = act_or_identity(act_layer)
+        self.drop1 = nn.Dropout(drops[0])
+        if gate_layer is not None:
+            if hidden % 2:
+                raise ValueError(f"GatedMlp hidden_features must be even with a gate, got {hidden}")
+            self.gate: nn.Module = gate_layer(hidden, **_norm_dd(device, dtype))
+            hidden //= 2  # the gate multiplies one half of the hidden width by the other
+        else:
+            self.gate = nn.Identity()
+        self.norm = norm_layer(hidden, **_norm_dd(device, dtype)) if norm_layer is not None else nn.Identity()
+        self.fc2 = nn.Linear(hidden, out_features or in_features, bias=biases[1], **dd)
+        self.drop2 = nn.Dropout(drops[1])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.gate(self.drop1(self.act(self.fc1(x))))
+        return self.drop2(self.fc2(self.norm(x)))
 
 
 class SwiGLU(nn.Module):
