@@ -39,7 +39,7 @@ def materialize_random(model: nn.Module, *, seed: int = 0) -> nn.Module:
         has_params = any(True for _ in m.parameters(recurse=False))
         if has_buffers and not has_params and hasattr(m, "reset_parameters"):
             m.reset_parameters()
-        elif has_params and hasattr(m, "init_non_persistent_buffers"):  # e.g. timm's LambdaLayer
+        elif hasattr(m, "init_non_persistent_buffers"):  # computed beside weights (an index table)
             m.init_non_persistent_buffers()
     return model.eval()
 

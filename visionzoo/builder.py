@@ -109,6 +109,13 @@ def _materialize(model: nn.Module, device: torch.device) -> None:
             continue
         persistent = {n for n, _ in own} - module._non_persistent_buffers_set
         loaded = persistent - set(meta)
+        fill = getattr(module, "init_non_persistent_buffers", None)
+        if loaded and callable(fill) and set(meta) <= module._non_persistent_buffers_set:
+            # computed buffers beside loaded weights (an index table): the module refills them
+            for n in meta:
+                module._buffers[n] = torch.empty_like(module._buffers[n], device=device)  # type: ignore[arg-type]
+            fill()
+            continue
         if loaded:
             raise RuntimeError(
                 f"module {name or type(module).__name__!r} was only partly loaded: "

@@ -105,6 +105,7 @@ from .pool import (
     select_adaptive_pool2d,
 )
 from .pos_embed import resample_abs_pos_embed
+from .pos_embed_rel import gen_relative_position_index, resize_rel_pos_bias_table
 from .rms_norm import RmsNorm, RmsNorm2d, SimpleNorm, SimpleNorm2d
 from .selective_kernel import SelectiveKernel
 from .separable_conv import SeparableConv2d, SeparableConvBnAct, SeparableConvNormAct
@@ -224,6 +225,7 @@ __all__ = [
     "fast_group_norm",
     "fast_layer_norm",
     "gelu",
+    "gen_relative_position_index",
     "get_act_fn",
     "get_act_layer",
     "get_attn",
@@ -260,6 +262,7 @@ __all__ = [
     "register_notrace_module",
     "resample_abs_pos_embed",
     "resample_patch_embed",
+    "resize_rel_pos_bias_table",
     "select_adaptive_pool2d",
     "set_exportable",
     "set_fast_norm",

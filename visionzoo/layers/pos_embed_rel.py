@@ -1,21 +1,143 @@
-"""Relative position logits for local 2-D attention (Bottleneck and Halo attention).
+"""Relative positions in attention, written once for the families that use them.
 
-A query at ``(y, x)`` of a ``block`` of queries scores a key at ``(y', x')`` of a ``window`` of
-keys with ``q . (height_rel[y' - y + win_h - 1] + width_rel[x' - x + win_w - 1])``: one learned
-vector per relative row and per relative column offset (the decomposed embedding of
-`Attention Augmented Convolutional Networks` - https://arxiv.org/abs/1904.09925). Bottleneck
-attention scores its whole map against itself (block = window = the map); Halo attention a
-block against the block plus its halo. Module names follow timm's, so its checkpoints load.
+- Bias tables (BEiT, relpos ViT): the index from each (query, key) pair of a window to its row of
+  a learned ``((2H - 1) * (2W - 1) [+ 3], heads)`` table, and the table resampled to a new
+  window. The three extra rows (BEiT's ``class_token=True``) hold the class token's bias to the
+  patches, the patches' bias to the class token, and the class token's to itself.
+- Decomposed logits for local 2-D attention (Bottleneck and Halo attention): a query at
+  ``(y, x)`` of a ``block`` of queries scores a key at ``(y', x')`` of a ``window`` of keys with
+  ``q . (height_rel[y' - y + win_h - 1] + width_rel[x' - x + win_w - 1])``, one learned vector
+  per relative row and column offset (`Attention Augmented Convolutional Networks` -
+  https://arxiv.org/abs/1904.09925). Module names follow timm's, so its checkpoints load.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .helpers import to_2tuple
 
-__all__ = ["PosEmbedRel", "rel_logits_1d"]
+__all__ = ["PosEmbedRel", "gen_relative_position_index", "rel_logits_1d", "resize_rel_pos_bias_table"]
+
+
+def gen_relative_position_index(
+    q_size: tuple[int, int],
+    k_size: tuple[int, int] | None = None,
+    class_token: bool = False,
+    device: Any = None,
+) -> torch.Tensor:
+    """``(H*W, H*W)`` (``+1`` each side with ``class_token``) table rows for a ``q_size`` window.
+
+    A pair of positions with offset ``(dy, dx)`` reads row ``(dy + H - 1) * (2W - 1) + dx + W - 1``.
+    """
+    if k_size is not None:
+        raise NotImplementedError("a key window other than the query window is not supported")
+    h, w = q_size
+    rows = torch.arange(h, device=device).repeat_interleave(w)
+    cols = torch.arange(w, device=device).repeat(h)
+    dy = rows[:, None] - rows[None, :] + h - 1
+    dx = cols[:, None] - cols[None, :] + w - 1
+    index = dy * (2 * w - 1) + dx
+    if class_token:
+        num = (2 * h - 1) * (2 * w - 1)
+        index = F.pad(index, [1, 0, 1, 0])
+        index[0, :] = num  # class token -> patches
+        index[:, 0] = num + 1  # patches -> class token
+        index[0, 0] = num + 2
+    return index.contiguous()
+
+
+def _stretched_offsets(src: int, dst: int) -> torch.Tensor:
+    """Source offsets ``-src//2 .. src//2`` spread geometrically to cover ``dst``'s range (BEiT's
+    fine-tuning recipe): the spacing grows by a ratio ``q`` found by bisection."""
+    half = src // 2
+    lo, hi = 1.01, 1.5
+    while hi - lo > 1e-6:
+        q = (lo + hi) / 2.0
+        if (1.0 - q**half) / (1.0 - q) > dst // 2:
+            hi = q
+        else:
+            lo = q
+    steps, cur = [], 1.0
+    for i in range(half):
+        steps.append(cur)
+        cur += q ** (i + 1)
+    return torch.tensor([-s for s in reversed(steps)] + [0.0] + steps)
+
+
+def _interp_linear(
+    src_pos: torch.Tensor, dst_pos: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Left index, right index and right weight for linear interpolation on an uneven 1-D grid
+    (targets outside the grid take the edge value)."""
+    x = dst_pos.clamp(float(src_pos[0]), float(src_pos[-1]))
+    right = torch.bucketize(x, src_pos).clamp(max=src_pos.numel() - 1)
+    left = (right - 1).clamp(min=0)
+    span = src_pos[right] - src_pos[left]
+    wr = torch.where(span > 0, (x - src_pos[left]) / span.clamp(min=1e-12), torch.ones_like(x))
+    return left, right, wr
+
+
+def resize_rel_pos_bias_table(
+    rel_pos_bias: torch.Tensor,
+    new_window_size: tuple[int, int],
+    new_bias_shape: tuple[int, ...],
+    old_window_size: tuple[int, int] | None = None,
+) -> torch.Tensor:
+    """Resample a bias table to ``new_window_size``: flat ``(positions [+ extra], heads)`` or
+    ``(heads, 2H - 1, 2W - 1)``. Extra (class token) rows are kept as they are; the offset grid
+    is resampled bilinearly over geometrically stretched source offsets. Without
+    ``old_window_size`` a flat table is taken as square unless its size rules that out."""
+    dst = (2 * new_window_size[0] - 1, 2 * new_window_size[1] - 1)
+    flat = rel_pos_bias.ndim == 2
+    if flat:
+        num_extra = new_bias_shape[0] - dst[0] * dst[1]
+        src_num = rel_pos_bias.shape[0] - num_extra
+        if old_window_size is not None:
+            src = (2 * old_window_size[0] - 1, 2 * old_window_size[1] - 1)
+        else:
+            side = int(src_num**0.5)
+            if side * side == src_num:
+                src = (side, side)
+            elif src_num == dst[0] * dst[1]:
+                src = dst
+            else:
+                raise ValueError(
+                    f"no square source window for a {rel_pos_bias.shape[0]}-row table; give old_window_size"
+                )
+    else:
+        num_extra = 0
+        if tuple(new_bias_shape[1:]) != dst:
+            raise ValueError(
+                f"new_bias_shape {tuple(new_bias_shape)} does not match window {new_window_size}"
+            )
+        src = (rel_pos_bias.shape[1], rel_pos_bias.shape[2])
+    if src == dst:
+        return rel_pos_bias
+    if rel_pos_bias.is_meta:
+        return rel_pos_bias.new_empty(new_bias_shape)
+
+    extra = rel_pos_bias[rel_pos_bias.shape[0] - num_extra :] if num_extra else None
+    # grids (heads, src_h, src_w), on the CPU in float32
+    grid = rel_pos_bias[: rel_pos_bias.shape[0] - num_extra].t() if flat else rel_pos_bias
+    grid = grid.float().cpu().reshape(-1, src[0], src[1])
+    out = []
+    for src_n, dst_n in zip(src, dst):
+        targets = torch.arange(-(dst_n // 2.0), dst_n // 2.0 + 0.1, 1.0)
+        out.append(_interp_linear(_stretched_offsets(src_n, dst_n), targets))
+    (yl, yr, wy), (xl, xr, wx) = out
+    wy, wx = wy[:, None], wx[None, :]
+    top = grid[:, yl][:, :, xl] * (1 - wx) + grid[:, yl][:, :, xr] * wx
+    bottom = grid[:, yr][:, :, xl] * (1 - wx) + grid[:, yr][:, :, xr] * wx
+    resized = (top * (1 - wy) + bottom * wy).to(device=rel_pos_bias.device, dtype=rel_pos_bias.dtype)
+    if not flat:
+        return resized
+    resized = resized.reshape(resized.shape[0], -1).t()
+    return torch.cat((resized, extra), dim=0) if extra is not None else resized.contiguous()
 
 
 def rel_logits_1d(q: torch.Tensor, rel_k: torch.Tensor, length: int, win_size: int) -> torch.Tensor:
