@@ -12,10 +12,10 @@ import torch
 from torch import nn
 
 from .helpers import make_divisible, to_2tuple
-from .pos_embed_rel import PosEmbedRel
+from .pos_embed_rel import PosEmbedRel, rel_logits_1d
 from .weight_init import trunc_normal_
 
-__all__ = ["BottleneckAttn"]
+__all__ = ["BottleneckAttn", "PosEmbedRel", "rel_logits_1d"]  # the last two at timm's path too
 
 
 class BottleneckAttn(nn.Module):

@@ -14,10 +14,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .helpers import make_divisible
-from .pos_embed_rel import PosEmbedRel
+from .pos_embed_rel import PosEmbedRel, rel_logits_1d
 from .weight_init import trunc_normal_
 
-__all__ = ["HaloAttn"]
+__all__ = ["HaloAttn", "PosEmbedRel", "rel_logits_1d"]  # the last two at timm's path too
 
 
 class HaloAttn(nn.Module):
