@@ -254,3 +254,13 @@ def test_several_tags_need_an_explicit_default() -> None:
         registry.register_pretrained_cfgs({"no_default_net.a": {}, "no_default_net.b": {}})
     registry.register_pretrained_cfgs({"explicit_net.a": {}, "explicit_net.b": {"default": True}})
     assert list(registry._cfgs["explicit_net"]) == ["b", "a"]
+
+
+@pytest.mark.parametrize("pretrained", [False, True])
+def test_resnet_wildcard_lists_timms_names(pretrained: bool) -> None:
+    """``resnet*`` spans three timm modules (resnet, resnetv2, and byobnet's ``*ts`` / ``q`` /
+    CLIP nets): the same names, in the same order."""
+    timm = pytest.importorskip("timm")
+    assert visionzoo.list_models("resnet*", pretrained=pretrained) == timm.list_models(
+        "resnet*", pretrained=pretrained
+    )
