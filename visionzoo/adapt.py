@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -112,7 +112,7 @@ def _adapt_first_convs(
                     f"the config's input_size says {cfg.input_size[0]}: loading them unchanged"
                 )
             continue
-        target = int(layer.in_channels)
+        target = int(cast(int, layer.in_channels))
         if target % in_chans:
             raise ValueError(f"{name} takes {target} channels, not a multiple of in_chans={in_chans}")
         groups = target // in_chans  # interleaved copies of the input (space-to-depth stems)

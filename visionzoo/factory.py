@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from torch import nn
 
@@ -158,8 +158,9 @@ def create_model(
     )
     # what rebuilds this model (get_model_args), and the saved source's own arguments
     recorded = {k: v for k, v in kwargs.items() if k not in ("device", "dtype")}
-    model._model_args = {**getattr(model, "_model_args", {}), **recorded}
-    model.pretrained_model_args = source_args
+    # plain attributes, not the Tensor | Module that nn.Module.__setattr__ is typed for
+    cast(Any, model)._model_args = {**getattr(model, "_model_args", {}), **recorded}
+    cast(Any, model).pretrained_model_args = source_args
     return model
 
 

@@ -213,9 +213,10 @@ class VisionModel(nn.Module):
     drop_path_schedule: ClassVar[str] = "linear"
     # NOTE: Python-side config access; TorchScript must not compile it
     __jit_unused_properties__: ClassVar[list[str]] = ["default_cfg"]
-    # NOTE: the trunk is never walked under TorchScript; a family whose trunk follows its
-    # constructor arguments sets it per instance (ReXNet), which TorchScript must not type
-    __jit_ignored_attributes__: ClassVar[list[str]] = ["trunk"]
+    # NOTE: the trunk is never walked, nor the input size checked, under TorchScript; a family
+    # whose trunk or minimum size follows its constructor arguments sets them per instance (ReXNet,
+    # GhostNet V2 / V3), which TorchScript must not type
+    __jit_ignored_attributes__: ClassVar[list[str]] = ["trunk", "min_input_size"]
 
     if TYPE_CHECKING:  # NOTE: for type checkers only; TorchScript cannot read these string annotations
         in_chans: int

@@ -11,7 +11,7 @@ are timm's (``timm.models._input`` offers them).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -135,7 +135,7 @@ def get_model_args(model: nn.Module, overrides: Mapping[str, Any] | None = None)
     }
     args.update(overrides or {})
     traits = get_model_traits(model)
-    current = {k: traits[k] for k in ("in_chans", "num_classes") if k in traits}
+    current: dict[str, Any] = {k: traits[k] for k in ("in_chans", "num_classes") if k in traits}
     pool = _get_global_pool(model)
     if pool is not None:
         current["global_pool"] = pool
@@ -161,12 +161,12 @@ def update_model_input_size(
         args["img_size"] = _spatial_size(img_size)
     else:
         args.pop("img_size", None)
-    model._model_args = args
+    cast(Any, model)._model_args = args  # a plain attribute (nn.Module.__setattr__ is typed Tensor | Module)
 
 
 def update_model_args(model: nn.Module, **model_args: Any) -> None:
     """Record arguments changed after construction (for :func:`get_model_args`)."""
-    model._model_args = {**getattr(model, "_model_args", {}), **model_args}
+    cast(Any, model)._model_args = {**getattr(model, "_model_args", {}), **model_args}
 
 
 def get_pretrained_grid_size(

@@ -8,6 +8,8 @@ Module names follow timm's, so its checkpoints load.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -56,7 +58,7 @@ class BottleneckAttn(nn.Module):
         self.scale = self.dim_head_qk**-0.5
         self.scale_pos_embed = scale_pos_embed
         self.feat_size = to_2tuple(feat_size)
-        dd = dict(device=device, dtype=dtype)
+        dd: dict[str, Any] = dict(device=device, dtype=dtype)
         self.qkv = nn.Conv2d(dim, self.dim_out_qk * 2 + self.dim_out_v, 1, bias=qkv_bias, **dd)
         self.pos_embed = PosEmbedRel(self.feat_size, dim_head=self.dim_head_qk, scale=self.scale, **dd)
         self.pool = nn.AvgPool2d(2, 2) if stride == 2 else nn.Identity()

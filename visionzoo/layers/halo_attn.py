@@ -9,6 +9,8 @@ Module names follow timm's, so its checkpoints load.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -68,7 +70,7 @@ class HaloAttn(nn.Module):
             pool_out = avg_down or block_size % stride != 0
             self.block_stride = 1 if pool_out else stride
             self.block_size_ds = block_size // self.block_stride
-        dd = dict(device=device, dtype=dtype)
+        dd: dict[str, Any] = dict(device=device, dtype=dtype)
         self.q = nn.Conv2d(dim, self.dim_out_qk, 1, stride=self.block_stride, bias=qkv_bias, **dd)
         self.kv = nn.Conv2d(dim, self.dim_out_qk + self.dim_out_v, 1, bias=qkv_bias, **dd)
         self.pos_embed = PosEmbedRel(

@@ -10,6 +10,8 @@ Module names follow timm's, so its checkpoints load.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -65,7 +67,7 @@ class LambdaLayer(nn.Module):
         self.dim_qk = dim_head or make_divisible(dim_out * qk_ratio, divisor=8) // num_heads
         self.num_heads = num_heads
         self.dim_v = dim_out // num_heads
-        dd = dict(device=device, dtype=dtype)
+        dd: dict[str, Any] = dict(device=device, dtype=dtype)
         self.qkv = nn.Conv2d(dim, num_heads * self.dim_qk + self.dim_qk + self.dim_v, 1, bias=qkv_bias, **dd)
         self.norm_q = nn.BatchNorm2d(num_heads * self.dim_qk, **dd)
         self.norm_v = nn.BatchNorm2d(self.dim_v, **dd)
@@ -100,6 +102,7 @@ class LambdaLayer(nn.Module):
         content = q @ (k @ v).unsqueeze(1)  # (B, heads, M, V)
         pos_emb = self.pos_emb
         if pos_emb is None:
+            assert self.conv_lambda is not None  # r is set whenever pos_emb is not
             lam = self.conv_lambda(v.reshape(b, 1, h, w, self.dim_v))  # (B, K, H, W, V)
             lam = lam.reshape(b, 1, self.dim_qk, m, self.dim_v).transpose(2, 3)  # (B, 1, M, K, V)
         else:

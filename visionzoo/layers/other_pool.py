@@ -11,7 +11,7 @@ power-normalised by ``gamma``. Arguments, state-dict keys and numerics are timm'
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -35,6 +35,9 @@ def _lse_r(module: nn.Module, r: float, r_learnable: bool, dd: dict[str, Any]) -
 class LsePlus2d(nn.Module):
     """LSE+ pooling of an NCHW map to ``(B, C)`` (``(B, C, 1, 1)`` with ``flatten=False``)."""
 
+    if TYPE_CHECKING:  # NOTE: for type checkers only; TorchScript cannot read these string annotations
+        r: torch.Tensor  # a parameter or a buffer (see _lse_r)
+
     def __init__(
         self,
         r: float = 10.0,
@@ -56,6 +59,9 @@ class LsePlus2d(nn.Module):
 
 class LsePlus1d(nn.Module):
     """LSE+ pooling of ``(B, N, C)`` tokens to ``(B, C)``."""
+
+    if TYPE_CHECKING:  # NOTE: for type checkers only; TorchScript cannot read these string annotations
+        r: torch.Tensor  # a parameter or a buffer (see _lse_r)
 
     def __init__(
         self,

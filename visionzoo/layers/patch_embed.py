@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -233,6 +234,9 @@ class PatchEmbedResamplerFixedOrigSize(nn.Module):
     DataParallel replicas share it (hence the device in the key). Moving or casting the module
     (``.to()``, ``to_empty()``) clears it; :meth:`prewarm` fills it ahead of ``torch.compile``.
     """
+
+    if TYPE_CHECKING:  # NOTE: for type checkers only; TorchScript cannot read these string annotations
+        _cache_device_anchor: torch.Tensor  # a buffer
 
     def __init__(
         self,

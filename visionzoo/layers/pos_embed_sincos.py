@@ -9,6 +9,7 @@ its own quarter of the channel pairs. Only what :class:`RotAttentionPool2d` need
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -155,6 +156,9 @@ class RotaryEmbeddingCat(nn.Module):
     ``dim`` is the per-head dimension and must be divisible by 4 (two axes, sin/cos pairs).
     """
 
+    if TYPE_CHECKING:  # NOTE: for type checkers only; TorchScript cannot read these string annotations
+        bands: torch.Tensor  # a non-persistent buffer
+
     def __init__(
         self,
         dim: int,
@@ -220,7 +224,7 @@ class RotaryEmbeddingCat(nn.Module):
         """Rotate a channels-first ``(B, dim, *spatial)`` tensor."""
         shape = x.shape
         x_flat = x.flatten(2).transpose(1, 2)
-        x_flat = apply_rot_embed_cat(x_flat, self.get_embed(shape[2:]), half=self.rotate_half)
+        x_flat = apply_rot_embed_cat(x_flat, self.get_embed(list(shape[2:])), half=self.rotate_half)
         return x_flat.transpose(1, 2).reshape(shape)
 
 

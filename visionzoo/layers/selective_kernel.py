@@ -94,8 +94,10 @@ class SelectiveKernel(nn.Module):
         super().__init__()
         dd: dict[str, Any] = {"device": device, "dtype": dtype}
         out_channels = out_channels or in_channels
-        kernel_sizes = list(kernel_size) if isinstance(kernel_size, (list, tuple)) else None
-        if kernel_sizes is None:
+        kernel_sizes: list[int]
+        if isinstance(kernel_size, (list, tuple)):
+            kernel_sizes = list(kernel_size)
+        else:
             kernel_sizes = [kernel_size] * 2 if kernel_size else [3, 5]  # 5x5 as a dilated 3x3
         if any(k < 3 or k % 2 == 0 for k in kernel_sizes):
             raise ValueError(f"SelectiveKernel kernel sizes must be odd and >= 3, got {kernel_sizes}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -45,6 +45,10 @@ LayerFn = Callable[..., nn.Module]
 class Attention(nn.Module):
     """Self-attention with separate q / v biases (k has none) and, given a ``window_size``, a
     learned bias per head for each pair of tokens (class token included), added to the logits."""
+
+    if TYPE_CHECKING:  # NOTE: for type checkers only; TorchScript cannot read these string annotations
+        k_bias: torch.Tensor | None  # non-persistent buffers
+        relative_position_index: torch.Tensor | None
 
     def __init__(
         self,
@@ -263,7 +267,7 @@ class Beit(TokenModel):
             else None
         )
         self.pos_drop = nn.Dropout(p=pos_drop_rate)
-        dpr = calculate_drop_path_rates(drop_path_rate, depth)
+        dpr = cast(list[float], calculate_drop_path_rates(drop_path_rate, depth))
         self.blocks = nn.Sequential(
             *[
                 Block(

@@ -70,12 +70,12 @@ def _v(blocks: Any, img_size: int | None = None, **cfg: Any) -> Any:
     return ByobNetArgs(cfg=ByoModelCfg(blocks=blocks, **cfg), img_size=img_size)
 
 
-_T = dict(stem_chs=64, stem_type="tiered", stem_pool="maxpool")  # ResNet-T stem
-_TS = dict(_T, act_layer="silu")
-_TS50 = dict(_TS, stem_pool="")  # no stem pool
-_TS33 = dict(_TS50, num_features=1280, attn_layer="se")
+_T: dict[str, Any] = dict(stem_chs=64, stem_type="tiered", stem_pool="maxpool")  # ResNet-T stem
+_TS: dict[str, Any] = dict(_T, act_layer="silu")
+_TS50: dict[str, Any] = dict(_TS, stem_pool="")  # no stem pool
+_TS33: dict[str, Any] = dict(_TS50, num_features=1280, attn_layer="se")
 _BOT = _self_attn("bottleneck")
-_HALO = dict(block_size=8, halo_size=3)
+_HALO: dict[str, Any] = dict(block_size=8, halo_size=3)
 
 VARIANTS: dict[str, Any] = {
     # BoTNet

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import torch
 from torch import nn
@@ -202,8 +202,9 @@ class Cait(TokenModel):
         self.has_class_token = True
         self.drop_rate = drop_rate
 
-        self.patch_embed: Any = patch_layer(
-            img_size=img_size, patch_size=patch_size, in_chans=in_chans, embed_dim=embed_dim
+        # a PatchEmbed-like module (feat_ratio, num_patches): Any, as TokenModel declares it
+        self.patch_embed = cast(
+            Any, patch_layer(img_size=img_size, patch_size=patch_size, in_chans=in_chans, embed_dim=embed_dim)
         )
         reduction = self.patch_embed.feat_ratio()
         self.cls_token: nn.Parameter | None = nn.Parameter(torch.zeros(1, 1, embed_dim))

@@ -12,7 +12,7 @@ ConViT). Keys as timm's ``convit``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -245,7 +245,7 @@ class ConVit(TokenModel):
         self.pos_embed: nn.Parameter | None = (
             nn.Parameter(torch.zeros(1, self.num_patches, embed_dim)) if use_pos_embed else None
         )
-        dpr = calculate_drop_path_rates(drop_path_rate, depth)
+        dpr = cast(list[float], calculate_drop_path_rates(drop_path_rate, depth))
         self.blocks = nn.Sequential(
             *[
                 Block(

@@ -10,7 +10,8 @@ Weights: MIT (locuslab/convmixer), as republished by timm. Module names follow t
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -35,7 +36,7 @@ class Residual(nn.Module):
         return self.fn(x) + x
 
 
-def _conv_act_bn(conv: nn.Conv2d, act: type[nn.Module]) -> list[nn.Module]:
+def _conv_act_bn(conv: nn.Conv2d, act: Callable[..., nn.Module]) -> list[nn.Module]:
     return [conv, act(), nn.BatchNorm2d(conv.out_channels)]
 
 
@@ -57,6 +58,8 @@ class ConvMixer(VisionModel):
     trunk = Trunk(stem=("stem",), stages=("blocks.*",))
     classifier_name = "head"
     head_names = ("global_pool", "head_drop", "head")
+    if TYPE_CHECKING:  # NOTE: for type checkers only; TorchScript cannot read these string annotations
+        head: nn.Module  # the classifier, set by _init_head
 
     def __init__(
         self,

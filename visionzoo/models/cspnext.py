@@ -56,7 +56,7 @@ class SPPBottleneck(nn.Module):
     ) -> None:
         super().__init__()
         mid = in_channels // 2
-        layers = dict(norm_layer=norm_layer, act_layer=act_layer)
+        layers: dict[str, Any] = dict(norm_layer=norm_layer, act_layer=act_layer)
         self.conv1 = ConvNormAct(in_channels, mid, 1, **layers)
         self.poolings = nn.ModuleList(nn.MaxPool2d(k, stride=1, padding=k // 2) for k in kernel_sizes)
         self.conv2 = ConvNormAct(mid * (len(kernel_sizes) + 1), out_channels, 1, **layers)
@@ -81,7 +81,7 @@ class DepthwiseSeparableConv(nn.Module):
         act_layer: LayerType = nn.SiLU,
     ) -> None:
         super().__init__()
-        layers = dict(norm_layer=norm_layer, act_layer=act_layer)
+        layers: dict[str, Any] = dict(norm_layer=norm_layer, act_layer=act_layer)
         self.depthwise_conv = ConvNormAct(
             in_channels,
             in_channels,
@@ -113,7 +113,7 @@ class CspNextBlock(nn.Module):
         act_layer: LayerType = nn.SiLU,
     ) -> None:
         super().__init__()
-        layers = dict(norm_layer=norm_layer, act_layer=act_layer)
+        layers: dict[str, Any] = dict(norm_layer=norm_layer, act_layer=act_layer)
         self.conv1 = ConvNormAct(in_channels, out_channels, 3, padding=dilation, dilation=dilation, **layers)
         self.conv2 = DepthwiseSeparableConv(
             out_channels,
@@ -151,7 +151,7 @@ class CspNextLayer(nn.Module):
         act_layer: LayerType = nn.SiLU,
     ) -> None:
         super().__init__()
-        layers = dict(norm_layer=norm_layer, act_layer=act_layer)
+        layers: dict[str, Any] = dict(norm_layer=norm_layer, act_layer=act_layer)
         mid = int(out_channels * expand_ratio)
         self.short_conv = ConvNormAct(in_channels, mid, 1, **layers)
         self.main_conv = ConvNormAct(in_channels, mid, 1, **layers)
@@ -217,7 +217,7 @@ class CspNext(VisionModel):
         self.in_chans = in_chans
         self.num_classes = num_classes
         self.drop_rate = drop_rate
-        layers = dict(norm_layer=norm_layer, act_layer=act_layer)
+        layers: dict[str, Any] = dict(norm_layer=norm_layer, act_layer=act_layer)
         stage_depths = [max(round(d * deepen_factor), 1) for d in depths]
         stage_chs = [int(c * widen_factor) for c in channels]
         # the last stage has no residuals: the rates rise over the stages before it

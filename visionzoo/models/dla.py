@@ -236,7 +236,9 @@ class DlaTree(nn.Module):
                 )
             self.root = DlaRoot(root_dim, out_channels, root_kernel_size, root_shortcut)
         else:
-            sub_args = dict(block_args, root_kernel_size=root_kernel_size, root_shortcut=root_shortcut)
+            sub_args: dict[str, Any] = dict(
+                block_args, root_kernel_size=root_kernel_size, root_shortcut=root_shortcut
+            )
             self.tree1 = DlaTree(levels - 1, block, in_channels, out_channels, stride, root_dim=0, **sub_args)
             self.tree2 = DlaTree(
                 levels - 1, block, out_channels, out_channels, root_dim=root_dim + out_channels, **sub_args
@@ -317,7 +319,9 @@ class DLA(VisionModel):
         )
         self.level0 = self._conv_level(channels[0], channels[0], levels[0])
         self.level1 = self._conv_level(channels[0], channels[1], levels[1], stride=2)
-        tree_args = dict(cardinality=cardinality, base_width=base_width, root_shortcut=shortcut_root)
+        tree_args: dict[str, Any] = dict(
+            cardinality=cardinality, base_width=base_width, root_shortcut=shortcut_root
+        )
         dilation = 1
         for i in range(2, 6):
             stride = 2

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import OrderedDict
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -58,7 +59,7 @@ class BnAct(nn.Module):
     def __init__(
         self,
         in_chs: int,
-        norm_layer: LayerType = BatchNormAct2d,
+        norm_layer: Callable[..., nn.Module] = BatchNormAct2d,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -79,7 +80,7 @@ class BnActConv2d(nn.Module):
         kernel_size: int,
         stride: int,
         groups: int = 1,
-        norm_layer: LayerType = BatchNormAct2d,
+        norm_layer: Callable[..., nn.Module] = BatchNormAct2d,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -217,11 +218,13 @@ class DPN(VisionModel):
         self.num_classes = num_classes
         self.drop_rate = drop_rate
         self.b = b
-        norm_act = partial(get_norm_act_layer(norm_layer, act_layer=act_layer), eps=_BN_EPS)
+        norm_act_layer = get_norm_act_layer(norm_layer, act_layer=act_layer)
+        assert norm_act_layer is not None
+        norm_act = partial(norm_act_layer, eps=_BN_EPS)
         # NOTE: the act bound in norm_act wins over fc_act_layer (timm's get_norm_act_layer rule)
-        fc_norm_act = partial(
-            get_norm_act_layer(norm_act, act_layer=fc_act_layer), eps=_BN_EPS, inplace=False
-        )
+        fc_norm_act_layer = get_norm_act_layer(norm_act, act_layer=fc_act_layer)
+        assert fc_norm_act_layer is not None
+        fc_norm_act = partial(fc_norm_act_layer, eps=_BN_EPS, inplace=False)
         width_factor = 1 if small else 4
 
         blocks: OrderedDict[str, nn.Module] = OrderedDict()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -51,7 +51,9 @@ _SE_LAYER = partial(SqueezeExcite, gate_layer="hard_sigmoid", rd_round_fn=partia
 
 
 def _conv_bn(in_chs: int, out_chs: int, kernel_size: int | tuple[int, int], **kwargs: Any) -> list[nn.Module]:
-    padding = (kernel_size // 2) if isinstance(kernel_size, int) else tuple(k // 2 for k in kernel_size)
+    padding: int | tuple[int, int] = (
+        (kernel_size // 2) if isinstance(kernel_size, int) else (kernel_size[0] // 2, kernel_size[1] // 2)
+    )
     conv = nn.Conv2d(in_chs, out_chs, kernel_size, padding=padding, bias=False, **kwargs)
     return [conv, nn.BatchNorm2d(out_chs)]
 
@@ -130,8 +132,8 @@ def conv_norm_kernel_bias(
     into the conv, or none, gives the conv's own weight and bias); no ``conv``: the identity
     (channel i reads its own input channel at the kernel centre) then ``norm``."""
     if conv is not None:
-        kernel = conv.weight.double()
-        bias = conv.bias
+        kernel = cast(torch.Tensor, conv.weight).double()
+        bias = cast("torch.Tensor | None", conv.bias)
         base = bias.double() if bias is not None else torch.zeros_like(kernel[:, 0, 0, 0])
     else:
         kernel = torch.zeros_like(like, dtype=torch.float64)
@@ -143,10 +145,11 @@ def conv_norm_kernel_bias(
     mean, var = getattr(norm, "running_mean", None), getattr(norm, "running_var", None)
     if mean is None or var is None:
         return kernel, base
-    scale = torch.rsqrt(var.double() + norm.eps)
-    if norm.weight is not None:
-        scale = scale * norm.weight.double()
-    shift = norm.bias.double() - mean.double() * scale if norm.bias is not None else -mean.double() * scale
+    weight, norm_bias = cast("torch.Tensor | None", norm.weight), cast("torch.Tensor | None", norm.bias)
+    scale = torch.rsqrt(var.double() + cast(float, norm.eps))
+    if weight is not None:
+        scale = scale * weight.double()
+    shift = norm_bias.double() - mean.double() * scale if norm_bias is not None else -mean.double() * scale
     return kernel * scale.view(-1, 1, 1, 1), base * scale + shift
 
 
@@ -155,14 +158,15 @@ def conv_like(ref: nn.Conv2d, kernel: torch.Tensor, bias: torch.Tensor) -> nn.Co
     conv = nn.Conv2d(
         ref.in_channels,
         ref.out_channels,
-        ref.kernel_size,
-        stride=ref.stride,
-        padding=ref.padding,
-        dilation=ref.dilation,
+        cast("tuple[int, int]", ref.kernel_size),
+        stride=cast("tuple[int, int]", ref.stride),
+        padding=cast("str | tuple[int, int]", ref.padding),
+        dilation=cast("tuple[int, int]", ref.dilation),
         groups=ref.groups,
         device=ref.weight.device,
         dtype=ref.weight.dtype,
     )
+    assert conv.bias is not None
     conv.weight.copy_(kernel.to(ref.weight.dtype))
     conv.bias.copy_(bias.to(ref.weight.dtype))
     return conv
@@ -172,11 +176,13 @@ def conv_like(ref: nn.Conv2d, kernel: torch.Tensor, bias: torch.Tensor) -> nn.Co
 def _fuse_branches(branches: list[nn.Module]) -> nn.Conv2d:
     """One biased conv computing the sum of ``branches`` (ConvBnActs or identity norms; the first
     a ConvBnAct, whose geometry the conv takes)."""
-    ref = branches[0].conv
+    ref = cast(nn.Conv2d, branches[0].conv)
     kernel = torch.zeros_like(ref.weight, dtype=torch.float64)
     bias = torch.zeros(ref.out_channels, dtype=torch.float64, device=ref.weight.device)
     for branch in branches:
-        pair = (branch.conv, branch.bn1) if isinstance(branch, ConvBnAct) else (None, branch)
+        pair: tuple[nn.Module | None, nn.Module] = (
+            (branch.conv, branch.bn1) if isinstance(branch, ConvBnAct) else (None, branch)
+        )
         k, b = conv_norm_kernel_bias(*pair, ref.weight)
         kernel, bias = kernel + k, bias + b
     return conv_like(ref, kernel, bias)
@@ -209,7 +215,9 @@ class GhostModuleV3(nn.Module):
         self.infer_mode = False
         self.primary_conv: nn.Module = nn.Identity()
         self.cheap_operation: nn.Module = nn.Identity()
-        branch = partial(ConvBnAct, act_layer=None)
+        # NOTE: ConvBnAct takes act_layer=None (no activation) and an int pad_type at runtime, which
+        # its annotations (LayerType, str) leave out
+        branch: Callable[..., ConvBnAct] = partial(ConvBnAct, act_layer=None)  # type: ignore[arg-type]
         self.primary_rpr_conv: nn.ModuleList | None = nn.ModuleList(
             branch(in_chs, init_chs, kernel_size, stride, pad_type=kernel_size // 2)
             for _ in range(self.num_conv_branches)
@@ -348,7 +356,8 @@ class GhostBottleneckV3(nn.Module):
         self.dw_rpr_conv: nn.ModuleList | None = nn.ModuleList()
         self.dw_rpr_scale: nn.Module | None = nn.Identity()
         if stride > 1:
-            branch = partial(ConvBnAct, act_layer=None, group_size=1)
+            # NOTE: act_layer=None and an int pad_type, as in GhostModuleV3
+            branch: Callable[..., ConvBnAct] = partial(ConvBnAct, act_layer=None, group_size=1)  # type: ignore[arg-type]
             pad = (dw_kernel_size - 1) // 2
             self.dw_rpr_conv = nn.ModuleList(
                 branch(mid_chs, mid_chs, dw_kernel_size, stride, pad_type=pad)
@@ -455,7 +464,7 @@ class GhostNet(VisionModel):
         self._build(cfgs, block, num_classes, width, in_chans, output_stride, global_pool, drop_rate, 1)
         self.version = version
         if version != "v1":
-            self.min_input_size = (3, MIN_INPUT_SIZE_GATED, MIN_INPUT_SIZE_GATED)
+            self.min_input_size = (3, MIN_INPUT_SIZE_GATED, MIN_INPUT_SIZE_GATED)  # type: ignore[misc]
 
     def _build(
         self,

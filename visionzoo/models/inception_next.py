@@ -10,7 +10,7 @@ MetaNeXt, so its checkpoints load unchanged.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -63,7 +63,7 @@ class InceptionDWConv2d(nn.Module):
         self.split_indexes = (in_chs - 3 * gc, gc, gc, gc)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x_id, x_hw, x_w, x_h = torch.split(x, self.split_indexes, dim=1)
+        x_id, x_hw, x_w, x_h = torch.split(x, list(self.split_indexes), dim=1)
         return torch.cat((x_id, self.dwconv_hw(x_hw), self.dwconv_w(x_w), self.dwconv_h(x_h)), dim=1)
 
 
@@ -247,7 +247,9 @@ class MetaNeXt(VisionModel):
         self.num_classes = num_classes
         self.drop_rate = drop_rate
         self.stem = nn.Sequential(nn.Conv2d(in_chans, dims[0], 4, stride=4), nn.BatchNorm2d(dims[0]))
-        rates = calculate_drop_path_rates(drop_path_rate, list(depths), stagewise=True)
+        rates = cast(
+            list[list[float]], calculate_drop_path_rates(drop_path_rate, list(depths), stagewise=True)
+        )
         stages, self.feature_info = [], []
         prev, net_stride, dilation = dims[0], 4, 1
         for i in range(n):

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -43,7 +43,9 @@ __all__ = ["GatedConvBlock", "MambaOut", "MambaOutStage", "checkpoint_filter_fn"
 class Stem(nn.Module):
     """Two 3x3 stride-2 convs (half width, then full), act between; channels-last norms."""
 
-    def __init__(self, in_chs: int, out_chs: int, *, mid_norm: bool, act_layer: type[nn.Module]) -> None:
+    def __init__(
+        self, in_chs: int, out_chs: int, *, mid_norm: bool, act_layer: Callable[..., nn.Module]
+    ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_chs, out_chs // 2, 3, stride=2, padding=1)
         self.norm1 = LayerNorm(out_chs // 2) if mid_norm else None
@@ -108,7 +110,7 @@ class GatedConvBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x
-        g, i, c = torch.split(self.fc1(self.norm(x)), self.split_indices, dim=-1)
+        g, i, c = torch.split(self.fc1(self.norm(x)), list(self.split_indices), dim=-1)
         x = self.fc2(
             self.act(g) * torch.cat((i, self.conv(c.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)), dim=-1)
         )
@@ -251,7 +253,9 @@ class MambaOut(VisionModel):
         self.num_classes = num_classes
         self.drop_rate = drop_rate
         self.stem = Stem(in_chans, dims[0], mid_norm=stem_mid_norm, act_layer=act)
-        rates = calculate_drop_path_rates(drop_path_rate, list(depths), stagewise=True)
+        rates = cast(
+            list[list[float]], calculate_drop_path_rates(drop_path_rate, list(depths), stagewise=True)
+        )
         stages, self.feature_info = [], []
         prev, stride = dims[0], 4
         for i in range(len(depths)):

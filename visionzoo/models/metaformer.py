@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -154,7 +154,7 @@ _MIXERS: dict[str, tuple[Callable[..., nn.Module], bool]] = {
 # --- norms ----------------------------------------------------------------------------------------
 def _no_bias(norm: nn.Module) -> nn.Module:
     # NOTE: the original MetaFormer norms have a weight and no bias (no ``bias`` key), eps 1e-6
-    norm.bias = None
+    cast(Any, norm).bias = None  # nn.Module.__setattr__ is typed Tensor | Module; None unregisters
     return norm
 
 
@@ -426,7 +426,9 @@ class MetaFormer(VisionModel):
         self.num_classes = num_classes
         self.drop_rate = drop_rate
         self.stem = Stem(in_chans, dims[0], norm_layer=downsample_norm)
-        rates = calculate_drop_path_rates(drop_path_rate, list(depths), stagewise=True)
+        rates = cast(
+            list[list[float]], calculate_drop_path_rates(drop_path_rate, list(depths), stagewise=True)
+        )
         stages, prev = [], dims[0]
         self.feature_info = []
         for i in range(n):

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from ..layers import DropPath, GatedMlp, GluMlp, Mlp, PatchEmbed, lecun_normal_, to_2tuple
+from ..layers import DropPath, GatedMlp, GluMlp, Mlp, PatchEmbed, lecun_normal_
 from ..model import TokenModel, named_apply
 from ..pretrained import (
     IMAGENET_DEFAULT_MEAN,
@@ -64,7 +64,8 @@ class MixerBlock(nn.Module):
         drop_path: float = 0.0,
     ) -> None:
         super().__init__()
-        tokens_dim, channels_dim = (int(r * dim) for r in to_2tuple(mlp_ratio))
+        ratios = mlp_ratio if isinstance(mlp_ratio, (tuple, list)) else (mlp_ratio, mlp_ratio)  # to_2tuple
+        tokens_dim, channels_dim = (int(r * dim) for r in ratios)
         self.norm1 = norm_layer(dim)
         self.mlp_tokens = mlp_layer(seq_len, tokens_dim, act_layer=act_layer, drop=drop)
         self.drop_path = DropPath(drop_path) if drop_path > 0.0 else nn.Identity()

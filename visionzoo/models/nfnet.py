@@ -27,7 +27,7 @@ import inspect
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -226,6 +226,8 @@ def create_stem(
     stride = 2
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     if "deep" in stem_type:
+        widths: tuple[int, ...]
+        strides: tuple[int, ...]
         if "quad" in stem_type:
             if "pool" in stem_type:
                 raise ValueError("a deep_quad stem strides twice itself; it takes no pool")
@@ -379,7 +381,9 @@ class NormFreeNet(VisionModel):
         if gamma_in_act:
             act, conv = act_with_gamma(act_layer, gamma=gamma), partial(conv_cls, eps=std_conv_eps)
         else:
-            act, conv = partial(create_act_layer, act_layer), partial(conv_cls, gamma=gamma, eps=std_conv_eps)
+            # act_layer has a known gain (checked above), so create_act_layer never gives None
+            act = cast(Callable[..., nn.Module], partial(create_act_layer, act_layer))
+            conv = partial(conv_cls, gamma=gamma, eps=std_conv_eps)
         attn_cls = get_attn(attn_layer)
         attn = partial(attn_cls, **(attn_kwargs or {})) if attn_cls is not None else None
 

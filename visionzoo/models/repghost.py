@@ -12,7 +12,7 @@ Weights: the authors' ImageNet-1k models (MIT). Module names follow timm's ``Rep
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -66,7 +66,7 @@ class RepGhostModule(nn.Module):
         conv (exact for the eval statistics); the state dict is then timm's deploy one."""
         if len(self.fusion_bn) == 0 or not isinstance(self.cheap_operation, nn.Sequential):
             return
-        conv, norm = self.cheap_operation[0], self.cheap_operation[1]
+        conv, norm = cast(nn.Conv2d, self.cheap_operation[0]), self.cheap_operation[1]
         kernel, bias = conv_norm_kernel_bias(conv, norm, conv.weight)
         for bn in self.fusion_bn:
             k, b = conv_norm_kernel_bias(None, bn, conv.weight)

@@ -12,6 +12,7 @@ branches and the two distillation heads into plain convs and one linear layer, t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
 import torch
@@ -30,8 +31,10 @@ __all__ = ["ConvNorm", "NormLinear", "RepVggDw", "RepVit", "RepVitClassifier", "
 
 def _norm_scale_shift(norm: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
     """The per-channel ``(scale, shift)`` an eval-mode batch norm applies."""
-    scale = norm.weight / (norm.running_var + norm.eps).sqrt()
-    return scale, norm.bias - norm.running_mean * scale
+    weight, bias = cast(torch.Tensor, norm.weight), cast(torch.Tensor, norm.bias)
+    mean, var = cast(torch.Tensor, norm.running_mean), cast(torch.Tensor, norm.running_var)
+    scale = weight / (var + cast(float, norm.eps)).sqrt()
+    return scale, bias - mean * scale
 
 
 def _conv_like(conv: nn.Conv2d, weight: torch.Tensor, bias: torch.Tensor) -> nn.Conv2d:
@@ -39,14 +42,15 @@ def _conv_like(conv: nn.Conv2d, weight: torch.Tensor, bias: torch.Tensor) -> nn.
     fused = nn.Conv2d(
         conv.in_channels,
         conv.out_channels,
-        conv.kernel_size,
-        stride=conv.stride,
-        padding=conv.padding,
-        dilation=conv.dilation,
+        cast("tuple[int, int]", conv.kernel_size),
+        stride=cast("tuple[int, int]", conv.stride),
+        padding=cast("str | tuple[int, int]", conv.padding),
+        dilation=cast("tuple[int, int]", conv.dilation),
         groups=conv.groups,
         device=weight.device,
         dtype=weight.dtype,
     )
+    assert fused.bias is not None
     fused.weight.copy_(weight)
     fused.bias.copy_(bias)
     return fused
@@ -69,16 +73,17 @@ class ConvNorm(nn.Sequential):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        dd = dict(device=device, dtype=dtype)
+        dd: dict[str, Any] = dict(device=device, dtype=dtype)
         self.add_module("c", nn.Conv2d(in_dim, out_dim, ks, stride, pad, dilation, groups, bias=False, **dd))
-        self.add_module("bn", nn.BatchNorm2d(out_dim, **dd))
-        nn.init.constant_(self.bn.weight, bn_weight_init)
-        nn.init.constant_(self.bn.bias, 0)
+        bn = nn.BatchNorm2d(out_dim, **dd)
+        self.add_module("bn", bn)
+        nn.init.constant_(bn.weight, bn_weight_init)
+        nn.init.constant_(bn.bias, 0)
 
     @torch.no_grad()
     def fuse(self) -> nn.Conv2d:
         """The conv with the norm's eval statistics folded in (already folded: the conv itself)."""
-        conv, norm = self.c, self.bn
+        conv, norm = cast(nn.Conv2d, self.c), self.bn
         if not isinstance(norm, nn.BatchNorm2d):  # optimize_for_inference folded it into ``c``
             return conv
         scale, shift = _norm_scale_shift(norm)
@@ -99,21 +104,23 @@ class NormLinear(nn.Sequential):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        dd = dict(device=device, dtype=dtype)
+        dd: dict[str, Any] = dict(device=device, dtype=dtype)
         self.add_module("bn", nn.BatchNorm1d(in_dim, **dd))
-        self.add_module("l", nn.Linear(in_dim, out_dim, bias=bias, **dd))
-        trunc_normal_(self.l.weight, std=std)
+        linear = nn.Linear(in_dim, out_dim, bias=bias, **dd)
+        self.add_module("l", linear)
+        trunc_normal_(linear.weight, std=std)
         if bias:
-            nn.init.constant_(self.l.bias, 0)
+            nn.init.constant_(linear.bias, 0)
 
     @torch.no_grad()
     def fuse(self) -> nn.Linear:
-        linear = self.l
-        scale, shift = _norm_scale_shift(self.bn)
+        linear = cast(nn.Linear, self.l)
+        scale, shift = _norm_scale_shift(cast(nn.BatchNorm1d, self.bn))
         bias = linear.weight @ shift
         if linear.bias is not None:
             bias = bias + linear.bias
         fused = nn.Linear(linear.in_features, linear.out_features, device=bias.device, dtype=bias.dtype)
+        assert fused.bias is not None
         fused.weight.copy_(linear.weight * scale.view(1, -1))
         fused.bias.copy_(bias)
         return fused
@@ -133,8 +140,10 @@ class RepVggDw(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        dd = dict(device=device, dtype=dtype)
+        dd: dict[str, Any] = dict(device=device, dtype=dtype)
         self.conv = ConvNorm(ed, ed, kernel_size, 1, (kernel_size - 1) // 2, groups=ed, **dd)
+        self.conv1: ConvNorm | nn.Conv2d
+        self.bn: nn.Module
         if legacy:
             self.conv1 = ConvNorm(ed, ed, 1, 1, 0, groups=ed, **dd)
             self.bn = nn.Identity()
@@ -156,6 +165,7 @@ class RepVggDw(nn.Module):
         weight = conv.weight + nn.functional.pad(conv1.weight, pad)
         centre = (conv.kernel_size[0] // 2, conv.kernel_size[1] // 2)
         weight[:, 0, centre[0], centre[1]] += 1.0  # the identity: each channel reads itself
+        assert conv.bias is not None and conv1.bias is not None  # fused convs are biased
         bias = conv.bias + conv1.bias
         if isinstance(self.bn, nn.BatchNorm2d):
             scale, shift = _norm_scale_shift(self.bn)
@@ -170,7 +180,7 @@ class RepVitMlp(nn.Module):
         self,
         in_dim: int,
         hidden_dim: int,
-        act_layer: type[nn.Module],
+        act_layer: Callable[..., nn.Module],
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -192,13 +202,13 @@ class RepViTBlock(nn.Module):
         mlp_ratio: float,
         kernel_size: int,
         use_se: bool,
-        act_layer: type[nn.Module],
+        act_layer: Callable[..., nn.Module],
         legacy: bool = False,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        dd = dict(device=device, dtype=dtype)
+        dd: dict[str, Any] = dict(device=device, dtype=dtype)
         self.token_mixer = RepVggDw(in_dim, kernel_size, legacy, **dd)
         self.se = SqueezeExcite(in_dim, 0.25, **dd) if use_se else nn.Identity()
         self.channel_mixer = RepVitMlp(in_dim, int(in_dim * mlp_ratio), act_layer, **dd)
@@ -215,7 +225,7 @@ class RepVitStem(nn.Module):
         self,
         in_chs: int,
         out_chs: int,
-        act_layer: type[nn.Module],
+        act_layer: Callable[..., nn.Module],
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -238,13 +248,13 @@ class RepVitDownsample(nn.Module):
         mlp_ratio: float,
         out_dim: int,
         kernel_size: int,
-        act_layer: type[nn.Module],
+        act_layer: Callable[..., nn.Module],
         legacy: bool = False,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        dd = dict(device=device, dtype=dtype)
+        dd: dict[str, Any] = dict(device=device, dtype=dtype)
         self.pre_block = RepViTBlock(in_dim, mlp_ratio, kernel_size, False, act_layer, legacy, **dd)
         self.spatial_downsample = ConvNorm(
             in_dim, in_dim, kernel_size, stride=2, pad=(kernel_size - 1) // 2, groups=in_dim, **dd
@@ -271,7 +281,7 @@ class RepVitClassifier(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        dd = dict(device=device, dtype=dtype)
+        dd: dict[str, Any] = dict(device=device, dtype=dtype)
         self.head_drop = nn.Dropout(drop)
 
         def make_head() -> nn.Module:
@@ -298,9 +308,9 @@ class RepVitClassifier(nn.Module):
     def fuse(self) -> nn.Module:
         if self.num_classes <= 0:
             return nn.Identity()
-        head = self.head.fuse()
+        head = cast(NormLinear, self.head).fuse()  # classes: a NormLinear
         if self.distillation:  # the mean of two linear maps is one linear map
-            dist = self.head_dist.fuse()
+            dist = cast(NormLinear, self.head_dist).fuse()
             head.weight.copy_((head.weight + dist.weight) / 2)
             head.bias.copy_((head.bias + dist.bias) / 2)
         return head
@@ -315,7 +325,7 @@ class RepVitStage(nn.Module):
         out_dim: int,
         depth: int,
         mlp_ratio: float,
-        act_layer: type[nn.Module],
+        act_layer: Callable[..., nn.Module],
         kernel_size: int = 3,
         downsample: bool = True,
         legacy: bool = False,
@@ -323,7 +333,7 @@ class RepVitStage(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        dd = dict(device=device, dtype=dtype)
+        dd: dict[str, Any] = dict(device=device, dtype=dtype)
         self.downsample: nn.Module = (
             RepVitDownsample(in_dim, mlp_ratio, out_dim, kernel_size, act_layer, legacy, **dd)
             if downsample
@@ -366,11 +376,11 @@ class RepVit(VisionModel):
     ) -> None:
         super().__init__()
         _check_pool(global_pool)
-        dd = dict(device=device, dtype=dtype)
+        dd: dict[str, Any] = dict(device=device, dtype=dtype)
         act = get_act_layer(act_layer)
         assert act is not None
         self.img_size = to_2tuple(img_size)  # NOTE: unused by the convnet; timm's argument
-        self.global_pool = global_pool
+        self.global_pool = global_pool  # type: ignore[assignment]  # NOTE: a pool type, not a module
         self.embed_dim = embed_dim
         self.num_classes = num_classes
         self.in_chans = in_chans
@@ -413,7 +423,7 @@ class RepVit(VisionModel):
         """A fresh (distilled, with ``distillation``) head of ``num_classes`` outputs."""
         if global_pool is not None:
             _check_pool(global_pool)
-            self.global_pool = global_pool
+            self.global_pool = global_pool  # type: ignore[assignment]
         ref = next(self.parameters(), None)
         device = ref.device if ref is not None and ref.device.type != "meta" else None
         dtype = ref.dtype if ref is not None else None

@@ -59,7 +59,9 @@ class LinearBottleneck(nn.Module):
         if se_ratio > 0:
             rd_chs = make_divisible(int(dw_chs * se_ratio), ch_div)
             self.se = SEModule(dw_chs, rd_channels=rd_chs, norm_layer=nn.BatchNorm2d)
-        self.act_dw = create_act_layer(dw_act_layer)
+        act_dw = create_act_layer(dw_act_layer)
+        assert act_dw is not None
+        self.act_dw = act_dw
         self.conv_pwl = ConvNormAct(dw_chs, out_chs, 1, apply_act=False)
         self.drop_path = drop_path
 
@@ -198,7 +200,8 @@ class RexNet(VisionModel):
         # the trunk runs it as ``post``, which goes with the head when pruning, as in timm
         blocks.append(ConvNormAct(prev_chs, self.num_features, act_layer=act_layer))
         self.features = nn.Sequential(*blocks)
-        self.trunk = Trunk(
+        # NOTE: the trunk depends on the config here, so it is set per instance
+        self.trunk = Trunk(  # type: ignore[misc]
             stem=("stem",),
             stages=tuple(f"features.{i}" for i in range(last + 1)),
             post=(f"features.{last + 1}",),

@@ -9,7 +9,7 @@ Weights: the SelecSLS authors' (CC-BY-4.0), re-hosted by timm. Module names foll
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import torch
 from torch import nn
@@ -188,7 +188,7 @@ class SelecSls(VisionModel):
         """Blocks and head convs run as one sequence: keep it up to the level's position."""
         end = self._feature_ends[max_index]
         self.head = self.head[: max(0, end - len(self.features) + 1)]
-        self.features = self.features[: end + 1]
+        self.features = cast(SequentialList, self.features[: end + 1])  # a slice keeps the class
 
 
 # --- variants -------------------------------------------------------------------------------------

@@ -223,7 +223,7 @@ class SENet(VisionModel):
         self.pool0 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
         self.feature_info = [dict(num_chs=inplanes, reduction=2, module="layer0")]
 
-        expansion: int = block.expansion  # type: ignore[assignment]
+        expansion: int = block.expansion  # type: ignore[attr-defined]
         chs = inplanes
         for i, (planes, depth) in enumerate(zip((64, 128, 256, 512), layers)):
             stride = 1 if i == 0 else 2

@@ -55,7 +55,7 @@ class SelectiveKernelBasic(nn.Module):
             raise ValueError("SelectiveKernelBasic supports only cardinality=1 and base_width=64")
         first_planes = planes // reduce_first
         outplanes = planes * self.expansion
-        norm_act = dict(act_layer=act_layer, norm_layer=norm_layer)
+        norm_act: dict[str, Any] = dict(act_layer=act_layer, norm_layer=norm_layer)
         self.conv1 = SelectiveKernel(
             inplanes,
             first_planes,
@@ -118,7 +118,7 @@ class SelectiveKernelBottleneck(nn.Module):
         width = math.floor(planes * (base_width / 64)) * cardinality
         first_planes = width // reduce_first
         outplanes = planes * self.expansion
-        norm_act = dict(act_layer=act_layer, norm_layer=norm_layer)
+        norm_act: dict[str, Any] = dict(act_layer=act_layer, norm_layer=norm_layer)
         self.conv1 = ConvNormAct(inplanes, first_planes, kernel_size=1, **norm_act)
         self.conv2 = SelectiveKernel(
             first_planes,

@@ -9,7 +9,8 @@ Weights: the authors' ImageNet-1k models (Apache-2.0); module names follow timm'
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -53,7 +54,11 @@ class Block(nn.Module):
     times the width, a 1x1 projection + norm and a second depthwise 7x7 conv; residual."""
 
     def __init__(
-        self, dim: int, mlp_ratio: int = 3, drop_path: float = 0.0, act_layer: type[nn.Module] = nn.ReLU6
+        self,
+        dim: int,
+        mlp_ratio: int = 3,
+        drop_path: float = 0.0,
+        act_layer: Callable[..., nn.Module] = nn.ReLU6,
     ) -> None:
         super().__init__()
         self.dwconv = ConvBN(dim, dim, 7, 1, 3, groups=dim, with_bn=True)
@@ -100,7 +105,7 @@ class StarNet(VisionModel):
         self.drop_rate = drop_rate
         stem_chs = 32
         self.stem = nn.Sequential(ConvBN(in_chans, stem_chs, kernel_size=3, stride=2, padding=1), act())
-        dpr = calculate_drop_path_rates(drop_path_rate, sum(depths))
+        dpr = cast("list[float]", calculate_drop_path_rates(drop_path_rate, sum(depths)))  # int depths: flat
         stages, prev_chs, cur = [], stem_chs, 0
         self.feature_info = []
         for i, depth in enumerate(depths):
@@ -111,6 +116,7 @@ class StarNet(VisionModel):
             self.feature_info.append(dict(num_chs=dim, reduction=2 ** (i + 2), module=f"stages.{i}"))
         self.stages = nn.Sequential(*stages)
         self.norm = nn.BatchNorm2d(prev_chs)
+        self.head: nn.Module  # set by _init_head (timm's plain Linear, or the identity)
         self._init_head(prev_chs, num_classes, global_pool)
         self._initialize()
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from functools import partial
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import torch
 from torch import nn
@@ -238,7 +238,7 @@ class TResNet(VisionModel):
         for m in self.modules():  # each residual branch starts as zero
             last = m.conv2 if isinstance(m, BasicBlock) else m.conv3 if isinstance(m, Bottleneck) else None
             if last is not None:
-                nn.init.zeros_(last.bn.weight)
+                nn.init.zeros_(cast(torch.Tensor, last.bn.weight))
 
     def _tap(self, index: int) -> dict[str, Any]:
         """Feature level ``index`` as read: level 0 (module '') is the stem conv's output."""
@@ -299,7 +299,7 @@ VARIANTS: dict[str, Any] = {
 }
 
 # --- weights --------------------------------------------------------------------------------------
-_448 = dict(size=448, pool_size=(14, 14))
+_448: dict[str, Any] = dict(size=448, pool_size=(14, 14))
 _IN21K = dict(num_classes=11221)
 WEIGHTS: dict[str, dict[str, Any]] = {
     "tresnet_m.miil_in21k_ft_in1k": weight(default=True),

@@ -14,7 +14,7 @@ last max pool's output, six in all.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -64,6 +64,7 @@ class ConvMlp(nn.Module):
         super().__init__()
         dd: dict[str, Any] = dict(device=device, dtype=dtype)
         act = get_act_layer(act_layer)
+        assert act is not None
         self.input_kernel_size = kernel_size
         hidden = int(out_features * mlp_ratio)
         self.fc1 = conv_layer(in_features, hidden, kernel_size, bias=True, **dd)
@@ -119,6 +120,7 @@ class VGG(VisionModel):
         self.num_classes = num_classes
         self.drop_rate = drop_rate
         act = get_act_layer(act_layer)
+        assert act is not None
         norm = get_norm_layer(norm_layer) if norm_layer is not None else None
 
         layers: list[nn.Module] = []
@@ -190,7 +192,7 @@ def checkpoint_filter_fn(state_dict: dict[str, torch.Tensor], model: nn.Module) 
             if k.startswith(old):
                 k = new + k[len(old) :]
                 if k.endswith("weight") and new.startswith("pre_logits") and v.ndim == 2:
-                    target = model.get_submodule(new[:-1]).weight
+                    target = cast(torch.Tensor, model.get_submodule(new[:-1]).weight)
                     v = v.reshape(v.shape[0], -1, *target.shape[2:])
         out[k] = v
     return out

@@ -69,7 +69,7 @@ class OsaBlock(nn.Module):
         super().__init__()
         self.residual = residual
         self.depthwise = depthwise
-        layers = dict(norm_layer=norm_layer, act_layer=act_layer)
+        layers: dict[str, Any] = dict(norm_layer=norm_layer, act_layer=act_layer)
         self.conv_reduction: nn.Module | None = None
         next_in_chs = in_chs
         if depthwise and in_chs != mid_chs:
@@ -209,7 +209,7 @@ class VovNet(VisionModel):
         self.in_chans = in_chans
         self.num_classes = num_classes
         self.drop_rate = drop_rate
-        layers = dict(norm_layer=norm_layer, act_layer=act_layer)
+        layers: dict[str, Any] = dict(norm_layer=norm_layer, act_layer=act_layer)
         conv = SeparableConvNormAct if depthwise else ConvNormAct
         self.stem = nn.Sequential(
             ConvNormAct(in_chans, stem_chs[0], 3, stride=2, **layers),

@@ -11,6 +11,8 @@ in-place fusions through their ``fuse_for_inference()`` hook.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
+from typing import cast
 
 from torch import nn
 
@@ -20,12 +22,12 @@ __all__ = ["reparameterize"]
 def _fuse_children(module: nn.Module) -> None:
     for name, child in module.named_children():
         if hasattr(child, "fuse"):
-            child = child.fuse()
+            child = cast("Callable[[], nn.Module]", child.fuse)()
             setattr(module, name, child)
         elif hasattr(child, "reparameterize"):
-            child.reparameterize()
+            cast("Callable[[], None]", child.reparameterize)()
         elif hasattr(child, "switch_to_deploy"):
-            child.switch_to_deploy()
+            cast("Callable[[], None]", child.switch_to_deploy)()
         _fuse_children(child)
 
 

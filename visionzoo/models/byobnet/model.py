@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -238,11 +238,12 @@ class _ResidualBlock(nn.Module):
 
     def init_weights(self, zero_init_last: bool = False) -> None:
         norm = getattr(getattr(self, self.last_conv), "bn", None)
-        if zero_init_last and self.shortcut is not None and getattr(norm, "weight", None) is not None:
-            nn.init.zeros_(norm.weight)
+        weight = getattr(norm, "weight", None)
+        if zero_init_last and self.shortcut is not None and weight is not None:
+            nn.init.zeros_(weight)
         for attn in (self.attn, self.attn_last):
             if hasattr(attn, "reset_parameters"):
-                attn.reset_parameters()
+                cast(Callable[[], None], attn.reset_parameters)()
 
 
 class BasicBlock(_ResidualBlock):
@@ -483,11 +484,11 @@ class SelfAttnBlock(_ResidualBlock):
         self.act = nn.Identity() if linear_out else layers.act(inplace=True)
 
     def init_weights(self, zero_init_last: bool = False) -> None:
-        norm = self.conv3_1x1.bn
-        if zero_init_last and self.shortcut is not None and getattr(norm, "weight", None) is not None:
-            nn.init.zeros_(norm.weight)
+        weight = getattr(self.conv3_1x1.bn, "weight", None)
+        if zero_init_last and self.shortcut is not None and weight is not None:
+            nn.init.zeros_(weight)
         if hasattr(self.self_attn, "reset_parameters"):
-            self.self_attn.reset_parameters()
+            cast(Callable[[], None], self.self_attn.reset_parameters)()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.post_attn(self.self_attn(self.conv2_kxk(self.conv1_1x1(x))))
@@ -504,6 +505,7 @@ def _branch_kernel_bias(
     """``(kernel, bias)`` in float64 of one branch as a single conv shaped like ``weight_like``:
     a conv + norm (the norm's eval statistics folded in; a conv whose norm was already folded
     into it gives its own weight and bias), or a norm alone (the identity branch)."""
+    norm: Any  # a norm layer (or a conv's folded-away one): duck-typed eps / weight / bias
     if isinstance(branch, ConvNormAct):
         kernel = branch.conv.weight.double()
         norm = branch.bn
@@ -530,6 +532,10 @@ class _Reparameterizable(nn.Module):
     """A block trained with parallel linear branches (kxk convs, a 1x1 conv, an identity norm)
     that infers as one conv: :meth:`reparameterize` sums the branches into ``reparam_conv``."""
 
+    reparam_conv: nn.Conv2d | None
+    identity: nn.Module | None
+    groups: int
+
     def _conv_branches(self) -> list[nn.Module]:
         raise NotImplementedError
 
@@ -543,7 +549,7 @@ class _Reparameterizable(nn.Module):
         if self.reparam_conv is not None:
             return
         convs = self._conv_branches()
-        ref = convs[0].conv
+        ref = cast(nn.Conv2d, convs[0].conv)
         weight = ref.weight
         kernel = torch.zeros_like(weight, dtype=torch.float64)
         bias = torch.zeros(weight.shape[0], dtype=torch.float64, device=weight.device)
@@ -558,20 +564,21 @@ class _Reparameterizable(nn.Module):
         if self.identity is not None:
             k, b = _branch_kernel_bias(self.identity, weight, self.groups)
             kernel, bias = kernel + k, bias + b
+        # the geometry attributes are tuple[int, ...] (or a str padding) in torch's stubs
+        geometry: dict[str, Any] = dict(
+            kernel_size=ref.kernel_size, stride=ref.stride, padding=ref.padding, dilation=ref.dilation
+        )
         conv = nn.Conv2d(
             ref.in_channels,
             ref.out_channels,
-            ref.kernel_size,
-            stride=ref.stride,
-            padding=ref.padding,
-            dilation=ref.dilation,
             groups=ref.groups,
+            **geometry,
             bias=True,
             device=weight.device,
             dtype=weight.dtype,
         )
         conv.weight.copy_(kernel.to(weight.dtype))
-        conv.bias.copy_(bias.to(weight.dtype))
+        cast(torch.Tensor, conv.bias).copy_(bias.to(weight.dtype))  # bias=True
         conv.train(self.training)
         self.reparam_conv = conv
         self._drop_branches()
@@ -633,7 +640,7 @@ class RepVggBlock(_Reparameterizable):
                 nn.init.normal_(m.weight, 0.1, 0.1)
                 nn.init.normal_(m.bias, 0, 0.1)
         if hasattr(self.attn, "reset_parameters"):
-            self.attn.reset_parameters()
+            cast(Callable[[], None], self.attn.reset_parameters)()
 
     def _conv_branches(self) -> list[nn.Module]:
         assert self.conv_kxk is not None
@@ -773,7 +780,7 @@ class Stem(nn.Sequential):
         if isinstance(out_chs, (list, tuple)):
             num_rep, stem_chs = len(out_chs), list(out_chs)
         else:
-            stem_chs = [round(int(out_chs) * chs_decay**i) for i in range(num_rep)][::-1]
+            stem_chs = [round(int(cast(int, out_chs)) * chs_decay**i) for i in range(num_rep)][::-1]
         self.stride = stride
         self.feature_info: list[dict[str, Any]] = []
         strides = [2] + [1] * (num_rep - 1)
@@ -989,11 +996,17 @@ def get_layer_fns(cfg: ByoModelCfg, allow_aa: bool = True) -> LayerFn:
     norm_act = get_norm_act_layer(cfg.norm_layer, act)
     aa = dict(aa_layer=cfg.aa_layer) if cfg.aa_layer and allow_aa else {}
     conv_norm_act = partial(ConvNormAct, norm_layer=cfg.norm_layer, act_layer=act, **aa)
-    attn = partial(get_attn(cfg.attn_layer), **cfg.attn_kwargs) if cfg.attn_layer else None
-    self_attn = (
-        partial(get_attn(cfg.self_attn_layer), **cfg.self_attn_kwargs) if cfg.self_attn_layer else None
+    attn_fn = get_attn(cfg.attn_layer)  # None exactly when cfg.attn_layer is falsy
+    attn = partial(attn_fn, **cfg.attn_kwargs) if attn_fn is not None else None
+    self_attn_fn = get_attn(cfg.self_attn_layer)
+    self_attn = partial(self_attn_fn, **cfg.self_attn_kwargs) if self_attn_fn is not None else None
+    return LayerFn(
+        conv_norm_act=conv_norm_act,
+        norm_act=cast(Callable[..., nn.Module], norm_act),
+        act=cast(Callable[..., nn.Module], act),
+        attn=attn,
+        self_attn=self_attn,
     )
-    return LayerFn(conv_norm_act=conv_norm_act, norm_act=norm_act, act=act, attn=attn, self_attn=self_attn)
 
 
 # --- model ----------------------------------------------------------------------------------------
@@ -1022,6 +1035,7 @@ class ByobNet(VisionModel):
 
     trunk = Trunk(stem=("stem",), stages=("stages.*", "final_conv"))
     classifier_name = "head.fc"
+    global_pool: str  # type: ignore[assignment]  # a pool type, not a pooling module
 
     def __init__(
         self,
@@ -1105,7 +1119,7 @@ class ByobNet(VisionModel):
             global_pool = "token" if global_pool is None else global_pool
             if global_pool not in ("", "token"):
                 raise ValueError(f"an attention-pool head pools with 'token' (or ''), got {global_pool!r}")
-            size = (
+            size: dict[str, Any] = (
                 {}
                 if feat_size is None
                 else {"feat_size" if cfg.head_type == "attn_abs" else "ref_feat_size": feat_size}
@@ -1149,7 +1163,7 @@ class ByobNet(VisionModel):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
             elif m is not self and hasattr(m, "init_weights"):
-                m.init_weights(zero_init_last=zero_init_last)
+                cast(Callable[..., None], m.init_weights)(zero_init_last=zero_init_last)
 
     def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
         return dict(

@@ -47,7 +47,8 @@ def _repvgg(
 ) -> tuple[ByoBlockCfg, ...]:
     gs = partial(_every_other_grouped, groups) if groups else 0
     return tuple(
-        ByoBlockCfg(type="rep", d=d, c=c * w, gs=gs) for d, c, w in zip(depths, (64, 128, 256, 512), wf)
+        ByoBlockCfg(type="rep", d=d, c=round(c * w), gs=gs)
+        for d, c, w in zip(depths, (64, 128, 256, 512), wf)
     )
 
 
@@ -56,18 +57,20 @@ def _mobileone(
 ) -> tuple[tuple[ByoBlockCfg, ...], ...]:
     """Each MobileOne block is a depthwise kxk block then a pointwise one; the last
     ``se_blocks`` of a stage carry SE."""
-    prev = min(64, 64 * wf[0])
+    prev = round(min(64, 64 * wf[0]))
     stages = []
     for depth, chs, w, se in zip((2, 8, 10, 1), (64, 128, 256, 512), wf, se_blocks):
         blocks: list[ByoBlockCfg] = []
         for i in range(depth):
-            attn = dict(attn_layer="se") if i >= depth - se else {}
+            attn: dict[str, Any] = dict(attn_layer="se") if i >= depth - se else {}
             kw = dict(num_conv_branches=branches)
             blocks.append(ByoBlockCfg(type="one", d=1, c=prev, gs=1, block_kwargs=kw, **attn))
             blocks.append(
-                ByoBlockCfg(type="one", d=1, c=chs * w, gs=0, block_kwargs=dict(kw, kernel_size=1), **attn)
+                ByoBlockCfg(
+                    type="one", d=1, c=round(chs * w), gs=0, block_kwargs=dict(kw, kernel_size=1), **attn
+                )
             )
-            prev = chs * w
+            prev = round(chs * w)
         stages.append(tuple(blocks))
     return tuple(stages)
 
