@@ -47,8 +47,9 @@ def placed_levels(model: torch.nn.Module) -> list[int]:
 
 def input_multiple(model: torch.nn.Module) -> int:
     """What an input side must be a multiple of (1: anything). A model whose stem folds pixel
-    blocks into channels (TResNet's space-to-depth) states it in its own ``input_multiple``
-    attribute, as timm's configs have no field for it."""
+    blocks into channels (TResNet's space-to-depth), or whose branches meet again after a
+    different number of halvings (HRNet's fusions, DLA's aggregation nodes), states it in its own
+    ``input_multiple`` attribute, as timm's configs have no field for it."""
     return int(getattr(model, "input_multiple", 1))
 
 
@@ -60,11 +61,12 @@ def bn_eval(x: torch.Tensor, bn: torch.nn.Module) -> torch.Tensor:
 
 def input_side(model: torch.nn.Module, size: int) -> int:
     """``size`` raised to the smallest input side ``model`` accepts (its cfg's input size where the
-    model takes that size only)."""
+    model takes that size only), then to a multiple of its :func:`input_multiple`."""
     cfg = getattr(model, "pretrained_cfg", None)
     if cfg is not None and cfg.fixed_input_size:
         return cfg.input_size[-1]
-    return max(size, min_input_side(model))
+    step = input_multiple(model)
+    return -(-max(size, min_input_side(model)) // step) * step
 
 
 def assert_feature_widths(

@@ -174,7 +174,7 @@ def family_sample(module: str) -> tuple[str, ...]:
 # model), and the per-family tests (export to every engine, compile for training) at most
 # MAX_CI_FAMILIES families (ci_families). VISIONZOO_SAMPLE=family (make test-sample) takes every
 # family's whole sample and every family; VISIONZOO_FULL=1 every name.
-MAX_CI_SAMPLED_NAMES = 100
+MAX_CI_SAMPLED_NAMES = 50
 MAX_CI_FAMILIES = 10  # > 8: the one-graph-per-compiled-model test needs more than dynamo allows
 
 

@@ -264,6 +264,11 @@ def test_every_engine_matches_eager_on_every_family(module: str, tmp_path: Path)
         fast = visionzoo.optimize_for_inference(model, engine=engine, engine_cache_dir=str(tmp_path))
         assert fast.engine_report.engine == engine and fast.engine_report.max_rel_err < 1e-4
         for shape in shapes:  # any batch, and sizes other than the one exported at
+            fixed_size = fast.fixed_image_size  # (a graph torch.export could not keep size-dynamic)
+            if fixed_size is not None and shape[2:] != fixed_size:
+                with pytest.raises(ValueError, match=f"runs {fixed_size[0]}x{fixed_size[1]} images only"):
+                    fast(torch.randn(shape))
+                shape = (shape[0], 3, *fixed_size)
             x = torch.randn(shape)
             with torch.no_grad():
                 ref = model(x)

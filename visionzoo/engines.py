@@ -37,7 +37,7 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -217,6 +217,9 @@ class _EngineModule(nn.Module):
     """
 
     engine = ""
+    # (height, width) where the graph was exported at one image size (a model whose size guards
+    # torch.export cannot keep symbolic, such as VoVNet's ceil-mode pools); None: any size
+    fixed_image_size: tuple[int, int] | None = None
 
     def __init__(self, source: nn.Module, path: Path | None) -> None:
         super().__init__()
@@ -226,10 +229,23 @@ class _EngineModule(nn.Module):
                 setattr(self, name, getattr(source, name))
         self.eval()
 
+    def _set_input_dims(self, dims: Sequence[Any]) -> None:
+        """Read the graph's input dims (ints where fixed, names where dynamic)."""
+        if len(dims) == 4 and all(isinstance(d, int) and d > 0 for d in dims[2:]):
+            self.fixed_image_size = (int(dims[2]), int(dims[3]))
+
     def _run(self, x: Any) -> Any:
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        fixed = self.fixed_image_size
+        if fixed is not None and tuple(x.shape[2:]) != fixed:
+            raise ValueError(
+                f"this {self.engine} engine runs {fixed[0]}x{fixed[1]} images only, got "
+                f"{'x'.join(map(str, x.shape[2:]))}: its graph was exported at one size "
+                "(torch.export could not keep this model's image size dynamic); resize the input "
+                "(the model's data config does), or run the torch engine for other sizes"
+            )
         array = x.detach().to("cpu", torch.float32).contiguous().numpy()
         return torch.from_numpy(self._run(array))
 
@@ -249,6 +265,7 @@ class OnnxRuntimeModule(_EngineModule):
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
+        self._set_input_dims(self.session.get_inputs()[0].shape)
 
     def _run(self, x: Any) -> Any:
         return self.session.run(None, {self.input_name: x})[0]
@@ -263,6 +280,8 @@ class OpenVinoModule(_EngineModule):
         core = ov.Core()
         config = {"INFERENCE_NUM_THREADS": torch.get_num_threads(), "INFERENCE_PRECISION_HINT": "f32"}
         self.compiled = core.compile_model(str(path), "CPU", config)
+        shape = self.compiled.inputs[0].get_partial_shape()
+        self._set_input_dims([d.get_length() if d.is_static else None for d in shape])
 
     def _run(self, x: Any) -> Any:
         return self.compiled(x)[0]

@@ -32,6 +32,16 @@ def standardize_weight(weight: torch.Tensor, eps: float) -> torch.Tensor:
     return (weight - mean) * torch.rsqrt(var + eps)
 
 
+def _store_standardized(conv: StdConv2d | StdConv2dSame | _ScaledStd, weight: torch.Tensor) -> None:
+    """Inference only (``optimize_for_inference``): keep the filters as applied, computed once in
+    the weight's own precision before any cast to bf16, so each call skips the standardisation
+    (and a reduced-precision model does not standardise in reduced precision). One-way."""
+    if not conv.standardized:
+        with torch.no_grad():
+            conv.weight.copy_(weight)
+        conv.standardized = True
+
+
 class StdConv2d(nn.Conv2d):
     """Conv2d with weight standardisation; symmetric padding by default (``padding=None``).
 
@@ -69,9 +79,13 @@ class StdConv2d(nn.Conv2d):
             dtype=dtype,
         )
         self.eps = eps
+        self.standardized = False  # set by fuse_for_inference
+
+    def fuse_for_inference(self) -> None:
+        _store_standardized(self, standardize_weight(self.weight, self.eps))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weight = standardize_weight(self.weight, self.eps)
+        weight = self.weight if self.standardized else standardize_weight(self.weight, self.eps)
         return F.conv2d(x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
 
@@ -115,12 +129,16 @@ class StdConv2dSame(nn.Conv2d):
         )
         self.same_pad = not static
         self.eps = eps
+        self.standardized = False  # set by fuse_for_inference
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.same_pad:
             x = pad_same(x, self.kernel_size, self.stride, self.dilation)  # type: ignore[arg-type]
-        weight = standardize_weight(self.weight, self.eps)
+        weight = self.weight if self.standardized else standardize_weight(self.weight, self.eps)
         return F.conv2d(x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def fuse_for_inference(self) -> None:
+        _store_standardized(self, standardize_weight(self.weight, self.eps))
 
 
 class _ScaledStd(nn.Conv2d):
@@ -132,6 +150,7 @@ class _ScaledStd(nn.Conv2d):
         # unit-variance input unit-variance again (the standardised filter has unit norm^2 per fan-in)
         self.scale = gamma * self.weight[0].numel() ** -0.5
         self.eps = eps
+        self.standardized = False  # set by fuse_for_inference
         self.gain_init = gain_init
         self.gain = nn.Parameter(
             torch.full(
@@ -145,8 +164,14 @@ class _ScaledStd(nn.Conv2d):
             nn.init.constant_(self.gain, self.gain_init)
 
     def scaled_weight(self) -> torch.Tensor:
-        """The filters as applied: standardised, times ``gain * gamma / sqrt(fan_in)``."""
+        """The filters as applied: standardised, times ``gain * gamma / sqrt(fan_in)`` (the stored
+        weight itself once :meth:`fuse_for_inference` has done that)."""
+        if self.standardized:
+            return self.weight
         return standardize_weight(self.weight, self.eps) * (self.gain * self.scale)
+
+    def fuse_for_inference(self) -> None:
+        _store_standardized(self, self.scaled_weight())
 
 
 class ScaledStdConv2d(_ScaledStd):

@@ -287,6 +287,9 @@ class DLA(VisionModel):
     # the trees nest, but the levels run in sequence: the walk is the core's
     trunk = Trunk(stem=("base_layer",), stages=("level*",))
     head_names: ClassVar[tuple[str, ...]] = ("global_pool", "head_drop", "fc", "flatten")
+    # an aggregation node joins maps halved a different number of times: sides a multiple of 32
+    # meet exactly (as in timm, other sides fail there)
+    input_multiple: ClassVar[int] = 32
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -532,9 +532,10 @@ class _Reparameterizable(nn.Module):
     """A block trained with parallel linear branches (kxk convs, a 1x1 conv, an identity norm)
     that infers as one conv: :meth:`reparameterize` sums the branches into ``reparam_conv``."""
 
-    reparam_conv: nn.Conv2d | None
-    identity: nn.Module | None
-    groups: int
+    if TYPE_CHECKING:  # NOTE: for type checkers only; TorchScript cannot read these string annotations
+        reparam_conv: nn.Conv2d | None
+        identity: nn.Module | None
+        groups: int
 
     def _conv_branches(self) -> list[nn.Module]:
         raise NotImplementedError
@@ -1035,7 +1036,8 @@ class ByobNet(VisionModel):
 
     trunk = Trunk(stem=("stem",), stages=("stages.*", "final_conv"))
     classifier_name = "head.fc"
-    global_pool: str  # type: ignore[assignment]  # a pool type, not a pooling module
+    if TYPE_CHECKING:  # NOTE: for type checkers only; TorchScript cannot read these string annotations
+        global_pool: str  # type: ignore[assignment]  # a pool type, not a pooling module
 
     def __init__(
         self,
