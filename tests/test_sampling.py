@@ -27,7 +27,8 @@ def families(monkeypatch: pytest.MonkeyPatch):
 
 
 def test_names_per_family_shrink_to_the_smallest_model_as_families_grow(families) -> None:
-    for n, want in [(13, sampling.MAX_CI_SAMPLED_NAMES // 13), (50, 2), (98, 1), (400, 1)]:
+    cap = sampling.MAX_CI_SAMPLED_NAMES
+    for n, want in [(13, cap // 13), (cap // 2, 2), (cap // 2 + 1, 1), (98, 1), (400, 1)]:
         families.clear()
         families.update({f"f{i:03d}": (i, frozenset()) for i in range(n)})
         assert sampling.ci_names_per_family() == want, n
