@@ -26,10 +26,15 @@ __all__ = ["ScaledStdConv2d", "ScaledStdConv2dSame", "StdConv2d", "StdConv2dSame
 torch.fx.wrap("pad_same")
 
 
-def standardize_weight(weight: torch.Tensor, eps: float) -> torch.Tensor:
-    """``(O, I, kh, kw)`` filters, each shifted and scaled to zero mean, unit (biased) variance."""
-    var, mean = torch.var_mean(weight, dim=(1, 2, 3), unbiased=False, keepdim=True)
-    return (weight - mean) * torch.rsqrt(var + eps)
+def standardize_weight(weight: torch.Tensor, eps: float, scale: torch.Tensor | None = None) -> torch.Tensor:
+    """``(O, I, kh, kw)`` filters, each shifted and scaled to zero mean, unit (biased) variance,
+    then multiplied by ``scale`` (one value per filter) if given.
+
+    Computed as one batch-norm call in training mode with each filter as a channel: one fused
+    kernel where mean, variance and the normalisation written out take several passes."""
+    flat = weight.reshape(1, weight.shape[0], -1)
+    gain = None if scale is None else scale.reshape(-1)
+    return F.batch_norm(flat, None, None, gain, None, True, 0.0, eps).reshape_as(weight)
 
 
 def _store_standardized(conv: StdConv2d | StdConv2dSame | _ScaledStd, weight: torch.Tensor) -> None:
@@ -168,7 +173,7 @@ class _ScaledStd(nn.Conv2d):
         weight itself once :meth:`fuse_for_inference` has done that)."""
         if self.standardized:
             return self.weight
-        return standardize_weight(self.weight, self.eps) * (self.gain * self.scale)
+        return standardize_weight(self.weight, self.eps, self.gain * self.scale)
 
     def fuse_for_inference(self) -> None:
         _store_standardized(self, self.scaled_weight())
