@@ -63,7 +63,7 @@ def test_scaled_std_conv_applies_the_standardised_scaled_filters() -> None:
     x = _x(9, chans=6)
     with torch.no_grad():
         assert rel_err(conv(x), F.conv2d(x, expected, conv.bias, stride=2, padding=1)) < 1e-5
-        applied = conv.scaled_weight().reshape(5, -1)
+        applied = conv.applied_weight().reshape(5, -1)
     # each filter: zero mean, norm gain * gamma (unit variance over the fan-in, over sqrt(fan_in))
     assert applied.mean(1).abs().max() < 1e-6
     norms = applied.norm(dim=1) / (conv.gain.detach().view(-1) * 1.7)

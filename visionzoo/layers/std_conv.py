@@ -37,17 +37,36 @@ def standardize_weight(weight: torch.Tensor, eps: float, scale: torch.Tensor | N
     return F.batch_norm(flat, None, None, gain, None, True, 0.0, eps).reshape_as(weight)
 
 
-def _store_standardized(conv: StdConv2d | StdConv2dSame | _ScaledStd, weight: torch.Tensor) -> None:
-    """Inference only (``optimize_for_inference``): keep the filters as applied, computed once in
-    the weight's own precision before any cast to bf16, so each call skips the standardisation
-    (and a reduced-precision model does not standardise in reduced precision). One-way."""
-    if not conv.standardized:
-        with torch.no_grad():
-            conv.weight.copy_(weight)
-        conv.standardized = True
+class _Standardized(nn.Conv2d):
+    """What the four convs share: the filters are standardised on every call (the stored weight
+    is the trained one), or once by :meth:`fuse_for_inference`."""
+
+    def _init_standardized(self, eps: float) -> None:
+        self.eps = eps  # added to each filter's variance
+        self.standardized = False  # set by fuse_for_inference
+
+    def _filter_scale(self) -> torch.Tensor | None:
+        """A per-filter factor applied after standardising (the scaled convs' gain); None: 1."""
+        return None
+
+    def applied_weight(self) -> torch.Tensor:
+        """The filters as the conv applies them (the stored weight once fused)."""
+        if self.standardized:
+            return self.weight
+        return standardize_weight(self.weight, self.eps, self._filter_scale())
+
+    def fuse_for_inference(self) -> None:
+        """Inference only (``optimize_for_inference``): store the filters as applied, computed once
+        in the weight's own precision before any cast to bf16, so each call skips the
+        standardisation (and a reduced-precision model does not standardise in reduced
+        precision). One-way."""
+        if not self.standardized:
+            with torch.no_grad():
+                self.weight.copy_(self.applied_weight())
+            self.standardized = True
 
 
-class StdConv2d(nn.Conv2d):
+class StdConv2d(_Standardized):
     """Conv2d with weight standardisation; symmetric padding by default (``padding=None``).
 
     Args:
@@ -83,18 +102,15 @@ class StdConv2d(nn.Conv2d):
             device=device,
             dtype=dtype,
         )
-        self.eps = eps
-        self.standardized = False  # set by fuse_for_inference
-
-    def fuse_for_inference(self) -> None:
-        _store_standardized(self, standardize_weight(self.weight, self.eps))
+        self._init_standardized(eps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weight = self.weight if self.standardized else standardize_weight(self.weight, self.eps)
-        return F.conv2d(x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return F.conv2d(
+            x, self.applied_weight(), self.bias, self.stride, self.padding, self.dilation, self.groups
+        )
 
 
-class StdConv2dSame(nn.Conv2d):
+class StdConv2dSame(_Standardized):
     """Weight-standardised Conv2d with TensorFlow 'SAME' padding (the ViT hybrids' backbones).
 
     Where 'SAME' is a fixed symmetric padding (stride 1, odd kernel) it is set on the conv;
@@ -133,20 +149,17 @@ class StdConv2dSame(nn.Conv2d):
             dtype=dtype,
         )
         self.same_pad = not static
-        self.eps = eps
-        self.standardized = False  # set by fuse_for_inference
+        self._init_standardized(eps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.same_pad:
             x = pad_same(x, self.kernel_size, self.stride, self.dilation)  # type: ignore[arg-type]
-        weight = self.weight if self.standardized else standardize_weight(self.weight, self.eps)
-        return F.conv2d(x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
-
-    def fuse_for_inference(self) -> None:
-        _store_standardized(self, standardize_weight(self.weight, self.eps))
+        return F.conv2d(
+            x, self.applied_weight(), self.bias, self.stride, self.padding, self.dilation, self.groups
+        )
 
 
-class _ScaledStd(nn.Conv2d):
+class _ScaledStd(_Standardized):
     """The part the two scaled convs share: a learnable per-filter ``gain`` and the fixed
     ``gamma / sqrt(fan_in)`` scale applied to the standardised filters."""
 
@@ -154,8 +167,7 @@ class _ScaledStd(nn.Conv2d):
         # gamma corrects the activation's variance loss; 1 / sqrt(fan_in) makes the output of a
         # unit-variance input unit-variance again (the standardised filter has unit norm^2 per fan-in)
         self.scale = gamma * self.weight[0].numel() ** -0.5
-        self.eps = eps
-        self.standardized = False  # set by fuse_for_inference
+        self._init_standardized(eps)
         self.gain_init = gain_init
         self.gain = nn.Parameter(
             torch.full(
@@ -168,15 +180,8 @@ class _ScaledStd(nn.Conv2d):
         if hasattr(self, "gain"):  # NOTE: nn.Conv2d.__init__ calls this before the gain exists
             nn.init.constant_(self.gain, self.gain_init)
 
-    def scaled_weight(self) -> torch.Tensor:
-        """The filters as applied: standardised, times ``gain * gamma / sqrt(fan_in)`` (the stored
-        weight itself once :meth:`fuse_for_inference` has done that)."""
-        if self.standardized:
-            return self.weight
-        return standardize_weight(self.weight, self.eps, self.gain * self.scale)
-
-    def fuse_for_inference(self) -> None:
-        _store_standardized(self, self.scaled_weight())
+    def _filter_scale(self) -> torch.Tensor | None:
+        return self.gain * self.scale
 
 
 class ScaledStdConv2d(_ScaledStd):
@@ -226,7 +231,7 @@ class ScaledStdConv2d(_ScaledStd):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(
-            x, self.scaled_weight(), self.bias, self.stride, self.padding, self.dilation, self.groups
+            x, self.applied_weight(), self.bias, self.stride, self.padding, self.dilation, self.groups
         )
 
 
@@ -271,5 +276,5 @@ class ScaledStdConv2dSame(_ScaledStd):
         if self.same_pad:
             x = pad_same(x, self.kernel_size, self.stride, self.dilation)  # type: ignore[arg-type]
         return F.conv2d(
-            x, self.scaled_weight(), self.bias, self.stride, self.padding, self.dilation, self.groups
+            x, self.applied_weight(), self.bias, self.stride, self.padding, self.dilation, self.groups
         )
