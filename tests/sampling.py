@@ -34,6 +34,13 @@ A family's own test file is ``tests/test_<module>.py`` (one per family module). 
 suites need of a family that no model fact says -- a kwarg that keeps its code at a fraction of
 the cost where a suite compiles or exports it -- is a module-level ``SHARED_KWARGS`` dict there,
 read by :func:`family_kwargs`; so a new family needs no edit outside its module and its test file.
+
+Likewise ``SAMPLED_KWARGS``: the kwargs the sampled tests (and the per-family property test) build
+the family's names with, in CI and ``make test-sample`` (:func:`sampled_kwargs`, :func:`create`),
+so that a family's CI cost does not follow its smallest published size: ``{"img_size": 64}`` for
+a fixed-size token model, fewer blocks for a deep one. They must keep every block type of the
+family; where every name runs (``VISIONZOO_FULL=1``, and ``make parity`` for the parity tests)
+they are not applied.
 """
 
 from __future__ import annotations
@@ -57,6 +64,7 @@ __all__ = [
     "ci_families",
     "ci_names_per_family",
     "cost_properties",
+    "create",
     "deselect_unsampled",
     "family_kwargs",
     "family_of",
@@ -65,6 +73,7 @@ __all__ = [
     "full",
     "parity_all",
     "sampled",
+    "sampled_kwargs",
     "whole_sample",
 ]
 
@@ -101,6 +110,20 @@ def family_kwargs(module: str) -> dict[str, Any]:
     """``create_model`` kwargs for the shared suites that compile or export one model of each
     family: the family test file's ``SHARED_KWARGS`` (e.g. DenseNet at 2-2-2-2 layers), else none."""
     return dict(getattr(family_test_file(module), "SHARED_KWARGS", {}))
+
+
+def sampled_kwargs(name: str, *, parity: bool = False) -> dict[str, Any]:
+    """``create_model`` kwargs the sampled tests build ``name`` with: its family test file's
+    ``SAMPLED_KWARGS``, except where every name runs (``VISIONZOO_FULL=1``; ``VISIONZOO_PARITY=all``
+    for the ``parity`` tests), where the names are built as published."""
+    if full() or (parity and parity_all()):
+        return {}
+    return dict(getattr(family_test_file(family_of(name)), "SAMPLED_KWARGS", {}))
+
+
+def create(name: str, /, *, parity: bool = False, **kwargs: Any) -> torch.nn.Module:
+    """``visionzoo.create_model(name, **kwargs)`` over the family's :func:`sampled_kwargs`."""
+    return visionzoo.create_model(name, **{**sampled_kwargs(name, parity=parity), **kwargs})
 
 
 def _parts(model: torch.nn.Module) -> set[str]:

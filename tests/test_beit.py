@@ -3,6 +3,8 @@ checkpoint layout, and the options no registered name sets (compared with timm).
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
 from timm.models import beit as timm_beit
@@ -12,6 +14,9 @@ from visionzoo.layers.pos_embed_rel import gen_relative_position_index, resize_r
 from visionzoo.models.beit import Attention, Beit, checkpoint_filter_fn
 
 pytestmark = pytest.mark.family
+
+# the sampled tests build BEiT-B at 64 px and 4 blocks (its smallest name is ViT-B sized)
+SAMPLED_KWARGS: dict[str, Any] = {"img_size": 64, "depth": 4}
 
 
 def _rows_by_loops(h: int, w: int) -> torch.Tensor:

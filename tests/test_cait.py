@@ -7,6 +7,8 @@ class token and its blocks) and the DeiT repository's checkpoint wrapping agains
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
 from timm_oracle import assert_pair_matches, paired, rel_err
@@ -18,6 +20,9 @@ from visionzoo.layers.talking_head_attn import TalkingHeadAttn
 from visionzoo.models import cait
 
 pytestmark = pytest.mark.family
+
+# the sampled tests build CaiT at 64 px (16 patch tokens, not 196)
+SAMPLED_KWARGS: dict[str, Any] = {"img_size": 64}
 
 SIZE = 64
 

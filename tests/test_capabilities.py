@@ -17,6 +17,7 @@ import math
 import pytest
 import torch
 from helpers import assert_feature_widths, input_side, min_input_side
+from sampling import create, sampled_kwargs
 from timm_oracle import materialize_random, rel_err, timm, timm_model, timm_on_meta
 from torch import nn
 
@@ -42,13 +43,13 @@ def _accepts(name: str, kwarg: str) -> bool:
 
 
 def _random(name: str, **kwargs) -> nn.Module:
-    return materialize_random(visionzoo.create_model(name, device="meta", **kwargs))
+    return materialize_random(create(name, device="meta", **kwargs))
 
 
 def _pair(name: str, **kwargs) -> tuple[nn.Module, nn.Module]:
     """timm's model with random weights and ours loaded from it (strict), both in eval mode."""
-    theirs = timm_model(name, **kwargs)
-    ours = visionzoo.create_model(name, device="meta", **kwargs)
+    theirs = timm_model(name, **{**sampled_kwargs(name), **kwargs})
+    ours = create(name, device="meta", **kwargs)
     load_state_dict_into(ours, theirs.state_dict(), strict=True)
     return ours.eval(), theirs
 
@@ -128,11 +129,11 @@ def test_output_stride(name: str, output_stride: int) -> None:
         # timm takes the argument but supports only its default (VGG, DLA, VoVNet): we refuse it
         # as clearly, or (DLA, VoVNet here) dilate, which the generic checks below then hold to
         try:
-            visionzoo.create_model(name, output_stride=output_stride, device="meta")
+            create(name, output_stride=output_stride, device="meta")
         except ValueError as e:
             assert "output_stride" in str(e)
             return
-    default = visionzoo.create_model(name, device="meta")
+    default = create(name, device="meta")
     stride = max(f["reduction"] for f in default.feature_info)
     model = _random(name, output_stride=output_stride)
     assert max(f["reduction"] for f in model.feature_info) == output_stride
@@ -172,7 +173,7 @@ def test_output_stride_rejects_other_values(name: str) -> None:
     if not _accepts(name, "output_stride"):
         pytest.skip("the constructor takes no output_stride")
     with pytest.raises(ValueError, match="output_stride"):
-        visionzoo.create_model(name, output_stride=3, device="meta")
+        create(name, output_stride=3, device="meta")
 
 
 # --- drop path ------------------------------------------------------------------------------------
@@ -185,9 +186,9 @@ def _drop_path_rates(model: nn.Module) -> list[tuple[str, float]]:
 def test_drop_path_rates_rise_linearly_over_the_blocks(name: str) -> None:
     if not _accepts(name, "drop_path_rate"):
         pytest.skip("the constructor takes no drop_path_rate")
-    assert all(p == 0 for _, p in _drop_path_rates(visionzoo.create_model(name, device="meta")))
+    assert all(p == 0 for _, p in _drop_path_rates(create(name, device="meta")))
     rate = 0.2
-    model = visionzoo.create_model(name, drop_path_rate=rate, device="meta")
+    model = create(name, drop_path_rate=rate, device="meta")
     mine = _drop_path_rates(model)
     assert mine, "drop_path_rate builds no DropPath"
     if model.drop_path_schedule == "uniform":  # timm gives every block the full rate (MLP-Mixer, CaiT)
@@ -207,7 +208,7 @@ def test_drop_path_rates_rise_linearly_over_the_blocks(name: str) -> None:
     assert steps == pytest.approx([round(k) for k in steps], abs=1e-3)
     assert all(round(k) >= 1 for k in steps[1:])
     if name in TIMM_NAMES:
-        theirs = timm_on_meta(name, drop_path_rate=rate)
+        theirs = timm_on_meta(name, **sampled_kwargs(name), drop_path_rate=rate)
         ref = _drop_path_rates(theirs)
         assert [n for n, _ in mine] == [n for n, _ in ref]
         assert [p for _, p in mine] == pytest.approx([p for _, p in ref], abs=1e-6)
@@ -274,7 +275,7 @@ def test_prune_intermediate_layers_match_timm(name: str, indices) -> None:
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.sampled
 def test_min_input_size_is_accepted_and_declared_minimums_hold(name: str) -> None:
-    model = visionzoo.create_model(name, device="meta")
+    model = create(name, device="meta")
     side = min_input_side(model)
     if not side:
         pytest.skip("no minimum input size")

@@ -19,6 +19,7 @@ from helpers import (
     placed_levels,
     unmatched_parameters,
 )
+from sampling import create
 from timm_oracle import materialize_random
 
 import visionzoo
@@ -90,7 +91,7 @@ def test_structure(name: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.sampled
 def test_contract(name: str) -> None:
-    model = visionzoo.create_model(name, num_classes=7)
+    model = create(name, num_classes=7)
     size = input_side(model, SIZE)
     x = _x(size=size)
     token = isinstance(model, TokenModel)  # forward_features gives (B, tokens, C)
@@ -144,8 +145,8 @@ def test_contract(name: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.sampled
 def test_features_only_follow_feature_info(name: str) -> None:
-    model = visionzoo.create_model(name, device="meta")
-    backbone = visionzoo.create_model(name, features_only=True, device="meta")
+    model = create(name, device="meta")
+    backbone = create(name, features_only=True, device="meta")
     # the levels it says it returns, no classifier
     levels = [model.feature_info[i] for i in backbone.feature_info.out_indices]
     assert backbone.feature_info.channels() == [level["num_chs"] for level in levels]
@@ -170,7 +171,7 @@ def test_features_only_follow_feature_info(name: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.sampled
 def test_single_channel_input(name: str) -> None:
-    model = visionzoo.create_model(name, in_chans=1, num_classes=5, device="meta")
+    model = create(name, in_chans=1, num_classes=5, device="meta")
     materialize_random(model)
     with torch.no_grad():
         assert model(_x(1, input_side(model, SIZE))).shape == (2, 5)
@@ -179,7 +180,7 @@ def test_single_channel_input(name: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.sampled
 def test_prune_intermediate_layers_keeps_the_early_levels(name: str) -> None:
-    model = materialize_random(visionzoo.create_model(name, device="meta"))
+    model = materialize_random(create(name, device="meta"))
     x = _x(size=input_side(model, SIZE))
     with torch.no_grad():
         before = model.forward_intermediates(x, indices=(0, 1), intermediates_only=True)

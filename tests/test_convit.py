@@ -7,6 +7,8 @@ before it joins) and average pooling against timm.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
 from timm_oracle import assert_pair_matches, paired, rel_err
@@ -15,6 +17,9 @@ from torch import nn
 from visionzoo.models import convit
 
 pytestmark = pytest.mark.family
+
+# the sampled tests build ConViT at 64 px (16 patch tokens, not 196)
+SAMPLED_KWARGS: dict[str, Any] = {"img_size": 64}
 
 SIZE = 64
 

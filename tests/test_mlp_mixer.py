@@ -7,6 +7,8 @@ layout; the options no registered name sets (stem norm, no pooling) against timm
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
 from timm_oracle import assert_pair_matches, paired, rel_err
@@ -17,6 +19,9 @@ from visionzoo.layers import GatedMlp
 from visionzoo.models import mlp_mixer as mm
 
 pytestmark = pytest.mark.family
+
+# the sampled tests build the mixers at 64 px (token-mixing MLPs sized by 16 tokens, not 196)
+SAMPLED_KWARGS: dict[str, Any] = {"img_size": 64}
 
 SIZE = 64
 

@@ -18,7 +18,7 @@ import os
 import pytest
 import torch
 from helpers import input_side, parameter_groups, unmatched_parameters
-from sampling import family_of
+from sampling import create, family_of, sampled_kwargs
 from timm_oracle import rel_err, timm, timm_model, timm_on_meta
 
 import visionzoo
@@ -94,8 +94,8 @@ def _record(record_property, name: str) -> None:
 def test_outputs_match_timm(name: str, record_property) -> None:
     _skip_if_too_large(name)
     _record(record_property, name)
-    theirs = timm_model(name)
-    ours = visionzoo.create_model(name, device="meta")
+    theirs = timm_model(name, **sampled_kwargs(name, parity=True))
+    ours = create(name, parity=True, device="meta")
     load_state_dict_into(ours, theirs.state_dict(), strict=True)
     ours.eval()
     x = _input(ours)
@@ -113,11 +113,11 @@ def test_outputs_match_timm(name: str, record_property) -> None:
 def test_features_only_match_timm(name: str, record_property) -> None:
     _skip_if_too_large(name)
     _record(record_property, name)
-    theirs = timm_model(name, features_only=True)
-    ours = visionzoo.create_model(name, features_only=True, device="meta")
+    theirs = timm_model(name, **sampled_kwargs(name, parity=True), features_only=True)
+    ours = create(name, parity=True, features_only=True, device="meta")
     load_state_dict_into(ours, theirs.state_dict(), strict=True)
     ours.eval()
-    x = _input(visionzoo.create_model(name, device="meta"))
+    x = _input(create(name, parity=True, device="meta"))
     with torch.no_grad():
         a, b = ours(x), theirs(x)
     assert len(a) == len(b)

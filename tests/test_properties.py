@@ -18,7 +18,7 @@ from helpers import (
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sampling import by_size
+from sampling import by_size, create
 from timm_oracle import materialize_random
 
 import visionzoo
@@ -56,10 +56,10 @@ def test_random_valid_builds_have_consistent_shapes(
     name = by_size(family)[0]
     kwargs = dict(in_chans=in_chans, num_classes=num_classes, drop_rate=drop_rate)
     try:
-        model = visionzoo.create_model(name, drop_path_rate=drop_path_rate, **kwargs)
+        model = create(name, drop_path_rate=drop_path_rate, **kwargs)
     except TypeError as e:  # a family without stochastic depth says so by name
         assert "drop_path_rate" in str(e), e
-        model = visionzoo.create_model(name, **kwargs)
+        model = create(name, **kwargs)
     model.train()
     size = input_side(model, size)
     x = torch.randn(2, in_chans, size, size)
@@ -70,9 +70,7 @@ def test_random_valid_builds_have_consistent_shapes(
     levels = placed_levels(model)
     subset = data.draw(st.lists(st.sampled_from(levels), min_size=1, max_size=len(levels), unique=True))
     indices = tuple(sorted(subset))
-    backbone = visionzoo.create_model(
-        name, in_chans=in_chans, features_only=True, out_indices=indices, device="meta"
-    )
+    backbone = create(name, in_chans=in_chans, features_only=True, out_indices=indices, device="meta")
     materialize_random(backbone).eval()  # (the shapes are checked; the init is the model's above)
     with torch.no_grad():
         feats = [as_nchw(f, model) for f in backbone(x)]  # (MambaOut's levels are NHWC)

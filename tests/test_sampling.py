@@ -55,3 +55,27 @@ def test_past_the_cap_families_with_new_shared_layers_come_first(families) -> No
     # the smallest family, then the two that bring a shared layer class, then the smallest others
     assert {"plain00", "attn", "norm"} <= set(taken)
     assert set(taken) - {"attn", "norm"} == {f"plain{i:02d}" for i in range(cap - 2)}
+
+
+def test_sampled_kwargs_apply_in_ci_and_not_where_every_name_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A family test file's SAMPLED_KWARGS (BEiT's) build its names in CI's sampled tests and in
+    make test-sample; VISIONZOO_FULL=1 builds every name as published, and VISIONZOO_PARITY=all
+    (make parity) the parity tests'."""
+    import test_beit
+
+    for var in ("VISIONZOO_SAMPLE", "VISIONZOO_FULL", "VISIONZOO_PARITY"):
+        monkeypatch.delenv(var, raising=False)
+    name = "beit_base_patch16_224"
+    assert sampling.sampled_kwargs(name) == test_beit.SAMPLED_KWARGS != {}
+    assert sampling.sampled_kwargs("resnet18") == {}  # a family without them
+    model = sampling.create(name, device="meta")
+    assert model.pretrained_cfg.input_size == (3, 64, 64) and len(model.blocks) == 4
+    assert len(sampling.create(name, depth=2, device="meta").blocks) == 2  # the test's own kwargs win
+    monkeypatch.setenv("VISIONZOO_SAMPLE", "family")
+    assert sampling.sampled_kwargs(name) == test_beit.SAMPLED_KWARGS
+    monkeypatch.setenv("VISIONZOO_PARITY", "all")
+    assert sampling.sampled_kwargs(name, parity=True) == {}
+    assert sampling.sampled_kwargs(name) == test_beit.SAMPLED_KWARGS
+    monkeypatch.setenv("VISIONZOO_FULL", "1")
+    assert sampling.sampled_kwargs(name) == {}
+    assert len(sampling.create(name, device="meta").blocks) == 12

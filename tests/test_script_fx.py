@@ -17,6 +17,7 @@ import warnings
 import pytest
 import torch
 from helpers import as_nchw, input_side, placed_levels
+from sampling import create, sampled_kwargs
 from timm_oracle import materialize_random
 from torch import nn
 
@@ -68,17 +69,18 @@ def _jit_excluded(name: str) -> bool:
 
 def _build(name: str, **kwargs: object) -> nn.Module:
     with torch.device("meta"):
-        model = visionzoo.create_model(name, **kwargs)
+        model = create(name, **kwargs)
     return materialize_random(model).eval()
 
 
 def _case(name: str) -> tuple[nn.Module, torch.Tensor]:
-    """``name`` with random weights (a fixed-size token model at ``SIZE``) and a batch of 2 at the
-    smallest side it takes from ``SIZE`` up."""
+    """``name`` with random weights (over its family's SAMPLED_KWARGS; a fixed-size token model at
+    ``SIZE`` unless those say its size) and a batch of 2 at the smallest side it takes from
+    ``SIZE`` up (a fixed-size model: its own)."""
     with torch.device("meta"):
-        fixed = visionzoo.create_model(name).pretrained_cfg.fixed_input_size
-    model = _build(name, **({"img_size": SIZE} if fixed else {}))
-    size = SIZE if fixed else input_side(model, SIZE)
+        fixed = create(name).pretrained_cfg.fixed_input_size
+    model = _build(name, **({"img_size": SIZE} if fixed and "img_size" not in sampled_kwargs(name) else {}))
+    size = input_side(model, SIZE)
     return model, torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
 
 

@@ -10,6 +10,7 @@ from typing import ClassVar
 
 import pytest
 import torch
+from sampling import create
 from torch import nn
 
 import visionzoo
@@ -152,7 +153,7 @@ def test_trunk_rejects_bad_fields(kwargs: dict, pattern: str) -> None:
 def test_scripted_trunk_order_is_the_walks(name: str) -> None:
     """Under TorchScript ``forward_features`` runs the children outside ``head_names`` in
     registration order: the same modules, in the same order, as the declared trunk."""
-    model = visionzoo.create_model(name, device="meta")
+    model = create(name, device="meta")
     if isinstance(model, TokenModel):
         pytest.skip("token models run their own forward_features")
     units, _ = trunk_units(model, model.trunk)
