@@ -17,11 +17,12 @@ from typing import Any, cast
 import torch
 from torch import nn
 
+from ..layers.branch_fusion import branch_kernel_bias, conv_like
 from ..model import VisionModel
 from ..pretrained import weight
 from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import model_args_type
-from .ghostnet import _SE_LAYER, GhostNet, _conv_bn, _dw_shortcut, conv_like, conv_norm_kernel_bias
+from .ghostnet import _SE_LAYER, GhostNet, _conv_bn, _dw_shortcut
 
 __all__ = ["RepGhostBottleneck", "RepGhostModule", "RepGhostNet", "default_cfgs"]
 
@@ -67,9 +68,9 @@ class RepGhostModule(nn.Module):
         if len(self.fusion_bn) == 0 or not isinstance(self.cheap_operation, nn.Sequential):
             return
         conv, norm = cast(nn.Conv2d, self.cheap_operation[0]), self.cheap_operation[1]
-        kernel, bias = conv_norm_kernel_bias(conv, norm, conv.weight)
+        kernel, bias = branch_kernel_bias(conv, norm, conv.weight)
         for bn in self.fusion_bn:
-            k, b = conv_norm_kernel_bias(None, bn, conv.weight)
+            k, b = branch_kernel_bias(None, bn, conv.weight)
             kernel, bias = kernel + k, bias + b
         self.cheap_operation = conv_like(conv, kernel, bias)
         self.fusion_conv = nn.Sequential()

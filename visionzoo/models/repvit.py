@@ -20,6 +20,7 @@ from torch import nn
 
 from ..layers import SqueezeExcite, get_act_layer, to_2tuple, trunc_normal_
 from ..layers.activations import LayerType
+from ..layers.branch_fusion import conv_like, norm_scale_shift
 from ..model import Trunk, VisionModel
 from ..optimize.reparam import reparameterize
 from ..pretrained import weight
@@ -27,33 +28,6 @@ from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import model_args_type
 
 __all__ = ["ConvNorm", "NormLinear", "RepVggDw", "RepVit", "RepVitClassifier", "default_cfgs"]
-
-
-def _norm_scale_shift(norm: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
-    """The per-channel ``(scale, shift)`` an eval-mode batch norm applies."""
-    weight, bias = cast(torch.Tensor, norm.weight), cast(torch.Tensor, norm.bias)
-    mean, var = cast(torch.Tensor, norm.running_mean), cast(torch.Tensor, norm.running_var)
-    scale = weight / (var + cast(float, norm.eps)).sqrt()
-    return scale, bias - mean * scale
-
-
-def _conv_like(conv: nn.Conv2d, weight: torch.Tensor, bias: torch.Tensor) -> nn.Conv2d:
-    """A biased conv with ``conv``'s geometry holding ``weight`` / ``bias``."""
-    fused = nn.Conv2d(
-        conv.in_channels,
-        conv.out_channels,
-        cast("tuple[int, int]", conv.kernel_size),
-        stride=cast("tuple[int, int]", conv.stride),
-        padding=cast("str | tuple[int, int]", conv.padding),
-        dilation=cast("tuple[int, int]", conv.dilation),
-        groups=conv.groups,
-        device=weight.device,
-        dtype=weight.dtype,
-    )
-    assert fused.bias is not None
-    fused.weight.copy_(weight)
-    fused.bias.copy_(bias)
-    return fused
 
 
 class ConvNorm(nn.Sequential):
@@ -86,9 +60,9 @@ class ConvNorm(nn.Sequential):
         conv, norm = cast(nn.Conv2d, self.c), self.bn
         if not isinstance(norm, nn.BatchNorm2d):  # optimize_for_inference folded it into ``c``
             return conv
-        scale, shift = _norm_scale_shift(norm)
+        scale, shift = norm_scale_shift(norm)
         base = conv.bias * scale if conv.bias is not None else 0.0
-        return _conv_like(conv, conv.weight * scale.view(-1, 1, 1, 1), shift + base)
+        return conv_like(conv, conv.weight * scale.view(-1, 1, 1, 1), shift + base)
 
 
 class NormLinear(nn.Sequential):
@@ -115,7 +89,7 @@ class NormLinear(nn.Sequential):
     @torch.no_grad()
     def fuse(self) -> nn.Linear:
         linear = cast(nn.Linear, self.l)
-        scale, shift = _norm_scale_shift(cast(nn.BatchNorm1d, self.bn))
+        scale, shift = norm_scale_shift(cast(nn.BatchNorm1d, self.bn))
         bias = linear.weight @ shift
         if linear.bias is not None:
             bias = bias + linear.bias
@@ -168,9 +142,9 @@ class RepVggDw(nn.Module):
         assert conv.bias is not None and conv1.bias is not None  # fused convs are biased
         bias = conv.bias + conv1.bias
         if isinstance(self.bn, nn.BatchNorm2d):
-            scale, shift = _norm_scale_shift(self.bn)
+            scale, shift = norm_scale_shift(self.bn)
             weight, bias = weight * scale.view(-1, 1, 1, 1), bias * scale + shift
-        return _conv_like(conv, weight, bias)
+        return conv_like(conv, weight, bias)
 
 
 class RepVitMlp(nn.Module):

@@ -17,7 +17,6 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ...layers import (
@@ -36,6 +35,7 @@ from ...layers import (
     make_divisible,
     to_2tuple,
 )
+from ...layers.branch_fusion import branch_kernel_bias, conv_like
 from ...layers.classifier import check_num_classes
 from ...layers.pool import AvgPool2dSame
 from ...model import Trunk, VisionModel
@@ -499,33 +499,12 @@ class SelfAttnBlock(_ResidualBlock):
 
 
 # --- re-parameterisable blocks --------------------------------------------------------------------
-def _branch_kernel_bias(
-    branch: nn.Module, weight_like: torch.Tensor, groups: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(kernel, bias)`` in float64 of one branch as a single conv shaped like ``weight_like``:
-    a conv + norm (the norm's eval statistics folded in; a conv whose norm was already folded
-    into it gives its own weight and bias), or a norm alone (the identity branch)."""
-    norm: Any  # a norm layer (or a conv's folded-away one): duck-typed eps / weight / bias
+def _branch_kernel_bias(branch: nn.Module, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A branch of a re-parameterisable block as ``(kernel, bias)``: a ConvNormAct's conv and
+    norm, else a norm alone (the identity branch)."""
     if isinstance(branch, ConvNormAct):
-        kernel = branch.conv.weight.double()
-        norm = branch.bn
-        conv_bias = branch.conv.bias
-        base = conv_bias.double() if conv_bias is not None else torch.zeros_like(kernel[:, 0, 0, 0])
-    else:  # the identity as a conv: channel i reads input channel i at the kernel centre
-        norm = branch
-        kernel = torch.zeros_like(weight_like, dtype=torch.float64)
-        out_chs, in_per_group, kh, kw = kernel.shape
-        idx = torch.arange(out_chs)
-        kernel[idx, idx % in_per_group, kh // 2, kw // 2] = 1.0
-        base = torch.zeros_like(kernel[:, 0, 0, 0])
-    mean, var = getattr(norm, "running_mean", None), getattr(norm, "running_var", None)
-    if mean is None or var is None:  # already folded (or no norm): the conv is the branch
-        return kernel, base
-    scale = torch.rsqrt(var.double() + norm.eps)
-    if norm.weight is not None:
-        scale = scale * norm.weight.double()
-    shift = -mean.double() * scale + (norm.bias.double() if norm.bias is not None else 0.0)
-    return kernel * scale.view(-1, 1, 1, 1), base * scale + shift
+        return branch_kernel_bias(branch.conv, branch.bn, like)
+    return branch_kernel_bias(None, branch, like)
 
 
 class _Reparameterizable(nn.Module):
@@ -554,33 +533,11 @@ class _Reparameterizable(nn.Module):
         weight = ref.weight
         kernel = torch.zeros_like(weight, dtype=torch.float64)
         bias = torch.zeros(weight.shape[0], dtype=torch.float64, device=weight.device)
-        for branch in convs:
-            k, b = _branch_kernel_bias(branch, weight, self.groups)
-            kernel, bias = kernel + k, bias + b
-        scale = self._scale_branch()
-        if scale is not None:
-            k, b = _branch_kernel_bias(scale, weight, self.groups)
-            pad_h, pad_w = (weight.shape[2] - k.shape[2]) // 2, (weight.shape[3] - k.shape[3]) // 2
-            kernel, bias = kernel + F.pad(k, [pad_w, pad_w, pad_h, pad_h]), bias + b
-        if self.identity is not None:
-            k, b = _branch_kernel_bias(self.identity, weight, self.groups)
-            kernel, bias = kernel + k, bias + b
-        # the geometry attributes are tuple[int, ...] (or a str padding) in torch's stubs
-        geometry: dict[str, Any] = dict(
-            kernel_size=ref.kernel_size, stride=ref.stride, padding=ref.padding, dilation=ref.dilation
-        )
-        conv = nn.Conv2d(
-            ref.in_channels,
-            ref.out_channels,
-            groups=ref.groups,
-            **geometry,
-            bias=True,
-            device=weight.device,
-            dtype=weight.dtype,
-        )
-        conv.weight.copy_(kernel.to(weight.dtype))
-        cast(torch.Tensor, conv.bias).copy_(bias.to(weight.dtype))  # bias=True
-        conv.train(self.training)
+        for branch in [*convs, self._scale_branch(), self.identity]:
+            if branch is not None:
+                k, b = _branch_kernel_bias(branch, weight)
+                kernel, bias = kernel + k, bias + b
+        conv = conv_like(ref, kernel, bias)
         self.reparam_conv = conv
         self._drop_branches()
 
