@@ -83,11 +83,15 @@ def _merge_args(variant: str, base: Any, overrides: dict[str, Any]) -> dict[str,
     return {n: getattr(merged, n) for n in names}
 
 
-def _built_img_size(model: nn.Module) -> tuple[int, int] | None:
+def _built_img_size(model: nn.Module, cfg: PretrainedCfg, img_size: Any) -> tuple[int, int] | None:
     """The ``img_size`` a token model was built at (its patch embedding's; its position
-    embedding is laid out for it), or None for a model that takes any size."""
+    embedding is laid out for it), else the constructor's ``img_size`` where the config says the
+    model takes one size only (BoTNet's attention over a fixed grid), or None for a model that
+    takes any size."""
     embed = next((m for m in model.modules() if hasattr(m, "patch_size") and hasattr(m, "img_size")), None)
     size = getattr(embed, "img_size", None)
+    if size is None and cfg.fixed_input_size and img_size is not None:
+        size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
     return None if size is None else (int(size[0]), int(size[1]))
 
 
@@ -540,7 +544,7 @@ def _build(
     cfg = cfg_as_built(
         cfg,
         in_chans=in_chans if isinstance(in_chans, int) else cfg.input_size[0],
-        img_size=_built_img_size(model),
+        img_size=_built_img_size(model, cfg, ctor_kwargs.get("img_size")),
     )
     setattr(model, "pretrained_cfg", cfg)  # noqa: B010
     if device is not None or dtype is not None:
