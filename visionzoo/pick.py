@@ -268,18 +268,21 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
-def _versions(engine: str) -> dict[str, str]:
+def _versions(engine: str, precision: str) -> dict[str, str]:
+    """The versions a timing depends on: visionzoo, torch and the runtime the engine runs on."""
     from importlib import metadata
 
     from . import __version__
 
     out = {"visionzoo": __version__, "torch": torch.__version__}
-    runtimes = {"onnxruntime": "onnxruntime", "openvino": "openvino", "torch-int8": "torchao"}
-    wanted = runtimes.values() if engine == "auto" else [runtimes.get(engine, "")]
-    for dist in wanted:
+    runtimes = {"onnxruntime": ["onnxruntime"], "openvino": ["openvino"], "torch": []}
+    runtimes["auto"] = ["onnxruntime", "openvino"]
+    wanted = list(runtimes.get(engine, []))
+    if precision == "int8":
+        wanted += ["torchao", "onnxruntime"] if engine in ("torch", "auto") else ["onnxruntime"]
+    for dist in dict.fromkeys(wanted):
         with contextlib.suppress(metadata.PackageNotFoundError, ValueError):
-            if dist:
-                out[dist] = metadata.version(dist)
+            out[dist] = metadata.version(dist)
     return out
 
 
@@ -500,7 +503,7 @@ def _measure(name: str, family: str, top1: float | None, note: str, s: _Settings
         params_m=params_m,
         top1=top1,
         top1_note=note,
-        versions=_versions(s.engine),
+        versions=_versions(s.engine, s.precision),
     )
     del meta
     start = time.perf_counter()
@@ -519,11 +522,10 @@ def _measure(name: str, family: str, top1: float | None, note: str, s: _Settings
         row.engine_used = report.engine
     del model, calibration
     peak.reset()  # from here: the served model's weights and what running it takes
-    dtype = next((p.dtype for p in net.parameters()), torch.float32)
-    x1 = torch.randn(1, *size).to(dtype if row.engine_used == "torch" else torch.float32)
+    x1 = torch.randn(1, *size)  # fp32 images, as a caller has them: the dtype boundary is part of serving
     calls: dict[str, Callable[[], Any]] = {"1": functools.partial(net, x1)}
     if s.batch_size > 1:
-        xb = torch.randn(s.batch_size, *size).to(x1.dtype)
+        xb = torch.randn(s.batch_size, *size)
         calls["b"] = functools.partial(net, xb)
     with torch.inference_mode():
         times = _time_rounds(calls, warmup=s.warmup, repeats=s.repeats, min_seconds=s.min_seconds)
@@ -727,7 +729,14 @@ def _lookup_key(name: str, s: _Settings) -> str | None:
     except Exception:
         return None
     return _cache_key(
-        name, size[-1], s.precision, s.engine, s.batch_size, s.threads, _versions(s.engine), s.cpu
+        name,
+        size[-1],
+        s.precision,
+        s.engine,
+        s.batch_size,
+        s.threads,
+        _versions(s.engine, s.precision),
+        s.cpu,
     )
 
 

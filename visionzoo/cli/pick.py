@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
             cache=args.cache,
             use_cache=not args.no_cache,
             refresh=args.refresh,
-            progress=not args.no_progress and not args.json,
+            progress=not args.no_progress and not args.json and sys.stderr.isatty(),
         )
     except PickError as e:
         raise CLIError(str(e)) from None
