@@ -195,7 +195,8 @@ def _report(result: Any, *, show_all: bool) -> str:
     settings = (
         f"{first.precision}, engine {first.engine}, batch {first.batch_size}" if first is not None else ""
     )
-    lines = [f"{result.cpu}, {result.threads} threads; {settings}; {versions}".rstrip("; ")]
+    threads = f"{result.threads} thread{'s' if result.threads != 1 else ''}"
+    lines = [f"{result.cpu}, {threads}; {settings}; {versions}".rstrip("; ")]
     cached = sum(r.cached for r in rows)
     lines.append(
         f"{result.candidates} candidates: {result.measured} measured, {cached} from the cache, "
