@@ -150,7 +150,8 @@ def test_cli_table_csv_json_and_plot(
     code = main([*argv, "--all", "--output", str(out_csv), "--plot", str(out_png)])
     out, err = capsys.readouterr()
     assert code == 0, err
-    assert "test_vit.r160_in1k" in out and "best within the budget:" in out and " threads; fp32" in out
+    assert "test_vit.r160_in1k" in out and "best within the budget:" in out
+    assert ", 1 thread; fp32, engine torch, batch 1;" in out.splitlines()[0]
     with out_csv.open() as f:
         rows = list(csv.DictReader(f))
     assert (

@@ -487,9 +487,7 @@ def _measure(name: str, family: str, top1: float | None, note: str, s: _Settings
     from .factory import create_model
     from .optimize import optimize_for_inference
 
-    meta = create_model(name, device="meta")
-    params_m = round(sum(p.numel() for p in meta.parameters()) / 1e6, 2)
-    size = _input_size(meta)
+    params_m, size = _meta_info(name)
     row = PickRow(
         model=name,
         family=family,
@@ -505,7 +503,6 @@ def _measure(name: str, family: str, top1: float | None, note: str, s: _Settings
         top1_note=note,
         versions=_versions(s.engine, s.precision),
     )
-    del meta
     start = time.perf_counter()
     peak = _PeakMemory()  # the resident set before the model exists
     model = materialize_random(create_model(name, device="meta"))
@@ -722,10 +719,8 @@ def _one(name: str, s: _Settings, budget: Budget, entries: Mapping[str, Any], *,
 def _lookup_key(name: str, s: _Settings) -> str | None:
     """The cache key of ``name`` with these settings, from what is known without running it
     (its input size comes from a meta-device build)."""
-    from .factory import create_model
-
     try:
-        size = _input_size(create_model(name, device="meta"))
+        size = _meta_info(name)[1]
     except Exception:
         return None
     return _cache_key(
@@ -741,10 +736,17 @@ def _lookup_key(name: str, s: _Settings) -> str | None:
 
 
 def _meta_params(name: str) -> float:
+    return _meta_info(name)[0]
+
+
+@functools.lru_cache(maxsize=4096)
+def _meta_info(name: str) -> tuple[float, tuple[int, int, int]]:
+    """Millions of parameters and the input size of ``name``, read off a meta-device build (no
+    memory, no initialisation); one build per name however often it is asked."""
     from .factory import create_model
 
     model = create_model(name, device="meta")
-    return round(sum(p.numel() for p in model.parameters()) / 1e6, 2)
+    return round(sum(p.numel() for p in model.parameters()) / 1e6, 2), _input_size(model)
 
 
 def _unmeasured(
