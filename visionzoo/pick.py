@@ -660,11 +660,10 @@ def pick(
         with _threads(threads):
             for name in names:
                 row = _one(name, settings, budget, entries, refresh=refresh)
-                if not row.cached and row.skipped is None and use_cache:
+                if not row.cached and row.skipped is None:
                     result.measured += 1
-                    _write_cache(cache_path, _key_of(row), row)
-                elif not row.cached and row.skipped is None:
-                    result.measured += 1
+                    if use_cache and row.error is None:  # a failure is tried again next time
+                        _write_cache(cache_path, _key_of(row), row)
                 result.rows.append(row)
                 if bar is not None:
                     bar.set_postfix_str(name, refresh=False)
@@ -713,7 +712,11 @@ def _one(name: str, s: _Settings, budget: Budget, entries: Mapping[str, Any], *,
 
         if isinstance(e, EngineUnavailable):
             raise PickError(str(e).strip().splitlines()[0]) from None
-        return _unmeasured(name, family, top1, note, s, _meta_params(name), error=f"{type(e).__name__}: {e}")
+        try:
+            params = _meta_params(name)
+        except Exception:  # the build itself failed: the error says why
+            params = math.nan
+        return _unmeasured(name, family, top1, note, s, params, error=f"{type(e).__name__}: {e}")
 
 
 def _lookup_key(name: str, s: _Settings) -> str | None:
