@@ -4,7 +4,6 @@ the same weights (:func:`paired`, :func:`paired_classes`: the one way the tests 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -12,36 +11,9 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
+from visionzoo.builder import materialize_random  # (moved into the library; the tests import it from here)
+
 timm = __import__("pytest").importorskip("timm")
-
-
-def materialize_random(model: nn.Module, *, seed: int = 0) -> nn.Module:
-    """Give a meta-device model real, random but well-scaled weights and BN statistics."""
-    model.to_empty(device="cpu")
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, t in list(model.named_parameters()) + list(model.named_buffers()):
-            if not t.is_floating_point():
-                t.zero_()
-                continue
-            leaf = name.rsplit(".", 1)[-1]
-            if leaf == "running_var":
-                t.copy_(torch.rand(t.shape, generator=gen) + 0.5)
-            elif leaf in ("running_mean", "bias"):
-                t.copy_(torch.randn(t.shape, generator=gen) * 0.1)
-            elif t.ndim <= 1:  # norm scales
-                t.copy_(torch.rand(t.shape, generator=gen) * 0.8 + 0.2)
-            else:
-                fan_in = math.prod(t.shape[1:])
-                t.copy_(torch.randn(t.shape, generator=gen) / math.sqrt(fan_in))
-    for m in model.modules():  # non-persistent buffers (e.g. blur filters) are recomputed
-        has_buffers = any(True for _ in m.buffers(recurse=False))
-        has_params = any(True for _ in m.parameters(recurse=False))
-        if has_buffers and not has_params and hasattr(m, "reset_parameters"):
-            m.reset_parameters()
-        elif hasattr(m, "init_non_persistent_buffers"):  # computed beside weights (an index table)
-            m.init_non_persistent_buffers()
-    return model.eval()
 
 
 # in-place initialisers: on a meta tensor they compute nothing and change no shape

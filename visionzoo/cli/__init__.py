@@ -1,4 +1,4 @@
-"""The ``visionzoo`` command: list, info, predict, validate, train, benchmark, export.
+"""The ``visionzoo`` command: list, info, predict, validate, train, benchmark, pick, export.
 
 Run ``visionzoo COMMAND --help`` for each command's options. Exit codes follow the error's
 type, never its text:
@@ -35,16 +35,17 @@ _EPILOG = """examples:
   visionzoo predict photos/ --checkpoint runs/digits/best --topk 1
   visionzoo validate imagenet/val --model resnet50 --pretrained --results r.csv
   visionzoo benchmark --model resnet50 --batch-size 64 --precision bf16
+  visionzoo pick 'resnet*' 'efficientnet*' --pretrained --max-latency-ms 20 --plot pick.png
   visionzoo export --checkpoint runs/digits/best --format onnx --output digits.onnx
 """
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import benchmark, export, info, list_models, predict, train, validate
+    from . import benchmark, export, info, list_models, pick, predict, train, validate
 
     parser = argparse.ArgumentParser(
         prog="visionzoo",
-        description="PyTorch image models: list, inspect, classify, evaluate, train, measure, export.",
+        description="PyTorch image models: list, inspect, classify, evaluate, train, measure, pick, export.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -52,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"visionzoo {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (list_models, info, predict, validate, train, benchmark, export):
+    for module in (list_models, info, predict, validate, train, benchmark, pick, export):
         module.register(subparsers)
     return parser
 

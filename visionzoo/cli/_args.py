@@ -4,6 +4,8 @@ and the checks of what the user typed into them."""
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import NoReturn
 
 import torch
 
@@ -18,6 +20,7 @@ __all__ = [
     "add_engine",
     "add_model_source",
     "check_positive",
+    "one_line_errors",
     "precision_dtype",
     "resolve_device",
 ]
@@ -28,6 +31,18 @@ def check_positive(**values: float | None) -> None:
     for name, value in values.items():
         if value is not None and value <= 0:
             raise CLIError(f"--{name.replace('_', '-')} must be > 0, got {value}")
+
+
+def one_line_errors(parser: argparse.ArgumentParser) -> None:
+    """Make ``parser``'s own errors (an unknown choice, a value that is not a number) one line
+    naming the value and what is valid, exit code 2, like the library's user-facing errors:
+    argparse would print the usage block first."""
+
+    def error(message: str) -> NoReturn:
+        print(f"{parser.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+    parser.error = error  # type: ignore[method-assign]
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:

@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..fileio import atomic_write
 from ._args import add_common
 from ._errors import CLIError
 from ._files import check_writable_file
 from ._output import fmt_num, format_table, note
+from ._plot import pyplot, save_figure
 
 _SORTS = ("name", "top1", "params")
 
@@ -91,13 +91,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> int:
     points = [r for r in rows if r["top1"] is not None]
     if not points:
         raise CLIError("nothing to plot: none of the listed models has a published top-1")
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise CLIError("--plot needs matplotlib: pip install 'visionzoo[plot]'") from None
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(9, 6), dpi=120)
     ax.scatter([r["params_m"] for r in points], [r["top1"] for r in points], s=14)
     if len(points) <= 40:
@@ -111,11 +105,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> int:
     ax.set_title(f"visionzoo: {len(points)} weights")
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    fmt = path.suffix.lstrip(".").lower() or "png"
-    try:
-        atomic_write(path, lambda p: fig.savefig(p, format=fmt))
-    finally:
-        plt.close(fig)
+    save_figure(fig, path)
     return len(points)
 
 
