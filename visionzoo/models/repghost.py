@@ -17,11 +17,12 @@ from typing import Any, cast
 import torch
 from torch import nn
 
+from ..layers.branch_fuse import conv_like, conv_norm_kernel_bias
 from ..model import VisionModel
 from ..pretrained import weight
 from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import model_args_type
-from .ghostnet import _SE_LAYER, GhostNet, _conv_bn, _dw_shortcut, conv_like, conv_norm_kernel_bias
+from .ghostnet import _SE_LAYER, GhostNet, _conv_bn, _dw_shortcut
 
 __all__ = ["RepGhostBottleneck", "RepGhostModule", "RepGhostNet", "default_cfgs"]
 
