@@ -82,10 +82,13 @@ def test_structure(name: str) -> None:
     # over the trunk both match, each coarse group is a run of consecutive fine groups
     trunk = set(names) - set(unmatched_parameters(model, model.group_matcher()))
     trunk -= set(unmatched_parameters(model, model.group_matcher(coarse=True)))
-    runs = {c: [[n for n in g if n in trunk] for g in groups[c]] for c in (False, True)}
-    assert list(itertools.chain(*runs[True])) == list(itertools.chain(*runs[False]))
-    fine_bounds = set(itertools.accumulate((len(g) for g in runs[False]), initial=0))
-    assert set(itertools.accumulate((len(g) for g in runs[True]), initial=0)) <= fine_bounds
+    runs = {c: [kept for g in groups[c] if (kept := [n for n in g if n in trunk])] for c in (False, True)}
+    # (compared by group, not by parameter order within a group: timm's FasterNet stages
+    # register their blocks before their downsample, which the fine matcher groups with block 0)
+    fine = {n: i for i, g in enumerate(runs[False]) for n in g}
+    spans = [sorted({fine[n] for n in g}) for g in runs[True]]
+    assert sorted(fine) == sorted(itertools.chain(*runs[True]))
+    assert list(itertools.chain(*spans)) == list(range(len(runs[False])))
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -18,10 +18,12 @@ from torch.utils.checkpoint import checkpoint
 
 from .features import Trunk, feature_take_indices, prune_post, prune_trunk, walk_trunk
 from .layers.classifier import ClassifierHead, check_num_classes, create_classifier
+from .layers.pool import SelectAdaptivePool2d
 from .layers.token_pool import TOKEN_POOL_TYPES, global_pool_nlc
 from .pretrained import PretrainedCfg
 
 __all__ = [
+    "ConvHeadModel",
     "TokenModel",
     "Trunk",
     "VisionModel",
@@ -455,6 +457,122 @@ class VisionModel(nn.Module):
         ref = next(self.parameters(), None)
         if ref is None or not ref.is_meta:
             self.init_weights(**kwargs)
+
+
+class ConvHeadModel(VisionModel):
+    """The model contract with MobileNetV3's efficient head: ``global_pool`` -> ``conv_head`` (a
+    1x1 conv widening the pooled features, so it runs on one pixel) -> ``norm_head`` -> ``act2``
+    -> ``flatten`` -> dropout -> ``classifier``, all top-level modules (timm's state-dict keys).
+
+    A family builds it with :meth:`_init_conv_head`; ``reset_classifier`` and pruning know that
+    the head conv is sized for the pooled width and belongs to the head.
+
+    Class attributes:
+        conv_head_takes_wide_pool: whether a pooling that widens the pooled features
+            (``catavgmax``) is taken: the head conv is then built for that width, and a reset to
+            another width drops it (MobileNetV3). Otherwise such a pooling is refused (timm
+            asserts), as is its only use.
+    """
+
+    classifier_name: ClassVar[str] = "classifier"
+    head_names: ClassVar[tuple[str, ...]] = (
+        "global_pool", "conv_head", "norm_head", "act2", "flatten", "classifier",
+    )  # fmt: skip
+    conv_head_takes_wide_pool: ClassVar[bool] = False
+
+    if TYPE_CHECKING:  # NOTE: for type checkers only; TorchScript cannot read these string annotations
+        global_pool: SelectAdaptivePool2d
+        conv_head: nn.Module
+        norm_head: nn.Module
+        act2: nn.Module
+        flatten: nn.Module
+        classifier: nn.Module
+
+    def _head_pool(self, pool_type: str) -> SelectAdaptivePool2d:
+        pool = SelectAdaptivePool2d(pool_type=pool_type)
+        if pool.feat_mult() != 1 and not self.conv_head_takes_wide_pool:
+            raise ValueError(
+                f"{type(self).__name__}'s head conv takes the pooled width: pool {pool_type!r} "
+                f"changes it; use 'avg', 'max', 'avgmax' or ''"
+            )
+        return pool
+
+    def _init_conv_head(
+        self,
+        num_features: int,
+        num_classes: int,
+        global_pool: str,
+        *,
+        hidden_size: int | None,
+        bias: bool = False,
+        conv_layer: Callable[..., nn.Module] = nn.Conv2d,
+        norm: nn.Module | None = None,
+        act: nn.Module | None = None,
+    ) -> None:
+        """Build the head after the trunk (registration order is the head's order).
+
+        Args:
+            num_features: channels out of the trunk.
+            num_classes: classifier outputs (0: none).
+            global_pool: pooling type.
+            hidden_size: the head conv's width (``head_hidden_size``); None: no head conv, the
+                pooled features go to the classifier (nor are ``norm`` / ``act`` used).
+            bias: the head conv's bias.
+            conv_layer: builds the head conv as ``conv_layer(in, out, 1, bias=bias)``.
+            norm: the module after the head conv (``norm_head``), e.g. a norm+act.
+            act: the activation after it (``act2``).
+        """
+        check_num_classes(num_classes)
+        self.num_features = num_features
+        self.num_classes = num_classes
+        self.global_pool = self._head_pool(global_pool)
+        pooled = num_features * self.global_pool.feat_mult()
+        if hidden_size is None:
+            self.conv_head, self.norm_head, self.act2 = nn.Identity(), nn.Identity(), nn.Identity()
+        else:
+            self.conv_head = conv_layer(pooled, hidden_size, 1, bias=bias)
+            self.norm_head = norm if norm is not None else nn.Identity()
+            self.act2 = act if act is not None else nn.Identity()
+        self.head_hidden_size = pooled if hidden_size is None else hidden_size
+        self.flatten = nn.Flatten(1) if global_pool else nn.Identity()
+        self.classifier = nn.Linear(self.head_hidden_size, num_classes) if num_classes > 0 else nn.Identity()
+
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
+        """A fresh classifier of ``num_classes`` outputs (0 removes it). The head conv stays
+        while the pooled width does; a pooling that changes it drops the head conv where
+        ``conv_head_takes_wide_pool``, and is refused otherwise."""
+        check_num_classes(num_classes)
+        pool_type = self.global_pool.pool_type if global_pool is None else global_pool
+        pool = self._head_pool(pool_type)
+        pooled = self.num_features * pool.feat_mult()
+        if not isinstance(self.conv_head, nn.Identity) and self.conv_head.in_channels != pooled:
+            self.conv_head, self.norm_head, self.act2 = nn.Identity(), nn.Identity(), nn.Identity()
+        if isinstance(self.conv_head, nn.Identity):
+            self.head_hidden_size = pooled
+        ref = next(self.parameters(), None)
+        device = ref.device if ref is not None and ref.device.type != "meta" else None
+        with torch.device(device or "cpu"):
+            fc = nn.Linear(self.head_hidden_size, num_classes) if num_classes > 0 else nn.Identity()
+        if ref is not None:
+            fc.to(dtype=ref.dtype)
+        self.global_pool = pool.train(self.training)
+        self.flatten = (nn.Flatten(1) if pool_type else nn.Identity()).train(self.training)
+        self.classifier = fc.train(self.training)
+        self.num_classes = num_classes
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Pool, widen with the head conv, dropout and classify -> ``(B, num_classes)``; with
+        ``pre_logits`` the ``(B, head_hidden_size)`` features."""
+        x = self.global_pool(x)
+        x = self.flatten(self.act2(self.norm_head(self.conv_head(x))))
+        if self.drop_rate > 0.0:
+            x = F.dropout(x, p=float(self.drop_rate), training=self.training)
+        return x if pre_logits else self.classifier(x)
+
+    def _prune_head(self) -> None:
+        """The head conv (and its norm, act) belongs to the head and goes with it."""
+        self.conv_head, self.norm_head, self.act2 = nn.Identity(), nn.Identity(), nn.Identity()
+        super()._prune_head()
 
 
 class TokenModel(VisionModel):

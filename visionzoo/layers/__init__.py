@@ -90,6 +90,7 @@ from .norm_act import BatchNormAct2d, GroupNormAct, get_norm_act_layer, register
 from .norm_mlp_head import ClNormMlpClassifierHead, NormMlpClassifierHead
 from .other_pool import LsePlus1d, LsePlus2d, SimPool1d, SimPool2d
 from .padding import pad_same
+from .partial_conv import PartialConv2d
 from .patch_dropout import PatchDropout
 from .patch_embed import PatchEmbed, PatchEmbedInterpolator, resample_patch_embed
 from .pool import (
@@ -178,6 +179,7 @@ __all__ = [
     "MultiQueryAttentionV2",
     "NormMlpClassifierHead",
     "PReLU",
+    "PartialConv2d",
     "PatchDropout",
     "PatchEmbed",
     "PatchEmbedInterpolator",

@@ -24,9 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..layers import SelectAdaptivePool2d, make_divisible
+from ..layers import make_divisible
 from ..layers.branch_fusion import branch_kernel_bias, conv_like
-from ..model import Trunk, VisionModel, check_num_classes
+from ..model import ConvHeadModel, Trunk, check_num_classes
 from ..pretrained import NO_WEIGHTS, weight
 from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import model_args_type
@@ -373,7 +373,7 @@ _BLOCKS: tuple[tuple[tuple[int, int, int, float, int], ...], ...] = (
 )
 
 
-class GhostNet(VisionModel):
+class GhostNet(ConvHeadModel):
     """Stem conv, ghost bottleneck stages, a 1x1 ConvBnAct, then a MobileNetV3-style head (pool,
     1x1 conv to 1280, ReLU, classifier). Levels are read at the first stage of each stride; the
     stages after the last level and the final ConvBnAct go with ``prune_norm`` / ``prune_head``,
@@ -386,8 +386,6 @@ class GhostNet(VisionModel):
         checkpoint="block",
         prune_post=("norm", "head"),
     )
-    classifier_name = "classifier"
-    head_names = ("global_pool", "conv_head", "act2", "flatten", "classifier")
 
     def __init__(
         self,
@@ -469,14 +467,8 @@ class GhostNet(VisionModel):
         self.blocks = nn.Sequential(*stages)
         self.num_features = self.pool_dim = out_chs
 
-        self.head_hidden_size = 1280
-        self.global_pool = SelectAdaptivePool2d(pool_type=global_pool)
-        _check_pool(self.global_pool)
-        self.conv_head: nn.Module = nn.Conv2d(out_chs, self.head_hidden_size, 1, 1, 0, bias=True)
-        self.act2: nn.Module = nn.ReLU(inplace=True)
-        self.flatten: nn.Module = nn.Flatten(1) if global_pool else nn.Identity()
-        self.classifier: nn.Module = (
-            nn.Linear(self.head_hidden_size, num_classes) if num_classes > 0 else nn.Identity()
+        self._init_conv_head(
+            out_chs, num_classes, global_pool, hidden_size=1280, bias=True, act=nn.ReLU(inplace=True)
         )
 
     def _check_input(self, x: torch.Tensor) -> None:
@@ -516,45 +508,11 @@ class GhostNet(VisionModel):
     def no_weight_decay(self) -> set[str]:
         return set()
 
-    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
-        """New classifier; the head conv stays (a pooling that widens its input is refused)."""
-        check_num_classes(num_classes)
-        pool_type = self.global_pool.pool_type if global_pool is None else global_pool
-        pool = SelectAdaptivePool2d(pool_type=pool_type)
-        _check_pool(pool)
-        ref = next(self.parameters(), None)
-        device = ref.device if ref is not None and ref.device.type != "meta" else None
-        with torch.device(device or "cpu"):
-            fc = nn.Linear(self.head_hidden_size, num_classes) if num_classes > 0 else nn.Identity()
-        if ref is not None:
-            fc.to(dtype=ref.dtype)
-        self.num_classes = num_classes
-        self.global_pool = pool.train(self.training)
-        self.flatten = (nn.Flatten(1) if pool_type else nn.Identity()).train(self.training)
-        self.classifier = fc.train(self.training)
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = self.flatten(self.act2(self.conv_head(self.global_pool(x))))
-        if self.drop_rate > 0.0:
-            x = F.dropout(x, p=self.drop_rate, training=self.training)
-        return x if pre_logits else self.classifier(x)
-
-    def _prune_head(self) -> None:
-        """The pre-logits conv belongs to the head and goes with it."""
-        self.conv_head = nn.Identity()
-        self.act2 = nn.Identity()
-        super()._prune_head()
-
     def convert_to_deploy(self) -> None:
         """timm's name: fuse the V3 blocks' branches in place."""
         from ..optimize.reparam import reparameterize
 
         reparameterize(self, inplace=True)
-
-
-def _check_pool(pool: SelectAdaptivePool2d) -> None:
-    if pool.feat_mult() != 1:
-        raise ValueError(f"GhostNet's head conv takes the pooled width: pool {pool.pool_type!r} changes it")
 
 
 def checkpoint_filter_fn(state_dict: dict[str, Any], model: nn.Module) -> dict[str, torch.Tensor]:

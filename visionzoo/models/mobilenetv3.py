@@ -13,17 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, ClassVar
+from typing import Any
 
-import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..features import FeatureHookNet
-from ..layers import SelectAdaptivePool2d, act_or_identity, create_conv2d
+from ..layers import act_or_identity, create_conv2d
 from ..layers.activations import LayerType
 from ..layers.classifier import check_num_classes
-from ..model import Trunk, VisionModel
+from ..model import ConvHeadModel, Trunk
 from ..pretrained import NO_WEIGHTS
 from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import model_args_type
@@ -47,7 +45,7 @@ from ._efficientnet_builder import (
 __all__ = ["MobileNetV3", "MobileNetV3Features"]
 
 
-class MobileNetV3(VisionModel):
+class MobileNetV3(ConvHeadModel):
     """Stem conv, stages of blocks from block strings, then pool -> 1x1 head conv -> classifier.
 
     ``num_features`` is the width out of the last stage (``forward_features``); the head conv
@@ -65,10 +63,7 @@ class MobileNetV3(VisionModel):
     """
 
     trunk = Trunk(stem=("conv_stem", "bn1"), stages=("blocks.*",), checkpoint="block")
-    classifier_name = "classifier"
-    head_names: ClassVar[tuple[str, ...]] = (
-        "global_pool", "conv_head", "norm_head", "act2", "flatten", "classifier",
-    )  # fmt: skip
+    conv_head_takes_wide_pool = True
 
     def __init__(
         self,
@@ -127,21 +122,17 @@ class MobileNetV3(VisionModel):
             layer_scale_init_value=layer_scale_init_value,
             feature_location=feature_location,
         )
-        self.head_hidden_size = num_features
-
-        self.global_pool = SelectAdaptivePool2d(pool_type=global_pool)
-        pooled = self.num_features * self.global_pool.feat_mult()
-        self.conv_head: nn.Module
-        self.norm_head: nn.Module = nn.Identity()
-        self.act2: nn.Module = nn.Identity()
-        if head_norm:  # MobileNetV4: norm+act after the (bias-free) head conv
-            self.conv_head = create_conv2d(pooled, num_features, 1, padding=pad_type, bias=False)
-            self.norm_head = norm_act(num_features)
-        else:
-            self.conv_head = create_conv2d(pooled, num_features, 1, padding=pad_type, bias=head_bias)
-            self.act2 = act_or_identity(act, inplace=True)
-        self.flatten = nn.Flatten(1) if global_pool else nn.Identity()
-        self.classifier = nn.Linear(num_features, num_classes) if num_classes > 0 else nn.Identity()
+        # MobileNetV4: norm+act after the (bias-free) head conv; MobileNetV3: a biased conv, act
+        self._init_conv_head(
+            self.num_features,
+            num_classes,
+            global_pool,
+            hidden_size=num_features,
+            bias=head_bias and not head_norm,
+            conv_layer=partial(create_conv2d, padding=pad_type),
+            norm=norm_act(num_features) if head_norm else None,
+            act=None if head_norm else act_or_identity(act, inplace=True),
+        )
         self._initialize()
 
     def init_weights(self) -> None:
@@ -149,44 +140,6 @@ class MobileNetV3(VisionModel):
 
     def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
         return dict(stem=r"^conv_stem|bn1", blocks=r"^blocks\.(\d+)" if coarse else r"^blocks\.(\d+)\.(\d+)")
-
-    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
-        """New classifier. The head conv is sized for the pooled width: a pooling that changes
-        that width (``catavgmax``) replaces the whole head, head conv included."""
-        check_num_classes(num_classes)
-        pool_type = self.global_pool.pool_type if global_pool is None else global_pool
-        pool = SelectAdaptivePool2d(pool_type=pool_type)
-        pooled = self.num_features * pool.feat_mult()
-        if not isinstance(self.conv_head, nn.Identity) and self.conv_head.in_channels != pooled:  # type: ignore[union-attr]
-            self.conv_head = nn.Identity()
-            self.norm_head = nn.Identity()
-            self.act2 = nn.Identity()
-        if isinstance(self.conv_head, nn.Identity):
-            self.head_hidden_size = pooled
-        ref = next(self.parameters(), None)
-        device = ref.device if ref is not None and ref.device.type != "meta" else None
-        with torch.device(device or "cpu"):
-            fc = nn.Linear(self.head_hidden_size, num_classes) if num_classes > 0 else nn.Identity()
-        if ref is not None:
-            fc.to(dtype=ref.dtype)
-        self.global_pool = pool
-        self.flatten = nn.Flatten(1) if pool_type else nn.Identity()
-        self.classifier = fc.train(self.training)
-        self.num_classes = num_classes
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = self.global_pool(x)
-        x = self.flatten(self.act2(self.norm_head(self.conv_head(x))))
-        if self.drop_rate > 0.0:
-            x = F.dropout(x, p=self.drop_rate, training=self.training)
-        return x if pre_logits else self.classifier(x)
-
-    def _prune_head(self) -> None:
-        """The pre-logits conv (and its norm, act) belongs to the head and goes with it."""
-        self.conv_head = nn.Identity()
-        self.norm_head = nn.Identity()
-        self.act2 = nn.Identity()
-        super()._prune_head()
 
 
 class MobileNetV3Features(FeatureHookNet):
