@@ -88,9 +88,15 @@ def assert_feature_widths(
     widths = list(widths)
     assert len(widths) == len(reductions), (widths, reductions)
     padded = all(w in (size // r, -(-size // r)) for w, r in zip(widths, reductions))
+    cfg = getattr(model, "pretrained_cfg", None)
     if min_input_side(model) and not padded:
         grown = widths_at(size + 32)
         assert [g - w for g, w in zip(grown, widths)] == [32 // r for r in reductions], (widths, grown)
+    elif cfg is not None and cfg.fixed_input_size and not padded:
+        # a fixed-size model with an unpadded patch embedding (PiT: 16 px patches at stride 8)
+        # has maps a pixel short of size / r, and takes no other size to grow them at
+        fits = all(size // r - 1 <= w <= -(-size // r) for w, r in zip(widths, reductions))
+        assert fits, (widths, reductions)
     else:
         assert padded, (widths, reductions)
 

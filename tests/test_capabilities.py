@@ -235,6 +235,10 @@ INTERMEDIATE_CALLS = [
 ]
 
 
+def _as_list(indices: object) -> list[int]:
+    return list(indices) if isinstance(indices, (list, tuple)) else []
+
+
 @pytest.mark.features
 @pytest.mark.parametrize("name", IN_TIMM)
 @pytest.mark.sampled
@@ -245,6 +249,8 @@ def test_forward_intermediates_match_timm(name: str) -> None:
         final, _ = ours.forward_intermediates(x)
         assert torch.equal(final, ours.forward_features(x))
         for kwargs in INTERMEDIATE_CALLS:
+            if max(_as_list(kwargs.get("indices")), default=0) >= len(ours.feature_info):
+                continue  # a level the model does not have (PiT has 3)
             a, b = ours.forward_intermediates(x, **kwargs), theirs.forward_intermediates(x, **kwargs)
             if not kwargs.get("intermediates_only"):
                 assert rel_err(a[0], b[0]) < TOL, kwargs  # (the parity tolerance)
