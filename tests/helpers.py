@@ -32,6 +32,14 @@ def min_input_side(model: torch.nn.Module) -> int:
     return max(sides, default=0)
 
 
+def token_output(model: torch.nn.Module) -> bool:
+    """Whether ``forward_features`` gives tokens ``(B, N, C)``: a token model, or a model whose
+    trunk runs on tokens (``output_fmt='NLC'``: LeViT's linear layout)."""
+    from visionzoo.model import TokenModel
+
+    return isinstance(model, TokenModel) or getattr(model, "output_fmt", "NCHW") == "NLC"
+
+
 def as_nchw(t: torch.Tensor, model: torch.nn.Module) -> torch.Tensor:
     """A map of ``model``'s own layout (``output_fmt``: channels-last for MambaOut) as NCHW."""
     return t.permute(0, 3, 1, 2) if getattr(model, "output_fmt", "NCHW") == "NHWC" else t

@@ -225,6 +225,10 @@ def test_drop_path_rates_rise_linearly_over_the_blocks(name: str) -> None:
 
 
 # --- forward_intermediates and pruning against timm -----------------------------------------------
+def _as_list(indices: object) -> list[int]:
+    return list(indices) if isinstance(indices, (list, tuple)) else []
+
+
 INTERMEDIATE_CALLS = [
     {},
     dict(indices=2, intermediates_only=True),
@@ -250,7 +254,7 @@ def test_forward_intermediates_match_timm(name: str) -> None:
         assert torch.equal(final, ours.forward_features(x))
         for kwargs in INTERMEDIATE_CALLS:
             if max(_as_list(kwargs.get("indices")), default=0) >= len(ours.feature_info):
-                continue  # a level the model does not have (PiT has 3)
+                continue  # a level the model has not (LeViT has 3): ours refuses it, timm skips it
             a, b = ours.forward_intermediates(x, **kwargs), theirs.forward_intermediates(x, **kwargs)
             if not kwargs.get("intermediates_only"):
                 assert rel_err(a[0], b[0]) < TOL, kwargs  # (the parity tolerance)

@@ -17,13 +17,13 @@ from helpers import (
     input_side,
     parameter_groups,
     placed_levels,
+    token_output,
     unmatched_parameters,
 )
 from sampling import create
 from timm_oracle import materialize_random
 
 import visionzoo
-from visionzoo.model import TokenModel
 
 pytestmark = pytest.mark.contract
 
@@ -97,7 +97,7 @@ def test_contract(name: str) -> None:
     model = create(name, num_classes=7)
     size = input_side(model, SIZE)
     x = _x(size=size)
-    token = isinstance(model, TokenModel)  # forward_features gives (B, tokens, C)
+    token = token_output(model)  # forward_features gives (B, tokens, C)
 
     # train step: logits, a loss, gradients for every parameter
     model.train()
@@ -194,7 +194,7 @@ def test_prune_intermediate_layers_keeps_the_early_levels(name: str) -> None:
     assert all(torch.equal(a, b) for a, b in zip(before, after))
     # head gone, no pooling: the model now returns the last kept level's map
     assert model.num_classes == 0 and model.num_features == model.feature_info[1]["num_chs"]
-    if isinstance(model, TokenModel):  # tokens after the kept final norm (or, for a distilled
+    if token_output(model):  # tokens after the kept final norm (or, for a distilled
         # head, its two prefix tokens averaged): the kept level's width
         assert out.shape[0] == 2 and out.shape[-1] == after[1].shape[1]
     elif out.ndim == 2:  # a head that cannot go without its pool (timm's InceptionNeXt): pooled
