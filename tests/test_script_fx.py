@@ -134,9 +134,10 @@ def test_fx_features_match_intermediates(name: str) -> None:
         want = model.forward_intermediates(x, indices=placed, intermediates_only=True)
         graph = FeatureGraphNet(model, out_indices=tuple(placed))
         got = graph(x)
-    if isinstance(model, TokenModel):
+    if isinstance(model, TokenModel) and model.feature_modules:
         # as timm's, the taps are the blocks' raw (B, prefix + H * W, C) tokens; forward_intermediates
-        # gives the patch tokens on the (B, C, H, W) grid
+        # gives the patch tokens on the (B, C, H, W) grid (a hierarchical token model, whose blocks
+        # are no levels, has the graph trace forward_intermediates itself: Hiera, MViTv2)
         h, w = model.patch_embed.dynamic_feat_size((size, size))
         # a block's prefix: the model's, or fewer where they join later (CaiT's class token after
         # the blocks, ConViT's after its GPSA blocks)

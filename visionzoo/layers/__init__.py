@@ -114,7 +114,15 @@ from .split_attn import SplitAttn
 from .squeeze_excite import EffectiveSEModule, EffectiveSqueezeExcite, SEModule, SqueezeExcite
 from .std_conv import ScaledStdConv2d, ScaledStdConv2dSame, StdConv2d, StdConv2dSame
 from .token_pool import TOKEN_POOL_TYPES, global_pool_nlc
-from .weight_init import lecun_normal_, trunc_normal_, trunc_normal_tf_, variance_scaling_
+from .weight_init import (
+    init_weight_jax,
+    init_weight_vit,
+    lecun_normal_,
+    trunc_normal_,
+    trunc_normal_tf_,
+    variance_scaling_,
+)
+from .window import pad_to_windows, window_partition, window_unpartition
 
 __all__ = [
     "GELU",
@@ -243,6 +251,8 @@ __all__ = [
     "hard_mish",
     "hard_sigmoid",
     "hard_swish",
+    "init_weight_jax",
+    "init_weight_vit",
     "inplace_abn_kernel",
     "is_exportable",
     "is_fast_norm",
@@ -256,6 +266,7 @@ __all__ = [
     "nchw_to",
     "nhwc_to",
     "pad_same",
+    "pad_to_windows",
     "register_attn",
     "register_norm_act",
     "register_notrace_function",
@@ -280,4 +291,6 @@ __all__ = [
     "trunc_normal_",
     "trunc_normal_tf_",
     "variance_scaling_",
+    "window_partition",
+    "window_unpartition",
 ]
