@@ -106,6 +106,7 @@ from .pool import (
 )
 from .pos_embed import resample_abs_pos_embed
 from .pos_embed_rel import gen_relative_position_index, resize_rel_pos_bias_table
+from .rel_pos_decomposed import add_decomposed_rel_pos, rel_pos_offsets
 from .rms_norm import RmsNorm, RmsNorm2d, SimpleNorm, SimpleNorm2d
 from .selective_kernel import SelectiveKernel
 from .separable_conv import SeparableConv2d, SeparableConvBnAct, SeparableConvNormAct
@@ -219,6 +220,7 @@ __all__ = [
     "adaptive_avgmax_pool2d",
     "adaptive_catavgmax_pool2d",
     "adaptive_pool_feat_mult",
+    "add_decomposed_rel_pos",
     "calculate_drop_path_rates",
     "create_aa",
     "create_act_layer",
@@ -271,6 +273,7 @@ __all__ = [
     "register_norm_act",
     "register_notrace_function",
     "register_notrace_module",
+    "rel_pos_offsets",
     "resample_abs_pos_embed",
     "resample_patch_embed",
     "resize_rel_pos_bias_table",
