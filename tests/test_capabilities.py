@@ -255,7 +255,11 @@ def test_prune_intermediate_layers_match_timm(name: str, indices) -> None:
     assert list(ours.state_dict()) == list(theirs.state_dict())
     x = _x(input_side(ours, SIZE))
     with torch.no_grad():
-        (fa, a), (fb, b) = ours.forward_intermediates(x, indices=kept), theirs.forward_intermediates(x, kept)
+        # (by keyword: timm's Hiera takes a mask second)
+        (fa, a), (fb, b) = (
+            ours.forward_intermediates(x, indices=kept),
+            theirs.forward_intermediates(x, indices=kept),
+        )
         want = theirs(x)
         if isinstance(want, torch.Tensor):
             assert rel_err(ours(x), want) < TOL
