@@ -276,7 +276,11 @@ def test_prune_intermediate_layers_match_timm(name: str, indices) -> None:
     assert list(ours.state_dict()) == list(theirs.state_dict())
     x = _x(input_side(ours, SIZE))
     with torch.no_grad():
-        (fa, a), (fb, b) = ours.forward_intermediates(x, indices=kept), theirs.forward_intermediates(x, kept)
+        # (by keyword: timm's Hiera takes a mask second)
+        (fa, a), (fb, b) = (
+            ours.forward_intermediates(x, indices=kept),
+            theirs.forward_intermediates(x, indices=kept),
+        )
         want = theirs(x)
         if isinstance(want, torch.Tensor):
             assert rel_err(ours(x), want) < TOL
@@ -303,7 +307,8 @@ def test_min_input_size_is_accepted_and_declared_minimums_hold(name: str) -> Non
         pytest.skip("a fixed input size: the cfg's input size is the only one")
     model = materialize_random(model)
     with torch.no_grad():
-        assert model(torch.randn(1, 3, side, side)).shape == (1, model.num_classes)
+        # (a feature model, num_classes=0 by default as SAM 2's encoders, gives pooled features)
+        assert model(torch.randn(1, 3, side, side)).shape == (1, model.num_classes or model.head_hidden_size)
         if getattr(model, "min_input_size", None):  # stated by the model: smaller is refused by name
             with pytest.raises(ValueError, match=str(side)):
                 model(torch.randn(1, 3, side - 1, side))

@@ -24,6 +24,7 @@ from sampling import create
 from timm_oracle import materialize_random
 
 import visionzoo
+from visionzoo.features import FeatureGetterNet
 
 pytestmark = pytest.mark.contract
 
@@ -158,8 +159,10 @@ def test_features_only_follow_feature_info(name: str) -> None:
         assert f"{fc}.weight" not in backbone.state_dict()
     materialize_random(backbone)
     size = input_side(model, SIZE)
+    # a getter backbone returns forward_intermediates' NCHW maps, whatever the model's own layout
+    layout = backbone if isinstance(backbone, FeatureGetterNet) else model
     with torch.no_grad():
-        outs = [as_nchw(o, model) for o in backbone(_x(size=size))]
+        outs = [as_nchw(o, layout) for o in backbone(_x(size=size))]
         info = backbone.feature_info
         assert [o.shape[1] for o in outs] == info.channels()
         assert_feature_widths(
@@ -167,7 +170,7 @@ def test_features_only_follow_feature_info(name: str) -> None:
             info.reduction(),
             model,
             size,
-            lambda s: [as_nchw(o, model).shape[-1] for o in backbone(_x(size=s))],
+            lambda s: [as_nchw(o, layout).shape[-1] for o in backbone(_x(size=s))],
         )
 
 

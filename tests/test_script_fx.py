@@ -139,9 +139,10 @@ def test_fx_features_match_intermediates(name: str) -> None:
     if isinstance(model, TokenModel) and got[0].ndim == 4:
         # a token model whose stages give maps: NCHW (PiT) or channels-last (VOLO's blocks)
         got = [t if t.shape[1] == w.shape[1] else t.permute(0, 3, 1, 2) for t, w in zip(got, want)]
-    elif isinstance(model, TokenModel):
+    elif isinstance(model, TokenModel) and model.feature_modules:
         # as timm's, the taps are the blocks' raw (B, prefix + H * W, C) tokens; forward_intermediates
-        # gives the patch tokens on the (B, C, H, W) grid
+        # gives the patch tokens on the (B, C, H, W) grid (a hierarchical token model, whose blocks
+        # are no levels, has the graph trace forward_intermediates itself: Hiera, MViTv2)
         h, w = model.patch_embed.dynamic_feat_size((size, size))
         # a block's prefix: the model's, or fewer where they join later (CaiT's class token after
         # the blocks, ConViT's after its GPSA blocks)

@@ -107,6 +107,7 @@ from .pool import (
 )
 from .pos_embed import resample_abs_pos_embed
 from .pos_embed_rel import gen_relative_position_index, resize_rel_pos_bias_table
+from .rel_pos_decomposed import add_decomposed_rel_pos, rel_pos_offsets
 from .rms_norm import RmsNorm, RmsNorm2d, SimpleNorm, SimpleNorm2d
 from .selective_kernel import SelectiveKernel
 from .separable_conv import SeparableConv2d, SeparableConvBnAct, SeparableConvNormAct
@@ -115,7 +116,15 @@ from .split_attn import SplitAttn
 from .squeeze_excite import EffectiveSEModule, EffectiveSqueezeExcite, SEModule, SqueezeExcite
 from .std_conv import ScaledStdConv2d, ScaledStdConv2dSame, StdConv2d, StdConv2dSame
 from .token_pool import TOKEN_POOL_TYPES, global_pool_nlc
-from .weight_init import lecun_normal_, trunc_normal_, trunc_normal_tf_, variance_scaling_
+from .weight_init import (
+    init_weight_jax,
+    init_weight_vit,
+    lecun_normal_,
+    trunc_normal_,
+    trunc_normal_tf_,
+    variance_scaling_,
+)
+from .window import pad_to_windows, window_partition, window_unpartition
 
 __all__ = [
     "GELU",
@@ -213,6 +222,7 @@ __all__ = [
     "adaptive_avgmax_pool2d",
     "adaptive_catavgmax_pool2d",
     "adaptive_pool_feat_mult",
+    "add_decomposed_rel_pos",
     "calculate_drop_path_rates",
     "create_aa",
     "create_act_layer",
@@ -245,6 +255,8 @@ __all__ = [
     "hard_mish",
     "hard_sigmoid",
     "hard_swish",
+    "init_weight_jax",
+    "init_weight_vit",
     "inplace_abn_kernel",
     "is_exportable",
     "is_fast_norm",
@@ -258,10 +270,12 @@ __all__ = [
     "nchw_to",
     "nhwc_to",
     "pad_same",
+    "pad_to_windows",
     "register_attn",
     "register_norm_act",
     "register_notrace_function",
     "register_notrace_module",
+    "rel_pos_offsets",
     "resample_abs_pos_embed",
     "resample_patch_embed",
     "resize_rel_pos_bias_table",
@@ -282,4 +296,6 @@ __all__ = [
     "trunc_normal_",
     "trunc_normal_tf_",
     "variance_scaling_",
+    "window_partition",
+    "window_unpartition",
 ]

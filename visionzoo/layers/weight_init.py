@@ -12,7 +12,14 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["lecun_normal_", "trunc_normal_", "trunc_normal_tf_", "variance_scaling_"]
+__all__ = [
+    "init_weight_jax",
+    "init_weight_vit",
+    "lecun_normal_",
+    "trunc_normal_",
+    "trunc_normal_tf_",
+    "variance_scaling_",
+]
 
 
 def trunc_normal_(
@@ -57,3 +64,51 @@ def variance_scaling_(
 def lecun_normal_(tensor: torch.Tensor) -> torch.Tensor:
     """LeCun normal: truncated normal with variance ``1 / fan_in``."""
     return variance_scaling_(tensor, mode="fan_in", distribution="truncated_normal")
+
+
+def init_weight_vit(
+    module: nn.Module,
+    name: str,
+    init_bias: float = 0.02,
+    head_bias: float = 0.0,
+    classifier_name: str = "head",
+) -> None:
+    """Per-module ViT-style init for :func:`~visionzoo.model.named_apply` (timm's call, used by
+    Hiera and HieraDet): truncated-normal (std 0.02) linears and convs, linear biases at
+    ``init_bias``; the classifier (``name`` under ``classifier_name``) starts at zero weights."""
+    if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+        if name.startswith(classifier_name):
+            nn.init.zeros_(module.weight)
+            if module.bias is not None:
+                nn.init.constant_(module.bias, head_bias)
+            return
+        nn.init.trunc_normal_(module.weight, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.constant_(module.bias, init_bias)
+    elif callable(init := getattr(module, "init_weights", None)):
+        init()
+
+
+def init_weight_jax(
+    module: nn.Module, name: str, head_bias: float = 0.0, classifier_name: str = "head"
+) -> None:
+    """Per-module JAX (Flax) style init for :func:`~visionzoo.model.named_apply`: xavier-uniform
+    linears (tiny normal biases in MLPs, else zero), lecun-normal convs, a zero classifier."""
+    if isinstance(module, nn.Linear):
+        if name.startswith(classifier_name):
+            nn.init.zeros_(module.weight)
+            if module.bias is not None:
+                nn.init.constant_(module.bias, head_bias)
+            return
+        nn.init.xavier_uniform_(module.weight)
+        if module.bias is not None:
+            if "mlp" in name:
+                nn.init.normal_(module.bias, std=1e-6)
+            else:
+                nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.Conv2d):
+        lecun_normal_(module.weight)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif callable(init := getattr(module, "init_weights", None)):
+        init()
