@@ -234,6 +234,9 @@ def test_forward_intermediates_match_timm(name: str) -> None:
         final, _ = ours.forward_intermediates(x)
         assert torch.equal(final, ours.forward_features(x))
         for kwargs in INTERMEDIATE_CALLS:
+            levels = kwargs.get("indices")
+            if isinstance(levels, (list, tuple)) and max(levels) >= len(ours.feature_info):
+                continue  # a level the model has not (Visformer has 3); timm refuses it too
             a, b = ours.forward_intermediates(x, **kwargs), theirs.forward_intermediates(x, **kwargs)
             if not kwargs.get("intermediates_only"):
                 assert rel_err(a[0], b[0]) < TOL, kwargs  # (the parity tolerance)
