@@ -106,7 +106,13 @@ from .pool import (
     select_adaptive_pool2d,
 )
 from .pos_embed import resample_abs_pos_embed
-from .pos_embed_rel import gen_relative_position_index, resize_rel_pos_bias_table
+from .pos_embed_rel import (
+    RelPosBias,
+    RelPosMlp,
+    gen_relative_log_coords,
+    gen_relative_position_index,
+    resize_rel_pos_bias_table,
+)
 from .rel_pos_decomposed import add_decomposed_rel_pos, rel_pos_offsets
 from .rms_norm import RmsNorm, RmsNorm2d, SimpleNorm, SimpleNorm2d
 from .selective_kernel import SelectiveKernel
@@ -193,6 +199,8 @@ __all__ = [
     "PatchEmbed",
     "PatchEmbedInterpolator",
     "QuickGELU",
+    "RelPosBias",
+    "RelPosMlp",
     "RmsNorm",
     "RmsNorm2d",
     "RotAttentionPool2d",
@@ -237,6 +245,7 @@ __all__ = [
     "fast_group_norm",
     "fast_layer_norm",
     "gelu",
+    "gen_relative_log_coords",
     "gen_relative_position_index",
     "get_act_fn",
     "get_act_layer",

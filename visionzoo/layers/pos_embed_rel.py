@@ -1,9 +1,14 @@
 """Relative positions in attention, written once for the families that use them.
 
-- Bias tables (BEiT, relpos ViT): the index from each (query, key) pair of a window to its row of
-  a learned ``((2H - 1) * (2W - 1) [+ 3], heads)`` table, and the table resampled to a new
-  window. The three extra rows (BEiT's ``class_token=True``) hold the class token's bias to the
-  patches, the patches' bias to the class token, and the class token's to itself.
+- Bias tables (BEiT, relpos ViT; :class:`RelPosBias` as a module): the index from each
+  (query, key) pair of a window to its row of a learned ``((2H - 1) * (2W - 1) [+ 3], heads)``
+  table, and the table resampled to a new window. The three extra rows (BEiT's
+  ``class_token=True``) hold the class token's bias to the patches, the patches' bias to the
+  class token, and the class token's to itself.
+- Continuous biases (Swin V2, relpos ViT's ``'mlp'``): :class:`RelPosMlp`, a small MLP over each
+  offset ``(dy, dx)`` of a window squashed to ``sign(d) * log(1 + |d|)``, one bias per head, so a
+  window of another size needs no table resampling (`Swin Transformer V2: Scaling Up Capacity and
+  Resolution` - https://arxiv.org/abs/2111.09883).
 - Decomposed logits for local 2-D attention (Bottleneck and Halo attention): a query at
   ``(y, x)`` of a ``block`` of queries scores a key at ``(y', x')`` of a ``window`` of keys with
   ``q . (height_rel[y' - y + win_h - 1] + width_rel[x' - x + win_w - 1])``, one learned vector
@@ -13,15 +18,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .helpers import to_2tuple
+from .mlp import Mlp
+from .weight_init import trunc_normal_
 
-__all__ = ["PosEmbedRel", "gen_relative_position_index", "rel_logits_1d", "resize_rel_pos_bias_table"]
+__all__ = [
+    "PosEmbedRel",
+    "RelPosBias",
+    "RelPosMlp",
+    "gen_relative_log_coords",
+    "gen_relative_position_index",
+    "rel_logits_1d",
+    "resize_rel_pos_bias_table",
+]
 
 
 def gen_relative_position_index(
@@ -140,6 +156,86 @@ def resize_rel_pos_bias_table(
     return torch.cat((resized, extra), dim=0) if extra is not None else resized.contiguous()
 
 
+class RelPosBias(nn.Module):
+    """Per-head attention bias ``(1, heads, P + N, P + N)`` for a window of ``N = H * W`` tokens
+    read from a learned table, one row per offset (plus BEiT's three class-token rows with one
+    prefix token): Swin V1 / BEiT's bias as a module.
+
+    Args:
+        window_size: the token grid ``(H, W)``.
+        num_heads: biases per pair.
+        prefix_tokens: 0 or 1 (a class token).
+    """
+
+    if TYPE_CHECKING:  # NOTE: for type checkers only; TorchScript cannot read these string annotations
+        relative_position_index: torch.Tensor
+
+    def __init__(
+        self,
+        window_size: int | tuple[int, int],
+        num_heads: int,
+        prefix_tokens: int = 0,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        if prefix_tokens not in (0, 1):
+            raise ValueError(f"prefix_tokens={prefix_tokens}; the table has rows for 0 or 1 prefix token")
+        self.window_size = to_2tuple(window_size)
+        self.prefix_tokens = prefix_tokens
+        self.num_heads = num_heads
+        rows = (2 * self.window_size[0] - 1) * (2 * self.window_size[1] - 1) + 3 * prefix_tokens
+        self.relative_position_bias_table = nn.Parameter(
+            torch.empty(rows, num_heads, device=device, dtype=dtype)
+        )
+        self.register_buffer(
+            "relative_position_index", torch.empty(0, device=device, dtype=torch.long), persistent=False
+        )
+        self.reset_parameters()
+
+    def _init_buffers(self) -> None:
+        self.relative_position_index = gen_relative_position_index(
+            self.window_size, class_token=self.prefix_tokens > 0, device=self.relative_position_index.device
+        ).view(-1)
+
+    def init_non_persistent_buffers(self) -> None:
+        self._init_buffers()
+
+    def reset_parameters(self) -> None:
+        if not self.relative_position_bias_table.is_meta:
+            trunc_normal_(self.relative_position_bias_table, std=0.02)
+        self._init_buffers()
+
+    def set_window_size(self, window_size: int | tuple[int, int]) -> None:
+        """Another token grid: the table resampled (:func:`resize_rel_pos_bias_table`), a new index."""
+        new = to_2tuple(window_size)
+        if new == tuple(self.window_size):
+            return
+        table = self.relative_position_bias_table
+        rows = (2 * new[0] - 1) * (2 * new[1] - 1) + 3 * self.prefix_tokens
+        with torch.no_grad():
+            resized = resize_rel_pos_bias_table(
+                table,
+                new_window_size=new,
+                new_bias_shape=(rows, self.num_heads),
+                old_window_size=self.window_size,
+            )
+        self.relative_position_bias_table = nn.Parameter(resized, requires_grad=table.requires_grad)
+        self.window_size = new
+        self._init_buffers()
+
+    def get_bias(self) -> torch.Tensor:
+        """``(1, heads, P + N, P + N)``: entry ``[0, h, q, k]`` is head ``h``'s row of the pair."""
+        n = self.window_size[0] * self.window_size[1] + self.prefix_tokens
+        bias = self.relative_position_bias_table[self.relative_position_index]
+        return bias.view(n, n, -1).permute(2, 0, 1).unsqueeze(0).contiguous()
+
+    def forward(self, attn: torch.Tensor, shared_rel_pos: torch.Tensor | None = None) -> torch.Tensor:
+        """Attention logits ``(B, heads, P + N, P + N)`` with the bias added."""
+        return attn + self.get_bias()
+
+
 def rel_logits_1d(q: torch.Tensor, rel_k: torch.Tensor, length: int, win_size: int) -> torch.Tensor:
     """Logits of ``length`` queries along one axis against ``win_size`` keys.
 
@@ -201,3 +297,132 @@ class PosEmbedRel(nn.Module):
         by_col = rel_logits_1d(q, self.width_rel, bw, ww)  # (N, bh, bw, ww)
         by_row = rel_logits_1d(q.transpose(1, 2), self.height_rel, bh, wh).transpose(1, 2)  # (N, bh, bw, wh)
         return (by_row.unsqueeze(-1) + by_col.unsqueeze(-2)).reshape(-1, bh * bw, wh * ww)
+
+
+_MODES = ("swin", "cr")
+
+
+def gen_relative_log_coords(
+    win_size: tuple[int, int],
+    pretrained_win_size: tuple[int, int] = (0, 0),
+    mode: str = "swin",
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """Log-spaced ``(dy, dx)`` of every offset in a ``win_size`` window.
+
+    Args:
+        win_size: window ``(H, W)``.
+        pretrained_win_size: ``'swin'``: the window the offsets are normalised by (0: ``win_size``).
+        mode: ``'swin'``: offsets scaled to ``[-8, 8]`` by the window, then
+            ``sign(d) * log2(1 + |d|) / 3``; ``'cr'``: ``sign(d) * ln(1 + |d|)`` of the raw offsets.
+
+    Returns:
+        ``(2H - 1, 2W - 1, 2)``: entry ``[i, j]`` is offset ``(i - (H - 1), j - (W - 1))`` mapped.
+    """
+    if mode not in _MODES:
+        raise ValueError(f"mode={mode!r}; valid: {', '.join(map(repr, _MODES))}")
+    h, w = win_size
+    dy = torch.arange(-(h - 1), h, device=device, dtype=torch.float32)
+    dx = torch.arange(-(w - 1), w, device=device, dtype=torch.float32)
+    coords = torch.stack(torch.meshgrid(dy, dx, indexing="ij"), dim=-1)
+    if mode == "swin":
+        ref = pretrained_win_size if pretrained_win_size[0] > 0 else win_size
+        # NOTE: a window of 1 divides 0 by 0, as the reference does (NaN); no model has one
+        coords = coords / torch.tensor([ref[0] - 1, ref[1] - 1], device=device, dtype=torch.float32) * 8
+        coords = torch.sign(coords) * torch.log2(1.0 + coords.abs()) / math.log2(8)
+    else:
+        coords = torch.sign(coords) * torch.log(1.0 + coords.abs())
+    return coords.to(dtype) if dtype is not None else coords
+
+
+class RelPosMlp(nn.Module):
+    """Per-head attention bias ``(1, heads, P + N, P + N)`` for a window of ``N = H * W`` tokens
+    (plus ``prefix_tokens`` P, which get zero bias), from an MLP over log-spaced offsets.
+
+    Args:
+        window_size: the token grid ``(H, W)``.
+        num_heads: biases per pair.
+        hidden_dim: the MLP's hidden width.
+        prefix_tokens: tokens before the grid (class token), unbiased.
+        mode: ``'cr'`` (timm's: natural-log offsets, raw bias) or ``'swin'`` (Swin V2: normalised
+            offsets, ``16 * sigmoid(bias)``, no bias in the MLP's output layer).
+        pretrained_window_size: ``'swin'``: the window the offsets are normalised by.
+    """
+
+    if TYPE_CHECKING:  # NOTE: for type checkers only; TorchScript cannot read these string annotations
+        relative_position_index: torch.Tensor
+        rel_coords_log: torch.Tensor
+
+    def __init__(
+        self,
+        window_size: int | tuple[int, int],
+        num_heads: int = 8,
+        hidden_dim: int = 128,
+        prefix_tokens: int = 0,
+        mode: str = "cr",
+        pretrained_window_size: tuple[int, int] = (0, 0),
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        if mode not in _MODES:
+            raise ValueError(f"mode={mode!r}; valid: {', '.join(map(repr, _MODES))}")
+        self.window_size = to_2tuple(window_size)
+        self.num_heads = num_heads
+        self.prefix_tokens = prefix_tokens
+        self.mode = mode
+        self.pretrained_window_size = to_2tuple(pretrained_window_size)
+        swin = mode == "swin"
+        self.mlp = Mlp(
+            2,
+            hidden_features=hidden_dim,
+            out_features=num_heads,
+            act_layer=nn.ReLU,
+            bias=(True, False) if swin else True,
+            drop=(0.125, 0.0),
+            device=device,
+            dtype=dtype,
+        )
+        self.register_buffer(
+            "relative_position_index", torch.empty(0, device=device, dtype=torch.long), persistent=False
+        )
+        self.register_buffer("rel_coords_log", torch.empty(0, device=device, dtype=dtype), persistent=False)
+        self._init_buffers()
+
+    def _init_buffers(self) -> None:
+        """The index and offsets follow the window (never stored in checkpoints)."""
+        device, dtype = self.relative_position_index.device, self.rel_coords_log.dtype
+        self.relative_position_index = gen_relative_position_index(self.window_size, device=device).view(-1)
+        self.rel_coords_log = gen_relative_log_coords(
+            self.window_size, self.pretrained_window_size, mode=self.mode, device=device, dtype=dtype
+        )
+
+    def init_non_persistent_buffers(self) -> None:
+        self._init_buffers()
+
+    def reset_parameters(self) -> None:
+        self._init_buffers()
+
+    def set_window_size(self, window_size: int | tuple[int, int]) -> None:
+        """Another token grid: new offsets and index, the same MLP."""
+        new = to_2tuple(window_size)
+        if new != tuple(self.window_size):
+            self.window_size = new
+            self._init_buffers()
+
+    def get_bias(self) -> torch.Tensor:
+        """``(1, heads, P + N, P + N)``: entry ``[0, h, q, k]`` is head ``h``'s bias of the pair."""
+        n = self.window_size[0] * self.window_size[1]
+        bias = self.mlp(self.rel_coords_log).reshape(-1, self.num_heads)[self.relative_position_index]
+        bias = bias.view(n, n, self.num_heads).permute(2, 0, 1)
+        if self.mode == "swin":
+            bias = 16.0 * torch.sigmoid(bias)
+        if self.prefix_tokens:
+            bias = F.pad(bias, [self.prefix_tokens, 0, self.prefix_tokens, 0])
+        return bias.unsqueeze(0).contiguous()
+
+    def forward(self, attn: torch.Tensor, shared_rel_pos: torch.Tensor | None = None) -> torch.Tensor:
+        """Attention logits ``(B, heads, P + N, P + N)`` with the bias added."""
+        return attn + self.get_bias()
