@@ -2,20 +2,29 @@
 
 Paper: `RoFormer: Enhanced Transformer with Rotary Position Embedding` - https://arxiv.org/abs/2104.09864
 The 2D (axial) form follows EVA-02 (https://arxiv.org/abs/2303.11331): each spatial axis rotates
-its own quarter of the channel pairs. Only what :class:`RotAttentionPool2d` needs lives here
-(``rope_type='cat'``); the names and numerics are timm's, so a timm checkpoint behaves the same.
+its own quarter of the channel pairs. Here :class:`RotaryEmbeddingCat` (inverse-frequency bands
+on an index grid, or pixel bands on ``[-1, 1]``: EVA-02, Perception Encoder, the SBB / Naver RoPE
+ViTs) and timm's factory :func:`create_rope_embed`, which also builds DINOv3's layout
+(:mod:`.pos_embed_dinov3`) and learned per-block frequencies (:mod:`.pos_embed_mixed`); applying
+a table is :mod:`.rope_apply`. The numerics are timm's, so a timm checkpoint behaves the same.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
+from .pos_embed_dinov3 import RotaryEmbeddingDinoV3
+from .pos_embed_mixed import RotaryEmbeddingMixed
+from .rope_apply import apply_rot_embed, apply_rot_embed_cat, rope_layout, rope_rotate_half, rot
+
 __all__ = [
     "RotaryEmbeddingCat",
+    "RotaryEmbeddingDinoV3",
+    "RotaryEmbeddingMixed",
     "apply_rot_embed",
     "apply_rot_embed_cat",
     "build_rotary_pos_embed",
@@ -78,11 +87,6 @@ def _grid(
     return torch.stack(torch.meshgrid(t, indexing=grid_indexing), dim=-1)
 
 
-def _layout(x: torch.Tensor, rotate_half: bool) -> torch.Tensor:
-    # half layout [f0, f1, .., f0, f1, ..] or interleaved [f0, f0, f1, f1, ..]
-    return torch.cat([x, x], dim=-1) if rotate_half else x.repeat_interleave(2, -1)
-
-
 def build_rotary_pos_embed(
     feat_shape: list[int],
     bands: torch.Tensor | None = None,
@@ -118,34 +122,9 @@ def build_rotary_pos_embed(
     pos = grid.unsqueeze(-1) * bands  # (*feat_shape, ndim, num_bands)
     sin, cos = pos.sin().to(dtype=dtype), pos.cos().to(dtype=dtype)
     return (
-        _layout(sin.flatten(-2).flatten(0, -2), rotate_half),
-        _layout(cos.flatten(-2).flatten(0, -2), rotate_half),
+        rope_layout(sin.flatten(-2).flatten(0, -2), rotate_half),
+        rope_layout(cos.flatten(-2).flatten(0, -2), rotate_half),
     )
-
-
-def rot(x: torch.Tensor) -> torch.Tensor:
-    """``[x0, x1, x2, x3]`` -> ``[-x1, x0, -x3, x2]`` (the interleaved-pair rotation)."""
-    return torch.stack([-x[..., 1::2], x[..., ::2]], -1).reshape(x.shape)
-
-
-def rope_rotate_half(x: torch.Tensor) -> torch.Tensor:
-    """``[x0, x1, x2, x3]`` -> ``[-x2, -x3, x0, x1]`` (the half-split rotation)."""
-    x1, x2 = x.chunk(2, dim=-1)
-    return torch.cat([-x2, x1], dim=-1)
-
-
-def apply_rot_embed(
-    x: torch.Tensor, sin_emb: torch.Tensor, cos_emb: torch.Tensor, half: bool = False
-) -> torch.Tensor:
-    """Rotate ``x (..., D)`` by the sin / cos tables; the result is in ``x``'s dtype."""
-    out = x * cos_emb + (rope_rotate_half(x) if half else rot(x)) * sin_emb
-    return out.to(dtype=x.dtype)
-
-
-def apply_rot_embed_cat(x: torch.Tensor, emb: torch.Tensor, half: bool = False) -> torch.Tensor:
-    """:func:`apply_rot_embed` with ``emb = cat([sin, cos], -1)``."""
-    sin_emb, cos_emb = emb.chunk(2, -1)
-    return apply_rot_embed(x, sin_emb, cos_emb, half=half)
 
 
 class RotaryEmbeddingCat(nn.Module):
@@ -229,10 +208,16 @@ class RotaryEmbeddingCat(nn.Module):
 
 
 def create_rope_embed(
-    rope_type: str = "cat", dim: int = 768, num_heads: int = 12, **kwargs: object
+    rope_type: str = "cat", dim: int = 768, num_heads: int = 12, **kwargs: Any
 ) -> nn.Module:
-    """timm's RoPE factory; only ``rope_type='cat'`` (:class:`RotaryEmbeddingCat` over ``dim // num_heads``)
-    is implemented here."""
-    if rope_type != "cat":
-        raise ValueError(f"rope_type {rope_type!r} is not implemented in visionzoo; supported: 'cat'")
-    return RotaryEmbeddingCat(dim=dim // num_heads, **kwargs)  # type: ignore[arg-type]
+    """timm's RoPE factory over the model width ``dim``: ``'cat'`` (:class:`RotaryEmbeddingCat`)
+    and ``'dinov3'`` (:class:`RotaryEmbeddingDinoV3`) over the head width ``dim // num_heads``,
+    ``'mixed'`` (:class:`RotaryEmbeddingMixed`: learned frequencies per block and head, needs
+    ``depth``)."""
+    if rope_type == "cat":
+        return RotaryEmbeddingCat(dim=dim // num_heads, **kwargs)
+    if rope_type == "dinov3":
+        return RotaryEmbeddingDinoV3(dim=dim // num_heads, **kwargs)
+    if rope_type == "mixed":
+        return RotaryEmbeddingMixed(dim=dim, num_heads=num_heads, **kwargs)
+    raise ValueError(f"rope_type={rope_type!r}; valid: 'cat', 'dinov3', 'mixed'")
