@@ -92,8 +92,8 @@ def test_bad_arguments_name_the_value() -> None:
         RotAttentionPool2d(128, num_heads=3)
     with pytest.raises(ValueError, match="head_dim 48"):
         AttentionPool2d(128, head_dim=48)
-    with pytest.raises(ValueError, match="'mixed'"):
-        create_rope_embed(rope_type="mixed", dim=128, num_heads=2)
+    with pytest.raises(ValueError, match="'axial3d'; valid: 'cat', 'dinov3', 'mixed'"):
+        create_rope_embed(rope_type="axial3d", dim=128, num_heads=2)
     with pytest.raises(ValueError, match="divisible by 4, got 30"):
         RotaryEmbeddingCat(30)
 
