@@ -239,10 +239,6 @@ INTERMEDIATE_CALLS = [
 ]
 
 
-def _as_list(indices: object) -> list[int]:
-    return list(indices) if isinstance(indices, (list, tuple)) else []
-
-
 @pytest.mark.features
 @pytest.mark.parametrize("name", IN_TIMM)
 @pytest.mark.sampled
