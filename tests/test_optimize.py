@@ -679,6 +679,7 @@ def _grads(model: nn.Module, x: torch.Tensor, *, amp: bool = False) -> tuple[tor
         return t
 
     model.zero_grad(set_to_none=True)
+    torch.manual_seed(0)  # layers that draw in training (RelPosMlp's dropout) draw alike in each run
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
             out = model(x)
