@@ -691,25 +691,46 @@ class TokenModel(VisionModel):
             raise ValueError(f"output_fmt={output_fmt!r} is not supported; use 'NCHW' or 'NLC'")
         take, max_index = feature_take_indices(len(self.blocks), indices)
         height, width = x.shape[-2:]
-        x = self._embed(x)
+        state = self._begin_blocks(x)
         blocks = self.blocks[: max_index + 1] if stop_early or intermediates_only else self.blocks
         found = []
         for i, block in enumerate(blocks):
-            if self._checkpointing():
-                x = checkpoint(block, x, use_reentrant=False)
-            else:
-                x = block(x)
+            state = self._run_block(block, state)
             if i in take:
-                found.append(self.norm(x) if norm else x)
+                tokens = self._state_tokens(state)
+                found.append(self.norm(tokens) if norm else tokens)
         prefix = [y[:, : self.num_prefix_tokens] for y in found]
         found = [y[:, self.num_prefix_tokens :] for y in found]
         if output_fmt == "NCHW":
-            h, w = self.patch_embed.dynamic_feat_size((height, width))
+            h, w = self._token_grid((height, width))
             found = [y.reshape(y.shape[0], h, w, -1).permute(0, 3, 1, 2).contiguous() for y in found]
         out: list[Any] = (
             list(zip(found, prefix)) if return_prefix_tokens and self.num_prefix_tokens else found
         )
-        return out if intermediates_only else (self.norm(x), out)
+        return out if intermediates_only else (self.norm(self._state_tokens(state)), out)
+
+    # What the blocks carry between them: the tokens, unless a family's blocks pass more along
+    # (TNT's pixel tokens, a shared position bias); such a family overrides these three steps.
+    def _begin_blocks(self, x: torch.Tensor) -> Any:
+        """Image -> the state the first block takes."""
+        return self._embed(x)
+
+    def _run_block(self, block: nn.Module, state: Any) -> Any:
+        """One block on the state (checkpointed when gradient checkpointing is on)."""
+        return self._call_block(block, state)
+
+    def _state_tokens(self, state: Any) -> torch.Tensor:
+        """The ``(B, prefix + L, C)`` tokens in a state."""
+        return state
+
+    def _call_block(self, block: nn.Module, *args: Any, **kwargs: Any) -> Any:
+        if self._checkpointing():
+            return checkpoint(block, *args, use_reentrant=False, **kwargs)
+        return block(*args, **kwargs)
+
+    def _token_grid(self, img_size: tuple[int, int]) -> tuple[int, int]:
+        """The patch-token grid ``(h, w)`` for an input of ``img_size``."""
+        return self.patch_embed.dynamic_feat_size(img_size)
 
     def prune_intermediate_layers(
         self,

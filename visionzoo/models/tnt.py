@@ -331,39 +331,18 @@ class TNT(TokenModel):
                 patch_embed, pixel_embed = block(patch_embed, pixel_embed)
         return self.norm(patch_embed)
 
-    def forward_intermediates(  # type: ignore[override]
-        self,
-        x: torch.Tensor,
-        indices: int | list[int] | tuple[int, ...] | None = None,
-        *,
-        return_prefix_tokens: bool = False,
-        norm: bool = False,
-        stop_early: bool = False,
-        output_fmt: str = "NCHW",
-        intermediates_only: bool = False,
-    ) -> Any:
-        """As :meth:`TokenModel.forward_intermediates`: the patch tokens after each block."""
-        if output_fmt not in ("NCHW", "NLC"):
-            raise ValueError(f"output_fmt={output_fmt!r} is not supported; use 'NCHW' or 'NLC'")
-        take, max_index = feature_take_indices(len(self.blocks), indices)
-        height, width = x.shape[-2:]
-        patch_embed, pixel_embed = self._embed_both(x)
-        blocks = self.blocks[: max_index + 1] if stop_early or intermediates_only else self.blocks
-        found = []
-        for i, block in enumerate(blocks):
-            if self._checkpointing():
-                patch_embed, pixel_embed = checkpoint(block, patch_embed, pixel_embed, use_reentrant=False)
-            else:
-                patch_embed, pixel_embed = block(patch_embed, pixel_embed)
-            if i in take:
-                found.append(self.norm(patch_embed) if norm else patch_embed)
-        prefix = [y[:, :1] for y in found]
-        found = [y[:, 1:] for y in found]
-        if output_fmt == "NCHW":
-            h, w = self.pixel_embed.dynamic_feat_size((height, width))
-            found = [y.reshape(y.shape[0], h, w, -1).permute(0, 3, 1, 2).contiguous() for y in found]
-        out: list[Any] = list(zip(found, prefix)) if return_prefix_tokens else found
-        return out if intermediates_only else (self.norm(patch_embed), out)
+    # forward_intermediates: the blocks carry (patch tokens, pixel tokens)
+    def _begin_blocks(self, x: torch.Tensor) -> Any:
+        return self._embed_both(x)
+
+    def _run_block(self, block: nn.Module, state: Any) -> Any:
+        return self._call_block(block, *state)
+
+    def _state_tokens(self, state: Any) -> torch.Tensor:
+        return state[0]
+
+    def _token_grid(self, img_size: tuple[int, int]) -> tuple[int, int]:
+        return self.pixel_embed.dynamic_feat_size(img_size)
 
     def prune_intermediate_layers(
         self,

@@ -22,7 +22,6 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from ..features import feature_take_indices
 from ..layers import (
     DropPath,
     LayerNorm,
@@ -365,42 +364,16 @@ class VisionTransformerRelPos(TokenModel):
                 x = block(x, shared_rel_pos=bias)
         return self.norm(x)
 
-    def forward_intermediates(  # type: ignore[override]
-        self,
-        x: torch.Tensor,
-        indices: int | list[int] | tuple[int, ...] | None = None,
-        *,
-        return_prefix_tokens: bool = False,
-        norm: bool = False,
-        stop_early: bool = False,
-        output_fmt: str = "NCHW",
-        intermediates_only: bool = False,
-    ) -> Any:
-        """As :meth:`TokenModel.forward_intermediates`, each block given the shared bias."""
-        if output_fmt not in ("NCHW", "NLC"):
-            raise ValueError(f"output_fmt={output_fmt!r} is not supported; use 'NCHW' or 'NLC'")
-        take, max_index = feature_take_indices(len(self.blocks), indices)
-        height, width = x.shape[-2:]
-        x = self._embed(x)
-        bias = self._shared_bias()
-        blocks = self.blocks[: max_index + 1] if stop_early or intermediates_only else self.blocks
-        found = []
-        for i, block in enumerate(blocks):
-            if self._checkpointing():
-                x = checkpoint(block, x, bias, use_reentrant=False)
-            else:
-                x = block(x, shared_rel_pos=bias)
-            if i in take:
-                found.append(self.norm(x) if norm else x)
-        prefix = [y[:, : self.num_prefix_tokens] for y in found]
-        found = [y[:, self.num_prefix_tokens :] for y in found]
-        if output_fmt == "NCHW":
-            h, w = self.patch_embed.dynamic_feat_size((height, width))
-            found = [y.reshape(y.shape[0], h, w, -1).permute(0, 3, 1, 2).contiguous() for y in found]
-        out: list[Any] = (
-            list(zip(found, prefix)) if return_prefix_tokens and self.num_prefix_tokens else found
-        )
-        return out if intermediates_only else (self.norm(x), out)
+    # forward_intermediates: the blocks carry (tokens, the shared bias or None)
+    def _begin_blocks(self, x: torch.Tensor) -> Any:
+        return self._embed(x), self._shared_bias()
+
+    def _run_block(self, block: nn.Module, state: Any) -> Any:
+        x, bias = state
+        return self._call_block(block, x, shared_rel_pos=bias), bias
+
+    def _state_tokens(self, state: Any) -> torch.Tensor:
+        return state[0]
 
 
 def checkpoint_filter_fn(state_dict: dict[str, Any], model: nn.Module) -> dict[str, torch.Tensor]:
