@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from visionzoo._timing import round_order
+
 __all__ = ["Ratio", "interleaved", "ratio", "time_calls"]
 
 
@@ -26,7 +28,7 @@ def interleaved(contenders: Mapping[str, Callable[[], float]], rounds: int) -> d
     names = list(contenders)
     results: dict[str, list[float]] = {n: [] for n in names}
     for r in range(rounds):
-        for name in names if r % 2 == 0 else reversed(names):
+        for name in round_order(names, r):
             results[name].append(contenders[name]())
     return results
 

@@ -36,14 +36,15 @@ import os
 import platform
 import statistics
 import sys
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
 import torch
 from torch import nn
 
+from ._timing import time_interleaved
 from .fileio import atomic_write
 from .model import model_input_size
 
@@ -664,22 +665,15 @@ def _errors(out: torch.Tensor, ref: torch.Tensor) -> tuple[float, float]:
 def _seconds_per_call(
     modules: dict[str, nn.Module], x: torch.Tensor, rounds: int, *, min_seconds: float = 0.5
 ) -> dict[str, float]:
-    """Median seconds per call of each module: one call per module per round, the order
-    reversed every round, so a burst of load elsewhere or a warm cache favours no one. Runs at
-    least ``rounds`` rounds and until each module has run ``min_seconds`` (fast models get more
-    rounds: one call of a few milliseconds is mostly noise), at most 200 rounds."""
-    names = list(modules)
-    times: dict[str, list[float]] = {n: [] for n in names}
+    """Median seconds per call of each module, interleaved (see :func:`time_interleaved`): at
+    least ``rounds`` rounds and until each has run ``min_seconds``, at most 200 rounds."""
     with torch.inference_mode():
-        for module in modules.values():
-            module(x)  # warm-up
-        r = 0
-        while r < max(rounds, 1) or (r < 200 and min(sum(t) for t in times.values()) < min_seconds):
-            for name in names if r % 2 == 0 else reversed(names):
-                start = time.perf_counter()
-                modules[name](x)
-                times[name].append(time.perf_counter() - start)
-            r += 1
+        times = time_interleaved(
+            {n: partial(m, x) for n, m in modules.items()},
+            rounds=rounds,
+            min_seconds=min_seconds,
+            max_rounds=200,
+        )
     return {n: statistics.median(t) for n, t in times.items()}
 
 

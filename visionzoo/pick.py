@@ -33,6 +33,7 @@ from typing import Any
 
 import torch
 
+from ._timing import time_interleaved
 from .fileio import atomic_write_text
 
 __all__ = [
@@ -440,27 +441,6 @@ def _threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _time_rounds(
-    calls: dict[str, Callable[[], Any]], *, warmup: int, repeats: int, min_seconds: float
-) -> dict[str, list[float]]:
-    """Seconds of each call per round, the calls interleaved (the order reversed every round, so
-    a burst of load elsewhere or a warm cache favours none); at least ``repeats`` rounds and
-    until each call has run ``min_seconds``, at most 500 rounds."""
-    for fn in calls.values():
-        for _ in range(warmup):
-            fn()
-    names = list(calls)
-    times: dict[str, list[float]] = {n: [] for n in names}
-    r = 0
-    while r < repeats or (r < 500 and min(sum(t) for t in times.values()) < min_seconds):
-        for name in names if r % 2 == 0 else reversed(names):
-            start = time.perf_counter()
-            calls[name]()
-            times[name].append(time.perf_counter() - start)
-        r += 1
-    return times
-
-
 def _input_size(model: torch.nn.Module) -> tuple[int, int, int]:
     """The size the weights are evaluated at (their test size where they have one, as the
     published top-1 was measured); a fixed-size model's own size."""
@@ -525,7 +505,7 @@ def _measure(name: str, family: str, top1: float | None, note: str, s: _Settings
         xb = torch.randn(s.batch_size, *size)
         calls["b"] = functools.partial(net, xb)
     with torch.inference_mode():
-        times = _time_rounds(calls, warmup=s.warmup, repeats=s.repeats, min_seconds=s.min_seconds)
+        times = time_interleaved(calls, warmup=s.warmup, rounds=s.repeats, min_seconds=s.min_seconds)
     row.peak_memory_mb = _round(peak.read(), 1)
     del net, calls
     _trim()
