@@ -233,6 +233,14 @@ def test_bf16_agrees_with_fp32_on_photos(case: str) -> None:
     if bias is not None:
         nn.init.zeros_(bias)
     x = _photo_crops(side=_side(model))  # (HaloNet's blocks need 256 px)
+    with torch.no_grad():  # the premise: at init, fp32 logits carry the image, not rounding noise
+        exact = copy.deepcopy(model).double()(x[:4].double())
+        premise = F.cosine_similarity(model(x[:4]).double(), exact, dim=1).min()
+    if premise < 0.9999:
+        # CSPNeXt and Inception v4 shrink the signal ~100x a stage at PyTorch's default init: the
+        # logits (1e-11) are below fp32's rounding of the larger terms they came from, so fp32
+        # agrees with float64 no better than bf16 does, and there is no reference to judge by
+        pytest.skip(f"at init, {name}'s fp32 logits are rounding noise (cosine {premise:.3f} to float64)")
     fast = optimize_for_inference(model, precision="bf16")
     fc = fast.get_classifier()  # (RepViT's: its two distilled heads fused into one linear layer)
     in_fc = {id(p) for p in fc.parameters()}
