@@ -721,7 +721,7 @@ def test_training_settings(case: str) -> None:
     # judged against a float64 run, not against the NCHW run's own rounding
     exact_out, exact_grads, _ = _grads(copy.deepcopy(model).double(), x.double())
     with torch.backends.mkldnn.flags(enabled=not name.startswith(_ONEDNN_CL_BACKWARD_HEAP_BUG)):
-        _channels_last_and_bf16(model, x, name, kwargs, exact_out, exact_grads)
+        _channels_last_and_bf16(model, x, name, kwargs, exact_out, exact_grads, (ref_out, ref_grads))
 
 
 # PyTorch 2.14.1's oneDNN convolution backward corrupts the heap (``free(): invalid size``, a
@@ -738,11 +738,27 @@ def _channels_last_and_bf16(
     kwargs: dict,
     exact_out: torch.Tensor,
     exact_grads: torch.Tensor,
+    nchw: tuple[torch.Tensor, torch.Tensor],
 ) -> None:
+    # channels_last is judged against float64, where NCHW fp32 itself is close to it. In training
+    # mode at 96 px, Inception v4 / Inception-ResNet v2 end on maps so small that batch statistics
+    # over 2 samples amplify any rounding: NCHW's logits or gradients are at cosine 0.88-0.99 from
+    # float64, and channels_last's elsewhere again (timm's the same). There, ours must compute
+    # what timm's channels_last model computes on the same weights.
+    conditioned = (
+        F.cosine_similarity(nchw[0].double(), exact_out.double(), dim=1).min() >= 0.9999
+        and F.cosine_similarity(nchw[1].double(), exact_grads, dim=0) >= 0.999
+    )
     model.to(memory_format=torch.channels_last)
     out, grads, _ = _grads(model, x.contiguous(memory_format=torch.channels_last))
-    assert F.cosine_similarity(out.double(), exact_out.double(), dim=1).min() >= 0.9999
-    assert F.cosine_similarity(grads.double(), exact_grads, dim=0) >= 0.99
+    if conditioned or not timm.is_model(name):
+        assert F.cosine_similarity(out.double(), exact_out.double(), dim=1).min() >= 0.9999
+        assert F.cosine_similarity(grads.double(), exact_grads, dim=0) >= 0.99
+    else:
+        ref = _timm_twin(model, name, kwargs).to(memory_format=torch.channels_last)
+        timm_out, timm_grads, _ = _grads(ref, x.contiguous(memory_format=torch.channels_last))
+        assert F.cosine_similarity(out, timm_out, dim=1).min() >= 0.9999
+        assert F.cosine_similarity(grads, timm_grads, dim=0) >= 0.999
 
     if BF16:
         # bf16 gradients through batch statistics of 2 samples are far from fp32's, for any
@@ -750,16 +766,22 @@ def _channels_last_and_bf16(
         out, grads, _ = _grads(model, x, amp=True)
         assert torch.isfinite(out).all() and torch.isfinite(grads).all()
         if timm.is_model(name):
-            size = {"img_size": SIZE} if model.pretrained_cfg.fixed_input_size else {}
-            ref = timm.create_model(name, **size, **kwargs).train().to(memory_format=torch.channels_last)
-            ref.load_state_dict(model.state_dict(), strict=False)  # no running stats on either
-            for m in ref.modules():
-                if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                    m.track_running_stats = False
-                    m.running_mean = m.running_var = None
+            ref = _timm_twin(model, name, kwargs).to(memory_format=torch.channels_last)
             timm_out, timm_grads, _ = _grads(ref, x, amp=True)
             assert F.cosine_similarity(out, timm_out, dim=1).min() >= 0.9999
             assert F.cosine_similarity(grads, timm_grads, dim=0) >= 0.999
+
+
+def _timm_twin(model: nn.Module, name: str, kwargs: dict) -> nn.Module:
+    """timm's ``name`` in training mode with ``model``'s weights and no running statistics."""
+    size = {"img_size": SIZE} if model.pretrained_cfg.fixed_input_size else {}
+    ref = timm.create_model(name, **size, **kwargs).train()
+    ref.load_state_dict(model.state_dict(), strict=False)  # no running stats on either
+    for m in ref.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.track_running_stats = False
+            m.running_mean = m.running_var = None
+    return ref
 
 
 @pytest.mark.parametrize("case", [f"{module}-0" for module in visionzoo.list_modules()])
