@@ -265,8 +265,8 @@ class RepVitClassifier(nn.Module):
         self.distillation = distillation
         self.distilled_training = False
         self.num_classes = num_classes
-        if distillation:
-            self.head_dist = make_head()
+        # NOTE: an empty head_dist without distillation, so TorchScript compiles the distilled branch
+        self.head_dist = make_head() if distillation else nn.Identity()
 
     # NOTE: annotated Tensor for TorchScript; eager distilled training returns (logits, dist logits)
     def forward(self, x: torch.Tensor) -> torch.Tensor:
