@@ -20,6 +20,12 @@ TIMM_FIELDS = [f.name for f in dataclasses.fields(timm.models.PretrainedCfg)]
 TIMM_DEFAULTS = {f.name: f.default for f in dataclasses.fields(timm.models.PretrainedCfg)}
 
 
+def _tupled(value):
+    """A timm cfg value as our configs hold it: a few timm cfgs write a size as a list
+    (NesT's ``pool_size``), which ours store as a tuple, the type timm declares."""
+    return tuple(value) if isinstance(value, list) else value
+
+
 def _timm_tags(arch: str) -> list[str]:
     from timm.models._registry import _model_with_tags
 
@@ -44,7 +50,7 @@ def test_every_timm_field_round_trips(module: str) -> None:
     for name in _family_names(module):
         cfg = visionzoo.get_pretrained_cfg(name)
         for key in TIMM_FIELDS:
-            theirs = timm.models.get_pretrained_cfg_value(name, key)
+            theirs = _tupled(timm.models.get_pretrained_cfg_value(name, key))
             ours = visionzoo.get_pretrained_cfg_value(name, key)
             assert ours == theirs, (name, key)
             assert getattr(cfg, key) == theirs, (name, key)
@@ -74,7 +80,7 @@ def test_fields_timm_sets_somewhere_answer_its_value() -> None:
     # the fields our families' timm configs do set (custom_load, crop_mode, notes, ...) are covered
     assert {"test_input_size", "crop_mode", "custom_load", "notes", "pool_size"} <= set(found)
     for key, tag in found.items():
-        theirs = timm.models.get_pretrained_cfg_value(tag, key)
+        theirs = _tupled(timm.models.get_pretrained_cfg_value(tag, key))
         assert theirs != TIMM_DEFAULTS[key]
         assert visionzoo.get_pretrained_cfg_value(tag, key) == theirs, (tag, key)
 
