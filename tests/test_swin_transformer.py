@@ -10,7 +10,7 @@ import pytest
 import torch
 from timm.models import swin_transformer as timm_swin
 
-from tests.timm_oracle import assert_pair_matches, paired, paired_classes, rel_err
+from tests.timm_oracle import assert_pair_matches, paired_classes, rel_err
 from visionzoo.layers.pos_embed_rel import resize_rel_pos_bias_table
 from visionzoo.models.swin_transformer import SwinTransformer, checkpoint_filter_fn, stage_window_sizes
 
@@ -153,7 +153,8 @@ def test_weight_init_modes_and_skip():
 
 
 def test_prune_then_resize_keeps_the_kept_stages():
-    ours, theirs = paired(_NAME, img_size=64)
+    kwargs = dict(_TINY, depths=(2, 2, 2), num_heads=(1, 2, 4), img_size=64)
+    ours, theirs = paired_classes(SwinTransformer, timm_swin.SwinTransformer, **kwargs)
     assert ours.prune_intermediate_layers([1]) == theirs.prune_intermediate_layers([1])
     ours.set_input_size(img_size=96)
     theirs.set_input_size(img_size=96)

@@ -29,6 +29,7 @@ from torch import nn
 from ..layers import (
     ClassifierHead,
     DropPath,
+    LayerType,
     Mlp,
     PatchEmbed,
     calculate_drop_path_rates,
@@ -200,11 +201,13 @@ class WindowAttention(nn.Module):
 
 
 class SwinTransformerBlock(nn.Module):
-    """Pre-norm block on a ``(B, H, W, C)`` map: (shifted) window attention, then an MLP.
+    """Block on a ``(B, H, W, C)`` map: (shifted) window attention, then an MLP; pre-norm (V1) or
+    each branch normed at its output (``post_norm``: V2's res-post-norm).
 
     A window at least as large as the map along an axis is clipped to the map there and not
     shifted (one window covers it), unless ``always_partition``. ``dynamic_mask`` builds the seam
     mask per forward for the input's size instead of once for ``input_resolution``.
+    ``attn_layer`` builds the window attention (V1's :class:`WindowAttention` by default).
     """
 
     if TYPE_CHECKING:  # NOTE: for type checkers only; TorchScript cannot read these string annotations
@@ -225,11 +228,14 @@ class SwinTransformerBlock(nn.Module):
         proj_drop: float = 0.0,
         attn_drop: float = 0.0,
         drop_path: float = 0.0,
-        act_layer: LayerFn = nn.GELU,
+        act_layer: LayerType = nn.GELU,
         norm_layer: LayerFn = nn.LayerNorm,
+        attn_layer: LayerFn = WindowAttention,
+        post_norm: bool = False,
     ) -> None:
         super().__init__()
         self.dim = dim
+        self.post_norm = post_norm
         self.input_resolution = tuple(input_resolution)
         self.target_shift_size = to_2tuple(shift_size)  # the shift asked for (kept across resizes)
         self.always_partition = always_partition
@@ -239,8 +245,10 @@ class SwinTransformerBlock(nn.Module):
         )
         self.window_area = self.window_size[0] * self.window_size[1]
         self.mlp_ratio = mlp_ratio
-        self.norm1 = norm_layer(dim)
-        self.attn = WindowAttention(
+        # NOTE: registered in the order of timm's V1 / V2 blocks (norm first / attention first)
+        if not post_norm:
+            self.norm1 = norm_layer(dim)
+        self.attn = attn_layer(
             dim,
             num_heads=num_heads,
             head_dim=head_dim,
@@ -249,9 +257,14 @@ class SwinTransformerBlock(nn.Module):
             attn_drop=attn_drop,
             proj_drop=proj_drop,
         )
+        if post_norm:
+            self.norm1 = norm_layer(dim)
         self.drop_path1 = DropPath(drop_path) if drop_path > 0.0 else nn.Identity()
-        self.norm2 = norm_layer(dim)
+        if not post_norm:
+            self.norm2 = norm_layer(dim)
         self.mlp = Mlp(dim, hidden_features=int(dim * mlp_ratio), act_layer=act_layer, drop=proj_drop)
+        if post_norm:
+            self.norm2 = norm_layer(dim)
         self.drop_path2 = DropPath(drop_path) if drop_path > 0.0 else nn.Identity()
         self.register_buffer("attn_mask", self._static_mask(), persistent=False)
 
@@ -295,7 +308,7 @@ class SwinTransformerBlock(nn.Module):
         shift = (window[0] // 2, window[1] // 2) if any(self.target_shift_size) else (0, 0)
         self.window_size, self.shift_size = self._window_and_shift(window, shift)
         self.window_area = self.window_size[0] * self.window_size[1]
-        self.attn.set_window_size(self.window_size)
+        cast(Any, self.attn).set_window_size(self.window_size)
         self.attn_mask = self._static_mask()
 
     def _attn(self, x: torch.Tensor) -> torch.Tensor:
@@ -312,20 +325,34 @@ class SwinTransformerBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, H, W, C)`` -> ``(B, H, W, C)``."""
+        if self.post_norm:
+            x = x + self.drop_path1(self.norm1(self._attn(x)))
+            return x + self.drop_path2(self.norm2(self.mlp(x)))
         x = x + self.drop_path1(self._attn(self.norm1(x)))
         return x + self.drop_path2(self.mlp(self.norm2(x)))
 
 
 class PatchMerging(nn.Module):
     """Halve a ``(B, H, W, C)`` map: each 2x2 patch (odd sizes zero-padded) concatenated, normed
-    and projected to ``out_dim`` (default ``2 * dim``)."""
+    and projected to ``out_dim`` (default ``2 * dim``); ``post_norm`` (V2) norms after the
+    projection instead."""
 
-    def __init__(self, dim: int, out_dim: int | None = None, norm_layer: LayerFn = nn.LayerNorm) -> None:
+    def __init__(
+        self,
+        dim: int,
+        out_dim: int | None = None,
+        norm_layer: LayerFn = nn.LayerNorm,
+        post_norm: bool = False,
+    ) -> None:
         super().__init__()
         self.dim = dim
         self.out_dim = out_dim or 2 * dim
-        self.norm = norm_layer(4 * dim)
+        self.post_norm = post_norm
+        if not post_norm:
+            self.norm = norm_layer(4 * dim)
         self.reduction = nn.Linear(4 * dim, self.out_dim, bias=False)
+        if post_norm:
+            self.norm = norm_layer(self.out_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, h, w, c = x.shape
@@ -333,12 +360,14 @@ class PatchMerging(nn.Module):
         h, w = x.shape[1], x.shape[2]
         # NOTE: channel order (column offset, row offset, channel): the checkpoints' x0, x1, x2, x3
         x = x.reshape(b, h // 2, 2, w // 2, 2, c).permute(0, 1, 3, 4, 2, 5).flatten(3)
+        if self.post_norm:
+            return self.norm(self.reduction(x))
         return self.reduction(self.norm(x))
 
 
 class SwinTransformerStage(nn.Module):
     """Patch merging (all but the first stage), then blocks alternating plain and shifted
-    windows."""
+    windows (V2: ``post_norm`` blocks and merging, ``attn_layer`` its attention)."""
 
     def __init__(
         self,
@@ -358,6 +387,9 @@ class SwinTransformerStage(nn.Module):
         attn_drop: float = 0.0,
         drop_path: float | Sequence[float] = 0.0,
         norm_layer: LayerFn = nn.LayerNorm,
+        act_layer: LayerType = nn.GELU,
+        attn_layer: LayerFn = WindowAttention,
+        post_norm: bool = False,
     ) -> None:
         super().__init__()
         if not downsample and dim != out_dim:
@@ -369,7 +401,9 @@ class SwinTransformerStage(nn.Module):
         window = to_2tuple(window_size)
         shift = (window[0] // 2, window[1] // 2)
         self.downsample: nn.Module = (
-            PatchMerging(dim, out_dim=out_dim, norm_layer=norm_layer) if downsample else nn.Identity()
+            PatchMerging(dim, out_dim=out_dim, norm_layer=norm_layer, post_norm=post_norm)
+            if downsample
+            else nn.Identity()
         )
         rates = list(drop_path) if isinstance(drop_path, Sequence) else [drop_path] * depth
         self.blocks = nn.Sequential(
@@ -388,7 +422,10 @@ class SwinTransformerStage(nn.Module):
                     proj_drop=proj_drop,
                     attn_drop=attn_drop,
                     drop_path=rates[i],
+                    act_layer=act_layer,
                     norm_layer=norm_layer,
+                    attn_layer=attn_layer,
+                    post_norm=post_norm,
                 )
                 for i in range(depth)
             ]
@@ -415,26 +452,9 @@ class SwinTransformerStage(nn.Module):
 
 
 # --- model ----------------------------------------------------------------------------------------
-class SwinTransformer(VisionModel):
-    """Swin Transformer: patch embedding (channels-last), stages of window attention with patch
-    merging between them, a final norm, a pooling head.
-
-    Args:
-        img_size: input size the masks and windows are built for.
-        patch_size: the patch embedding's stride.
-        embed_dim: the first stage's width (doubled per stage), or one width per stage.
-        depths: blocks per stage.
-        num_heads: heads per stage.
-        head_dim: per-head width (default ``dim // heads``), one or per stage.
-        window_size: an int or ``(h, w)`` for every stage, or one per stage (Swin-S3).
-        always_partition: cut windows and shift even where the window covers the map.
-        strict_img_size: only inputs of ``img_size`` (False: any size, masks built per forward).
-        dynamic_img_size: the same as ``strict_img_size=False``.
-        mlp_ratio: MLP width over ``dim``, one or per stage.
-        drop_path_rate: stochastic depth, rising linearly to this over the blocks.
-        weight_init: ``''`` (truncated-normal linears), ``'jax'``, ``'jax_nlhb'``, ``'moco'``,
-            ``'reset'``, or ``'skip'`` (no init).
-    """
+class SwinTransformerBase(VisionModel):
+    """What Swin V1 and V2 share: patch embedding (channels-last), stages of window attention
+    with patch merging between them, a final norm, a pooling head; resizing, levels, pruning."""
 
     trunk = Trunk(
         stem=("patch_embed",),
@@ -451,38 +471,26 @@ class SwinTransformer(VisionModel):
         patch_embed: Any  # a PatchEmbed-like module (grid_size, set_input_size)
         global_pool: str  # type: ignore[assignment]  # the head's pool type, as timm keeps it
 
-    def __init__(
+    def _build(
         self,
-        img_size: int | Size2 = 224,
-        patch_size: int = 4,
-        in_chans: int = 3,
-        num_classes: int = 1000,
-        global_pool: str = "avg",
-        embed_dim: int | Sequence[int] = 96,
-        depths: Sequence[int] = (2, 2, 6, 2),
-        num_heads: Sequence[int] = (3, 6, 12, 24),
-        head_dim: int | Sequence[int] | None = None,
-        window_size: WindowSpec = 7,
-        always_partition: bool = False,
-        strict_img_size: bool = True,
-        dynamic_img_size: bool = False,
-        mlp_ratio: float | Sequence[float] = 4.0,
-        qkv_bias: bool = True,
-        drop_rate: float = 0.0,
-        proj_drop_rate: float = 0.0,
-        attn_drop_rate: float = 0.0,
-        drop_path_rate: float = 0.1,
-        embed_layer: LayerFn = PatchEmbed,
-        norm_layer: LayerFn = nn.LayerNorm,
-        weight_init: str = "",
+        *,
+        img_size: int | Size2,
+        patch_size: int,
+        in_chans: int,
+        num_classes: int,
+        global_pool: str,
+        embed_dim: int | Sequence[int],
+        depths: Sequence[int],
+        num_heads: Sequence[int],
+        window_size: WindowSpec,
+        strict_img_size: bool,
+        drop_rate: float,
+        drop_path_rate: float,
+        embed_layer: LayerFn,
+        norm_layer: LayerFn,
+        stage_args: Sequence[dict[str, Any]],
     ) -> None:
-        super().__init__()
-        if weight_init not in ("", "jax", "jax_nlhb", "moco", "reset", "skip"):
-            raise ValueError(
-                f"weight_init={weight_init!r}; valid: '', 'jax', 'jax_nlhb', 'moco', 'reset', 'skip'"
-            )
-        if dynamic_img_size:
-            strict_img_size = False
+        """Build the trunk and head; ``stage_args``: each stage's own keyword arguments."""
         self.dynamic_img_size = not strict_img_size
         self.num_classes = num_classes
         self.in_chans = in_chans
@@ -495,9 +503,7 @@ class SwinTransformer(VisionModel):
             if isinstance(embed_dim, int)
             else [int(d) for d in embed_dim]
         )
-        self.num_features = (
-            dims[-1] if not isinstance(embed_dim, int) else int(embed_dim * 2 ** (num_stages - 1))
-        )
+        self.num_features = dims[-1]
         self.patch_embed = embed_layer(
             img_size=img_size,
             patch_size=patch_size,
@@ -512,8 +518,6 @@ class SwinTransformer(VisionModel):
         # the windows set_input_size scales with the grid (each stage keeps its window-to-grid ratio)
         self._ref_window_sizes = windows
         self._ref_grid_size = grid
-        head_dims = to_ntuple(num_stages)(head_dim)
-        mlp_ratios = to_ntuple(num_stages)(mlp_ratio)
         rates = cast(
             list[list[float]], calculate_drop_path_rates(drop_path_rate, list(depths), stagewise=True)
         )
@@ -528,16 +532,11 @@ class SwinTransformer(VisionModel):
                     depth=depths[i],
                     downsample=i > 0,
                     num_heads=num_heads[i],
-                    head_dim=head_dims[i],
                     window_size=windows[i],
-                    always_partition=always_partition,
                     dynamic_mask=not strict_img_size,
-                    mlp_ratio=mlp_ratios[i],
-                    qkv_bias=qkv_bias,
-                    proj_drop=proj_drop_rate,
-                    attn_drop=attn_drop_rate,
                     drop_path=rates[i],
                     norm_layer=norm_layer,
+                    **stage_args[i],
                 )
             )
             in_dim = dims[i]
@@ -553,32 +552,10 @@ class SwinTransformer(VisionModel):
             self.num_features, num_classes, pool_type=global_pool, drop_rate=drop_rate, input_fmt="NHWC"
         )
         self.head_hidden_size = self.head.num_features
-        self.weight_init_mode = "reset" if weight_init == "skip" else weight_init
-        if weight_init != "skip":
-            self._initialize()
-
-    def init_weights(self, mode: str = "", needs_reset: bool = True) -> None:
-        """timm's ViT initialisers by mode (default: truncated-normal std 0.02 linears, zero biases;
-        bias tables truncated-normal)."""
-        from .vision_transformer.model import get_init_weights_vit
-
-        mode = mode or self.weight_init_mode
-        head_bias = -math.log(self.num_classes) if "nlhb" in mode and self.num_classes else 0.0
-        fn = get_init_weights_vit(mode, head_bias=head_bias, needs_reset=needs_reset)
-        for name, module in self.named_modules():
-            if name:
-                fn(module, name)
-
-    def _initialize(self, **kwargs: Any) -> None:
-        super()._initialize(needs_reset=False)
-
-    def no_weight_decay(self) -> set[str]:
-        """Every relative position bias table."""
-        return {n for n, _ in self.named_parameters() if "relative_position_bias_table" in n}
 
     def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
         return dict(
-            stem=r"^patch_embed",
+            stem=r"^absolute_pos_embed|patch_embed",
             blocks=r"^layers\.(\d+)"
             if coarse
             else [
@@ -587,9 +564,6 @@ class SwinTransformer(VisionModel):
                 (r"^norm", (99999,)),
             ],
         )
-
-    def set_grad_checkpointing(self, enable: bool = True) -> None:
-        self.grad_checkpointing = enable
 
     def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
         super().reset_classifier(num_classes, global_pool)
@@ -604,10 +578,10 @@ class SwinTransformer(VisionModel):
         window_ratio: int | Sequence[int] | None = None,
         always_partition: bool | None = None,
     ) -> None:
-        """Rebuild for another input size / patch size / windows: bias tables resampled, masks
-        rebuilt. Without ``window_size`` / ``window_ratio`` each stage's window scales with the
-        patch grid (so calling it at the current size changes nothing); given ones become the
-        reference for later resizes.
+        """Rebuild for another input size / patch size / windows: position biases follow the new
+        windows, masks rebuilt. Without ``window_size`` / ``window_ratio`` each stage's window
+        scales with the patch grid (so calling it at the current size changes nothing); given
+        ones become the reference for later resizes.
 
         Args:
             img_size: new input size (None: the current one).
@@ -657,6 +631,111 @@ class SwinTransformer(VisionModel):
         self._ref_window_sizes = self._ref_window_sizes[: max_index + 1]
 
 
+class SwinTransformer(SwinTransformerBase):
+    """Swin Transformer V1 (and Swin-S3): pre-norm blocks, a learned bias table per window.
+
+    Args:
+        img_size: input size the masks and windows are built for.
+        patch_size: the patch embedding's stride.
+        embed_dim: the first stage's width (doubled per stage), or one width per stage.
+        depths: blocks per stage.
+        num_heads: heads per stage.
+        head_dim: per-head width (default ``dim // heads``), one or per stage.
+        window_size: an int or ``(h, w)`` for every stage, or one per stage (Swin-S3).
+        always_partition: cut windows and shift even where the window covers the map.
+        strict_img_size: only inputs of ``img_size`` (False: any size, masks built per forward).
+        dynamic_img_size: the same as ``strict_img_size=False``.
+        mlp_ratio: MLP width over ``dim``, one or per stage.
+        drop_path_rate: stochastic depth, rising linearly to this over the blocks.
+        weight_init: ``''`` (truncated-normal linears), ``'jax'``, ``'jax_nlhb'``, ``'moco'``,
+            ``'reset'``, or ``'skip'`` (no init).
+    """
+
+    def __init__(
+        self,
+        img_size: int | Size2 = 224,
+        patch_size: int = 4,
+        in_chans: int = 3,
+        num_classes: int = 1000,
+        global_pool: str = "avg",
+        embed_dim: int | Sequence[int] = 96,
+        depths: Sequence[int] = (2, 2, 6, 2),
+        num_heads: Sequence[int] = (3, 6, 12, 24),
+        head_dim: int | Sequence[int] | None = None,
+        window_size: WindowSpec = 7,
+        always_partition: bool = False,
+        strict_img_size: bool = True,
+        dynamic_img_size: bool = False,
+        mlp_ratio: float | Sequence[float] = 4.0,
+        qkv_bias: bool = True,
+        drop_rate: float = 0.0,
+        proj_drop_rate: float = 0.0,
+        attn_drop_rate: float = 0.0,
+        drop_path_rate: float = 0.1,
+        embed_layer: LayerFn = PatchEmbed,
+        norm_layer: LayerFn = nn.LayerNorm,
+        weight_init: str = "",
+    ) -> None:
+        super().__init__()
+        if weight_init not in ("", "jax", "jax_nlhb", "moco", "reset", "skip"):
+            raise ValueError(
+                f"weight_init={weight_init!r}; valid: '', 'jax', 'jax_nlhb', 'moco', 'reset', 'skip'"
+            )
+        num_stages = len(depths)
+        head_dims = to_ntuple(num_stages)(head_dim)
+        mlp_ratios = to_ntuple(num_stages)(mlp_ratio)
+        stage_args = [
+            dict(
+                head_dim=head_dims[i],
+                mlp_ratio=mlp_ratios[i],
+                always_partition=always_partition,
+                qkv_bias=qkv_bias,
+                proj_drop=proj_drop_rate,
+                attn_drop=attn_drop_rate,
+            )
+            for i in range(num_stages)
+        ]
+        self._build(
+            img_size=img_size,
+            patch_size=patch_size,
+            in_chans=in_chans,
+            num_classes=num_classes,
+            global_pool=global_pool,
+            embed_dim=embed_dim,
+            depths=depths,
+            num_heads=num_heads,
+            window_size=window_size,
+            strict_img_size=strict_img_size and not dynamic_img_size,
+            drop_rate=drop_rate,
+            drop_path_rate=drop_path_rate,
+            embed_layer=embed_layer,
+            norm_layer=norm_layer,
+            stage_args=stage_args,
+        )
+        self.weight_init_mode = "reset" if weight_init == "skip" else weight_init
+        if weight_init != "skip":
+            self._initialize()
+
+    def init_weights(self, mode: str = "", needs_reset: bool = True) -> None:
+        """timm's ViT initialisers by mode (default: truncated-normal std 0.02 linears, zero biases;
+        bias tables truncated-normal)."""
+        from .vision_transformer.model import get_init_weights_vit
+
+        mode = mode or self.weight_init_mode
+        head_bias = -math.log(self.num_classes) if "nlhb" in mode and self.num_classes else 0.0
+        fn = get_init_weights_vit(mode, head_bias=head_bias, needs_reset=needs_reset)
+        for name, module in self.named_modules():
+            if name:
+                fn(module, name)
+
+    def _initialize(self, **kwargs: Any) -> None:
+        super()._initialize(needs_reset=False)
+
+    def no_weight_decay(self) -> set[str]:
+        """Every relative position bias table."""
+        return {n for n, _ in self.named_parameters() if "relative_position_bias_table" in n}
+
+
 # --- checkpoint remap -----------------------------------------------------------------------------
 _ORIGINAL_DOWNSAMPLE = re.compile(r"^layers\.(\d+)\.downsample")
 
@@ -672,7 +751,7 @@ def checkpoint_filter_fn(state_dict: dict[str, Any], model: nn.Module) -> dict[s
     original = "layers.0.downsample.reduction.weight" in state_dict
     out: dict[str, torch.Tensor] = {}
     for k, v in state_dict.items():
-        if "relative_position_index" in k or "attn_mask" in k:
+        if "relative_position_index" in k or "relative_coords_table" in k or "attn_mask" in k:
             continue
         if "patch_embed.proj.weight" in k:
             h, w = m.patch_embed.proj.weight.shape[-2:]
