@@ -43,7 +43,7 @@ _NAME, _FAMILY = _unported_names()[0]
 _EXAMPLES = {
     _NAME: _FAMILY,
     f"{_NAME}.in1k": _FAMILY,
-    "swin_tiny_patch4_window7_224.ms_in1k": "swin_transformer",
+    "crossvit_tiny_240.in1k": "crossvit",
 }
 
 
