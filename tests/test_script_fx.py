@@ -149,8 +149,10 @@ def test_fx_features_match_intermediates(name: str) -> None:
         prefixes = [t.shape[1] - h * w for t in got]
         assert all(0 <= p <= model.num_prefix_tokens for p in prefixes), prefixes
         got = [t[:, p:].reshape(t.shape[0], h, w, -1).permute(0, 3, 1, 2) for t, p in zip(got, prefixes)]
-    elif getattr(model, "output_fmt", "NCHW") == "NLC":  # stages on tokens (LeViT's linear layout):
-        # each level's (B, H * W, C) tokens on the grid of its reduction
+    elif getattr(model, "output_fmt", "NCHW") == "NLC" and model.feature_modules:
+        # stages on tokens (LeViT's linear layout): each level's (B, H * W, C) tokens on the grid
+        # of its reduction (where the levels are labels, as Twins', the graph traced
+        # forward_intermediates: maps already)
         sides = [-(-size // model.feature_info[i]["reduction"]) for i in placed]
         got = [t.reshape(t.shape[0], s, s, -1).permute(0, 3, 1, 2) for t, s in zip(got, sides)]
     got = [as_nchw(t, model) for t in got]
