@@ -17,12 +17,14 @@ from __future__ import annotations
 import dataclasses
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import torch
 from torch import nn
 
-from ..layers import DropPath, get_act_layer, to_2tuple, trunc_normal_
+from ..layers import DropPath, get_act_layer, to_2tuple
+from ..layers.attention_bias import BiasedAttention, attention_bias_index
+from ..layers.norm_linear import NormLinear
 from ..model import Trunk, VisionModel
 from ..pretrained import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, NO_WEIGHTS, weight
 from ..registry import Entrypoint, family_entrypoint, register_family
@@ -100,37 +102,6 @@ class LinearNorm(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.linear(x)
         return self.bn(x.flatten(0, 1)).reshape_as(x)
-
-
-class NormLinear(nn.Module):
-    """The classifier: BatchNorm1d, dropout, linear."""
-
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        bias: bool = True,
-        std: float = 0.02,
-        drop: float = 0.0,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__()
-        dd: dict[str, Any] = {"device": device, "dtype": dtype}
-        self.bn = nn.BatchNorm1d(in_features, **dd)
-        self.drop = nn.Dropout(drop)
-        self.linear = nn.Linear(in_features, out_features, bias=bias, **dd)
-        self.std = std
-        if not self.linear.weight.is_meta:
-            self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        trunc_normal_(self.linear.weight, std=self.std)
-        if self.linear.bias is not None:
-            nn.init.zeros_(self.linear.bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.linear(self.drop(self.bn(x)))
 
 
 class _Stem(nn.Sequential):
@@ -214,87 +185,7 @@ class Downsample(nn.Module):
         return x.reshape(b, -1, c)
 
 
-def attention_bias_index(
-    resolution: tuple[int, int], stride: int = 1, device: torch.device | str | None = None
-) -> torch.Tensor:
-    """``(Nq, Nk)`` index of the bias for each query-key pair: ``|dy| * W + |dx|``, the
-    absolute offset between query ``(y, x)`` (every ``stride``-th row and column of the
-    ``(H, W)`` grid) and key ``(y', x')`` (every position), both in row-major order."""
-    h, w = resolution
-
-    def grid(step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        ys = torch.arange(0, h, step, device=device)
-        xs = torch.arange(0, w, step, device=device)
-        return ys.repeat_interleave(len(xs)), xs.repeat(len(ys))
-
-    qy, qx = grid(stride)
-    ky, kx = grid(1)
-    return (qy[:, None] - ky[None, :]).abs() * w + (qx[:, None] - kx[None, :]).abs()
-
-
-class _BiasedAttention(nn.Module):
-    """A learned bias per head and query-key offset (``attention_biases``, ``(heads, H * W)``),
-    gathered by the ``attention_bias_idxs`` table (computed, not saved). In eval the gathered
-    ``(heads, Nq, Nk)`` bias is cached per device; switching mode, moving the module or loading
-    weights drops the cache."""
-
-    if TYPE_CHECKING:  # NOTE: for type checkers only; TorchScript cannot read these string annotations
-        attention_bias_idxs: torch.Tensor
-        attention_bias_cache: dict[str, torch.Tensor]
-
-    # NOTE: TorchScript needs the cache's type (an empty dict has none) and cannot read the string
-    # annotations of this module, so it is given as a real one
-    __annotations__ = {"attention_bias_cache": dict[str, torch.Tensor]}
-
-    def _init_bias(
-        self, num_heads: int, resolution: tuple[int, int], stride: int, dd: dict[str, Any]
-    ) -> None:
-        self.resolution = resolution
-        self.bias_stride = stride
-        self.attention_biases = nn.Parameter(torch.zeros(num_heads, resolution[0] * resolution[1], **dd))
-        index = attention_bias_index(resolution, stride, device=dd["device"])
-        self.register_buffer("attention_bias_idxs", index, persistent=False)
-        self.attention_bias_cache = {}
-        self._register_load_state_dict_pre_hook(self._drop_cache)
-
-    def _drop_cache(self, *args: Any, **kwargs: Any) -> None:
-        self.attention_bias_cache = {}
-
-    def init_non_persistent_buffers(self) -> None:
-        idxs = self.attention_bias_idxs
-        idxs.copy_(attention_bias_index(self.resolution, self.bias_stride, device=idxs.device))
-        self.attention_bias_cache = {}
-
-    def train(self, mode: bool = True) -> _BiasedAttention:
-        self.attention_bias_cache = {}
-        return super().train(mode)
-
-    def _apply(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        self.attention_bias_cache = {}
-        return super()._apply(fn, *args, **kwargs)
-
-    def get_attention_biases(self, device: torch.device) -> torch.Tensor:
-        """``(heads, Nq, Nk)``: gathered each call in training (and while tracing), cached in eval."""
-        if self.training or torch.jit.is_tracing():
-            return self.attention_biases[:, self.attention_bias_idxs]
-        if torch.jit.is_scripting():
-            return self._cached_biases(device)
-        return self._eager_biases(device)
-
-    @torch.jit.unused
-    def _eager_biases(self, device: torch.device) -> torch.Tensor:
-        if isinstance(self.attention_biases, torch.fx.Proxy):  # an FX graph node: never cached
-            return self.attention_biases[:, self.attention_bias_idxs]
-        return self._cached_biases(device)
-
-    def _cached_biases(self, device: torch.device) -> torch.Tensor:
-        key = str(device)
-        if key not in self.attention_bias_cache:
-            self.attention_bias_cache[key] = self.attention_biases[:, self.attention_bias_idxs]
-        return self.attention_bias_cache[key]
-
-
-class Attention(_BiasedAttention):
+class Attention(BiasedAttention):
     """Multi-head self-attention with offset biases; values ``attn_ratio`` times wider than the
     keys; output through an activation and a zero-initialised norm-linear (``proj``).
 
@@ -347,7 +238,7 @@ class Attention(_BiasedAttention):
         return self.proj(x)
 
 
-class AttentionDownsample(_BiasedAttention):
+class AttentionDownsample(BiasedAttention):
     """Attention whose queries are every ``stride``-th position (so the output grid shrinks),
     keys and values every position; widens ``in_dim`` to ``out_dim`` in ``proj``."""
 
@@ -733,7 +624,7 @@ class Levit(VisionModel):
         for m in self.modules():
             if isinstance(m, (ConvNorm, LinearNorm)):
                 nn.init.constant_(m.bn.weight, m.bn_weight_init)
-            elif isinstance(m, _BiasedAttention):
+            elif isinstance(m, BiasedAttention):
                 nn.init.zeros_(m.attention_biases)
 
     def no_weight_decay(self) -> set[str]:
