@@ -152,9 +152,13 @@ def test_fx_features_match_intermediates(name: str) -> None:
     elif getattr(model, "output_fmt", "NCHW") == "NLC" and model.feature_modules:
         # stages on tokens (LeViT's linear layout): each level's (B, H * W, C) tokens on the grid
         # of its reduction (where the levels are labels, as Twins', the graph traced
-        # forward_intermediates: maps already)
+        # forward_intermediates: maps already; a level that is still a map, before
+        # EfficientFormer's last stage turns to tokens, stays as it is)
         sides = [-(-size // model.feature_info[i]["reduction"]) for i in placed]
-        got = [t.reshape(t.shape[0], s, s, -1).permute(0, 3, 1, 2) for t, s in zip(got, sides)]
+        got = [
+            t.reshape(t.shape[0], s, s, -1).permute(0, 3, 1, 2) if t.ndim == 3 else t
+            for t, s in zip(got, sides)
+        ]
     got = [as_nchw(t, model) for t in got]
     assert graph.feature_info.channels() == [t.shape[1] for t in got]
     _assert_same(tuple(got), tuple(want))

@@ -11,7 +11,7 @@ from timm.models import tiny_vit as timm_tiny_vit
 
 import visionzoo
 from tests.timm_oracle import assert_pair_matches, paired_classes, rel_err
-from visionzoo.layers.attention_bias_offset import attention_bias_index
+from visionzoo.layers.attention_bias import attention_bias_index
 from visionzoo.models.tiny_vit import Attention, TinyVit, checkpoint_filter_fn
 
 pytestmark = pytest.mark.family

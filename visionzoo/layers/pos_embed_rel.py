@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+# NOTE: timm offers the LeViT bias-table resize here; it lives with the offset biases
+from .attention_bias import resize_rel_pos_bias_table_levit  # noqa: F401
 from .helpers import to_2tuple
 from .mlp import Mlp
 from .weight_init import trunc_normal_

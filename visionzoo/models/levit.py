@@ -22,8 +22,9 @@ from typing import Any, cast
 import torch
 from torch import nn
 
-from ..layers import DropPath, get_act_layer, to_2tuple, trunc_normal_
-from ..layers.attention_bias_offset import OffsetBiasedAttention, attention_bias_index
+from ..layers import DropPath, get_act_layer, to_2tuple
+from ..layers.attention_bias import BiasedAttention, attention_bias_index
+from ..layers.norm_linear import NormLinear
 from ..model import Trunk, VisionModel
 from ..pretrained import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, NO_WEIGHTS, weight
 from ..registry import Entrypoint, family_entrypoint, register_family
@@ -101,37 +102,6 @@ class LinearNorm(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.linear(x)
         return self.bn(x.flatten(0, 1)).reshape_as(x)
-
-
-class NormLinear(nn.Module):
-    """The classifier: BatchNorm1d, dropout, linear."""
-
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        bias: bool = True,
-        std: float = 0.02,
-        drop: float = 0.0,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__()
-        dd: dict[str, Any] = {"device": device, "dtype": dtype}
-        self.bn = nn.BatchNorm1d(in_features, **dd)
-        self.drop = nn.Dropout(drop)
-        self.linear = nn.Linear(in_features, out_features, bias=bias, **dd)
-        self.std = std
-        if not self.linear.weight.is_meta:
-            self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        trunc_normal_(self.linear.weight, std=self.std)
-        if self.linear.bias is not None:
-            nn.init.zeros_(self.linear.bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.linear(self.drop(self.bn(x)))
 
 
 class _Stem(nn.Sequential):
@@ -215,7 +185,7 @@ class Downsample(nn.Module):
         return x.reshape(b, -1, c)
 
 
-class Attention(OffsetBiasedAttention):
+class Attention(BiasedAttention):
     """Multi-head self-attention with offset biases; values ``attn_ratio`` times wider than the
     keys; output through an activation and a zero-initialised norm-linear (``proj``).
 
@@ -268,7 +238,7 @@ class Attention(OffsetBiasedAttention):
         return self.proj(x)
 
 
-class AttentionDownsample(OffsetBiasedAttention):
+class AttentionDownsample(BiasedAttention):
     """Attention whose queries are every ``stride``-th position (so the output grid shrinks),
     keys and values every position; widens ``in_dim`` to ``out_dim`` in ``proj``."""
 
@@ -654,7 +624,7 @@ class Levit(VisionModel):
         for m in self.modules():
             if isinstance(m, (ConvNorm, LinearNorm)):
                 nn.init.constant_(m.bn.weight, m.bn_weight_init)
-            elif isinstance(m, OffsetBiasedAttention):
+            elif isinstance(m, BiasedAttention):
                 nn.init.zeros_(m.attention_biases)
 
     def no_weight_decay(self) -> set[str]:

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ..layers import DropPath, LayerNorm2d, NormMlpClassifierHead, calculate_drop_path_rates, trunc_normal_
-from ..layers.attention_bias_offset import OffsetBiasedAttention, resize_offset_bias_table
+from ..layers.attention_bias import BiasedAttention, resize_offset_bias_table
 from ..layers.branch_fusion import branch_kernel_bias, conv_like
 from ..layers.classifier import check_num_classes
 from ..layers.window import pad_to_windows, window_partition, window_unpartition
@@ -178,7 +178,7 @@ class NormMlp(nn.Module):
         return self.drop2(self.fc2(self.drop1(self.act(self.fc1(self.norm(x))))))
 
 
-class Attention(OffsetBiasedAttention):
+class Attention(BiasedAttention):
     """Pre-norm multi-head attention over a window's ``resolution`` tokens, with a learned bias per
     head and query-key offset; values ``attn_ratio`` times as wide as the keys."""
 

@@ -6,11 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from visionzoo.layers.attention_bias_offset import (
-    OffsetBiasedAttention,
-    attention_bias_index,
-    resize_offset_bias_table,
-)
+from visionzoo.layers.attention_bias import BiasedAttention, attention_bias_index, resize_offset_bias_table
 
 
 @pytest.mark.parametrize(("h", "w", "stride"), [(3, 5, 1), (4, 4, 2), (2, 3, 2)])
@@ -47,7 +43,7 @@ def test_non_square_tables_are_refused():
         resize_offset_bias_table(torch.zeros(2, 6), 9)
 
 
-class _Biased(OffsetBiasedAttention):
+class _Biased(BiasedAttention):
     def __init__(self) -> None:
         super().__init__()
         self._init_bias(2, (2, 3), 1, {"device": None, "dtype": None})
