@@ -14,6 +14,9 @@
   ``q . (height_rel[y' - y + win_h - 1] + width_rel[x' - x + win_w - 1])``, one learned vector
   per relative row and column offset (`Attention Augmented Convolutional Networks` -
   https://arxiv.org/abs/1904.09925). Module names follow timm's, so its checkpoints load.
+- The official (TensorFlow) MaxViT layout (:class:`RelPosBiasTf`): a ``(heads, 2H - 1, 2W - 1)``
+  table indexed by the *key minus query* offset (`MaxViT: Multi-Axis Vision Transformer` -
+  https://arxiv.org/abs/2204.01697).
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ from .weight_init import trunc_normal_
 __all__ = [
     "PosEmbedRel",
     "RelPosBias",
+    "RelPosBiasTf",
     "RelPosMlp",
+    "gen_key_query_offsets",
     "gen_relative_log_coords",
     "gen_relative_position_index",
     "rel_logits_1d",
@@ -427,4 +432,80 @@ class RelPosMlp(nn.Module):
 
     def forward(self, attn: torch.Tensor, shared_rel_pos: torch.Tensor | None = None) -> torch.Tensor:
         """Attention logits ``(B, heads, P + N, P + N)`` with the bias added."""
+        return attn + self.get_bias()
+
+
+def gen_key_query_offsets(
+    window_size: tuple[int, int], device: torch.device | str | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row and column indices ``(N, N)`` into a ``(2H - 1, 2W - 1)`` table for the ``N = H * W``
+    tokens of a window (row-major): entry ``[q, k]`` is ``(y_k - y_q + H - 1, x_k - x_q + W - 1)``."""
+    h, w = window_size
+    ys = torch.arange(h, device=device).repeat_interleave(w)
+    xs = torch.arange(w, device=device).repeat(h)
+    return ys[None, :] - ys[:, None] + h - 1, xs[None, :] - xs[:, None] + w - 1
+
+
+class RelPosBiasTf(nn.Module):
+    """Per-head attention bias ``(heads, N, N)`` for a window of ``N = H * W`` tokens.
+
+    Args:
+        window_size: the token grid ``(H, W)``.
+        num_heads: biases per pair.
+    """
+
+    if TYPE_CHECKING:  # NOTE: for type checkers only; TorchScript cannot read these string annotations
+        index_h: torch.Tensor
+        index_w: torch.Tensor
+
+    def __init__(
+        self,
+        window_size: int | tuple[int, int],
+        num_heads: int,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        self.window_size = to_2tuple(window_size)
+        self.num_heads = num_heads
+        h, w = self.window_size
+        self.relative_position_bias_table = nn.Parameter(
+            torch.empty(num_heads, 2 * h - 1, 2 * w - 1, device=device, dtype=dtype)
+        )
+        self.register_buffer("index_h", torch.empty(0, device=device, dtype=torch.long), persistent=False)
+        self.register_buffer("index_w", torch.empty(0, device=device, dtype=torch.long), persistent=False)
+        self.reset_parameters()
+
+    def _init_buffers(self) -> None:
+        self.index_h, self.index_w = gen_key_query_offsets(self.window_size, device=self.index_h.device)
+
+    def init_non_persistent_buffers(self) -> None:
+        self._init_buffers()
+
+    def reset_parameters(self) -> None:
+        if not self.relative_position_bias_table.is_meta:
+            nn.init.normal_(self.relative_position_bias_table, std=0.02)
+        self._init_buffers()
+
+    def set_window_size(self, window_size: int | tuple[int, int]) -> None:
+        """Another token grid: the table resampled, new indices."""
+        new = to_2tuple(window_size)
+        if new == tuple(self.window_size):
+            return
+        table = self.relative_position_bias_table
+        with torch.no_grad():
+            resized = resize_rel_pos_bias_table(
+                table, new_window_size=new, new_bias_shape=(self.num_heads, 2 * new[0] - 1, 2 * new[1] - 1)
+            )
+        self.relative_position_bias_table = nn.Parameter(resized, requires_grad=table.requires_grad)
+        self.window_size = new
+        self._init_buffers()
+
+    def get_bias(self) -> torch.Tensor:
+        """``(heads, N, N)``: entry ``[h, q, k]`` is head ``h``'s bias for the pair's offset."""
+        return self.relative_position_bias_table[:, self.index_h, self.index_w]
+
+    def forward(self, attn: torch.Tensor, shared_rel_pos: torch.Tensor | None = None) -> torch.Tensor:
+        """Attention logits ``(B, heads, N, N)`` with the bias added."""
         return attn + self.get_bias()
