@@ -17,6 +17,21 @@ import torch
 from safetensors.torch import save_file
 
 
+def has_classifier(name: str) -> bool:
+    """Whether ``name``'s model class has a classifier, read from the class without building it:
+    False for a headless feature encoder (``VisionModel.has_classifier``, MobileNet-V5's Gemma
+    encoder), which refuses a ``num_classes`` other than 0; a bare entrypoint is taken to have one."""
+    import visionzoo
+
+    recipe = visionzoo.registry.get_recipe(name)
+    return bool(getattr(getattr(recipe, "model_cls", None), "has_classifier", True))
+
+
+def classes_kwargs(name: str, num_classes: int) -> dict[str, int]:
+    """``{"num_classes": num_classes}``, or nothing for a model without a classifier."""
+    return {"num_classes": num_classes} if has_classifier(name) else {}
+
+
 def min_input_side(model: torch.nn.Module) -> int:
     """The smallest input side ``model`` takes (0: any).
 

@@ -16,7 +16,7 @@ import math
 
 import pytest
 import torch
-from helpers import assert_feature_widths, input_side, min_input_side
+from helpers import assert_feature_widths, classes_kwargs, has_classifier, input_side, min_input_side
 from sampling import create, sampled_kwargs
 from timm_oracle import materialize_random, rel_err, timm, timm_model, timm_on_meta
 from torch import nn
@@ -58,7 +58,7 @@ def _pair(name: str, **kwargs) -> tuple[nn.Module, nn.Module]:
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.sampled
 def test_grad_checkpointing_gives_the_same_gradients(name: str) -> None:
-    model = _random(name, num_classes=3).train()
+    model = _random(name, **classes_kwargs(name, 3)).train()
     x = _x(input_side(model, 32))
     calls = []
     for m in model.modules():
@@ -307,8 +307,13 @@ def test_min_input_size_is_accepted_and_declared_minimums_hold(name: str) -> Non
         pytest.skip("a fixed input size: the cfg's input size is the only one")
     model = materialize_random(model)
     with torch.no_grad():
-        # (a feature model, num_classes=0 by default as SAM 2's encoders, gives pooled features)
-        assert model(torch.randn(1, 3, side, side)).shape == (1, model.num_classes or model.head_hidden_size)
+        # (a feature model, num_classes=0 by default as SAM 2's encoders, gives pooled features;
+        # a headless encoder its feature map)
+        out = model(torch.randn(1, 3, side, side))
+        if has_classifier(name):
+            assert out.shape == (1, model.num_classes or model.head_hidden_size)
+        else:
+            assert out.shape[:2] == (1, model.num_features)
         if getattr(model, "min_input_size", None):  # stated by the model: smaller is refused by name
             with pytest.raises(ValueError, match=str(side)):
                 model(torch.randn(1, 3, side - 1, side))

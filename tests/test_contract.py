@@ -14,6 +14,7 @@ import torch
 from helpers import (
     as_nchw,
     assert_feature_widths,
+    has_classifier,
     input_side,
     parameter_groups,
     placed_levels,
@@ -38,17 +39,24 @@ def _x(chans: int = 3, size: int = SIZE) -> torch.Tensor:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_structure(name: str) -> None:
-    # with a classifier even where the default has none (feature models: num_classes=0)
-    model = visionzoo.create_model(name, num_classes=7, device="meta")
+    # with a classifier even where the default has none (feature models: num_classes=0); a
+    # headless feature encoder (has_classifier False) refuses one, naming the value
+    headless = not has_classifier(name)
+    if headless:
+        with pytest.raises(ValueError, match="num_classes=7"):
+            visionzoo.create_model(name, num_classes=7, device="meta")
+    model = visionzoo.create_model(name, **({} if headless else {"num_classes": 7}), device="meta")
     assert isinstance(model, visionzoo.VisionModel)
+    assert model.has_classifier is not headless and (model.num_classes == 0 or not headless)
     assert model.pretrained_cfg is model.default_cfg and model.pretrained_cfg.architecture == name
     state = model.state_dict()
 
-    # config keys point at real modules
+    # config keys point at real modules (a headless encoder's cfg names timm's classifier, which
+    # it does not have)
     cfg = model.pretrained_cfg
     for conv in visionzoo.adapt.as_names(cfg.first_conv):
         assert f"{conv}.weight" in state, conv
-    classifiers = visionzoo.adapt.as_names(cfg.classifier)
+    classifiers = [] if headless else visionzoo.adapt.as_names(cfg.classifier)
     for fc in classifiers:
         assert f"{fc}.weight" in state, fc
     if classifiers:  # (a distilled model has two; get_classifier gives the first)
@@ -98,7 +106,9 @@ def test_structure(name: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.sampled
 def test_contract(name: str) -> None:
-    model = create(name, num_classes=7)
+    # a headless feature encoder: every check but the classifier's (its forward is forward_features)
+    headless = not has_classifier(name)
+    model = create(name, **({} if headless else {"num_classes": 7}))
     size = input_side(model, SIZE)
     x = _x(size=size)
     token = token_output(model)  # forward_features gives (B, tokens, C)
@@ -106,8 +116,11 @@ def test_contract(name: str) -> None:
     # train step: logits, a loss, gradients for every parameter
     model.train()
     logits = model(x)
-    assert logits.shape == (2, 7)
-    logits.logsumexp(1).mean().backward()
+    if headless:
+        logits.square().mean().backward()
+    else:
+        assert logits.shape == (2, 7)
+        logits.logsumexp(1).mean().backward()
     no_grad = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
     assert not no_grad, f"parameters without gradient: {no_grad[:5]}"
 
@@ -115,7 +128,8 @@ def test_contract(name: str) -> None:
     with torch.no_grad():
         feats = model.forward_features(x)
         assert (feats.shape[-1] if token else as_nchw(feats, model).shape[1]) == model.num_features
-        assert model.forward_head(feats, pre_logits=True).shape == (2, model.head_hidden_size)
+        if not headless:
+            assert model.forward_head(feats, pre_logits=True).shape == (2, model.head_hidden_size)
         assert torch.allclose(model.forward_head(feats), model(x), rtol=1e-4, atol=1e-5)
 
         # feature pyramid: forward_intermediates agrees with feature_info and forward_features
@@ -134,6 +148,12 @@ def test_contract(name: str) -> None:
         )
         last_two = model.forward_intermediates(x, indices=2, intermediates_only=True)
         assert [t.shape for t in last_two] == [t.shape for t in inters[-2:]]
+
+    if headless:  # no classifier to reset: 0 is accepted, a classifier refused by name
+        model.reset_classifier(0)
+        with pytest.raises(ValueError, match="num_classes=3"):
+            model.reset_classifier(3)
+        return
 
     # classifier resets
     model.reset_classifier(0)
@@ -180,10 +200,12 @@ def test_features_only_follow_feature_info(name: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.sampled
 def test_single_channel_input(name: str) -> None:
-    model = create(name, in_chans=1, num_classes=5, device="meta")
+    headless = not has_classifier(name)  # (then the features: (2, num_features, ...))
+    model = create(name, in_chans=1, **({} if headless else {"num_classes": 5}), device="meta")
     materialize_random(model)
     with torch.no_grad():
-        assert model(_x(1, input_side(model, SIZE))).shape == (2, 5)
+        out = model(_x(1, input_side(model, SIZE)))
+    assert out.shape[:2] == ((2, model.num_features) if headless else (2, 5))
 
 
 @pytest.mark.parametrize("name", NAMES)

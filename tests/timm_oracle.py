@@ -4,6 +4,7 @@ the same weights (:func:`paired`, :func:`paired_classes`: the one way the tests 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -38,9 +39,11 @@ class _NoInitOnMeta(TorchFunctionMode):
 
 
 def timm_on_meta(name: str, **kwargs) -> nn.Module:
-    """timm's ``name`` on the meta device: structure, no storage, no init."""
+    """timm's ``name`` on the meta device: structure, no storage, no init. The kwargs are copied:
+    timm's EfficientNet builder consumes the block-arg dicts it is given (MobileNet-V5's
+    ``block_args`` in a SAMPLED_KWARGS would reach the next build emptied)."""
     with torch.device("meta"), _NoInitOnMeta():
-        return timm.create_model(name, pretrained=False, **kwargs)
+        return timm.create_model(name, pretrained=False, **copy.deepcopy(kwargs))
 
 
 def timm_model(name: str, **kwargs) -> nn.Module:

@@ -201,6 +201,9 @@ class VisionModel(nn.Module):
     # list, hook and FX backbones tap); False where they are labels (timm's HRNet names its levels
     # "stem", "stage1".."stage4"), and only forward_intermediates gives the levels
     feature_modules: ClassVar[bool] = True
+    # False for a headless feature encoder (timm builds MobileNet-V5's Gemma encoder so): no
+    # classifier, ``forward`` returns ``forward_features``, a ``num_classes`` other than 0 is refused
+    has_classifier: ClassVar[bool] = True
     # constructor options that a features_only backbone cannot honour (the builder refuses them)
     features_only_excludes: ClassVar[tuple[str, ...]] = ()
     head_names: ClassVar[tuple[str, ...]] = ("global_pool", "fc", "head", "head_drop", "classifier")

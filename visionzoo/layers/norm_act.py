@@ -20,6 +20,8 @@ from .evo_norm import EvoNorm2dS0, EvoNorm2dS0a
 from .filter_response_norm import FilterResponseNormTlu2d
 from .layer_norm import LayerNormAct2d
 from .norm import GroupNorm, get_norm_layer
+from .rms_norm import RmsNorm2d
+from .rms_norm_act import RmsNormAct2d
 
 __all__ = ["BatchNormAct2d", "GroupNormAct", "get_norm_act_layer", "register_norm_act"]
 
@@ -121,6 +123,8 @@ _NORM_ACT: dict[type[nn.Module] | str, Callable[..., nn.Module]] = {
     "batchnorm2d": BatchNormAct2d,
     "groupnorm": GroupNormAct,
     "layernorm2d": LayerNormAct2d,
+    RmsNorm2d: RmsNormAct2d,
+    "rmsnorm2d": RmsNormAct2d,
     EvoNorm2dS0: EvoNorm2dS0,
     EvoNorm2dS0a: EvoNorm2dS0a,
     FilterResponseNormTlu2d: FilterResponseNormTlu2d,
