@@ -208,6 +208,7 @@ class SwinTransformerBlock(nn.Module):
     shifted (one window covers it), unless ``always_partition``. ``dynamic_mask`` builds the seam
     mask per forward for the input's size instead of once for ``input_resolution``.
     ``attn_layer`` builds the window attention (V1's :class:`WindowAttention` by default).
+    ``extra_norm`` norms the block's output (``norm3``; Swin V2-CR's main-branch norm).
     """
 
     if TYPE_CHECKING:  # NOTE: for type checkers only; TorchScript cannot read these string annotations
@@ -232,6 +233,7 @@ class SwinTransformerBlock(nn.Module):
         norm_layer: LayerFn = nn.LayerNorm,
         attn_layer: LayerFn = WindowAttention,
         post_norm: bool = False,
+        extra_norm: bool = False,
     ) -> None:
         super().__init__()
         self.dim = dim
@@ -266,6 +268,7 @@ class SwinTransformerBlock(nn.Module):
         if post_norm:
             self.norm2 = norm_layer(dim)
         self.drop_path2 = DropPath(drop_path) if drop_path > 0.0 else nn.Identity()
+        self.norm3 = norm_layer(dim) if extra_norm else nn.Identity()
         self.register_buffer("attn_mask", self._static_mask(), persistent=False)
 
     def _window_and_shift(self, window: Size2, shift: Size2) -> tuple[Size2, Size2]:
@@ -327,7 +330,7 @@ class SwinTransformerBlock(nn.Module):
         """``(B, H, W, C)`` -> ``(B, H, W, C)``."""
         if self.post_norm:
             x = x + self.drop_path1(self.norm1(self._attn(x)))
-            return x + self.drop_path2(self.norm2(self.mlp(x)))
+            return self.norm3(x + self.drop_path2(self.norm2(self.mlp(x))))
         x = x + self.drop_path1(self._attn(self.norm1(x)))
         return x + self.drop_path2(self.mlp(self.norm2(x)))
 
@@ -367,7 +370,13 @@ class PatchMerging(nn.Module):
 
 class SwinTransformerStage(nn.Module):
     """Patch merging (all but the first stage), then blocks alternating plain and shifted
-    windows (V2: ``post_norm`` blocks and merging, ``attn_layer`` its attention)."""
+    windows (V2: ``post_norm`` blocks and merging, ``attn_layer`` its attention).
+
+    ``extra_norm_period`` / ``extra_norm_stage``: every N-th block / the last block ends with a
+    norm (Swin V2-CR). ``merge_post_norm``: the patch merging's norm after its projection
+    (default: ``post_norm``; V2-CR norms before). ``input_fmt`` / ``output_fmt``: ``'NHWC'`` or
+    ``'NCHW'`` maps in and out (the blocks always work channels-last).
+    """
 
     def __init__(
         self,
@@ -390,8 +399,18 @@ class SwinTransformerStage(nn.Module):
         act_layer: LayerType = nn.GELU,
         attn_layer: LayerFn = WindowAttention,
         post_norm: bool = False,
+        merge_post_norm: bool | None = None,
+        extra_norm_period: int = 0,
+        extra_norm_stage: bool = False,
+        input_fmt: str = "NHWC",
+        output_fmt: str = "NHWC",
     ) -> None:
         super().__init__()
+        for fmt in (input_fmt, output_fmt):
+            if fmt not in ("NHWC", "NCHW"):
+                raise ValueError(f"map format {fmt!r}; valid: 'NHWC', 'NCHW'")
+        self.nchw_in = input_fmt == "NCHW"
+        self.nchw_out = output_fmt == "NCHW"
         if not downsample and dim != out_dim:
             raise ValueError(f"a stage without downsample keeps its width ({dim} != {out_dim})")
         self.dim = dim
@@ -401,7 +420,12 @@ class SwinTransformerStage(nn.Module):
         window = to_2tuple(window_size)
         shift = (window[0] // 2, window[1] // 2)
         self.downsample: nn.Module = (
-            PatchMerging(dim, out_dim=out_dim, norm_layer=norm_layer, post_norm=post_norm)
+            PatchMerging(
+                dim,
+                out_dim=out_dim,
+                norm_layer=norm_layer,
+                post_norm=post_norm if merge_post_norm is None else merge_post_norm,
+            )
             if downsample
             else nn.Identity()
         )
@@ -426,6 +450,8 @@ class SwinTransformerStage(nn.Module):
                     norm_layer=norm_layer,
                     attn_layer=attn_layer,
                     post_norm=post_norm,
+                    extra_norm=(extra_norm_period > 0 and (i + 1) % extra_norm_period == 0)
+                    or (extra_norm_stage and i + 1 == depth),
                 )
                 for i in range(depth)
             ]
@@ -448,7 +474,10 @@ class SwinTransformerStage(nn.Module):
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.blocks(self.downsample(x))
+        if self.nchw_in:
+            x = x.permute(0, 2, 3, 1)
+        x = self.blocks(self.downsample(x))
+        return x.permute(0, 3, 1, 2) if self.nchw_out else x
 
 
 # --- model ----------------------------------------------------------------------------------------
@@ -590,7 +619,8 @@ class SwinTransformerBase(VisionModel):
             window_ratio: the patch grid over this is the window, one for all stages or per stage.
             always_partition: switch window partitioning of maps no larger than the window.
         """
-        num_stages = len(self.layers)
+        stage_list = self._swin_stages()
+        num_stages = len(stage_list)
         sizes = stage_window_sizes(window_size, num_stages) if window_size is not None else None
         ratios = (
             _stage_window_ratios(window_ratio, num_stages)
@@ -606,7 +636,7 @@ class SwinTransformerBase(VisionModel):
         windows = _windows_for_grid(grid, self._ref_window_sizes, self._ref_grid_size, sizes, ratios)
         if sizes is not None or ratios is not None:
             self._ref_window_sizes, self._ref_grid_size = windows, grid
-        for i, stage in enumerate(self.layers):
+        for i, stage in enumerate(stage_list):
             scale = 2 ** max(i - 1, 0)
             cast(SwinTransformerStage, stage).set_input_size(
                 ((grid[0] + scale - 1) // scale, (grid[1] + scale - 1) // scale), windows[i], always_partition
@@ -619,11 +649,17 @@ class SwinTransformerBase(VisionModel):
             always_partition=always_partition,
         )
 
+    def _swin_stages(self) -> nn.Sequential:
+        """The stage container (``layers``; V2-CR names it ``stages``)."""
+        return cast(nn.Sequential, self.layers)
+
     def _intermediates(
         self, x: torch.Tensor, take: list[int], *, stop_early: bool, norm: bool = False
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """The levels as ``(B, C, H, W)`` maps (the final output stays channels-last)."""
+        """The levels as ``(B, C, H, W)`` maps (the final output stays in ``output_fmt``)."""
         x, levels = super()._intermediates(x, take, stop_early=stop_early, norm=norm)
+        if self.output_fmt != "NHWC":
+            return x, levels
         return x, [t.permute(0, 3, 1, 2).contiguous() for t in levels]
 
     def _prune_trunk(self, max_index: int) -> None:
