@@ -94,16 +94,16 @@ def test_alias_maps_timm_paths_to_visionzoo_modules() -> None:
 
         # a family not ported: imports (libraries list its classes at import time), fails on use
         from visionzoo.timm_alias import FamilyNotPortedError
-        from timm.models.swin_transformer import SwinTransformerBlock
-        with pytest.raises(FamilyNotPortedError, match="timm family 'swin_transformer' is not ported"):
-            SwinTransformerBlock(64, 64)
-        with pytest.raises(FamilyNotPortedError, match="swin_transformer"):
-            class Sub(SwinTransformerBlock):
+        from timm.models.crossvit import CrossVit
+        with pytest.raises(FamilyNotPortedError, match="timm family 'crossvit' is not ported"):
+            CrossVit()
+        with pytest.raises(FamilyNotPortedError, match="crossvit"):
+            class Sub(CrossVit):
                 pass
 
         visionzoo.uninstall_timm_alias()
         assert not any(n == "timm" or n.startswith("timm.") for n in sys.modules)
-        assert not hasattr(visionzoo.models, "swin_transformer")
+        assert not hasattr(visionzoo.models, "crossvit")
         import timm as real
         assert real is not visionzoo and real.__file__.endswith("timm/__init__.py")
         assert timm.models.resnet.ResNet is not real.models.resnet.ResNet
