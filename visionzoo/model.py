@@ -9,7 +9,7 @@ families (and code written for timm) call: ``checkpoint_seq``, ``named_apply``, 
 """
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import torch
 import torch.nn.functional as F
@@ -18,12 +18,15 @@ from torch.utils.checkpoint import checkpoint
 
 from .features import Trunk, feature_take_indices, prune_post, prune_trunk, walk_trunk
 from .layers.classifier import ClassifierHead, check_num_classes, create_classifier
+from .layers.norm_mlp_head import ClNormMlpClassifierHead, NormMlpClassifierHead
 from .layers.pool import SelectAdaptivePool2d
 from .layers.token_pool import TOKEN_POOL_TYPES, global_pool_nlc
 from .pretrained import PretrainedCfg
 
 __all__ = [
     "ConvHeadModel",
+    "DistilledHeads",
+    "NormHeadModel",
     "TokenModel",
     "Trunk",
     "VisionModel",
@@ -576,6 +579,129 @@ class ConvHeadModel(VisionModel):
         """The head conv (and its norm, act) belongs to the head and goes with it."""
         self.conv_head, self.norm_head, self.act2 = nn.Identity(), nn.Identity(), nn.Identity()
         super()._prune_head()
+
+
+class NormHeadModel(VisionModel):
+    """The model contract with one head module, ``self.head``: ConvNeXt's ``pool -> norm ->
+    [fc -> act] -> fc`` (:class:`~visionzoo.layers.NormMlpClassifierHead` or its channels-last
+    twin) or, with the norm before pooling, a plain ``ClassifierHead`` (ConvNeXt, DaViT,
+    EdgeNeXt, FocalNet, RDNet, MambaOut, TinyViT, MaxxViT: timm's ``head.*`` keys).
+
+    ``reset_classifier(reset_other=True)`` also drops the head's norm and hidden layer (timm's
+    API), which pruning does: they were sized for the final features.
+    """
+
+    classifier_name: ClassVar[str] = "head.fc"
+
+    if TYPE_CHECKING:  # NOTE: for type checkers only; TorchScript cannot read these string annotations
+        head: ClassifierHead | NormMlpClassifierHead | ClNormMlpClassifierHead
+
+    def _init_norm_head(
+        self,
+        num_classes: int,
+        *,
+        global_pool: str,
+        drop_rate: float,
+        norm_layer: Callable[..., nn.Module],
+        norm_first: bool,
+        hidden_size: int | None = None,
+        act_layer: str = "tanh",
+        **dd: Any,
+    ) -> None:
+        """``norm_pre`` and ``head`` over ``num_features``: with ``norm_first`` the norm runs on
+        the map (``norm_pre``) before a plain pool -> fc head; otherwise ``norm_pre`` is an
+        identity (kept for the keys) and the head pools, then norms."""
+        if norm_first:
+            if hidden_size:
+                raise ValueError("a hidden head layer needs the pool -> norm head (head_norm_first=False)")
+            self.norm_pre: nn.Module = norm_layer(self.num_features, **dd)
+            self.head = ClassifierHead(self.num_features, num_classes, global_pool, drop_rate, **dd)
+        else:
+            self.norm_pre = nn.Identity()
+            self.head = NormMlpClassifierHead(
+                self.num_features,
+                num_classes,
+                hidden_size,
+                global_pool,
+                drop_rate,
+                norm_layer=norm_layer,
+                act_layer=act_layer,
+                **dd,
+            )
+        self.head_hidden_size = int(self.head.num_features)
+
+    def reset_classifier(
+        self, num_classes: int, global_pool: str | None = None, reset_other: bool = False
+    ) -> None:
+        """New classifier of ``num_classes`` outputs (0 removes it), on the model's device and
+        dtype; ``reset_other`` also drops the head's norm and hidden layer, leaving pool -> fc."""
+        check_num_classes(num_classes)
+        ref = next(self.parameters(), None)
+        dd: dict[str, Any] = {
+            "device": ref.device if ref is not None and ref.device.type != "meta" else torch.device("cpu"),
+            "dtype": ref.dtype if ref is not None else None,
+        }
+        head = self.head
+        if isinstance(head, ClassifierHead):
+            head.reset(num_classes, global_pool, **dd)
+        else:
+            head.reset(num_classes, global_pool, reset_other=reset_other, in_features=self.num_features, **dd)
+        self.num_classes = num_classes
+        self.head_hidden_size = int(head.num_features)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        return self.head(x, pre_logits=pre_logits)
+
+    def _prune_head(self) -> None:
+        """The head's norm and hidden layer go too: they were sized for the final features."""
+        self.reset_classifier(0, "", reset_other=True)
+
+
+class DistilledHeads:
+    """Mixin for models with a second classifier, ``head_dist``, trained to match a teacher
+    (DeiT, LeViT, EfficientFormer V1 / V2, SwiftFormer): in eval, and in training unless
+    :meth:`set_distilled_training`, the output is the mean of both heads; with distilled training
+    on, a training ``forward`` returns ``(class logits, distillation logits)`` for the loss.
+
+    The family builds ``head`` and ``head_dist`` (``None`` where a variant has none) and sets
+    ``distilled_training = False``; its ``forward_head`` ends in :meth:`_distilled_logits`.
+    """
+
+    if TYPE_CHECKING:  # NOTE: for type checkers only; TorchScript cannot read these string annotations
+        head: nn.Module
+        head_dist: nn.Module | None
+        distilled_training: bool
+        training: bool
+        num_classes: int
+
+        def parameters(self, recurse: bool = True) -> Iterator[nn.Parameter]: ...
+
+    def set_distilled_training(self, enable: bool = True) -> None:
+        """Return both heads' logits in training (for a distillation loss)."""
+        self.distilled_training = enable
+
+    def _replace_heads(self, num_classes: int, new_head: Callable[[int], nn.Module]) -> None:
+        """``head`` and ``head_dist`` (where the model has one) rebuilt by ``new_head`` for
+        ``num_classes`` on the model's device and dtype, in its train / eval mode."""
+        ref = next(self.parameters(), None)
+        device = ref.device if ref is not None and ref.device.type != "meta" else torch.device("cpu")
+        with torch.device(device):
+            self.head = new_head(num_classes)
+            if self.head_dist is not None:
+                self.head_dist = new_head(num_classes)
+        for head in (self.head, self.head_dist):
+            if head is not None:
+                if ref is not None:
+                    head.to(dtype=ref.dtype)
+                head.train(self.training)
+        self.num_classes = num_classes
+
+    # NOTE: annotated Tensor for TorchScript, which always gets the mean; eager distilled training
+    # returns the (logits, dist logits) pair
+    def _distilled_logits(self, x: torch.Tensor, x_dist: torch.Tensor) -> torch.Tensor:
+        if self.distilled_training and self.training and not torch.jit.is_scripting():
+            return cast(torch.Tensor, (x, x_dist))
+        return (x + x_dist) / 2
 
 
 class TokenModel(VisionModel):

@@ -17,6 +17,7 @@ __all__ = [
     "ClassifierHead",
     "NormMlpClassifierHead",
     "check_num_classes",
+    "check_pool",
     "create_classifier",
 ]
 
@@ -32,6 +33,17 @@ def check_num_classes(num_classes: object, *, where: str = "") -> int:
         prefix = f"{where}: " if where else ""
         raise ValueError(f"{prefix}num_classes must be an int >= 0, got {num_classes!r}")
     return num_classes
+
+
+def check_pool(global_pool: object, allowed: tuple[str, ...], *, model: str) -> str:
+    """``global_pool`` if it is one of ``allowed``, else ``ValueError`` naming it and them.
+
+    For heads that pool one way only (LeViT, EfficientFormer: mean over tokens or nothing).
+    """
+    if not isinstance(global_pool, str) or global_pool not in allowed:
+        valid = " or ".join(repr(p) for p in allowed)
+        raise ValueError(f"{model} takes global_pool {valid}, got {global_pool!r}")
+    return global_pool
 
 
 @overload

@@ -27,14 +27,12 @@ import torch
 from torch import nn
 
 from ..layers import (
-    ClassifierHead,
     DropPath,
     GlobalResponseNormMlp,
     LayerNorm,
     LayerNorm2d,
     LayerType,
     Mlp,
-    NormMlpClassifierHead,
     RmsNorm,
     RmsNorm2d,
     SimpleNorm,
@@ -45,8 +43,7 @@ from ..layers import (
     get_norm_layer,
     make_divisible,
 )
-from ..layers.classifier import check_num_classes
-from ..model import Trunk, VisionModel
+from ..model import NormHeadModel, Trunk
 from ..pretrained import NO_WEIGHTS, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, RWIGHTMAN_RELEASES, weight
 from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import model_args_type
@@ -207,7 +204,7 @@ class ConvNeXtStage(nn.Module):
 
 
 # --- model ----------------------------------------------------------------------------------------
-class ConvNeXt(VisionModel):
+class ConvNeXt(NormHeadModel):
     """ConvNeXt (V1, and V2 with ``use_grn=True, ls_init_value=None``).
 
     Args:
@@ -247,8 +244,6 @@ class ConvNeXt(VisionModel):
         checkpoint="block",
         norm_last=True,
     )
-
-    classifier_name = "head.fc"
 
     def __init__(
         self,
@@ -345,23 +340,16 @@ class ConvNeXt(VisionModel):
         self.stages = nn.Sequential(*stages)
         self.num_features = prev
 
-        self.head: NormMlpClassifierHead | ClassifierHead
-        if head_norm_first:
-            self.norm_pre: nn.Module = norm(prev)
-            self.head = ClassifierHead(prev, num_classes, global_pool, drop_rate)
-        else:
-            # NOTE: pool -> norm -> fc, the order of the FB weights; norm_pre stays for the keys
-            self.norm_pre = nn.Identity()
-            self.head = NormMlpClassifierHead(
-                prev,
-                num_classes,
-                head_hidden_size,
-                global_pool,
-                drop_rate,
-                norm_layer=norm,
-                act_layer="gelu",
-            )
-        self.head_hidden_size = int(self.head.num_features)
+        # NOTE: pool -> norm -> fc is the order of the FB weights
+        self._init_norm_head(
+            num_classes,
+            global_pool=global_pool,
+            drop_rate=drop_rate,
+            norm_layer=norm,
+            norm_first=head_norm_first,
+            hidden_size=head_hidden_size,
+            act_layer="gelu",
+        )
         self._initialize()
 
     def init_weights(self) -> None:
@@ -387,33 +375,6 @@ class ConvNeXt(VisionModel):
                 (r"^norm_pre", (99999,)),
             ],
         )
-
-    def reset_classifier(
-        self, num_classes: int, global_pool: str | None = None, reset_other: bool = False
-    ) -> None:
-        """New classifier of ``num_classes`` outputs (0 removes it); ``reset_other`` also drops the
-        head's norm and hidden layer, leaving pool -> fc."""
-        check_num_classes(num_classes)
-        ref = next(self.parameters(), None)
-        device = ref.device if ref is not None and ref.device.type != "meta" else torch.device("cpu")
-        head = self.head
-        with torch.device(device):
-            if isinstance(head, NormMlpClassifierHead):
-                head.reset(num_classes, global_pool, reset_other=reset_other, in_features=self.num_features)
-            elif isinstance(head, ClassifierHead):
-                head.in_features = self.num_features
-                head.reset(num_classes, global_pool)
-        if ref is not None:
-            head.to(dtype=ref.dtype)
-        self.num_classes = num_classes
-        self.head_hidden_size = head.num_features
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        return self.head(x, pre_logits=pre_logits)
-
-    def _prune_head(self) -> None:
-        """The head's norm and hidden layer go too: they were sized for the final features."""
-        self.reset_classifier(0, "", reset_other=True)
 
 
 # --- checkpoint remap -----------------------------------------------------------------------------

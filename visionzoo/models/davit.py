@@ -27,11 +27,9 @@ from torch import nn
 
 from ..layers import (
     Attention,
-    ClassifierHead,
     DropPath,
     LayerType,
     Mlp,
-    NormMlpClassifierHead,
     calculate_drop_path_rates,
     get_act_layer,
     get_norm_layer,
@@ -41,7 +39,7 @@ from ..layers import (
 )
 from ..layers.channel_attn import ChannelAttention, ChannelAttentionV2
 from ..layers.classifier import check_num_classes
-from ..model import Trunk, VisionModel
+from ..model import NormHeadModel, Trunk
 from ..pretrained import NO_WEIGHTS, weight
 from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import model_args_type
@@ -224,7 +222,7 @@ class DaVitStage(nn.Module):
         return self.blocks(self.downsample(x))
 
 
-class DaVit(VisionModel):
+class DaVit(NormHeadModel):
     """DaViT: a 7x7 stride-4 stem, then four stages of dual (window, channel) attention blocks,
     each stage after the first halving the map.
 
@@ -261,7 +259,6 @@ class DaVit(VisionModel):
         checkpoint="block",
         norm_last=True,
     )
-    classifier_name = "head.fc"
 
     def __init__(
         self,
@@ -341,17 +338,14 @@ class DaVit(VisionModel):
         self.stages = nn.Sequential(*stages)
         self.num_features = prev
 
-        self.head: NormMlpClassifierHead | ClassifierHead
-        if head_norm_first:
-            self.norm_pre: nn.Module = norm(prev)
-            self.head = ClassifierHead(prev, num_classes, global_pool, drop_rate)
-        else:
-            # NOTE: pool -> norm -> fc, the order of the DaViT weights; norm_pre stays for the keys
-            self.norm_pre = nn.Identity()
-            self.head = NormMlpClassifierHead(
-                prev, num_classes, None, global_pool, drop_rate, norm_layer=norm
-            )
-        self.head_hidden_size = int(self.head.num_features)
+        # NOTE: pool -> norm -> fc is the order of the DaViT weights
+        self._init_norm_head(
+            num_classes,
+            global_pool=global_pool,
+            drop_rate=drop_rate,
+            norm_layer=norm,
+            norm_first=head_norm_first,
+        )
         self._initialize()
 
     def init_weights(self) -> None:
@@ -373,33 +367,6 @@ class DaVit(VisionModel):
                 (r"^norm_pre", (99999,)),
             ],
         )
-
-    def reset_classifier(
-        self, num_classes: int, global_pool: str | None = None, reset_other: bool = False
-    ) -> None:
-        """New classifier of ``num_classes`` outputs (0 removes it); ``reset_other`` also drops the
-        head's norm, leaving pool -> fc."""
-        check_num_classes(num_classes)
-        ref = next(self.parameters(), None)
-        device = ref.device if ref is not None and ref.device.type != "meta" else torch.device("cpu")
-        head = self.head
-        with torch.device(device):
-            if isinstance(head, NormMlpClassifierHead):
-                head.reset(num_classes, global_pool, reset_other=reset_other, in_features=self.num_features)
-            elif isinstance(head, ClassifierHead):
-                head.in_features = self.num_features
-                head.reset(num_classes, global_pool)
-        if ref is not None:
-            head.to(dtype=ref.dtype)
-        self.num_classes = num_classes
-        self.head_hidden_size = head.num_features
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        return self.head(x, pre_logits=pre_logits)
-
-    def _prune_head(self) -> None:
-        """The head's norm goes too: it was sized for the final features."""
-        self.reset_classifier(0, "", reset_other=True)
 
 
 # --- checkpoint remap -----------------------------------------------------------------------------

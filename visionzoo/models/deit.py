@@ -9,11 +9,12 @@ Weights: Apache-2.0 (Facebook Research's DeiT releases). Module names follow tim
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 import torch
 from torch import nn
 
+from ..model import DistilledHeads
 from ..pretrained import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, weight
 from ..registry import Entrypoint, family_entrypoint, register_family
 from .vision_transformer.model import VisionTransformer
@@ -31,13 +32,10 @@ __all__ = [
 ]
 
 
-class VisionTransformerDistilled(VisionTransformer):
-    """ViT with a distillation token after the class token and a second head reading it.
-
-    In eval (and in training unless ``set_distilled_training()``) the output is the mean of both
-    heads; with distilled training on, ``forward`` returns ``(class logits, distillation logits)``.
-    Takes the :class:`VisionTransformer` arguments (its variants are ``VisionTransformerArgs``);
-    ``global_pool`` must be ``'token'``.
+class VisionTransformerDistilled(DistilledHeads, VisionTransformer):
+    """ViT with a distillation token after the class token and a second head reading it (see
+    :class:`~visionzoo.model.DistilledHeads`). Takes the :class:`VisionTransformer` arguments
+    (its variants are ``VisionTransformerArgs``); ``global_pool`` must be ``'token'``.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -51,7 +49,7 @@ class VisionTransformerDistilled(VisionTransformer):
         self.num_prefix_tokens = 2
         self.dist_token = nn.Parameter(torch.zeros(1, 1, self.embed_dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, self.patch_embed.num_patches + 2, self.embed_dim))
-        self.head_dist = (
+        self.head_dist: nn.Module | None = (
             nn.Linear(self.embed_dim, self.num_classes) if self.num_classes > 0 else nn.Identity()
         )
         self.distilled_training = False
@@ -69,23 +67,13 @@ class VisionTransformerDistilled(VisionTransformer):
             blocks=[(r"^blocks\.(\d+)", None), (r"^norm", (99999,))],
         )
 
-    def set_distilled_training(self, enable: bool = True) -> None:
-        """Return both heads' logits in training (for a distillation loss)."""
-        self.distilled_training = enable
-
     def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
         if global_pool not in (None, "", "token"):
             raise ValueError(
                 f"global_pool={global_pool!r}: the distilled head reads the class token; use 'token'"
             )
         super().reset_classifier(num_classes)
-        ref = self.head.weight if isinstance(self.head, nn.Linear) else None
-        self.head_dist = (
-            nn.Linear(self.embed_dim, num_classes, device=ref.device, dtype=ref.dtype)
-            if ref is not None
-            else nn.Identity()
-        )
-        self.head_dist.train(self.training)
+        self._replace_heads(num_classes, lambda n: nn.Linear(self.embed_dim, n) if n > 0 else nn.Identity())
 
     def _pos_embed(self, x: torch.Tensor) -> torch.Tensor:
         pos_embed: torch.Tensor | None = self.pos_embed
@@ -101,15 +89,14 @@ class VisionTransformerDistilled(VisionTransformer):
             x = torch.cat((cls, dist, x), dim=1) + pos_embed
         return self.pos_drop(x)
 
-    # NOTE: annotated Tensor for TorchScript; eager distilled training returns (logits, dist logits)
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x, x_dist = self.head_drop(x[:, 0]), self.head_drop(x[:, 1])
         if pre_logits:
             return (x + x_dist) / 2
-        x, x_dist = self.head(x), self.head_dist(x_dist)
-        if self.distilled_training and self.training and not torch.jit.is_scripting():
-            return cast(torch.Tensor, (x, x_dist))  # eager only: static under TorchScript
-        return (x + x_dist) / 2
+        head_dist = self.head_dist
+        if head_dist is None:
+            return self.head(x)
+        return self._distilled_logits(self.head(x), head_dist(x_dist))
 
 
 def checkpoint_filter_fn(state_dict: dict[str, Any], model: nn.Module) -> dict[str, torch.Tensor]:

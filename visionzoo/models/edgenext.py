@@ -24,11 +24,9 @@ import torch
 from torch import nn
 
 from ..layers import (
-    ClassifierHead,
     DropPath,
     LayerNorm2d,
     Mlp,
-    NormMlpClassifierHead,
     calculate_drop_path_rates,
     create_conv2d,
     get_act_layer,
@@ -38,7 +36,7 @@ from ..layers.activations import LayerType
 from ..layers.classifier import check_num_classes
 from ..layers.pos_embed_fourier import PositionalEncodingFourier
 from ..layers.xca import XCA
-from ..model import Trunk, VisionModel
+from ..model import NormHeadModel, Trunk
 from ..pretrained import weight
 from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import model_args_type
@@ -250,7 +248,7 @@ class EdgeNeXtStage(nn.Module):
         return self.blocks(self.downsample(x))
 
 
-class EdgeNeXt(VisionModel):
+class EdgeNeXt(NormHeadModel):
     """Patch (or overlapping) stem at stride 4, four stages of conv blocks ending in split
     depthwise-transpose attention blocks, and a pool -> norm -> fc head (or norm first).
 
@@ -283,7 +281,6 @@ class EdgeNeXt(VisionModel):
         checkpoint="block",
         norm_last=True,
     )
-    classifier_name = "head.fc"
 
     def __init__(
         self,
@@ -363,21 +360,14 @@ class EdgeNeXt(VisionModel):
             self.feature_info.append(dict(num_chs=in_chs, reduction=reduction, module=f"stages.{i}"))
         self.stages = nn.Sequential(*stages)
         self.num_features = dims[-1]
-        self.head: NormMlpClassifierHead | ClassifierHead
-        if head_norm_first:
-            self.norm_pre: nn.Module = _LN_2D(self.num_features, **dd)
-            self.head = ClassifierHead(self.num_features, num_classes, global_pool, drop_rate, **dd)
-        else:
-            self.norm_pre = nn.Identity()
-            self.head = NormMlpClassifierHead(
-                self.num_features,
-                num_classes,
-                pool_type=global_pool,
-                drop_rate=drop_rate,
-                norm_layer=_LN_2D,
-                **dd,
-            )
-        self.head_hidden_size = int(self.head.num_features)
+        self._init_norm_head(
+            num_classes,
+            global_pool=global_pool,
+            drop_rate=drop_rate,
+            norm_layer=_LN_2D,
+            norm_first=head_norm_first,
+            **dd,
+        )
         self._initialize()
 
     def init_weights(self) -> None:
@@ -405,33 +395,6 @@ class EdgeNeXt(VisionModel):
                 (r"^norm_pre", (99999,)),
             ],
         )
-
-    def reset_classifier(
-        self, num_classes: int, global_pool: str | None = None, reset_other: bool = False
-    ) -> None:
-        """New classifier of ``num_classes`` outputs (0 removes it); ``reset_other`` also drops the
-        head's norm."""
-        check_num_classes(num_classes)
-        ref = next(self.parameters(), None)
-        device = ref.device if ref is not None and ref.device.type != "meta" else torch.device("cpu")
-        head = self.head
-        with torch.device(device):
-            if isinstance(head, NormMlpClassifierHead):
-                head.reset(num_classes, global_pool, reset_other=reset_other, in_features=self.num_features)
-            else:
-                head.in_features = self.num_features
-                head.reset(num_classes, global_pool)
-        if ref is not None:
-            head.to(dtype=ref.dtype)
-        self.num_classes = num_classes
-        self.head_hidden_size = int(head.num_features)
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        return self.head(x, pre_logits=pre_logits)
-
-    def _prune_head(self) -> None:
-        """The head's norm goes too: it was sized for the final features."""
-        self.reset_classifier(0, "", reset_other=True)
 
 
 # --- checkpoint remap -----------------------------------------------------------------------------

@@ -20,11 +20,11 @@ from torch import nn
 from ..layers import DropPath, LayerScale, LayerScale2d, Mlp, to_2tuple, trunc_normal_
 from ..layers.activations import LayerType
 from ..layers.attention_bias import BiasedAttention
-from ..layers.classifier import check_num_classes
+from ..layers.classifier import check_num_classes, check_pool
 from ..layers.create_act import get_act_layer
 from ..layers.drop import calculate_drop_path_rates
 from ..layers.norm import get_norm_layer
-from ..model import Trunk, VisionModel
+from ..model import DistilledHeads, Trunk, VisionModel
 from ..pretrained import weight
 from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import model_args_type
@@ -290,14 +290,7 @@ class EfficientFormerStage(nn.Module):
         return self.blocks(self.downsample(x))
 
 
-def _check_pool(global_pool: str) -> None:
-    if global_pool not in ("", "avg"):
-        raise ValueError(
-            f"EfficientFormer pools by mean only: global_pool must be 'avg' or '', got {global_pool!r}"
-        )
-
-
-class EfficientFormer(VisionModel):
+class EfficientFormer(DistilledHeads, VisionModel):
     """Stem (stride 4), four stages of PoolFormer blocks (the last ending in ``num_vit``
     transformer blocks on tokens), a final LayerNorm, mean-pooled into two classifiers (class and
     distillation) whose logits are averaged; with ``set_distilled_training()`` a training forward
@@ -336,7 +329,7 @@ class EfficientFormer(VisionModel):
         img_size: int | tuple[int, int] | None = None,
     ) -> None:
         super().__init__()
-        _check_pool(global_pool)
+        check_pool(global_pool, ("", "avg"), model="EfficientFormer")
         check_num_classes(num_classes)
         act = cast("type[nn.Module]", get_act_layer(act_layer))
         norm = cast("type[nn.Module]", get_norm_layer(norm_layer))
@@ -382,7 +375,7 @@ class EfficientFormer(VisionModel):
         self.norm = norm_cl(self.num_features)
         self.head_drop = nn.Dropout(drop_rate)
         self.head = self._new_linear(num_classes)
-        self.head_dist = self._new_linear(num_classes)
+        self.head_dist: nn.Module | None = self._new_linear(num_classes)
         self.distilled_training = False
         self._initialize()
 
@@ -403,34 +396,18 @@ class EfficientFormer(VisionModel):
     def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
         return dict(stem=r"^stem", blocks=[(r"^stages\.(\d+)", None), (r"^norm", (99999,))])
 
-    def set_distilled_training(self, enable: bool = True) -> None:
-        """Return both heads' logits in training (for a distillation loss)."""
-        self.distilled_training = enable
-
-    def get_classifier(self, name_only: bool = False) -> nn.Module | str:
-        """The class head (``head``); ``head_dist`` is the distillation one."""
-        return self.classifier_name if name_only else self.head
-
     def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
         """Fresh class and distillation heads of ``num_classes`` outputs (0 removes them);
         ``global_pool`` ``'avg'`` or ``''``. Once the last stage is pruned the output is a map:
         no pooling nor classifier then."""
         check_num_classes(num_classes)
         if global_pool is not None:
-            _check_pool(global_pool)
+            check_pool(global_pool, ("", "avg"), model="EfficientFormer")
         pool = self.global_pool if global_pool is None else global_pool
         if len(self.stages) != self.num_stages and (num_classes or pool):
             raise ValueError("the last stage is pruned: its map takes no pooling nor classifier")
         self.global_pool = pool  # type: ignore[assignment]
-        ref = next(self.parameters(), None)
-        device = ref.device if ref is not None and ref.device.type != "meta" else torch.device("cpu")
-        with torch.device(device):
-            self.head, self.head_dist = self._new_linear(num_classes), self._new_linear(num_classes)
-        for head in (self.head, self.head_dist):
-            if ref is not None:
-                head.to(dtype=ref.dtype)
-            head.train(self.training)
-        self.num_classes = num_classes
+        self._replace_heads(num_classes, self._new_linear)
 
     def _intermediates(
         self, x: torch.Tensor, take: list[int], *, stop_early: bool, norm: bool = False
@@ -456,17 +433,16 @@ class EfficientFormer(VisionModel):
         """No pooling is left either: the kept stages' output is a map."""
         self.reset_classifier(0, "")
 
-    # NOTE: annotated Tensor for TorchScript; eager distilled training returns (logits, dist logits)
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         if self.global_pool == "avg":
             x = x.mean(dim=1)
         x = self.head_drop(x)
         if pre_logits:
             return x
-        x, x_dist = self.head(x), self.head_dist(x)
-        if self.distilled_training and self.training and not torch.jit.is_scripting():
-            return cast(torch.Tensor, (x, x_dist))  # eager only: static under TorchScript
-        return (x + x_dist) / 2
+        head_dist = self.head_dist
+        if head_dist is None:
+            return self.head(x)
+        return self._distilled_logits(self.head(x), head_dist(x))
 
 
 _PATCH_EMBED = (

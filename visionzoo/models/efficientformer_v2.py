@@ -20,12 +20,12 @@ from torch import nn
 
 from ..layers import DropPath, LayerScale2d, to_2tuple, trunc_normal_
 from ..layers.attention_bias import BiasedAttention
-from ..layers.classifier import check_num_classes
+from ..layers.classifier import check_num_classes, check_pool
 from ..layers.conv_bn_act import ConvNormAct
 from ..layers.create_act import get_act_layer
 from ..layers.drop import calculate_drop_path_rates
 from ..layers.norm import get_norm_layer
-from ..model import Trunk, VisionModel
+from ..model import DistilledHeads, Trunk, VisionModel
 from ..pretrained import weight
 from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import model_args_type
@@ -392,14 +392,7 @@ class EfficientFormerV2Stage(nn.Module):
         return self.blocks(self.downsample(x))
 
 
-def _check_pool(global_pool: str) -> None:
-    if global_pool not in ("", "avg"):
-        raise ValueError(
-            f"EfficientFormerV2 pools by mean only: global_pool must be 'avg' or '', got {global_pool!r}"
-        )
-
-
-class EfficientFormerV2(VisionModel):
+class EfficientFormerV2(DistilledHeads, VisionModel):
     """Stem (stride 4), four stages (attention in the last blocks of stages 3 and 4, and in the
     downsampling into stage 4), a final norm, mean-pooled into a class head and (``distillation``)
     a distillation head whose logits are averaged; ``set_distilled_training()`` returns both in
@@ -431,7 +424,7 @@ class EfficientFormerV2(VisionModel):
         distillation: bool = True,
     ) -> None:
         super().__init__()
-        _check_pool(global_pool)
+        check_pool(global_pool, ("", "avg"), model="EfficientFormer V2")
         check_num_classes(num_classes)
         base_norm = get_norm_layer(norm_layer)
         act = get_act_layer(act_layer)
@@ -507,34 +500,14 @@ class EfficientFormerV2(VisionModel):
     def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
         return dict(stem=r"^stem", blocks=[(r"^stages\.(\d+)", None), (r"^norm", (99999,))])
 
-    def set_distilled_training(self, enable: bool = True) -> None:
-        """Return both heads' logits in training (for a distillation loss)."""
-        self.distilled_training = enable
-
-    def get_classifier(self, name_only: bool = False) -> nn.Module | str:
-        """The class head (``head``); ``head_dist`` is the distillation one."""
-        return self.classifier_name if name_only else self.head
-
     def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
         """Fresh heads of ``num_classes`` outputs (0 removes them); ``global_pool`` ``'avg'`` or ``''``."""
         check_num_classes(num_classes)
         if global_pool is not None:
-            _check_pool(global_pool)
+            check_pool(global_pool, ("", "avg"), model="EfficientFormer V2")
             self.global_pool = global_pool  # type: ignore[assignment]
-        ref = next(self.parameters(), None)
-        device = ref.device if ref is not None and ref.device.type != "meta" else torch.device("cpu")
-        with torch.device(device):
-            self.head = self._new_linear(num_classes)
-            if self.head_dist is not None:
-                self.head_dist = self._new_linear(num_classes)
-        for head in (self.head, self.head_dist):
-            if head is not None:
-                if ref is not None:
-                    head.to(dtype=ref.dtype)
-                head.train(self.training)
-        self.num_classes = num_classes
+        self._replace_heads(num_classes, self._new_linear)
 
-    # NOTE: annotated Tensor for TorchScript; eager distilled training returns (logits, dist logits)
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         if self.global_pool == "avg":
             x = x.mean(dim=(2, 3))
@@ -544,10 +517,7 @@ class EfficientFormerV2(VisionModel):
         head_dist = self.head_dist
         if head_dist is None:
             return self.head(x)
-        x, x_dist = self.head(x), head_dist(x)
-        if self.distilled_training and self.training and not torch.jit.is_scripting():
-            return cast(torch.Tensor, (x, x_dist))  # eager only: static under TorchScript
-        return (x + x_dist) / 2
+        return self._distilled_logits(self.head(x), head_dist(x))
 
 
 EfficientFormerV2Args = model_args_type(EfficientFormerV2)

@@ -30,7 +30,7 @@ from ..layers import (
 )
 from ..layers.classifier import check_num_classes
 from ..layers.focal_modulation import FocalModulation
-from ..model import Trunk, VisionModel
+from ..model import NormHeadModel, Trunk
 from ..pretrained import weight
 from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import model_args_type
@@ -144,7 +144,7 @@ class FocalNetStage(nn.Module):
         return x
 
 
-class FocalNet(VisionModel):
+class FocalNet(NormHeadModel):
     """FocalNet: a stride-4 patch stem, then four stages of focal modulation blocks, the width
     doubling and the map halving at each stage after the first.
 
@@ -179,7 +179,6 @@ class FocalNet(VisionModel):
         checkpoint="block",
         norm_last=True,
     )
-    classifier_name = "head.fc"
 
     def __init__(
         self,
@@ -286,23 +285,6 @@ class FocalNet(VisionModel):
                 (r"^norm", (99999,)),
             ],
         )
-
-    def reset_classifier(
-        self, num_classes: int, global_pool: str | None = None, reset_other: bool = False
-    ) -> None:
-        """New classifier of ``num_classes`` outputs (0 removes it); ``reset_other`` also drops an
-        MLP head's norm and hidden layer."""
-        check_num_classes(num_classes)
-        self.head.reset(num_classes, global_pool, reset_other=reset_other, in_features=self.num_features)
-        self.num_classes = num_classes
-        self.head_hidden_size = int(self.head.num_features)
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        return self.head(x, pre_logits=pre_logits)
-
-    def _prune_head(self) -> None:
-        """An MLP head's norm and hidden layer go too: they were sized for the final features."""
-        self.reset_classifier(0, "", reset_other=True)
 
 
 # --- checkpoint remap -----------------------------------------------------------------------------

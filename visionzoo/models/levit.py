@@ -24,8 +24,9 @@ from torch import nn
 
 from ..layers import DropPath, get_act_layer, to_2tuple
 from ..layers.attention_bias import BiasedAttention, attention_bias_index
+from ..layers.classifier import check_pool
 from ..layers.norm_linear import NormLinear
-from ..model import Trunk, VisionModel
+from ..model import DistilledHeads, Trunk, VisionModel
 from ..pretrained import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, NO_WEIGHTS, weight
 from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import model_args_type
@@ -542,7 +543,7 @@ class Levit(VisionModel):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        _check_pool(global_pool)
+        check_pool(global_pool, ("", "avg"), model="LeViT")
         dd: dict[str, Any] = {"device": device, "dtype": dtype}
         act = cast(LayerFn, get_act_layer(act_layer))
         attn_act = cast(LayerFn, get_act_layer(attn_act_layer or act_layer))
@@ -645,7 +646,7 @@ class Levit(VisionModel):
 
     def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
         if global_pool is not None:
-            _check_pool(global_pool)
+            check_pool(global_pool, ("", "avg"), model="LeViT")
             self.global_pool = global_pool  # type: ignore[assignment]
         self.num_classes = num_classes
         self.head = self._new_head(num_classes)
@@ -673,40 +674,27 @@ class Levit(VisionModel):
         return x if pre_logits else self.head(x)
 
 
-class LevitDistilled(Levit):
+class LevitDistilled(DistilledHeads, Levit):
     """LeViT with a second classifier (``head_dist``) on the same pooled features, trained to
-    match a teacher. In eval (and in training unless ``set_distilled_training()``) the output is
-    the mean of both heads; with distilled training on, ``forward`` returns
-    ``(class logits, distillation logits)``."""
+    match a teacher (see :class:`~visionzoo.model.DistilledHeads`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.head_dist: nn.Module = self._new_head(self.num_classes)
+        self.head_dist: nn.Module | None = self._new_head(self.num_classes)
         self.distilled_training = False
-
-    def set_distilled_training(self, enable: bool = True) -> None:
-        """Return both heads' logits in training (for a distillation loss)."""
-        self.distilled_training = enable
 
     def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
         super().reset_classifier(num_classes, global_pool)
-        self.head_dist = self._new_head(num_classes)
-        self.head_dist.train(self.training)
+        self._replace_heads(num_classes, self._new_head)
 
-    # NOTE: annotated Tensor for TorchScript; eager distilled training returns (logits, dist logits)
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = self._pool(x)
         if pre_logits:
             return x
-        x, x_dist = self.head(x), self.head_dist(x)
-        if self.distilled_training and self.training and not torch.jit.is_scripting():
-            return cast(torch.Tensor, (x, x_dist))  # eager only: static under TorchScript
-        return (x + x_dist) / 2
-
-
-def _check_pool(global_pool: str) -> None:
-    if global_pool not in ("", "avg"):
-        raise ValueError(f"LeViT pools by mean only: global_pool must be 'avg' or '', got {global_pool!r}")
+        head_dist = self.head_dist
+        if head_dist is None:
+            return self.head(x)
+        return self._distilled_logits(self.head(x), head_dist(x))
 
 
 def checkpoint_filter_fn(state_dict: dict[str, Any], model: nn.Module) -> dict[str, Any]:

@@ -22,11 +22,11 @@ from torch import nn
 
 from ..layers import DropPath, EffectiveSEModule, calculate_drop_path_rates, make_divisible
 from ..layers.activations import LayerType
-from ..layers.classifier import ClassifierHead, check_num_classes
+from ..layers.classifier import ClassifierHead
 from ..layers.create_act import get_act_layer
 from ..layers.norm import get_norm_layer
 from ..layers.norm_mlp_head import NormMlpClassifierHead
-from ..model import Trunk, VisionModel
+from ..model import NormHeadModel, Trunk
 from ..pretrained import weight
 from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import model_args_type
@@ -149,7 +149,7 @@ class DenseStage(nn.Sequential):
         return torch.cat(features, 1)
 
 
-class RDNet(VisionModel):
+class RDNet(NormHeadModel):
     """A stride-4 stem, then dense stages, each after the first behind a transition (norm + conv
     to ``transition_compression_ratio`` of the width, 2x2 stride 2 where ``is_downsample_block``);
     a feature level ends each run of stages at one resolution. The head pools, then norms
@@ -175,7 +175,6 @@ class RDNet(VisionModel):
     """
 
     trunk = Trunk(stem=("stem",), stages=("dense_stages.*",), post=("norm_pre",), norm_last=True)
-    classifier_name = "head.fc"
 
     if TYPE_CHECKING:  # NOTE: for type checkers only; TorchScript cannot read these string annotations
         norm_pre: nn.Module
@@ -308,32 +307,6 @@ class RDNet(VisionModel):
 
     def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
         return dict(stem=r"^stem", blocks=r"^dense_stages\.(\d+)")
-
-    def reset_classifier(
-        self, num_classes: int, global_pool: str | None = None, reset_other: bool = False
-    ) -> None:
-        """New classifier of ``num_classes`` outputs (0 removes it); ``reset_other`` also drops the
-        head's norm, leaving pool -> fc."""
-        check_num_classes(num_classes)
-        ref = next(self.parameters(), None)
-        device = ref.device if ref is not None and ref.device.type != "meta" else torch.device("cpu")
-        head = self.head
-        with torch.device(device):
-            if isinstance(head, NormMlpClassifierHead):
-                head.reset(num_classes, global_pool, reset_other=reset_other, in_features=self.num_features)
-            else:
-                head.reset(num_classes, global_pool, in_features=self.num_features)
-        if ref is not None:
-            head.to(dtype=ref.dtype)
-        self.num_classes = num_classes
-        self.head_hidden_size = int(head.num_features)
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        return self.head(x, pre_logits=pre_logits)
-
-    def _prune_head(self) -> None:
-        """The head's norm goes too: it was sized for the final features."""
-        self.reset_classifier(0, "", reset_other=True)
 
 
 _NV_STEM = re.compile(r"^stem\.stem\.")

@@ -21,9 +21,9 @@ from torch import nn
 
 from ..layers import DropPath, to_2tuple, trunc_normal_
 from ..layers.activations import LayerType
-from ..layers.classifier import check_num_classes
+from ..layers.classifier import check_num_classes, check_pool
 from ..layers.create_act import get_act_layer
-from ..model import Trunk, VisionModel
+from ..model import DistilledHeads, Trunk, VisionModel
 from ..pretrained import weight
 from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import model_args_type
@@ -268,14 +268,7 @@ class Stage(nn.Module):
         return self.blocks(self.downsample(x))
 
 
-def _check_pool(global_pool: str) -> None:
-    if global_pool not in ("", "avg"):
-        raise ValueError(
-            f"SwiftFormer pools by mean only: global_pool must be 'avg' or '', got {global_pool!r}"
-        )
-
-
-class SwiftFormer(VisionModel):
+class SwiftFormer(DistilledHeads, VisionModel):
     """Conv stem (stride 4), four stages (:class:`Stage`), a final BatchNorm, mean-pooled into a
     class head and a distillation head whose logits are averaged; with
     ``set_distilled_training()`` a training forward returns both. ``img_size`` is accepted and
@@ -309,7 +302,7 @@ class SwiftFormer(VisionModel):
         super().__init__()
         if output_stride != 32:
             raise ValueError(f"SwiftFormer has output_stride 32 only, got {output_stride}")
-        _check_pool(global_pool)
+        check_pool(global_pool, ("", "avg"), model="SwiftFormer")
         check_num_classes(num_classes)
         act = cast("type[nn.Module]", get_act_layer(act_layer))
         self.num_classes = num_classes
@@ -358,7 +351,7 @@ class SwiftFormer(VisionModel):
         self.norm = nn.BatchNorm2d(embed_dims[-1])
         self.head_drop = nn.Dropout(drop_rate)
         self.head = self._new_linear(num_classes)
-        self.head_dist = self._new_linear(num_classes)
+        self.head_dist: nn.Module | None = self._new_linear(num_classes)
         self.distilled_training = False
         self._initialize()
 
@@ -385,41 +378,24 @@ class SwiftFormer(VisionModel):
             ],
         )
 
-    def set_distilled_training(self, enable: bool = True) -> None:
-        """Return both heads' logits in training (for a distillation loss)."""
-        self.distilled_training = enable
-
-    def get_classifier(self, name_only: bool = False) -> nn.Module | str:
-        """The class head (``head``); ``head_dist`` is the distillation one."""
-        return self.classifier_name if name_only else self.head
-
     def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
         """Fresh heads of ``num_classes`` outputs (0 removes them); ``global_pool`` ``'avg'`` or ``''``."""
         check_num_classes(num_classes)
         if global_pool is not None:
-            _check_pool(global_pool)
+            check_pool(global_pool, ("", "avg"), model="SwiftFormer")
             self.global_pool = global_pool  # type: ignore[assignment]
-        ref = next(self.parameters(), None)
-        device = ref.device if ref is not None and ref.device.type != "meta" else torch.device("cpu")
-        with torch.device(device):
-            self.head, self.head_dist = self._new_linear(num_classes), self._new_linear(num_classes)
-        for head in (self.head, self.head_dist):
-            if ref is not None:
-                head.to(dtype=ref.dtype)
-            head.train(self.training)
-        self.num_classes = num_classes
+        self._replace_heads(num_classes, self._new_linear)
 
-    # NOTE: annotated Tensor for TorchScript; eager distilled training returns (logits, dist logits)
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         if self.global_pool == "avg":
             x = x.mean(dim=(2, 3))
         x = self.head_drop(x)
         if pre_logits:
             return x
-        x, x_dist = self.head(x), self.head_dist(x)
-        if self.distilled_training and self.training and not torch.jit.is_scripting():
-            return cast(torch.Tensor, (x, x_dist))  # eager only: static under TorchScript
-        return (x + x_dist) / 2
+        head_dist = self.head_dist
+        if head_dist is None:
+            return self.head(x)
+        return self._distilled_logits(self.head(x), head_dist(x))
 
 
 def checkpoint_filter_fn(state_dict: dict[str, Any], model: nn.Module) -> dict[str, Any]:

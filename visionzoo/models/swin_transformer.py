@@ -888,22 +888,24 @@ DEPRECATED = {
     "swin_large_patch4_window12_384_in22k": "swin_large_patch4_window12_384.ms_in22k",
 }
 
+CFG_DEFAULTS: dict[str, Any] = dict(
+    num_classes=1000,
+    input_size=(3, 224, 224),
+    pool_size=(7, 7),
+    crop_pct=0.9,
+    interpolation="bicubic",
+    fixed_input_size=True,
+    first_conv="patch_embed.proj",
+    classifier="head.fc",
+    license="mit",
+)
+
 default_cfgs = register_family(
     __name__,
     model_cls=SwinTransformer,
     variants=VARIANTS,
     weights=WEIGHTS,
-    cfg_defaults=dict(
-        num_classes=1000,
-        input_size=(3, 224, 224),
-        pool_size=(7, 7),
-        crop_pct=0.9,
-        interpolation="bicubic",
-        fixed_input_size=True,
-        first_conv="patch_embed.proj",
-        classifier="head.fc",
-        license="mit",
-    ),
+    cfg_defaults=CFG_DEFAULTS,
     feature_cfg=dict(out_indices=(0, 1, 2, 3), flatten_sequential=True),
     filter_fn=checkpoint_filter_fn,
     deprecated=DEPRECATED,

@@ -25,6 +25,7 @@ from ..layers.pos_embed_rel import gen_relative_log_coords, gen_relative_positio
 from ..pretrained import weight
 from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import model_args_type
+from .swin_transformer import CFG_DEFAULTS as SWIN_CFG_DEFAULTS
 from .swin_transformer import Size2, SwinTransformerBase, WindowSpec, checkpoint_filter_fn
 
 __all__ = ["SwinTransformerV2", "WindowAttentionV2"]
@@ -321,17 +322,7 @@ default_cfgs = register_family(
     model_cls=SwinTransformerV2,
     variants=VARIANTS,
     weights=WEIGHTS,
-    cfg_defaults=dict(
-        num_classes=1000,
-        input_size=(3, 256, 256),
-        pool_size=(8, 8),
-        crop_pct=0.9,
-        interpolation="bicubic",
-        fixed_input_size=True,
-        first_conv="patch_embed.proj",
-        classifier="head.fc",
-        license="mit",
-    ),
+    cfg_defaults=dict(SWIN_CFG_DEFAULTS, input_size=(3, 256, 256), pool_size=(8, 8)),
     feature_cfg=dict(out_indices=(0, 1, 2, 3), flatten_sequential=True),
     filter_fn=checkpoint_filter_fn,
     deprecated=DEPRECATED,

@@ -23,9 +23,8 @@ from torch import nn
 from ..layers import DropPath, LayerNorm2d, NormMlpClassifierHead, calculate_drop_path_rates, trunc_normal_
 from ..layers.attention_bias import BiasedAttention, resize_offset_bias_table
 from ..layers.branch_fusion import branch_kernel_bias, conv_like
-from ..layers.classifier import check_num_classes
 from ..layers.window import pad_to_windows, window_partition, window_unpartition
-from ..model import Trunk, VisionModel
+from ..model import NormHeadModel, Trunk
 from ..pretrained import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, weight
 from ..registry import Entrypoint, family_entrypoint, register_family
 from ..variants import model_args_type
@@ -306,7 +305,7 @@ class TinyVitStage(nn.Module):
         return self.blocks(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
 
-class TinyVit(VisionModel):
+class TinyVit(NormHeadModel):
     """Stride-4 conv stem, an MBConv stage, then attention stages at strides 8, 16, 32; a head
     that pools, normalises (LayerNorm over channels) and classifies.
 
@@ -316,7 +315,6 @@ class TinyVit(VisionModel):
     """
 
     trunk = Trunk(stem=("patch_embed",), stages=("stages.*",))
-    classifier_name = "head.fc"
 
     if TYPE_CHECKING:  # NOTE: for type checkers only; TorchScript cannot read these string annotations
         head: NormMlpClassifierHead
@@ -418,27 +416,6 @@ class TinyVit(VisionModel):
         )
 
     # --- head ----------------------------------------------------------------------------------
-    def reset_classifier(
-        self, num_classes: int, global_pool: str | None = None, reset_other: bool = False
-    ) -> None:
-        """A fresh classifier of ``num_classes`` outputs (0 removes it); ``reset_other`` also drops
-        the head's norm, leaving pool -> fc."""
-        check_num_classes(num_classes)
-        ref = next(self.parameters(), None)
-        device = ref.device if ref is not None and ref.device.type != "meta" else torch.device("cpu")
-        with torch.device(device):
-            self.head.reset(num_classes, global_pool, reset_other=reset_other, in_features=self.num_features)
-        if ref is not None:
-            self.head.to(dtype=ref.dtype)
-        self.num_classes = num_classes
-        self.head_hidden_size = self.head.num_features
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        return self.head(x, pre_logits=pre_logits)
-
-    def _prune_head(self) -> None:
-        """The head's norm goes too: it was sized for the final features."""
-        self.reset_classifier(0, "", reset_other=True)
 
 
 def checkpoint_filter_fn(state_dict: dict[str, Any], model: nn.Module) -> dict[str, Any]:

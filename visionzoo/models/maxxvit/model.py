@@ -39,7 +39,7 @@ from ...layers.helpers import to_2tuple
 from ...layers.pool import create_pool2d
 from ...layers.pos_embed_rel import RelPosBias, RelPosBiasTf, RelPosMlp, resize_rel_pos_bias_table
 from ...layers.weight_init import trunc_normal_tf_
-from ...model import Trunk, VisionModel
+from ...model import NormHeadModel, Trunk
 from ...model_input import update_model_input_size
 
 __all__ = [
@@ -866,7 +866,7 @@ def _init_block(block: nn.Module, scheme: str) -> None:
 
 
 # --- model ------------------------------------------------------------------------------------
-class MaxxVit(VisionModel):
+class MaxxVit(NormHeadModel):
     """CoAtNet / MaxViT / MaxxViT: conv stem, four stages of blocks by letter, final norm, head.
 
     Args:
@@ -893,7 +893,6 @@ class MaxxVit(VisionModel):
         checkpoint="block",
         norm_last=True,
     )
-    classifier_name = "head.fc"
     head_names = ("head",)
 
     if TYPE_CHECKING:  # NOTE: for type checkers only; TorchScript cannot read these string annotations
@@ -1029,35 +1028,6 @@ class MaxxVit(VisionModel):
             feat = ((feat[0] - 1) // 2 + 1, (feat[1] - 1) // 2 + 1)
             stage.set_input_size(feat, window, grid)
         update_model_input_size(self, self.img_size)
-
-    def reset_classifier(
-        self, num_classes: int, global_pool: str | None = None, reset_other: bool = False
-    ) -> None:
-        """New classifier of ``num_classes`` outputs (0 removes it); ``reset_other`` also drops
-        the head's norm and hidden layer."""
-        check_num_classes(num_classes)
-        ref = next(self.parameters(), None)
-        device = ref.device if ref is not None and ref.device.type != "meta" else torch.device("cpu")
-        with torch.device(device):
-            if isinstance(self.head, NormMlpClassifierHead):
-                self.head.reset(
-                    num_classes, global_pool, reset_other=reset_other, in_features=self.num_features
-                )
-            else:
-                self.head.reset(
-                    num_classes, global_pool, reset_other=reset_other, in_features=self.num_features
-                )
-        if ref is not None:
-            self.head.to(dtype=ref.dtype)
-        self.num_classes = num_classes
-        self.head_hidden_size = int(self.head.num_features)
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        return self.head(x, pre_logits=pre_logits)
-
-    def _prune_head(self) -> None:
-        """The head's norm and hidden layer go too: they were sized for the final features."""
-        self.reset_classifier(0, "", reset_other=True)
 
 
 # --- checkpoint remap -------------------------------------------------------------------------
