@@ -55,6 +55,26 @@ def token_output(model: torch.nn.Module) -> bool:
     return isinstance(model, TokenModel) or getattr(model, "output_fmt", "NCHW") == "NLC"
 
 
+def features_close(a: object, b: object, **tol: float) -> bool:
+    """``torch.allclose`` over ``forward_features`` outputs: one tensor, or the list a model with
+    ``features_are_list`` returns (EfficientViM), element by element."""
+    if isinstance(b, (list, tuple)):
+        return (
+            isinstance(a, (list, tuple))
+            and len(a) == len(b)
+            and all(torch.allclose(x, y, **tol) for x, y in zip(a, b))
+        )
+    return isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and torch.allclose(a, b, **tol)
+
+
+def features_sum(out: object) -> torch.Tensor:
+    """A scalar over a forward's output (one tensor or a list of them), for a backward pass."""
+    if isinstance(out, (list, tuple)):
+        return sum((t.square().sum() for t in out), torch.zeros(()))
+    assert isinstance(out, torch.Tensor), type(out)
+    return out.square().sum()
+
+
 def as_nchw(t: torch.Tensor, model: torch.nn.Module) -> torch.Tensor:
     """A map of ``model``'s own layout (``output_fmt``: channels-last for MambaOut) as NCHW."""
     return t.permute(0, 3, 1, 2) if getattr(model, "output_fmt", "NCHW") == "NHWC" else t

@@ -14,6 +14,8 @@ import torch
 from helpers import (
     as_nchw,
     assert_feature_widths,
+    features_close,
+    features_sum,
     has_classifier,
     input_side,
     parameter_groups,
@@ -117,7 +119,7 @@ def test_contract(name: str) -> None:
     model.train()
     logits = model(x)
     if headless:
-        logits.square().mean().backward()
+        features_sum(logits).backward()
     else:
         assert logits.shape == (2, 7)
         logits.logsumexp(1).mean().backward()
@@ -127,14 +129,17 @@ def test_contract(name: str) -> None:
     model.eval()
     with torch.no_grad():
         feats = model.forward_features(x)
-        assert (feats.shape[-1] if token else as_nchw(feats, model).shape[1]) == model.num_features
+        if model.features_are_list:  # the head pools each and concatenates them: its width
+            assert isinstance(feats, list) and sum(t.shape[1] for t in feats) == model.num_features
+        else:
+            assert (feats.shape[-1] if token else as_nchw(feats, model).shape[1]) == model.num_features
         if not headless:
             assert model.forward_head(feats, pre_logits=True).shape == (2, model.head_hidden_size)
-        assert torch.allclose(model.forward_head(feats), model(x), rtol=1e-4, atol=1e-5)
+        assert features_close(model.forward_head(feats), model(x), rtol=1e-4, atol=1e-5)
 
         # feature pyramid: forward_intermediates agrees with feature_info and forward_features
         final, inters = model.forward_intermediates(x)
-        assert torch.allclose(final, feats, rtol=1e-4, atol=1e-5)
+        assert features_close(final, feats, rtol=1e-4, atol=1e-5)
         assert len(inters) == len(model.feature_info)
         for t, info in zip(inters, model.feature_info):
             assert t.shape[1] == info["num_chs"], info
@@ -220,6 +225,10 @@ def test_prune_intermediate_layers_keeps_the_early_levels(name: str) -> None:
         out = model(x)
     assert kept == [0, 1]
     assert all(torch.equal(a, b) for a, b in zip(before, after))
+    if model.features_are_list:  # as timm's: the head pools the kept stages' inputs, concatenated
+        assert model.num_classes == 0 and out.shape == (2, model.num_features)
+        assert model.num_features == sum(t.shape[1] for t in model.forward_features(x))
+        return
     # head gone, no pooling: the model now returns the last kept level's map
     assert model.num_classes == 0 and model.num_features == model.feature_info[1]["num_chs"]
     if token_output(model):  # tokens after the kept final norm (or, for a distilled

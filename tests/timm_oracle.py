@@ -83,8 +83,12 @@ def paired_classes(
     return ours.eval(), theirs
 
 
-def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Max abs difference relative to the reference's max magnitude."""
+def rel_err(a: Any, b: Any) -> float:
+    """Max abs difference relative to the reference's max magnitude (the worst element of two
+    equally long lists of tensors: EfficientViM's ``forward_features``)."""
+    if isinstance(b, (list, tuple)):
+        assert isinstance(a, (list, tuple)) and len(a) == len(b), (type(a), len(b))
+        return max(rel_err(x, y) for x, y in zip(a, b))
     return float((a - b).abs().max() / b.abs().max().clamp_min(1e-12))
 
 

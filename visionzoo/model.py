@@ -207,6 +207,11 @@ class VisionModel(nn.Module):
     # False for a headless feature encoder (timm builds MobileNet-V5's Gemma encoder so): no
     # classifier, ``forward`` returns ``forward_features``, a ``num_classes`` other than 0 is refused
     has_classifier: ClassVar[bool] = True
+    # whether ``forward_features`` returns a list of tensors, which ``forward_head`` takes, as
+    # timm's does for models that fuse several branches or stages in the head (EfficientViM's
+    # per-stage classifiers): kept so code written for timm runs unchanged; such a model's
+    # ``forward_intermediates`` gives that list as its final output
+    features_are_list: ClassVar[bool] = False
     # constructor options that a features_only backbone cannot honour (the builder refuses them)
     features_only_excludes: ClassVar[tuple[str, ...]] = ()
     head_names: ClassVar[tuple[str, ...]] = ("global_pool", "fc", "head", "head_drop", "classifier")
