@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import torch
 from timm.models import beit as timm_beit
+from timm_oracle import assert_pair_matches, paired, paired_classes, rel_err
 
-from tests.timm_oracle import assert_pair_matches, paired, paired_classes, rel_err
 from visionzoo.layers.pos_embed_rel import gen_relative_position_index, resize_rel_pos_bias_table
 from visionzoo.models.beit import Attention, Beit, checkpoint_filter_fn
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import torch
 from timm.models import eva as timm_eva
+from timm_oracle import assert_pair_matches, paired, paired_classes, rel_err
 
-from tests.timm_oracle import assert_pair_matches, paired, paired_classes, rel_err
 from visionzoo.layers.pos_embed_dinov3 import RotaryEmbeddingDinoV3
 from visionzoo.layers.pos_embed_mixed import RotaryEmbeddingMixed
 from visionzoo.layers.pos_embed_sincos import RotaryEmbeddingCat, create_rope_embed

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import torch
 from timm.models import maxxvit as timm_maxxvit
+from timm_oracle import rel_err, timm_model
 
 import visionzoo
-from tests.timm_oracle import rel_err, timm_model
 from visionzoo.layers.pos_embed_rel import resize_rel_pos_bias_table
 from visionzoo.models.maxxvit import VARIANTS, MaxxVit
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import torch
 from timm.models import nextvit as timm_nextvit
+from timm_oracle import assert_pair_matches, paired_classes, rel_err
 from torch import nn
 
 import visionzoo
-from tests.timm_oracle import assert_pair_matches, paired_classes, rel_err
 from visionzoo.models.nextvit import NextViT, checkpoint_filter_fn, merge_pre_bn
 
 pytestmark = pytest.mark.family

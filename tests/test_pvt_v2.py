@@ -10,8 +10,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 from timm.models import pvt_v2 as timm_pvt_v2
+from timm_oracle import assert_pair_matches, paired_classes, rel_err
 
-from tests.timm_oracle import assert_pair_matches, paired_classes, rel_err
 from visionzoo.models.pvt_v2 import MlpWithDepthwiseConv, PyramidVisionTransformerV2, checkpoint_filter_fn
 
 pytestmark = pytest.mark.family

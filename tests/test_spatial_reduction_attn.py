@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from timm_oracle import rel_err
 
-from tests.timm_oracle import rel_err
 from visionzoo.layers.spatial_reduction_attn import SpatialReductionAttention
 
 

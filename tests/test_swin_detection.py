@@ -8,9 +8,8 @@ from collections import OrderedDict
 
 import pytest
 import torch
+from timm_oracle import rel_err, timm
 from torch import nn
-
-from tests.timm_oracle import rel_err, timm
 
 detection = pytest.importorskip("torchvision.models.detection")
 ops = pytest.importorskip("torchvision.ops")

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import torch
 from timm.models import swin_transformer as timm_swin
+from timm_oracle import assert_pair_matches, paired_classes, rel_err
 
-from tests.timm_oracle import assert_pair_matches, paired_classes, rel_err
 from visionzoo.layers.pos_embed_rel import resize_rel_pos_bias_table
 from visionzoo.models.swin_transformer import SwinTransformer, checkpoint_filter_fn, stage_window_sizes
 

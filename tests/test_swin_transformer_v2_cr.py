@@ -10,8 +10,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 from timm.models import swin_transformer_v2_cr as timm_cr
+from timm_oracle import assert_pair_matches, paired_classes, rel_err
 
-from tests.timm_oracle import assert_pair_matches, paired_classes, rel_err
 from visionzoo.models.swin_transformer import SwinTransformerStage
 from visionzoo.models.swin_transformer_v2_cr import (
     SwinTransformerV2Cr,

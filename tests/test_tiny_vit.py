@@ -8,9 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 from timm.models import tiny_vit as timm_tiny_vit
+from timm_oracle import assert_pair_matches, paired_classes, rel_err
 
 import visionzoo
-from tests.timm_oracle import assert_pair_matches, paired_classes, rel_err
 from visionzoo.layers.attention_bias import attention_bias_index
 from visionzoo.models.tiny_vit import Attention, TinyVit, checkpoint_filter_fn
 

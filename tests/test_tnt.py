@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 from timm.models import tnt as timm_tnt
+from timm_oracle import assert_pair_matches, paired_classes, rel_err
 
-from tests.timm_oracle import assert_pair_matches, paired_classes, rel_err
 from visionzoo.models.tnt import TNT, PixelEmbed, checkpoint_filter_fn
 
 pytestmark = pytest.mark.family

@@ -9,8 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 from timm.models import twins as timm_twins
+from timm_oracle import assert_pair_matches, paired_classes, rel_err
 
-from tests.timm_oracle import assert_pair_matches, paired_classes, rel_err
 from visionzoo.models.twins import LocallyGroupedAttn, PosConv, Twins
 
 pytestmark = pytest.mark.family

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 from timm.models import visformer as timm_visformer
+from timm_oracle import assert_pair_matches, paired_classes, rel_err
 
-from tests.timm_oracle import assert_pair_matches, paired_classes, rel_err
 from visionzoo.models.visformer import Attention, SpatialMlp, Visformer
 
 pytestmark = pytest.mark.family

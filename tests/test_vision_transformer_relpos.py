@@ -9,8 +9,8 @@ import math
 import pytest
 import torch
 from timm.models import vision_transformer_relpos as timm_relpos
+from timm_oracle import assert_pair_matches, paired, paired_classes, rel_err
 
-from tests.timm_oracle import assert_pair_matches, paired, paired_classes, rel_err
 from visionzoo.layers import RelPosBias, RelPosMlp, gen_relative_log_coords
 from visionzoo.models.vision_transformer_relpos import (
     ResPostRelPosBlock,
