@@ -27,7 +27,6 @@ from sampling import create
 from timm_oracle import materialize_random
 
 import visionzoo
-from visionzoo.features import FeatureGetterNet
 
 pytestmark = pytest.mark.contract
 
@@ -187,8 +186,10 @@ def test_features_only_follow_feature_info(name: str) -> None:
         assert f"{fc}.weight" not in backbone.state_dict()
     materialize_random(backbone)
     size = input_side(model, SIZE)
-    # a getter backbone returns forward_intermediates' NCHW maps, whatever the model's own layout
-    layout = backbone if isinstance(backbone, FeatureGetterNet) else model
+    # the backbone's levels are in its own output_fmt, NCHW by default whatever the model runs
+    # inside (Swin, MambaOut: channels-last), so a ResNet client takes them unchanged
+    assert backbone.output_fmt == "NCHW"
+    layout = backbone
     with torch.no_grad():
         outs = [as_nchw(o, layout) for o in backbone(_x(size=size))]
         info = backbone.feature_info

@@ -17,7 +17,7 @@ import os
 
 import pytest
 import torch
-from helpers import input_side, parameter_groups, unmatched_parameters
+from helpers import as_nchw, input_side, parameter_groups, unmatched_parameters
 from sampling import create, family_of, sampled_kwargs
 from timm_oracle import rel_err, timm, timm_model, timm_on_meta
 
@@ -121,7 +121,8 @@ def test_features_only_match_timm(name: str, record_property) -> None:
     with torch.no_grad():
         a, b = ours(x), theirs(x)
     assert len(a) == len(b)
-    for fa, fb in zip(a, b):
+    for fa, fb in zip(a, b):  # (timm's Swin / MambaOut levels are channels-last: its output_fmt)
+        fa, fb = as_nchw(fa, ours), as_nchw(fb, theirs)
         assert fa.shape == fb.shape
         assert rel_err(fa, fb) < TOL
     assert ours.feature_info.channels() == theirs.feature_info.channels()

@@ -73,14 +73,14 @@ def test_random_valid_builds_have_consistent_shapes(
     backbone = create(name, in_chans=in_chans, features_only=True, out_indices=indices, device="meta")
     materialize_random(backbone).eval()  # (the shapes are checked; the init is the model's above)
     with torch.no_grad():
-        feats = [as_nchw(f, model) for f in backbone(x)]  # (MambaOut's levels are NHWC)
+        feats = [as_nchw(f, backbone) for f in backbone(x)]
         assert [f.shape[1] for f in feats] == backbone.feature_info.channels()
         assert_feature_widths(
             [f.shape[-1] for f in feats],
             backbone.feature_info.reduction(),
             model,
             size,
-            lambda s: [as_nchw(f, model).shape[-1] for f in backbone(torch.randn(2, in_chans, s, s))],
+            lambda s: [as_nchw(f, backbone).shape[-1] for f in backbone(torch.randn(2, in_chans, s, s))],
         )
 
 

@@ -159,7 +159,7 @@ def test_fx_features_match_intermediates(name: str) -> None:
             t.reshape(t.shape[0], s, s, -1).permute(0, 3, 1, 2) if t.ndim == 3 else t
             for t, s in zip(got, sides)
         ]
-    got = [as_nchw(t, model) for t in got]
+    got = [as_nchw(t, graph) for t in got]
     assert graph.feature_info.channels() == [t.shape[1] for t in got]
     _assert_same(tuple(got), tuple(want))
 

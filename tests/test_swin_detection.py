@@ -1,5 +1,7 @@
-"""Swin as a detection backbone: torchvision's Faster R-CNN with an FPN over our
-``features_only`` Swin-T trains a step exactly as over timm's with the same weights."""
+"""Hierarchical transformers as detection backbones: torchvision's Faster R-CNN with an FPN over
+our ``features_only`` Swin-T and MaxViT-T trains a step exactly as over timm's with the same
+weights. The FPN client is the one a ResNet backbone takes (NCHW levels): ours plugs in as it is;
+timm's Swin gives channels-last levels, so its side goes through a permute."""
 
 from __future__ import annotations
 
@@ -19,12 +21,11 @@ import visionzoo
 
 pytestmark = pytest.mark.family
 
-_NAME = "swin_tiny_patch4_window7_224"
 _FPN_CHS = 8
 
 
-class _SwinFpn(nn.Module):
-    """Swin's channels-last levels (as timm's ``features_only`` gives them) as NCHW maps into an FPN."""
+class _BackboneFpn(nn.Module):
+    """The FPN client of a ResNet backbone: NCHW levels in, FPN maps out."""
 
     def __init__(self, body: nn.Module, fpn: nn.Module) -> None:
         super().__init__()
@@ -32,14 +33,27 @@ class _SwinFpn(nn.Module):
         self.out_channels = _FPN_CHS
 
     def forward(self, x: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
+        return self.fpn(OrderedDict((str(i), t) for i, t in enumerate(self.body(x))))
+
+
+class _TimmNhwcToNchw(nn.Module):
+    """timm's backbone with its levels as NCHW, where timm gives them channels-last (Swin)."""
+
+    def __init__(self, body: nn.Module) -> None:
+        super().__init__()
+        self.body = body
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         levels = self.body(x)
-        return self.fpn(OrderedDict((str(i), t.permute(0, 3, 1, 2)) for i, t in enumerate(levels)))
+        if str(getattr(self.body, "output_fmt", "NCHW")).endswith("NHWC"):
+            levels = [t.permute(0, 3, 1, 2) for t in levels]
+        return levels
 
 
 def _detector(body: nn.Module, fpn: nn.Module, heads: dict[str, nn.Module]) -> nn.Module:
     """Faster R-CNN for one 224 px image, small heads; ``heads`` copied in (both sides alike)."""
     return detection.FasterRCNN(
-        _SwinFpn(body, copy.deepcopy(fpn)),
+        _BackboneFpn(body, copy.deepcopy(fpn)),
         min_size=224,
         max_size=224,
         rpn_anchor_generator=detection.anchor_utils.AnchorGenerator(
@@ -66,11 +80,17 @@ def _train_step(
     return {k: v.detach() for k, v in losses.items()}
 
 
-def test_faster_rcnn_over_swin_features_matches_timm():
+# the four levels at strides 4 to 32 (MaxViT's first level is its stride-2 stem)
+@pytest.mark.parametrize(
+    ("name", "levels"), [("swin_tiny_patch4_window7_224", (0, 1, 2, 3)), ("maxvit_tiny_tf_224", (1, 2, 3, 4))]
+)
+def test_faster_rcnn_over_features_matches_timm(name: str, levels: tuple[int, ...]) -> None:
     torch.manual_seed(0)
-    ours_body = visionzoo.create_model(_NAME, features_only=True, drop_path_rate=0.0)
-    theirs_body = timm.create_model(_NAME, features_only=True, drop_path_rate=0.0)
-    theirs_body.load_state_dict(ours_body.state_dict(), strict=True)
+    ours_body = visionzoo.create_model(name, features_only=True, drop_path_rate=0.0, out_indices=levels)
+    timm_body = timm.create_model(name, features_only=True, drop_path_rate=0.0, out_indices=levels)
+    timm_body.load_state_dict(ours_body.state_dict(), strict=True)
+    assert ours_body.output_fmt == "NCHW"  # whatever the model runs inside
+    theirs_body = _TimmNhwcToNchw(timm_body)
     fpn = ops.FeaturePyramidNetwork(
         ours_body.feature_info.channels(), _FPN_CHS, extra_blocks=fpn_ops.LastLevelMaxPool()
     )
@@ -93,7 +113,7 @@ def test_faster_rcnn_over_swin_features_matches_timm():
     for k in loss_a:
         assert rel_err(loss_a[k], loss_b[k]) < 1e-4, k
     # the step moved both backbones alike
-    mine, ref = ours.backbone.body.state_dict(), theirs.backbone.body.state_dict()
+    mine, ref = ours.backbone.body.state_dict(), theirs.backbone.body.body.state_dict()
     assert mine.keys() == ref.keys()
     for k, v in ref.items():
         assert rel_err(mine[k], v) < 1e-4, k

@@ -179,6 +179,28 @@ def _first_output(x: Any) -> torch.Tensor:
     return x[0] if isinstance(x, (tuple, list)) else x
 
 
+_MAP_FMTS = ("NCHW", "NHWC")
+
+
+def _tap_fmt(model: nn.Module, output_fmt: str) -> str:
+    """The layout ``model``'s tapped modules give (its ``output_fmt``: NHWC for Swin and
+    MambaOut, which run channels-last), with the backbone's ``output_fmt`` checked against it."""
+    source = str(getattr(model, "output_fmt", "NCHW"))
+    if source in _MAP_FMTS and output_fmt not in _MAP_FMTS:
+        raise ValueError(f"output_fmt={output_fmt!r} is not a map layout; valid: 'NCHW', 'NHWC'")
+    return source
+
+
+def _as_fmt(x: Any, source: str, target: str) -> Any:
+    """A tapped level in the backbone's layout: NHWC and NCHW maps are permuted into each other;
+    anything else (tokens) is returned as it is."""
+    if source == target or source not in _MAP_FMTS or target not in _MAP_FMTS:
+        return x
+    if not isinstance(x, torch.Tensor) or x.ndim != 4:
+        return x
+    return x.permute(0, 3, 1, 2) if source == "NHWC" else x.permute(0, 2, 3, 1)
+
+
 class _Taps:
     """Where features are read: ``(key, module path, hook type)`` for each tap.
 
@@ -464,6 +486,7 @@ class FeatureDictNet(nn.ModuleDict):
     ) -> None:
         super().__init__()
         self.feature_info = FeatureInfo(_info_list(model), out_indices)
+        self.tap_fmt = _tap_fmt(model, output_fmt)
         self.output_fmt = output_fmt
         self.concat = feature_concat
         self.grad_checkpointing = False
@@ -496,9 +519,8 @@ class FeatureDictNet(nn.ModuleDict):
             x = _run(module, x, self.grad_checkpointing and not skip)
             if name in self.return_layers:
                 key = self.return_layers[name]
-                out[key] = (
-                    torch.cat(x, 1) if self.concat and isinstance(x, (tuple, list)) else (_first_output(x))
-                )
+                level = torch.cat(x, 1) if self.concat and isinstance(x, (tuple, list)) else _first_output(x)
+                out[key] = _as_fmt(level, self.tap_fmt, self.output_fmt)
         return out
 
     def forward(self, x: torch.Tensor) -> Any:
@@ -552,6 +574,7 @@ class FeatureHookNet(nn.ModuleDict):
         super().__init__()
         self.feature_info = FeatureInfo(_info_list(model), out_indices)
         self.return_dict = return_dict
+        self.tap_fmt = _tap_fmt(model, output_fmt)
         self.output_fmt = output_fmt
         self.grad_checkpointing = False
         if no_rewrite is None:
@@ -593,6 +616,8 @@ class FeatureHookNet(nn.ModuleDict):
             for i, module in enumerate(self.values()):
                 skip = i in (0, last) or getattr(module, "inplace", False) is True
                 x = _run(module, x, self.grad_checkpointing and not skip)
+        for key, level in out.items():
+            out[key] = _as_fmt(level, self.tap_fmt, self.output_fmt)
         return out if self.return_dict else list(out.values())
 
 
@@ -616,16 +641,18 @@ class FeatureGraphNet(nn.Module):
         super().__init__()
         from .layers._fx import create_feature_extractor
 
-        if output_fmt != "NCHW":
-            raise ValueError(f"output_fmt={output_fmt!r} is not supported; use 'NCHW'")
         self.feature_info = FeatureInfo(_info_list(model), out_indices)
+        # a model whose levels are labels is traced through forward_intermediates: NCHW maps
+        modules = getattr(model, "feature_modules", True)
+        tap_fmt = _tap_fmt(model, output_fmt)
+        self.tap_fmt = tap_fmt if modules else "NCHW"
         self.output_fmt = output_fmt
         self.return_dict = return_dict
         names = self.feature_info.module_name()
         keys = list(out_map) if out_map is not None else [str(i) for i in self.feature_info.out_indices]
         if len(keys) != len(names):
             raise ValueError(f"out_map has {len(keys)} entries for {len(names)} feature levels")
-        if getattr(model, "feature_modules", True):
+        if modules:
             self.graph_module = create_feature_extractor(model, {n: str(k) for n, k in zip(names, keys)})
         else:  # the levels are labels, not modules: trace the model's own walk to them
             from .layers._fx import trace_module
@@ -633,7 +660,7 @@ class FeatureGraphNet(nn.Module):
             self.graph_module = trace_module(_Intermediates(model, self.feature_info.out_indices, keys))
 
     def forward(self, x: torch.Tensor) -> Any:
-        out = self.graph_module(x)
+        out = {k: _as_fmt(v, self.tap_fmt, self.output_fmt) for k, v in self.graph_module(x).items()}
         return out if self.return_dict else list(out.values())
 
 
