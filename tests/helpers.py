@@ -67,6 +67,14 @@ def features_close(a: object, b: object, **tol: float) -> bool:
     return isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and torch.allclose(a, b, **tol)
 
 
+def list_features_width(feats: Sequence[torch.Tensor], token: bool) -> int:
+    """The pooled width of the list a model with ``features_are_list`` returns: the sum of its
+    items' widths where the head concatenates them (EfficientViM's ``(B, C_i, L_i)``), their one
+    width where it fuses items of equal width (CoaT's scale tokens, ``(B, N_i, C)`` with ``token``)."""
+    widths = [t.shape[-1] if token else t.shape[1] for t in feats]
+    return widths[0] if token and len(set(widths)) == 1 else sum(widths)
+
+
 def features_sum(out: object) -> torch.Tensor:
     """A scalar over a forward's output (one tensor or a list of them), for a backward pass."""
     if isinstance(out, (list, tuple)):

@@ -294,9 +294,15 @@ def _check_prune_matches_timm(ours: nn.Module, theirs: nn.Module, indices) -> No
             ours.forward_intermediates(x, indices=kept),
             theirs.forward_intermediates(x, indices=kept),
         )
-        want = theirs(x)
-        same_output = isinstance(want, torch.Tensor) or ours.features_are_list  # (a list as timm's)
-        if same_output:
+        try:
+            want = theirs(x)
+        except AssertionError:  # timm's CoaT cannot run its head once pruning took its scale fusion
+            assert ours.features_are_list, indices  # ours averages the scales there (tests/test_coat.py)
+            want = None
+        same_output = want is None or isinstance(want, torch.Tensor) or ours.features_are_list
+        if want is None:
+            assert ours(x).shape == (x.shape[0], ours.num_features), indices
+        elif same_output:  # (a list as timm's)
             assert rel_err(ours(x), want) < TOL, indices
         else:  # timm's pruned HRNet returns its branches (a list) and keeps num_features: ours
             # returns the last kept level (the contract), and says its width (test_contract.py)

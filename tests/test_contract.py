@@ -18,6 +18,7 @@ from helpers import (
     features_sum,
     has_classifier,
     input_side,
+    list_features_width,
     parameter_groups,
     placed_levels,
     token_output,
@@ -128,8 +129,8 @@ def test_contract(name: str) -> None:
     model.eval()
     with torch.no_grad():
         feats = model.forward_features(x)
-        if model.features_are_list:  # the head pools each and concatenates them: its width
-            assert isinstance(feats, list) and sum(t.shape[1] for t in feats) == model.num_features
+        if model.features_are_list:  # the head pools each and concatenates or fuses them: its width
+            assert isinstance(feats, list) and list_features_width(feats, token) == model.num_features
         else:
             assert (feats.shape[-1] if token else as_nchw(feats, model).shape[1]) == model.num_features
         if not headless:
@@ -228,7 +229,7 @@ def test_prune_intermediate_layers_keeps_the_early_levels(name: str) -> None:
     assert all(torch.equal(a, b) for a, b in zip(before, after))
     if model.features_are_list:  # as timm's: the head pools the kept stages' inputs, concatenated
         assert model.num_classes == 0 and out.shape == (2, model.num_features)
-        assert model.num_features == sum(t.shape[1] for t in model.forward_features(x))
+        assert model.num_features == list_features_width(model.forward_features(x), token_output(model))
         return
     # head gone, no pooling: the model now returns the last kept level's map
     assert model.num_classes == 0 and model.num_features == model.feature_info[1]["num_chs"]
