@@ -210,7 +210,8 @@ class VisionModel(nn.Module):
     # whether ``forward_features`` returns a list of tensors, which ``forward_head`` takes, as
     # timm's does for models that fuse several branches or stages in the head (EfficientViM's
     # per-stage classifiers): kept so code written for timm runs unchanged; such a model's
-    # ``forward_intermediates`` gives that list as its final output
+    # ``forward_intermediates`` gives that list as its final output. A family where it follows the
+    # variant sets it per instance (CoaT: lists for the models with parallel blocks)
     features_are_list: ClassVar[bool] = False
     # constructor options that a features_only backbone cannot honour (the builder refuses them)
     features_only_excludes: ClassVar[tuple[str, ...]] = ()
@@ -229,7 +230,7 @@ class VisionModel(nn.Module):
     # NOTE: the trunk is never walked, nor the input size checked, under TorchScript; a family
     # whose trunk or minimum size follows its constructor arguments sets them per instance (ReXNet,
     # GhostNet V2 / V3), which TorchScript must not type
-    __jit_ignored_attributes__: ClassVar[list[str]] = ["trunk", "min_input_size"]
+    __jit_ignored_attributes__: ClassVar[list[str]] = ["trunk", "min_input_size", "features_are_list"]
 
     if TYPE_CHECKING:  # NOTE: for type checkers only; TorchScript cannot read these string annotations
         in_chans: int

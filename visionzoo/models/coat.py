@@ -17,7 +17,7 @@ tokens as a list, as timm's does (``features_are_list``, set per model).
 """
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -278,11 +278,6 @@ class CoaT(VisionModel):
     # NOTE: the level names are timm's labels (``serial_blocks1``, ``parallel_blocks``): block
     # lists whose outputs are tokens with a class token, read through forward_intermediates
     feature_modules = False
-    # NOTE: ``features_are_list`` is set per model (CoaT-Lite has no list), which TorchScript must not type
-    __jit_ignored_attributes__: ClassVar[list[str]] = [
-        *VisionModel.__jit_ignored_attributes__,
-        "features_are_list",
-    ]
 
     if TYPE_CHECKING:  # NOTE: for type checkers only; TorchScript cannot read string annotations
         global_pool: str  # type: ignore[assignment]  # a pool type, not a pooling module
