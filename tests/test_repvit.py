@@ -129,5 +129,5 @@ def test_reset_classifier_distillation_matches_timm() -> None:
     theirs.reset_classifier(7, distillation=False)
     assert sorted(ours.state_dict()) == sorted(theirs.state_dict())
     assert ours(_x()).shape == (2, 7)
-    with pytest.raises(ValueError, match="mean"):
+    with pytest.raises(ValueError, match="global_pool '' or 'avg', got 'max'"):
         ours.reset_classifier(7, global_pool="max")

@@ -20,6 +20,7 @@ from torch.utils.checkpoint import checkpoint
 from ..features import feature_take_indices
 from ..layers import DropPath, Mlp, PatchEmbed, trunc_normal_
 from ..layers.class_attn import ClassAttn
+from ..layers.classifier import check_pool
 from ..layers.talking_head_attn import TalkingHeadAttn
 from ..model import TokenModel, checkpoint_seq
 from ..pretrained import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, weight
@@ -192,7 +193,7 @@ class Cait(TokenModel):
         mlp_ratio_token_only: float = 4.0,
     ) -> None:
         super().__init__()
-        _check_pool(global_pool)
+        check_pool(global_pool, ("", "token", "avg"), model="CaiT")
         self.num_classes = num_classes
         self.in_chans = in_chans
         self.global_pool = global_pool
@@ -283,7 +284,7 @@ class Cait(TokenModel):
 
     def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
         if global_pool is not None:
-            _check_pool(global_pool)
+            check_pool(global_pool, ("", "token", "avg"), model="CaiT")
             if global_pool == "token" and not self.num_prefix_tokens:
                 raise ValueError("global_pool='token' needs the class token, which was pruned")
         super().reset_classifier(num_classes, global_pool)
@@ -362,11 +363,6 @@ class Cait(TokenModel):
             self.cls_token = None
             self.num_prefix_tokens = 0
         return super().prune_intermediate_layers(indices, prune_norm=prune_norm, prune_head=prune_head)
-
-
-def _check_pool(global_pool: str) -> None:
-    if global_pool not in ("", "token", "avg"):
-        raise ValueError(f"global_pool={global_pool!r}; CaiT pools with 'token', 'avg' or ''")
 
 
 def checkpoint_filter_fn(state_dict: dict[str, Any], model: nn.Module | None = None) -> dict[str, Any]:

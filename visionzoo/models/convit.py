@@ -28,6 +28,7 @@ from ..layers import (
     calculate_drop_path_rates,
     trunc_normal_,
 )
+from ..layers.classifier import check_pool
 from ..model import TokenModel
 from ..pretrained import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, weight
 from ..registry import Entrypoint, family_entrypoint, register_family
@@ -218,7 +219,7 @@ class ConVit(TokenModel):
         use_pos_embed: bool = True,
     ) -> None:
         super().__init__()
-        _check_pool(global_pool)
+        check_pool(global_pool, ("", "token", "avg"), model="ConVit")
         embed_dim *= num_heads
         self.num_classes = num_classes
         self.in_chans = in_chans
@@ -303,7 +304,7 @@ class ConVit(TokenModel):
 
     def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
         if global_pool is not None:
-            _check_pool(global_pool)
+            check_pool(global_pool, ("", "token", "avg"), model="ConVit")
             if global_pool == "token" and not self.num_prefix_tokens:
                 raise ValueError("global_pool='token' needs the class token, which was pruned")
         super().reset_classifier(num_classes, global_pool)
@@ -389,11 +390,6 @@ class ConVit(TokenModel):
         if prune_head:
             self.reset_classifier(0, "")
         return take
-
-
-def _check_pool(global_pool: str) -> None:
-    if global_pool not in ("", "token", "avg"):
-        raise ValueError(f"global_pool={global_pool!r}; ConVit pools with 'token', 'avg' or ''")
 
 
 ConVitArgs = model_args_type(ConVit)

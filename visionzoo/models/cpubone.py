@@ -21,7 +21,7 @@ from torch import nn
 
 from ..layers import GroupNorm1, calculate_drop_path_rates, register_notrace_module
 from ..layers.activations import LayerType
-from ..layers.classifier import check_num_classes
+from ..layers.classifier import check_num_classes, check_pool
 from ..layers.create_act import get_act_layer
 from ..layers.mbconv_mit import ConvLayer, FusedMBConv, MBConv, ResidualBlock
 from ..layers.norm import get_norm_layer
@@ -54,11 +54,6 @@ def _check_local_norm(local_mbconv_norm: str) -> None:
         raise ValueError(
             f"local_mbconv_norm={local_mbconv_norm!r}; valid: {', '.join(map(repr, _LOCAL_NORMS))}"
         )
-
-
-def _check_pool(global_pool: str) -> None:
-    if global_pool not in ("", "avg"):
-        raise ValueError(f"CPUBone's head pools 'avg' or not at all (''), got global_pool={global_pool!r}")
 
 
 class LinearLayer(nn.Module):
@@ -275,7 +270,7 @@ class ClsHead(nn.Module):
         act_layer: Layer = nn.Hardswish,
     ) -> None:
         super().__init__()
-        _check_pool(global_pool)
+        check_pool(global_pool, ("", "avg"), model="CPUBone")
         self.in_features = in_channels
         self.num_features = widths[-1]
         self.dropout = dropout
@@ -303,7 +298,7 @@ class ClsHead(nn.Module):
         """A new classifier (0: none); ``reset_other`` drops the pre-logits conv and MLP, leaving
         pool -> classifier on ``in_features`` (a backbone whose features no longer fit them)."""
         if global_pool is not None:
-            _check_pool(global_pool)
+            check_pool(global_pool, ("", "avg"), model="CPUBone")
             self.pool_type = global_pool
             self.global_pool = (nn.AdaptiveAvgPool2d(1) if global_pool else nn.Identity()).train(
                 self.training
@@ -398,7 +393,7 @@ class CPUBone(VisionModel):
         local_mbconv_norm: str = "proj",
     ) -> None:
         super().__init__()
-        _check_pool(global_pool)
+        check_pool(global_pool, ("", "avg"), model="CPUBone")
         _check_local_norm(local_mbconv_norm)
         if attn_upsample not in _UPSAMPLE_MODES:
             raise ValueError(

@@ -25,6 +25,7 @@ from torch import nn
 from ..layers import DropPath, get_act_layer, trunc_normal_
 from ..layers.activations import LayerType
 from ..layers.branch_fusion import conv_like
+from ..layers.classifier import check_pool
 from ..layers.drop import calculate_drop_path_rates
 from ..model import Trunk, VisionModel
 from ..optimize.reparam import reparameterize
@@ -324,7 +325,7 @@ class IFormer(VisionModel):
         distillation: bool = False,
     ) -> None:
         super().__init__()
-        _check_pool(global_pool)
+        check_pool(global_pool, ("", "avg"), model="iFormer")
         if not len(dims) == len(depths) == len(attn_groups) == len(attn_head_dim_reduction):
             raise ValueError(
                 "dims, depths, attn_groups and attn_head_dim_reduction need one entry per stage; got "
@@ -404,7 +405,7 @@ class IFormer(VisionModel):
     ) -> None:
         """A fresh (distilled, with ``distillation``) head of ``num_classes`` outputs."""
         if global_pool is not None:
-            _check_pool(global_pool)
+            check_pool(global_pool, ("", "avg"), model="iFormer")
             self.global_pool = global_pool  # type: ignore[assignment]
         ref = next(self.parameters(), None)
         device = ref.device if ref is not None and ref.device.type != "meta" else None
@@ -434,11 +435,6 @@ class IFormer(VisionModel):
     def fuse_for_inference(self) -> None:
         """The hook :func:`visionzoo.optimize_for_inference` calls."""
         self.fuse()
-
-
-def _check_pool(global_pool: str) -> None:
-    if global_pool not in ("", "avg"):
-        raise ValueError(f"iFormer pools by mean only: global_pool must be 'avg' or '', got {global_pool!r}")
 
 
 # --- checkpoint remap -----------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from ..layers import DropPath, GatedMlp, GluMlp, Mlp, PatchEmbed, lecun_normal_
+from ..layers.classifier import check_pool
 from ..model import TokenModel, named_apply
 from ..pretrained import (
     IMAGENET_DEFAULT_MEAN,
@@ -211,7 +212,7 @@ class MlpMixer(TokenModel):
         global_pool: str = "avg",
     ) -> None:
         super().__init__()
-        _check_pool(global_pool)
+        check_pool(global_pool, ("", "avg"), model="MlpMixer")
         self.num_classes = num_classes
         self.in_chans = in_chans
         self.global_pool = global_pool
@@ -274,16 +275,11 @@ class MlpMixer(TokenModel):
 
     def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
         if global_pool is not None:
-            _check_pool(global_pool)
+            check_pool(global_pool, ("", "avg"), model="MlpMixer")
         super().reset_classifier(num_classes, global_pool)
 
     def _embed(self, x: torch.Tensor) -> torch.Tensor:
         return self.stem(x)
-
-
-def _check_pool(global_pool: str) -> None:
-    if global_pool not in ("", "avg"):
-        raise ValueError(f"global_pool={global_pool!r}; MlpMixer pools with 'avg' or '' only")
 
 
 def _init_weights(module: nn.Module, name: str, head_bias: float = 0.0) -> None:

@@ -21,6 +21,7 @@ from torch import nn
 from ..layers import SqueezeExcite, get_act_layer, to_2tuple, trunc_normal_
 from ..layers.activations import LayerType
 from ..layers.branch_fusion import conv_like, norm_scale_shift
+from ..layers.classifier import check_pool
 from ..model import Trunk, VisionModel
 from ..optimize.reparam import reparameterize
 from ..pretrained import weight
@@ -349,7 +350,7 @@ class RepVit(VisionModel):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        _check_pool(global_pool)
+        check_pool(global_pool, ("", "avg"), model="RepViT")
         dd: dict[str, Any] = dict(device=device, dtype=dtype)
         act = get_act_layer(act_layer)
         assert act is not None
@@ -396,7 +397,7 @@ class RepVit(VisionModel):
     ) -> None:
         """A fresh (distilled, with ``distillation``) head of ``num_classes`` outputs."""
         if global_pool is not None:
-            _check_pool(global_pool)
+            check_pool(global_pool, ("", "avg"), model="RepViT")
             self.global_pool = global_pool  # type: ignore[assignment]
         ref = next(self.parameters(), None)
         device = ref.device if ref is not None and ref.device.type != "meta" else None
@@ -427,11 +428,6 @@ class RepVit(VisionModel):
     def fuse_for_inference(self) -> None:
         """The hook :func:`visionzoo.optimize_for_inference` calls."""
         self.fuse()
-
-
-def _check_pool(global_pool: str) -> None:
-    if global_pool not in ("", "avg"):
-        raise ValueError(f"RepViT pools by mean only: global_pool must be 'avg' or '', got {global_pool!r}")
 
 
 RepVitArgs = model_args_type(RepVit)

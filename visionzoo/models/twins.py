@@ -29,7 +29,7 @@ from torch.utils.checkpoint import checkpoint
 
 from ..features import feature_take_indices
 from ..layers import DropPath, Mlp, PatchEmbed, calculate_drop_path_rates, to_2tuple, trunc_normal_
-from ..layers.classifier import check_num_classes
+from ..layers.classifier import check_num_classes, check_pool
 from ..layers.spatial_reduction_attn import SpatialReductionAttention
 from ..layers.window import pad_to_windows, window_partition, window_unpartition
 from ..model import VisionModel
@@ -197,7 +197,7 @@ class Twins(VisionModel):
         norm_layer: LayerFn = _LAYER_NORM_EPS6,
     ) -> None:
         super().__init__()
-        _check_pool(global_pool)
+        check_pool(global_pool, ("", "avg"), model="Twins")
         n = len(depths)
         for what, values in (
             ("embed_dims", embed_dims),
@@ -305,7 +305,7 @@ class Twins(VisionModel):
     def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
         check_num_classes(num_classes)
         if global_pool is not None:
-            _check_pool(global_pool)
+            check_pool(global_pool, ("", "avg"), model="Twins")
             self.global_pool = global_pool  # type: ignore[assignment]
         ref = next(self.parameters(), None)
         device = ref.device if ref is not None and ref.device.type != "meta" else None
@@ -405,11 +405,6 @@ class Twins(VisionModel):
         if prune_head or cut:
             self.reset_classifier(0, "")
         return take
-
-
-def _check_pool(global_pool: str) -> None:
-    if global_pool not in ("", "avg"):
-        raise ValueError(f"Twins pools by mean only: global_pool must be 'avg' or '', got {global_pool!r}")
 
 
 TwinsArgs = model_args_type(Twins)

@@ -21,6 +21,7 @@ from torch.utils.checkpoint import checkpoint
 from ..features import feature_take_indices
 from ..layers import DropPath, Mlp, to_2tuple, to_ntuple, trunc_normal_
 from ..layers.class_attn import ClassAttn
+from ..layers.classifier import check_pool
 from ..layers.outlook_attn import OutlookAttention
 from ..model import TokenModel
 from ..pretrained import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, weight
@@ -245,7 +246,7 @@ class VOLO(TokenModel):
         pooling_scale: int = 2,
     ) -> None:
         super().__init__()
-        _check_pool(global_pool)
+        check_pool(global_pool, ("", "avg", "token"), model="VOLO")
         if post_layers is not None and any(p != "ca" for p in post_layers):
             raise ValueError(f"post_layers={post_layers!r}: VOLO's post layers are class attention, 'ca'")
         n_stages = len(layers)
@@ -379,7 +380,7 @@ class VOLO(TokenModel):
 
     def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
         if global_pool is not None:
-            _check_pool(global_pool)
+            check_pool(global_pool, ("", "avg", "token"), model="VOLO")
             if global_pool == "token" and self.cls_token is None:
                 raise ValueError("global_pool='token' needs the class token, which was pruned")
         super().reset_classifier(num_classes, None)
@@ -499,11 +500,6 @@ class VOLO(TokenModel):
             self.use_aux_head = False
             self.reset_classifier(0, "")
         return take
-
-
-def _check_pool(global_pool: str) -> None:
-    if global_pool not in ("", "avg", "token"):
-        raise ValueError(f"global_pool={global_pool!r}; VOLO pools with 'token', 'avg' or ''")
 
 
 VoloArgs = model_args_type(VOLO)

@@ -22,6 +22,7 @@ from torch.utils.checkpoint import checkpoint
 from ..features import feature_take_indices
 from ..layers import DropPath, Mlp, to_2tuple, trunc_normal_
 from ..layers.class_attn import ClassAttn
+from ..layers.classifier import check_pool
 from ..layers.pos_embed_fourier import PositionalEncodingFourier, fourier_grid
 from ..layers.xca import XCA
 from ..model import TokenModel
@@ -263,7 +264,7 @@ class Xcit(TokenModel):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        _check_pool(global_pool)
+        check_pool(global_pool, ("", "token", "avg"), model="XCiT")
         size = to_2tuple(img_size)
         if size[0] % patch_size or size[1] % patch_size:
             raise ValueError(f"img_size={img_size} is not a multiple of patch_size={patch_size}")
@@ -344,7 +345,7 @@ class Xcit(TokenModel):
 
     def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
         if global_pool is not None:
-            _check_pool(global_pool)
+            check_pool(global_pool, ("", "token", "avg"), model="XCiT")
             if global_pool == "token" and not self.num_prefix_tokens:
                 raise ValueError("global_pool='token' needs the class token, which was pruned")
         super().reset_classifier(num_classes, global_pool)
@@ -436,11 +437,6 @@ class Xcit(TokenModel):
             self.cls_token = None
             self.num_prefix_tokens = 0
         return super().prune_intermediate_layers(indices, prune_norm=prune_norm, prune_head=prune_head)
-
-
-def _check_pool(global_pool: str) -> None:
-    if global_pool not in ("", "token", "avg"):
-        raise ValueError(f"global_pool={global_pool!r}; XCiT pools with 'token', 'avg' or ''")
 
 
 def checkpoint_filter_fn(state_dict: dict[str, Any], model: nn.Module) -> dict[str, Any]:
