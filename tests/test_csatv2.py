@@ -10,10 +10,18 @@ from typing import Any
 
 import pytest
 import torch
+import torch.nn.functional as F
 from timm_oracle import assert_pair_matches, assert_pruned_like_timm, paired_classes, rel_err, timm_model
 from torch import nn
 
-from visionzoo.models.csatv2 import _DCT_MEAN, _DCT_VAR, CSATv2, LearnableDct2d, checkpoint_filter_fn
+from visionzoo.models.csatv2 import (
+    _DCT_MEAN,
+    _DCT_VAR,
+    CSATv2,
+    LearnableDct2d,
+    adaptive_avg_pool_square,
+    checkpoint_filter_fn,
+)
 
 pytestmark = pytest.mark.family
 
@@ -51,6 +59,12 @@ def test_flat_colour_gives_the_dc_coefficient_only() -> None:
         expected = expected.detach()
     assert out.shape == (1, 16, 2, 2)
     assert rel_err(out, expected.view(1, 16, 1, 1).expand_as(out)) < 1e-4
+
+
+@pytest.mark.parametrize("hw", [(7, 7), (8, 8), (13, 10), (3, 5), (64, 32)])
+def test_adaptive_pool_bins_are_pytorchs(hw: tuple[int, int]) -> None:
+    x = torch.randn(2, 3, *hw, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(adaptive_avg_pool_square(x, 7), F.adaptive_avg_pool2d(x, 7), atol=1e-6)
 
 
 def test_grayscale_is_rgb_with_equal_channels() -> None:

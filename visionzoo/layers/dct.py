@@ -54,8 +54,8 @@ def zigzag_order(rows: int, cols: int) -> list[int]:
 
 
 class Dct1d(nn.Module):
-    """The DCT along the last axis: ``x @ weights.T``. ``weights`` is a persistent buffer (it is
-    in checkpoints: state-dict compatibility with timm's CSATv2)."""
+    """The DCT along the last axis: ``x @ weights.T``, in ``x``'s dtype. ``weights`` is a
+    persistent buffer (it is in checkpoints: state-dict compatibility with timm's CSATv2)."""
 
     if TYPE_CHECKING:  # NOTE: for type checkers only; TorchScript cannot read these string annotations
         weights: torch.Tensor
@@ -82,7 +82,7 @@ class Dct1d(nn.Module):
                 self.weights.copy_(matrix)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.weights)
+        return F.linear(x, self.weights.to(x.dtype))  # (the input's precision: a model may keep it fp32)
 
 
 class Dct2d(nn.Module):

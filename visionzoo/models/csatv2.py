@@ -103,6 +103,10 @@ class LearnableDct2d(nn.Module):
     normalised with the mean of the RGB statistics, as the data config does.
     """
 
+    # NOTE: optimize_for_inference passes this stem fp32 images at reduced precisions (bf16 would
+    # round pixels by about half a level, the size of the normalised high frequencies)
+    fp32_images: ClassVar[bool] = True
+
     if TYPE_CHECKING:  # NOTE: for type checkers only; TorchScript cannot read these string annotations
         mean: torch.Tensor
         var: torch.Tensor
@@ -152,10 +156,14 @@ class LearnableDct2d(nn.Module):
         self.init_non_persistent_buffers()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # NOTE: fp32 up to the convs whatever the model's dtype: pixels and DC terms reach 255
+        # and 2000 while the high frequencies are differences of ~1, below bf16's resolution there
+        x = x.float()
+        mean, std = self.imagenet_mean.float(), self.imagenet_std.float()
         if self.in_chans == 3:
-            x = x * self.imagenet_std + self.imagenet_mean
+            x = x * std + mean
         else:
-            x = F.conv2d(x * self.imagenet_std.mean() + self.imagenet_mean.mean(), self.to_rgb)
+            x = F.conv2d(x * std.mean() + mean.mean(), self.to_rgb.float())
         x = x * 255
         r, g, b = x[:, 0], x[:, 1], x[:, 2]
         y = r * 0.299 + g * 0.587 + b * 0.114
@@ -163,8 +171,8 @@ class LearnableDct2d(nn.Module):
         # (B, 3, H, W) -> 8x8 blocks (B, H / 8, W / 8, 3, 8, 8)
         x = x.unflatten(2, (-1, self.k)).unflatten(4, (-1, self.k)).permute(0, 2, 4, 1, 3, 5)
         x = self.transform(x).flatten(-2).index_select(-1, self.zigzag)
-        x = (x - self.mean) / (self.var**0.5 + 1e-8)
-        x = x.permute(0, 3, 4, 1, 2)  # (B, 3, 64, H / 8, W / 8)
+        x = (x - self.mean.float()) / (self.var.float() ** 0.5 + 1e-8)
+        x = x.permute(0, 3, 4, 1, 2).to(self.conv_y.weight.dtype)  # (B, 3, 64, H / 8, W / 8)
         return torch.cat([self.conv_y(x[:, 0]), self.conv_cb(x[:, 1]), self.conv_cr(x[:, 2])], dim=1)
 
 
@@ -208,19 +216,42 @@ class SpatialTransformerBlock(nn.Module):
         return x + t.transpose(1, 2).reshape(x.shape)
 
 
+def adaptive_avg_pool_square(x: torch.Tensor, size: int) -> torch.Tensor:
+    """``F.adaptive_avg_pool2d(x, size)`` of ``(B, C, H, W)`` with PyTorch's bins (output row
+    ``i`` averages input rows ``floor(i H / size)`` to ``ceil((i + 1) H / size) - 1``), as
+    differences of cumulative sums (in fp32): the bins are computed from the input's size, so an
+    exported graph follows it (the ONNX export of ``AdaptiveAvgPool2d`` keeps the bins of the
+    size it saw). Used where a model is exported."""
+    dtype = x.dtype
+    x = x.float()
+    for dim in (2, 3):
+        idx = torch.arange(size, device=x.device)
+        start = idx * x.shape[dim] // size
+        end = ((idx + 1) * x.shape[dim] + size - 1) // size
+        sums = torch.cat([torch.zeros_like(x.narrow(dim, 0, 1)), x.cumsum(dim)], dim)
+        shape = [1, 1, size, 1] if dim == 2 else [1, 1, 1, size]
+        x = (sums.index_select(dim, end) - sums.index_select(dim, start)) / (end - start).float().view(shape)
+    return x.to(dtype)
+
+
 class SpatialAttention(nn.Module):
     """A spatial gate: channel mean and max, pooled to 7x7, a 7x7 conv to one map, then
     :class:`SpatialTransformerBlock`."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
         self.conv = nn.Conv2d(2, 1, 7, padding=3)
         self.attn = SpatialTransformerBlock()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
-        return self.attn(self.conv(self.avgpool(x)))
+        if torch.jit.is_scripting():
+            x = F.adaptive_avg_pool2d(x, 7)
+        elif torch.compiler.is_exporting():  # a graph that follows the input size
+            x = adaptive_avg_pool_square(x, 7)
+        else:  # torch's kernel (its rounding under autocast too)
+            x = F.adaptive_avg_pool2d(x, 7)
+        return self.attn(self.conv(x))
 
 
 class Block(nn.Module):
