@@ -95,6 +95,8 @@ def test_six_channels_are_two_rgb_images_averaged() -> None:
 def test_bad_builds_are_refused() -> None:
     with pytest.raises(ValueError, match="multiple of 8"):
         CSATv2(**{**TINY, "dims": (12, 24, 32, 48)})
+    with pytest.raises(ValueError, match="got 4"):
+        LearnableDct2d(4, 16)
     with pytest.raises(ValueError, match="multiples of 8"):
         CSATv2(**TINY)(_x(68))
     with pytest.raises(ValueError, match="exceed"):

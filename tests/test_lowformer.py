@@ -70,6 +70,16 @@ def test_dropout_only_in_training() -> None:
         assert not torch.equal(ours(x), ours(x))
 
 
+def test_drop_path_rates_like_timm() -> None:
+    """A linear ramp over the counted blocks; the downsampling bodies (no shortcut) drop nothing."""
+    ours, theirs = paired_classes(LowFormer, _timm(), **TINY, drop_path_rate=0.3)
+
+    def rates(model: nn.Module) -> list[tuple[str, float]]:
+        return [(n, m.drop_prob) for n, m in model.named_modules() if type(m).__name__ == "DropPath"]
+
+    assert rates(ours) == rates(theirs) and len(rates(ours)) > 4
+
+
 @pytest.mark.parametrize("level", [1, 3])
 def test_pruned_like_timm(level: int) -> None:
     ours, theirs = paired_classes(LowFormer, _timm(), **TINY)

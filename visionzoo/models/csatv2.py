@@ -119,6 +119,10 @@ class LearnableDct2d(nn.Module):
         super().__init__()
         if in_chans < 1:
             raise ValueError(f"in_chans must be >= 1, got {in_chans}")
+        if kernel_size != 8:
+            raise ValueError(
+                f"the DCT statistics are of 8x8 blocks: kernel_size must be 8, got {kernel_size}"
+            )
         if out_chs % 8:
             raise ValueError(f"out_chs={out_chs} must split 6:1:1 into Y / Cb / Cr: a multiple of 8")
         self.k = kernel_size
