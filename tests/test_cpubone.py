@@ -1,15 +1,14 @@
-"""CPUBone specifics the registry-wide suites do not reach: the convolutional attention against a
-direct computation (and its odd-size pad and crop), the original checkpoint layout with the conv
+"""CPUBone specifics the registry-wide suites do not reach (its convolutional attention is tested
+in test_strided_conv_attn.py): the original checkpoint layout with the conv
 biases folded into the norms, and options no registered name sets against timm."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
 from timm_oracle import materialize_random, paired_classes, rel_err
 
-from visionzoo.models.cpubone import ConvAttention, ConvLayer, CPUBone, checkpoint_filter_fn
+from visionzoo.models.cpubone import ConvLayer, CPUBone, checkpoint_filter_fn
 
 pytestmark = pytest.mark.family
 
@@ -32,35 +31,6 @@ def test_two_by_two_conv_pads_top_left_at_stride_one() -> None:
             weight[0, 0, a, b] * padded[:, :, a : a + 5, b : b + 5] for a in range(2) for b in range(2)
         )
         assert rel_err(layer(x), expected) < 1e-6
-
-
-@pytest.mark.parametrize("size", [8, 7])  # 7: the 2x2 stride-2 projection pads the odd side
-def test_conv_attention_formula(size: int) -> None:
-    attn = materialize_random(
-        ConvAttention(
-            64,
-            head_dim_mul=0.5,
-            att_stride=2,
-            fuse_out_proj=True,
-            small_kernels=True,
-            upsample_mode="nearest",
-        ).to("meta")
-    )
-    assert (attn.num_heads, attn.head_dim) == (1, 32)  # 64 * 0.5 // 30 heads, 64 // 1 * 0.5 wide
-    x = _x(size, 64)
-    with torch.no_grad():
-        padded = F.pad(x, (0, size % 2, 0, size % 2))
-        qkv = attn.pwise(attn.conv_proj(padded))  # (B, 3 * 32, h, w)
-        h, w = qkv.shape[-2:]
-        q, k, v = (t.flatten(2).transpose(1, 2) for t in qkv.split(32, dim=1))  # (B, h * w, 32)
-        logits = q @ k.transpose(1, 2) / 32**0.5
-        weights = logits.exp() / logits.exp().sum(-1, keepdim=True)
-        out = (weights @ v).transpose(1, 2).reshape(2, 32, h, w)
-        out = attn.upsampling[0](out).repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)
-        expected = out[..., :size, :size]
-        for fused in (True, False):
-            attn.fused_attn = fused
-            assert rel_err(attn(x), expected) < 1e-5
 
 
 def _legacy(key: str) -> str:

@@ -99,7 +99,8 @@ def _triple(value: Any) -> tuple[Any, Any, Any]:
 
 class MBConv(nn.Module):
     """Inverted residual body: 1x1 (grouped) expansion, depthwise ``kernel_size`` conv at
-    ``stride``, 1x1 projection; per-conv bias, norm and activation given as triples."""
+    ``stride``, 1x1 projection (in ``project_groups`` groups: LowFormer groups it as the
+    expansion); per-conv bias, norm and activation given as triples."""
 
     def __init__(
         self,
@@ -112,6 +113,8 @@ class MBConv(nn.Module):
         use_bias: Sequence[bool] = (False, False, False),
         norm_layer: Sequence[Layer | None] = (nn.BatchNorm2d, nn.BatchNorm2d, nn.BatchNorm2d),
         act_layer: Sequence[Layer | None] = (nn.ReLU6, nn.ReLU6, None),
+        *,
+        project_groups: int = 1,
     ) -> None:
         super().__init__()
         mid = round(in_channels * expand_ratio)
@@ -123,7 +126,13 @@ class MBConv(nn.Module):
             mid, mid, kernel_size, stride, groups=mid, use_bias=bias[1], norm_layer=norm[1], act_layer=act[1]
         )
         self.point_conv = ConvLayer(
-            mid, out_channels, 1, use_bias=bias[2], norm_layer=norm[2], act_layer=act[2]
+            mid,
+            out_channels,
+            1,
+            groups=project_groups,
+            use_bias=bias[2],
+            norm_layer=norm[2],
+            act_layer=act[2],
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -84,10 +84,18 @@ class _BoundaryMethod:
 _WRAPPED_METHODS = ("forward_features", "forward_head", "forward_intermediates")
 
 
+def _image_dtype(model: nn.Module, dtype: torch.dtype) -> torch.dtype:
+    """fp32 where a module of ``model`` says it takes full-precision images (a class attribute
+    ``fp32_images = True``: CSATv2's DCT stem, whose high frequencies are finer than bf16's
+    rounding of the pixels; it casts to the compute dtype itself), else the compute dtype."""
+    return torch.float32 if any(getattr(m, "fp32_images", False) for m in model.modules()) else dtype
+
+
 def install_boundary(
     model: nn.Module, dtype: torch.dtype, channels_last: bool, *, hooks: bool = True
 ) -> None:
-    boundary = _Boundary(dtype, channels_last)
+    boundary = _Boundary(_image_dtype(model, dtype), channels_last)  # images in
+    features = _Boundary(dtype, channels_last)  # feature maps in (forward_head)
     if hooks:
         model.register_forward_pre_hook(boundary.pre_hook, with_kwargs=True)
         model.register_forward_hook(boundary.post_hook, with_kwargs=True, always_call=True)
@@ -95,7 +103,8 @@ def install_boundary(
         object.__setattr__(model, "_vz_forward", _BoundaryMethod(model, "forward", boundary))
     for name in _WRAPPED_METHODS:
         if callable(getattr(type(model), name, None)):
-            object.__setattr__(model, name, _BoundaryMethod(model, name, boundary))
+            which = features if name == "forward_head" else boundary
+            object.__setattr__(model, name, _BoundaryMethod(model, name, which))
 
 
 def _inputs_to_fp32(_module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
