@@ -94,16 +94,16 @@ def test_alias_maps_timm_paths_to_visionzoo_modules() -> None:
 
         # a family not ported: imports (libraries list its classes at import time), fails on use
         from visionzoo.timm_alias import FamilyNotPortedError
-        from timm.models.crossvit import CrossVit
-        with pytest.raises(FamilyNotPortedError, match="timm family 'crossvit' is not ported"):
-            CrossVit()
-        with pytest.raises(FamilyNotPortedError, match="crossvit"):
-            class Sub(CrossVit):
+        from timm.models.naflexvit import NaFlexVit
+        with pytest.raises(FamilyNotPortedError, match="timm family 'naflexvit' is not ported"):
+            NaFlexVit()
+        with pytest.raises(FamilyNotPortedError, match="naflexvit"):
+            class Sub(NaFlexVit):
                 pass
 
         visionzoo.uninstall_timm_alias()
         assert not any(n == "timm" or n.startswith("timm.") for n in sys.modules)
-        assert not hasattr(visionzoo.models, "crossvit")
+        assert not hasattr(visionzoo.models, "naflexvit")
         import timm as real
         assert real is not visionzoo and real.__file__.endswith("timm/__init__.py")
         assert timm.models.resnet.ResNet is not real.models.resnet.ResNet

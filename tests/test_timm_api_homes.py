@@ -359,10 +359,10 @@ def test_helper_paths_are_the_same_objects_as_timms_names_are_ours() -> None:
 
 
 # --- a family not ported yet ----------------------------------------------------------------------
-NOT_PORTED = "timm's 'crossvit' family is not ported to visionzoo yet"
+NOT_PORTED = "timm's 'naflexvit' family is not ported to visionzoo yet"
 
 
-@pytest.mark.parametrize("name", ["crossvit", "CrossVit", "crossvit_tiny_240"])
+@pytest.mark.parametrize("name", ["naflexvit", "NaFlexVit", "naflexvit_base_patch16_gap"])
 def test_unported_family_attribute_names_the_family(name: str) -> None:
     with pytest.raises(AttributeError, match=NOT_PORTED):
         getattr(visionzoo.models, name)
@@ -372,15 +372,15 @@ def test_unported_family_attribute_names_the_family(name: str) -> None:
 @pytest.mark.parametrize(
     "code",
     [
-        "import visionzoo.models.crossvit",
-        "from visionzoo.models import crossvit",
-        "from visionzoo.models.crossvit import CrossVit",
+        "import visionzoo.models.naflexvit",
+        "from visionzoo.models import naflexvit",
+        "from visionzoo.models.naflexvit import NaFlexVit",
     ],
 )
 def test_unported_family_import_names_the_family(code: str) -> None:
     with pytest.raises(ImportError, match=NOT_PORTED):
         exec(code, {})
-    assert "visionzoo.models.crossvit" not in sys.modules
+    assert "visionzoo.models.naflexvit" not in sys.modules
 
 
 def test_every_timm_class_of_a_ported_family_is_here() -> None:

@@ -43,7 +43,7 @@ _NAME, _FAMILY = _unported_names()[0]
 _EXAMPLES = {
     _NAME: _FAMILY,
     f"{_NAME}.in1k": _FAMILY,
-    "crossvit_tiny_240.in1k": "crossvit",
+    "naflexvit_base_patch16_gap.e300_s576_in1k": "naflexvit",
 }
 
 
