@@ -191,14 +191,20 @@ def _tap_fmt(model: nn.Module, output_fmt: str) -> str:
     return source
 
 
+def _permutation(source: str, target: str) -> list[int]:
+    """The dims that take a ``source`` map to ``target`` (NHWC <-> NCHW); none otherwise."""
+    if source == target or source not in _MAP_FMTS or target not in _MAP_FMTS:
+        return []
+    return [0, 3, 1, 2] if source == "NHWC" else [0, 2, 3, 1]
+
+
 def _as_fmt(x: Any, source: str, target: str) -> Any:
     """A tapped level in the backbone's layout: NHWC and NCHW maps are permuted into each other;
     anything else (tokens) is returned as it is."""
-    if source == target or source not in _MAP_FMTS or target not in _MAP_FMTS:
+    dims = _permutation(source, target)
+    if not dims or not isinstance(x, torch.Tensor) or x.ndim != 4:
         return x
-    if not isinstance(x, torch.Tensor) or x.ndim != 4:
-        return x
-    return x.permute(0, 3, 1, 2) if source == "NHWC" else x.permute(0, 2, 3, 1)
+    return x.permute(dims)
 
 
 class _Taps:
@@ -647,6 +653,11 @@ class FeatureGraphNet(nn.Module):
         tap_fmt = _tap_fmt(model, output_fmt)
         self.tap_fmt = tap_fmt if modules else "NCHW"
         self.output_fmt = output_fmt
+        # the permutation from the taps' layout to the backbone's (none: the same, or tokens);
+        # NOTE: never an empty list, whose element type TorchScript cannot infer
+        dims = _permutation(self.tap_fmt, output_fmt)
+        self.permutes = bool(dims)
+        self.permute_dims = dims or [0, 1, 2, 3]
         self.return_dict = return_dict
         names = self.feature_info.module_name()
         keys = list(out_map) if out_map is not None else [str(i) for i in self.feature_info.out_indices]
@@ -660,7 +671,9 @@ class FeatureGraphNet(nn.Module):
             self.graph_module = trace_module(_Intermediates(model, self.feature_info.out_indices, keys))
 
     def forward(self, x: torch.Tensor) -> Any:
-        out = {k: _as_fmt(v, self.tap_fmt, self.output_fmt) for k, v in self.graph_module(x).items()}
+        out = self.graph_module(x)
+        if self.permutes:  # (TorchScript: no helper over Any, a fixed permutation)
+            out = {k: v.permute(self.permute_dims) if v.dim() == 4 else v for k, v in out.items()}
         return out if self.return_dict else list(out.values())
 
 
