@@ -143,7 +143,7 @@ def test_fx_features_match_intermediates(name: str) -> None:
         # as timm's, the taps are the blocks' raw (B, prefix + H * W, C) tokens; forward_intermediates
         # gives the patch tokens on the (B, C, H, W) grid (a hierarchical token model, whose blocks
         # are no levels, has the graph trace forward_intermediates itself: Hiera, MViTv2)
-        h, w = model.patch_embed.dynamic_feat_size((size, size))
+        h, w = model._token_grid((size, size))
         # a block's prefix: the model's, or fewer where they join later (CaiT's class token after
         # the blocks, ConViT's after its GPSA blocks)
         prefixes = [t.shape[1] - h * w for t in got]

@@ -597,6 +597,7 @@ def register_family(
     feature_cfg: Mapping[str, Any] | None = None,
     filter_fn: FilterFn | None = None,
     deprecated: Mapping[str, str | None] | None = None,
+    tag_args: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, PretrainedCfg]:
     """Register a family (or a group of its variants that shares defaults) from its tables.
 
@@ -613,6 +614,8 @@ def register_family(
         feature_cfg: defaults of the ``features_only`` wrapper.
         filter_fn: the family's checkpoint remap.
         deprecated: old names, ``{"alias": "arch.tag"}``.
+        tag_args: constructor arguments that follow the weight tag, ``{"arch.tag": {arg: value}}``
+            (defaults under the caller's kwargs, with or without ``pretrained``).
 
     Each name becomes an entrypoint ``name(pretrained=False, **kwargs)``, reachable as
     ``visionzoo.models.<family>.<name>`` through :func:`family_entrypoint`.
@@ -639,6 +642,11 @@ def register_family(
                 feature_cfg=dict(feature_cfg or {}),
                 filter_fn=filter_fn,
                 pretrained_args=pretrained_args,
+                tag_args={
+                    split_model_name_tag(k)[1]: dict(v)
+                    for k, v in (tag_args or {}).items()
+                    if split_model_name_tag(k)[0] == name
+                },
             )
             try:
                 register_model(_make_entrypoint(name, args, module_name))

@@ -55,6 +55,9 @@ class Recipe:
         filter_fn: the family's checkpoint remap, applied to every checkpoint loaded into it.
         pretrained_args: constructor arguments used only with ``pretrained=True``
             (:class:`WhenPretrained`).
+        tag_args: constructor arguments that follow the weight tag the name selects, ``{tag:
+            {arg: value}}`` (a VLM tower's projector width is its source LLM's), whether or not
+            weights are loaded.
     """
 
     name: str
@@ -64,6 +67,7 @@ class Recipe:
     feature_cfg: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     filter_fn: FilterFn | None = None
     pretrained_args: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    tag_args: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
