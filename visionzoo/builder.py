@@ -543,6 +543,8 @@ def _build(
             kwargs.setdefault("in_chans", cfg.input_size[0])
         if "img_size" in accepted and cfg.fixed_input_size:  # as timm: the weights' size is the default
             kwargs.setdefault("img_size", tuple(cfg.input_size[-2:]))
+    for key, value in recipe.tag_args.get(cfg.tag or "", {}).items():  # what the tag's weights need
+        kwargs.setdefault(key, value)
     if pretrained:  # what the published weights were trained with; the caller's value wins
         for key, value in recipe.pretrained_args.items():
             kwargs.setdefault(key, value)

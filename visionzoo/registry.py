@@ -597,6 +597,7 @@ def register_family(
     feature_cfg: Mapping[str, Any] | None = None,
     filter_fn: FilterFn | None = None,
     deprecated: Mapping[str, str | None] | None = None,
+    tag_args: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, PretrainedCfg]:
     """Register a family (or a group of its variants that shares defaults) from its tables.
 
@@ -613,6 +614,9 @@ def register_family(
         feature_cfg: defaults of the ``features_only`` wrapper.
         filter_fn: the family's checkpoint remap.
         deprecated: old names, ``{"alias": "arch.tag"}``.
+        tag_args: ``{"arch.tag": constructor arguments}`` that follow the weight tag (defaults
+            under the caller's kwargs), where a tag's weights need another shape than the
+            architecture's default tag (a VLM tower's projector width).
 
     Each name becomes an entrypoint ``name(pretrained=False, **kwargs)``, reachable as
     ``visionzoo.models.<family>.<name>`` through :func:`family_entrypoint`.
@@ -631,6 +635,11 @@ def register_family(
             pretrained_args = dict(args.overrides) if isinstance(args, WhenPretrained) else {}
             args = args.args if isinstance(args, WhenPretrained) else args
             pruned = isinstance(args, Pruned)
+            by_tag = {
+                split_model_name_tag(k)[1]: dict(v)
+                for k, v in (tag_args or {}).items()
+                if split_model_name_tag(k)[0] == name
+            }
             _recipes[name] = Recipe(
                 name=name,
                 model_cls=model_cls,
@@ -639,6 +648,7 @@ def register_family(
                 feature_cfg=dict(feature_cfg or {}),
                 filter_fn=filter_fn,
                 pretrained_args=pretrained_args,
+                tag_args=by_tag,
             )
             try:
                 register_model(_make_entrypoint(name, args, module_name))

@@ -55,6 +55,8 @@ class Recipe:
         filter_fn: the family's checkpoint remap, applied to every checkpoint loaded into it.
         pretrained_args: constructor arguments used only with ``pretrained=True``
             (:class:`WhenPretrained`).
+        tag_args: ``{tag: constructor arguments}`` that follow the weight tag the name selects
+            (a VLM tower's projector width is its source LLM's), defaults the caller's value wins over.
     """
 
     name: str
@@ -64,6 +66,7 @@ class Recipe:
     feature_cfg: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     filter_fn: FilterFn | None = None
     pretrained_args: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    tag_args: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
