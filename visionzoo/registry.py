@@ -634,6 +634,11 @@ def register_family(
             pretrained_args = dict(args.overrides) if isinstance(args, WhenPretrained) else {}
             args = args.args if isinstance(args, WhenPretrained) else args
             pruned = isinstance(args, Pruned)
+            by_tag = {
+                split_model_name_tag(k)[1]: dict(v)
+                for k, v in (tag_args or {}).items()
+                if split_model_name_tag(k)[0] == name
+            }
             _recipes[name] = Recipe(
                 name=name,
                 model_cls=model_cls,
@@ -642,11 +647,7 @@ def register_family(
                 feature_cfg=dict(feature_cfg or {}),
                 filter_fn=filter_fn,
                 pretrained_args=pretrained_args,
-                tag_args={
-                    split_model_name_tag(k)[1]: dict(v)
-                    for k, v in (tag_args or {}).items()
-                    if split_model_name_tag(k)[0] == name
-                },
+                tag_args=by_tag,
             )
             try:
                 register_model(_make_entrypoint(name, args, module_name))
