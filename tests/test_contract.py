@@ -239,8 +239,12 @@ def test_prune_intermediate_layers_keeps_the_early_levels(name: str) -> None:
         assert model.num_features == list_features_width(model.forward_features(x), token_output(model))
         return
     # head gone, no pooling: the model now returns the last kept level's map
-    assert model.num_classes == 0 and model.num_features == model.feature_info[1]["num_chs"]
-    if token_output(model):  # tokens after the kept final norm (or, for a distilled
+    # (a level with ``num_chs_norm``, timm's SAM: after its final norm, a neck kept as timm keeps it)
+    normed = model.feature_info[1].get("num_chs_norm")
+    assert model.num_classes == 0 and model.num_features == (normed or model.feature_info[1]["num_chs"])
+    if normed:
+        assert out.shape[:2] == (2, normed) and out.shape[2:] == after[1].shape[2:]
+    elif token_output(model):  # tokens after the kept final norm (or, for a distilled
         # head, its two prefix tokens averaged): the kept level's width
         assert out.shape[0] == 2 and out.shape[-1] == after[1].shape[1]
     elif out.ndim == 2:  # a head that cannot go without its pool (timm's InceptionNeXt): pooled

@@ -113,7 +113,12 @@ from .pos_embed_rel import (
     gen_relative_position_index,
     resize_rel_pos_bias_table,
 )
-from .rel_pos_decomposed import add_decomposed_rel_pos, rel_pos_offsets
+from .rel_pos_decomposed import (
+    add_decomposed_rel_pos,
+    decomposed_rel_pos_bias,
+    rel_pos_offsets,
+    resize_rel_pos_table,
+)
 from .rms_norm import RmsNorm, RmsNorm2d, SimpleNorm, SimpleNorm2d
 from .selective_kernel import SelectiveKernel
 from .separable_conv import SeparableConv2d, SeparableConvBnAct, SeparableConvNormAct
@@ -239,6 +244,7 @@ __all__ = [
     "create_conv2d",
     "create_feature_extractor",
     "create_pool2d",
+    "decomposed_rel_pos_bias",
     "drop_block_2d",
     "drop_path",
     "extend_tuple",
@@ -288,6 +294,7 @@ __all__ = [
     "resample_abs_pos_embed",
     "resample_patch_embed",
     "resize_rel_pos_bias_table",
+    "resize_rel_pos_table",
     "select_adaptive_pool2d",
     "set_exportable",
     "set_fast_norm",

@@ -10,10 +10,11 @@ of the two grids (``d(i, m) = i * max(k / q, 1) - m * max(q / k, 1) + (k - 1) * 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from ._fx import register_notrace_function
 
-__all__ = ["add_decomposed_rel_pos", "rel_pos_offsets"]
+__all__ = ["add_decomposed_rel_pos", "decomposed_rel_pos_bias", "rel_pos_offsets", "resize_rel_pos_table"]
 
 
 def rel_pos_offsets(q_len: int, k_len: int, device: torch.device | None = None) -> torch.Tensor:
@@ -61,3 +62,45 @@ def add_decomposed_rel_pos(
         b, -1, q_h * q_w, k_h * k_w
     )
     return attn
+
+
+def resize_rel_pos_table(rel_pos: torch.Tensor, length: int) -> torch.Tensor:
+    """A ``(L, dim)`` offset table linearly resampled to ``length`` rows (itself when it has them):
+    a table learned for one grid serves a larger or smaller one (SAM's global blocks at another
+    input size)."""
+    if rel_pos.shape[0] == length:
+        return rel_pos
+    table = F.interpolate(
+        rel_pos.reshape(1, rel_pos.shape[0], -1).permute(0, 2, 1), size=length, mode="linear"
+    )
+    return table.reshape(-1, length).permute(1, 0)
+
+
+@register_notrace_function
+def decomposed_rel_pos_bias(
+    q: torch.Tensor,
+    q_size: list[int],
+    k_size: list[int],
+    rel_pos_h: torch.Tensor,
+    rel_pos_w: torch.Tensor,
+) -> torch.Tensor:
+    """The decomposed bias as its own tensor, for an ``attn_mask`` of fused attention (no prefix
+    tokens); tables of another length than ``2 * max(q, k) - 1`` are resampled to it.
+
+    Args:
+        q: queries ``(B, q_h * q_w, dim)`` (heads folded into ``B``).
+        q_size, k_size: ``[h, w]`` of the query and key grids.
+        rel_pos_h, rel_pos_w: tables ``(L, dim)`` per offset along height / width.
+
+    Returns:
+        ``(B, q_h * q_w, k_h * k_w)``.
+    """
+    q_h, q_w = q_size[0], q_size[1]
+    k_h, k_w = k_size[0], k_size[1]
+    table_h = resize_rel_pos_table(rel_pos_h, 2 * max(q_h, k_h) - 1)[rel_pos_offsets(q_h, k_h, q.device)]
+    table_w = resize_rel_pos_table(rel_pos_w, 2 * max(q_w, k_w) - 1)[rel_pos_offsets(q_w, k_w, q.device)]
+    b, dim = q.shape[0], q.shape[-1]
+    grid_q = q.reshape(b, q_h, q_w, dim)
+    bias_h = torch.einsum("bhwc,hkc->bhwk", grid_q, table_h)
+    bias_w = torch.einsum("bhwc,wkc->bhwk", grid_q, table_w)
+    return (bias_h.unsqueeze(-1) + bias_w.unsqueeze(-2)).reshape(b, q_h * q_w, k_h * k_w)
