@@ -408,6 +408,8 @@ class HighResolutionNetFeatures(nn.Module):
     the head's widening bottlenecks; returns the levels at ``out_indices``. Its modules and
     state-dict keys are those of timm's class of this name."""
 
+    output_fmt = "NCHW"  # the levels' layout, as every backbone says
+
     def __init__(self, model: HighResolutionNet, out_indices: Any = (0, 1, 2, 3, 4)) -> None:
         super().__init__()
         indices = normalize_out_indices(out_indices, len(model.feature_info))
